@@ -1,0 +1,54 @@
+package io.razorstream.engine;
+
+import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.tokenizer.Tokenizer;
+
+import java.nio.file.Path;
+
+/** A GGUF file opened as a runnable model with its tokenizer. Closing it unmaps the weights. */
+public final class LoadedModel implements AutoCloseable {
+    private final GgufFile gguf;
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+
+    private LoadedModel(GgufFile gguf, LlamaModel model, Tokenizer tokenizer) {
+        this.gguf = gguf;
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /** Opens, validates and maps {@code path}; bad files fail with a GgufFormatException naming the file. */
+    public static LoadedModel open(Path path) {
+        GgufFile gguf = GgufFile.open(path);
+        try {
+            LlamaModel model = LlamaModel.load(gguf);
+            Tokenizer tokenizer = Tokenizer.from(gguf);
+            if (tokenizer.vocabulary().size() != model.config().vocabularySize()) {
+                throw new io.razorstream.engine.gguf.GgufFormatException(path, "tokenizer has " + tokenizer.vocabulary().size()
+                        + " tokens, the model " + model.config().vocabularySize());
+            }
+            return new LoadedModel(gguf, model, tokenizer);
+        } catch (RuntimeException e) {
+            gguf.close();
+            throw e;
+        }
+    }
+
+    public GgufFile gguf() {
+        return gguf;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    @Override
+    public void close() {
+        gguf.close();
+    }
+}

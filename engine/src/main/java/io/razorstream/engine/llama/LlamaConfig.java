@@ -1,0 +1,100 @@
+package io.razorstream.engine.llama;
+
+import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.gguf.GgufFormatException;
+import io.razorstream.engine.gguf.GgufValue;
+
+/**
+ * Hyper-parameters of a {@code llama}-architecture model, read from GGUF metadata. Keys that are absent
+ * take llama.cpp's defaults (rope base 10000, KV heads = heads, head size = embedding / heads, rope
+ * dimensions = head size, RMS epsilon 1e-5).
+ */
+public record LlamaConfig(
+        int embeddingLength,
+        int blockCount,
+        int headCount,
+        int kvHeadCount,
+        int headSize,
+        int feedForwardLength,
+        int vocabularySize,
+        int contextLength,
+        float rmsNormEps,
+        float ropeFreqBase,
+        int ropeDimensions) {
+
+    public static final String ARCH = "llama";
+
+    public static LlamaConfig from(GgufFile gguf) {
+        GgufValue archValue = gguf.get("general.architecture");
+        if (archValue == null) throw new GgufFormatException(gguf.path(), "general.architecture is missing");
+        String arch = archValue.asString();
+        if (!ARCH.equals(arch)) {
+            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + ARCH + ")");
+        }
+        int embd = required(gguf, "embedding_length");
+        int heads = required(gguf, "attention.head_count");
+        int kvHeads = optional(gguf, "attention.head_count_kv", heads);
+        int headSize = optional(gguf, "attention.key_length", heads > 0 ? embd / heads : 0);
+        int valueSize = optional(gguf, "attention.value_length", headSize);
+        int blocks = required(gguf, "block_count");
+        int ffn = required(gguf, "feed_forward_length");
+        int ctx = optional(gguf, "context_length", 2048);
+        GgufValue eps = gguf.get(ARCH + ".attention.layer_norm_rms_epsilon");
+        GgufValue base = gguf.get(ARCH + ".rope.freq_base");
+        int ropeDims = optional(gguf, "rope.dimension_count", headSize);
+        var tokens = gguf.get("tokenizer.ggml.tokens");
+        var embdTensor = gguf.tensor("token_embd.weight");
+        if (embdTensor == null) throw new GgufFormatException(gguf.path(), "tensor token_embd.weight is missing");
+        int vocab = (int) embdTensor.shape()[embdTensor.shape().length - 1];
+        if (tokens != null && tokens.asArray().size() != vocab) {
+            throw new GgufFormatException(gguf.path(), "tokenizer has " + tokens.asArray().size() + " tokens but token_embd.weight has " + vocab + " rows");
+        }
+        LlamaConfig c = new LlamaConfig(embd, blocks, heads, kvHeads, headSize, ffn, vocab, ctx,
+                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims);
+        String problem = c.problem(valueSize);
+        if (problem != null) throw new GgufFormatException(gguf.path(), problem);
+        return c;
+    }
+
+    private String problem(int valueSize) {
+        if (embeddingLength <= 0 || blockCount <= 0 || headCount <= 0 || kvHeadCount <= 0 || headSize <= 0
+                || feedForwardLength <= 0 || contextLength <= 0) {
+            return "non-positive hyper-parameter in " + this;
+        }
+        if (headCount % kvHeadCount != 0) return "head_count " + headCount + " is not a multiple of head_count_kv " + kvHeadCount;
+        if (valueSize != headSize) return "attention.value_length " + valueSize + " differs from key_length " + headSize + " (not supported)";
+        if (ropeDimensions % 2 != 0 || ropeDimensions > headSize) return "rope.dimension_count " + ropeDimensions + " is odd or larger than the head size";
+        return null;
+    }
+
+    private static int required(GgufFile gguf, String suffix) {
+        GgufValue v = gguf.get(ARCH + "." + suffix);
+        if (v == null) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is missing");
+        return toInt(gguf, suffix, v);
+    }
+
+    private static int optional(GgufFile gguf, String suffix, int fallback) {
+        GgufValue v = gguf.get(ARCH + "." + suffix);
+        return v == null ? fallback : toInt(gguf, suffix, v);
+    }
+
+    private static int toInt(GgufFile gguf, String suffix, GgufValue v) {
+        if (!v.isInteger()) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is not an integer: " + v.describe(4));
+        long x = v.asLong();
+        if (x < 0 || x > Integer.MAX_VALUE) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is out of range: " + x);
+        return (int) x;
+    }
+
+    public int kvDim() {
+        return kvHeadCount * headSize;
+    }
+
+    public int queryDim() {
+        return headCount * headSize;
+    }
+
+    /** Query heads per KV head (grouped-query attention). */
+    public int groupSize() {
+        return headCount / kvHeadCount;
+    }
+}

@@ -1,0 +1,194 @@
+package io.razorstream.engine.llama;
+
+import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.tensor.Activation;
+import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.tensor.Numerics;
+import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.tensor.WeightMatrix;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * The {@code llama} transformer: RMSNorm, RoPE on adjacent pairs, grouped-query attention, SwiGLU
+ * feed-forward, output norm and head. Stateless apart from the weights: the sequence state lives in a
+ * {@link KvCache}. {@link #forward} runs a batch of tokens in one pass (prefill) or a single token
+ * (decode) through the same code, so both give the same numbers.
+ */
+public final class LlamaModel {
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this. */
+    private final float thetaScale;
+
+    public LlamaModel(LlamaConfig config, LlamaWeights weights) {
+        this.config = config;
+        this.weights = weights;
+        this.thetaScale = (float) Math.pow(config.ropeFreqBase(), -2.0 / config.ropeDimensions());
+    }
+
+    public static LlamaModel load(GgufFile gguf) {
+        LlamaConfig config = LlamaConfig.from(gguf);
+        return new LlamaModel(config, LlamaWeights.load(gguf, config));
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public LlamaWeights weights() {
+        return weights;
+    }
+
+    public KvCache newCache(int maxTokens, KvPrecision precision) {
+        return new KvCache(config, Math.min(maxTokens, config.contextLength()), precision);
+    }
+
+    /**
+     * Runs {@code count} tokens starting at {@code tokens[from]} at the cache's next positions, appends
+     * their keys and values to the cache and returns the logits after the last of them.
+     */
+    public float[] forward(KvCache cache, int[] tokens, int from, int count, Parallel parallel) {
+        float[][] logits = forward(cache, tokens, from, count, false, parallel);
+        return logits[0];
+    }
+
+    /** As {@link #forward(KvCache, int[], int, int, Parallel)}; with {@code allLogits}, one row per token. */
+    public float[][] forward(KvCache cache, int[] tokens, int from, int count, boolean allLogits, Parallel parallel) {
+        if (count <= 0) throw new IllegalArgumentException("nothing to run");
+        int d = config.embeddingLength();
+        for (int t = 0; t < count; t++) {
+            int tok = tokens[from + t];
+            if (tok < 0 || tok >= config.vocabularySize()) {
+                throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary (0.." + (config.vocabularySize() - 1) + ")");
+            }
+        }
+        cache.reserve(count);
+        int start = cache.size();
+        float[][] x = new float[count][d];
+        for (int t = 0; t < count; t++) weights.tokenEmbedding().dequantizeRow(tokens[from + t], x[t], 0);
+
+        Batch b = new Batch(count);
+        for (int l = 0; l < config.blockCount(); l++) {
+            LlamaWeights.Layer layer = weights.layers()[l];
+            for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
+            Map<GgmlType, Activation[]> in = prepare(b.normed, count, layer.wq(), layer.wk(), layer.wv());
+            multiply(layer.wq(), in, count, b.q, parallel);
+            multiply(layer.wk(), in, count, b.k, parallel);
+            multiply(layer.wv(), in, count, b.v, parallel);
+            for (int t = 0; t < count; t++) {
+                rope(b.q[t], config.headCount(), start + t);
+                rope(b.k[t], config.kvHeadCount(), start + t);
+                cache.put(l, start + t, b.k[t], b.v[t]);
+            }
+            attention(cache, l, start, count, b, parallel);
+            multiply(layer.wo(), prepare(b.attnOut, count, layer.wo()), count, b.projected, parallel);
+            for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
+
+            for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
+            in = prepare(b.normed, count, layer.gate(), layer.up());
+            multiply(layer.gate(), in, count, b.gate, parallel);
+            multiply(layer.up(), in, count, b.up, parallel);
+            for (int t = 0; t < count; t++) Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
+            multiply(layer.down(), prepare(b.gate, count, layer.down()), count, b.projected, parallel);
+            for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
+        }
+        cache.advance(count);
+
+        int outFrom = allLogits ? 0 : count - 1;
+        int outCount = count - outFrom;
+        float[][] finalNormed = new float[outCount][d];
+        for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
+        float[][] logits = new float[outCount][config.vocabularySize()];
+        multiply(weights.output(), prepare(finalNormed, outCount, weights.output()), outCount, logits, parallel);
+        return logits;
+    }
+
+    /** Per-token scratch buffers of one forward pass. */
+    private final class Batch {
+        final float[][] normed, q, k, v, attnOut, projected, gate, up;
+        final float[][] scores;
+
+        Batch(int n) {
+            int d = config.embeddingLength();
+            normed = new float[n][d];
+            q = new float[n][config.queryDim()];
+            k = new float[n][config.kvDim()];
+            v = new float[n][config.kvDim()];
+            attnOut = new float[n][config.queryDim()];
+            projected = new float[n][d];
+            gate = new float[n][config.feedForwardLength()];
+            up = new float[n][config.feedForwardLength()];
+            scores = new float[n * config.headCount()][];
+        }
+    }
+
+    /** Prepares the inputs once per weight type among {@code matrices} (q, k and v usually share one). */
+    private static Map<GgmlType, Activation[]> prepare(float[][] xs, int n, WeightMatrix... matrices) {
+        Map<GgmlType, Activation[]> prepared = new EnumMap<>(GgmlType.class);
+        for (WeightMatrix m : matrices) {
+            prepared.computeIfAbsent(m.type(), t -> {
+                Activation[] a = new Activation[n];
+                for (int i = 0; i < n; i++) a[i] = m.prepare(xs[i]);
+                return a;
+            });
+        }
+        return prepared;
+    }
+
+    private static void multiply(WeightMatrix w, Map<GgmlType, Activation[]> in, int n, float[][] out, Parallel parallel) {
+        Activation[] a = in.get(w.type());
+        if (n == 1) w.matvec(a[0], out[0], parallel);
+        else w.matmul(a, n, out, parallel);
+    }
+
+    /**
+     * Rotates adjacent pairs (2i, 2i+1) of the first ropeDimensions of every head, llama.cpp's "normal"
+     * mode. The angles are built as llama.cpp builds them, in float: theta = position, multiplied by
+     * thetaScale once per pair, so that the rounding matches too.
+     */
+    private void rope(float[] vec, int heads, int position) {
+        int hs = config.headSize();
+        float[] factors = weights.ropeFreqFactors();
+        float theta = position;
+        for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
+            float angle = factors != null ? theta / factors[i] : theta;
+            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
+            for (int h = 0; h < heads; h++) {
+                int j = h * hs + 2 * i;
+                float x0 = vec[j], x1 = vec[j + 1];
+                vec[j] = x0 * cos - x1 * sin;
+                vec[j + 1] = x0 * sin + x1 * cos;
+            }
+        }
+    }
+
+    /** Causal attention of each new token over the cache (which already holds the new tokens). */
+    private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
+        int heads = config.headCount(), hs = config.headSize(), kvDim = config.kvDim(), group = config.groupSize();
+        boolean f16 = cache.precision() == KvPrecision.F16;
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        float[] keys = cache.keys(layer), values = cache.values(layer);
+        parallel.forRange(count * heads, (from, to) -> {
+            float[] q = new float[hs];
+            for (int task = from; task < to; task++) {
+                int t = task / heads, h = task % heads;
+                int len = start + t + 1;
+                float[] att = b.scores[task] == null || b.scores[task].length < len ? new float[len] : b.scores[task];
+                int kvOff = (h / group) * hs;
+                System.arraycopy(b.q[t], h * hs, q, 0, hs);
+                if (f16) for (int i = 0; i < hs; i++) q[i] = Numerics.roundToF16(q[i]);
+                for (int p = 0; p < len; p++) att[p] = Ops.dot(q, 0, keys, p * kvDim + kvOff, hs) * scale;
+                Ops.softmax(att, len);
+                float[] out = b.attnOut[t];
+                java.util.Arrays.fill(out, h * hs, h * hs + hs, 0f);
+                for (int p = 0; p < len; p++) {
+                    float w = f16 ? Numerics.roundToF16(att[p]) : att[p];
+                    Ops.axpy(out, h * hs, w, values, p * kvDim + kvOff, hs);
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,82 @@
+package io.razorstream.engine.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import static io.razorstream.engine.tensor.VectorSupport.F;
+import static io.razorstream.engine.tensor.VectorSupport.L;
+
+/** Element-wise and reduction operations on float arrays, with llama.cpp's numerics where it matters. */
+public final class Ops {
+    private Ops() {}
+
+    /** out = x / sqrt(mean(x^2) + eps) * weight; the sum of squares is taken in double, as ggml does. */
+    public static void rmsNorm(float[] out, float[] x, float[] weight, float eps) {
+        int n = weight.length;
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += (double) (x[i] * x[i]);
+        float mean = (float) (sum / n);
+        float scale = 1f / (float) Math.sqrt(mean + eps);
+        for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * weight[i];
+    }
+
+    /** Dot product of a[aOff..aOff+n) and b[bOff..bOff+n). */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        float sum = 0;
+        if (VectorSupport.ENABLED) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i + L <= n; i += L) {
+                acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
+        return sum;
+    }
+
+    /** out[outOff..outOff+n) += w * x[xOff..xOff+n). */
+    public static void axpy(float[] out, int outOff, float w, float[] x, int xOff, int n) {
+        int i = 0;
+        if (VectorSupport.ENABLED) {
+            FloatVector wv = FloatVector.broadcast(F, w);
+            for (; i + L <= n; i += L) {
+                FloatVector.fromArray(F, x, xOff + i).fma(wv, FloatVector.fromArray(F, out, outOff + i)).intoArray(out, outOff + i);
+            }
+        }
+        for (; i < n; i++) out[outOff + i] += w * x[xOff + i];
+    }
+
+    /** In-place softmax of x[0..n): exponentials summed in double, then scaled, as ggml's soft_max does. */
+    public static void softmax(float[] x, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[i] - max);
+            x[i] = e;
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int i = 0; i < n; i++) x[i] *= inv;
+    }
+
+    /** SiLU(gate) * up, element-wise into gate. */
+    public static void swiglu(float[] gate, float[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    public static void add(float[] acc, float[] x, int n) {
+        for (int i = 0; i < n; i++) acc[i] += x[i];
+    }
+
+    /** Index of the largest value; ties go to the lower index (llama.cpp's greedy sampler). */
+    public static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,73 @@
+package io.razorstream.engine.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static io.razorstream.engine.tensor.Quantizer.QK;
+import static io.razorstream.engine.tensor.VectorSupport.B;
+import static io.razorstream.engine.tensor.VectorSupport.F;
+import static io.razorstream.engine.tensor.VectorSupport.L;
+import static io.razorstream.engine.tensor.VectorSupport.LE;
+
+/**
+ * Q4_0 weights (blocks of 32: F16 scale, 16 bytes; byte j holds element j in its low nibble and element
+ * j+16 in its high nibble, both offset by 8) against a Q8_0-quantised input, as llama.cpp computes it.
+ */
+public final class Q4_0Matrix extends WeightMatrix {
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final int BLOCK_BYTES = 18;
+
+    Q4_0Matrix(MemorySegment data, int rows, int cols) {
+        super(GgmlType.Q4_0, data, rows, cols);
+    }
+
+    @Override
+    public Activation prepare(float[] x) {
+        return Quantizer.quantizeActivationQ8(x, cols);
+    }
+
+    private float scale(long blockOffset) {
+        return Numerics.f16ToFloat(data.get(SHORT_LE, blockOffset));
+    }
+
+    @Override
+    public float dot(int row, Activation a) {
+        if (!VectorSupport.ENABLED) return dotScalar(row, a);
+        float[] x = a.values();
+        float[] xs = a.scales();
+        long off = row * rowBytes;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < cols / QK; b++, off += BLOCK_BYTES) {
+            FloatVector s = FloatVector.zero(F);
+            for (int j = 0; j < QK / 2; j += L) {
+                ByteVector q = ByteVector.fromMemorySegment(B, data, off + 2 + j, LE);
+                FloatVector lo = (FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
+                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF).sub((byte) 8)
+                        .convertShape(VectorOperators.B2F, F, 0);
+                s = lo.fma(FloatVector.fromArray(F, x, b * QK + j), s);
+                s = hi.fma(FloatVector.fromArray(F, x, b * QK + QK / 2 + j), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, scale(off) * xs[b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotScalar(int row, Activation a) {
+        float[] x = a.values();
+        long off = row * rowBytes;
+        float sum = 0;
+        for (int b = 0; b < cols / QK; b++, off += BLOCK_BYTES) {
+            float s = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                int q = data.get(ValueLayout.JAVA_BYTE, off + 2 + j) & 0xFF;
+                s += ((q & 0xF) - 8) * x[b * QK + j] + ((q >>> 4) - 8) * x[b * QK + QK / 2 + j];
+            }
+            sum += s * scale(off) * a.scales()[b];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,53 @@
+package io.razorstream.engine.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * The vector shapes the kernels use: the CPU's preferred float width (8 lanes on AVX2, 16 on AVX-512)
+ * and byte/short/int species with the same lane count, so that one load of quants widens to one float
+ * vector. Widths outside 8..16 lanes fall back to the scalar kernels.
+ */
+final class VectorSupport {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /** True where the kernels' assumptions hold (8 or 16 float lanes). */
+    static final boolean ENABLED = (L == 8 || L == 16) && !Boolean.getBoolean("razorstream.scalar");
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final VectorSpecies<Byte> B = ENABLED ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorSupport() {}
+
+    /** L signed bytes at {@code offset}, widened to floats. */
+    static FloatVector bytesToFloats(MemorySegment seg, long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, seg, offset, LE).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** L IEEE half floats at {@code offset}, widened exactly (subnormals, infinities and NaNs included). */
+    static FloatVector halvesToFloats(MemorySegment seg, long offset) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector mag = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        // Exponent re-bias by multiplying with 2^112: exact for normals and subnormals alike.
+        IntVector scaled = mag.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> infOrNan = h.and(0x7c00).eq(0x7c00);
+        return scaled.blend(mag.or(0x7f800000), infOrNan).or(sign).reinterpretAsFloats();
+    }
+
+    /** L bfloat16 values at {@code offset}, widened (exact). */
+    static FloatVector bf16ToFloats(MemorySegment seg, long offset) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
+        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+}

@@ -1,0 +1,104 @@
+package io.razorstream.engine.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+
+/**
+ * A weight matrix of {@code rows} x {@code cols} stored row-major in one of the supported ggml types
+ * (GGUF shape [cols, rows]). Each subclass owns its type's vectorised kernels; {@link #dotReference}
+ * is the plain scalar definition they are tested against.
+ */
+public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix {
+    protected final GgmlType type;
+    protected final MemorySegment data;
+    protected final int rows;
+    protected final int cols;
+    protected final long rowBytes;
+
+    protected WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
+        if (cols % type.blockSize() != 0) throw new IllegalArgumentException("cols " + cols + " is not a multiple of " + type.blockSize());
+        this.type = type;
+        this.data = data;
+        this.rows = rows;
+        this.cols = cols;
+        this.rowBytes = type.bytesFor(cols);
+        if (data.byteSize() < rowBytes * rows) {
+            throw new IllegalArgumentException(type + " matrix " + rows + "x" + cols + " needs " + rowBytes * rows + " bytes, got " + data.byteSize());
+        }
+    }
+
+    public static WeightMatrix of(GgmlType type, MemorySegment data, int rows, int cols) {
+        return switch (type) {
+            case F32 -> new F32Matrix(data, rows, cols);
+            case F16 -> new F16Matrix(data, rows, cols);
+            case BF16 -> new BF16Matrix(data, rows, cols);
+            case Q8_0 -> new Q8_0Matrix(data, rows, cols);
+            case Q4_0 -> new Q4_0Matrix(data, rows, cols);
+            default -> throw new UnsupportedOperationException("tensor type " + type + " is not supported yet");
+        };
+    }
+
+    public GgmlType type() {
+        return type;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public long byteSize() {
+        return rowBytes * rows;
+    }
+
+    /** Rounds/quantises {@code x} (length {@code cols}) to what this type's dot product consumes. */
+    public abstract Activation prepare(float[] x);
+
+    /** Vectorised dot product of row {@code row} with a prepared activation. */
+    public abstract float dot(int row, Activation a);
+
+    /**
+     * Dot products of one row with several activations at once ({@code out[t] = dot(row, a[t])} for t in
+     * [0, n)). Types that can reuse a decoded weight chunk across tokens override this; results must equal
+     * {@link #dot} exactly, so that a prompt gives the same numbers whether prefilled or decoded.
+     */
+    protected void dotMany(int row, Activation[] a, int n, float[] out) {
+        for (int t = 0; t < n; t++) out[t] = dot(row, a[t]);
+    }
+
+    /** Scalar reference: dequantise the row, multiply with the activation's effective values in order. */
+    public final float dotReference(int row, Activation a) {
+        float[] w = new float[cols];
+        dequantizeRow(row, w, 0);
+        float sum = 0;
+        for (int i = 0; i < cols; i++) sum += w[i] * a.effective(i);
+        return sum;
+    }
+
+    /** Writes row {@code row} as floats into {@code out[offset..offset+cols)} (embedding lookup). */
+    public void dequantizeRow(int row, float[] out, int offset) {
+        ByteBuffer bytes = data.asSlice(row * rowBytes, rowBytes).asByteBuffer();
+        Quantizer.dequantize(type, bytes, 0, out, offset, cols);
+    }
+
+    /** out[r] = row r . x for every row, rows split across the pool's threads. */
+    public void matvec(Activation a, float[] out, Parallel parallel) {
+        parallel.forRange(rows, 16, (from, to) -> {
+            for (int r = from; r < to; r++) out[r] = dot(r, a);
+        });
+    }
+
+    /** out[t][r] = row r . a[t] for n activations (prefill): each row is read once for all of them. */
+    public void matmul(Activation[] a, int n, float[][] out, Parallel parallel) {
+        parallel.forRange(rows, 16, (from, to) -> {
+            float[] tmp = new float[n];
+            for (int r = from; r < to; r++) {
+                dotMany(r, a, n, tmp);
+                for (int t = 0; t < n; t++) out[t][r] = tmp[t];
+            }
+        });
+    }
+}
