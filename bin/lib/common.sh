@@ -1,0 +1,61 @@
+# Shared by the bin/ scripts: find a JDK >= 25 and make sure Maven is there.
+# Sourced, not run. Sets JAVA_HOME and JAVA on success; exits 2 with a clear message otherwise.
+
+RAZORSTREAM_MIN_JDK=25
+
+# Prints the feature version (e.g. 25) of the JDK at $1, or nothing.
+razorstream_jdk_version() {
+  local home=$1 v=""
+  [ -x "$home/bin/java" ] && [ -x "$home/bin/javac" ] || return 0
+  if [ -f "$home/release" ]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+  fi
+  if [ -z "$v" ]; then
+    v=$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')
+  fi
+  echo "$v"
+}
+
+razorstream_find_jdk() {
+  local candidate v best="" best_v=0
+  if [ -n "${JAVA_HOME:-}" ]; then
+    v=$(razorstream_jdk_version "$JAVA_HOME")
+    if [ -n "$v" ] && [ "$v" -ge "$RAZORSTREAM_MIN_JDK" ]; then
+      best=$JAVA_HOME
+      best_v=$v
+    fi
+  fi
+  if [ -z "$best" ]; then
+    for candidate in /usr/lib/jvm/*; do
+      [ -d "$candidate" ] || continue
+      v=$(razorstream_jdk_version "$candidate")
+      if [ -n "$v" ] && [ "$v" -ge "$RAZORSTREAM_MIN_JDK" ] && [ "$v" -gt "$best_v" ]; then
+        best=$candidate
+        best_v=$v
+      fi
+    done
+  fi
+  if [ -z "$best" ]; then
+    echo "razorstream: no JDK >= $RAZORSTREAM_MIN_JDK found (looked at JAVA_HOME=${JAVA_HOME:-<unset>} and /usr/lib/jvm/*)." >&2
+    echo "Install one (e.g. Temurin 25: apt-get install temurin-25-jdk) or point JAVA_HOME at it." >&2
+    exit 2
+  fi
+  export JAVA_HOME=$best
+  JAVA="$best/bin/java"
+  # Maven's own libraries use sun.misc.Unsafe, which JDK 24+ warns about on every build.
+  export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+}
+
+razorstream_ensure_maven() {
+  if command -v mvn >/dev/null 2>&1; then return 0; fi
+  echo "razorstream: Maven (mvn) is missing; installing the Debian package..." >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2 && apt-get install -y -qq maven >&2
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq >&2 && sudo apt-get install -y -qq maven >&2
+  fi
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "razorstream: could not install Maven; install it (apt-get install maven) and retry." >&2
+    exit 2
+  fi
+}

@@ -1,0 +1,83 @@
+package io.razorstream.engine.bench;
+
+import io.razorstream.engine.Generator;
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.llama.LlamaWeights;
+import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.tensor.WeightMatrix;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Prefill and decode throughput of a model: a warm-up run, then repeated runs whose medians are reported,
+ * next to the decode ceiling that memory bandwidth allows (weight bytes read per token vs measured
+ * bytes/s).
+ */
+public final class Benchmark {
+
+    public record Result(String model, int threads, int promptTokens, int genTokens, int repeats,
+                         double prefillTokensPerSecond, double decodeTokensPerSecond,
+                         double[] prefillRuns, double[] decodeRuns,
+                         long modelBytes, long bytesPerDecodedToken, double bandwidthBytesPerSecond,
+                         double ceilingTokensPerSecond) {}
+
+    private Benchmark() {}
+
+    public static Result run(LoadedModel loaded, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
+        LlamaModel model = loaded.model();
+        int context = model.config().contextLength();
+        if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
+            throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
+        }
+        int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
+        Generator generator = new Generator(loaded, parallel, KvPrecision.F16, Generator.DEFAULT_PREFILL_BATCH);
+        double[] prefill = new double[repeats], decode = new double[repeats];
+        for (int run = -warmups; run < repeats; run++) {
+            KvCache cache = model.newCache(promptTokens + genTokens, KvPrecision.F16);
+            long t0 = System.nanoTime();
+            float[] logits = generator.prefill(model, cache, prompt);
+            long t1 = System.nanoTime();
+            for (int i = 0; i < genTokens; i++) {
+                logits = model.forward(cache, new int[] {Ops.argmax(logits)}, 0, 1, parallel);
+            }
+            long t2 = System.nanoTime();
+            if (run >= 0) {
+                prefill[run] = promptTokens / ((t1 - t0) / 1e9);
+                decode[run] = genTokens / ((t2 - t1) / 1e9);
+            }
+        }
+        long perToken = decodeBytesPerToken(model);
+        double bandwidth = MemoryBandwidth.bytesPerSecond(parallel, 1L << 30, 5);
+        return new Result(loaded.gguf().path().getFileName().toString(), parallel.threads(), promptTokens, genTokens, repeats,
+                median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken);
+    }
+
+    /** Weight bytes one decode step reads: every matrix once, plus one embedding row. */
+    static long decodeBytesPerToken(LlamaModel model) {
+        LlamaWeights w = model.weights();
+        long bytes = w.output().byteSize() + w.tokenEmbedding().byteSize() / w.tokenEmbedding().rows();
+        for (LlamaWeights.Layer l : w.layers()) {
+            for (WeightMatrix m : new WeightMatrix[] {l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down()}) bytes += m.byteSize();
+        }
+        return bytes;
+    }
+
+    private static int[] randomTokens(int n, int vocab) {
+        SplittableRandom r = new SplittableRandom(7);
+        int[] t = new int[n];
+        t[0] = 1;
+        for (int i = 1; i < n; i++) t[i] = 3 + r.nextInt(vocab - 3);
+        return t;
+    }
+
+    static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

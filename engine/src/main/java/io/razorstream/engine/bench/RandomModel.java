@@ -1,0 +1,120 @@
+package io.razorstream.engine.bench;
+
+import io.razorstream.engine.gguf.GgufValue;
+import io.razorstream.engine.gguf.GgufWriter;
+import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.tensor.Quantizer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Writes a {@code llama} GGUF of a given shape with random weights (for benchmarks: same sizes and
+ * memory traffic as the real model, gibberish output). Tensors are generated and quantised row by row
+ * while they are written, so multi-gigabyte files need little memory.
+ */
+public final class RandomModel {
+    private static final float WEIGHT_SCALE = 0.02f;
+
+    private RandomModel() {}
+
+    public static void write(ModelShape shape, GgmlType type, long seed, Path out) throws IOException {
+        if (!type.supported() || type.blockSize() > 32) throw new IllegalArgumentException("unsupported weight type " + type);
+        int d = shape.embedding, hs = d / shape.heads, kv = shape.kvHeads * hs;
+        GgufWriter w = new GgufWriter();
+        w.putString("general.architecture", "llama");
+        w.putString("general.name", "random " + shape.id + " " + type);
+        w.putUint32("llama.context_length", shape.context);
+        w.putUint32("llama.embedding_length", d);
+        w.putUint32("llama.block_count", shape.layers);
+        w.putUint32("llama.feed_forward_length", shape.feedForward);
+        w.putUint32("llama.attention.head_count", shape.heads);
+        w.putUint32("llama.attention.head_count_kv", shape.kvHeads);
+        w.putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+        w.putFloat32("llama.rope.freq_base", shape.ropeBase);
+        w.putUint32("llama.rope.dimension_count", hs);
+        putVocabulary(w, shape.vocabulary);
+
+        SplittableRandom seeds = new SplittableRandom(seed);
+        matrix(w, "token_embd.weight", type, shape.vocabulary, d, seeds.nextLong());
+        vector(w, "output_norm.weight", d, seeds.nextLong());
+        if (!shape.tiedEmbeddings) matrix(w, "output.weight", type, shape.vocabulary, d, seeds.nextLong());
+        for (int l = 0; l < shape.layers; l++) {
+            String p = "blk." + l + ".";
+            vector(w, p + "attn_norm.weight", d, seeds.nextLong());
+            matrix(w, p + "attn_q.weight", type, d, d, seeds.nextLong());
+            matrix(w, p + "attn_k.weight", type, kv, d, seeds.nextLong());
+            matrix(w, p + "attn_v.weight", type, kv, d, seeds.nextLong());
+            matrix(w, p + "attn_output.weight", type, d, d, seeds.nextLong());
+            vector(w, p + "ffn_norm.weight", d, seeds.nextLong());
+            matrix(w, p + "ffn_gate.weight", type, shape.feedForward, d, seeds.nextLong());
+            matrix(w, p + "ffn_up.weight", type, shape.feedForward, d, seeds.nextLong());
+            matrix(w, p + "ffn_down.weight", type, d, shape.feedForward, seeds.nextLong());
+        }
+        w.write(out);
+    }
+
+    /** An SPM vocabulary: unk, BOS, EOS, the 256 byte tokens, then filler pieces with descending scores. */
+    private static void putVocabulary(GgufWriter w, int size) {
+        List<String> tokens = new ArrayList<>(size);
+        float[] scores = new float[size];
+        int[] types = new int[size];
+        tokens.add("<unk>");
+        types[0] = 2;
+        tokens.add("<s>");
+        types[1] = 3;
+        tokens.add("</s>");
+        types[2] = 3;
+        for (int b = 0; b < 256; b++) {
+            types[tokens.size()] = 6;
+            tokens.add(String.format("<0x%02X>", b));
+        }
+        for (char c = 33; c < 127 && tokens.size() < size; c++) {
+            types[tokens.size()] = 1;
+            tokens.add(String.valueOf(c));
+        }
+        while (tokens.size() < size) {
+            int i = tokens.size();
+            types[i] = 1;
+            scores[i] = -i;
+            tokens.add("\u2581t" + Integer.toString(i, 36));
+        }
+        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
+        w.put("tokenizer.ggml.tokens", GgufValue.ofStrings(tokens));
+        w.put("tokenizer.ggml.scores", GgufValue.ofFloats(scores));
+        w.put("tokenizer.ggml.token_type", GgufValue.ofInts(types));
+        w.putUint32("tokenizer.ggml.bos_token_id", 1);
+        w.putUint32("tokenizer.ggml.eos_token_id", 2);
+        w.putUint32("tokenizer.ggml.unknown_token_id", 0);
+    }
+
+    private static void matrix(GgufWriter w, String name, GgmlType type, int rows, int cols, long seed) {
+        w.addTensor(name, type, new long[] {cols, rows}, out -> {
+            SplittableRandom random = new SplittableRandom(seed);
+            int rowsPerChunk = Math.max(1, (1 << 20) / cols);
+            float[] values = new float[rowsPerChunk * cols];
+            ByteBuffer buf = ByteBuffer.allocate((int) type.bytesFor((long) rowsPerChunk * cols)).order(ByteOrder.LITTLE_ENDIAN);
+            for (int r = 0; r < rows; r += rowsPerChunk) {
+                int n = Math.min(rowsPerChunk, rows - r) * cols;
+                // Uniform with the standard deviation WEIGHT_SCALE: cheap, and only the sizes matter here.
+                for (int i = 0; i < n; i++) values[i] = (float) ((random.nextDouble() * 2 - 1) * WEIGHT_SCALE * 1.7320508);
+                buf.clear();
+                Quantizer.quantizeInto(type, values, 0, n, buf);
+                buf.flip();
+                GgufWriter.writeFully(out, buf);
+            }
+        });
+    }
+
+    private static void vector(GgufWriter w, String name, int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = 1f + (float) ((random.nextDouble() * 2 - 1) * 0.05);
+        w.addTensor(name, GgmlType.F32, new long[] {n}, Quantizer.quantize(GgmlType.F32, values));
+    }
+}

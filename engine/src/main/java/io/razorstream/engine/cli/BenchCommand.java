@@ -1,0 +1,77 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.bench.Benchmark;
+import io.razorstream.engine.tensor.Parallel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prefill and decode tokens/s (medians after a warm-up) and decode's memory-bandwidth ceiling.")
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Option(names = "--prompt-tokens", defaultValue = "128", description = "prompt length (default: ${DEFAULT-VALUE})")
+    int promptTokens;
+
+    @Option(names = "--gen-tokens", defaultValue = "32", description = "tokens decoded per run (default: ${DEFAULT-VALUE})")
+    int genTokens;
+
+    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "measured runs (default: ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--warmups", defaultValue = "1", description = "unmeasured runs first (default: ${DEFAULT-VALUE})")
+    int warmups;
+
+    @Option(names = "--json", description = "print one JSON object instead of text")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        PrintWriter out = spec.commandLine().getOut();
+        try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
+            Benchmark.Result r = Benchmark.run(loaded, promptTokens, genTokens, repeats, warmups, parallel);
+            if (json) {
+                out.println(String.format(Locale.ROOT,
+                        "{\"model\":\"%s\",\"threads\":%d,\"promptTokens\":%d,\"genTokens\":%d,\"repeats\":%d,"
+                                + "\"prefillTokensPerSecond\":%.3f,\"decodeTokensPerSecond\":%.3f,"
+                                + "\"prefillRuns\":%s,\"decodeRuns\":%s,\"modelBytes\":%d,\"bytesPerDecodedToken\":%d,"
+                                + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f}",
+                        r.model().replace("\\", "\\\\").replace("\"", "\\\""), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(),
+                        r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), list(r.prefillRuns()), list(r.decodeRuns()),
+                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond(), r.ceilingTokensPerSecond()));
+            } else {
+                out.printf(Locale.ROOT, "model %s, %d threads, %d prompt tokens, %d generated, median of %d runs after %d warm-up%n",
+                        r.model(), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(), warmups);
+                out.printf(Locale.ROOT, "prefill: %.2f tokens/s   (runs: %s)%n", r.prefillTokensPerSecond(), list(r.prefillRuns()));
+                out.printf(Locale.ROOT, "decode:  %.2f tokens/s   (runs: %s)%n", r.decodeTokensPerSecond(), list(r.decodeRuns()));
+                out.printf(Locale.ROOT, "model: %d bytes; decode reads %d bytes/token; memory bandwidth %.1f GB/s -> ceiling %.1f tokens/s%n",
+                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond() / 1e9, r.ceilingTokensPerSecond());
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private static String list(double[] xs) {
+        return Arrays.stream(xs).mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).collect(Collectors.joining(",", "[", "]"));
+    }
+}

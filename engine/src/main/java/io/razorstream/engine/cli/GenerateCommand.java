@@ -1,0 +1,82 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.Generator;
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.Parallel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Continue a prompt: the continuation goes to stdout as it is generated, timings to stderr.")
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Option(names = {"-p", "--prompt"}, defaultValue = "Once upon a time", description = "prompt text (default: ${DEFAULT-VALUE})")
+    String prompt;
+
+    @Option(names = {"-n", "--max-tokens"}, defaultValue = "128", description = "tokens to generate at most (default: ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "0 = off (default: ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "1 = off (default: ${DEFAULT-VALUE})")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.05", description = "0 = off (default: ${DEFAULT-VALUE})")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "1 = off (default: ${DEFAULT-VALUE})")
+    float repeatPenalty;
+
+    @Option(names = "--repeat-last-n", defaultValue = "64", description = "tokens the penalty looks back over (default: ${DEFAULT-VALUE})")
+    int repeatLastN;
+
+    @Option(names = {"-s", "--seed"}, description = "random seed (default: a new one each run, printed to stderr)")
+    Long seed;
+
+    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--kv-precision", defaultValue = "F16", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    KvPrecision kvPrecision;
+
+    @Override
+    public Integer call() {
+        if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0");
+        long s = seed != null ? seed : System.nanoTime();
+        SamplerConfig sampling = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, s);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
+            Generator generator = new Generator(loaded, parallel, kvPrecision, Generator.DEFAULT_PREFILL_BATCH);
+            Generator.Result r = generator.generate(prompt, maxTokens, sampling, (token, text) -> {
+                out.print(text);
+                out.flush();
+            });
+            out.println();
+            out.flush();
+            err.printf("%nprompt: %d tokens in %.1f ms (%.1f tokens/s); generated: %d tokens (%.1f tokens/s decode)%s; seed %d, %d threads%n",
+                    r.promptTokens().length, r.prefillNanos() / 1e6, r.prefillTokensPerSecond(), r.generatedTokens().length,
+                    r.decodeTokensPerSecond(), r.stoppedAtEndOfGeneration() ? ", stopped at end of text" : "", s, n);
+            err.flush();
+        }
+        return 0;
+    }
+}

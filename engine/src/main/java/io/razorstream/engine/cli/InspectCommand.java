@@ -1,0 +1,55 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.gguf.GgufTensorInfo;
+import io.razorstream.engine.gguf.GgufValue;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensor table.")
+final class InspectCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Option(names = "--array-elements", defaultValue = "8", description = "array elements shown per metadata value (default: ${DEFAULT-VALUE})")
+    int arrayElements;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        try (GgufFile f = GgufFile.open(model.resolve())) {
+            out.printf("file: %s%nGGUF version %d, %d bytes, alignment %d, tensor data at byte %d%n%n",
+                    f.path(), f.version(), f.fileSize(), f.alignment(), f.dataOffset());
+            out.printf("metadata (%d):%n", f.metadata().size());
+            for (Map.Entry<String, GgufValue> e : f.metadata().entrySet()) {
+                GgufValue v = e.getValue();
+                String type = v.type() == io.razorstream.engine.gguf.GgufValueType.ARRAY
+                        ? "ARRAY<" + v.asArray().elementType() + ">[" + v.asArray().size() + "]" : v.type().toString();
+                out.printf("  %-45s %-22s %s%n", e.getKey(), type, v.describe(arrayElements));
+            }
+            out.printf("%ntensors (%d):%n", f.tensors().size());
+            out.printf("  %-34s %-6s %-20s %14s %14s%n", "name", "type", "shape", "offset", "bytes");
+            long params = 0;
+            for (GgufTensorInfo t : f.tensors().values()) {
+                String shape = Arrays.stream(t.shape()).mapToObj(Long::toString).collect(Collectors.joining(" x "));
+                out.printf("  %-34s %-6s %-20s %14d %14d%n", t.name(), t.type(), shape, t.offset(), t.byteSize());
+                params += t.elementCount();
+            }
+            out.printf("%n%d parameters, %d bytes of tensor data%n", params, f.tensorBytes());
+        }
+        out.flush();
+        return 0;
+    }
+}

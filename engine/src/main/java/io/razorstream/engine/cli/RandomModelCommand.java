@@ -1,0 +1,47 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.bench.ModelShape;
+import io.razorstream.engine.bench.RandomModel;
+import io.razorstream.engine.tensor.GgmlType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "random-model", mixinStandardHelpOptions = true,
+        description = "Write a random-weights llama GGUF with the shape of a named model (for benchmarks).")
+final class RandomModelCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--like", required = true, description = "shape: tinyllama-1.1b, llama-3.2-1b or tiny")
+    String like;
+
+    @Option(names = "--type", defaultValue = "Q8_0", description = "matrix type: F32, F16, BF16, Q8_0, Q4_0 (default: ${DEFAULT-VALUE})")
+    GgmlType type;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "output GGUF file")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Override
+    public Integer call() throws IOException {
+        ModelShape shape = ModelShape.byId(like);
+        if (!type.supported()) throw new IllegalArgumentException("--type " + type + " is not supported (F32, F16, BF16, Q8_0, Q4_0)");
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) throw new IllegalArgumentException("directory " + parent + " does not exist");
+        long t0 = System.nanoTime();
+        RandomModel.write(shape, type, seed, out);
+        spec.commandLine().getErr().printf("wrote %s: %s shape, %s, %,d parameters, %,d bytes in %.1f s%n",
+                out, shape.id, type, shape.parameters(), Files.size(out), (System.nanoTime() - t0) / 1e9);
+        spec.commandLine().getErr().flush();
+        return 0;
+    }
+}
