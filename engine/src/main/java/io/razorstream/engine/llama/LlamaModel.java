@@ -75,24 +75,22 @@ public final class LlamaModel {
             LlamaWeights.Layer layer = weights.layers()[l];
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
             Map<GgmlType, Activation[]> in = prepare(b.normed, count, layer.wq(), layer.wk(), layer.wv());
-            multiply(layer.wq(), in, count, b.q, parallel);
-            multiply(layer.wk(), in, count, b.k, parallel);
-            multiply(layer.wv(), in, count, b.v, parallel);
+            WeightMatrix.multiply(parallel, product(layer.wq(), in, count, b.q), product(layer.wk(), in, count, b.k),
+                    product(layer.wv(), in, count, b.v));
             for (int t = 0; t < count; t++) {
                 rope(b.q[t], config.headCount(), start + t);
                 rope(b.k[t], config.kvHeadCount(), start + t);
                 cache.put(l, start + t, b.k[t], b.v[t]);
             }
             attention(cache, l, start, count, b, parallel);
-            multiply(layer.wo(), prepare(b.attnOut, count, layer.wo()), count, b.projected, parallel);
+            WeightMatrix.multiply(parallel, product(layer.wo(), prepare(b.attnOut, count, layer.wo()), count, b.projected));
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
 
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
             in = prepare(b.normed, count, layer.gate(), layer.up());
-            multiply(layer.gate(), in, count, b.gate, parallel);
-            multiply(layer.up(), in, count, b.up, parallel);
+            WeightMatrix.multiply(parallel, product(layer.gate(), in, count, b.gate), product(layer.up(), in, count, b.up));
             for (int t = 0; t < count; t++) Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
-            multiply(layer.down(), prepare(b.gate, count, layer.down()), count, b.projected, parallel);
+            WeightMatrix.multiply(parallel, product(layer.down(), prepare(b.gate, count, layer.down()), count, b.projected));
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
         cache.advance(count);
@@ -102,7 +100,7 @@ public final class LlamaModel {
         float[][] finalNormed = new float[outCount][d];
         for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
         float[][] logits = new float[outCount][config.vocabularySize()];
-        multiply(weights.output(), prepare(finalNormed, outCount, weights.output()), outCount, logits, parallel);
+        WeightMatrix.multiply(parallel, product(weights.output(), prepare(finalNormed, outCount, weights.output()), outCount, logits));
         return logits;
     }
 
@@ -138,10 +136,8 @@ public final class LlamaModel {
         return prepared;
     }
 
-    private static void multiply(WeightMatrix w, Map<GgmlType, Activation[]> in, int n, float[][] out, Parallel parallel) {
-        Activation[] a = in.get(w.type());
-        if (n == 1) w.matvec(a[0], out[0], parallel);
-        else w.matmul(a, n, out, parallel);
+    private static WeightMatrix.Product product(WeightMatrix w, Map<GgmlType, Activation[]> in, int n, float[][] out) {
+        return new WeightMatrix.Product(w, in.get(w.type()), n, out);
     }
 
     /**

@@ -86,19 +86,44 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
 
     /** out[r] = row r . x for every row, rows split across the pool's threads. */
     public void matvec(Activation a, float[] out, Parallel parallel) {
-        parallel.forRange(rows, 16, (from, to) -> {
-            for (int r = from; r < to; r++) out[r] = dot(r, a);
-        });
+        multiply(parallel, new Product(this, new Activation[] {a}, 1, new float[][] {out}));
     }
 
     /** out[t][r] = row r . a[t] for n activations (prefill): each row is read once for all of them. */
     public void matmul(Activation[] a, int n, float[][] out, Parallel parallel) {
-        parallel.forRange(rows, 16, (from, to) -> {
-            float[] tmp = new float[n];
-            for (int r = from; r < to; r++) {
-                dotMany(r, a, n, tmp);
-                for (int t = 0; t < n; t++) out[t][r] = tmp[t];
+        multiply(parallel, new Product(this, a, n, out));
+    }
+
+    /** One matrix times n prepared inputs, into out[t][row]. */
+    public record Product(WeightMatrix matrix, Activation[] inputs, int n, float[][] out) {}
+
+    /**
+     * Computes several products in one parallel pass over their concatenated rows (q, k and v; gate and
+     * up), so that the threads meet once per group instead of once per matrix.
+     */
+    public static void multiply(Parallel parallel, Product... products) {
+        int[] starts = new int[products.length + 1];
+        for (int i = 0; i < products.length; i++) starts[i + 1] = starts[i] + products[i].matrix.rows;
+        parallel.forRange(starts[products.length], 16, (from, to) -> {
+            for (int i = 0; i < products.length; i++) {
+                int lo = Math.max(from, starts[i]), hi = Math.min(to, starts[i + 1]);
+                if (lo < hi) products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i]);
             }
         });
+    }
+
+    /** Rows [from, to) of one product, on the calling thread. */
+    protected void multiplyRows(int from, int to, Product p) {
+        if (p.n == 1) {
+            float[] out = p.out[0];
+            Activation a = p.inputs[0];
+            for (int r = from; r < to; r++) out[r] = dot(r, a);
+            return;
+        }
+        float[] tmp = new float[p.n];
+        for (int r = from; r < to; r++) {
+            dotMany(r, p.inputs, p.n, tmp);
+            for (int t = 0; t < p.n; t++) p.out[t][r] = tmp[t];
+        }
     }
 }

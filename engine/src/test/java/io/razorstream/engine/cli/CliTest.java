@@ -1,0 +1,96 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.LoadedModel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line, run in process on the embedded model and on small generated files. */
+class CliTest {
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = RazorCli.commandLine();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int exit = cl.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void generateGreedyWithTheEmbeddedModelContinuesThePromptWithoutEchoingIt() {
+        Run r = run("generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "12", "--threads", "1");
+        assertThat(r.exit()).as(r.err()).isZero();
+        // llama.cpp's greedy continuation of this prompt on stories260K (see ../shared/models/README.md)
+        assertThat(r.out()).startsWith(", there was a little girl named Lily.");
+        assertThat(r.err()).contains("tokens/s").contains("prompt: 5 tokens");
+    }
+
+    @Test
+    void sameSeedSameTextDifferentSeedDifferentText() {
+        String[] base = {"generate", "--prompt", "One day", "--temperature", "1.0", "--max-tokens", "40", "--threads", "1", "--seed"};
+        Run a = run(concat(base, "7")), b = run(concat(base, "7")), c = run(concat(base, "8"));
+        assertThat(a.out()).isEqualTo(b.out());
+        assertThat(a.out()).isNotEqualTo(c.out());
+    }
+
+    @Test
+    void inspectPrintsMetadataAndTensorTable() {
+        Run r = run("inspect");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("GGUF version 3").contains("general.architecture").contains("\"llama\"")
+                .contains("llama.embedding_length").contains("blk.4.ffn_down.weight").contains("tensors (48)");
+    }
+
+    @Test
+    void corruptModelFileIsOneClearErrorWithExitCode1(@TempDir Path dir) throws IOException {
+        Path bad = dir.resolve("bad.gguf");
+        Files.writeString(bad, "definitely not a model");
+        Run r = run("generate", "--model", bad.toString(), "--prompt", "hi");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("error: ").contains(bad.toString()).contains("not a GGUF file");
+        assertThat(r.err().lines().count()).isEqualTo(1);
+    }
+
+    @Test
+    void badOptionsAreRejected() {
+        assertThat(run("generate", "--top-p", "0").exit()).isEqualTo(1);
+        assertThat(run("generate", "--threads", "0").exit()).isEqualTo(1);
+        assertThat(run("generate", "--no-such-option").exit()).isEqualTo(2); // picocli usage error
+        assertThat(run("random-model", "--like", "gpt-9", "--out", "x.gguf").err()).contains("unknown shape");
+    }
+
+    @Test
+    void randomModelWritesALoadableModelOfTheNamedShape(@TempDir Path dir) {
+        Path file = dir.resolve("tiny.gguf");
+        Run r = run("random-model", "--like", "tiny", "--type", "Q4_0", "--out", file.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        try (LoadedModel m = LoadedModel.open(file)) {
+            assertThat(m.model().config().embeddingLength()).isEqualTo(256);
+            assertThat(m.model().config().kvHeadCount()).isEqualTo(4);
+            assertThat(m.gguf().tensor("blk.1.ffn_up.weight").type().name()).isEqualTo("Q4_0");
+        }
+        Run bench = run("bench", "--model", file.toString(), "--prompt-tokens", "8", "--gen-tokens", "4", "--repeats", "1",
+                "--warmups", "0", "--threads", "1", "--json");
+        assertThat(bench.exit()).as(bench.err()).isZero();
+        assertThat(bench.out().trim()).startsWith("{").endsWith("}")
+                .contains("\"prefillTokensPerSecond\":").contains("\"decodeTokensPerSecond\":")
+                .contains("\"modelBytes\":").contains("\"ceilingTokensPerSecond\":");
+    }
+
+    private static String[] concat(String[] a, String b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + 1);
+        r[a.length] = b;
+        return r;
+    }
+}
