@@ -26,7 +26,7 @@ razorstream_find_jdk() {
     fi
   fi
   if [ -z "$best" ]; then
-    for candidate in /usr/lib/jvm/*; do
+    for candidate in "${RAZORSTREAM_JVM_DIR:-/usr/lib/jvm}"/*; do
       [ -d "$candidate" ] || continue
       v=$(razorstream_jdk_version "$candidate")
       if [ -n "$v" ] && [ "$v" -ge "$RAZORSTREAM_MIN_JDK" ] && [ "$v" -gt "$best_v" ]; then
@@ -36,7 +36,7 @@ razorstream_find_jdk() {
     done
   fi
   if [ -z "$best" ]; then
-    echo "razorstream: no JDK >= $RAZORSTREAM_MIN_JDK found (looked at JAVA_HOME=${JAVA_HOME:-<unset>} and /usr/lib/jvm/*)." >&2
+    echo "razorstream: no JDK >= $RAZORSTREAM_MIN_JDK found (looked at JAVA_HOME=${JAVA_HOME:-<unset>} and ${RAZORSTREAM_JVM_DIR:-/usr/lib/jvm}/*)." >&2
     echo "Install one (e.g. Temurin 25: apt-get install temurin-25-jdk) or point JAVA_HOME at it." >&2
     exit 2
   fi
