@@ -7,7 +7,23 @@ package io.razorstream.engine.tensor;
  * integer-valued floats in {@code values} with one F16-rounded scale per 32-block in {@code scales}).
  * F32 weights use the input as it is and {@code scales} is null.
  */
-public record Activation(float[] values, float[] scales) {
+public final class Activation {
+    private final float[] values;
+    private final float[] scales;
+    private float[] effective;
+
+    public Activation(float[] values, float[] scales) {
+        this.values = values;
+        this.scales = scales;
+    }
+
+    public float[] values() {
+        return values;
+    }
+
+    public float[] scales() {
+        return scales;
+    }
 
     public int length() {
         return values.length;
@@ -16,5 +32,17 @@ public record Activation(float[] values, float[] scales) {
     /** The value the weight type actually multiplies with element {@code i}. */
     public float effective(int i) {
         return scales == null ? values[i] : values[i] * scales[i / Quantizer.QK];
+    }
+
+    /** All effective values (quants times their scale), computed once and kept: the GEMM path's input. */
+    public float[] effective() {
+        if (scales == null) return values;
+        float[] e = effective;
+        if (e == null) {
+            e = new float[values.length];
+            for (int i = 0; i < e.length; i++) e[i] = values[i] * scales[i / Quantizer.QK];
+            effective = e;
+        }
+        return e;
     }
 }
