@@ -7,6 +7,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -27,7 +28,30 @@ final class VectorSupport {
     static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /** Rotations by L/2, L/4, ..., 1 lanes, for {@link #sum}. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
     private VectorSupport() {}
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] s = new VectorShuffle[steps];
+        for (int i = 0, k = L / 2; k >= 1; i++, k /= 2) s[i] = VectorShuffle.iota(F, k, 1, true);
+        return s;
+    }
+
+    /**
+     * The sum of the lanes, always added in the same order (a fixed halving tree). {@code reduceLanes(ADD)}
+     * leaves the order unspecified, and in practice the interpreter's and C2's orders differ, so the same
+     * dot product gave different bits before and after JIT compilation: logits depended on warm-up, and a
+     * prompt prefilled (matmul, compiled at a different time) could differ from the same prompt decoded.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> s : HALVES) v = v.add(v.rearrange(s));
+        return v.lane(0);
+    }
 
     /** L signed bytes at {@code offset}, widened to floats. */
     static FloatVector bytesToFloats(MemorySegment seg, long offset) {
