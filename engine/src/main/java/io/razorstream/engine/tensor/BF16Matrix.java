@@ -1,7 +1,6 @@
 package io.razorstream.engine.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,7 +35,7 @@ public final class BF16Matrix extends WeightMatrix {
             for (; i + L <= cols; i += L) {
                 acc = VectorSupport.bf16ToFloats(data, base + 2L * i).fma(FloatVector.fromArray(F, x, i), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = VectorSupport.sum(acc);
         }
         for (; i < cols; i++) sum += Numerics.bf16ToFloat(data.get(SHORT_LE, base + 2L * i)) * x[i];
         return sum;

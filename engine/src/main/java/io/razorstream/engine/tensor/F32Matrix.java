@@ -1,7 +1,6 @@
 package io.razorstream.engine.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -38,7 +37,7 @@ public final class F32Matrix extends WeightMatrix {
             for (; i + L <= cols; i += L) {
                 acc0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), acc0);
             }
-            sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            sum = VectorSupport.sum(acc0.add(acc1));
         }
         for (; i < cols; i++) sum += data.get(FLOAT_LE, base + 4L * i) * x[i];
         return sum;

@@ -1,7 +1,6 @@
 package io.razorstream.engine.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static io.razorstream.engine.tensor.VectorSupport.F;
 import static io.razorstream.engine.tensor.VectorSupport.L;
@@ -29,7 +28,7 @@ public final class Ops {
             for (; i + L <= n; i += L) {
                 acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = VectorSupport.sum(acc);
         }
         for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;

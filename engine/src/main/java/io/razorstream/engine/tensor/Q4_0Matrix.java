@@ -53,7 +53,7 @@ public final class Q4_0Matrix extends WeightMatrix {
             }
             acc = s.fma(FloatVector.broadcast(F, scale(off) * xs[b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorSupport.sum(acc);
     }
 
     private float dotScalar(int row, Activation a) {

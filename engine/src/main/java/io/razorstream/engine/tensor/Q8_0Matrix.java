@@ -1,7 +1,6 @@
 package io.razorstream.engine.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,7 +46,7 @@ public final class Q8_0Matrix extends WeightMatrix {
             }
             acc = s.fma(FloatVector.broadcast(F, scale(off) * xs[b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorSupport.sum(acc);
     }
 
     private float dotScalar(int row, Activation a) {
@@ -92,9 +91,9 @@ public final class Q8_0Matrix extends WeightMatrix {
             acc2 = s2.fma(FloatVector.broadcast(F, d * a2.scales()[b]), acc2);
             acc3 = s3.fma(FloatVector.broadcast(F, d * a3.scales()[b]), acc3);
         }
-        out[t] = acc0.reduceLanes(VectorOperators.ADD);
-        out[t + 1] = acc1.reduceLanes(VectorOperators.ADD);
-        out[t + 2] = acc2.reduceLanes(VectorOperators.ADD);
-        out[t + 3] = acc3.reduceLanes(VectorOperators.ADD);
+        out[t] = VectorSupport.sum(acc0);
+        out[t + 1] = VectorSupport.sum(acc1);
+        out[t + 2] = VectorSupport.sum(acc2);
+        out[t + 3] = VectorSupport.sum(acc3);
     }
 }

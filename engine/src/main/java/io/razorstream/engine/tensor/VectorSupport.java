@@ -29,6 +29,18 @@ final class VectorSupport {
 
     private VectorSupport() {}
 
+    /**
+     * Sum of the lanes in a fixed order (lane 0 first). {@code reduceLanes(ADD)} leaves the order to the
+     * implementation, and the interpreter and C2 do differ, so a kernel's last bits changed once it was
+     * JIT-compiled (prefill != decode, runs not reproducible). This order is the same in every mode.
+     */
+    static float sum(FloatVector v) {
+        float[] lanes = v.toArray();
+        float s = lanes[0];
+        for (int i = 1; i < lanes.length; i++) s += lanes[i];
+        return s;
+    }
+
     /** L signed bytes at {@code offset}, widened to floats. */
     static FloatVector bytesToFloats(MemorySegment seg, long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(B, seg, offset, LE).convertShape(VectorOperators.B2F, F, 0);
