@@ -3,6 +3,7 @@ package io.razorstream.engine.llama;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufValue;
+import io.razorstream.engine.gguf.GgufValueType;
 
 /**
  * Hyper-parameters of a {@code llama}-architecture model, read from GGUF metadata. Keys that are absent
@@ -27,6 +28,9 @@ public record LlamaConfig(
     public static LlamaConfig from(GgufFile gguf) {
         GgufValue archValue = gguf.get("general.architecture");
         if (archValue == null) throw new GgufFormatException(gguf.path(), "general.architecture is missing");
+        if (archValue.type() != GgufValueType.STRING) {
+            throw new GgufFormatException(gguf.path(), "general.architecture is not a string: " + archValue.describe(4));
+        }
         String arch = archValue.asString();
         if (!ARCH.equals(arch)) {
             throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + ARCH + ")");

@@ -43,7 +43,8 @@ final class VectorSupport {
     }
 
     /**
-     * The sum of the lanes, always added in the same order (a fixed halving tree). {@code reduceLanes(ADD)}
+     * The sum of the lanes, always added in the same order (a fixed halving tree; on 8 lanes this is
+     * the order of llama.cpp's hsum_float_8). {@code reduceLanes(ADD)}
      * leaves the order unspecified, and in practice the interpreter's and C2's orders differ, so the same
      * dot product gave different bits before and after JIT compilation: logits depended on warm-up, and a
      * prompt prefilled (matmul, compiled at a different time) could differ from the same prompt decoded.

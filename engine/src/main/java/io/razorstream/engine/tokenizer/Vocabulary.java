@@ -54,12 +54,12 @@ public final class Vocabulary {
         }
         TokenType[] types = new TokenType[n];
         GgufValue t = gguf.get("tokenizer.ggml.token_type");
+        if (t != null && t.asArray().size() != n) throw new GgufFormatException(gguf.path(), "tokenizer.ggml.token_type has " + t.asArray().size() + " entries for " + n + " tokens");
         for (int i = 0; i < n; i++) {
             int code = t == null ? 1 : t.asArray().get(i).asInt();
             if (code < 0 || code >= TokenType.values().length) throw new GgufFormatException(gguf.path(), "token " + i + " has unknown type " + code);
             types[i] = TokenType.values()[code];
         }
-        if (t != null && t.asArray().size() != n) throw new GgufFormatException(gguf.path(), "tokenizer.ggml.token_type has " + t.asArray().size() + " entries for " + n + " tokens");
         boolean spm = "llama".equals(model);
         return new Vocabulary(model, texts, scores, types,
                 id(gguf, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, n),
