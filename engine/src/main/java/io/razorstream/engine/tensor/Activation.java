@@ -10,11 +10,34 @@ package io.razorstream.engine.tensor;
 public final class Activation {
     private final float[] values;
     private final float[] scales;
+    private final boolean interleaved;
     private float[] effective;
 
     public Activation(float[] values, float[] scales) {
+        this(values, scales, false);
+    }
+
+    /**
+     * With {@code interleaved}, each 32-block of {@code values} is stored in the order of
+     * {@link #interleavedIndex}, the order the Q8_0 kernel consumes it in.
+     */
+    public Activation(float[] values, float[] scales, boolean interleaved) {
         this.values = values;
         this.scales = scales;
+        this.interleaved = interleaved;
+    }
+
+    /**
+     * Where logical element i of a 32-block is stored when interleaved: element 4a + j at 8j + a, so that
+     * vector j (8 lanes) holds byte j of each 4-byte group of the block's quants.
+     */
+    public static int interleavedIndex(int i) {
+        int k = i & 31;
+        return (i & ~31) + 8 * (k & 3) + (k >> 2);
+    }
+
+    public boolean interleaved() {
+        return interleaved;
     }
 
     public float[] values() {
@@ -31,7 +54,8 @@ public final class Activation {
 
     /** The value the weight type actually multiplies with element {@code i}. */
     public float effective(int i) {
-        return scales == null ? values[i] : values[i] * scales[i / Quantizer.QK];
+        float v = values[interleaved ? interleavedIndex(i) : i];
+        return scales == null ? v : v * scales[i / Quantizer.QK];
     }
 
     /** All effective values (quants times their scale), computed once and kept: the GEMM path's input. */
@@ -40,7 +64,7 @@ public final class Activation {
         float[] e = effective;
         if (e == null) {
             e = new float[values.length];
-            for (int i = 0; i < e.length; i++) e[i] = values[i] * scales[i / Quantizer.QK];
+            for (int i = 0; i < e.length; i++) e[i] = effective(i);
             effective = e;
         }
         return e;

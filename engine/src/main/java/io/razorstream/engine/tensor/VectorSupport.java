@@ -54,6 +54,18 @@ final class VectorSupport {
         return v.lane(0);
     }
 
+    /** {@link #sum} for an 8-lane vector of any preferred width: ((x0+x4)+(x2+x6)) + ((x1+x5)+(x3+x7)). */
+    static float sum8(FloatVector v) {
+        for (VectorShuffle<Float> s : HALVES8) v = v.add(v.rearrange(s));
+        return v.lane(0);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] HALVES8 = new VectorShuffle[] {
+            VectorShuffle.iota(FloatVector.SPECIES_256, 4, 1, true),
+            VectorShuffle.iota(FloatVector.SPECIES_256, 2, 1, true),
+            VectorShuffle.iota(FloatVector.SPECIES_256, 1, 1, true)};
+
     /** L signed bytes at {@code offset}, widened to floats. */
     static FloatVector bytesToFloats(MemorySegment seg, long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(B, seg, offset, LE).convertShape(VectorOperators.B2F, F, 0);
