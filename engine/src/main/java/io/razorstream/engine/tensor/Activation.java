@@ -58,13 +58,16 @@ public final class Activation {
         return scales == null ? v : v * scales[i / Quantizer.QK];
     }
 
-    /** All effective values (quants times their scale), computed once and kept: the GEMM path's input. */
-    public float[] effective() {
+    /**
+     * Effective values in storage order (interleaved blocks stay interleaved, matching the weight rows the
+     * {@link Gemm} path dequantises in the same order), computed once and kept.
+     */
+    public float[] gemmInput() {
         if (scales == null) return values;
         float[] e = effective;
         if (e == null) {
             e = new float[values.length];
-            for (int i = 0; i < e.length; i++) e[i] = effective(i);
+            for (int i = 0; i < e.length; i++) e[i] = values[i] * scales[i / Quantizer.QK];
             effective = e;
         }
         return e;

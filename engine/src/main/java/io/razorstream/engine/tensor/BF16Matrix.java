@@ -25,6 +25,16 @@ public final class BF16Matrix extends WeightMatrix {
     }
 
     @Override
+    public void dequantizeRow(int row, float[] out, int offset) {
+        long base = row * rowBytes;
+        int i = 0;
+        if (VectorSupport.ENABLED) {
+            for (; i + L <= cols; i += L) VectorSupport.bf16ToFloats(data, base + 2L * i).intoArray(out, offset + i);
+        }
+        for (; i < cols; i++) out[offset + i] = Numerics.bf16ToFloat(data.get(SHORT_LE, base + 2L * i));
+    }
+
+    @Override
     public float dot(int row, Activation a) {
         float[] x = a.values();
         long base = row * rowBytes;

@@ -23,21 +23,23 @@ public final class F32Matrix extends WeightMatrix {
     }
 
     @Override
+    public void dequantizeRow(int row, float[] out, int offset) {
+        MemorySegment.copy(data, FLOAT_LE, row * rowBytes, out, offset, cols);
+    }
+
+    @Override
     public float dot(int row, Activation a) {
         float[] x = a.values();
         long base = row * rowBytes;
         int i = 0;
         float sum = 0;
         if (VectorSupport.ENABLED) {
-            FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
-            for (; i + 2 * L <= cols; i += 2 * L) {
-                acc0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), acc0);
-                acc1 = FloatVector.fromMemorySegment(F, data, base + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, i + L), acc1);
-            }
+            // One accumulator, lane-wise in K order: the order Gemm uses, so prefill and decode agree to the bit.
+            FloatVector acc = FloatVector.zero(F);
             for (; i + L <= cols; i += L) {
-                acc0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), acc0);
+                acc = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), acc);
             }
-            sum = VectorSupport.sum(acc0.add(acc1));
+            sum = VectorSupport.sum(acc);
         }
         for (; i < cols; i++) sum += data.get(FLOAT_LE, base + 4L * i) * x[i];
         return sum;

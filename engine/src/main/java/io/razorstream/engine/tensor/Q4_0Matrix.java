@@ -35,6 +35,20 @@ public final class Q4_0Matrix extends WeightMatrix {
     }
 
     @Override
+    public void dequantizeRow(int row, float[] out, int offset) {
+        long off = row * rowBytes;
+        for (int b = 0; b < cols / QK; b++, off += BLOCK_BYTES) {
+            float d = scale(off);
+            int o = offset + b * QK;
+            for (int j = 0; j < QK / 2; j++) {
+                int q = data.get(ValueLayout.JAVA_BYTE, off + 2 + j) & 0xFF;
+                out[o + j] = ((q & 0xF) - 8) * d;
+                out[o + QK / 2 + j] = ((q >>> 4) - 8) * d;
+            }
+        }
+    }
+
+    @Override
     public float dot(int row, Activation a) {
         if (!VectorSupport.ENABLED) return dotScalar(row, a);
         float[] x = a.values();

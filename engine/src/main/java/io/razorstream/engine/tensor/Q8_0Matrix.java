@@ -91,6 +91,21 @@ public final class Q8_0Matrix extends WeightMatrix {
         return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
     }
 
+    /** The row dequantised (q * d, exact in float) in the interleaved order of {@link #blockSums}. */
+    @Override
+    protected void gemmRow(int row, float[] out) {
+        if (!VectorSupport.ENABLED) {
+            super.gemmRow(row, out);
+            return;
+        }
+        long off = row * rowBytes;
+        for (int b = 0; b < cols / QK; b++, off += BLOCK_BYTES) {
+            IntVector q = quants(off);
+            FloatVector d = FloatVector.broadcast(F8, scale(off));
+            for (int j = 0; j < 4; j++) byteOfLanes(q, j).mul(d).intoArray(out, b * QK + 8 * j);
+        }
+    }
+
     @Override
     protected void dotMany(int row, Activation[] a, int n, float[] out) {
         int t = 0;

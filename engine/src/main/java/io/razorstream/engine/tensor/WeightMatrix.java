@@ -78,6 +78,14 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
         return sum;
     }
 
+    /**
+     * Row {@code row} as floats in the order this type's kernel consumes the input (see
+     * {@link Activation#gemmInput()}); the natural order unless a subclass interleaves.
+     */
+    protected void gemmRow(int row, float[] out) {
+        dequantizeRow(row, out, 0);
+    }
+
     /** Writes row {@code row} as floats into {@code out[offset..offset+cols)} (embedding lookup). */
     public void dequantizeRow(int row, float[] out, int offset) {
         ByteBuffer bytes = data.asSlice(row * rowBytes, rowBytes).asByteBuffer();
@@ -102,6 +110,9 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
      * up), so that the threads meet once per group instead of once per matrix.
      */
     public static void multiply(Parallel parallel, Product... products) {
+        for (Product p : products) {
+            if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput(); // once, before the threads share them
+        }
         int[] starts = new int[products.length + 1];
         for (int i = 0; i < products.length; i++) starts[i + 1] = starts[i] + products[i].matrix.rows;
         parallel.forRange(starts[products.length], 16, (from, to) -> {
@@ -118,6 +129,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
             float[] out = p.out[0];
             Activation a = p.inputs[0];
             for (int r = from; r < to; r++) out[r] = dot(r, a);
+            return;
+        }
+        if (Gemm.applies(p.n)) {
+            float[][] x = new float[p.n][];
+            for (int t = 0; t < p.n; t++) x[t] = p.inputs[t].gemmInput();
+            Gemm.multiply(this, from, to, x, p.n, p.out);
             return;
         }
         float[] tmp = new float[p.n];
