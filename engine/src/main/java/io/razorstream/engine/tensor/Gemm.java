@@ -64,7 +64,10 @@ public final class Gemm {
         FloatVector a10 = FloatVector.fromArray(F, acc, 3 * L), a11 = FloatVector.fromArray(F, acc, 4 * L), a12 = FloatVector.fromArray(F, acc, 5 * L);
         FloatVector a20 = FloatVector.fromArray(F, acc, 6 * L), a21 = FloatVector.fromArray(F, acc, 7 * L), a22 = FloatVector.fromArray(F, acc, 8 * L);
         FloatVector a30 = FloatVector.fromArray(F, acc, 9 * L), a31 = FloatVector.fromArray(F, acc, 10 * L), a32 = FloatVector.fromArray(F, acc, 11 * L);
-        for (int k = k0; k < k1; k += L) {
+        // A long induction variable keeps C2 from unrolling this loop: unrolled, the twelve accumulators
+        // no longer fit in the 16 vector registers and spill (measured: 29 vs 20 GMAC/s on one AVX2 core).
+        for (long kk = k0; kk < k1; kk += L) {
+            int k = (int) kk;
             FloatVector y0 = FloatVector.fromArray(F, x0, k), y1 = FloatVector.fromArray(F, x1, k), y2 = FloatVector.fromArray(F, x2, k);
             FloatVector v = FloatVector.fromArray(F, w0, k);
             a00 = v.fma(y0, a00);
