@@ -29,6 +29,10 @@ public final class LoadedModel implements AutoCloseable {
                         + " tokens, the model " + model.config().vocabularySize());
             }
             return new LoadedModel(gguf, model, tokenizer);
+        } catch (IllegalStateException | ClassCastException e) {
+            // A metadata value of the wrong type (say, a string where a count belongs).
+            gguf.close();
+            throw new io.razorstream.engine.gguf.GgufFormatException(path, "malformed metadata: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;

@@ -107,7 +107,6 @@ public final class LlamaModel {
     /** Per-token scratch buffers of one forward pass. */
     private final class Batch {
         final float[][] normed, q, k, v, attnOut, projected, gate, up;
-        final float[][] scores;
 
         Batch(int n) {
             int d = config.embeddingLength();
@@ -119,7 +118,6 @@ public final class LlamaModel {
             projected = new float[n][d];
             gate = new float[n][config.feedForwardLength()];
             up = new float[n][config.feedForwardLength()];
-            scores = new float[n * config.headCount()][];
         }
     }
 
@@ -169,10 +167,10 @@ public final class LlamaModel {
         float[] keys = cache.keys(layer), values = cache.values(layer);
         parallel.forRange(count * heads, (from, to) -> {
             float[] q = new float[hs];
+            float[] att = new float[start + count]; // scores of one (token, head), reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / heads, h = task % heads;
                 int len = start + t + 1;
-                float[] att = b.scores[task] == null || b.scores[task].length < len ? new float[len] : b.scores[task];
                 int kvOff = (h / group) * hs;
                 System.arraycopy(b.q[t], h * hs, q, 0, hs);
                 if (f16) for (int i = 0; i < hs; i++) q[i] = Numerics.roundToF16(q[i]);

@@ -589,6 +589,16 @@ class GgufBadInputTest {
         assertModelBad(p, "token_type");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"tokenizer.ggml.model", "tokenizer.ggml.bos_token_id", "llama.attention.layer_norm_rms_epsilon"})
+    void otherMetadataOfTheWrongType(String key) throws IOException {
+        TinyLlama m = new TinyLlama();
+        m.extraMetadata.put(key, key.equals("tokenizer.ggml.model") ? GgufValue.ofUint32(7) : GgufValue.ofString("seven"));
+        Path p = dir.resolve("wrongtype.gguf");
+        m.write(p);
+        assertModelBad(p, "malformed metadata");
+    }
+
     @Test
     void architectureOfTheWrongType() throws IOException {
         // A metadata value of the wrong type is a bad file too, not an IllegalStateException.
