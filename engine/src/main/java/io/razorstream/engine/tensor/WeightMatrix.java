@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * (GGUF shape [cols, rows]). Each subclass owns its type's vectorised kernels; {@link #dotReference}
  * is the plain scalar definition they are tested against.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix {
+public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Matrix, Q4_0Matrix {
     protected final GgmlType type;
     protected final MemorySegment data;
     protected final int rows;
@@ -30,8 +30,7 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
     public static WeightMatrix of(GgmlType type, MemorySegment data, int rows, int cols) {
         return switch (type) {
             case F32 -> new F32Matrix(data, rows, cols);
-            case F16 -> new F16Matrix(data, rows, cols);
-            case BF16 -> new BF16Matrix(data, rows, cols);
+            case F16, BF16 -> new HalfMatrix(type, data, rows, cols);
             case Q8_0 -> new Q8_0Matrix(data, rows, cols);
             case Q4_0 -> new Q4_0Matrix(data, rows, cols);
             default -> throw new UnsupportedOperationException("tensor type " + type + " is not supported yet");

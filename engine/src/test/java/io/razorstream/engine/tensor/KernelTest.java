@@ -212,7 +212,7 @@ class KernelTest {
 
     @Test
     void f16DotWidensEveryFiniteHalfExactlyIncludingSubnormals() {
-        // VectorSupport.halvesToFloats is package-private; this reaches it through F16Matrix.dot.
+        // VectorSupport.halvesToFloats is package-private; this reaches it through HalfMatrix.dot.
         // Subnormal halves (exponent 0) are the case a naive shift-and-rebias conversion gets wrong.
         assertEveryFiniteHalfWidensExactly(GgmlType.F16);
     }
