@@ -23,7 +23,9 @@ public final class DefaultModel {
         if (extracted != null) return extracted;
         try (InputStream in = DefaultModel.class.getResourceAsStream(RESOURCE)) {
             if (in == null) throw new IllegalStateException("the embedded model " + RESOURCE + " is missing from the class path");
-            Path file = Files.createTempFile("razorstream-", "-" + NAME);
+            Path dir = Files.createTempDirectory("razorstream-");
+            dir.toFile().deleteOnExit(); // deleted after the file: deleteOnExit runs in reverse order
+            Path file = dir.resolve(NAME);
             file.toFile().deleteOnExit();
             Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
             extracted = file;
