@@ -28,19 +28,17 @@ final class VectorSupport {
     static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** Rotations by L/2, L/4, ..., 1 lanes, for {@link #sum}. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] HALVES = halves();
+    // Lane rotations for the fixed-order sums below. Each is its own constant: shuffles read from an array
+    // are not constants to the JIT, and then rearrange/lane fall back to slow, allocating code.
+    private static final VectorShuffle<Float> ROT8 = VectorShuffle.iota(F, 8, 1, true);
+    private static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(F, 4, 1, true);
+    private static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(F, 2, 1, true);
+    private static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(F, 1, 1, true);
+    private static final VectorShuffle<Float> ROT4_256 = VectorShuffle.iota(FloatVector.SPECIES_256, 4, 1, true);
+    private static final VectorShuffle<Float> ROT2_256 = VectorShuffle.iota(FloatVector.SPECIES_256, 2, 1, true);
+    private static final VectorShuffle<Float> ROT1_256 = VectorShuffle.iota(FloatVector.SPECIES_256, 1, 1, true);
 
     private VectorSupport() {}
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int steps = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] s = new VectorShuffle[steps];
-        for (int i = 0, k = L / 2; k >= 1; i++, k /= 2) s[i] = VectorShuffle.iota(F, k, 1, true);
-        return s;
-    }
 
     /**
      * The sum of the lanes, always added in the same order (a fixed halving tree; on 8 lanes this is
@@ -50,21 +48,20 @@ final class VectorSupport {
      * prompt prefilled (matmul, compiled at a different time) could differ from the same prompt decoded.
      */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> s : HALVES) v = v.add(v.rearrange(s));
+        if (L == 16) v = v.add(v.rearrange(ROT8));
+        v = v.add(v.rearrange(ROT4));
+        v = v.add(v.rearrange(ROT2));
+        v = v.add(v.rearrange(ROT1));
         return v.lane(0);
     }
 
     /** {@link #sum} for an 8-lane vector of any preferred width: ((x0+x4)+(x2+x6)) + ((x1+x5)+(x3+x7)). */
     static float sum8(FloatVector v) {
-        for (VectorShuffle<Float> s : HALVES8) v = v.add(v.rearrange(s));
+        v = v.add(v.rearrange(ROT4_256));
+        v = v.add(v.rearrange(ROT2_256));
+        v = v.add(v.rearrange(ROT1_256));
         return v.lane(0);
     }
-
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] HALVES8 = new VectorShuffle[] {
-            VectorShuffle.iota(FloatVector.SPECIES_256, 4, 1, true),
-            VectorShuffle.iota(FloatVector.SPECIES_256, 2, 1, true),
-            VectorShuffle.iota(FloatVector.SPECIES_256, 1, 1, true)};
 
     /** L signed bytes at {@code offset}, widened to floats. */
     static FloatVector bytesToFloats(MemorySegment seg, long offset) {
