@@ -42,6 +42,16 @@ public final class Q4_0Matrix extends WeightMatrix {
         for (int b = 0; b < cols / QK; b++, off += BLOCK_BYTES) {
             float d = scale(off);
             int o = offset + b * QK;
+            if (VectorSupport.ENABLED) {
+                FloatVector dv = FloatVector.broadcast(F, d);
+                for (int j = 0; j < QK / 2; j += L) {
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, off + 2 + j, LE).convertShape(VectorOperators.B2I, I, 0);
+                    ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(dv).intoArray(out, o + j);
+                    ((FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(dv)
+                            .intoArray(out, o + QK / 2 + j);
+                }
+                continue;
+            }
             for (int j = 0; j < QK / 2; j++) {
                 int q = data.get(ValueLayout.JAVA_BYTE, off + 2 + j) & 0xFF;
                 out[o + j] = ((q & 0xF) - 8) * d;
