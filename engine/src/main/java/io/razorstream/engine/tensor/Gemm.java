@@ -38,13 +38,16 @@ public final class Gemm {
             for (int i = 0; i < nr; i++) w.gemmRow(r + i, rows[i]);
             int t = 0;
             if (nr == 4) {
-                for (; t + 3 <= n; t += 3) {
+                for (; t < n; t += 3) {
+                    // The last one or two tokens repeat in the spare tile slots: the tile is much faster than
+                    // the one-token path even with a slot wasted, and each result is the same either way.
+                    int t1 = Math.min(t + 1, n - 1), t2 = Math.min(t + 2, n - 1);
                     java.util.Arrays.fill(acc, 0f);
                     for (int k0 = 0; k0 < kv; k0 += K_BLOCK) {
-                        tile4x3(rows, x[t], x[t + 1], x[t + 2], k0, Math.min(kv, k0 + K_BLOCK), acc);
+                        tile4x3(rows, x[t], x[t1], x[t2], k0, Math.min(kv, k0 + K_BLOCK), acc);
                     }
                     for (int i = 0; i < 4; i++) {
-                        for (int j = 0; j < 3; j++) {
+                        for (int j = 0; j < 3 && t + j < n; j++) {
                             out[t + j][r + i] = VectorSupport.sum(FloatVector.fromArray(F, acc, (3 * i + j) * L))
                                     + tail(rows[i], x[t + j], kv, k);
                         }
