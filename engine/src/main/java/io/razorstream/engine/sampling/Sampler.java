@@ -1,5 +1,7 @@
 package io.razorstream.engine.sampling;
 
+import io.razorstream.engine.tensor.Ops;
+
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.PriorityQueue;
@@ -38,7 +40,7 @@ public final class Sampler {
     /** Chooses a token; {@code logits} is not modified. */
     public int sample(float[] logits) {
         float[] l = applyPenalty(logits);
-        if (config.greedy()) return argmax(l);
+        if (config.greedy()) return Ops.argmax(l);
 
         int[] order = topK(l, config.topK() > 0 ? Math.min(config.topK(), l.length) : l.length);
         int n = order.length;
@@ -82,12 +84,6 @@ public final class Sampler {
             l[t] = l[t] > 0 ? l[t] / config.repeatPenalty() : l[t] * config.repeatPenalty();
         }
         return l;
-    }
-
-    static int argmax(float[] l) {
-        int best = 0;
-        for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
-        return best;
     }
 
     /** Indices of the k largest logits, largest first (lower id first among equals). */
