@@ -30,8 +30,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--gen-tokens", defaultValue = "32", description = "tokens decoded per run (default: ${DEFAULT-VALUE})")
     int genTokens;
 
-    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads;
 
     @Option(names = "--repeats", defaultValue = "5", description = "measured runs (default: ${DEFAULT-VALUE})")
     int repeats;
@@ -45,7 +45,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int n = threads.resolve();
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
             Benchmark.Result r = Benchmark.run(loaded, promptTokens, genTokens, repeats, warmups, parallel);

@@ -50,8 +50,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-s", "--seed"}, description = "random seed (default: a new one each run, printed to stderr)")
     Long seed;
 
-    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads;
 
     @Option(names = "--kv-precision", defaultValue = "F16", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     KvPrecision kvPrecision;
@@ -63,7 +63,7 @@ final class GenerateCommand implements Callable<Integer> {
         SamplerConfig sampling = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, s);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int n = threads.resolve();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
             Generator generator = new Generator(loaded, parallel, kvPrecision, Generator.DEFAULT_PREFILL_BATCH);
             Generator.Result r = generator.generate(prompt, maxTokens, sampling, (token, text) -> {
