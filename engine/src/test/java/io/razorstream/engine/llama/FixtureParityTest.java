@@ -74,6 +74,10 @@ class FixtureParityTest {
                 assertThat(m.tokenizer().encode(t.get("text").asText(), true, true)).as(t.get("name").asText())
                         .containsExactly(ints(t.get("ids")));
             }
+            // Detokenisation: the generated ids' pieces, byte for byte, as llama.cpp printed them.
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            for (int id : ints(ref.get("generated_token_ids"))) bytes.writeBytes(m.tokenizer().piece(id));
+            assertThat(java.util.HexFormat.of().formatHex(bytes.toByteArray())).isEqualTo(ref.get("generated_text_hex").asText());
         }
     }
 
