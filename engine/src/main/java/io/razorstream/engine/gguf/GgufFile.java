@@ -325,6 +325,7 @@ public final class GgufFile implements AutoCloseable {
             if (elementType == null) throw new GgufFormatException(path, "metadata " + key + " is an array of unknown type " + code);
             long count = u64("array length of " + key);
             checkCount(count, elementType.minBytes(), "array length of " + key);
+            if (count > Integer.MAX_VALUE - 8) throw new GgufFormatException(path, "metadata " + key + ": array of " + count + " elements is too long");
             List<GgufValue> elements = new ArrayList<>((int) count);
             for (long i = 0; i < count; i++) elements.add(value(elementType, key, depth + 1));
             return new GgufValue(GgufValueType.ARRAY, new GgufArray(elementType, elements));
