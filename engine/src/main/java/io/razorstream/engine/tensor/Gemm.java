@@ -48,8 +48,8 @@ public final class Gemm {
                     }
                     for (int i = 0; i < 4; i++) {
                         for (int j = 0; j < 3 && t + j < n; j++) {
-                            out[t + j][r + i] = VectorSupport.sum(FloatVector.fromArray(F, acc, (3 * i + j) * L))
-                                    + tail(rows[i], x[t + j], kv, k);
+                            out[t + j][r + i] = tail(VectorSupport.sum(FloatVector.fromArray(F, acc, (3 * i + j) * L)),
+                                    rows[i], x[t + j], kv, k);
                         }
                     }
                 }
@@ -99,12 +99,12 @@ public final class Gemm {
     private static float dot(float[] w, float[] x, int kv, int k) {
         FloatVector a = FloatVector.zero(F);
         for (int i = 0; i < kv; i += L) a = FloatVector.fromArray(F, w, i).fma(FloatVector.fromArray(F, x, i), a);
-        return VectorSupport.sum(a) + tail(w, x, kv, k);
+        return tail(VectorSupport.sum(a), w, x, kv, k);
     }
 
-    private static float tail(float[] w, float[] x, int from, int to) {
-        float s = 0;
-        for (int i = from; i < to; i++) s += w[i] * x[i];
-        return s;
+    /** Adds the elements past the last full vector one by one, continuing {@code sum} as the dot kernels do. */
+    private static float tail(float sum, float[] w, float[] x, int from, int to) {
+        for (int i = from; i < to; i++) sum += w[i] * x[i];
+        return sum;
     }
 }
