@@ -161,26 +161,25 @@ public final class LlamaModel {
 
     /** Causal attention of each new token over the cache (which already holds the new tokens). */
     private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
-        int heads = config.headCount(), hs = config.headSize(), kvDim = config.kvDim(), group = config.groupSize();
+        int heads = config.headCount(), hs = config.headSize(), group = config.groupSize();
         boolean f16 = cache.precision() == KvPrecision.F16;
         float scale = (float) (1.0 / Math.sqrt(hs));
-        float[] keys = cache.keys(layer), values = cache.values(layer);
         parallel.forRange(count * heads, (from, to) -> {
             float[] q = new float[hs];
             float[] att = new float[start + count]; // scores of one (token, head), reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / heads, h = task % heads;
                 int len = start + t + 1;
-                int kvOff = (h / group) * hs;
+                float[] keys = cache.keys(layer, h / group), values = cache.values(layer, h / group);
                 System.arraycopy(b.q[t], h * hs, q, 0, hs);
                 if (f16) for (int i = 0; i < hs; i++) q[i] = Numerics.roundToF16(q[i]);
-                for (int p = 0; p < len; p++) att[p] = Ops.dot(q, 0, keys, p * kvDim + kvOff, hs) * scale;
+                for (int p = 0; p < len; p++) att[p] = Ops.dot(q, 0, keys, p * hs, hs) * scale;
                 Ops.softmax(att, len);
                 float[] out = b.attnOut[t];
                 java.util.Arrays.fill(out, h * hs, h * hs + hs, 0f);
                 for (int p = 0; p < len; p++) {
                     float w = f16 ? Numerics.roundToF16(att[p]) : att[p];
-                    Ops.axpy(out, h * hs, w, values, p * kvDim + kvOff, hs);
+                    Ops.axpy(out, h * hs, w, values, p * hs, hs);
                 }
             }
         });
