@@ -1,0 +1,170 @@
+package io.razorstream.engine.kv;
+
+import java.util.Arrays;
+
+/**
+ * The cache of one non-retrieval (layer, KV head): sink tokens, a rolling window of recent tokens, and
+ * one compensation token (running sums of the keys and values evicted from the window, and their
+ * count). Keys are post-RoPE and are summed as they are: the compensation token has no position.
+ * Appending a token evicts, at once, whatever no longer fits the window, so the head never holds more
+ * than {@code sinks + L + 1} entries, during prefill and decode alike.
+ */
+public final class WindowHead {
+    private final int headSize;
+    private final WindowParams params;
+    private final float[] sinkKeys, sinkValues;
+    private int sinkCount;
+    // Recent tokens in a ring: slot (start + i) % capacity holds the i-th oldest.
+    private float[] ringKeys, ringValues;
+    private int ringCapacity, ringStart, ringCount;
+    private final float[] sumKeys, sumValues;
+    private long evicted;
+    private long tokens;
+
+    public WindowHead(int headSize, WindowParams params) {
+        this.headSize = headSize;
+        this.params = params;
+        this.sinkKeys = new float[params.sinks() * headSize];
+        this.sinkValues = new float[params.sinks() * headSize];
+        this.ringCapacity = Math.max(1, Math.min(params.minWindow(), 64));
+        this.ringKeys = new float[ringCapacity * headSize];
+        this.ringValues = new float[ringCapacity * headSize];
+        this.sumKeys = new float[headSize];
+        this.sumValues = new float[headSize];
+    }
+
+    /** Appends one token's key and value ({@code headSize} floats each, from the given offsets). */
+    public void append(float[] k, int kOff, float[] v, int vOff) {
+        tokens++;
+        if (sinkCount < params.sinks()) {
+            System.arraycopy(k, kOff, sinkKeys, sinkCount * headSize, headSize);
+            System.arraycopy(v, vOff, sinkValues, sinkCount * headSize, headSize);
+            sinkCount++;
+            return;
+        }
+        if (ringCount == ringCapacity) grow();
+        int slot = (ringStart + ringCount) % ringCapacity;
+        System.arraycopy(k, kOff, ringKeys, slot * headSize, headSize);
+        System.arraycopy(v, vOff, ringValues, slot * headSize, headSize);
+        ringCount++;
+        int window = params.window(tokens);
+        while (ringCount > window) evictOldest();
+    }
+
+    private void evictOldest() {
+        int base = ringStart * headSize;
+        for (int i = 0; i < headSize; i++) {
+            sumKeys[i] += ringKeys[base + i];
+            sumValues[i] += ringValues[base + i];
+        }
+        evicted++;
+        ringStart = (ringStart + 1) % ringCapacity;
+        ringCount--;
+    }
+
+    private void grow() {
+        int capacity = ringCapacity * 2;
+        float[] k = new float[capacity * headSize], v = new float[capacity * headSize];
+        for (int i = 0; i < ringCount; i++) {
+            int from = ((ringStart + i) % ringCapacity) * headSize;
+            System.arraycopy(ringKeys, from, k, i * headSize, headSize);
+            System.arraycopy(ringValues, from, v, i * headSize, headSize);
+        }
+        ringKeys = k;
+        ringValues = v;
+        ringCapacity = capacity;
+        ringStart = 0;
+    }
+
+    public int headSize() {
+        return headSize;
+    }
+
+    /** Tokens appended so far (N). */
+    public long tokens() {
+        return tokens;
+    }
+
+    /** Kept keys/values: sinks first, then the window oldest to newest. */
+    public int keptCount() {
+        return sinkCount + ringCount;
+    }
+
+    /** Entries held, the compensation token included once anything was evicted. */
+    public int entries() {
+        return keptCount() + (evicted > 0 ? 1 : 0);
+    }
+
+    /** Tokens folded into the compensation token (n). */
+    public long evictedCount() {
+        return evicted;
+    }
+
+    /** Copies the key of kept entry {@code i} (sinks first, then the window in order) into {@code out}. */
+    public void keptKey(int i, float[] out, int off) {
+        System.arraycopy(i < sinkCount ? sinkKeys : ringKeys, kept(i), out, off, headSize);
+    }
+
+    public void keptValue(int i, float[] out, int off) {
+        System.arraycopy(i < sinkCount ? sinkValues : ringValues, kept(i), out, off, headSize);
+    }
+
+    private int kept(int i) {
+        if (i < 0 || i >= keptCount()) throw new IndexOutOfBoundsException(i);
+        return i < sinkCount ? i * headSize : ((ringStart + i - sinkCount) % ringCapacity) * headSize;
+    }
+
+    /** Sum of the evicted keys (a copy). */
+    public float[] sumKeys() {
+        return Arrays.copyOf(sumKeys, headSize);
+    }
+
+    public float[] sumValues() {
+        return Arrays.copyOf(sumValues, headSize);
+    }
+
+    /** Exact bytes this head holds at {@code bytesPerElement}: kept keys and values plus the fp32 sums and count. */
+    public long bytes(int bytesPerElement) {
+        long kept = (long) keptCount() * headSize * 2 * bytesPerElement;
+        return evicted > 0 ? kept + headSize * 2L * Float.BYTES + Long.BYTES : kept;
+    }
+
+    /**
+     * Attention of one query over this head: softmax over the kept keys plus the compensation token,
+     * whose logit carries {@code + ln n} (as if the mean key and value were there n times). Kept keys go
+     * through an online softmax; the compensation term is merged exactly at the end.
+     */
+    public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
+        float max = Float.NEGATIVE_INFINITY;
+        double sum = 0;
+        float[] acc = new float[headSize];
+        int kept = keptCount();
+        for (int i = 0; i < kept; i++) {
+            float[] keys = i < sinkCount ? sinkKeys : ringKeys, values = i < sinkCount ? sinkValues : ringValues;
+            int off = kept(i);
+            float s = 0;
+            for (int d = 0; d < headSize; d++) s += q[qOff + d] * keys[off + d];
+            s *= scale;
+            if (s > max) { // rescale what was accumulated under the old maximum
+                float c = (float) Math.exp(max - s);
+                sum *= c;
+                for (int d = 0; d < headSize; d++) acc[d] *= c;
+                max = s;
+            }
+            float p = (float) Math.exp(s - max);
+            sum += p;
+            for (int d = 0; d < headSize; d++) acc[d] += p * values[off + d];
+        }
+        if (evicted > 0) {
+            float n = evicted;
+            float s = 0;
+            for (int d = 0; d < headSize; d++) s += q[qOff + d] * (sumKeys[d] / n);
+            s = s * scale + (float) Math.log(n);
+            float top = Math.max(max, s);
+            float cOld = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - top), cNew = (float) Math.exp(s - top);
+            for (int d = 0; d < headSize; d++) acc[d] = acc[d] * cOld + cNew * (sumValues[d] / n);
+            sum = sum * cOld + cNew;
+        }
+        for (int d = 0; d < headSize; d++) out[outOff + d] = (float) (acc[d] / sum);
+    }
+}

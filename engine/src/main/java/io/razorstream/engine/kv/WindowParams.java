@@ -1,0 +1,27 @@
+package io.razorstream.engine.kv;
+
+/**
+ * The window of a RazorAttention non-retrieval head (../shared/docs/RAZOR.md, section 4): the first
+ * {@code sinks} tokens (N0), plus the most recent {@code L = max(minWindow, N / compression)} tokens of a
+ * sequence of N tokens (S0 and C in the paper), plus one compensation token for everything in between.
+ */
+public record WindowParams(int sinks, int minWindow, int compression) {
+    /** The paper's defaults: N0 = 4, S0 = 4000, C = 5. Small models want a smaller S0. */
+    public static final WindowParams PAPER = new WindowParams(4, 4000, 5);
+
+    public WindowParams {
+        if (sinks < 0) throw new IllegalArgumentException("sinks must be >= 0, got " + sinks);
+        if (minWindow < 1) throw new IllegalArgumentException("window must be >= 1, got " + minWindow);
+        if (compression < 1) throw new IllegalArgumentException("compression must be >= 1, got " + compression);
+    }
+
+    /** L for a sequence of {@code tokens} tokens. */
+    public int window(long tokens) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(minWindow, tokens / compression));
+    }
+
+    /** The most entries a head holds after {@code tokens} tokens: sinks, window and the compensation token. */
+    public long maxEntries(long tokens) {
+        return sinks + window(tokens) + 1L;
+    }
+}
