@@ -1,14 +1,17 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.HeadPolicy;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.tensor.Numerics;
 
 import java.util.Arrays;
 
 /**
- * The full KV cache of one sequence: post-RoPE keys and values of every position, stored per (layer, KV
- * head) as {@code headSize} floats per position, so that one head's attention reads contiguous memory
- * (and a head can later be kept or compressed on its own). Storage grows by doubling up to
- * {@code maxTokens}, so a model with a 128k context does not reserve 128k positions up front.
+ * The KV cache of one sequence, per (layer, KV head) as its {@link KvPolicy} says: a FULL head keeps the
+ * post-RoPE key and value of every position ({@code headSize} floats each, contiguous per head, growing
+ * by doubling up to {@code maxTokens}); a WINDOW head is a {@link WindowHead} (sinks, rolling window,
+ * compensation token), which the model appends to token by token as it attends.
  */
 public final class KvCache {
     private final int layers;
@@ -18,19 +21,48 @@ public final class KvCache {
     private final KvPrecision precision;
     private final float[][][] keys;   // [layer][kv head][position * headSize + i]
     private final float[][][] values;
+    private final KvPolicy policy;
+    private final WindowHead[][] windows; // [layer][kv head], null for FULL heads
     private int capacity;
     private int size;
 
     public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision) {
+        this(config, maxTokens, precision, KvPolicy.full(config.blockCount(), config.kvHeadCount()));
+    }
+
+    public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision, KvPolicy policy) {
         if (maxTokens <= 0) throw new IllegalArgumentException("maxTokens must be positive");
+        if (policy.layers() != config.blockCount() || policy.kvHeads() != config.kvHeadCount()) {
+            throw new IllegalArgumentException("policy is for " + policy.layers() + " layers x " + policy.kvHeads()
+                    + " KV heads, the model has " + config.blockCount() + " x " + config.kvHeadCount());
+        }
+        this.policy = policy;
         this.layers = config.blockCount();
         this.kvHeads = config.kvHeadCount();
         this.headSize = config.headSize();
         this.maxTokens = maxTokens;
         this.precision = precision;
         this.capacity = Math.min(maxTokens, 256);
-        this.keys = new float[layers][kvHeads][capacity * headSize];
-        this.values = new float[layers][kvHeads][capacity * headSize];
+        this.keys = new float[layers][kvHeads][];
+        this.values = new float[layers][kvHeads][];
+        this.windows = new WindowHead[layers][kvHeads];
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                boolean full = policy.policy(l, h) == HeadPolicy.FULL;
+                keys[l][h] = new float[full ? capacity * headSize : 0];
+                values[l][h] = new float[full ? capacity * headSize : 0];
+                windows[l][h] = full ? null : new WindowHead(headSize, policy.window());
+            }
+        }
+    }
+
+    public KvPolicy policy() {
+        return policy;
+    }
+
+    /** The WINDOW head at (layer, kvHead), or null when that head is FULL. */
+    public WindowHead window(int layer, int kvHead) {
+        return windows[layer][kvHead];
     }
 
     public int size() {
@@ -55,6 +87,7 @@ public final class KvCache {
         int newCapacity = Math.min(maxTokens, Math.max(need, capacity * 2));
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
+                if (windows[l][h] != null) continue;
                 keys[l][h] = Arrays.copyOf(keys[l][h], newCapacity * headSize);
                 values[l][h] = Arrays.copyOf(values[l][h], newCapacity * headSize);
             }
@@ -62,10 +95,14 @@ public final class KvCache {
         capacity = newCapacity;
     }
 
-    /** Stores one position's keys and values (all KV heads side by side, as projected) for a layer. */
+    /**
+     * Stores one position's keys and values (all KV heads side by side, as projected) for a layer's FULL
+     * heads; WINDOW heads take theirs in {@link WindowHead#append} as the model attends.
+     */
     void put(int layer, int position, float[] k, float[] v) {
         int base = position * headSize;
         for (int h = 0; h < kvHeads; h++) {
+            if (windows[layer][h] != null) continue;
             float[] kd = keys[layer][h], vd = values[layer][h];
             int src = h * headSize;
             if (precision == KvPrecision.F16) {
@@ -94,14 +131,36 @@ public final class KvCache {
         return values[layer][kvHead];
     }
 
-    /** Forgets everything (the storage is kept for reuse). */
+    /** Forgets everything (FULL heads keep their storage for reuse). */
     public void clear() {
         size = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                if (windows[l][h] != null) windows[l][h] = new WindowHead(headSize, policy.window());
+            }
+        }
     }
 
-    /** Bytes of key/value storage in use: positions x layers x kvDim x 2 x element size. */
+    private int elementBytes() {
+        return precision == KvPrecision.F16 ? 2 : 4;
+    }
+
+    /**
+     * Exact bytes of what the cache keeps, at its precision: FULL heads' keys and values of every position,
+     * WINDOW heads' sinks and window plus their compensation sums and count.
+     */
     public long bytesInUse() {
-        int element = precision == KvPrecision.F16 ? 2 : 4;
-        return (long) size * layers * kvHeads * headSize * 2 * element;
+        long bytes = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                bytes += windows[l][h] == null ? (long) size * headSize * 2 * elementBytes() : windows[l][h].bytes(elementBytes());
+            }
+        }
+        return bytes;
+    }
+
+    /** What an ordinary cache of the same length would take: every position of every head. */
+    public long fullBytes() {
+        return (long) size * layers * kvHeads * headSize * 2 * elementBytes();
     }
 }

@@ -1,6 +1,8 @@
 package io.razorstream.engine.llama;
 
 import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.tensor.Activation;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Numerics;
@@ -44,6 +46,11 @@ public final class LlamaModel {
 
     public KvCache newCache(int maxTokens, KvPrecision precision) {
         return new KvCache(config, Math.min(maxTokens, config.contextLength()), precision);
+    }
+
+    /** A cache whose heads follow {@code policy} (RazorAttention: retrieval heads full, the others windowed). */
+    public KvCache newCache(int maxTokens, KvPrecision precision, KvPolicy policy) {
+        return new KvCache(config, Math.min(maxTokens, config.contextLength()), precision, policy);
     }
 
     /**
@@ -159,7 +166,7 @@ public final class LlamaModel {
         }
     }
 
-    /** Causal attention of each new token over the cache (which already holds the new tokens). */
+    /** Causal attention of each new token over the cache (whose FULL heads already hold the new tokens). */
     private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
         int heads = config.headCount(), hs = config.headSize(), group = config.groupSize();
         boolean f16 = cache.precision() == KvPrecision.F16;
@@ -169,6 +176,7 @@ public final class LlamaModel {
             float[] att = new float[start + count]; // scores of one (token, head), reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / heads, h = task % heads;
+                if (cache.window(layer, h / group) != null) continue;
                 int len = start + t + 1;
                 float[] keys = cache.keys(layer, h / group), values = cache.values(layer, h / group);
                 System.arraycopy(b.q[t], h * hs, q, 0, hs);
@@ -183,5 +191,38 @@ public final class LlamaModel {
                 }
             }
         });
+        windowAttention(cache, layer, count, b, parallel, f16, scale);
+    }
+
+    /**
+     * WINDOW heads, token by token: each token is appended (evicting what leaves the window into the
+     * compensation token) before its queries attend, so every token sees the window as of itself, in a
+     * prefill batch as in decode. KV heads are independent and run in parallel.
+     */
+    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, boolean f16, float scale) {
+        int hs = config.headSize(), group = config.groupSize();
+        int[] windowed = java.util.stream.IntStream.range(0, config.kvHeadCount()).filter(h -> cache.window(layer, h) != null).toArray();
+        if (windowed.length == 0) return;
+        parallel.forRange(windowed.length, (from, to) -> {
+            float[] k = new float[hs], v = new float[hs], q = new float[hs];
+            for (int i = from; i < to; i++) {
+                int kvh = windowed[i];
+                WindowHead head = cache.window(layer, kvh);
+                for (int t = 0; t < count; t++) {
+                    roundedCopy(b.k[t], kvh * hs, k, f16);
+                    roundedCopy(b.v[t], kvh * hs, v, f16);
+                    head.append(k, 0, v, 0);
+                    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                        roundedCopy(b.q[t], h * hs, q, f16);
+                        head.attend(q, 0, scale, b.attnOut[t], h * hs);
+                    }
+                }
+            }
+        });
+    }
+
+    /** out = src[from, from + out.length), rounded to F16 when the cache is F16 (as the FULL path rounds). */
+    private static void roundedCopy(float[] src, int from, float[] out, boolean f16) {
+        for (int i = 0; i < out.length; i++) out[i] = f16 ? Numerics.roundToF16(src[from + i]) : src[from + i];
     }
 }
