@@ -224,6 +224,26 @@ public final class GgufFile implements AutoCloseable {
         return n;
     }
 
+    /**
+     * A short identity of the model in this file: SHA-256 of the architecture and the tensor table (names,
+     * types, shapes, offsets), which changes with any re-quantisation or reshaping but not with unrelated
+     * metadata edits. Hex, 64 characters.
+     */
+    public String fingerprint() {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            GgufValue arch = metadata.get("general.architecture");
+            md.update(String.valueOf(arch == null ? "" : arch.describe(0)).getBytes(StandardCharsets.UTF_8));
+            for (GgufTensorInfo t : tensors.values()) {
+                md.update((t.name() + "|" + t.type() + "|" + java.util.Arrays.toString(t.shape()) + "|" + t.offset() + "\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+    }
+
     @Override
     public void close() {
         arena.close();

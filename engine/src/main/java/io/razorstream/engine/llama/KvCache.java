@@ -25,6 +25,7 @@ public final class KvCache {
     private final WindowHead[][] windows; // [layer][kv head], null for FULL heads
     private int capacity;
     private int size;
+    private AttentionObserver observer;
 
     public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision) {
         this(config, maxTokens, precision, KvPolicy.full(config.blockCount(), config.kvHeadCount()));
@@ -58,6 +59,15 @@ public final class KvCache {
 
     public KvPolicy policy() {
         return policy;
+    }
+
+    /** Reports the attention probabilities of the forward passes that run on this cache (profiling). */
+    public void observe(AttentionObserver observer) {
+        this.observer = observer;
+    }
+
+    AttentionObserver observer() {
+        return observer;
     }
 
     /** The WINDOW head at (layer, kvHead), or null when that head is FULL. */

@@ -171,6 +171,7 @@ public final class LlamaModel {
         int heads = config.headCount(), hs = config.headSize(), group = config.groupSize();
         boolean f16 = cache.precision() == KvPrecision.F16;
         float scale = (float) (1.0 / Math.sqrt(hs));
+        AttentionObserver observer = cache.observer();
         parallel.forRange(count * heads, (from, to) -> {
             float[] q = new float[hs];
             float[] att = new float[start + count]; // scores of one (token, head), reused across the range
@@ -183,6 +184,7 @@ public final class LlamaModel {
                 if (f16) for (int i = 0; i < hs; i++) q[i] = Numerics.roundToF16(q[i]);
                 for (int p = 0; p < len; p++) att[p] = Ops.dot(q, 0, keys, p * hs, hs) * scale;
                 Ops.softmax(att, len);
+                if (observer != null) observer.observe(layer, h, start + t, att, len);
                 float[] out = b.attnOut[t];
                 java.util.Arrays.fill(out, h * hs, h * hs + hs, 0f);
                 for (int p = 0; p < len; p++) {

@@ -1,0 +1,119 @@
+package io.razorstream.engine.profile;
+
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.tokenizer.Vocabulary;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
+
+/**
+ * Finds retrieval heads with RazorAttention's echo/induction probe (../shared/docs/RAZOR.md, section 2):
+ * BOS, then K random ordinary tokens repeated 4 times, run with full attention while every head's
+ * probabilities are scored; averaged over several seeds; ranked over all (layer, KV head) pairs.
+ */
+public final class HeadProfiler {
+    /** The paper's K; shorter contexts use floor((context - 1) / 4). */
+    public static final int PAPER_PERIOD = 2500;
+    private static final int BATCH = 96;
+
+    public record Options(int seeds, double inductionRatio, double echoRatio, int period) {
+        public static final Options DEFAULT = new Options(3, 0.14, 0.01, 0);
+
+        public Options {
+            if (seeds < 1) throw new IllegalArgumentException("seeds must be >= 1");
+            if (!(inductionRatio >= 0 && inductionRatio <= 1) || !(echoRatio >= 0 && echoRatio <= 1)) {
+                throw new IllegalArgumentException("ratios must be in [0, 1]");
+            }
+            if (period < 0) throw new IllegalArgumentException("period must be >= 0 (0: from the context length)");
+        }
+    }
+
+    private HeadProfiler() {}
+
+    /** K for a model: the option if set, else min(2500, floor((context - 1) / 4)). */
+    public static int period(LlamaConfig config, Options options) {
+        int fit = (config.contextLength() - 1) / 4;
+        int k = options.period() > 0 ? options.period() : Math.min(PAPER_PERIOD, fit);
+        if (k < 2 || k > fit) throw new IllegalArgumentException("probe period " + k + " does not fit the context of " + config.contextLength());
+        return k;
+    }
+
+    /**
+     * Profiles {@code model}. {@code progress} receives the number of probe tokens processed so far (of
+     * seeds x (4K + 1)), for a progress bar; it may be null.
+     */
+    public static HeadProfile profile(LlamaModel model, Vocabulary vocab, String fingerprint, Options options, Parallel parallel,
+                                      IntConsumer progress) {
+        LlamaConfig c = model.config();
+        int k = period(c, options);
+        int[] ordinary = java.util.stream.IntStream.range(0, vocab.size())
+                .filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).toArray();
+        if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
+        double[][] echo = new double[c.blockCount()][c.headCount()], induction = new double[c.blockCount()][c.headCount()];
+        long[] seeds = new long[options.seeds()];
+        int done = 0;
+        for (int s = 0; s < seeds.length; s++) {
+            seeds[s] = s + 1;
+            int[] probe = probe(vocab.bos(), ordinary, k, new SplittableRandom(seeds[s]));
+            ProbeScorer scorer = new ProbeScorer(c.blockCount(), c.headCount(), k, 1);
+            KvCache cache = model.newCache(probe.length, KvPrecision.F32);
+            cache.observe(scorer);
+            for (int from = 0; from < probe.length; from += BATCH) {
+                int n = Math.min(BATCH, probe.length - from);
+                model.forward(cache, probe, from, n, parallel);
+                done += n;
+                if (progress != null) progress.accept(done);
+            }
+            for (int l = 0; l < c.blockCount(); l++) {
+                for (int h = 0; h < c.headCount(); h++) {
+                    echo[l][h] += scorer.echo(l, h) / seeds.length;
+                    induction[l][h] += scorer.induction(l, h) / seeds.length;
+                }
+            }
+        }
+        double[][] kvEcho = groupMax(echo, c), kvInduction = groupMax(induction, c);
+        boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
+        select(kvInduction, options.inductionRatio(), retrieval);
+        select(kvEcho, options.echoRatio(), retrieval);
+        return new HeadProfile(fingerprint, k, seeds, options.inductionRatio(), options.echoRatio(), echo, induction, kvEcho,
+                kvInduction, retrieval);
+    }
+
+    /** BOS, then K tokens drawn uniformly from {@code ordinary}, repeated 4 times. */
+    static int[] probe(int bos, int[] ordinary, int k, SplittableRandom random) {
+        int[] once = new int[k];
+        for (int i = 0; i < k; i++) once[i] = ordinary[random.nextInt(ordinary.length)];
+        int[] probe = new int[1 + 4 * k];
+        probe[0] = bos;
+        for (int r = 0; r < 4; r++) System.arraycopy(once, 0, probe, 1 + r * k, k);
+        return probe;
+    }
+
+    /** A KV head's score: the maximum over the query heads of its group. */
+    static double[][] groupMax(double[][] perQueryHead, LlamaConfig c) {
+        double[][] out = new double[c.blockCount()][c.kvHeadCount()];
+        for (int l = 0; l < out.length; l++) {
+            for (int h = 0; h < c.headCount(); h++) {
+                int kv = h / c.groupSize();
+                out[l][kv] = Math.max(out[l][kv], perQueryHead[l][h]);
+            }
+        }
+        return out;
+    }
+
+    /** Marks the top ceil(ratio x all KV heads) by score (ties: lower layer, then lower head, first). */
+    static void select(double[][] score, double ratio, boolean[][] chosen) {
+        List<int[]> all = new ArrayList<>();
+        for (int l = 0; l < score.length; l++) for (int h = 0; h < score[l].length; h++) all.add(new int[] {l, h});
+        all.sort(Comparator.<int[]>comparingDouble(p -> -score[p[0]][p[1]]).thenComparingInt(p -> p[0]).thenComparingInt(p -> p[1]));
+        int n = (int) Math.ceil(ratio * all.size() - 1e-9);
+        for (int i = 0; i < n; i++) chosen[all.get(i)[0]][all.get(i)[1]] = true;
+    }
+}
