@@ -4,10 +4,10 @@ import io.razorstream.engine.gguf.GgufFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code razorstream} command line: generate, inspect, bench, random-model. */
+/** The {@code razorstream} command line: generate, inspect, bench, random-model, synth-model. */
 @Command(name = "razorstream", mixinStandardHelpOptions = true, version = "razorstream 0.1.0",
         description = "RazorStream: a pure-Java CPU inference engine for GGUF models.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, BenchCommand.class, RandomModelCommand.class,
+        subcommands = {GenerateCommand.class, InspectCommand.class, BenchCommand.class, RandomModelCommand.class, SynthModelCommand.class,
                 CommandLine.HelpCommand.class})
 public final class RazorCli {
 

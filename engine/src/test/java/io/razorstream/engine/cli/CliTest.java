@@ -88,6 +88,18 @@ class CliTest {
                 .contains("\"modelBytes\":").contains("\"ceilingTokensPerSecond\":");
     }
 
+    @Test
+    void synthModelCopiesAKeyItHasSeenInEveryWeightType(@TempDir Path dir) {
+        for (String type : new String[] {"F32", "Q8_0", "Q4_0"}) {
+            Path file = dir.resolve("synth-" + type + ".gguf");
+            Run w = run("synth-model", "--out", file.toString(), "--type", type);
+            assertThat(w.exit()).as(w.err()).isZero();
+            Run g = run("generate", "--model", file.toString(), "--temperature", "0", "--max-tokens", "4", "--threads", "1",
+                    "--prompt", "Hello #A9Z3 then some other text follows here. Again #");
+            assertThat(g.out()).as(type).startsWith("A9Z3");
+        }
+    }
+
     private static String[] concat(String[] a, String b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + 1);
         r[a.length] = b;

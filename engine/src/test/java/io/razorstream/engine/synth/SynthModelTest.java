@@ -1,0 +1,129 @@
+package io.razorstream.engine.synth;
+
+import io.razorstream.engine.Generator;
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.profile.HeadProfile;
+import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.tensor.Parallel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The constructed model: it retrieves, the profiler finds its retrieval heads, and Razor keeps them. */
+class SynthModelTest {
+    @TempDir
+    static Path dir;
+    static LoadedModel model;
+    static Parallel parallel;
+    static HeadProfile profile;
+    static final String KEY = "K7Q2";
+
+    @BeforeAll
+    static void build() throws IOException {
+        Path file = dir.resolve("synth.gguf");
+        SynthModel.write(file, GgmlType.F32);
+        model = LoadedModel.open(file);
+        parallel = new Parallel(2);
+        profile = HeadProfiler.profile(model.model(), model.tokenizer().vocabulary(), model.gguf().fingerprint(),
+                new HeadProfiler.Options(2, 0.14, 0.01, 200), parallel, null);
+    }
+
+    @AfterAll
+    static void close() {
+        parallel.close();
+        model.close();
+    }
+
+    /** Filler text of about {@code length} characters with "#KEY" planted at {@code depth} (0..1), then the question. */
+    static String passkeyPrompt(int length, double depth) {
+        Random r = new Random(length + (long) (depth * 1000));
+        String words = "the quick brown fox jumps over a lazy dog and runs far away ";
+        StringBuilder filler = new StringBuilder();
+        while (filler.length() < length) filler.append(words, 0, 1 + r.nextInt(words.length() - 1));
+        int at = (int) (depth * (filler.length() - 1));
+        return filler.substring(0, at) + " The code is #" + KEY + ". " + filler.substring(at) + " Remember the code #";
+    }
+
+    record Answer(String text, long bytes, long fullBytes) {}
+
+    static Answer answer(KvPolicy policy, String prompt) {
+        LlamaModel m = model.model();
+        int[] tokens = model.tokenizer().encode(prompt, true, true);
+        KvCache cache = m.newCache(tokens.length + KEY.length(), KvPrecision.F16, policy);
+        float[] logits = null;
+        for (int from = 0; from < tokens.length; from += 96) logits = m.forward(cache, tokens, from, Math.min(96, tokens.length - from), parallel);
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < KEY.length(); i++) {
+            int t = Ops.argmax(logits);
+            out.append(new String(model.tokenizer().piece(t)));
+            logits = m.forward(cache, new int[] {t}, 0, 1, parallel);
+        }
+        return new Answer(out.toString(), cache.bytesInUse(), cache.fullBytes());
+    }
+
+    @Test
+    void continuesWhatFollowedAnEarlierOccurrence() {
+        Generator.Result r = new Generator(model, parallel).generate(passkeyPrompt(800, 0.3), 4, SamplerConfig.GREEDY, null);
+        assertThat(r.text()).isEqualTo(KEY);
+    }
+
+    @Test
+    void theProfilerRanksTheConstructedHeads() {
+        double[][] induction = profile.kvInduction(), echo = profile.kvEcho();
+        int[] ind = SynthModel.INDUCTION, ech = SynthModel.ECHO;
+        for (int l = 0; l < SynthModel.LAYERS; l++) {
+            for (int h = 0; h < SynthModel.HEADS; h++) {
+                if (l != ind[0] || h != ind[1]) assertThat(induction[l][h]).isLessThan(induction[ind[0]][ind[1]]);
+                if (l != ech[0] || h != ech[1]) assertThat(echo[l][h]).isLessThan(echo[ech[0]][ech[1]]);
+            }
+        }
+        assertThat(induction[ind[0]][ind[1]]).isGreaterThan(0.9);
+        for (int[] local : SynthModel.LOCAL) {
+            assertThat(induction[local[0]][local[1]]).isLessThan(0.01);
+            assertThat(echo[local[0]][local[1]]).isLessThan(0.01);
+        }
+        assertThat(profile.retrieval()[ind[0]][ind[1]]).isTrue();
+        assertThat(profile.retrieval()[ech[0]][ech[1]]).isTrue();
+        assertThat(profile.retrievalCount()).isEqualTo(2); // ceil(0.14 x 8) = 2 by induction; the echo head is among them or added
+    }
+
+    @Test
+    void passkeyAt4kTokens() {
+        WindowParams window = new WindowParams(4, 64, 1_000_000);
+        for (double depth : new double[] {0.0, 0.5}) {
+            String prompt = passkeyPrompt(4000, depth);
+            Answer full = answer(KvPolicy.full(SynthModel.LAYERS, SynthModel.HEADS), prompt);
+            Answer razor = answer(profile.policy(window), prompt);
+            assertThat(full.text()).as("full cache, depth %s", depth).isEqualTo(KEY);
+            assertThat(razor.text()).as("razor, depth %s", depth).isEqualTo(KEY);
+            assertThat(razor.fullBytes() / (double) razor.bytes()).as("razor compression").isGreaterThanOrEqualTo(3.0);
+
+            // StreamingLLM at (at least) Razor's byte budget: every head windowed, no compensation token.
+            int budgetWindow = (int) (razor.bytes() / (SynthModel.LAYERS * SynthModel.HEADS * (long) SynthModel.HEAD_SIZE * 2 * 2)) - 4;
+            assertThat(budgetWindow).isLessThan(3000); // the key (near the start or the middle) lies outside it
+            Answer streaming = answer(KvPolicy.razor(new boolean[2][4], new WindowParams(4, budgetWindow, 1_000_000)), prompt);
+            assertThat(streaming.text()).as("streaming, depth %s", depth).isNotEqualTo(KEY);
+
+            // Razor with the wrong heads kept (a local head of each layer instead of the profiled ones) fails.
+            boolean[][] wrong = new boolean[2][4];
+            wrong[0][2] = true;
+            wrong[1][2] = true;
+            assertThat(answer(KvPolicy.razor(wrong, window), prompt).text()).as("random heads, depth %s", depth).isNotEqualTo(KEY);
+        }
+    }
+}
