@@ -53,11 +53,13 @@ public final class WindowHead {
 
     private void evictOldest() {
         int base = ringStart * headSize;
-        for (int i = 0; i < headSize; i++) {
-            sumKeys[i] += ringKeys[base + i];
-            sumValues[i] += ringValues[base + i];
+        if (params.compensate()) {
+            for (int i = 0; i < headSize; i++) {
+                sumKeys[i] += ringKeys[base + i];
+                sumValues[i] += ringValues[base + i];
+            }
+            evicted++;
         }
-        evicted++;
         ringStart = (ringStart + 1) % ringCapacity;
         ringCount--;
     }
@@ -95,7 +97,7 @@ public final class WindowHead {
         return keptCount() + (evicted > 0 ? 1 : 0);
     }
 
-    /** Tokens folded into the compensation token (n). */
+    /** Tokens folded into the compensation token (n; 0 when the window drops evicted tokens instead). */
     public long evictedCount() {
         return evicted;
     }

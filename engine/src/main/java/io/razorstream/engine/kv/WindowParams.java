@@ -5,9 +5,19 @@ package io.razorstream.engine.kv;
  * {@code sinks} tokens (N0), plus the most recent {@code L = max(minWindow, N / compression)} tokens of a
  * sequence of N tokens (S0 and C in the paper), plus one compensation token for everything in between.
  */
-public record WindowParams(int sinks, int minWindow, int compression) {
+public record WindowParams(int sinks, int minWindow, int compression, boolean compensate) {
     /** The paper's defaults: N0 = 4, S0 = 4000, C = 5. Small models want a smaller S0. */
     public static final WindowParams PAPER = new WindowParams(4, 4000, 5);
+
+    /** With the compensation token (RazorAttention); see {@link #withoutCompensation()} for the ablation. */
+    public WindowParams(int sinks, int minWindow, int compression) {
+        this(sinks, minWindow, compression, true);
+    }
+
+    /** The same window, evicted tokens simply dropped (StreamingLLM, and Razor's no-compensation ablation). */
+    public WindowParams withoutCompensation() {
+        return new WindowParams(sinks, minWindow, compression, false);
+    }
 
     public WindowParams {
         if (sinks < 0) throw new IllegalArgumentException("sinks must be >= 0, got " + sinks);
@@ -22,6 +32,6 @@ public record WindowParams(int sinks, int minWindow, int compression) {
 
     /** The most entries a head holds after {@code tokens} tokens: sinks, window and the compensation token. */
     public long maxEntries(long tokens) {
-        return sinks + window(tokens) + 1L;
+        return sinks + window(tokens) + (compensate ? 1L : 0L);
     }
 }

@@ -126,4 +126,28 @@ class WindowHeadTest {
         // Exact size at fp16: kept keys and values, plus the fp32 sums and the count once anything was folded.
         assertThat(head.bytes(2)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
     }
+
+    @org.junit.jupiter.api.Test
+    void withoutCompensationEvictedTokensAreDroppedAndAttentionCoversOnlySinksAndWindow() {
+        SplittableRandom r = new SplittableRandom(9);
+        WindowParams p = new WindowParams(2, 5, 1_000_000).withoutCompensation();
+        WindowHead head = new WindowHead(HS, p);
+        List<float[]> ks = new ArrayList<>(), vs = new ArrayList<>();
+        for (int t = 0; t < 40; t++) {
+            float[] k = random(r, HS), v = random(r, HS);
+            ks.add(k);
+            vs.add(v);
+            head.append(k, 0, v, 0);
+            assertThat((long) head.entries()).isLessThanOrEqualTo(p.maxEntries(t + 1));
+        }
+        assertThat(head.evictedCount()).isZero();
+        assertThat(head.entries()).isEqualTo(2 + 5);
+        List<float[]> keys = new ArrayList<>(List.of(ks.get(0), ks.get(1))), values = new ArrayList<>(List.of(vs.get(0), vs.get(1)));
+        keys.addAll(ks.subList(35, 40));
+        values.addAll(vs.subList(35, 40));
+        float[] q = random(r, HS), out = new float[HS];
+        head.attend(q, 0, 0.3f, out, 0);
+        double[] expected = reference(q, 0.3f, keys, values, java.util.Collections.nCopies(keys.size(), 1.0));
+        for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
+    }
 }
