@@ -100,6 +100,21 @@ class CliTest {
         }
     }
 
+    @Test
+    void profileWritesTheHeadProfileAndAHeatmap(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("synth.gguf");
+        assertThat(run("synth-model", "--out", model.toString()).exit()).isZero();
+        Path png = dir.resolve("heads.png");
+        Run r = run("profile", "--model", model.toString(), "--period", "100", "--seeds", "1", "--plot", png.toString(), "--threads", "1");
+        assertThat(r.exit()).as(r.err()).isZero();
+        String json = Files.readString(dir.resolve("synth.gguf.heads.json"));
+        assertThat(json).contains("\"retrievalHeads\": [{\"layer\": 1, \"kvHead\": 0}, {\"layer\": 1, \"kvHead\": 1}]")
+                .contains("\"period\": 100");
+        byte[] image = Files.readAllBytes(png);
+        assertThat(image).startsWith((byte) 0x89, (byte) 'P', (byte) 'N', (byte) 'G');
+        assertThat(run("profile", "--model", model.toString(), "--period", "1000000").err()).contains("does not fit the context");
+    }
+
     private static String[] concat(String[] a, String b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + 1);
         r[a.length] = b;

@@ -1,0 +1,76 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.profile.HeadProfile;
+import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.tensor.Parallel;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "profile", mixinStandardHelpOptions = true,
+        description = "Find a model's retrieval heads with the echo/induction probe; write the head profile (JSON) and optionally a heatmap.")
+final class ProfileCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Option(names = "--out", paramLabel = "PROFILE.json", description = "where to write the profile (default: next to the model, MODEL.heads.json)")
+    Path out;
+
+    @Option(names = "--plot", paramLabel = "heads.png", description = "also draw layers x heads heatmaps of both scores")
+    Path plot;
+
+    @Option(names = "--seeds", defaultValue = "3", description = "probe sequences averaged (default: ${DEFAULT-VALUE})")
+    int seeds;
+
+    @Option(names = "--period", defaultValue = "0", description = "probe length K (default: min(2500, (context-1)/4))")
+    int period;
+
+    @Option(names = "--induction-ratio", defaultValue = "0.14", description = "share of KV heads kept by induction score (default: ${DEFAULT-VALUE})")
+    double inductionRatio;
+
+    @Option(names = "--echo-ratio", defaultValue = "0.01", description = "share of KV heads kept by echo score (default: ${DEFAULT-VALUE})")
+    double echoRatio;
+
+    @Override
+    public Integer call() throws IOException {
+        HeadProfiler.Options options = new HeadProfiler.Options(seeds, inductionRatio, echoRatio, period);
+        Path modelPath = model.resolve();
+        Path target = out != null ? out : modelPath.resolveSibling(modelPath.getFileName() + ".heads.json");
+        try (LoadedModel loaded = LoadedModel.open(modelPath); Parallel parallel = new Parallel(threads.resolve())) {
+            int k = HeadProfiler.period(loaded.model().config(), options);
+            long total = (long) seeds * (4L * k + 1);
+            HeadProfile profile;
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("probing").setInitialMax(total).setUnit(" tok", 1)
+                    .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
+                profile = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options,
+                        parallel, bar::stepTo);
+            }
+            Files.writeString(target, profile.toJson());
+            spec.commandLine().getErr().printf("wrote %s: %d of %d KV heads are retrieval heads (K = %d, %d seeds)%n", target,
+                    profile.retrievalCount(), profile.layers() * profile.kvHeads(), k, seeds);
+            if (plot != null) {
+                HeadmapPlot.write(profile, plot);
+                spec.commandLine().getErr().printf("wrote %s%n", plot);
+            }
+            spec.commandLine().getErr().flush();
+        }
+        return 0;
+    }
+}
