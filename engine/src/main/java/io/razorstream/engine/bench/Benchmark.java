@@ -2,6 +2,7 @@ package io.razorstream.engine.bench;
 
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaModel;
@@ -55,6 +56,34 @@ public final class Benchmark {
         double bandwidth = MemoryBandwidth.bytesPerSecond(parallel, 1L << 30, 5);
         return new Result(loaded.gguf().path().getFileName().toString(), parallel.threads(), promptTokens, genTokens, repeats,
                 median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken);
+    }
+
+    public record ContextResult(int context, int genTokens, double decodeTokensPerSecond, double[] runs, long cacheBytes, long fullCacheBytes) {}
+
+    /**
+     * Decode speed with {@code context} tokens already in the cache (random keys and values, no prefill),
+     * under a cache policy: the attention share of decode grows with the context, which is what a
+     * compressed cache saves.
+     */
+    public static ContextResult decodeAtContext(LoadedModel loaded, int context, int genTokens, int repeats, KvPolicy policy, Parallel parallel) {
+        LlamaModel model = loaded.model();
+        if (context < 1 || context + genTokens > model.config().contextLength()) {
+            throw new IllegalArgumentException("need 1 <= context and context + gen tokens <= " + model.config().contextLength());
+        }
+        double[] runs = new double[repeats];
+        long bytes = 0, full = 0;
+        for (int run = -1; run < repeats; run++) {
+            KvCache cache = model.newCache(context + genTokens, KvPrecision.F16, policy);
+            cache.appendRandom(context, 11);
+            int token = 1;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < genTokens; i++) token = Ops.argmax(model.forward(cache, new int[] {token}, 0, 1, parallel));
+            long t1 = System.nanoTime();
+            if (run >= 0) runs[run] = genTokens / ((t1 - t0) / 1e9);
+            bytes = cache.bytesInUse();
+            full = cache.fullBytes();
+        }
+        return new ContextResult(context, genTokens, median(runs), runs, bytes, full);
     }
 
     /** Weight bytes one decode step reads: every matrix once, plus one embedding row. */

@@ -24,12 +24,17 @@ public final class RandomModel {
     private RandomModel() {}
 
     public static void write(ModelShape shape, GgmlType type, long seed, Path out) throws IOException {
+        write(shape, type, seed, shape.context, out);
+    }
+
+    /** As {@link #write(ModelShape, GgmlType, long, Path)}, declaring {@code contextLength} instead of the shape's. */
+    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, Path out) throws IOException {
         if (!type.supported() || type.blockSize() > 32) throw new IllegalArgumentException("unsupported weight type " + type);
         int d = shape.embedding, hs = d / shape.heads, kv = shape.kvHeads * hs;
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "llama");
         w.putString("general.name", "random " + shape.id + " " + type);
-        w.putUint32("llama.context_length", shape.context);
+        w.putUint32("llama.context_length", contextLength);
         w.putUint32("llama.embedding_length", d);
         w.putUint32("llama.block_count", shape.layers);
         w.putUint32("llama.feed_forward_length", shape.feedForward);

@@ -2,6 +2,8 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -42,12 +44,31 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object instead of text")
     boolean json;
 
+    @Option(names = "--context", defaultValue = "0",
+            description = "measure decode with this many tokens already cached (random keys/values, no prefill) instead of prefill + decode")
+    int context;
+
+    @Option(names = "--retrieval-ratio", description = "with --context: a RazorAttention cache keeping this share of KV heads full "
+            + "(chosen at random: speed does not depend on which) and windowing the rest; default: the full cache")
+    Double retrievalRatio;
+
+    @Option(names = "--window", defaultValue = "4000", description = "window heads: minimum recent tokens S0 (default: ${DEFAULT-VALUE})")
+    int window;
+
+    @Option(names = "--compression", defaultValue = "5", description = "window heads: the window is max(S0, N / C) (default: ${DEFAULT-VALUE})")
+    int compression;
+
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
         int n = threads.resolve();
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
+            if (context > 0) {
+                contextBench(loaded, parallel, out);
+                out.flush();
+                return 0;
+            }
             Benchmark.Result r = Benchmark.run(loaded, promptTokens, genTokens, repeats, warmups, parallel);
             if (json) {
                 out.println(String.format(Locale.ROOT,
@@ -69,6 +90,33 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    private void contextBench(LoadedModel loaded, Parallel parallel, PrintWriter out) {
+        var c = loaded.model().config();
+        KvPolicy policy = KvPolicy.full(c.blockCount(), c.kvHeadCount());
+        String name = "full";
+        if (retrievalRatio != null) {
+            if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
+            boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
+            var order = new java.util.ArrayList<int[]>();
+            for (int l = 0; l < c.blockCount(); l++) for (int h = 0; h < c.kvHeadCount(); h++) order.add(new int[] {l, h});
+            java.util.Collections.shuffle(order, new java.util.Random(5));
+            int keep = (int) Math.ceil(retrievalRatio * order.size() - 1e-9);
+            for (int i = 0; i < keep; i++) retrieval[order.get(i)[0]][order.get(i)[1]] = true;
+            policy = KvPolicy.razor(retrieval, new WindowParams(4, window, compression));
+            name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, order.size(), window, compression);
+        }
+        Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, parallel);
+        if (json) {
+            out.println(String.format(Locale.ROOT, "{\"policy\":\"%s\",\"context\":%d,\"genTokens\":%d,\"decodeTokensPerSecond\":%.3f,"
+                    + "\"decodeRuns\":%s,\"cacheBytes\":%d,\"fullCacheBytes\":%d}", retrievalRatio == null ? "full" : "razor", r.context(),
+                    r.genTokens(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes()));
+        } else {
+            out.printf(Locale.ROOT, "%s, %d tokens of context: decode %.2f tokens/s (runs: %s); cache %d bytes (full cache %d, %.2fx)%n",
+                    name, r.context(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes(),
+                    r.fullCacheBytes() / (double) r.cacheBytes());
+        }
     }
 
     private static String list(double[] xs) {

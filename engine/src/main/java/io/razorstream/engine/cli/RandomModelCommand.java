@@ -31,6 +31,9 @@ final class RandomModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--context-length", description = "context length to declare (default: the named model's)")
+    Integer contextLength;
+
     @Override
     public Integer call() throws IOException {
         ModelShape shape = ModelShape.byId(like);
@@ -38,7 +41,8 @@ final class RandomModelCommand implements Callable<Integer> {
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null && !Files.isDirectory(parent)) throw new IllegalArgumentException("directory " + parent + " does not exist");
         long t0 = System.nanoTime();
-        RandomModel.write(shape, type, seed, out);
+        if (contextLength != null && contextLength < 16) throw new IllegalArgumentException("--context-length must be >= 16");
+        RandomModel.write(shape, type, seed, contextLength != null ? contextLength : shape.context, out);
         spec.commandLine().getErr().printf("wrote %s: %s shape, %s, %,d parameters, %,d bytes in %.1f s%n",
                 out, shape.id, type, shape.parameters(), Files.size(out), (System.nanoTime() - t0) / 1e9);
         spec.commandLine().getErr().flush();

@@ -127,6 +127,29 @@ public final class KvCache {
         }
     }
 
+    /**
+     * Pretends {@code n} more tokens were processed, with random keys and values (unit Gaussian, at the
+     * cache's precision): for benchmarks that need a long context without prefilling it.
+     */
+    public void appendRandom(int n, long seed) {
+        reserve(n);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        float[] k = new float[kvHeads * headSize], v = new float[kvHeads * headSize];
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < k.length; i++) {
+                k[i] = (float) random.nextGaussian();
+                v[i] = (float) random.nextGaussian();
+            }
+            for (int l = 0; l < layers; l++) {
+                put(l, size + t, k, v);
+                for (int h = 0; h < kvHeads; h++) {
+                    if (windows[l][h] != null) windows[l][h].append(k, h * headSize, v, h * headSize);
+                }
+            }
+        }
+        size += n;
+    }
+
     /** Marks {@code n} more positions as filled (after their {@link #put} calls for every layer). */
     void advance(int n) {
         size += n;

@@ -115,6 +115,21 @@ class CliTest {
         assertThat(run("profile", "--model", model.toString(), "--period", "1000000").err()).contains("does not fit the context");
     }
 
+    @Test
+    void benchWithAContextComparesFullAndRazorCaches(@TempDir Path dir) {
+        Path file = dir.resolve("tiny.gguf");
+        assertThat(run("random-model", "--like", "tiny", "--type", "Q8_0", "--out", file.toString()).exit()).isZero();
+        String[] base = {"bench", "--model", file.toString(), "--context", "300", "--gen-tokens", "2", "--repeats", "1", "--threads", "1", "--json"};
+        Run full = run(base);
+        Run razor = run(concat(concat(concat(concat(base, "--retrieval-ratio"), "0.25"), "--window"), "16"));
+        assertThat(full.exit()).as(full.err()).isZero();
+        assertThat(razor.exit()).as(razor.err()).isZero();
+        assertThat(full.out()).contains("\"policy\":\"full\"");
+        long fullBytes = Long.parseLong(full.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
+        long razorBytes = Long.parseLong(razor.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
+        assertThat(razorBytes).isLessThan(fullBytes / 2);
+    }
+
     private static String[] concat(String[] a, String b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + 1);
         r[a.length] = b;
