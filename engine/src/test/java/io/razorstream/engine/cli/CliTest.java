@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -128,6 +129,28 @@ class CliTest {
         long fullBytes = Long.parseLong(full.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
         long razorBytes = Long.parseLong(razor.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
         assertThat(razorBytes).isLessThan(fullBytes / 2);
+    }
+
+    @Test
+    void evalWritesPasskeyAndKlTablesWhereRazorKeepsTheKeyAndStreamingLosesIt(@TempDir Path dir) throws IOException {
+        Path model = dir.resolve("synth.gguf");
+        assertThat(run("synth-model", "--out", model.toString()).exit()).isZero();
+        Path out = dir.resolve("eval");
+        Run r = run("eval", "--model", model.toString(), "--probe-period", "100", "--policies", "full,razor,streaming",
+                "--lengths", "400", "--depths", "0,100", "--out", out.toString(), "--threads", "1");
+        assertThat(r.exit()).as(r.err()).isZero();
+        List<String> passkey = Files.readAllLines(out.resolve("passkey.csv"));
+        assertThat(passkey.get(0)).isEqualTo("policy,length,depth,accuracy,kv_bytes,full_kv_bytes");
+        // Key at the start: full and razor find it, streaming at Razor's budget does not; at the end all do.
+        assertThat(passkey).anyMatch(l -> l.startsWith("full,") && l.contains(",0,1,"))
+                .anyMatch(l -> l.startsWith("razor,") && l.contains(",0,1,"))
+                .anyMatch(l -> l.startsWith("streaming,") && l.contains(",0,0,"))
+                .anyMatch(l -> l.startsWith("streaming,") && l.contains(",100,1,"));
+        assertThat(Files.readAllLines(out.resolve("kl.csv"))).hasSize(4).first().isEqualTo("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes");
+        assertThat(out.resolve("summary.md")).exists();
+        assertThat(out.resolve("memory.png")).exists();
+        assertThat(out.resolve("passkey-razor.png")).exists();
+        assertThat(run("eval", "--model", model.toString(), "--policies", "h2o", "--out", out.toString()).err()).contains("not implemented yet");
     }
 
     private static String[] concat(String[] a, String b) {

@@ -1,0 +1,204 @@
+package io.razorstream.engine.cli;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.eval.Evaluation;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.profile.HeadProfileFile;
+import io.razorstream.engine.profile.HeadProfiler;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Compare cache policies: passkey retrieval over lengths x depths, KL divergence from the full cache, bytes kept.")
+final class EvalCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Option(names = "--profile", paramLabel = "PROFILE.json", description = "head profile (default: profile the model now)")
+    Path profile;
+
+    @Option(names = "--probe-period", defaultValue = "0", description = "when profiling now: probe length K (default: from the context)")
+    int probePeriod;
+
+    @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
+            description = "full, razor, razor-nocomp, streaming (at Razor's byte budget), random (Razor with random heads)")
+    List<String> policies;
+
+    @Option(names = "--lengths", defaultValue = "1k,4k", split = ",", description = "filler lengths in characters (k = 1000)")
+    List<String> lengths;
+
+    @Option(names = "--depths", defaultValue = "0,25,50,75,100", split = ",", description = "key positions, percent of the filler")
+    List<Integer> depths;
+
+    @Option(names = "--window", defaultValue = "64", description = "window heads: recent tokens (default: ${DEFAULT-VALUE})")
+    int window;
+
+    @Option(names = "--sinks", defaultValue = "4", description = "window heads: sink tokens (default: ${DEFAULT-VALUE})")
+    int sinks;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "directory for passkey.csv, kl.csv, summary.md and the plots")
+    Path out;
+
+    @Override
+    public Integer call() throws IOException {
+        for (String p : policies) {
+            if (p.equals("h2o") || p.equals("snapkv")) throw new IllegalArgumentException("policy " + p + " is not implemented yet");
+            if (!List.of("full", "razor", "razor-nocomp", "streaming", "random").contains(p)) throw new IllegalArgumentException("unknown policy " + p);
+        }
+        for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
+        List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
+        Files.createDirectories(out);
+        var err = spec.commandLine().getErr();
+        try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new io.razorstream.engine.tensor.Parallel(threads.resolve())) {
+            LlamaConfig c = loaded.model().config();
+            boolean[][] retrieval = profile != null
+                    ? HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount())
+                    : HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(),
+                            new HeadProfiler.Options(3, 0.14, 0.01, probePeriod), parallel, null).retrieval();
+            WindowParams params = new WindowParams(sinks, window, Integer.MAX_VALUE);
+            StringBuilder passkeyCsv = new StringBuilder("policy,length,depth,accuracy,kv_bytes,full_kv_bytes\n");
+            StringBuilder klCsv = new StringBuilder("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes\n");
+            Map<String, double[][]> accuracy = new LinkedHashMap<>();
+            Map<String, double[]> bytesByLength = new LinkedHashMap<>();
+            for (String p : policies) {
+                accuracy.put(p, new double[chars.size()][depths.size()]);
+                bytesByLength.put(p, new double[chars.size()]);
+            }
+            for (int li = 0; li < chars.size(); li++) {
+                int length = chars.get(li);
+                for (int di = 0; di < depths.size(); di++) {
+                    String key = Evaluation.randomKey(31L * length + di);
+                    String prompt = Evaluation.passkeyPrompt(key, length, depths.get(di) / 100.0, length + di);
+                    int tokens = loaded.tokenizer().encode(prompt, true, true).length;
+                    for (String p : policies) {
+                        KvPolicy policy = policy(p, retrieval, params, c, tokens);
+                        Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, prompt, parallel);
+                        accuracy.get(p)[li][di] = r.correct() ? 1 : 0;
+                        bytesByLength.get(p)[li] = r.kvBytes();
+                        passkeyCsv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d%n", p, r.promptTokens(), depths.get(di),
+                                r.correct() ? 1 : 0, r.kvBytes(), r.fullKvBytes()));
+                        err.printf("passkey %-12s length %6d depth %3d%%: %s (%s)%n", p, r.promptTokens(), depths.get(di),
+                                r.correct() ? "ok" : "wrong", r.answer().replace("\n", "\\n"));
+                    }
+                }
+                int[] text = loaded.tokenizer().encode(Evaluation.passkeyPrompt(Evaluation.randomKey(length), length, 0.5, 7), true, true);
+                for (String p : policies) {
+                    Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, Math.min(text.length - 1, sinks + window),
+                            policy(p, retrieval, params, c, text.length), parallel);
+                    klCsv.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%d,%d%n", p, text.length, d.kl(), d.top1Agreement(),
+                            d.kvBytes(), d.fullKvBytes()));
+                }
+            }
+            Files.writeString(out.resolve("passkey.csv"), passkeyCsv);
+            Files.writeString(out.resolve("kl.csv"), klCsv);
+            Files.writeString(out.resolve("summary.md"), summary(accuracy, chars, klCsv.toString()));
+            plots(accuracy, bytesByLength, chars);
+            err.printf("wrote passkey.csv, kl.csv, summary.md and plots into %s%n", out);
+            err.flush();
+        }
+        return 0;
+    }
+
+    static int parseLength(String s) {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        int n = t.endsWith("k") ? Integer.parseInt(t.substring(0, t.length() - 1)) * 1000 : Integer.parseInt(t);
+        if (n < 10) throw new IllegalArgumentException("length " + s + " is too short");
+        return n;
+    }
+
+    /** The named policy for a sequence of about {@code tokens} tokens (streaming gets Razor's byte budget then). */
+    private KvPolicy policy(String name, boolean[][] retrieval, WindowParams params, LlamaConfig c, int tokens) {
+        return switch (name) {
+            case "full" -> KvPolicy.full(c.blockCount(), c.kvHeadCount());
+            case "razor" -> KvPolicy.razor(retrieval, params);
+            case "razor-nocomp" -> KvPolicy.razor(retrieval, params.withoutCompensation());
+            case "random" -> KvPolicy.razor(randomLike(retrieval), params);
+            case "streaming" -> {
+                int heads = c.blockCount() * c.kvHeadCount(), full = 0;
+                for (boolean[] row : retrieval) for (boolean r : row) if (r) full++;
+                long entries = (long) full * tokens + (long) (heads - full) * (params.sinks() + Math.min(tokens, params.minWindow()) + 1);
+                int streamWindow = (int) Math.max(1, entries / heads - params.sinks());
+                yield KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
+                        new WindowParams(params.sinks(), streamWindow, Integer.MAX_VALUE).withoutCompensation());
+            }
+            default -> throw new IllegalArgumentException("unknown policy " + name);
+        };
+    }
+
+    /** As many full heads as {@code retrieval} has, at random among the others (fixed seed). */
+    private static boolean[][] randomLike(boolean[][] retrieval) {
+        List<int[]> others = new ArrayList<>();
+        int count = 0;
+        for (int l = 0; l < retrieval.length; l++) {
+            for (int h = 0; h < retrieval[l].length; h++) {
+                if (retrieval[l][h]) count++;
+                else others.add(new int[] {l, h});
+            }
+        }
+        java.util.Collections.shuffle(others, new Random(13));
+        boolean[][] out = new boolean[retrieval.length][retrieval[0].length];
+        for (int i = 0; i < Math.min(count, others.size()); i++) out[others.get(i)[0]][others.get(i)[1]] = true;
+        return out;
+    }
+
+    private String summary(Map<String, double[][]> accuracy, List<Integer> chars, String kl) {
+        StringBuilder sb = new StringBuilder("# Cache policy evaluation\n\n");
+        sb.append("Model: `").append(model.resolve().getFileName()).append("`; window heads: ").append(sinks).append(" sinks + ")
+                .append(window).append(" recent tokens.\n\n## Passkey accuracy (mean over depths ").append(depths).append(")\n\n| policy |");
+        for (int n : chars) sb.append(' ').append(n).append(" chars |");
+        sb.append("\n| --- |").append(" --- |".repeat(chars.size())).append('\n');
+        accuracy.forEach((p, grid) -> {
+            sb.append("| ").append(p).append(" |");
+            for (double[] row : grid) sb.append(String.format(Locale.ROOT, " %.0f%% |", 100 * java.util.Arrays.stream(row).average().orElse(0)));
+            sb.append('\n');
+        });
+        sb.append("\n## KL(full || policy) under teacher forcing\n\n```\n").append(kl).append("```\n");
+        return sb.toString();
+    }
+
+    private void plots(Map<String, double[][]> accuracy, Map<String, double[]> bytes, List<Integer> chars) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        for (var e : accuracy.entrySet()) {
+            HeatMapChart chart = new HeatMapChartBuilder().width(520).height(360).title("passkey accuracy: " + e.getKey())
+                    .xAxisTitle("depth %").yAxisTitle("length (chars)").build();
+            chart.getStyler().setMin(0);
+            chart.getStyler().setMax(1);
+            List<Number[]> cells = new ArrayList<>();
+            for (int li = 0; li < chars.size(); li++) for (int di = 0; di < depths.size(); di++) cells.add(new Number[] {di, li, e.getValue()[li][di]});
+            chart.addSeries(e.getKey(), new ArrayList<>(depths), new ArrayList<>(chars), cells);
+            BitmapEncoder.saveBitmap(chart, out.resolve("passkey-" + e.getKey()).toString(), BitmapEncoder.BitmapFormat.PNG);
+        }
+        XYChart memory = new XYChartBuilder().width(600).height(400).title("KV cache bytes vs context").xAxisTitle("length (chars)")
+                .yAxisTitle("bytes").build();
+        double[] x = chars.stream().mapToDouble(Integer::doubleValue).toArray();
+        bytes.forEach((p, y) -> memory.addSeries(p, x, y));
+        BitmapEncoder.saveBitmap(memory, out.resolve("memory").toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+}

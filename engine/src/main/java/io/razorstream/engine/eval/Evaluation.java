@@ -1,0 +1,97 @@
+package io.razorstream.engine.eval;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.tensor.Parallel;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+
+/**
+ * The measurements of ../shared/docs/RAZOR.md section 7 for one model and one cache policy: passkey
+ * retrieval (the cache is compressed before the question arrives, since Razor compresses as tokens
+ * arrive) and KL(full || policy) of next-token distributions under teacher forcing.
+ */
+public final class Evaluation {
+    private static final int BATCH = 96;
+    private static final String FILLER = "the quick brown fox jumps over a lazy dog and runs far away ";
+
+    private Evaluation() {}
+
+    /** A passkey prompt: about {@code length} characters of filler with "#KEY" planted at {@code depth} in [0, 1]. */
+    public static String passkeyPrompt(String key, int length, double depth, long seed) {
+        Random r = new Random(seed);
+        StringBuilder filler = new StringBuilder();
+        while (filler.length() < length) filler.append(FILLER, 0, 1 + r.nextInt(FILLER.length() - 1));
+        int at = (int) Math.round(depth * (filler.length() - 1));
+        return filler.substring(0, at) + " The code is #" + key + ". " + filler.substring(at) + " Remember the code #";
+    }
+
+    /** A 4-character key from [A-Z0-9] with no repeated bigram (a bigram matcher copies those ambiguously). */
+    public static String randomKey(long seed) {
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        Random r = new Random(seed);
+        while (true) {
+            StringBuilder k = new StringBuilder();
+            for (int i = 0; i < 4; i++) k.append(alphabet.charAt(r.nextInt(alphabet.length())));
+            String s = k.toString();
+            if (s.charAt(0) != s.charAt(2) || s.charAt(1) != s.charAt(3)) return s;
+        }
+    }
+
+    public record Passkey(boolean correct, String answer, int promptTokens, long kvBytes, long fullKvBytes) {}
+
+    /** Prefills the prompt under {@code policy}, then greedily decodes as many bytes as the key has. */
+    public static Passkey passkey(LoadedModel model, KvPolicy policy, String key, String prompt, Parallel parallel) {
+        LlamaModel m = model.model();
+        int[] tokens = model.tokenizer().encode(prompt, true, true);
+        KvCache cache = m.newCache(tokens.length + key.length() + 1, KvPrecision.F16, policy);
+        float[] logits = null;
+        for (int from = 0; from < tokens.length; from += BATCH) logits = m.forward(cache, tokens, from, Math.min(BATCH, tokens.length - from), parallel);
+        byte[] want = key.getBytes(StandardCharsets.UTF_8);
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < key.length() && got.size() < want.length; i++) {
+            int t = Ops.argmax(logits);
+            got.writeBytes(model.tokenizer().piece(t));
+            logits = m.forward(cache, new int[] {t}, 0, 1, parallel);
+        }
+        String answer = got.toString(StandardCharsets.UTF_8);
+        return new Passkey(answer.startsWith(key), answer, tokens.length, cache.bytesInUse(), cache.fullBytes());
+    }
+
+    public record Divergence(double kl, double top1Agreement, long kvBytes, long fullKvBytes) {}
+
+    /**
+     * Teacher-forces {@code tokens} through a full cache and through {@code policy}, and averages
+     * KL(full || policy) and top-1 agreement over positions {@code from} and later.
+     */
+    public static Divergence divergence(LlamaModel m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
+        KvCache full = m.newCache(tokens.length, KvPrecision.F16);
+        KvCache other = m.newCache(tokens.length, KvPrecision.F16, policy);
+        double kl = 0;
+        int agree = 0, n = 0;
+        for (int i = 0; i < tokens.length; i++) {
+            float[] p = m.forward(full, tokens, i, 1, parallel), q = m.forward(other, tokens, i, 1, parallel);
+            if (i < from) continue;
+            double[] a = softmax(p), b = softmax(q);
+            for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
+            if (Ops.argmax(p) == Ops.argmax(q)) agree++;
+            n++;
+        }
+        return new Divergence(n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());
+    }
+
+    static double[] softmax(float[] x) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : x) max = Math.max(max, v);
+        double[] e = new double[x.length];
+        double s = 0;
+        for (int i = 0; i < x.length; i++) s += e[i] = Math.exp(x[i] - max);
+        for (int i = 0; i < x.length; i++) e[i] /= s;
+        return e;
+    }
+}

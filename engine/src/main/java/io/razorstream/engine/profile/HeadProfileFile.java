@@ -1,0 +1,37 @@
+package io.razorstream.engine.profile;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Reads back the chosen heads of a profile written by {@link HeadProfile#toJson()}, checking it is this model's. */
+public final class HeadProfileFile {
+    private static final Pattern FINGERPRINT = Pattern.compile("\"modelFingerprint\"\\s*:\\s*\"([0-9a-f]+)\"");
+    private static final Pattern HEAD = Pattern.compile("\\{\\s*\"layer\"\\s*:\\s*(\\d+)\\s*,\\s*\"kvHead\"\\s*:\\s*(\\d+)\\s*}");
+
+    private HeadProfileFile() {}
+
+    public static boolean[][] readRetrieval(Path file, String modelFingerprint, int layers, int kvHeads) throws IOException {
+        String json = Files.readString(file);
+        if (!json.contains("\"format\": \"razorstream-head-profile/1\"")) {
+            throw new IllegalArgumentException(file + ": not a razorstream head profile (format razorstream-head-profile/1)");
+        }
+        Matcher f = FINGERPRINT.matcher(json);
+        if (!f.find()) throw new IllegalArgumentException(file + ": no modelFingerprint");
+        if (!f.group(1).equals(modelFingerprint)) {
+            throw new IllegalArgumentException(file + ": made for another model (fingerprint " + f.group(1) + ", this model " + modelFingerprint + ")");
+        }
+        int at = json.indexOf("\"retrievalHeads\"");
+        if (at < 0) throw new IllegalArgumentException(file + ": no retrievalHeads");
+        boolean[][] retrieval = new boolean[layers][kvHeads];
+        Matcher h = HEAD.matcher(json.substring(at, json.indexOf(']', at) + 1));
+        while (h.find()) {
+            int l = Integer.parseInt(h.group(1)), k = Integer.parseInt(h.group(2));
+            if (l >= layers || k >= kvHeads) throw new IllegalArgumentException(file + ": head (" + l + ", " + k + ") is outside the model");
+            retrieval[l][k] = true;
+        }
+        return retrieval;
+    }
+}
