@@ -48,7 +48,7 @@ final class EvalCommand implements Callable<Integer> {
     int probePeriod;
 
     @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
-            description = "full, razor, razor-nocomp, streaming (at Razor's byte budget), random (Razor with random heads)")
+            description = "full, razor, razor-nocomp, streaming and h2o (both at Razor's byte budget), random (Razor with random heads)")
     List<String> policies;
 
     @Option(names = "--lengths", defaultValue = "1k,4k", split = ",", description = "filler lengths in characters (k = 1000)")
@@ -69,8 +69,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         for (String p : policies) {
-            if (p.equals("h2o") || p.equals("snapkv")) throw new IllegalArgumentException("policy " + p + " is not implemented yet");
-            if (!List.of("full", "razor", "razor-nocomp", "streaming", "random").contains(p)) throw new IllegalArgumentException("unknown policy " + p);
+            if (p.equals("snapkv")) throw new IllegalArgumentException("policy " + p + " is not implemented yet");
+            if (!List.of("full", "razor", "razor-nocomp", "streaming", "h2o", "random").contains(p)) throw new IllegalArgumentException("unknown policy " + p);
         }
         for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
         List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
@@ -140,16 +140,23 @@ final class EvalCommand implements Callable<Integer> {
             case "razor" -> KvPolicy.razor(retrieval, params);
             case "razor-nocomp" -> KvPolicy.razor(retrieval, params.withoutCompensation());
             case "random" -> KvPolicy.razor(randomLike(retrieval), params);
-            case "streaming" -> {
-                int heads = c.blockCount() * c.kvHeadCount(), full = 0;
-                for (boolean[] row : retrieval) for (boolean r : row) if (r) full++;
-                long entries = (long) full * tokens + (long) (heads - full) * (params.sinks() + Math.min(tokens, params.minWindow()) + 1);
-                int streamWindow = (int) Math.max(1, entries / heads - params.sinks());
-                yield KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
-                        new WindowParams(params.sinks(), streamWindow, Integer.MAX_VALUE).withoutCompensation());
+            case "streaming" -> KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
+                    new WindowParams(params.sinks(), Math.max(1, razorEntriesPerHead(retrieval, params, tokens) - params.sinks()), Integer.MAX_VALUE)
+                            .withoutCompensation());
+            case "h2o" -> {
+                int budget = Math.max(2, razorEntriesPerHead(retrieval, params, tokens));
+                yield KvPolicy.heavyHitters(c.blockCount(), c.kvHeadCount(), budget, budget / 2);
             }
             default -> throw new IllegalArgumentException("unknown policy " + name);
         };
+    }
+
+    /** Razor's kept entries for {@code tokens} tokens, spread evenly over all heads: the budget baselines get. */
+    private static int razorEntriesPerHead(boolean[][] retrieval, WindowParams params, int tokens) {
+        int heads = 0, full = 0;
+        for (boolean[] row : retrieval) for (boolean r : row) { heads++; if (r) full++; }
+        long entries = (long) full * tokens + (long) (heads - full) * (params.sinks() + Math.min(tokens, params.minWindow()) + 1);
+        return (int) (entries / heads);
     }
 
     /** As many full heads as {@code retrieval} has, at random among the others (fixed seed). */

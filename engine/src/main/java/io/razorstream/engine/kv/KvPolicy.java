@@ -10,11 +10,35 @@ import java.util.Arrays;
 public final class KvPolicy {
     private final HeadPolicy[][] heads;
     private final WindowParams window;
+    private final int heavyBudget, heavyRecent;
 
     public KvPolicy(HeadPolicy[][] heads, WindowParams window) {
+        this(heads, window, 0, 0);
+    }
+
+    private KvPolicy(HeadPolicy[][] heads, WindowParams window, int heavyBudget, int heavyRecent) {
         this.heads = new HeadPolicy[heads.length][];
         for (int l = 0; l < heads.length; l++) this.heads[l] = heads[l].clone();
         this.window = window;
+        this.heavyBudget = heavyBudget;
+        this.heavyRecent = heavyRecent;
+    }
+
+    /** H2O on every head: at most {@code budget} tokens each, the {@code recent} newest always among them. */
+    public static KvPolicy heavyHitters(int layers, int kvHeads, int budget, int recent) {
+        HeadPolicy[][] h = new HeadPolicy[layers][kvHeads];
+        for (HeadPolicy[] row : h) Arrays.fill(row, HeadPolicy.HEAVY_HITTERS);
+        new HeavyHitterHead(1, budget, recent); // validates the parameters now, not at the first token
+        return new KvPolicy(h, WindowParams.PAPER, budget, recent);
+    }
+
+    /** A new head cache for (layer, kvHead), or null for a FULL head (the cache stores those itself). */
+    public CompressedHead newHead(int layer, int kvHead, int headSize) {
+        return switch (heads[layer][kvHead]) {
+            case FULL -> null;
+            case WINDOW -> new WindowHead(headSize, window);
+            case HEAVY_HITTERS -> new HeavyHitterHead(headSize, heavyBudget, heavyRecent);
+        };
     }
 
     public static KvPolicy full(int layers, int kvHeads) {

@@ -9,7 +9,7 @@ import java.util.Arrays;
  * Appending a token evicts, at once, whatever no longer fits the window, so the head never holds more
  * than {@code sinks + L + 1} entries, during prefill and decode alike.
  */
-public final class WindowHead {
+public final class WindowHead implements CompressedHead {
     private final int headSize;
     private final WindowParams params;
     private final float[] sinkKeys, sinkValues;
@@ -34,6 +34,7 @@ public final class WindowHead {
     }
 
     /** Appends one token's key and value ({@code headSize} floats each, from the given offsets). */
+    @Override
     public void append(float[] k, int kOff, float[] v, int vOff) {
         tokens++;
         if (sinkCount < params.sinks()) {
@@ -93,6 +94,7 @@ public final class WindowHead {
     }
 
     /** Entries held, the compensation token included once anything was evicted. */
+    @Override
     public int entries() {
         return keptCount() + (evicted > 0 ? 1 : 0);
     }
@@ -126,6 +128,7 @@ public final class WindowHead {
     }
 
     /** Exact bytes this head holds at {@code bytesPerElement}: kept keys and values plus the fp32 sums and count. */
+    @Override
     public long bytes(int bytesPerElement) {
         long kept = (long) keptCount() * headSize * 2 * bytesPerElement;
         return evicted > 0 ? kept + headSize * 2L * Float.BYTES + Long.BYTES : kept;
@@ -136,6 +139,7 @@ public final class WindowHead {
      * whose logit carries {@code + ln n} (as if the mean key and value were there n times). Kept keys go
      * through an online softmax; the compensation term is merged exactly at the end.
      */
+    @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
         float max = Float.NEGATIVE_INFINITY;
         double sum = 0;

@@ -2,6 +2,7 @@ package io.razorstream.engine.llama;
 
 import io.razorstream.engine.kv.HeadPolicy;
 import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.tensor.Numerics;
 
@@ -22,7 +23,7 @@ public final class KvCache {
     private final float[][][] keys;   // [layer][kv head][position * headSize + i]
     private final float[][][] values;
     private final KvPolicy policy;
-    private final WindowHead[][] windows; // [layer][kv head], null for FULL heads
+    private final CompressedHead[][] windows; // [layer][kv head], null for FULL heads
     private int capacity;
     private int size;
     private AttentionObserver observer;
@@ -46,13 +47,13 @@ public final class KvCache {
         this.capacity = Math.min(maxTokens, 256);
         this.keys = new float[layers][kvHeads][];
         this.values = new float[layers][kvHeads][];
-        this.windows = new WindowHead[layers][kvHeads];
+        this.windows = new CompressedHead[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 boolean full = policy.policy(l, h) == HeadPolicy.FULL;
                 keys[l][h] = new float[full ? capacity * headSize : 0];
                 values[l][h] = new float[full ? capacity * headSize : 0];
-                windows[l][h] = full ? null : new WindowHead(headSize, policy.window());
+                windows[l][h] = policy.newHead(l, h, headSize);
             }
         }
     }
@@ -70,9 +71,14 @@ public final class KvCache {
         return observer;
     }
 
-    /** The WINDOW head at (layer, kvHead), or null when that head is FULL. */
-    public WindowHead window(int layer, int kvHead) {
+    /** The compressed head at (layer, kvHead), or null when that head is FULL. */
+    public CompressedHead compressed(int layer, int kvHead) {
         return windows[layer][kvHead];
+    }
+
+    /** The head at (layer, kvHead) if it is a WINDOW head, else null. */
+    public WindowHead window(int layer, int kvHead) {
+        return windows[layer][kvHead] instanceof WindowHead w ? w : null;
     }
 
     public int size() {
@@ -143,7 +149,10 @@ public final class KvCache {
             for (int l = 0; l < layers; l++) {
                 put(l, size + t, k, v);
                 for (int h = 0; h < kvHeads; h++) {
-                    if (windows[l][h] != null) windows[l][h].append(k, h * headSize, v, h * headSize);
+                    if (windows[l][h] != null) {
+                        windows[l][h].append(k, h * headSize, v, h * headSize);
+                        windows[l][h].endToken();
+                    }
                 }
             }
         }
@@ -169,7 +178,7 @@ public final class KvCache {
         size = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                if (windows[l][h] != null) windows[l][h] = new WindowHead(headSize, policy.window());
+                if (windows[l][h] != null) windows[l][h] = policy.newHead(l, h, headSize);
             }
         }
     }

@@ -2,7 +2,7 @@ package io.razorstream.engine.llama;
 
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowHead;
+import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.tensor.Activation;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Numerics;
@@ -177,7 +177,7 @@ public final class LlamaModel {
             float[] att = new float[start + count]; // scores of one (token, head), reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / heads, h = task % heads;
-                if (cache.window(layer, h / group) != null) continue;
+                if (cache.compressed(layer, h / group) != null) continue;
                 int len = start + t + 1;
                 float[] keys = cache.keys(layer, h / group), values = cache.values(layer, h / group);
                 System.arraycopy(b.q[t], h * hs, q, 0, hs);
@@ -197,19 +197,19 @@ public final class LlamaModel {
     }
 
     /**
-     * WINDOW heads, token by token: each token is appended (evicting what leaves the window into the
-     * compensation token) before its queries attend, so every token sees the window as of itself, in a
-     * prefill batch as in decode. KV heads are independent and run in parallel.
+     * Compressed heads (WINDOW, HEAVY_HITTERS), token by token: each token is appended before its queries
+     * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
+     * as in decode. KV heads are independent and run in parallel.
      */
     private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, boolean f16, float scale) {
         int hs = config.headSize(), group = config.groupSize();
-        int[] windowed = java.util.stream.IntStream.range(0, config.kvHeadCount()).filter(h -> cache.window(layer, h) != null).toArray();
+        int[] windowed = java.util.stream.IntStream.range(0, config.kvHeadCount()).filter(h -> cache.compressed(layer, h) != null).toArray();
         if (windowed.length == 0) return;
         parallel.forRange(windowed.length, (from, to) -> {
             float[] k = new float[hs], v = new float[hs], q = new float[hs];
             for (int i = from; i < to; i++) {
                 int kvh = windowed[i];
-                WindowHead head = cache.window(layer, kvh);
+                CompressedHead head = cache.compressed(layer, kvh);
                 for (int t = 0; t < count; t++) {
                     roundedCopy(b.k[t], kvh * hs, k, f16);
                     roundedCopy(b.v[t], kvh * hs, v, f16);
@@ -218,6 +218,7 @@ public final class LlamaModel {
                         roundedCopy(b.q[t], h * hs, q, f16);
                         head.attend(q, 0, scale, b.attnOut[t], h * hs);
                     }
+                    head.endToken();
                 }
             }
         });

@@ -1,0 +1,22 @@
+package io.razorstream.engine.kv;
+
+/**
+ * The cache of one (layer, KV head) that keeps only part of the sequence. The model appends each token's
+ * key and value, lets the token's queries attend, then calls {@link #endToken()}; so every token sees the
+ * head as of itself, in a prefill batch as in decode.
+ */
+public interface CompressedHead {
+    void append(float[] k, int kOff, float[] v, int vOff);
+
+    /** Attention of one query over what the head keeps, into {@code out[outOff, outOff + headSize)}. */
+    void attend(float[] q, int qOff, float scale, float[] out, int outOff);
+
+    /** After the current token's queries have attended (a policy that evicts by attention does it here). */
+    default void endToken() {}
+
+    /** Entries held (a compensation token counts as one). */
+    int entries();
+
+    /** Exact bytes held at {@code bytesPerElement} per key/value element. */
+    long bytes(int bytesPerElement);
+}

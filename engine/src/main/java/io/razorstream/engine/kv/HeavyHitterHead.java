@@ -1,0 +1,79 @@
+package io.razorstream.engine.kv;
+
+/**
+ * H2O (Zhang et al. 2023), a baseline: a head keeps at most {@code budget} tokens, the {@code recent}
+ * newest plus the "heavy hitters" with the most attention received so far; when a token arrives over
+ * budget, the older token with the least accumulated attention is evicted for good.
+ */
+public final class HeavyHitterHead implements CompressedHead {
+    private final int headSize, budget, recent;
+    private final float[] keys, values;
+    private final double[] received;
+    private int count;
+
+    public HeavyHitterHead(int headSize, int budget, int recent) {
+        if (budget < 1 || recent < 0 || recent > budget) throw new IllegalArgumentException("need 0 <= recent <= budget, 1 <= budget");
+        this.headSize = headSize;
+        this.budget = budget;
+        this.recent = recent;
+        this.keys = new float[(budget + 1) * headSize];
+        this.values = new float[(budget + 1) * headSize];
+        this.received = new double[budget + 1];
+    }
+
+    @Override
+    public void append(float[] k, int kOff, float[] v, int vOff) {
+        System.arraycopy(k, kOff, keys, count * headSize, headSize);
+        System.arraycopy(v, vOff, values, count * headSize, headSize);
+        received[count] = 0;
+        count++;
+    }
+
+    @Override
+    public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
+        double[] p = new double[count];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < count; i++) {
+            double s = 0;
+            for (int d = 0; d < headSize; d++) s += q[qOff + d] * keys[i * headSize + d];
+            p[i] = s * scale;
+            max = Math.max(max, p[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < count; i++) sum += p[i] = Math.exp(p[i] - max);
+        java.util.Arrays.fill(out, outOff, outOff + headSize, 0f);
+        for (int i = 0; i < count; i++) {
+            p[i] /= sum;
+            received[i] += p[i];
+            for (int d = 0; d < headSize; d++) out[outOff + d] += (float) (p[i] * values[i * headSize + d]);
+        }
+    }
+
+    @Override
+    public void endToken() {
+        if (count <= budget) return;
+        int victim = -1;
+        for (int i = 0; i < count - recent; i++) if (victim < 0 || received[i] < received[victim]) victim = i;
+        if (victim < 0) victim = 0;
+        int tail = count - victim - 1;
+        System.arraycopy(keys, (victim + 1) * headSize, keys, victim * headSize, tail * headSize);
+        System.arraycopy(values, (victim + 1) * headSize, values, victim * headSize, tail * headSize);
+        System.arraycopy(received, victim + 1, received, victim, tail);
+        count--;
+    }
+
+    @Override
+    public int entries() {
+        return count;
+    }
+
+    @Override
+    public long bytes(int bytesPerElement) {
+        return (long) count * headSize * 2 * bytesPerElement;
+    }
+
+    /** Attention received so far by kept entry {@code i} (oldest first). */
+    public double received(int i) {
+        return received[i];
+    }
+}
