@@ -48,7 +48,7 @@ final class EvalCommand implements Callable<Integer> {
     int probePeriod;
 
     @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
-            description = "full, razor, razor-nocomp, streaming and h2o (both at Razor's byte budget), random (Razor with random heads)")
+            description = "full, razor, razor-nocomp, streaming, h2o and snapkv (the last three at Razor's byte budget), random (Razor with random heads)")
     List<String> policies;
 
     @Option(names = "--lengths", defaultValue = "1k,4k", split = ",", description = "filler lengths in characters (k = 1000)")
@@ -69,8 +69,9 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         for (String p : policies) {
-            if (p.equals("snapkv")) throw new IllegalArgumentException("policy " + p + " is not implemented yet");
-            if (!List.of("full", "razor", "razor-nocomp", "streaming", "h2o", "random").contains(p)) throw new IllegalArgumentException("unknown policy " + p);
+            if (!List.of("full", "razor", "razor-nocomp", "streaming", "h2o", "snapkv", "random").contains(p)) {
+                throw new IllegalArgumentException("unknown policy " + p + " (known: full, razor, razor-nocomp, streaming, h2o, snapkv, random)");
+            }
         }
         for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
         List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
@@ -95,11 +96,11 @@ final class EvalCommand implements Callable<Integer> {
                 int length = chars.get(li);
                 for (int di = 0; di < depths.size(); di++) {
                     String key = Evaluation.randomKey(31L * length + di);
-                    String prompt = Evaluation.passkeyPrompt(key, length, depths.get(di) / 100.0, length + di);
-                    int tokens = loaded.tokenizer().encode(prompt, true, true).length;
+                    String context = Evaluation.passkeyContext(key, length, depths.get(di) / 100.0, length + di);
+                    int tokens = loaded.tokenizer().encode(context + Evaluation.QUESTION, true, true).length;
                     for (String p : policies) {
                         KvPolicy policy = policy(p, retrieval, params, c, tokens);
-                        Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, prompt, parallel);
+                        Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, context, parallel);
                         accuracy.get(p)[li][di] = r.correct() ? 1 : 0;
                         bytesByLength.get(p)[li] = r.kvBytes();
                         passkeyCsv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d%n", p, r.promptTokens(), depths.get(di),
@@ -110,7 +111,8 @@ final class EvalCommand implements Callable<Integer> {
                 }
                 int[] text = loaded.tokenizer().encode(Evaluation.passkeyPrompt(Evaluation.randomKey(length), length, 0.5, 7), true, true);
                 for (String p : policies) {
-                    Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, Math.min(text.length - 1, sinks + window),
+                    // KL over the second half, after a long (compressed) first half; one-shot policies compress at the midpoint.
+                    Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, text.length / 2,
                             policy(p, retrieval, params, c, text.length), parallel);
                     klCsv.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%d,%d%n", p, text.length, d.kl(), d.top1Agreement(),
                             d.kvBytes(), d.fullKvBytes()));
@@ -143,6 +145,10 @@ final class EvalCommand implements Callable<Integer> {
             case "streaming" -> KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
                     new WindowParams(params.sinks(), Math.max(1, razorEntriesPerHead(retrieval, params, tokens) - params.sinks()), Integer.MAX_VALUE)
                             .withoutCompensation());
+            case "snapkv" -> {
+                int budget = Math.max(2, razorEntriesPerHead(retrieval, params, tokens));
+                yield KvPolicy.snapKV(c.blockCount(), c.kvHeadCount(), budget, Math.min(budget, params.minWindow()));
+            }
             case "h2o" -> {
                 int budget = Math.max(2, razorEntriesPerHead(retrieval, params, tokens));
                 yield KvPolicy.heavyHitters(c.blockCount(), c.kvHeadCount(), budget, budget / 2);

@@ -22,13 +22,21 @@ public final class Evaluation {
 
     private Evaluation() {}
 
-    /** A passkey prompt: about {@code length} characters of filler with "#KEY" planted at {@code depth} in [0, 1]. */
-    public static String passkeyPrompt(String key, int length, double depth, long seed) {
+    /** The question that follows the context; the cache is compressed before it arrives. */
+    public static final String QUESTION = " Remember the code #";
+
+    /** About {@code length} characters of filler with "#KEY" planted at {@code depth} in [0, 1]. */
+    public static String passkeyContext(String key, int length, double depth, long seed) {
         Random r = new Random(seed);
         StringBuilder filler = new StringBuilder();
         while (filler.length() < length) filler.append(FILLER, 0, 1 + r.nextInt(FILLER.length() - 1));
         int at = (int) Math.round(depth * (filler.length() - 1));
-        return filler.substring(0, at) + " The code is #" + key + ". " + filler.substring(at) + " Remember the code #";
+        return filler.substring(0, at) + " The code is #" + key + ". " + filler.substring(at);
+    }
+
+    /** The context and the question, as one prompt. */
+    public static String passkeyPrompt(String key, int length, double depth, long seed) {
+        return passkeyContext(key, length, depth, seed) + QUESTION;
     }
 
     /** A 4-character key from [A-Z0-9] with no repeated bigram (a bigram matcher copies those ambiguously). */
@@ -45,13 +53,18 @@ public final class Evaluation {
 
     public record Passkey(boolean correct, String answer, int promptTokens, long kvBytes, long fullKvBytes) {}
 
-    /** Prefills the prompt under {@code policy}, then greedily decodes as many bytes as the key has. */
-    public static Passkey passkey(LoadedModel model, KvPolicy policy, String key, String prompt, Parallel parallel) {
+    /**
+     * Prefills the context under {@code policy}, lets one-shot policies compress (SnapKV), prefills the
+     * question, then greedily decodes as many bytes as the key has.
+     */
+    public static Passkey passkey(LoadedModel model, KvPolicy policy, String key, String context, Parallel parallel) {
         LlamaModel m = model.model();
-        int[] tokens = model.tokenizer().encode(prompt, true, true);
+        int[] tokens = model.tokenizer().encode(context + QUESTION, true, true);
+        int split = Math.min(tokens.length - 1, model.tokenizer().encode(context, true, true).length);
         KvCache cache = m.newCache(tokens.length + key.length() + 1, KvPrecision.F16, policy);
-        float[] logits = null;
-        for (int from = 0; from < tokens.length; from += BATCH) logits = m.forward(cache, tokens, from, Math.min(BATCH, tokens.length - from), parallel);
+        for (int from = 0; from < split; from += BATCH) m.forward(cache, tokens, from, Math.min(BATCH, split - from), parallel);
+        cache.compressNow();
+        float[] logits = m.forward(cache, tokens, split, tokens.length - split, parallel);
         byte[] want = key.getBytes(StandardCharsets.UTF_8);
         java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
         for (int i = 0; i < key.length() && got.size() < want.length; i++) {
@@ -67,7 +80,8 @@ public final class Evaluation {
 
     /**
      * Teacher-forces {@code tokens} through a full cache and through {@code policy}, and averages
-     * KL(full || policy) and top-1 agreement over positions {@code from} and later.
+     * KL(full || policy) and top-1 agreement over positions {@code from} and later (which one-shot policies
+     * see after compressing the tokens before them).
      */
     public static Divergence divergence(LlamaModel m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
         KvCache full = m.newCache(tokens.length, KvPrecision.F16);
@@ -76,6 +90,7 @@ public final class Evaluation {
         int agree = 0, n = 0;
         for (int i = 0; i < tokens.length; i++) {
             float[] p = m.forward(full, tokens, i, 1, parallel), q = m.forward(other, tokens, i, 1, parallel);
+            if (i == from - 1) other.compressNow(); // one-shot policies (SnapKV) treat tokens before `from` as the prompt
             if (i < from) continue;
             double[] a = softmax(p), b = softmax(q);
             for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));

@@ -10,7 +10,7 @@ import java.util.Arrays;
 public final class KvPolicy {
     private final HeadPolicy[][] heads;
     private final WindowParams window;
-    private final int heavyBudget, heavyRecent;
+    private final int heavyBudget, heavyRecent; // H2O: budget and recent; SnapKV: budget and window
 
     public KvPolicy(HeadPolicy[][] heads, WindowParams window) {
         this(heads, window, 0, 0);
@@ -32,12 +32,24 @@ public final class KvPolicy {
         return new KvPolicy(h, WindowParams.PAPER, budget, recent);
     }
 
+    /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link io.razorstream.engine.llama.KvCache#compressNow()}. */
+    public static KvPolicy snapKV(int layers, int kvHeads, int budget, int window) {
+        HeadPolicy[][] h = new HeadPolicy[layers][kvHeads];
+        for (HeadPolicy[] row : h) Arrays.fill(row, HeadPolicy.SNAPKV);
+        new SnapHead(1, budget, window, SNAP_OBSERVE);
+        return new KvPolicy(h, WindowParams.PAPER, budget, window);
+    }
+
+    /** SnapKV's observation window: the last 32 queries of the prompt. */
+    static final int SNAP_OBSERVE = 32;
+
     /** A new head cache for (layer, kvHead), or null for a FULL head (the cache stores those itself). */
     public CompressedHead newHead(int layer, int kvHead, int headSize) {
         return switch (heads[layer][kvHead]) {
             case FULL -> null;
             case WINDOW -> new WindowHead(headSize, window);
             case HEAVY_HITTERS -> new HeavyHitterHead(headSize, heavyBudget, heavyRecent);
+            case SNAPKV -> new SnapHead(headSize, heavyBudget, heavyRecent, SNAP_OBSERVE);
         };
     }
 

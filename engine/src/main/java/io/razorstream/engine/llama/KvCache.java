@@ -76,6 +76,11 @@ public final class KvCache {
         return windows[layer][kvHead];
     }
 
+    /** One-shot compression for policies that compress at the end of the prompt (SnapKV); others ignore it. */
+    public void compressNow() {
+        for (CompressedHead[] row : windows) for (CompressedHead h : row) if (h instanceof io.razorstream.engine.kv.SnapHead s) s.compress();
+    }
+
     /** The head at (layer, kvHead) if it is a WINDOW head, else null. */
     public WindowHead window(int layer, int kvHead) {
         return windows[layer][kvHead] instanceof WindowHead w ? w : null;

@@ -150,7 +150,7 @@ class CliTest {
         assertThat(out.resolve("summary.md")).exists();
         assertThat(out.resolve("memory.png")).exists();
         assertThat(out.resolve("passkey-razor.png")).exists();
-        assertThat(run("eval", "--model", model.toString(), "--policies", "snapkv", "--out", out.toString()).err()).contains("not implemented yet");
+        assertThat(run("eval", "--model", model.toString(), "--policies", "pyramid", "--out", out.toString()).err()).contains("unknown policy");
     }
 
     private static String[] concat(String[] a, String b) {
