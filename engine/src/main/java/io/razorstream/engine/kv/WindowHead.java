@@ -1,5 +1,7 @@
 package io.razorstream.engine.kv;
 
+import io.razorstream.engine.tensor.Ops;
+
 import java.util.Arrays;
 
 /**
@@ -134,43 +136,80 @@ public final class WindowHead implements CompressedHead {
         return evicted > 0 ? kept + headSize * 2L * Float.BYTES + Long.BYTES : kept;
     }
 
+    /** Kept tokens per tile of the online softmax: scores for a tile are computed, then merged at once. */
+    private static final int TILE = 32;
+
     /**
      * Attention of one query over this head: softmax over the kept keys plus the compensation token,
-     * whose logit carries {@code + ln n} (as if the mean key and value were there n times). Kept keys go
-     * through an online softmax; the compensation term is merged exactly at the end.
+     * whose logit carries {@code + ln n} (as if the mean key and value were there n times). Kept keys are
+     * processed in tiles (vector dot products, one rescale of the running sum per tile, the flash-attention
+     * online softmax); the compensation term is merged exactly at the end.
      */
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        float max = Float.NEGATIVE_INFINITY;
-        double sum = 0;
-        float[] acc = new float[headSize];
-        int kept = keptCount();
-        for (int i = 0; i < kept; i++) {
-            float[] keys = i < sinkCount ? sinkKeys : ringKeys, values = i < sinkCount ? sinkValues : ringValues;
-            int off = kept(i);
-            float s = 0;
-            for (int d = 0; d < headSize; d++) s += q[qOff + d] * keys[off + d];
-            s *= scale;
-            if (s > max) { // rescale what was accumulated under the old maximum
-                float c = (float) Math.exp(max - s);
-                sum *= c;
-                for (int d = 0; d < headSize; d++) acc[d] *= c;
-                max = s;
-            }
-            float p = (float) Math.exp(s - max);
-            sum += p;
-            for (int d = 0; d < headSize; d++) acc[d] += p * values[off + d];
-        }
+        float[] query = new float[headSize];
+        System.arraycopy(q, qOff, query, 0, headSize);
+        Softmax state = new Softmax(headSize);
+        // The kept tokens lie in up to three contiguous runs: the sinks, and the ring before and after its wrap.
+        state.tiles(query, scale, sinkKeys, sinkValues, 0, sinkCount);
+        int firstRun = Math.min(ringCount, ringCapacity - ringStart);
+        state.tiles(query, scale, ringKeys, ringValues, ringStart, firstRun);
+        state.tiles(query, scale, ringKeys, ringValues, 0, ringCount - firstRun);
         if (evicted > 0) {
             float n = evicted;
-            float s = 0;
-            for (int d = 0; d < headSize; d++) s += q[qOff + d] * (sumKeys[d] / n);
-            s = s * scale + (float) Math.log(n);
-            float top = Math.max(max, s);
-            float cOld = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - top), cNew = (float) Math.exp(s - top);
-            for (int d = 0; d < headSize; d++) acc[d] = acc[d] * cOld + cNew * (sumValues[d] / n);
-            sum = sum * cOld + cNew;
+            float[] meanK = new float[headSize], meanV = new float[headSize];
+            for (int d = 0; d < headSize; d++) {
+                meanK[d] = sumKeys[d] / n;
+                meanV[d] = sumValues[d] / n;
+            }
+            state.merge(Ops.dot(query, 0, meanK, 0, headSize) * scale + (float) Math.log(n), meanV);
         }
-        for (int d = 0; d < headSize; d++) out[outOff + d] = (float) (acc[d] / sum);
+        for (int d = 0; d < headSize; d++) out[outOff + d] = (float) (state.acc[d] / state.sum);
     }
+
+    /** Running max, sum of exponentials and weighted sum of values of an online softmax. */
+    private static final class Softmax {
+        final float[] acc;
+        final float[] scores = new float[TILE];
+        float max = Float.NEGATIVE_INFINITY;
+        double sum;
+
+        Softmax(int headSize) {
+            acc = new float[headSize];
+        }
+
+        /** Tokens [first, first + count) of the given arrays, TILE at a time. */
+        void tiles(float[] query, float scale, float[] keys, float[] values, int first, int count) {
+            int hs = acc.length;
+            for (int t0 = 0; t0 < count; t0 += TILE) {
+                int n = Math.min(TILE, count - t0);
+                float tileMax = Float.NEGATIVE_INFINITY;
+                for (int i = 0; i < n; i++) {
+                    scores[i] = Ops.dot(query, 0, keys, (first + t0 + i) * hs, hs) * scale;
+                    tileMax = Math.max(tileMax, scores[i]);
+                }
+                if (tileMax > max) { // one rescale per tile of what was accumulated under the old maximum
+                    float c = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - tileMax);
+                    sum *= c;
+                    for (int d = 0; d < hs; d++) acc[d] *= c;
+                    max = tileMax;
+                }
+                for (int i = 0; i < n; i++) {
+                    float p = (float) Math.exp(scores[i] - max);
+                    sum += p;
+                    Ops.axpy(acc, 0, p, values, (first + t0 + i) * hs, hs);
+                }
+            }
+        }
+
+        /** One more logit with its value vector (the compensation token), merged exactly. */
+        void merge(float score, float[] value) {
+            float top = Math.max(max, score);
+            float cOld = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - top), cNew = (float) Math.exp(score - top);
+            for (int d = 0; d < acc.length; d++) acc[d] = acc[d] * cOld + cNew * value[d];
+            sum = sum * cOld + cNew;
+            max = top;
+        }
+    }
+
 }
