@@ -1,9 +1,9 @@
 package io.razorstream.engine.bench;
 
-import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Quantizer;
+import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -64,39 +64,18 @@ public final class RandomModel {
         w.write(out);
     }
 
-    /** An SPM vocabulary: unk, BOS, EOS, the 256 byte tokens, then filler pieces with descending scores. */
+    /** An SPM vocabulary: specials, byte tokens, the printable characters, then filler pieces with descending scores. */
     private static void putVocabulary(GgufWriter w, int size) {
-        List<String> tokens = new ArrayList<>(size);
-        float[] scores = new float[size];
-        int[] types = new int[size];
-        tokens.add("<unk>");
-        types[0] = 2;
-        tokens.add("<s>");
-        types[1] = 3;
-        tokens.add("</s>");
-        types[2] = 3;
-        for (int b = 0; b < 256; b++) {
-            types[tokens.size()] = 6;
-            tokens.add(String.format("<0x%02X>", b));
+        List<String> pieces = new ArrayList<>();
+        for (char c = 33; c < 127 && SpmVocabularyWriter.FIRST_PIECE + pieces.size() < size; c++) pieces.add(String.valueOf(c));
+        while (SpmVocabularyWriter.FIRST_PIECE + pieces.size() < size) {
+            pieces.add("\u2581t" + Integer.toString(SpmVocabularyWriter.FIRST_PIECE + pieces.size(), 36));
         }
-        for (char c = 33; c < 127 && tokens.size() < size; c++) {
-            types[tokens.size()] = 1;
-            tokens.add(String.valueOf(c));
-        }
-        while (tokens.size() < size) {
-            int i = tokens.size();
-            types[i] = 1;
-            scores[i] = -i;
-            tokens.add("\u2581t" + Integer.toString(i, 36));
-        }
-        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
-        w.put("tokenizer.ggml.tokens", GgufValue.ofStrings(tokens));
-        w.put("tokenizer.ggml.scores", GgufValue.ofFloats(scores));
-        w.put("tokenizer.ggml.token_type", GgufValue.ofInts(types));
-        w.putUint32("tokenizer.ggml.bos_token_id", 1);
-        w.putUint32("tokenizer.ggml.eos_token_id", 2);
-        w.putUint32("tokenizer.ggml.unknown_token_id", 0);
+        float[] scores = new float[pieces.size()];
+        for (int i = 0; i < scores.length; i++) scores[i] = -(SpmVocabularyWriter.FIRST_PIECE + i);
+        SpmVocabularyWriter.write(w, pieces, scores);
     }
+
 
     private static void matrix(GgufWriter w, String name, GgmlType type, int rows, int cols, long seed) {
         w.addTensor(name, type, new long[] {cols, rows}, out -> {

@@ -31,23 +31,10 @@ public final class HeavyHitterHead implements CompressedHead {
 
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = new double[count];
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < count; i++) {
-            double s = 0;
-            for (int d = 0; d < headSize; d++) s += q[qOff + d] * keys[i * headSize + d];
-            p[i] = s * scale;
-            max = Math.max(max, p[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++) sum += p[i] = Math.exp(p[i] - max);
-        java.util.Arrays.fill(out, outOff, outOff + headSize, 0f);
-        for (int i = 0; i < count; i++) {
-            p[i] /= sum;
-            received[i] += p[i];
-            for (int d = 0; d < headSize; d++) out[outOff + d] += (float) (p[i] * values[i * headSize + d]);
-        }
+        double[] p = ExactAttention.attend(q, qOff, keys, values, count, headSize, scale, out, outOff);
+        for (int i = 0; i < count; i++) received[i] += p[i];
     }
+
 
     @Override
     public void endToken() {

@@ -42,21 +42,7 @@ public final class SnapHead implements CompressedHead {
 
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = new double[count];
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < count; i++) {
-            double s = 0;
-            for (int d = 0; d < headSize; d++) s += q[qOff + d] * keys[i * headSize + d];
-            p[i] = s * scale;
-            max = Math.max(max, p[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++) sum += p[i] = Math.exp(p[i] - max);
-        Arrays.fill(out, outOff, outOff + headSize, 0f);
-        for (int i = 0; i < count; i++) {
-            p[i] /= sum;
-            for (int d = 0; d < headSize; d++) out[outOff + d] += (float) (p[i] * values[i * headSize + d]);
-        }
+        double[] p = ExactAttention.attend(q, qOff, keys, values, count, headSize, scale, out, outOff);
         if (!compressed) {
             lastRows.addLast(p);
             rowsThisToken++;

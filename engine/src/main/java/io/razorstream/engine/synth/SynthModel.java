@@ -1,9 +1,9 @@
 package io.razorstream.engine.synth;
 
-import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Quantizer;
+import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,7 +29,7 @@ public final class SynthModel {
     public static final int HEADS = 4, LAYERS = 2, HEAD_SIZE = 256, FFN = 32;
     public static final float ROPE_BASE = 1e30f;
     static final int ID = 0, PREV1 = 96, PREV2 = 192, ANSWER = 288, CONST = 384;
-    static final int FIRST_CHAR = 3 + 256;       // after <unk>, <s>, </s> and the 256 byte tokens
+    static final int FIRST_CHAR = SpmVocabularyWriter.FIRST_PIECE; // the printable characters follow the byte tokens
     public static final int VOCAB = FIRST_CHAR + 95;
 
     /** Heads by role, as (layer, head). The induction and echo heads are the model's retrieval heads. */
@@ -163,33 +163,15 @@ public final class SynthModel {
         }
     }
 
+    /** One token per printable character (space as U+2581), no merges, BOS added, no space prefix. */
     private static void vocabulary(GgufWriter w) {
-        List<String> tokens = new ArrayList<>();
-        int[] types = new int[VOCAB];
-        tokens.add("<unk>");
-        types[0] = 2;
-        tokens.add("<s>");
-        types[1] = 3;
-        tokens.add("</s>");
-        types[2] = 3;
-        for (int b = 0; b < 256; b++) {
-            types[tokens.size()] = 6;
-            tokens.add(String.format("<0x%02X>", b));
-        }
-        for (char ch = 32; ch < 127; ch++) {
-            types[tokens.size()] = 1;
-            tokens.add(ch == ' ' ? "\u2581" : String.valueOf(ch));
-        }
-        w.put("tokenizer.ggml.model", GgufValue.ofString("llama"));
-        w.put("tokenizer.ggml.tokens", GgufValue.ofStrings(tokens));
-        w.put("tokenizer.ggml.scores", GgufValue.ofFloats(new float[VOCAB]));
-        w.put("tokenizer.ggml.token_type", GgufValue.ofInts(types));
-        w.putUint32("tokenizer.ggml.bos_token_id", 1);
-        w.putUint32("tokenizer.ggml.eos_token_id", 2);
-        w.putUint32("tokenizer.ggml.unknown_token_id", 0);
+        List<String> pieces = new ArrayList<>();
+        for (char ch = 32; ch < 127; ch++) pieces.add(ch == ' ' ? "\u2581" : String.valueOf(ch));
+        SpmVocabularyWriter.write(w, pieces, new float[pieces.size()]);
         w.putBool("tokenizer.ggml.add_space_prefix", false);
         w.putBool("tokenizer.ggml.add_bos_token", true);
     }
+
 
     private static float[] ones(int n) {
         float[] x = new float[n];
