@@ -73,6 +73,7 @@ final class EvalCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("unknown policy " + p + " (known: full, razor, razor-nocomp, streaming, h2o, snapkv, random)");
             }
         }
+        if (profile != null && !Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
         for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
         List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
         Files.createDirectories(out);

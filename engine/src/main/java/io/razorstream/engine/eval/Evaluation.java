@@ -92,12 +92,19 @@ public final class Evaluation {
             float[] p = m.forward(full, tokens, i, 1, parallel), q = m.forward(other, tokens, i, 1, parallel);
             if (i == from - 1) other.compressNow(); // one-shot policies (SnapKV) treat tokens before `from` as the prompt
             if (i < from) continue;
-            double[] a = softmax(p), b = softmax(q);
-            for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
+            kl += kl(p, q);
             if (Ops.argmax(p) == Ops.argmax(q)) agree++;
             n++;
         }
         return new Divergence(n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());
+    }
+
+    /** KL(softmax(p) || softmax(q)) of two logit vectors, in nats. */
+    public static double kl(float[] p, float[] q) {
+        double[] a = softmax(p), b = softmax(q);
+        double kl = 0;
+        for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
+        return kl;
     }
 
     static double[] softmax(float[] x) {

@@ -23,7 +23,7 @@ public final class KvCache {
     private final float[][][] keys;   // [layer][kv head][position * headSize + i]
     private final float[][][] values;
     private final KvPolicy policy;
-    private final CompressedHead[][] windows; // [layer][kv head], null for FULL heads
+    private final CompressedHead[][] compressedHeads; // [layer][kv head], null for FULL heads
     private int capacity;
     private int size;
     private AttentionObserver observer;
@@ -47,13 +47,13 @@ public final class KvCache {
         this.capacity = Math.min(maxTokens, 256);
         this.keys = new float[layers][kvHeads][];
         this.values = new float[layers][kvHeads][];
-        this.windows = new CompressedHead[layers][kvHeads];
+        this.compressedHeads = new CompressedHead[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 boolean full = policy.policy(l, h) == HeadPolicy.FULL;
                 keys[l][h] = new float[full ? capacity * headSize : 0];
                 values[l][h] = new float[full ? capacity * headSize : 0];
-                windows[l][h] = policy.newHead(l, h, headSize);
+                compressedHeads[l][h] = policy.newHead(l, h, headSize);
             }
         }
     }
@@ -73,17 +73,17 @@ public final class KvCache {
 
     /** The compressed head at (layer, kvHead), or null when that head is FULL. */
     public CompressedHead compressed(int layer, int kvHead) {
-        return windows[layer][kvHead];
+        return compressedHeads[layer][kvHead];
     }
 
     /** One-shot compression for policies that compress at the end of the prompt (SnapKV); others ignore it. */
     public void compressNow() {
-        for (CompressedHead[] row : windows) for (CompressedHead h : row) if (h instanceof io.razorstream.engine.kv.SnapHead s) s.compress();
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h instanceof io.razorstream.engine.kv.SnapHead s) s.compress();
     }
 
     /** The head at (layer, kvHead) if it is a WINDOW head, else null. */
     public WindowHead window(int layer, int kvHead) {
-        return windows[layer][kvHead] instanceof WindowHead w ? w : null;
+        return compressedHeads[layer][kvHead] instanceof WindowHead w ? w : null;
     }
 
     public int size() {
@@ -108,7 +108,7 @@ public final class KvCache {
         int newCapacity = Math.min(maxTokens, Math.max(need, capacity * 2));
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                if (windows[l][h] != null) continue;
+                if (compressedHeads[l][h] != null) continue;
                 keys[l][h] = Arrays.copyOf(keys[l][h], newCapacity * headSize);
                 values[l][h] = Arrays.copyOf(values[l][h], newCapacity * headSize);
             }
@@ -123,7 +123,7 @@ public final class KvCache {
     void put(int layer, int position, float[] k, float[] v) {
         int base = position * headSize;
         for (int h = 0; h < kvHeads; h++) {
-            if (windows[layer][h] != null) continue;
+            if (compressedHeads[layer][h] != null) continue;
             float[] kd = keys[layer][h], vd = values[layer][h];
             int src = h * headSize;
             if (precision == KvPrecision.F16) {
@@ -154,9 +154,9 @@ public final class KvCache {
             for (int l = 0; l < layers; l++) {
                 put(l, size + t, k, v);
                 for (int h = 0; h < kvHeads; h++) {
-                    if (windows[l][h] != null) {
-                        windows[l][h].append(k, h * headSize, v, h * headSize);
-                        windows[l][h].endToken();
+                    if (compressedHeads[l][h] != null) {
+                        compressedHeads[l][h].append(k, h * headSize, v, h * headSize);
+                        compressedHeads[l][h].endToken();
                     }
                 }
             }
@@ -183,7 +183,7 @@ public final class KvCache {
         size = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                if (windows[l][h] != null) windows[l][h] = policy.newHead(l, h, headSize);
+                if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.newHead(l, h, headSize);
             }
         }
     }
@@ -200,7 +200,7 @@ public final class KvCache {
         long bytes = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                bytes += windows[l][h] == null ? (long) size * headSize * 2 * elementBytes() : windows[l][h].bytes(elementBytes());
+                bytes += compressedHeads[l][h] == null ? (long) size * headSize * 2 * elementBytes() : compressedHeads[l][h].bytes(elementBytes());
             }
         }
         return bytes;

@@ -1,6 +1,7 @@
 package io.razorstream.engine.fidelity;
 
 import io.razorstream.engine.Generator;
+import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.kv.KvPolicy;
@@ -15,7 +16,6 @@ import io.razorstream.engine.tensor.Ops;
 import io.razorstream.engine.tensor.Parallel;
 import org.junit.jupiter.api.Test;
 
-import java.util.Arrays;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -44,22 +44,11 @@ class Stories260KFidelityTest {
         double kl = 0;
         int agree = 0;
         for (int i = FROM; i < full.length; i++) {
-            double[] a = softmax(full[i]), b = softmax(other[i]);
-            for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
+            kl += Evaluation.kl(full[i], other[i]);
             if (Ops.argmax(full[i]) == Ops.argmax(other[i])) agree++;
         }
         int n = full.length - FROM;
         return new Result(kl / n, agree / (double) n, bytes);
-    }
-
-    static double[] softmax(float[] x) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : x) max = Math.max(max, v);
-        double[] e = new double[x.length];
-        double s = 0;
-        for (int i = 0; i < x.length; i++) s += e[i] = Math.exp(x[i] - max);
-        for (int i = 0; i < x.length; i++) e[i] /= s;
-        return e;
     }
 
     @Test
