@@ -131,7 +131,12 @@ final class EvalCommand implements Callable<Integer> {
 
     static int parseLength(String s) {
         String t = s.trim().toLowerCase(Locale.ROOT);
-        int n = t.endsWith("k") ? Integer.parseInt(t.substring(0, t.length() - 1)) * 1000 : Integer.parseInt(t);
+        int n;
+        try {
+            n = t.endsWith("k") ? Integer.parseInt(t.substring(0, t.length() - 1)) * 1000 : Integer.parseInt(t);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--lengths: '" + s + "' is not a length (e.g. 500, 4k)");
+        }
         if (n < 10) throw new IllegalArgumentException("length " + s + " is too short");
         return n;
     }
