@@ -65,7 +65,8 @@ public final class Benchmark {
      * under a cache policy: the attention share of decode grows with the context, which is what a
      * compressed cache saves.
      */
-    public static ContextResult decodeAtContext(LoadedModel loaded, int context, int genTokens, int repeats, KvPolicy policy, Parallel parallel) {
+    public static ContextResult decodeAtContext(LoadedModel loaded, int context, int genTokens, int repeats, KvPolicy policy, KvPrecision precision,
+            Parallel parallel) {
         LlamaModel model = loaded.model();
         if (context < 1 || context + genTokens > model.config().contextLength()) {
             throw new IllegalArgumentException("need 1 <= context and context + gen tokens <= " + model.config().contextLength());
@@ -73,7 +74,7 @@ public final class Benchmark {
         double[] runs = new double[repeats];
         long bytes = 0, full = 0;
         for (int run = -1; run < repeats; run++) {
-            KvCache cache = model.newCache(context + genTokens, KvPrecision.F16, policy);
+            KvCache cache = model.newCache(context + genTokens, precision, policy);
             cache.appendRandom(context, 11);
             int token = 1;
             long t0 = System.nanoTime();

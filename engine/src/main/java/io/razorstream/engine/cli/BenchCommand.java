@@ -52,6 +52,9 @@ final class BenchCommand implements Callable<Integer> {
             + "(chosen at random: speed does not depend on which) and windowing the rest; default: the full cache")
     Double retrievalRatio;
 
+    @Option(names = "--kv-precision", defaultValue = "F16", description = "with --context: KV cache precision, ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    io.razorstream.engine.llama.KvPrecision kvPrecision;
+
     @Option(names = "--window", defaultValue = "4000", description = "window heads: minimum recent tokens S0 (default: ${DEFAULT-VALUE})")
     int window;
 
@@ -107,14 +110,14 @@ final class BenchCommand implements Callable<Integer> {
             policy = KvPolicy.razor(retrieval, new WindowParams(4, window, compression));
             name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, order.size(), window, compression);
         }
-        Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, parallel);
+        Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, kvPrecision, parallel);
         if (json) {
-            out.println(String.format(Locale.ROOT, "{\"policy\":\"%s\",\"context\":%d,\"genTokens\":%d,\"decodeTokensPerSecond\":%.3f,"
-                    + "\"decodeRuns\":%s,\"cacheBytes\":%d,\"fullCacheBytes\":%d}", retrievalRatio == null ? "full" : "razor", r.context(),
+            out.println(String.format(Locale.ROOT, "{\"policy\":\"%s\",\"kvPrecision\":\"%s\",\"context\":%d,\"genTokens\":%d,\"decodeTokensPerSecond\":%.3f,"
+                    + "\"decodeRuns\":%s,\"cacheBytes\":%d,\"fullCacheBytes\":%d}", retrievalRatio == null ? "full" : "razor", kvPrecision, r.context(),
                     r.genTokens(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes()));
         } else {
-            out.printf(Locale.ROOT, "%s, %d tokens of context: decode %.2f tokens/s (runs: %s); cache %d bytes (full cache %d, %.2fx)%n",
-                    name, r.context(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes(),
+            out.printf(Locale.ROOT, "%s, %s cache, %d tokens of context: decode %.2f tokens/s (runs: %s); cache %d bytes (full cache %d, %.2fx)%n",
+                    name, kvPrecision, r.context(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes(),
                     r.fullCacheBytes() / (double) r.cacheBytes());
         }
     }

@@ -17,6 +17,6 @@ public interface CompressedHead {
     /** Entries held (a compensation token counts as one). */
     int entries();
 
-    /** Exact bytes held at {@code bytesPerElement} per key/value element. */
-    long bytes(int bytesPerElement);
+    /** Exact bytes held when one key (or value) vector costs {@code vectorBytes} (see KvPrecision). */
+    long bytes(int vectorBytes);
 }

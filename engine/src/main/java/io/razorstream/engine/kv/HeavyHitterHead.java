@@ -55,8 +55,8 @@ public final class HeavyHitterHead implements CompressedHead {
     }
 
     @Override
-    public long bytes(int bytesPerElement) {
-        return (long) count * headSize * 2 * bytesPerElement;
+    public long bytes(int vectorBytes) {
+        return (long) count * 2 * vectorBytes;
     }
 
     /** Attention received so far by kept entry {@code i} (oldest first). */

@@ -99,7 +99,7 @@ public final class SnapHead implements CompressedHead {
     }
 
     @Override
-    public long bytes(int bytesPerElement) {
-        return (long) count * headSize * 2 * bytesPerElement;
+    public long bytes(int vectorBytes) {
+        return (long) count * 2 * vectorBytes;
     }
 }

@@ -129,10 +129,10 @@ public final class WindowHead implements CompressedHead {
         return Arrays.copyOf(sumValues, headSize);
     }
 
-    /** Exact bytes this head holds at {@code bytesPerElement}: kept keys and values plus the fp32 sums and count. */
+    /** Exact bytes this head holds at {@code vectorBytes} per key or value: kept keys and values plus the fp32 sums and count. */
     @Override
-    public long bytes(int bytesPerElement) {
-        long kept = (long) keptCount() * headSize * 2 * bytesPerElement;
+    public long bytes(int vectorBytes) {
+        long kept = (long) keptCount() * 2 * vectorBytes;
         return evicted > 0 ? kept + headSize * 2L * Float.BYTES + Long.BYTES : kept;
     }
 

@@ -4,7 +4,6 @@ import io.razorstream.engine.kv.HeadPolicy;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.tensor.Numerics;
 
 import java.util.Arrays;
 
@@ -126,15 +125,8 @@ public final class KvCache {
             if (compressedHeads[layer][h] != null) continue;
             float[] kd = keys[layer][h], vd = values[layer][h];
             int src = h * headSize;
-            if (precision == KvPrecision.F16) {
-                for (int i = 0; i < headSize; i++) {
-                    kd[base + i] = Numerics.roundToF16(k[src + i]);
-                    vd[base + i] = Numerics.roundToF16(v[src + i]);
-                }
-            } else {
-                System.arraycopy(k, src, kd, base, headSize);
-                System.arraycopy(v, src, vd, base, headSize);
-            }
+            precision.round(k, src, kd, base, headSize);
+            precision.round(v, src, vd, base, headSize);
         }
     }
 
@@ -150,6 +142,10 @@ public final class KvCache {
             for (int i = 0; i < k.length; i++) {
                 k[i] = (float) random.nextGaussian();
                 v[i] = (float) random.nextGaussian();
+            }
+            for (int h = 0; h < kvHeads; h++) {
+                precision.round(k, h * headSize, k, h * headSize, headSize);
+                precision.round(v, h * headSize, v, h * headSize, headSize);
             }
             for (int l = 0; l < layers; l++) {
                 put(l, size + t, k, v);
@@ -188,8 +184,8 @@ public final class KvCache {
         }
     }
 
-    private int elementBytes() {
-        return precision == KvPrecision.F16 ? 2 : 4;
+    private int vectorBytes() {
+        return precision.vectorBytes(headSize);
     }
 
     /**
@@ -200,7 +196,7 @@ public final class KvCache {
         long bytes = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                bytes += compressedHeads[l][h] == null ? (long) size * headSize * 2 * elementBytes() : compressedHeads[l][h].bytes(elementBytes());
+                bytes += compressedHeads[l][h] == null ? (long) size * 2 * vectorBytes() : compressedHeads[l][h].bytes(vectorBytes());
             }
         }
         return bytes;
@@ -208,6 +204,6 @@ public final class KvCache {
 
     /** What an ordinary cache of the same length would take: every position of every head. */
     public long fullBytes() {
-        return (long) size * layers * kvHeads * headSize * 2 * elementBytes();
+        return (long) size * layers * kvHeads * 2 * vectorBytes();
     }
 }

@@ -193,7 +193,7 @@ public final class LlamaModel {
                 }
             }
         });
-        windowAttention(cache, layer, count, b, parallel, f16, scale);
+        windowAttention(cache, layer, count, b, parallel, cache.precision(), scale);
     }
 
     /**
@@ -201,7 +201,8 @@ public final class LlamaModel {
      * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
      * as in decode. KV heads are independent and run in parallel.
      */
-    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, boolean f16, float scale) {
+    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, KvPrecision precision, float scale) {
+        boolean f16 = precision == KvPrecision.F16;
         int hs = config.headSize(), group = config.groupSize();
         int[] windowed = java.util.stream.IntStream.range(0, config.kvHeadCount()).filter(h -> cache.compressed(layer, h) != null).toArray();
         if (windowed.length == 0) return;
@@ -211,8 +212,8 @@ public final class LlamaModel {
                 int kvh = windowed[i];
                 CompressedHead head = cache.compressed(layer, kvh);
                 for (int t = 0; t < count; t++) {
-                    roundedCopy(b.k[t], kvh * hs, k, f16);
-                    roundedCopy(b.v[t], kvh * hs, v, f16);
+                    precision.round(b.k[t], kvh * hs, k, 0, hs);
+                    precision.round(b.v[t], kvh * hs, v, 0, hs);
                     head.append(k, 0, v, 0);
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         roundedCopy(b.q[t], h * hs, q, f16);

@@ -33,7 +33,11 @@ class Stories260KFidelityTest {
     record Result(double kl, double top1, long bytes) {}
 
     static float[][] logits(LlamaModel m, int[] tokens, KvPolicy policy, Parallel p, long[] bytes) {
-        KvCache cache = m.newCache(tokens.length, KvPrecision.F32, policy);
+        return logits(m, tokens, policy, KvPrecision.F32, p, bytes);
+    }
+
+    static float[][] logits(LlamaModel m, int[] tokens, KvPolicy policy, KvPrecision precision, Parallel p, long[] bytes) {
+        KvCache cache = m.newCache(tokens.length, precision, policy);
         float[][] out = new float[tokens.length][];
         for (int i = 0; i < tokens.length; i++) out[i] = m.forward(cache, tokens, i, 1, p);
         bytes[0] = cache.bytesInUse();
@@ -75,13 +79,22 @@ class Stories260KFidelityTest {
                 Result streaming = compare(full, logits(m, tokens, KvPolicy.razor(new boolean[LAYERS][KV_HEADS],
                         new WindowParams(4, streamWindow, 1_000_000).withoutCompensation()), p, bytes), bytes[0]);
                 Result random = compare(full, logits(m, tokens, KvPolicy.razor(randomHeads(profile, seed), window), p, bytes), bytes[0]);
+                Result fullF16 = compare(full, logits(m, tokens, KvPolicy.full(LAYERS, KV_HEADS), KvPrecision.F16, p, bytes), bytes[0]);
+                Result fullQ8 = compare(full, logits(m, tokens, KvPolicy.full(LAYERS, KV_HEADS), KvPrecision.Q8, p, bytes), bytes[0]);
+                Result razorQ8 = compare(full, logits(m, tokens, profile.policy(window), KvPrecision.Q8, p, bytes), bytes[0]);
                 System.out.printf("%d | %.4f, %.3f | %.4f, %.3f | %.4f, %.3f (%d, %d) | %.4f, %.3f | %d / %d%n", seed,
                         razor.kl(), razor.top1(), noComp.kl(), noComp.top1(), streaming.kl(), streaming.top1(), streamWindow,
                         streaming.bytes(), random.kl(), random.top1(), razor.bytes(), fullBytes);
+                System.out.printf("  precision: full F16 %.5f, %.3f (%d bytes) | full Q8 %.5f, %.3f (%d) | razor Q8 %.4f, %.3f (%d)%n",
+                        fullF16.kl(), fullF16.top1(), fullF16.bytes(), fullQ8.kl(), fullQ8.top1(), fullQ8.bytes(),
+                        razorQ8.kl(), razorQ8.top1(), razorQ8.bytes());
 
                 assertThat(streaming.bytes()).isLessThanOrEqualTo(razor.bytes());
                 assertThat(razor.kl()).as("compensation token helps, text %d", seed).isLessThan(noComp.kl());
                 assertThat(razor.bytes()).isLessThan(fullBytes / 2);
+                // Storage precision: F16 barely moves the distributions; int8 costs far less than the window does.
+                assertThat(fullF16.kl()).as("F16 cache, text %d", seed).isLessThan(1e-4);
+                assertThat(fullQ8.kl()).as("Q8 cache, text %d", seed).isLessThan(Math.min(0.005, razor.kl() / 10));
             }
         }
     }

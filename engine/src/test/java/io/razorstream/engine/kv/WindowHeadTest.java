@@ -124,7 +124,7 @@ class WindowHeadTest {
             assertThat(head.keptCount() + head.evictedCount()).isEqualTo(t);
         }
         // Exact size at fp16: kept keys and values, plus the fp32 sums and the count once anything was folded.
-        assertThat(head.bytes(2)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
+        assertThat(head.bytes(2 * HS)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
     }
 
     @org.junit.jupiter.api.Test

@@ -62,9 +62,13 @@ class SynthModelTest {
     record Answer(String text, long bytes, long fullBytes) {}
 
     static Answer answer(KvPolicy policy, String prompt) {
+        return answer(policy, prompt, KvPrecision.F16);
+    }
+
+    static Answer answer(KvPolicy policy, String prompt, KvPrecision precision) {
         LlamaModel m = model.model();
         int[] tokens = model.tokenizer().encode(prompt, true, true);
-        KvCache cache = m.newCache(tokens.length + KEY.length(), KvPrecision.F16, policy);
+        KvCache cache = m.newCache(tokens.length + KEY.length(), precision, policy);
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += 96) logits = m.forward(cache, tokens, from, Math.min(96, tokens.length - from), parallel);
         StringBuilder out = new StringBuilder();
@@ -125,5 +129,17 @@ class SynthModelTest {
             wrong[1][2] = true;
             assertThat(answer(KvPolicy.razor(wrong, window), prompt).text()).as("random heads, depth %s", depth).isNotEqualTo(KEY);
         }
+    }
+
+    @Test
+    void int8CacheRetrievesTooWithFewerBytes() {
+        WindowParams window = new WindowParams(4, 64, 1_000_000);
+        String prompt = passkeyPrompt(4000, 0.25);
+        Answer f16 = answer(profile.policy(window), prompt, KvPrecision.F16);
+        Answer q8 = answer(profile.policy(window), prompt, KvPrecision.Q8);
+        assertThat(q8.text()).isEqualTo(KEY);
+        // One int8 per element plus one fp32 scale per vector, against two bytes per element.
+        assertThat((double) q8.bytes()).isLessThan(0.6 * f16.bytes());
+        assertThat(q8.fullBytes()).isEqualTo(f16.fullBytes() / (2L * SynthModel.HEAD_SIZE) * (SynthModel.HEAD_SIZE + 4));
     }
 }
