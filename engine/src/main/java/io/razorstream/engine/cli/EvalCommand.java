@@ -5,6 +5,7 @@ import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.profile.HeadProfiler;
 import org.knowm.xchart.BitmapEncoder;
@@ -32,6 +33,10 @@ import java.util.concurrent.Callable;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Compare cache policies: passkey retrieval over lengths x depths, KL divergence from the full cache, bytes kept.")
 final class EvalCommand implements Callable<Integer> {
+    private static final List<String> KNOWN_POLICIES = List.of("full", "razor", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
+
+    private boolean[][] inductionOnly; // the profile's induction heads without the echo heads, for razor-noecho
+
     @Spec
     CommandSpec spec;
 
@@ -48,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
     int probePeriod;
 
     @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
-            description = "full, razor, razor-nocomp, streaming, h2o and snapkv (the last three at Razor's byte budget), random (Razor with random heads)")
+            description = "full, razor, razor-nocomp (no compensation token), razor-noecho (induction heads only), streaming, h2o and snapkv (these three at Razor's byte budget), random (Razor with random heads)")
     List<String> policies;
 
     @Option(names = "--lengths", defaultValue = "1k,4k", split = ",", description = "filler lengths in characters (k = 1000)")
@@ -69,8 +74,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         for (String p : policies) {
-            if (!List.of("full", "razor", "razor-nocomp", "streaming", "h2o", "snapkv", "random").contains(p)) {
-                throw new IllegalArgumentException("unknown policy " + p + " (known: full, razor, razor-nocomp, streaming, h2o, snapkv, random)");
+            if (!KNOWN_POLICIES.contains(p)) {
+                throw new IllegalArgumentException("unknown policy " + p + " (known: " + String.join(", ", KNOWN_POLICIES) + ")");
             }
         }
         if (profile != null && !Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
@@ -80,10 +85,18 @@ final class EvalCommand implements Callable<Integer> {
         var err = spec.commandLine().getErr();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new io.razorstream.engine.tensor.Parallel(threads.resolve())) {
             LlamaConfig c = loaded.model().config();
-            boolean[][] retrieval = profile != null
-                    ? HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount())
-                    : HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(),
-                            new HeadProfiler.Options(3, 0.14, 0.01, probePeriod), parallel, null).retrieval();
+            boolean[][] retrieval, inductionOnly;
+            if (profile != null) {
+                retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                inductionOnly = policies.contains("razor-noecho")
+                        ? HeadProfileFile.readHeads(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount(), "inductionHeads") : null;
+            } else {
+                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(),
+                        new HeadProfiler.Options(3, 0.14, 0.01, probePeriod), parallel, null);
+                retrieval = made.retrieval();
+                inductionOnly = made.inductionHeads();
+            }
+            this.inductionOnly = inductionOnly;
             WindowParams params = new WindowParams(sinks, window, Integer.MAX_VALUE);
             StringBuilder passkeyCsv = new StringBuilder("policy,length,depth,accuracy,kv_bytes,full_kv_bytes\n");
             StringBuilder klCsv = new StringBuilder("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes\n");
@@ -147,6 +160,7 @@ final class EvalCommand implements Callable<Integer> {
             case "full" -> KvPolicy.full(c.blockCount(), c.kvHeadCount());
             case "razor" -> KvPolicy.razor(retrieval, params);
             case "razor-nocomp" -> KvPolicy.razor(retrieval, params.withoutCompensation());
+            case "razor-noecho" -> KvPolicy.razor(inductionOnly, params);
             case "random" -> KvPolicy.razor(randomLike(retrieval), params);
             case "streaming" -> KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
                     new WindowParams(params.sinks(), Math.max(1, razorEntriesPerHead(retrieval, params, tokens) - params.sinks()), Integer.MAX_VALUE)

@@ -34,6 +34,13 @@ public record HeadProfile(String modelFingerprint, int period, long[] seeds, dou
         return KvPolicy.razor(retrieval, window);
     }
 
+    /** The induction heads alone (the echo heads' share left out): the "no echo heads" ablation. */
+    public boolean[][] inductionHeads() {
+        boolean[][] chosen = new boolean[layers()][kvHeads()];
+        HeadProfiler.select(kvInduction, inductionRatio, chosen);
+        return chosen;
+    }
+
     /** The profile as JSON (scores, chosen set, probe parameters, model fingerprint). */
     public String toJson() {
         StringBuilder sb = new StringBuilder("{\n");
@@ -46,17 +53,23 @@ public record HeadProfile(String modelFingerprint, int period, long[] seeds, dou
         sb.append("  \"induction\": ").append(matrix(induction)).append(",\n");
         sb.append("  \"kvEcho\": ").append(matrix(kvEcho)).append(",\n");
         sb.append("  \"kvInduction\": ").append(matrix(kvInduction)).append(",\n");
-        sb.append("  \"retrievalHeads\": [");
+        sb.append("  \"inductionHeads\": ").append(heads(inductionHeads())).append(",\n");
+        sb.append("  \"retrievalHeads\": ").append(heads(retrieval)).append('\n');
+        return sb.append("}\n").toString();
+    }
+
+    private static String heads(boolean[][] chosen) {
+        StringBuilder sb = new StringBuilder("[");
         String sep = "";
-        for (int l = 0; l < layers(); l++) {
-            for (int h = 0; h < kvHeads(); h++) {
-                if (retrieval[l][h]) {
+        for (int l = 0; l < chosen.length; l++) {
+            for (int h = 0; h < chosen[l].length; h++) {
+                if (chosen[l][h]) {
                     sb.append(sep).append("{\"layer\": ").append(l).append(", \"kvHead\": ").append(h).append('}');
                     sep = ", ";
                 }
             }
         }
-        return sb.append("]\n}\n").toString();
+        return sb.append(']').toString();
     }
 
     private static String matrix(double[][] m) {

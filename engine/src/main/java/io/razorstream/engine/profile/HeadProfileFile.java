@@ -13,7 +13,13 @@ public final class HeadProfileFile {
 
     private HeadProfileFile() {}
 
+    /** The chosen set ("retrievalHeads"). */
     public static boolean[][] readRetrieval(Path file, String modelFingerprint, int layers, int kvHeads) throws IOException {
+        return readHeads(file, modelFingerprint, layers, kvHeads, "retrievalHeads");
+    }
+
+    /** A list of heads the profile names under {@code field} ("retrievalHeads" or "inductionHeads"). */
+    public static boolean[][] readHeads(Path file, String modelFingerprint, int layers, int kvHeads, String field) throws IOException {
         String json = Files.readString(file);
         if (!json.contains("\"format\": \"razorstream-head-profile/1\"")) {
             throw new IllegalArgumentException(file + ": not a razorstream head profile (format razorstream-head-profile/1)");
@@ -23,8 +29,8 @@ public final class HeadProfileFile {
         if (!f.group(1).equals(modelFingerprint)) {
             throw new IllegalArgumentException(file + ": made for another model (fingerprint " + f.group(1) + ", this model " + modelFingerprint + ")");
         }
-        int at = json.indexOf("\"retrievalHeads\"");
-        if (at < 0) throw new IllegalArgumentException(file + ": no retrievalHeads");
+        int at = json.indexOf('"' + field + '"');
+        if (at < 0) throw new IllegalArgumentException(file + ": no " + field + " (a profile from an older version? run `profile` again)");
         boolean[][] retrieval = new boolean[layers][kvHeads];
         Matcher h = HEAD.matcher(json.substring(at, json.indexOf(']', at) + 1));
         while (h.find()) {

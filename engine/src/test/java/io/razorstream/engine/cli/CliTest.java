@@ -136,7 +136,7 @@ class CliTest {
         Path model = dir.resolve("synth.gguf");
         assertThat(run("synth-model", "--out", model.toString()).exit()).isZero();
         Path out = dir.resolve("eval");
-        Run r = run("eval", "--model", model.toString(), "--probe-period", "100", "--policies", "full,razor,streaming",
+        Run r = run("eval", "--model", model.toString(), "--probe-period", "100", "--policies", "full,razor,streaming,razor-noecho",
                 "--lengths", "400", "--depths", "0,100", "--out", out.toString(), "--threads", "1");
         assertThat(r.exit()).as(r.err()).isZero();
         List<String> passkey = Files.readAllLines(out.resolve("passkey.csv"));
@@ -145,8 +145,9 @@ class CliTest {
         assertThat(passkey).anyMatch(l -> l.startsWith("full,") && l.contains(",0,1,"))
                 .anyMatch(l -> l.startsWith("razor,") && l.contains(",0,1,"))
                 .anyMatch(l -> l.startsWith("streaming,") && l.contains(",0,0,"))
-                .anyMatch(l -> l.startsWith("streaming,") && l.contains(",100,1,"));
-        assertThat(Files.readAllLines(out.resolve("kl.csv"))).hasSize(4).first().isEqualTo("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes");
+                .anyMatch(l -> l.startsWith("streaming,") && l.contains(",100,1,"))
+                .anyMatch(l -> l.startsWith("razor-noecho,") && l.contains(",0,1,")); // the induction head alone retrieves here
+        assertThat(Files.readAllLines(out.resolve("kl.csv"))).hasSize(5).first().isEqualTo("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes");
         assertThat(out.resolve("summary.md")).exists();
         assertThat(out.resolve("memory.png")).exists();
         assertThat(out.resolve("passkey-razor.png")).exists();

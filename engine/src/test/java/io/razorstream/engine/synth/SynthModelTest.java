@@ -142,4 +142,18 @@ class SynthModelTest {
         assertThat((double) q8.bytes()).isLessThan(0.6 * f16.bytes());
         assertThat(q8.fullBytes()).isEqualTo(f16.fullBytes() / (2L * SynthModel.HEAD_SIZE) * (SynthModel.HEAD_SIZE + 4));
     }
+
+    @Test
+    void inductionHeadsAloneLeaveTheEchoHeadOut() {
+        // One head by induction and one by echo: the chosen set is both, the induction set only the first.
+        HeadProfile p = new HeadProfile(profile.modelFingerprint(), profile.period(), profile.seeds(), 0.1, 0.1, profile.echo(),
+                profile.induction(), profile.kvEcho(), profile.kvInduction(), profile.retrieval());
+        boolean[][] induction = p.inductionHeads();
+        for (int l = 0; l < SynthModel.LAYERS; l++) {
+            for (int h = 0; h < SynthModel.HEADS; h++) {
+                assertThat(induction[l][h]).as("(%d, %d)", l, h).isEqualTo(l == SynthModel.INDUCTION[0] && h == SynthModel.INDUCTION[1]);
+            }
+        }
+        assertThat(p.toJson()).contains("\"inductionHeads\": [{\"layer\": 1, \"kvHead\": 0}],");
+    }
 }
