@@ -120,6 +120,48 @@ public final class WindowHead implements CompressedHead {
         return i < sinkCount ? i * headSize : ((ringStart + i - sinkCount) % ringCapacity) * headSize;
     }
 
+    /** Sink tokens held (the first tokens of the sequence, up to N0). */
+    public int sinkCount() {
+        return sinkCount;
+    }
+
+    /** Tokens in the rolling window: positions [tokens - windowCount, tokens) of the sequence. */
+    public int windowCount() {
+        return ringCount;
+    }
+
+    public WindowParams params() {
+        return params;
+    }
+
+    /**
+     * A head rebuilt from stored parts (the state store): {@code tokens} appended so far, the sinks and
+     * the window (oldest first) as {@code headSize}-float vectors side by side, and the compensation sums
+     * with their count. The result attends exactly as the head that was stored.
+     */
+    public static WindowHead restore(int headSize, WindowParams params, long tokens, int sinkCount, float[] sinkKeys,
+                                     float[] sinkValues, int windowCount, float[] windowKeys, float[] windowValues,
+                                     float[] sumKeys, float[] sumValues, long evicted) {
+        if (sinkCount > params.sinks() || sinkCount + windowCount > tokens || windowCount > params.window(tokens)
+                || (sinkCount < params.sinks() && windowCount > 0) || evicted > tokens - sinkCount - windowCount) {
+            throw new IllegalArgumentException("inconsistent window head: " + tokens + " tokens, " + sinkCount + " sinks, "
+                    + windowCount + " in the window, " + evicted + " evicted, for " + params);
+        }
+        WindowHead head = new WindowHead(headSize, params);
+        head.tokens = tokens;
+        head.sinkCount = sinkCount;
+        System.arraycopy(sinkKeys, 0, head.sinkKeys, 0, sinkCount * headSize);
+        System.arraycopy(sinkValues, 0, head.sinkValues, 0, sinkCount * headSize);
+        head.ringCapacity = Math.max(head.ringCapacity, Integer.highestOneBit(Math.max(1, windowCount)) * 2);
+        head.ringKeys = Arrays.copyOf(windowKeys, head.ringCapacity * headSize);
+        head.ringValues = Arrays.copyOf(windowValues, head.ringCapacity * headSize);
+        head.ringCount = windowCount;
+        System.arraycopy(sumKeys, 0, head.sumKeys, 0, headSize);
+        System.arraycopy(sumValues, 0, head.sumValues, 0, headSize);
+        head.evicted = evicted;
+        return head;
+    }
+
     /** Sum of the evicted keys (a copy). */
     public float[] sumKeys() {
         return Arrays.copyOf(sumKeys, headSize);
@@ -150,11 +192,10 @@ public final class WindowHead implements CompressedHead {
         float[] query = new float[headSize];
         System.arraycopy(q, qOff, query, 0, headSize);
         Softmax state = new Softmax(headSize);
-        // The kept tokens lie in up to three contiguous runs: the sinks, and the ring before and after its wrap.
-        state.tiles(query, scale, sinkKeys, sinkValues, 0, sinkCount);
-        int firstRun = Math.min(ringCount, ringCapacity - ringStart);
-        state.tiles(query, scale, ringKeys, ringValues, ringStart, firstRun);
-        state.tiles(query, scale, ringKeys, ringValues, 0, ringCount - firstRun);
+        // Tiles follow the logical order (sinks, then the window oldest first), never the ring's layout, so a
+        // head rebuilt from storage with another layout computes bit-identical outputs.
+        state.tiles(query, scale, sinkKeys, sinkValues, 0, sinkCount, sinkCount);
+        state.tiles(query, scale, ringKeys, ringValues, ringStart, ringCount, ringCapacity);
         if (evicted > 0) {
             float n = evicted;
             float[] meanK = new float[headSize], meanV = new float[headSize];
@@ -178,14 +219,14 @@ public final class WindowHead implements CompressedHead {
             acc = new float[headSize];
         }
 
-        /** Tokens [first, first + count) of the given arrays, TILE at a time. */
-        void tiles(float[] query, float scale, float[] keys, float[] values, int first, int count) {
+        /** {@code count} tokens from slot {@code first} on, wrapping at {@code capacity} slots, TILE at a time. */
+        void tiles(float[] query, float scale, float[] keys, float[] values, int first, int count, int capacity) {
             int hs = acc.length;
             for (int t0 = 0; t0 < count; t0 += TILE) {
                 int n = Math.min(TILE, count - t0);
                 float tileMax = Float.NEGATIVE_INFINITY;
                 for (int i = 0; i < n; i++) {
-                    scores[i] = Ops.dot(query, 0, keys, (first + t0 + i) * hs, hs) * scale;
+                    scores[i] = Ops.dot(query, 0, keys, ((first + t0 + i) % capacity) * hs, hs) * scale;
                     tileMax = Math.max(tileMax, scores[i]);
                 }
                 if (tileMax > max) { // one rescale per tile of what was accumulated under the old maximum
@@ -197,7 +238,7 @@ public final class WindowHead implements CompressedHead {
                 for (int i = 0; i < n; i++) {
                     float p = (float) Math.exp(scores[i] - max);
                     sum += p;
-                    Ops.axpy(acc, 0, p, values, (first + t0 + i) * hs, hs);
+                    Ops.axpy(acc, 0, p, values, ((first + t0 + i) % capacity) * hs, hs);
                 }
             }
         }

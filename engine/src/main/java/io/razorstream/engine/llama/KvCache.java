@@ -174,6 +174,63 @@ public final class KvCache {
         return values[layer][kvHead];
     }
 
+    /** Copies a FULL head's key and value at {@code position} (for the state store). */
+    public void readFull(int layer, int kvHead, int position, float[] k, int kOff, float[] v, int vOff) {
+        if (compressedHeads[layer][kvHead] != null) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
+        if (position < 0 || position >= size) throw new IndexOutOfBoundsException("position " + position + " of " + size);
+        System.arraycopy(keys[layer][kvHead], position * headSize, k, kOff, headSize);
+        System.arraycopy(values[layer][kvHead], position * headSize, v, vOff, headSize);
+    }
+
+    /**
+     * Restoring from storage, step 1: an empty cache becomes {@code tokens} long; then every FULL head's
+     * positions are written with {@link #writeFull} and every WINDOW head is set with {@link #restoreWindow}.
+     */
+    public void restoreLength(int tokens) {
+        if (size != 0) throw new IllegalStateException("restore into an empty cache only (this one holds " + size + " tokens)");
+        reserve(tokens);
+        size = tokens;
+    }
+
+    /** Writes a FULL head's key and value at {@code position}, already at the cache's precision (no rounding). */
+    public void writeFull(int layer, int kvHead, int position, float[] k, int kOff, float[] v, int vOff) {
+        if (compressedHeads[layer][kvHead] != null) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
+        if (position < 0 || position >= size) throw new IndexOutOfBoundsException("position " + position + " of " + size);
+        System.arraycopy(k, kOff, keys[layer][kvHead], position * headSize, headSize);
+        System.arraycopy(v, vOff, values[layer][kvHead], position * headSize, headSize);
+    }
+
+    /** Replaces a WINDOW head by one rebuilt from storage (see {@link WindowHead#restore}). */
+    public void restoreWindow(int layer, int kvHead, WindowHead head) {
+        if (!(compressedHeads[layer][kvHead] instanceof WindowHead)) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a WINDOW head");
+        if (head.tokens() != size) throw new IllegalArgumentException("window head has " + head.tokens() + " tokens, the cache " + size);
+        compressedHeads[layer][kvHead] = head;
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    public int headSize() {
+        return headSize;
+    }
+
+    /** Heap bytes the working copy takes (floats for every kept element), for memory budgets. */
+    public long heapBytes() {
+        long bytes = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                bytes += compressedHeads[l][h] == null ? (long) (keys[l][h].length + values[l][h].length) * Float.BYTES
+                        : compressedHeads[l][h].bytes(headSize * Float.BYTES);
+            }
+        }
+        return bytes;
+    }
+
     /** Forgets everything (FULL heads keep their storage for reuse). */
     public void clear() {
         size = 0;

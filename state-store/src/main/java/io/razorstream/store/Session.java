@@ -1,0 +1,132 @@
+package io.razorstream.store;
+
+import io.razorstream.engine.kv.HeadPolicy;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.llama.LlamaConfig;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One conversation in memory: its KV cache plus the bookkeeping that is stored beside it. The store
+ * remembers how much of it is already persisted, so that saving after a turn writes only what changed.
+ */
+public final class Session {
+    /** How many applied turn ids (and replies) a session remembers for idempotency. */
+    public static final int RECENT_TURNS = 64;
+
+    private final String id;
+    private final KvCache cache;
+    private final String modelFingerprint, profileFingerprint;
+    private final int blockSize;
+    private int[] pendingTokens = new int[0];
+    private final ArrayDeque<AppliedTurn> recentTurns = new ArrayDeque<>();
+    private long lastActivityMillis;
+
+    // What the store holds for this session (maintained by SessionStore).
+    boolean stored;
+    int persistedTokens;
+    long persistedWindowStart;
+
+    Session(String id, KvCache cache, String modelFingerprint, String profileFingerprint, int blockSize) {
+        SessionKeys.idBytes(id);
+        this.id = id;
+        this.cache = cache;
+        this.modelFingerprint = modelFingerprint;
+        this.profileFingerprint = profileFingerprint;
+        this.blockSize = blockSize;
+    }
+
+    /**
+     * A new, empty session whose cache follows {@code policy} (FULL and WINDOW heads only: those are the
+     * ones the store can persist incrementally).
+     */
+    public static Session create(String id, LlamaConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
+                                 String profileFingerprint, int blockSize) {
+        if (blockSize < 1 || blockSize > 65535) throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
+        for (int l = 0; l < policy.layers(); l++) {
+            for (int h = 0; h < policy.kvHeads(); h++) {
+                HeadPolicy p = policy.policy(l, h);
+                if (p != HeadPolicy.FULL && p != HeadPolicy.WINDOW) {
+                    throw new IllegalArgumentException("the session store persists FULL and WINDOW heads only, not " + p);
+                }
+            }
+        }
+        return new Session(id, new KvCache(config, config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public KvCache cache() {
+        return cache;
+    }
+
+    public int tokens() {
+        return cache.size();
+    }
+
+    public String modelFingerprint() {
+        return modelFingerprint;
+    }
+
+    public String profileFingerprint() {
+        return profileFingerprint;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Tokens generated but not yet in the cache (fed first on the next turn). */
+    public int[] pendingTokens() {
+        return pendingTokens.clone();
+    }
+
+    public void setPendingTokens(int[] tokens) {
+        this.pendingTokens = tokens.clone();
+    }
+
+    /** The stored reply of an already applied turn id, if it is among the recent ones. */
+    public Optional<String> replyOf(String turnId) {
+        for (AppliedTurn t : recentTurns) if (t.turnId().equals(turnId)) return Optional.of(t.reply());
+        return Optional.empty();
+    }
+
+    /** Remembers an applied turn (the oldest is forgotten past {@link #RECENT_TURNS}). */
+    public void recordTurn(String turnId, String reply) {
+        recentTurns.addLast(new AppliedTurn(turnId, reply));
+        while (recentTurns.size() > RECENT_TURNS) recentTurns.removeFirst();
+    }
+
+    public List<AppliedTurn> recentTurns() {
+        return List.copyOf(recentTurns);
+    }
+
+    public long lastActivityMillis() {
+        return lastActivityMillis;
+    }
+
+    void touch(long nowMillis) {
+        lastActivityMillis = Math.max(lastActivityMillis, nowMillis);
+    }
+
+    SessionMeta meta() {
+        KvPolicy policy = cache.policy();
+        boolean[][] full = new boolean[policy.layers()][policy.kvHeads()];
+        for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = policy.policy(l, h) == HeadPolicy.FULL;
+        return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), policy.window(), full, blockSize, cache.size(),
+                pendingTokens, List.copyOf(recentTurns), lastActivityMillis);
+    }
+
+    void restoreBookkeeping(SessionMeta meta) {
+        pendingTokens = meta.pendingTokens().clone();
+        recentTurns.clear();
+        recentTurns.addAll(meta.recentTurns());
+        lastActivityMillis = meta.lastActivityMillis();
+    }
+}

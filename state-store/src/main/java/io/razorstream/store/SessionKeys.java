@@ -1,0 +1,101 @@
+package io.razorstream.store;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The key layout. Numbers are fixed-width big-endian so that keys sort the way they read and a session's
+ * keys form one contiguous range:
+ * <pre>
+ *   meta:  0x01 | len u16 | session id (UTF-8)
+ *   data:  0x02 | len u16 | session id | layer u16 | kv head u16 | kind u8 | block u32
+ * </pre>
+ * The length prefix keeps {@code abc} and {@code abcd} apart (no session's range contains another's), and
+ * putting every meta record under 0x01 lets sessions be listed without reading a single block.
+ */
+final class SessionKeys {
+    static final byte META = 1, DATA = 2;
+    /** Kinds of data record: a WINDOW head's sinks and compensation accumulator, or a block of tokens. */
+    static final byte HEAD_RECORD = 0, BLOCK = 1;
+    static final int MAX_SESSION_ID_BYTES = 256;
+    private static final int DATA_SUFFIX = 2 + 2 + 1 + 4;
+
+    private SessionKeys() {}
+
+    static byte[] idBytes(String sessionId) {
+        if (sessionId == null || sessionId.isEmpty()) throw new IllegalArgumentException("session id must not be empty");
+        byte[] b = sessionId.getBytes(StandardCharsets.UTF_8);
+        if (b.length > MAX_SESSION_ID_BYTES) {
+            throw new IllegalArgumentException("session id is " + b.length + " bytes; at most " + MAX_SESSION_ID_BYTES + " allowed");
+        }
+        return b;
+    }
+
+    static byte[] meta(String sessionId) {
+        return prefix(META, idBytes(sessionId), 0).array();
+    }
+
+    /** Every data key of the session starts with this. */
+    static byte[] dataPrefix(String sessionId) {
+        return prefix(DATA, idBytes(sessionId), 0).array();
+    }
+
+    static byte[] headRecord(String sessionId, int layer, int kvHead) {
+        return data(sessionId, layer, kvHead, HEAD_RECORD, 0);
+    }
+
+    static byte[] block(String sessionId, int layer, int kvHead, long index) {
+        return data(sessionId, layer, kvHead, BLOCK, index);
+    }
+
+    private static byte[] data(String sessionId, int layer, int kvHead, byte kind, long index) {
+        ByteBuffer b = prefix(DATA, idBytes(sessionId), DATA_SUFFIX);
+        b.putShort((short) layer).putShort((short) kvHead).put(kind).putInt((int) index);
+        return b.array();
+    }
+
+    private static ByteBuffer prefix(byte type, byte[] id, int extra) {
+        return ByteBuffer.allocate(1 + 2 + id.length + extra).put(type).putShort((short) id.length).put(id);
+    }
+
+    /** The first key after every key that starts with {@code prefix} (exclusive end of a prefix range). */
+    static byte[] after(byte[] prefix) {
+        byte[] end = prefix.clone();
+        for (int i = end.length - 1; i >= 0; i--) {
+            if (++end[i] != 0) return end;
+        }
+        throw new IllegalArgumentException("no key follows an all-0xff prefix");
+    }
+
+    /** Start and end of all meta keys. */
+    static byte[] metaStart() {
+        return new byte[] {META};
+    }
+
+    static byte[] metaEnd() {
+        return new byte[] {META + 1};
+    }
+
+    /** The session id of a meta key. */
+    static String sessionOfMeta(byte[] key) {
+        ByteBuffer b = ByteBuffer.wrap(key);
+        if (b.get() != META) throw new IllegalArgumentException("not a meta key");
+        byte[] id = new byte[Short.toUnsignedInt(b.getShort())];
+        b.get(id);
+        return new String(id, StandardCharsets.UTF_8);
+    }
+
+    /** The fields of a data key. */
+    record DataKey(int layer, int kvHead, byte kind, long index) {
+        static DataKey parse(byte[] key) {
+            ByteBuffer b = ByteBuffer.wrap(key, key.length - DATA_SUFFIX, DATA_SUFFIX);
+            return new DataKey(Short.toUnsignedInt(b.getShort()), Short.toUnsignedInt(b.getShort()), b.get(), Integer.toUnsignedLong(b.getInt()));
+        }
+
+        @Override
+        public String toString() {
+            return kind == HEAD_RECORD ? "layer " + layer + ", KV head " + kvHead + ", head record"
+                    : "layer " + layer + ", KV head " + kvHead + ", block " + index;
+        }
+    }
+}

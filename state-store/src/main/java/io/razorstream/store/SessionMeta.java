@@ -1,0 +1,80 @@
+package io.razorstream.store;
+
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.KvPrecision;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
+ * (full heads, window, precision, block size), how many tokens it holds, the tokens generated but not yet
+ * in the cache (the last sampled token is fed at the start of the next turn), the recently applied turn
+ * ids with their replies, and the last activity time.
+ */
+public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
+                          WindowParams window, boolean[][] fullHeads, int blockSize, int tokens, int[] pendingTokens,
+                          List<AppliedTurn> recentTurns, long lastActivityMillis) {
+
+    byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(estimate()).order(ByteOrder.LITTLE_ENDIAN);
+        putString(b, sessionId);
+        putString(b, modelFingerprint);
+        putString(b, profileFingerprint);
+        b.put((byte) precision.ordinal());
+        b.putInt(window.sinks()).putInt(window.minWindow()).putInt(window.compression()).put((byte) (window.compensate() ? 1 : 0));
+        b.putShort((short) fullHeads.length).putShort((short) fullHeads[0].length);
+        for (boolean[] row : fullHeads) for (boolean f : row) b.put((byte) (f ? 1 : 0));
+        b.putInt(blockSize).putInt(tokens);
+        b.putInt(pendingTokens.length);
+        for (int t : pendingTokens) b.putInt(t);
+        b.putInt(recentTurns.size());
+        for (AppliedTurn t : recentTurns) {
+            putString(b, t.turnId());
+            putString(b, t.reply());
+        }
+        b.putLong(lastActivityMillis);
+        return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
+    }
+
+    private int estimate() {
+        int n = 256 + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
+                + fullHeads.length * fullHeads[0].length + 4 * pendingTokens.length;
+        for (AppliedTurn t : recentTurns) n += 8 + 4 * t.turnId().length() + 4 * t.reply().length();
+        return n;
+    }
+
+    static SessionMeta decode(byte[] value, String where) {
+        ByteBuffer b = RecordCodec.unwrap(value, RecordCodec.KIND_META, () -> where);
+        try {
+            String id = getString(b), model = getString(b), profile = getString(b);
+            KvPrecision precision = KvPrecision.values()[b.get()];
+            WindowParams window = new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1);
+            boolean[][] full = new boolean[b.getShort()][b.getShort()];
+            for (boolean[] row : full) for (int h = 0; h < row.length; h++) row[h] = b.get() == 1;
+            int blockSize = b.getInt(), tokens = b.getInt();
+            int[] pending = new int[b.getInt()];
+            for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
+            int turns = b.getInt();
+            List<AppliedTurn> recent = new ArrayList<>(turns);
+            for (int i = 0; i < turns; i++) recent.add(new AppliedTurn(getString(b), getString(b)));
+            return new SessionMeta(id, model, profile, precision, window, full, blockSize, tokens, pending, recent, b.getLong());
+        } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
+            throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
+        }
+    }
+
+    private static void putString(ByteBuffer b, String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        b.putInt(bytes.length).put(bytes);
+    }
+
+    private static String getString(ByteBuffer b) {
+        byte[] bytes = new byte[b.getInt()];
+        b.get(bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,52 @@
+package io.razorstream.store;
+
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The layout on a Kafka Streams key-value store (RocksDB underneath, changelogged). A batch's puts go in
+ * one {@code putAll} (one RocksDB write batch); deletes become tombstones, so they reach the changelog
+ * too. Under exactly_once_v2 the whole turn commits, or not, with the task's transaction.
+ */
+public final class StreamsStoreBackend implements KvBackend {
+    private final KeyValueStore<Bytes, byte[]> store;
+
+    public StreamsStoreBackend(KeyValueStore<Bytes, byte[]> store) {
+        this.store = store;
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+        return store.get(Bytes.wrap(key));
+    }
+
+    @Override
+    public void scan(byte[] from, byte[] to, Visitor visitor) {
+        // Kafka's range() includes its upper bound; keys equal to `to` are skipped here.
+        try (KeyValueIterator<Bytes, byte[]> it = store.range(Bytes.wrap(from), Bytes.wrap(to))) {
+            while (it.hasNext()) {
+                KeyValue<Bytes, byte[]> kv = it.next();
+                if (Bytes.BYTES_LEXICO_COMPARATOR.compare(kv.key.get(), to) >= 0) break;
+                if (!visitor.visit(kv.key.get(), kv.value)) break;
+            }
+        }
+    }
+
+    @Override
+    public void write(WriteBatchBuilder batch) {
+        List<KeyValue<Bytes, byte[]>> entries = new ArrayList<>();
+        for (WriteBatchBuilder.Op op : batch.ops()) {
+            switch (op) {
+                case WriteBatchBuilder.Put p -> entries.add(KeyValue.pair(Bytes.wrap(p.key()), p.value()));
+                case WriteBatchBuilder.Delete d -> entries.add(KeyValue.pair(Bytes.wrap(d.key()), null));
+                case WriteBatchBuilder.DeleteRange r -> scan(r.from(), r.to(), (k, v) -> entries.add(KeyValue.pair(Bytes.wrap(k), null)));
+            }
+        }
+        store.putAll(entries);
+    }
+}
