@@ -1,0 +1,175 @@
+package io.razorstream.store;
+
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.KvPrecision;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static io.razorstream.store.Caches.SMALL;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SessionStoreTest {
+    static final WindowParams WINDOW = new WindowParams(4, 40, 5);
+
+    @ParameterizedTest
+    @EnumSource(KvPrecision.class)
+    void roundTripAfterMixedTurnsGivesTheSameCache(KvPrecision precision, @TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("s1", SMALL, Caches.razor(SMALL, 3, WINDOW), precision, 16);
+            SplittableRandom r = new SplittableRandom(5);
+            int[] turns = {1, 2, 3, 7, 150, 1, 16, 17, 300, 5, 33, 1, 64, 2};
+            for (int i = 0; i < turns.length; i++) {
+                s.cache().appendRandom(turns[i], r.nextLong());
+                s.recordTurn("t" + i, "reply " + i);
+                store.save(s, 1000 + i);
+                // reload after every turn: what is stored is always the whole current state
+                Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
+                Caches.assertSameContents(s.cache(), back.cache());
+            }
+            s.setPendingTokens(new int[] {42});
+            store.save(s, 5000);
+            Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
+            assertThat(back.pendingTokens()).containsExactly(42);
+            assertThat(back.replyOf("t3")).contains("reply 3");
+            assertThat(back.replyOf("t99")).isEmpty();
+            assertThat(back.lastActivityMillis()).isEqualTo(5000);
+            assertThat(back.cache().precision()).isEqualTo(precision);
+            assertThat(back.cache().bytesInUse()).isEqualTo(s.cache().bytesInUse());
+            // the reloaded session keeps growing exactly as the original does
+            s.cache().appendRandom(90, 77);
+            back.cache().appendRandom(90, 77);
+            Caches.assertSameContents(s.cache(), back.cache());
+            store.save(back, 6000);
+            Caches.assertSameContents(s.cache(), store.load("s1", SMALL, "model-fp").orElseThrow().cache());
+        }
+    }
+
+    @Test
+    void windowHeadsStoreAtMostTheWindowPlusOnePartialBlock(@TempDir Path dir) {
+        int block = 16;
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("w", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, block);
+            SplittableRandom r = new SplittableRandom(9);
+            for (int turn = 0; turn < 40; turn++) {
+                s.cache().appendRandom(1 + r.nextInt(120), r.nextLong());
+                store.save(s, turn);
+                int tokens = s.tokens();
+                int bound = (int) Math.ceil(WINDOW.window(tokens) / (double) block) + 1;
+                for (int l = 0; l < SMALL.blockCount(); l++) {
+                    for (int h = 0; h < SMALL.kvHeadCount(); h++) {
+                        int blocks = countBlocks(db, "w", l, h);
+                        if (s.cache().window(l, h) != null) assertThat(blocks).as("turn %d, %d tokens, (%d, %d)", turn, tokens, l, h).isLessThanOrEqualTo(bound);
+                        else assertThat(blocks).isEqualTo((tokens + block - 1) / block);
+                    }
+                }
+            }
+        }
+    }
+
+    static int countBlocks(RocksBackend db, String session, int layer, int head) {
+        byte[] from = SessionKeys.block(session, layer, head, 0), to = SessionKeys.block(session, layer, head, 0xffffffffL);
+        int[] n = {0};
+        db.scan(from, to, (k, v) -> {
+            n[0]++;
+            return true;
+        });
+        return n[0];
+    }
+
+    @Test
+    void aFlippedByteIsReportedWithTheSessionAndKey(@TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("chat-7", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+            s.cache().appendRandom(100, 1);
+            store.save(s, 1);
+            byte[] key = SessionKeys.block("chat-7", 1, 2, 3);
+            byte[] value = db.get(key);
+            value[value.length / 2] ^= 0x10;
+            WriteBatchBuilder b = new WriteBatchBuilder();
+            b.put(key, value);
+            db.write(b);
+            assertThatThrownBy(() -> store.load("chat-7", SMALL, "model-fp")).isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("session 'chat-7'").hasMessageContaining("layer 1, KV head 2, block 3").hasMessageContaining("checksum");
+        }
+    }
+
+    @Test
+    void deleteRemovesEveryKeyOfTheSessionAndNoneOfAnotherWithALongerId(@TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            for (String id : new String[] {"abc", "abcd", "ab"}) {
+                Session s = Caches.session(id, SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+                s.cache().appendRandom(70, id.length());
+                store.save(s, 1);
+            }
+            long abcd = store.storedBytes("abcd"), ab = store.storedBytes("ab");
+            assertThat(store.storedBytes("abc")).isPositive();
+            store.delete("abc");
+            assertThat(store.storedBytes("abc")).isZero();
+            assertThat(store.load("abc", SMALL, "model-fp")).isEmpty();
+            assertThat(store.storedBytes("abcd")).isEqualTo(abcd);
+            assertThat(store.storedBytes("ab")).isEqualTo(ab);
+            List<String> keysLeft = new ArrayList<>();
+            db.scan(new byte[] {0}, new byte[] {(byte) 0xff}, (k, v) -> {
+                keysLeft.add(new String(k, java.nio.charset.StandardCharsets.ISO_8859_1));
+                return true;
+            });
+            assertThat(keysLeft).noneMatch(k -> k.contains("abc") && !k.contains("abcd"));
+            assertThat(store.load("abcd", SMALL, "model-fp")).isPresent();
+        }
+    }
+
+    @Test
+    void idleSessionsExpireAndListingPages(@TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            for (int i = 0; i < 5; i++) {
+                Session s = Caches.session("s" + i, SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+                s.cache().appendRandom(10, i);
+                store.save(s, i * 1000L);
+            }
+            assertThat(store.list(null, 2)).extracting(SessionMeta::sessionId).containsExactly("s0", "s1");
+            assertThat(store.list("s1", 10)).extracting(SessionMeta::sessionId).containsExactly("s2", "s3", "s4");
+            assertThat(store.expireIdle(4500, Duration.ofSeconds(2))).containsExactly("s0", "s1", "s2");
+            assertThat(store.list(null, 10)).extracting(SessionMeta::sessionId).containsExactly("s3", "s4");
+            assertThat(store.storedBytes("s0")).isZero();
+        }
+    }
+
+    @Test
+    void anotherFormatVersionOrModelIsRefusedClearly(@TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("v", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+            s.cache().appendRandom(10, 1);
+            store.save(s, 1);
+            assertThatThrownBy(() -> store.load("v", SMALL, "other-model")).isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("made with model model-fp");
+            byte[] meta = db.get(SessionKeys.meta("v"));
+            meta[2] = 9; // the format version byte
+            WriteBatchBuilder b = new WriteBatchBuilder();
+            b.put(SessionKeys.meta("v"), meta);
+            db.write(b);
+            assertThatThrownBy(() -> store.load("v", SMALL, "model-fp")).isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("session 'v'").hasMessageContaining("format version 9").hasMessageContaining("reads version 1");
+        }
+    }
+
+    @Test
+    void sessionIdsAreChecked() {
+        assertThatThrownBy(() -> SessionKeys.meta("")).hasMessageContaining("must not be empty");
+        assertThatThrownBy(() -> SessionKeys.meta("x".repeat(300))).hasMessageContaining("at most 256");
+    }
+}
