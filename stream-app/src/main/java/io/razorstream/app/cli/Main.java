@@ -1,0 +1,34 @@
+package io.razorstream.app.cli;
+
+import io.razorstream.engine.cli.RazorCli;
+import io.razorstream.store.StoreFormatException;
+import picocli.CommandLine;
+
+/**
+ * The {@code razorstream} command line of the whole product: the engine's commands (generate, inspect,
+ * bench, profile, eval, ...) plus the service's own.
+ */
+public final class Main {
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = RazorCli.commandLine();
+        cl.getCommandSpec().usageMessage().description("RazorStream: a Kafka-streaming memory service for long LLM conversations, "
+                + "with a pure-Java CPU inference engine for GGUF models.");
+        cl.addSubcommand("bench-store", new BenchStoreCommand());
+        CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof StoreFormatException) {
+                cmd.getErr().println("error: " + e.getMessage());
+                cmd.getErr().flush();
+                return 1;
+            }
+            return engineHandler.handleExecutionException(e, cmd, parsed);
+        });
+        return cl;
+    }
+}
