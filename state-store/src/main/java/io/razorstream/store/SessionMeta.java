@@ -19,6 +19,27 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
                           WindowParams window, boolean[][] fullHeads, int blockSize, int tokens, int[] pendingTokens,
                           List<AppliedTurn> recentTurns, long lastActivityMillis) {
 
+    /**
+     * Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them), from the metadata alone:
+     * FULL heads every token, WINDOW heads sinks + window + the compensation token once anything was evicted.
+     */
+    public long kvBytes(int headSize) {
+        long vector = precision.vectorBytes(headSize), bytes = 0;
+        long sinks = Math.min(tokens, window.sinks()), windowed = Math.min(tokens - sinks, window.window(tokens));
+        long evicted = window.compensate() ? tokens - sinks - windowed : 0;
+        for (boolean[] row : fullHeads) {
+            for (boolean full : row) {
+                bytes += full ? tokens * 2 * vector : (sinks + windowed) * 2 * vector + (evicted > 0 ? headSize * 2L * Float.BYTES + Long.BYTES : 0);
+            }
+        }
+        return bytes;
+    }
+
+    /** What an ordinary cache of the same tokens would keep at the same precision. */
+    public long fullKvBytes(int headSize) {
+        return (long) tokens * fullHeads.length * fullHeads[0].length * 2 * precision.vectorBytes(headSize);
+    }
+
     byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(estimate()).order(ByteOrder.LITTLE_ENDIAN);
         putString(b, sessionId);

@@ -45,6 +45,9 @@ class SessionStoreTest {
             assertThat(back.lastActivityMillis()).isEqualTo(5000);
             assertThat(back.cache().precision()).isEqualTo(precision);
             assertThat(back.cache().bytesInUse()).isEqualTo(s.cache().bytesInUse());
+            SessionMeta meta = store.meta("s1").orElseThrow();
+            assertThat(meta.kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
+            assertThat(meta.fullKvBytes(SMALL.headSize())).isEqualTo(s.cache().fullBytes());
             // the reloaded session keeps growing exactly as the original does
             s.cache().appendRandom(90, 77);
             back.cache().appendRandom(90, 77);

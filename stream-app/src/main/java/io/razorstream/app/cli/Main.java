@@ -19,6 +19,9 @@ public final class Main {
         CommandLine cl = RazorCli.commandLine();
         cl.getCommandSpec().usageMessage().description("RazorStream: a Kafka-streaming memory service for long LLM conversations, "
                 + "with a pure-Java CPU inference engine for GGUF models.");
+        cl.addSubcommand("serve", new ServeCommand());
+        cl.addSubcommand("chat", new ChatCommand());
+        cl.addSubcommand("session", new SessionCommand());
         cl.addSubcommand("bench-store", new BenchStoreCommand());
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {

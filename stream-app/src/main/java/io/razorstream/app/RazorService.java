@@ -1,0 +1,216 @@
+package io.razorstream.app;
+
+import io.razorstream.app.broker.EmbeddedBroker;
+import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.app.grpc.GrpcServer;
+import io.razorstream.app.grpc.ServiceContext;
+import io.razorstream.app.model.ServedModel;
+import io.razorstream.app.stream.RazorTopology;
+import io.razorstream.app.stream.TokenRouter;
+import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.store.HotSessions;
+import io.razorstream.store.SessionStores;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.state.HostInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running instance: the model, the Kafka Streams topology with the session store, the gRPC server,
+ * and (with no bootstrap servers configured) the embedded broker. {@link #close} shuts down in the
+ * reverse order: stop accepting calls, let turns in flight finish, close Streams, then the broker.
+ */
+public final class RazorService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RazorService.class);
+
+    private final List<AutoCloseable> closeInOrder = new ArrayList<>();
+    private final GrpcServer grpc;
+    private final KafkaStreams streams;
+    private final String bootstrap;
+    private final ServedModel model;
+    private final int grpcPort;
+
+    private RazorService(GrpcServer grpc, KafkaStreams streams, String bootstrap, ServedModel model, int grpcPort) {
+        this.grpc = grpc;
+        this.streams = streams;
+        this.bootstrap = bootstrap;
+        this.model = model;
+        this.grpcPort = grpcPort;
+    }
+
+    public static RazorService start(ServiceConfig config) throws Exception {
+        List<AutoCloseable> resources = new ArrayList<>();
+        try {
+            Files.createDirectories(config.dataDir());
+            Parallel parallel = new Parallel(config.getInt("engine.threads"));
+            resources.add(parallel);
+            ServedModel model = ServedModel.open(config, parallel);
+            resources.add(model);
+            log.info("model {}: {} of {} KV heads keep their full cache, window {}, {} cache", model.path().getFileName(), model.retrievalCount(),
+                    model.retrieval().length * model.retrieval()[0].length, model.window(), model.precision());
+
+            String bootstrap = config.get("bootstrap.servers");
+            if (bootstrap.isEmpty()) {
+                EmbeddedBroker broker = EmbeddedBroker.start(config.dataDir().resolve("kafka"), Duration.ofSeconds(90));
+                resources.add(broker);
+                bootstrap = broker.bootstrapServers();
+            }
+            ensureTopics(config, bootstrap);
+
+            int port = config.getInt("grpc.port");
+            if (port == 0) port = freePort();
+            HostInfo self = new HostInfo(config.get("advertised.host"), port);
+            TokenRouter router = new TokenRouter();
+            HotSessions hot = new HotSessions(config.getLong("sessions.hot-bytes"));
+            RazorTopology.Settings settings = new RazorTopology.Settings(config.get("topic.turns"), config.get("topic.replies"),
+                    config.get("topic.dead-letters"), config.getInt("store.block-tokens"), config.getInt("turn.max-bytes"),
+                    config.getInt("reply.max-tokens"), config.getInt("reply.default-tokens"), config.getDuration("sessions.ttl"),
+                    config.getDuration("sessions.expiry-interval"));
+            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, new TurnRunner(model, parallel), hot, router),
+                    streamsProperties(config, bootstrap, self));
+
+            Producer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                    ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.LINGER_MS_CONFIG, 0),
+                    new StringSerializer(), new ByteArraySerializer());
+            ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "razorstream-timer");
+                t.setDaemon(true);
+                return t;
+            });
+            ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
+                    settings.maxReplyTokens(), config.getDuration("turn.timeout"), timer);
+            GrpcServer grpc = new GrpcServer(port, ctx);
+            streams.setStateListener((now, before) -> {
+                grpc.setServing(now == KafkaStreams.State.RUNNING);
+                log.info("stream processing: {} -> {}", before, now);
+            });
+            // Close order (reverse of this list): gRPC first, then Streams, producer, timer, model, engine, broker.
+            resources.add(timer::shutdownNow);
+            resources.add(producer);
+            resources.add(() -> streams.close(new KafkaStreams.CloseOptions().timeout(Duration.ofSeconds(30))));
+            streams.start();
+            grpc.start();
+            resources.add(() -> grpc.shutdown(Duration.ofSeconds(30)));
+            RazorService service = new RazorService(grpc, streams, bootstrap, model, port);
+            service.closeInOrder.addAll(resources.reversed());
+            log.info("RazorStream serving gRPC on port {} (advertised as {}), Kafka at {}", port, self, bootstrap);
+            return service;
+        } catch (Exception e) {
+            for (AutoCloseable r : resources.reversed()) {
+                try {
+                    r.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    static Properties streamsProperties(ServiceConfig config, String bootstrap, HostInfo self) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, config.dataDir().resolve("streams").toString());
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.getInt("topic.replication"));
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.getInt("standby.replicas"));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1); // the engine already uses every core for one turn
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // A turn can take minutes of engine time: keep the consumer in the group and the transaction open meanwhile.
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG), (int) Duration.ofMinutes(30).toMillis());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 50);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), (int) Duration.ofMinutes(15).toMillis());
+        SessionStores.withRocksConfig(p);
+        return p;
+    }
+
+    static void ensureTopics(ServiceConfig config, String bootstrap) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<NewTopic> missing = new ArrayList<>();
+            for (String key : List.of("topic.turns", "topic.replies", "topic.dead-letters")) {
+                if (!existing.contains(config.get(key))) {
+                    missing.add(new NewTopic(config.get(key), config.getInt("topic.partitions"), (short) config.getInt("topic.replication")));
+                }
+            }
+            if (!missing.isEmpty()) {
+                try {
+                    admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e; // another instance was first
+                }
+            }
+        }
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Waits until stream processing runs (partitions assigned, stores restored), or throws. */
+    public void awaitRunning(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) {
+                throw new IllegalStateException("stream processing stopped: " + streams.state());
+            }
+            if (System.nanoTime() > deadline) throw new IllegalStateException("stream processing not running after " + timeout + ": " + streams.state());
+            Thread.sleep(50);
+        }
+    }
+
+    public int grpcPort() {
+        return grpcPort;
+    }
+
+    public String bootstrapServers() {
+        return bootstrap;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    public ServedModel model() {
+        return model;
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable r : closeInOrder) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                log.warn("while shutting down: {}", e.toString());
+            }
+        }
+        closeInOrder.clear();
+    }
+}

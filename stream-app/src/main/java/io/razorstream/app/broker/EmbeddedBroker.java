@@ -1,0 +1,147 @@
+package io.razorstream.app.broker;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real single-node Kafka broker (KRaft, broker + controller) for the embedded mode, run as a child JVM
+ * ({@code kafka.Kafka}) from this process's own class path. A child rather than in-process: the broker
+ * is the very program production runs, its logging and memory stay out of the service's, and SIGTERM
+ * stops it cleanly (STACK.md: the least fragile of the three verified ways). Its logs and metadata live
+ * under {@code dir}, with the ports chosen on first start, so a restart finds its topics and sessions.
+ */
+public final class EmbeddedBroker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EmbeddedBroker.class);
+
+    private final Process process;
+    private final String bootstrap;
+
+    private EmbeddedBroker(Process process, String bootstrap) {
+        this.process = process;
+        this.bootstrap = bootstrap;
+    }
+
+    public String bootstrapServers() {
+        return bootstrap;
+    }
+
+    /** Starts (formatting the storage on first use) and waits until the broker answers, or fails saying why. */
+    public static EmbeddedBroker start(Path dir, Duration timeout) throws IOException, InterruptedException {
+        Files.createDirectories(dir);
+        Path ports = dir.resolve("ports.properties"), config = dir.resolve("server.properties"), logs = dir.resolve("logs");
+        Properties p = new Properties();
+        if (Files.exists(ports)) {
+            try (Reader r = Files.newBufferedReader(ports)) {
+                p.load(r);
+            }
+        } else {
+            p.setProperty("broker", String.valueOf(freePort()));
+            p.setProperty("controller", String.valueOf(freePort()));
+            try (Writer w = Files.newBufferedWriter(ports)) {
+                p.store(w, "ports of the embedded broker, kept across restarts");
+            }
+        }
+        int brokerPort = Integer.parseInt(p.getProperty("broker")), controllerPort = Integer.parseInt(p.getProperty("controller"));
+        Files.writeString(config, String.join("\n",
+                "process.roles=broker,controller",
+                "node.id=1",
+                "controller.quorum.bootstrap.servers=127.0.0.1:" + controllerPort,
+                "listeners=PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort,
+                "advertised.listeners=PLAINTEXT://127.0.0.1:" + brokerPort,
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                "log.dirs=" + logs,
+                "num.partitions=4",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                "log.cleaner.dedupe.buffer.size=8388608", // the default takes 128 MB of heap
+                "transaction.max.timeout.ms=900000",
+                "") );
+        Path out = dir.resolve("broker.log");
+        if (!Files.exists(logs.resolve("meta.properties"))) {
+            Process format = java(List.of("kafka.tools.StorageTool", "format", "--standalone", "-t", Uuid.randomUuid().toString(), "-c", config.toString()), out);
+            if (!format.waitFor(120, TimeUnit.SECONDS) || format.exitValue() != 0) {
+                throw new IOException("formatting the embedded broker's storage in " + logs + " failed; see " + out);
+            }
+        }
+        Process broker = java(List.of("kafka.Kafka", config.toString()), out);
+        EmbeddedBroker b = new EmbeddedBroker(broker, "127.0.0.1:" + brokerPort);
+        try {
+            b.awaitReady(timeout, out);
+        } catch (IOException | RuntimeException e) {
+            b.close();
+            throw e;
+        }
+        log.info("embedded Kafka broker ready at {} (data in {}, log in {})", b.bootstrap, dir, out);
+        return b;
+    }
+
+    private void awaitReady(Duration timeout, Path out) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3000))) {
+            while (true) {
+                if (!process.isAlive()) throw new IOException("the embedded broker exited with code " + process.exitValue() + "; see " + out);
+                try {
+                    if (!admin.describeCluster().nodes().get(3, TimeUnit.SECONDS).isEmpty()) return;
+                } catch (Exception notYet) {
+                    // not listening yet
+                }
+                if (System.nanoTime() > deadline) throw new IOException("the embedded broker did not start within " + timeout + "; see " + out);
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private static Process java(List<String> mainAndArgs, Path out) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-Xms64m", "-Xmx512m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(mainAndArgs);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile())).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** SIGTERM, then up to 30 s for a clean shutdown before killing it. */
+    @Override
+    public void close() {
+        if (!process.isAlive()) return;
+        process.destroy();
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                log.warn("embedded broker did not stop within 30 s; killing it");
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.razorstream.app.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The service's settings. Every one has a default that works on one laptop; a properties file, then
+ * environment variables ({@code RAZORSTREAM_} + the key upper-cased with dots as underscores, e.g.
+ * {@code RAZORSTREAM_GRPC_PORT}), then command-line flags override it, in that order.
+ */
+public final class ServiceConfig {
+    /** Every key with its default and what it means (printed by {@code serve --help-config}). */
+    public static final Map<String, String[]> KEYS = new LinkedHashMap<>();
+
+    static {
+        key("model", "", "GGUF model file; empty: the synthetic retrieval model, generated into the data dir on first start");
+        key("profile", "", "head profile (JSON) of the model; empty: the model's own '<model>.heads.json' or a new profile");
+        key("bootstrap.servers", "", "Kafka bootstrap servers; empty: start an embedded single-node broker in the data dir");
+        key("grpc.port", "7070", "gRPC port (0: any free port)");
+        key("advertised.host", "localhost", "host name other instances use to reach this one's gRPC port (application.server)");
+        key("data.dir", "razorstream-data", "state: the embedded broker's logs, Kafka Streams' RocksDB stores, the generated model");
+        key("application.id", "razorstream", "Kafka Streams application id: instances with the same id share the sessions");
+        key("topic.turns", "razorstream.turns", "turns topic (TurnEvent, keyed by session id)");
+        key("topic.replies", "razorstream.replies", "replies topic (ReplyEvent, keyed by session id)");
+        key("topic.dead-letters", "razorstream.dead-letters", "malformed or rejected turns, with the reason in the 'razorstream.error' header");
+        key("topic.partitions", "4", "partitions of the topics the service creates");
+        key("topic.replication", "1", "replication factor of the topics the service creates (and of Streams' changelogs)");
+        key("standby.replicas", "0", "Kafka Streams standby replicas (warm copies of the session stores)");
+        key("engine.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())), "threads of the inference engine");
+        key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");
+        key("window.sinks", "4", "window heads: sink tokens (N0)");
+        key("window.min", "", "window heads: minimum recent tokens S0; empty: 64 for the synthetic model, 4000 otherwise");
+        key("window.compression", "", "window heads: the window is max(S0, N / C); empty: 1000000 for the synthetic model (fixed window), 5 otherwise");
+        key("store.block-tokens", "32", "tokens per stored block");
+        key("sessions.hot-bytes", String.valueOf(1L << 30), "memory for decoded sessions (LRU)");
+        key("sessions.ttl", "P7D", "sessions idle longer than this are deleted (ISO-8601 duration)");
+        key("sessions.expiry-interval", "PT1M", "how often idle sessions are looked for");
+        key("turn.max-bytes", "262144", "largest turn text accepted (UTF-8 bytes)");
+        key("reply.default-tokens", "64", "reply length when a turn does not say");
+        key("reply.max-tokens", "2048", "largest reply length a turn may ask for");
+        key("turn.timeout", "PT10M", "how long a Chat waits for its turn to be processed");
+    }
+
+    private static void key(String name, String def, String doc) {
+        KEYS.put(name, new String[] {def, doc});
+    }
+
+    private final Map<String, String> values = new LinkedHashMap<>();
+
+    private ServiceConfig() {
+        KEYS.forEach((k, v) -> values.put(k, v[0]));
+    }
+
+    /** Defaults, then {@code file} (may be null), then the environment, then {@code flags}. */
+    public static ServiceConfig load(Path file, Map<String, String> env, Map<String, String> flags) throws IOException {
+        ServiceConfig c = new ServiceConfig();
+        if (file != null) {
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(file)) {
+                p.load(r);
+            }
+            for (String k : p.stringPropertyNames()) c.set(k, p.getProperty(k), "config file " + file);
+        }
+        for (String k : KEYS.keySet()) {
+            String v = env.get(envName(k));
+            if (v != null) c.set(k, v, "environment variable " + envName(k));
+        }
+        flags.forEach((k, v) -> c.set(k, v, "flag"));
+        return c;
+    }
+
+    public static ServiceConfig defaults() {
+        return new ServiceConfig();
+    }
+
+    public static String envName(String key) {
+        return "RAZORSTREAM_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    public ServiceConfig set(String key, String value, String source) {
+        if (!KEYS.containsKey(key)) throw new IllegalArgumentException("unknown setting '" + key + "' (from " + source + "); known: " + String.join(", ", KEYS.keySet()));
+        values.put(key, value.trim());
+        return this;
+    }
+
+    public String get(String key) {
+        if (!KEYS.containsKey(key)) throw new IllegalArgumentException("unknown setting " + key);
+        return values.get(key);
+    }
+
+    public int getInt(String key) {
+        try {
+            return Integer.parseInt(get(key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("setting " + key + " must be a whole number, got '" + get(key) + "'");
+        }
+    }
+
+    public long getLong(String key) {
+        try {
+            return Long.parseLong(get(key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("setting " + key + " must be a whole number, got '" + get(key) + "'");
+        }
+    }
+
+    public Duration getDuration(String key) {
+        try {
+            return Duration.parse(get(key));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("setting " + key + " must be an ISO-8601 duration such as PT10M or P7D, got '" + get(key) + "'");
+        }
+    }
+
+    public Path dataDir() {
+        return Path.of(get("data.dir")).toAbsolutePath();
+    }
+
+    public Map<String, String> asMap() {
+        return Map.copyOf(values);
+    }
+}

@@ -1,0 +1,67 @@
+package io.razorstream.app.grpc;
+
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.razorstream.proto.v1.MemoryServiceGrpc;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/** The gRPC server: MemoryService, standard health checking and server reflection. */
+public final class GrpcServer implements AutoCloseable {
+    private final Server server;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Forwarding forwarding = new Forwarding();
+
+    public GrpcServer(int port, ServiceContext ctx) {
+        this.server = NettyServerBuilder.forAddress(new InetSocketAddress(port))
+                .addService(ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), Forwarding.interceptor()))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .build();
+        setServing(false);
+    }
+
+    public GrpcServer start() throws IOException {
+        server.start();
+        return this;
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    /** Health: SERVING while the stream processing runs, NOT_SERVING otherwise. */
+    public void setServing(boolean serving) {
+        ServingStatus s = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        health.setStatus("", s);
+        health.setStatus(MemoryServiceGrpc.SERVICE_NAME, s);
+    }
+
+    /** Stops accepting calls, lets calls in flight finish for up to {@code grace}, then cancels the rest. */
+    public void shutdown(Duration grace) {
+        health.enterTerminalState();
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                server.shutdownNow();
+                server.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        forwarding.close();
+    }
+
+    @Override
+    public void close() {
+        shutdown(Duration.ofSeconds(10));
+    }
+}

@@ -1,0 +1,114 @@
+package io.razorstream.app.model;
+
+import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.profile.HeadProfile;
+import io.razorstream.engine.profile.HeadProfileFile;
+import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.synth.SynthModel;
+import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.tensor.Parallel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Locale;
+
+/**
+ * The model a service instance runs, with the cache policy its sessions get: the head profile's retrieval
+ * heads FULL, the others windowed. With no model configured it is the synthetic retrieval model
+ * (docs/SYNTH-MODEL.md), written into the data dir on first start, so nothing has to be downloaded.
+ */
+public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, String profileFingerprint, WindowParams window,
+                          KvPrecision precision, boolean synthetic) implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
+    public static final String SYNTH_FILE = "synth-retrieval.gguf";
+
+    public static ServedModel open(ServiceConfig config, Parallel parallel) throws IOException {
+        boolean synthetic = config.get("model").isEmpty();
+        Path path;
+        if (synthetic) {
+            path = config.dataDir().resolve("models").resolve(SYNTH_FILE);
+            if (!Files.exists(path)) {
+                Files.createDirectories(path.getParent());
+                Path tmp = path.resolveSibling(SYNTH_FILE + ".tmp");
+                SynthModel.write(tmp, GgmlType.F32);
+                Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                log.info("wrote the synthetic retrieval model to {}", path);
+            }
+        } else {
+            path = Path.of(config.get("model")).toAbsolutePath();
+            if (!Files.isRegularFile(path)) throw new IllegalArgumentException("model " + path + " does not exist");
+        }
+        LoadedModel loaded = LoadedModel.open(path);
+        try {
+            int layers = loaded.model().config().blockCount(), kvHeads = loaded.model().config().kvHeadCount();
+            Path profile = config.get("profile").isEmpty() ? path.resolveSibling(path.getFileName() + ".heads.json") : Path.of(config.get("profile"));
+            boolean[][] retrieval;
+            if (Files.exists(profile)) {
+                retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), layers, kvHeads);
+            } else if (!config.get("profile").isEmpty()) {
+                throw new IllegalArgumentException("head profile " + profile + " does not exist");
+            } else {
+                // The synthetic model's heads show up with a short probe; real models get the spec's default.
+                HeadProfiler.Options options = synthetic ? new HeadProfiler.Options(3, 0.14, 0.01, 100) : HeadProfiler.Options.DEFAULT;
+                log.info("profiling the heads of {} (once; written to {})", path.getFileName(), profile);
+                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options, parallel, null);
+                Files.writeString(profile, made.toJson());
+                retrieval = made.retrieval();
+            }
+            int sinks = config.getInt("window.sinks");
+            int min = config.get("window.min").isEmpty() ? (synthetic ? 64 : 4000) : config.getInt("window.min");
+            int compression = config.get("window.compression").isEmpty() ? (synthetic ? 1_000_000 : 5) : config.getInt("window.compression");
+            KvPrecision precision = KvPrecision.valueOf(config.get("kv.precision").toUpperCase(Locale.ROOT));
+            return new ServedModel(path, loaded, retrieval, fingerprint(loaded.gguf().fingerprint(), retrieval), new WindowParams(sinks, min, compression),
+                    precision, synthetic);
+        } catch (RuntimeException | IOException e) {
+            loaded.close();
+            throw e;
+        }
+    }
+
+    /** The cache policy of a new session. */
+    public KvPolicy policy() {
+        return KvPolicy.razor(retrieval, window);
+    }
+
+    public String fingerprint() {
+        return loaded.gguf().fingerprint();
+    }
+
+    public int retrievalCount() {
+        int n = 0;
+        for (boolean[] row : retrieval) for (boolean r : row) if (r) n++;
+        return n;
+    }
+
+    private static String fingerprint(String model, boolean[][] retrieval) {
+        StringBuilder sb = new StringBuilder(model);
+        for (boolean[] row : retrieval) {
+            sb.append('|');
+            for (boolean r : row) sb.append(r ? '1' : '0');
+        }
+        try {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d, 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        loaded.close();
+    }
+}

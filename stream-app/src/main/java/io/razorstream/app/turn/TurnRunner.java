@@ -1,0 +1,129 @@
+package io.razorstream.app.turn;
+
+import io.razorstream.app.model.ServedModel;
+import io.razorstream.engine.Generator;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.sampling.Sampler;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.tokenizer.Tokenizer;
+import io.razorstream.engine.tokenizer.Utf8StreamDecoder;
+import io.razorstream.proto.v1.FinishReason;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.store.Session;
+
+/**
+ * Applies one turn to a session's cache: the token left pending by the previous reply and the turn's text
+ * are prefilled on top of the cache, then (if asked) a reply is decoded token by token, each piece of
+ * text handed to {@code sink} as it is complete UTF-8. The models served so far have no chat template
+ * (issue 6 adds them): a turn's text is appended as it is.
+ */
+public final class TurnRunner {
+    /** Receives reply text as it is generated. */
+    @FunctionalInterface
+    public interface TextSink {
+        void delta(String text);
+    }
+
+    private final ServedModel model;
+    private final Parallel parallel;
+
+    public TurnRunner(ServedModel model, Parallel parallel) {
+        this.model = model;
+        this.parallel = parallel;
+    }
+
+    /** Tokens the turn's text will add (for limits checked before anything changes). */
+    public int tokenCount(Session session, String text) {
+        return encode(session, text).length;
+    }
+
+    private int[] encode(Session session, String text) {
+        Tokenizer tokenizer = model.loaded().tokenizer();
+        boolean first = session.tokens() == 0 && session.pendingTokens().length == 0;
+        int[] textTokens = text.isEmpty() ? new int[0] : tokenizer.encode(text, false, false);
+        int[] pending = session.pendingTokens();
+        boolean bos = first && tokenizer.vocabulary().addBos();
+        int[] tokens = new int[(bos ? 1 : 0) + pending.length + textTokens.length];
+        int at = 0;
+        if (bos) tokens[at++] = tokenizer.vocabulary().bos();
+        System.arraycopy(pending, 0, tokens, at, pending.length);
+        System.arraycopy(textTokens, 0, tokens, at + pending.length, textTokens.length);
+        return tokens;
+    }
+
+    /**
+     * Runs the turn. Throws IllegalArgumentException, with nothing changed, when the turn cannot fit the
+     * model's context; any other exception leaves the session's cache half-updated (drop it).
+     */
+    public TurnResult run(Session session, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
+        LlamaModel m = model.loaded().model();
+        int context = m.config().contextLength();
+        int[] tokens = encode(session, text);
+        if (session.tokens() + tokens.length > context) {
+            throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a session of " + session.tokens()
+                    + "; the model's context is " + context);
+        }
+        float[] logits = null;
+        for (int from = 0; from < tokens.length; from += Generator.DEFAULT_PREFILL_BATCH) {
+            logits = m.forward(session.cache(), tokens, from, Math.min(Generator.DEFAULT_PREFILL_BATCH, tokens.length - from), parallel);
+        }
+        session.setPendingTokens(new int[0]);
+        if (!reply) return new TurnResult("", tokens.length, 0, FinishReason.FINISH_REASON_NO_REPLY);
+        if (logits == null) throw new IllegalArgumentException("nothing to reply to: the session is empty and the turn has no text");
+
+        Tokenizer tokenizer = model.loaded().tokenizer();
+        Sampler sampler = new Sampler(samplerConfig(params));
+        int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
+        Utf8StreamDecoder decoder = new Utf8StreamDecoder();
+        StringBuilder out = new StringBuilder();
+        FinishReason finish = FinishReason.FINISH_REASON_LENGTH;
+        int generated = 0;
+        while (generated < maxTokens) {
+            int token = sampler.sample(logits);
+            if (tokenizer.vocabulary().isEndOfGeneration(token)) {
+                finish = FinishReason.FINISH_REASON_END_OF_GENERATION;
+                break;
+            }
+            generated++;
+            sampler.accept(token);
+            String piece = decoder.feed(tokenizer.piece(token));
+            out.append(piece);
+            if (!piece.isEmpty()) sink.delta(piece);
+            String stop = endsWithStop(out, params);
+            boolean full = session.tokens() + 1 >= context;
+            if (stop != null || generated == maxTokens || full) {
+                // The last token is not fed yet: it opens the next turn.
+                session.setPendingTokens(new int[] {token});
+                if (stop != null) {
+                    out.setLength(out.length() - stop.length());
+                    finish = FinishReason.FINISH_REASON_STOP;
+                } else if (full && generated < maxTokens) {
+                    finish = FinishReason.FINISH_REASON_CONTEXT_FULL;
+                }
+                break;
+            }
+            logits = m.forward(session.cache(), new int[] {token}, 0, 1, parallel);
+        }
+        String rest = decoder.flush();
+        if (!rest.isEmpty() && finish != FinishReason.FINISH_REASON_STOP) {
+            out.append(rest);
+            sink.delta(rest);
+        }
+        return new TurnResult(out.toString(), tokens.length, generated, finish);
+    }
+
+    private static String endsWithStop(StringBuilder text, GenerationParams params) {
+        for (String s : params.getStopList()) {
+            if (!s.isEmpty() && text.length() >= s.length() && text.lastIndexOf(s) == text.length() - s.length()) return s;
+        }
+        return null;
+    }
+
+    /** Greedy unless a temperature is given; the engine's defaults for the rest. */
+    public static SamplerConfig samplerConfig(GenerationParams p) {
+        float temperature = p.hasTemperature() ? p.getTemperature() : 0f;
+        return new SamplerConfig(temperature, p.hasTopK() ? p.getTopK() : 0, p.hasTopP() ? p.getTopP() : 1f, p.hasMinP() ? p.getMinP() : 0f,
+                p.hasRepeatPenalty() ? p.getRepeatPenalty() : 1f, 64, p.hasSeed() ? p.getSeed() : 42L);
+    }
+}
