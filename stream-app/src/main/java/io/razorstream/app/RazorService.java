@@ -110,7 +110,10 @@ public final class RazorService implements AutoCloseable {
             // Close order (reverse of this list): gRPC first, then Streams, producer, timer, model, engine, broker.
             resources.add(timer::shutdownNow);
             resources.add(producer);
-            resources.add(() -> streams.close(new KafkaStreams.CloseOptions().timeout(Duration.ofSeconds(30))));
+            // Leave the group on close: a restarted or replacement instance then gets the partitions at once,
+            // instead of after the old member's session timeout.
+            resources.add(() -> streams.close(org.apache.kafka.streams.CloseOptions.timeout(Duration.ofSeconds(30))
+                    .withGroupMembershipOperation(org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)));
             streams.start();
             grpc.start();
             resources.add(() -> grpc.shutdown(Duration.ofSeconds(30)));

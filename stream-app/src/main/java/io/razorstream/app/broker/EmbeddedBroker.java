@@ -100,6 +100,13 @@ public final class EmbeddedBroker implements AutoCloseable {
 
     private void awaitReady(Duration timeout, Path out) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
+        // First the port (quietly), then a real request: the admin client logs every refused connection.
+        int port = Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
+        while (!listening(port)) {
+            if (!process.isAlive()) throw new IOException("the embedded broker exited with code " + process.exitValue() + "; see " + out);
+            if (System.nanoTime() > deadline) throw new IOException("the embedded broker did not start within " + timeout + "; see " + out);
+            Thread.sleep(100);
+        }
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3000))) {
             while (true) {
@@ -112,6 +119,15 @@ public final class EmbeddedBroker implements AutoCloseable {
                 if (System.nanoTime() > deadline) throw new IOException("the embedded broker did not start within " + timeout + "; see " + out);
                 Thread.sleep(200);
             }
+        }
+    }
+
+    private static boolean listening(int port) {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 500);
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 

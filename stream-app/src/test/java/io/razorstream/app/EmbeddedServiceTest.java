@@ -1,0 +1,207 @@
+package io.razorstream.app;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.razorstream.proto.v1.AppendTurnsRequest;
+import io.razorstream.proto.v1.AppendTurnsResponse;
+import io.razorstream.proto.v1.ChatRequest;
+import io.razorstream.proto.v1.DeleteSessionRequest;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.GetModelRequest;
+import io.razorstream.proto.v1.GetSessionRequest;
+import io.razorstream.proto.v1.ListSessionsRequest;
+import io.razorstream.proto.v1.MemoryServiceGrpc;
+import io.razorstream.proto.v1.ModelInfo;
+import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.SessionInfo;
+import io.razorstream.proto.v1.Turn;
+import io.razorstream.proto.v1.TurnEvent;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static io.razorstream.app.Services.KEY;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The service as `serve` runs it with no Kafka configured: its own embedded broker, RocksDB state, gRPC
+ * over loopback, the synthetic retrieval model. The tests share one data dir and run in order (the
+ * restart test continues the session the first one built).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class EmbeddedServiceTest {
+    @TempDir
+    static Path dataDir;
+    static RazorService service;
+    static ManagedChannel channel;
+    static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
+
+    @BeforeAll
+    static void start() throws Exception {
+        service = Services.start(dataDir, null, "razorstream");
+        channel = Services.channel(service);
+        stub = MemoryServiceGrpc.newBlockingStub(channel);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (channel != null) channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        if (service != null) service.close();
+    }
+
+    @Test
+    @Order(1)
+    void aKeyPlantedFarBackIsRetrievedWithAThreefoldSmallerCache() {
+        Random r = new Random(1);
+        Services.Reply first = Services.chat(stub, "alice", "t0", "Note this. The code is #" + KEY + ". " + Services.filler(r, 200), 4);
+        assertThat(first.done()).isNotNull();
+        for (int i = 1; i <= 30; i++) {
+            AppendTurnsResponse a = stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId("alice")
+                    .addTurns(Turn.newBuilder().setTurnId("f" + i).setText(Services.filler(r, 100))).build());
+            assertThat(a.getAppended()).isEqualTo(1);
+        }
+        Services.Reply answer = Services.chat(stub, "alice", "q1", " Remember the code #", 8);
+        assertThat(answer.streamed()).as("streamed deltas").contains(KEY);
+        assertThat(answer.deltas()).as("the reply streams token by token").isGreaterThan(1);
+        assertThat(answer.done().getText()).startsWith(KEY);
+        SessionInfo info = stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build());
+        assertThat(info.getCache().getTokens()).isGreaterThan(3000);
+        assertThat(info.getCache().getFullKvBytes()).isGreaterThanOrEqualTo(3 * info.getCache().getKvBytes());
+        assertThat(info.getCache()).isEqualTo(answer.done().getCache());
+    }
+
+    @Test
+    @Order(2)
+    void theSameTurnIdTwiceIsAppliedOnce() {
+        Services.Reply once = Services.chat(stub, "bob", "same", "The code is #" + KEY + ". again #", 6);
+        long tokens = stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()).getCache().getTokens();
+        Services.Reply twice = Services.chat(stub, "bob", "same", "The code is #" + KEY + ". again #", 6);
+        assertThat(twice.done().getDuplicate()).isTrue();
+        assertThat(once.done().getDuplicate()).isFalse();
+        assertThat(twice.done().getText()).isEqualTo(once.done().getText());
+        assertThat(stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()).getCache().getTokens()).isEqualTo(tokens);
+    }
+
+    @Test
+    @Order(3)
+    void turnsProducedToKafkaAreAnsweredOnTheRepliesTopicAndGarbageIsDeadLettered() throws Exception {
+        Map<String, Object> producerConfig = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers());
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer())) {
+            producer.send(new ProducerRecord<>("razorstream.turns", "agent", "not a protobuf at all".getBytes(StandardCharsets.UTF_8))).get();
+            producer.send(new ProducerRecord<>("razorstream.turns", "agent", TurnEvent.newBuilder().setSessionId("someone-else").setTurnId("x")
+                    .setText("hi").build().toByteArray())).get();
+            producer.send(new ProducerRecord<>("razorstream.turns", "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("k1")
+                    .setText("The code is #" + KEY + ". Remember the code #").setReply(true)
+                    .setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray())).get();
+        }
+        ReplyEvent reply = null;
+        List<String> reasons = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "test-reader", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of("razorstream.replies", "razorstream.dead-letters"));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while ((reply == null || reasons.size() < 2) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
+                    if (rec.topic().equals("razorstream.dead-letters")) {
+                        reasons.add(new String(rec.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
+                    } else if (rec.key().equals("agent")) {
+                        reply = ReplyEvent.parseFrom(rec.value());
+                    }
+                }
+            }
+        }
+        assertThat(reasons).anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent")).anyMatch(s -> s.contains("must be the session id"));
+        assertThat(reply).isNotNull();
+        assertThat(reply.getTurnId()).isEqualTo("k1");
+        assertThat(reply.getText()).startsWith(KEY);
+    }
+
+    @Test
+    @Order(4)
+    void badInputGetsTheRightStatusCodes() {
+        assertThat(code(() -> Services.chat(stub, "", "t", "hello", 4))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("nobody").build()))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(code(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThatThrownBy(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4)).hasMessageContaining("the limit is 262144");
+        assertThat(code(() -> Services.chat(stub, "carol", "t", "hi", 0))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.chat(ChatRequest.newBuilder().setSessionId("carol").setText("hi")
+                .setParams(GenerationParams.newBuilder().setTemperature(-1)).build()).hasNext())).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.chat(ChatRequest.newBuilder().setSessionId("carol").setText("hi")
+                .setParams(GenerationParams.newBuilder().setTopP(2)).build()).hasNext())).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId("carol").build()))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(-1).build()))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+
+    static Status.Code code(Runnable call) {
+        try {
+            call.run();
+            return Status.Code.OK;
+        } catch (StatusRuntimeException e) {
+            return e.getStatus().getCode();
+        }
+    }
+
+    @Test
+    @Order(5)
+    void modelListingDeletingAndHealth() {
+        ModelInfo model = stub.getModel(GetModelRequest.getDefaultInstance());
+        assertThat(model.getRetrievalHeadsList()).hasSize(2);
+        assertThat(model.getWindowMin()).isEqualTo(64);
+        // The store's order: shorter ids first, then bytewise.
+        assertThat(stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(3).build()).getSessionsList())
+                .extracting(SessionInfo::getSessionId).containsExactly("bob", "agent", "alice");
+        var page1 = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).build());
+        var page2 = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).setPageToken(page1.getNextPageToken()).build());
+        assertThat(page1.getSessions(0).getSessionId()).isEqualTo("bob");
+        assertThat(page2.getSessions(0).getSessionId()).isEqualTo("agent");
+        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isTrue();
+        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isFalse();
+        assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("razorstream.v1.MemoryService").build())
+                .getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+    }
+
+    @Test
+    @Order(6)
+    void afterARestartOnTheSameDataDirTheSessionContinues() throws Exception {
+        long before = stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build()).getCache().getTokens();
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        service.close();
+        service = Services.start(dataDir, null, "razorstream");
+        channel = Services.channel(service);
+        stub = MemoryServiceGrpc.newBlockingStub(channel);
+        assertThat(stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build()).getCache().getTokens()).isEqualTo(before);
+        Services.Reply again = Services.chat(stub, "alice", "q2", " Once more, the code is #", 6);
+        assertThat(again.done().getText()).startsWith(KEY);
+        assertThat(again.done().getCache().getTokens()).isGreaterThan(before);
+    }
+}
