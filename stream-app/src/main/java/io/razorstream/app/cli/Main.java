@@ -23,8 +23,14 @@ public final class Main {
         cl.addSubcommand("chat", new ChatCommand());
         cl.addSubcommand("session", new SessionCommand());
         cl.addSubcommand("bench-store", new BenchStoreCommand());
+        cl.addSubcommand("bench-service", new BenchServiceCommand());
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof io.grpc.StatusRuntimeException s) {
+                cmd.getErr().println("error: " + s.getStatus().getCode() + ": " + s.getStatus().getDescription());
+                cmd.getErr().flush();
+                return 1;
+            }
             if (e instanceof StoreFormatException) {
                 cmd.getErr().println("error: " + e.getMessage());
                 cmd.getErr().flush();

@@ -107,7 +107,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                         call.onNext(ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(reply.getText())
                                 .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
                                 .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
-                                .setTurnId(reply.getTurnId())).build());
+                                .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros())).build());
                         call.onCompleted();
                     }
                 }
@@ -142,14 +142,16 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             List<Turned> turns = new ArrayList<>();
             for (TurnEvent e : events) turns.add(submit(e, null));
             int appended = 0;
+            long prefillMicros = 0;
             CacheStats cache = CacheStats.getDefaultInstance();
             for (Turned t : turns) {
                 ReplyEvent r = await(t);
                 if (!r.getError().isEmpty()) throw errorStatus(r).asRuntimeException();
                 if (!r.getDuplicate()) appended++;
+                prefillMicros += r.getPrefillMicros();
                 cache = r.getCache();
             }
-            out.onNext(AppendTurnsResponse.newBuilder().setAppended(appended).setCache(cache).build());
+            out.onNext(AppendTurnsResponse.newBuilder().setAppended(appended).setCache(cache).setPrefillMicros(prefillMicros).build());
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);

@@ -135,7 +135,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         sessions.commit(session, now);
         return ReplyEvent.newBuilder().setSessionId(id).setTurnId(turn.getTurnId()).setText(result.text())
                 .setPromptTokens(result.promptTokens()).setCompletionTokens(result.completionTokens()).setFinishReason(result.finishReason())
-                .setCache(stats(session)).setCreatedAtMs(now).build();
+                .setCache(stats(session)).setCreatedAtMs(now)
+                .setPrefillMicros(result.prefillNanos() / 1000).setDecodeMicros(result.decodeNanos() / 1000).build();
     }
 
     static CacheStats stats(Session s) {

@@ -64,12 +64,14 @@ public final class TurnRunner {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a session of " + session.tokens()
                     + "; the model's context is " + context);
         }
+        long t0 = System.nanoTime();
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += Generator.DEFAULT_PREFILL_BATCH) {
             logits = m.forward(session.cache(), tokens, from, Math.min(Generator.DEFAULT_PREFILL_BATCH, tokens.length - from), parallel);
         }
         session.setPendingTokens(new int[0]);
-        if (!reply) return new TurnResult("", tokens.length, 0, FinishReason.FINISH_REASON_NO_REPLY);
+        long t1 = System.nanoTime();
+        if (!reply) return new TurnResult("", tokens.length, 0, FinishReason.FINISH_REASON_NO_REPLY, t1 - t0, 0);
         if (logits == null) throw new IllegalArgumentException("nothing to reply to: the session is empty and the turn has no text");
 
         Tokenizer tokenizer = model.loaded().tokenizer();
@@ -110,7 +112,7 @@ public final class TurnRunner {
             out.append(rest);
             sink.delta(rest);
         }
-        return new TurnResult(out.toString(), tokens.length, generated, finish);
+        return new TurnResult(out.toString(), tokens.length, generated, finish, t1 - t0, System.nanoTime() - t1);
     }
 
     private static String endsWithStop(StringBuilder text, GenerationParams params) {
