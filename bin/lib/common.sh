@@ -59,3 +59,16 @@ razorstream_ensure_maven() {
     exit 2
   fi
 }
+
+# kcat (a plain Kafka command-line client) for the test that produces a turn the way shell users do.
+# Optional: when it cannot be installed, that test uses a Java producer instead and says so.
+razorstream_try_kcat() {
+  if command -v kcat >/dev/null 2>&1; then return 0; fi
+  echo "razorstream: installing kcat (optional, for the Kafka shell-client test)..." >&2
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -qq kcat >&2 || (apt-get update -qq >&2 && apt-get install -y -qq kcat >&2)) || true
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    (sudo apt-get install -y -qq kcat >&2 || (sudo apt-get update -qq >&2 && sudo apt-get install -y -qq kcat >&2)) || true
+  fi
+  command -v kcat >/dev/null 2>&1 || echo "razorstream: kcat not available; the test falls back to a Java producer." >&2
+}

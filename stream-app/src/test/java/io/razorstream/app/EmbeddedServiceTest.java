@@ -112,16 +112,11 @@ class EmbeddedServiceTest {
 
     @Test
     @Order(3)
-    void turnsProducedToKafkaAreAnsweredOnTheRepliesTopicAndGarbageIsDeadLettered() throws Exception {
-        Map<String, Object> producerConfig = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers());
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer())) {
-            producer.send(new ProducerRecord<>("razorstream.turns", "agent", "not a protobuf at all".getBytes(StandardCharsets.UTF_8))).get();
-            producer.send(new ProducerRecord<>("razorstream.turns", "agent", TurnEvent.newBuilder().setSessionId("someone-else").setTurnId("x")
-                    .setText("hi").build().toByteArray())).get();
-            producer.send(new ProducerRecord<>("razorstream.turns", "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("k1")
-                    .setText("The code is #" + KEY + ". Remember the code #").setReply(true)
-                    .setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray())).get();
-        }
+    void turnsProducedToKafkaAreAnsweredOnTheRepliesTopicAndGarbageIsDeadLettered(@TempDir Path tmp) throws Exception {
+        produce(tmp, "agent", "not a protobuf at all".getBytes(StandardCharsets.UTF_8));
+        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("someone-else").setTurnId("x").setText("hi").build().toByteArray());
+        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("k1").setText("The code is #" + KEY + ". Remember the code #")
+                .setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray());
         ReplyEvent reply = null;
         List<String> reasons = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
@@ -143,6 +138,31 @@ class EmbeddedServiceTest {
         assertThat(reply).isNotNull();
         assertThat(reply.getTurnId()).isEqualTo("k1");
         assertThat(reply.getText()).startsWith(KEY);
+    }
+
+    /** With kcat when it is installed (bin/test installs it), as a shell user would; else with a Java producer. */
+    static void produce(Path tmp, String key, byte[] value) throws Exception {
+        if (kcat() != null) {
+            Path file = java.nio.file.Files.write(tmp.resolve("event-" + System.nanoTime()), value);
+            Process p = new ProcessBuilder(kcat(), "-P", "-b", service.bootstrapServers(), "-t", "razorstream.turns", "-k", key, file.toString())
+                    .redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as("kcat: %s", output).isZero();
+            return;
+        }
+        System.out.println("kcat is not installed: producing with the Java client instead");
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
+                new StringSerializer(), new ByteArraySerializer())) {
+            producer.send(new ProducerRecord<>("razorstream.turns", key, value)).get();
+        }
+    }
+
+    static String kcat() {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (java.nio.file.Files.isExecutable(Path.of(dir, "kcat"))) return Path.of(dir, "kcat").toString();
+        }
+        return null;
     }
 
     @Test

@@ -22,6 +22,8 @@ public final class Main {
         cl.addSubcommand("serve", new ServeCommand());
         cl.addSubcommand("chat", new ChatCommand());
         cl.addSubcommand("session", new SessionCommand());
+        cl.addSubcommand("turn-event", new TurnEventCommand.Write());
+        cl.addSubcommand("reply-event", new TurnEventCommand.Read());
         cl.addSubcommand("bench-store", new BenchStoreCommand());
         cl.addSubcommand("bench-service", new BenchServiceCommand());
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();

@@ -1,0 +1,97 @@
+package io.razorstream.app.cli;
+
+import com.google.protobuf.util.JsonFormat;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.TurnEvent;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+/** Events for Kafka-only clients and shell tools such as kcat: write a TurnEvent, or print a ReplyEvent as JSON. */
+final class TurnEventCommand {
+    private TurnEventCommand() {}
+
+    @Command(name = "turn-event", mixinStandardHelpOptions = true,
+            description = {"Write a razorstream.v1.TurnEvent (protobuf) to a file, to produce with any Kafka client, e.g.:",
+                    "  bin/razorstream turn-event --session demo --text 'Hello #' --reply --out turn.bin",
+                    "  kcat -P -b localhost:9092 -t razorstream.turns -k demo turn.bin"})
+    static final class Write implements Callable<Integer> {
+        @Option(names = "--session", required = true, description = "session id (also the record key to use)")
+        String session;
+
+        @Option(names = "--turn-id", description = "turn id (default: a random one)")
+        String turnId;
+
+        @Option(names = "--text", required = true, description = "the turn's text")
+        String text;
+
+        @Option(names = "--reply", description = "ask for a reply")
+        boolean reply;
+
+        @Option(names = "--max-tokens", description = "reply length")
+        Integer maxTokens;
+
+        @Option(names = "--out", required = true, description = "file to write")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            GenerationParams.Builder params = GenerationParams.newBuilder();
+            if (maxTokens != null) params.setMaxTokens(maxTokens);
+            TurnEvent e = TurnEvent.newBuilder().setSessionId(session).setTurnId(turnId != null ? turnId : UUID.randomUUID().toString())
+                    .setText(text).setReply(reply).setParams(params).setCreatedAtMs(System.currentTimeMillis()).build();
+            Files.write(out, e.toByteArray());
+            return 0;
+        }
+    }
+
+    @Command(name = "reply-event", mixinStandardHelpOptions = true,
+            description = {"Print razorstream.v1.ReplyEvents (protobuf) as JSON, one per line. With --framed the input is a stream of",
+                    "records each preceded by its 4-byte big-endian length, as kcat's %R writes them:",
+                    "  kcat -C -b localhost:9092 -t razorstream.replies -X isolation.level=read_committed -o beginning -e -q -f '%R%s' \\",
+                    "    | bin/razorstream reply-event --framed -"})
+    static final class Read implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--framed", description = "length-prefixed records (kcat -f '%R%s'); without it FILE is one record")
+        boolean framed;
+
+        @Parameters(paramLabel = "FILE", description = "the input, - for standard input")
+        String in;
+
+        @Override
+        public Integer call() throws Exception {
+            byte[] bytes = in.equals("-") ? System.in.readAllBytes() : Files.readAllBytes(Path.of(in));
+            JsonFormat.Printer printer = JsonFormat.printer().omittingInsignificantWhitespace();
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            int n = 0;
+            do {
+                byte[] record = bytes;
+                if (framed) {
+                    if (b.remaining() < 4) throw new IllegalArgumentException(in + ": truncated length prefix after " + n + " records");
+                    int length = b.getInt();
+                    if (length < 0 || length > b.remaining()) throw new IllegalArgumentException(in + ": record " + n + " claims " + length + " bytes, " + b.remaining() + " left");
+                    record = new byte[length];
+                    b.get(record);
+                }
+                try {
+                    spec.commandLine().getOut().println(printer.print(ReplyEvent.parseFrom(record)));
+                } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                    throw new IllegalArgumentException(in + ": record " + n + " is not a razorstream.v1.ReplyEvent: " + ex.getMessage());
+                }
+                n++;
+            } while (framed && b.hasRemaining());
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+    }
+}
