@@ -2,7 +2,6 @@ package io.razorstream.store;
 
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 import java.util.ArrayList;
@@ -15,26 +14,21 @@ import java.util.List;
  */
 public final class StreamsStoreBackend implements KvBackend {
     private final KeyValueStore<Bytes, byte[]> store;
+    private final ReadOnlyStreamsBackend reads;
 
     public StreamsStoreBackend(KeyValueStore<Bytes, byte[]> store) {
         this.store = store;
+        this.reads = new ReadOnlyStreamsBackend(store);
     }
 
     @Override
     public byte[] get(byte[] key) {
-        return store.get(Bytes.wrap(key));
+        return reads.get(key);
     }
 
     @Override
     public void scan(byte[] from, byte[] to, Visitor visitor) {
-        // Kafka's range() includes its upper bound; keys equal to `to` are skipped here.
-        try (KeyValueIterator<Bytes, byte[]> it = store.range(Bytes.wrap(from), Bytes.wrap(to))) {
-            while (it.hasNext()) {
-                KeyValue<Bytes, byte[]> kv = it.next();
-                if (Bytes.BYTES_LEXICO_COMPARATOR.compare(kv.key.get(), to) >= 0) break;
-                if (!visitor.visit(kv.key.get(), kv.value)) break;
-            }
-        }
+        reads.scan(from, to, visitor);
     }
 
     @Override

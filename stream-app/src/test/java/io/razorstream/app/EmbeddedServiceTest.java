@@ -115,6 +115,7 @@ class EmbeddedServiceTest {
     void turnsProducedToKafkaAreAnsweredOnTheRepliesTopicAndGarbageIsDeadLettered(@TempDir Path tmp) throws Exception {
         produce(tmp, "agent", "not a protobuf at all".getBytes(StandardCharsets.UTF_8));
         produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("someone-else").setTurnId("x").setText("hi").build().toByteArray());
+        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("big").setText("y".repeat(300_000)).build().toByteArray());
         produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("k1").setText("The code is #" + KEY + ". Remember the code #")
                 .setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray());
         ReplyEvent reply = null;
@@ -124,7 +125,7 @@ class EmbeddedServiceTest {
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of("razorstream.replies", "razorstream.dead-letters"));
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while ((reply == null || reasons.size() < 2) && System.nanoTime() < deadline) {
+            while ((reply == null || reasons.size() < 3) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
                     if (rec.topic().equals("razorstream.dead-letters")) {
                         reasons.add(new String(rec.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
@@ -134,7 +135,8 @@ class EmbeddedServiceTest {
                 }
             }
         }
-        assertThat(reasons).anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent")).anyMatch(s -> s.contains("must be the session id"));
+        assertThat(reasons).anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent")).anyMatch(s -> s.contains("must be the session id"))
+                .anyMatch(s -> s.contains("the limit is 262144"));
         assertThat(reply).isNotNull();
         assertThat(reply.getTurnId()).isEqualTo("k1");
         assertThat(reply.getText()).startsWith(KEY);
@@ -206,6 +208,16 @@ class EmbeddedServiceTest {
         assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isTrue();
         assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isFalse();
         assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()))).isEqualTo(Status.Code.NOT_FOUND);
+        // the command-line client, as scripts use it
+        var out = new java.io.StringWriter();
+        var cli = io.razorstream.app.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        assertThat(cli.execute("chat", "--target", "localhost:" + service.grpcPort(), "--session", "alice", "--message", " The code was #",
+                "--max-tokens", "4")).isZero();
+        assertThat(out.toString()).startsWith(KEY);
+        out.getBuffer().setLength(0);
+        assertThat(cli.execute("session", "--target", "localhost:" + service.grpcPort(), "--session", "alice")).isZero();
+        assertThat(out.toString()).contains("\"sessionId\": \"alice\"").contains("\"kvBytes\"").contains("\"fullKvBytes\"");
         assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("razorstream.v1.MemoryService").build())
                 .getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
     }

@@ -1,0 +1,38 @@
+package io.razorstream.app;
+
+import io.razorstream.app.config.ServiceConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ServiceConfigTest {
+    @Test
+    void defaultsThenFileThenEnvironmentThenFlags(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("razorstream.properties"), "grpc.port=8000\ndata.dir=/from/file\nkv.precision=Q8\n");
+        ServiceConfig c = ServiceConfig.load(file, Map.of("RAZORSTREAM_GRPC_PORT", "9000", "RAZORSTREAM_DATA_DIR", "/from/env", "UNRELATED", "x"),
+                Map.of("grpc.port", "9100"));
+        assertThat(c.getInt("grpc.port")).isEqualTo(9100);           // flag beats environment and file
+        assertThat(c.get("data.dir")).isEqualTo("/from/env");         // environment beats file
+        assertThat(c.get("kv.precision")).isEqualTo("Q8");            // file beats default
+        assertThat(c.get("topic.turns")).isEqualTo("razorstream.turns"); // default
+        assertThat(c.getDuration("sessions.ttl")).isEqualTo(Duration.ofDays(7));
+        assertThat(ServiceConfig.envName("store.block-tokens")).isEqualTo("RAZORSTREAM_STORE_BLOCK_TOKENS");
+    }
+
+    @Test
+    void mistakesAreNamed(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("bad.properties"), "grpc.prot=1\n");
+        assertThatThrownBy(() -> ServiceConfig.load(file, Map.of(), Map.of())).hasMessageContaining("unknown setting 'grpc.prot'")
+                .hasMessageContaining(file.toString());
+        ServiceConfig c = ServiceConfig.load(null, Map.of(), Map.of("grpc.port", "seventy", "turn.timeout", "10 minutes"));
+        assertThatThrownBy(() -> c.getInt("grpc.port")).hasMessageContaining("grpc.port must be a whole number, got 'seventy'");
+        assertThatThrownBy(() -> c.getDuration("turn.timeout")).hasMessageContaining("ISO-8601");
+    }
+}
