@@ -15,9 +15,9 @@ public enum GgmlType {
     Q8_1(9, 32, 36, false),
     Q2_K(10, 256, 84, false),
     Q3_K(11, 256, 110, false),
-    Q4_K(12, 256, 144, false),
-    Q5_K(13, 256, 176, false),
-    Q6_K(14, 256, 210, false),
+    Q4_K(12, 256, 144, true),  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of 4-bit quants
+    Q5_K(13, 256, 176, true),  // as Q4_K plus 32 bytes of fifth bits
+    Q6_K(14, 256, 210, true),  // 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d
     Q8_K(15, 256, 292, false),
     IQ2_XXS(16, 256, 66, false),
     IQ2_XS(17, 256, 74, false),

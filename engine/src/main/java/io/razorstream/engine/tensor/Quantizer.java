@@ -83,6 +83,12 @@ public final class Quantizer {
                     }
                 }
             }
+            case Q4_K, Q5_K, Q6_K -> {
+                java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofBuffer(b);
+                for (int blk = 0; blk < n / KQuants.QK_K; blk++) {
+                    KQuants.decode(type, seg, offset + (long) blk * type.blockBytes(), out, outOffset + blk * KQuants.QK_K);
+                }
+            }
             default -> throw new UnsupportedOperationException("dequantisation of " + type + " is not supported");
         }
     }

@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * (GGUF shape [cols, rows]). Each subclass owns its type's vectorised kernels; {@link #dotReference}
  * is the plain scalar definition they are tested against.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Matrix, Q4_0Matrix {
+public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Matrix, Q4_0Matrix, KQuantMatrix {
     protected final GgmlType type;
     protected final MemorySegment data;
     protected final int rows;
@@ -33,6 +33,7 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
             case F16, BF16 -> new HalfMatrix(type, data, rows, cols);
             case Q8_0 -> new Q8_0Matrix(data, rows, cols);
             case Q4_0 -> new Q4_0Matrix(data, rows, cols);
+            case Q4_K, Q5_K, Q6_K -> new KQuantMatrix(type, data, rows, cols);
             default -> throw new UnsupportedOperationException("tensor type " + type + " is not supported yet");
         };
     }

@@ -564,15 +564,15 @@ class GgufBadInputTest {
     @ParameterizedTest
     @ValueSource(strings = {"blk.0.ffn_down.weight", "token_embd.weight"})
     void unsupportedTensorType(String tensor) throws IOException {
-        // Q4_K parses fine (the reader knows its block size) but the engine cannot compute with it.
+        // Q2_K parses fine (the reader knows its block size) but the engine cannot compute with it.
         TinyLlama m = new TinyLlama();
         if (tensor.startsWith("blk")) {
-            m.ff = 256; // Q4_K rows must be a multiple of 256: ffn_down's rows have ff elements
+            m.ff = 256; // Q2_K rows must be a multiple of 256: ffn_down's rows have ff elements
         }
-        m.typeOverride.put(tensor, GgmlType.Q4_K);
-        Path p = dir.resolve("q4k.gguf");
+        m.typeOverride.put(tensor, GgmlType.Q2_K);
+        Path p = dir.resolve("q2k.gguf");
         if (tensor.equals("token_embd.weight")) {
-            // token_embd rows have D = 32 elements, too short for Q4_K: the reader already refuses it.
+            // token_embd rows have D = 32 elements, too short for Q2_K: the reader already refuses it.
             assertThatThrownBy(() -> m.write(p)).isInstanceOf(IllegalArgumentException.class);
             m.typeOverride.put(tensor, GgmlType.Q5_0); // a 32-element block type that is not supported
         }

@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * to the weight's dot type, F16 KV cache, F16 q and attention weights, float32 RoPE angles built the same
  * way), so what is left is summation order. Measured maxima over the top-2 logits of all 32
  * teacher-forced steps (2026-11-22, AVX2, printed by this test): F32 1.0e-4, tied F32 1.1e-4, F16 1.3e-3,
- * BF16 4.4e-3, Q8_0 5e-9, Q4_0 1.6e-2.
+ * BF16 4.4e-3, Q8_0 5e-9, Q4_0 1.6e-2, Q4_K_M 4.1e-2, Q5_K_M 4.4e-2, Q6_K 2.8e-2.
  * <ul>
  *   <li>F32 2e-4 and F16 2e-3: ggml sums with 16-lane accumulators on AVX-512, we with the CPU's own
  *   width; the README's float64 pass differed from llama.cpp by 8e-4 / 2e-3.</li>
@@ -36,6 +36,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  *   <li>Q4_0 3e-2: llama.cpp repacks Q4_0 for AVX2 (q4_0_8x8) and sums in another order. Most steps
  *   agree to 1e-7; where one activation sits on a rounding boundary it quantises one step apart, and
  *   that flip moves a logit by up to ~1.6e-2 (the README reports 1e-2..3e-2 jumps for such types).</li>
+ *   <li>K-quants 6e-2: Q5_K and Q6_K agree to ~1e-7 until the first step where a Q8_K activation flips
+ *   (then up to 4.4e-2); Q4_K is off by ~1e-2 from step 0, as llama.cpp repacks Q4_K for AVX2 and sums
+ *   in its own order. The README's float64 reference differed from llama.cpp by up to 6e-2 for these
+ *   types; a wrong scale/min unpacking moves logits by far more (0.5+).</li>
  * </ul>
  * Real bugs (a wrong rope pair, a wrong GQA mapping, a missing norm) move these logits (~2 in size) by
  * 0.1 or more.
@@ -65,7 +69,8 @@ class FixtureParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"llama-q-F32", "llama-q-F16", "llama-q-BF16", "llama-q-Q8_0", "llama-q-Q4_0", "llama-tied-F32"})
+    @CsvSource({"llama-q-F32", "llama-q-F16", "llama-q-BF16", "llama-q-Q8_0", "llama-q-Q4_0", "llama-q-Q4_K_M", "llama-q-Q5_K_M", "llama-q-Q6_K",
+            "llama-tied-F32"})
     void tokenizationMatchesLlamaCpp(String name) throws IOException {
         JsonNode ref = expected(name);
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/" + name + ".gguf"))) {
@@ -88,7 +93,10 @@ class FixtureParityTest {
             "llama-q-F16,    1.5e-3",
             "llama-q-BF16,   1e-2",
             "llama-q-Q8_0,   1e-6",
-            "llama-q-Q4_0,   3e-2"})
+            "llama-q-Q4_0,   3e-2",
+            "llama-q-Q4_K_M, 6e-2",
+            "llama-q-Q5_K_M, 6e-2",
+            "llama-q-Q6_K,   6e-2"})
     void teacherForcedLogitsAndGreedyIdsMatchLlamaCpp(String name, double tolerance) throws IOException {
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));
@@ -144,7 +152,10 @@ class FixtureParityTest {
             "llama-q-F16,    2e-3",
             "llama-q-BF16,   1e-2",
             "llama-q-Q8_0,   3e-2",
-            "llama-q-Q4_0,   3e-2"})
+            "llama-q-Q4_0,   3e-2",
+            "llama-q-Q4_K_M, 6e-2",
+            "llama-q-Q5_K_M, 6e-2",
+            "llama-q-Q6_K,   6e-2"})
     void gemmPrefillMatchesLlamaCpp(String name, double tolerance) throws IOException {
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));

@@ -274,7 +274,47 @@ class KernelTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q4_0, MemorySegment.ofArray(new byte[18 * 4]), 2, 48))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("48");
-        assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q4_K, MemorySegment.ofArray(new byte[144]), 1, 256))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q4_K");
+        assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q2_K, MemorySegment.ofArray(new byte[84]), 1, 256))
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q2_K");
+    }
+
+    /** K-quant rows of random bytes (with sane f16 scales): the kernel equals the scalar definition. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    void kQuantDotMatchesTheReference(GgmlType type) {
+        int rows = 3, cols = 512;
+        byte[] bytes = new byte[(int) type.bytesFor((long) rows * cols)];
+        java.util.Random r = new java.util.Random(7);
+        r.nextBytes(bytes);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int blk = 0; blk < rows * cols / 256; blk++) {
+            int at = blk * type.blockBytes();
+            if (type == GgmlType.Q6_K) {
+                b.putShort(at + 208, Numerics.floatToF16(0.01f * (1 + r.nextFloat())));
+            } else {
+                b.putShort(at, Numerics.floatToF16(0.01f * (1 + r.nextFloat())));
+                b.putShort(at + 2, Numerics.floatToF16(0.005f * r.nextFloat()));
+            }
+        }
+        WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(bytes), rows, cols);
+        float[] x = new float[cols];
+        for (int i = 0; i < cols; i++) x[i] = (float) r.nextGaussian();
+        Activation a = m.prepare(x);
+        for (int row = 0; row < rows; row++) {
+            float ref = m.dotReference(row, a);
+            assertThat(m.dot(row, a)).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-4f * Math.max(1, Math.abs(ref))));
+            float[] w = new float[cols];
+            m.dequantizeRow(row, w, 0);
+            float[] viaQuantizer = new float[cols];
+            Quantizer.dequantize(type, java.nio.ByteBuffer.wrap(bytes), (int) (row * type.bytesFor(cols)), viaQuantizer, 0, cols);
+            assertThat(viaQuantizer).isEqualTo(w);
+        }
+        // Q8_K: integer quants in [-128, 127], the largest magnitude at exactly 127
+        float max = 0;
+        for (int i = 0; i < 256; i++) {
+            assertThat(a.values()[i]).isEqualTo((float) Math.rint(a.values()[i])).isBetween(-128f, 127f);
+            max = Math.max(max, Math.abs(a.values()[i]));
+        }
+        assertThat(max).isEqualTo(127f);
     }
 }
