@@ -21,9 +21,20 @@ public record LlamaConfig(
         int contextLength,
         float rmsNormEps,
         float ropeFreqBase,
-        int ropeDimensions) {
+        int ropeDimensions,
+        String architecture,
+        boolean neoxRope) {
 
     public static final String ARCH = "llama";
+    /** Architectures this transformer runs: llama (Llama 1-3, TinyLlama, Mistral, ...) and qwen2 (Q/K/V biases, NeoX rotation). */
+    public static final java.util.List<String> ARCHITECTURES = java.util.List.of("llama", "qwen2");
+
+    /** A llama-architecture configuration (adjacent-pair rotation). */
+    public LlamaConfig(int embeddingLength, int blockCount, int headCount, int kvHeadCount, int headSize, int feedForwardLength,
+                       int vocabularySize, int contextLength, float rmsNormEps, float ropeFreqBase, int ropeDimensions) {
+        this(embeddingLength, blockCount, headCount, kvHeadCount, headSize, feedForwardLength, vocabularySize, contextLength, rmsNormEps,
+                ropeFreqBase, ropeDimensions, ARCH, false);
+    }
 
     public static LlamaConfig from(GgufFile gguf) {
         GgufValue archValue = gguf.get("general.architecture");
@@ -32,20 +43,20 @@ public record LlamaConfig(
             throw new GgufFormatException(gguf.path(), "general.architecture is not a string: " + archValue.describe(4));
         }
         String arch = archValue.asString();
-        if (!ARCH.equals(arch)) {
-            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + ARCH + ")");
+        if (!ARCHITECTURES.contains(arch)) {
+            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + String.join(", ", ARCHITECTURES) + ")");
         }
-        int embd = required(gguf, "embedding_length");
-        int heads = required(gguf, "attention.head_count");
-        int kvHeads = optional(gguf, "attention.head_count_kv", heads);
-        int headSize = optional(gguf, "attention.key_length", heads > 0 ? embd / heads : 0);
-        int valueSize = optional(gguf, "attention.value_length", headSize);
-        int blocks = required(gguf, "block_count");
-        int ffn = required(gguf, "feed_forward_length");
-        int ctx = optional(gguf, "context_length", 2048);
-        GgufValue eps = gguf.get(ARCH + ".attention.layer_norm_rms_epsilon");
-        GgufValue base = gguf.get(ARCH + ".rope.freq_base");
-        int ropeDims = optional(gguf, "rope.dimension_count", headSize);
+        int embd = required(gguf, arch, "embedding_length");
+        int heads = required(gguf, arch, "attention.head_count");
+        int kvHeads = optional(gguf, arch, "attention.head_count_kv", heads);
+        int headSize = optional(gguf, arch, "attention.key_length", heads > 0 ? embd / heads : 0);
+        int valueSize = optional(gguf, arch, "attention.value_length", headSize);
+        int blocks = required(gguf, arch, "block_count");
+        int ffn = required(gguf, arch, "feed_forward_length");
+        int ctx = optional(gguf, arch, "context_length", 2048);
+        GgufValue eps = gguf.get(arch + ".attention.layer_norm_rms_epsilon");
+        GgufValue base = gguf.get(arch + ".rope.freq_base");
+        int ropeDims = optional(gguf, arch, "rope.dimension_count", headSize);
         var tokens = gguf.get("tokenizer.ggml.tokens");
         var embdTensor = gguf.tensor("token_embd.weight");
         if (embdTensor == null) throw new GgufFormatException(gguf.path(), "tensor token_embd.weight is missing");
@@ -54,7 +65,7 @@ public record LlamaConfig(
             throw new GgufFormatException(gguf.path(), "tokenizer has " + tokens.asArray().size() + " tokens but token_embd.weight has " + vocab + " rows");
         }
         LlamaConfig c = new LlamaConfig(embd, blocks, heads, kvHeads, headSize, ffn, vocab, ctx,
-                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims);
+                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims, arch, arch.equals("qwen2"));
         String problem = c.problem(valueSize);
         if (problem != null) throw new GgufFormatException(gguf.path(), problem);
         return c;
@@ -71,21 +82,21 @@ public record LlamaConfig(
         return null;
     }
 
-    private static int required(GgufFile gguf, String suffix) {
-        GgufValue v = gguf.get(ARCH + "." + suffix);
-        if (v == null) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is missing");
-        return toInt(gguf, suffix, v);
+    private static int required(GgufFile gguf, String arch, String suffix) {
+        GgufValue v = gguf.get(arch + "." + suffix);
+        if (v == null) throw new GgufFormatException(gguf.path(), "metadata " + arch + "." + suffix + " is missing");
+        return toInt(gguf, arch + "." + suffix, v);
     }
 
-    private static int optional(GgufFile gguf, String suffix, int fallback) {
-        GgufValue v = gguf.get(ARCH + "." + suffix);
-        return v == null ? fallback : toInt(gguf, suffix, v);
+    private static int optional(GgufFile gguf, String arch, String suffix, int fallback) {
+        GgufValue v = gguf.get(arch + "." + suffix);
+        return v == null ? fallback : toInt(gguf, arch + "." + suffix, v);
     }
 
-    private static int toInt(GgufFile gguf, String suffix, GgufValue v) {
-        if (!v.isInteger()) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is not an integer: " + v.describe(4));
+    private static int toInt(GgufFile gguf, String key, GgufValue v) {
+        if (!v.isInteger()) throw new GgufFormatException(gguf.path(), "metadata " + key + " is not an integer: " + v.describe(4));
         long x = v.asLong();
-        if (x < 0 || x > Integer.MAX_VALUE) throw new GgufFormatException(gguf.path(), "metadata " + ARCH + "." + suffix + " is out of range: " + x);
+        if (x < 0 || x > Integer.MAX_VALUE) throw new GgufFormatException(gguf.path(), "metadata " + key + " is out of range: " + x);
         return (int) x;
     }
 

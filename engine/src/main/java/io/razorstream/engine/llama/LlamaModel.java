@@ -14,7 +14,7 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * The {@code llama} transformer: RMSNorm, RoPE on adjacent pairs, grouped-query attention, SwiGLU
+ * The {@code llama} transformer (and {@code qwen2}: Q/K/V biases, NeoX rotation): RMSNorm, RoPE, grouped-query attention, SwiGLU
  * feed-forward, output norm and head. Stateless apart from the weights: the sequence state lives in a
  * {@link KvCache}. {@link #forward} runs a batch of tokens in one pass (prefill) or a single token
  * (decode) through the same code, so both give the same numbers.
@@ -85,6 +85,9 @@ public final class LlamaModel {
             WeightMatrix.multiply(parallel, product(layer.wq(), in, count, b.q), product(layer.wk(), in, count, b.k),
                     product(layer.wv(), in, count, b.v));
             for (int t = 0; t < count; t++) {
+                if (layer.bq() != null) Ops.add(b.q[t], layer.bq(), config.queryDim());
+                if (layer.bk() != null) Ops.add(b.k[t], layer.bk(), config.kvDim());
+                if (layer.bv() != null) Ops.add(b.v[t], layer.bv(), config.kvDim());
                 rope(b.q[t], config.headCount(), start + t);
                 rope(b.k[t], config.kvHeadCount(), start + t);
                 cache.put(l, start + t, b.k[t], b.v[t]);
@@ -146,9 +149,10 @@ public final class LlamaModel {
     }
 
     /**
-     * Rotates adjacent pairs (2i, 2i+1) of the first ropeDimensions of every head, llama.cpp's "normal"
-     * mode. The angles are built as llama.cpp builds them, in float: theta = position, multiplied by
-     * thetaScale once per pair, so that the rounding matches too.
+     * Rotates pairs of the first ropeDimensions of every head: adjacent pairs (2i, 2i+1) in llama.cpp's
+     * "normal" mode, (i, i + ropeDimensions/2) in NeoX mode (qwen2). The angles are built as llama.cpp
+     * builds them, in float: theta = position, multiplied by thetaScale once per pair, so that the rounding
+     * matches too.
      */
     private void rope(float[] vec, int heads, int position) {
         int hs = config.headSize();
@@ -157,11 +161,12 @@ public final class LlamaModel {
         for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
             float angle = factors != null ? theta / factors[i] : theta;
             float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
+            int first = config.neoxRope() ? i : 2 * i, second = config.neoxRope() ? i + config.ropeDimensions() / 2 : 2 * i + 1;
             for (int h = 0; h < heads; h++) {
-                int j = h * hs + 2 * i;
-                float x0 = vec[j], x1 = vec[j + 1];
-                vec[j] = x0 * cos - x1 * sin;
-                vec[j + 1] = x0 * sin + x1 * cos;
+                int j0 = h * hs + first, j1 = h * hs + second;
+                float x0 = vec[j0], x1 = vec[j1];
+                vec[j0] = x0 * cos - x1 * sin;
+                vec[j1] = x0 * sin + x1 * cos;
             }
         }
     }

@@ -15,8 +15,14 @@ public record LlamaWeights(
         Layer[] layers,
         float[] ropeFreqFactors) {
 
+    /** One block; the q/k/v biases are null unless the architecture has them (qwen2). */
     public record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
-                        float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down) {}
+                        float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] bq, float[] bk, float[] bv) {
+        public Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
+                     float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
+            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down, null, null, null);
+        }
+    }
 
     public static LlamaWeights load(GgufFile gguf, LlamaConfig c) {
         int d = c.embeddingLength();
@@ -35,7 +41,10 @@ public record LlamaWeights(
                     vector(gguf, p + "ffn_norm.weight", d),
                     matrix(gguf, p + "ffn_gate.weight", c.feedForwardLength(), d),
                     matrix(gguf, p + "ffn_up.weight", c.feedForwardLength(), d),
-                    matrix(gguf, p + "ffn_down.weight", d, c.feedForwardLength()));
+                    matrix(gguf, p + "ffn_down.weight", d, c.feedForwardLength()),
+                    optionalVector(gguf, p + "attn_q.bias", c.queryDim()),
+                    optionalVector(gguf, p + "attn_k.bias", c.kvDim()),
+                    optionalVector(gguf, p + "attn_v.bias", c.kvDim()));
         }
         float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2) : null;
         return new LlamaWeights(embd, vector(gguf, "output_norm.weight", d), output, layers, freqFactors);
@@ -50,7 +59,7 @@ public record LlamaWeights(
         }
         if (!t.type().supported()) {
             throw new GgufFormatException(gguf.path(), "tensor " + name + " has type " + t.type()
-                    + ", which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)");
+                    + ", which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
         }
         return t;
     }
@@ -58,6 +67,10 @@ public record LlamaWeights(
     private static WeightMatrix matrix(GgufFile gguf, String name, int rows, int cols) {
         GgufTensorInfo t = tensor(gguf, name, cols, rows);
         return WeightMatrix.of(t.type(), gguf.tensorData(t), rows, cols);
+    }
+
+    private static float[] optionalVector(GgufFile gguf, String name, int n) {
+        return gguf.tensor(name) == null ? null : vector(gguf, name, n);
     }
 
     private static float[] vector(GgufFile gguf, String name, int n) {

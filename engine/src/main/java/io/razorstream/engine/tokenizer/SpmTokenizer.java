@@ -18,19 +18,12 @@ public final class SpmTokenizer implements Tokenizer {
     private static final String SPACE = "\u2581";
 
     private final Vocabulary vocab;
-    /** Control and user-defined token texts, for parseSpecial. */
-    private final List<String> specialTexts = new ArrayList<>();
+    private final SpecialTokens specials;
     private final int[] byteTokens = new int[256];
 
     public SpmTokenizer(Vocabulary vocab) {
         this.vocab = vocab;
-        for (int i = 0; i < vocab.size(); i++) {
-            var type = vocab.type(i);
-            if ((type == Vocabulary.TokenType.CONTROL || type == Vocabulary.TokenType.USER_DEFINED) && !vocab.text(i).isEmpty()) {
-                specialTexts.add(vocab.text(i));
-            }
-        }
-        specialTexts.sort((a, b) -> b.length() - a.length()); // longest match first
+        this.specials = new SpecialTokens(vocab);
         for (int b = 0; b < 256; b++) {
             int id = vocab.id(String.format("<0x%02X>", b));
             if (id < 0 && b < 128) id = vocab.id(String.valueOf((char) b));
@@ -47,37 +40,15 @@ public final class SpmTokenizer implements Tokenizer {
     public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && vocab.addBos()) out.add(vocab.bos());
-        boolean prevSpecial = true; // a space prefix goes before the first text fragment and after special tokens
-        int pos = 0;
-        while (pos < text.length()) {
-            int specialAt = -1;
-            String special = null;
-            if (parseSpecial) {
-                for (int i = pos; i < text.length() && specialAt < 0; i++) {
-                    for (String s : specialTexts) {
-                        if (text.startsWith(s, i)) {
-                            specialAt = i;
-                            special = s;
-                            break;
-                        }
-                    }
-                }
-            }
-            int end = specialAt >= 0 ? specialAt : text.length();
-            if (end > pos) {
-                String fragment = text.substring(pos, end);
-                if (vocab.addSpacePrefix() && prevSpecial) fragment = " " + fragment;
-                encodeFragment(fragment.replace(" ", SPACE), out);
-                prevSpecial = false;
-            }
-            if (special != null) {
-                out.add(vocab.id(special));
-                prevSpecial = true;
-                pos = specialAt + special.length();
-            } else {
-                pos = end;
-            }
-        }
+        boolean[] prevSpecial = {true}; // a space prefix goes before the first text fragment and after special tokens
+        specials.split(text, parseSpecial, fragment -> {
+            String f = vocab.addSpacePrefix() && prevSpecial[0] ? " " + fragment : fragment;
+            encodeFragment(f.replace(" ", SPACE), out);
+            prevSpecial[0] = false;
+        }, id -> {
+            out.add(id);
+            prevSpecial[0] = true;
+        });
         if (addSpecial && vocab.addEos()) out.add(vocab.eos());
         return out.stream().mapToInt(Integer::intValue).toArray();
     }

@@ -21,7 +21,19 @@ public interface Tokenizer {
         Vocabulary v = Vocabulary.from(gguf);
         return switch (v.model()) {
             case "llama" -> new SpmTokenizer(v);
-            default -> throw new GgufFormatException(gguf.path(), "unsupported tokenizer model '" + v.model() + "' (supported: llama)");
+            case "gpt2" -> {
+                var merges = gguf.get("tokenizer.ggml.merges");
+                if (merges == null) throw new GgufFormatException(gguf.path(), "BPE tokenizer without tokenizer.ggml.merges");
+                java.util.List<String> list = new java.util.ArrayList<>(merges.asArray().size());
+                for (int i = 0; i < merges.asArray().size(); i++) list.add(merges.asArray().get(i).asString());
+                var pre = gguf.get("tokenizer.ggml.pre");
+                try {
+                    yield new BpeTokenizer(v, list, pre == null ? null : pre.asString());
+                } catch (IllegalArgumentException e) {
+                    throw new GgufFormatException(gguf.path(), e.getMessage());
+                }
+            }
+            default -> throw new GgufFormatException(gguf.path(), "unsupported tokenizer model '" + v.model() + "' (supported: llama, gpt2)");
         };
     }
 }

@@ -100,8 +100,12 @@ public final class Vocabulary {
         return id == null ? -1 : id;
     }
 
-    /** Whether generation should stop at this token (EOS, or any control token named like an end marker). */
+    /** Control tokens that end a turn in the common chat formats (llama.cpp treats them as end of generation too). */
+    private static final java.util.Set<String> END_OF_TURN = java.util.Set.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+            "<|endoftext|>", "<|end_of_text|>", "</s>", "<|eom_id|>");
+
+    /** Whether generation should stop at this token: EOS, or a control token that ends a turn (e.g. {@code <|im_end|>}). */
     public boolean isEndOfGeneration(int id) {
-        return id == eos;
+        return id == eos || (id >= 0 && id < types.length && types[id] == TokenType.CONTROL && END_OF_TURN.contains(texts[id]));
     }
 }

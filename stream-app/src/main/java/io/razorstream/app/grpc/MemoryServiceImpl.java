@@ -233,7 +233,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void getModel(GetModelRequest req, StreamObserver<ModelInfo> out) {
         LlamaConfig c = ctx.model().loaded().model().config();
-        ModelInfo.Builder b = ModelInfo.newBuilder().setName(ctx.model().path().getFileName().toString()).setArchitecture(LlamaConfig.ARCH)
+        ModelInfo.Builder b = ModelInfo.newBuilder().setName(ctx.model().path().getFileName().toString()).setArchitecture(c.architecture())
                 .setFingerprint(ctx.model().fingerprint()).setLayers(c.blockCount()).setKvHeads(c.kvHeadCount()).setHeadSize(c.headSize())
                 .setContextLength(c.contextLength()).setProfileFingerprint(ctx.model().profileFingerprint())
                 .setWindowSinks(ctx.model().window().sinks()).setWindowMin(ctx.model().window().minWindow())

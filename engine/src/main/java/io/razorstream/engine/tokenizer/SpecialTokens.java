@@ -1,0 +1,48 @@
+package io.razorstream.engine.tokenizer;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
+
+/**
+ * Control and user-defined token texts (e.g. {@code <s>}, {@code <|im_start|>}) found in text, longest
+ * match first. Only when the caller asks for it: ordinary user text is never split on them, so a user who
+ * types {@code <|im_end|>} gets the characters, not the control token.
+ */
+final class SpecialTokens {
+    private final Vocabulary vocab;
+    private final List<String> texts = new ArrayList<>();
+
+    SpecialTokens(Vocabulary vocab) {
+        this.vocab = vocab;
+        for (int i = 0; i < vocab.size(); i++) {
+            Vocabulary.TokenType t = vocab.type(i);
+            if ((t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.USER_DEFINED) && !vocab.text(i).isEmpty()) texts.add(vocab.text(i));
+        }
+        texts.sort((a, b) -> b.length() - a.length());
+    }
+
+    /** Hands each stretch of ordinary text to {@code text} and each special token's id to {@code special}, in order. */
+    void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
+        int pos = 0;
+        while (pos < s.length()) {
+            int at = -1;
+            String found = null;
+            for (int i = pos; parseSpecial && i < s.length() && at < 0; i++) {
+                for (String t : texts) {
+                    if (s.startsWith(t, i)) {
+                        at = i;
+                        found = t;
+                        break;
+                    }
+                }
+            }
+            int end = at >= 0 ? at : s.length();
+            if (end > pos) text.accept(s.substring(pos, end));
+            if (found == null) return;
+            special.accept(vocab.id(found));
+            pos = at + found.length();
+        }
+    }
+}
