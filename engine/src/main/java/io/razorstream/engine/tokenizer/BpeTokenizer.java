@@ -72,17 +72,24 @@ public final class BpeTokenizer implements Tokenizer {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && vocab.addBos()) out.add(vocab.bos());
         specials.split(text, parseSpecial, fragment -> {
-            Matcher m = pre.matcher(fragment);
-            int at = 0;
-            while (m.find()) {
-                if (m.start() > at) word(fragment.substring(at, m.start()), out);
-                if (m.end() > m.start()) word(m.group(), out);
-                at = m.end();
-            }
-            if (at < fragment.length()) word(fragment.substring(at), out);
+            for (String w : words(fragment)) word(w, out);
         }, out::add);
         if (addSpecial && vocab.addEos()) out.add(vocab.eos());
         return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The pre-tokenizer's words of {@code fragment}: its regex matches and the text between them. */
+    List<String> words(String fragment) {
+        List<String> words = new ArrayList<>();
+        Matcher m = pre.matcher(fragment);
+        int at = 0;
+        while (m.find()) {
+            if (m.start() > at) words.add(fragment.substring(at, m.start()));
+            if (m.end() > m.start()) words.add(m.group());
+            at = m.end();
+        }
+        if (at < fragment.length()) words.add(fragment.substring(at));
+        return words;
     }
 
     private record Pair(int rank, int left, int right, String leftText, String rightText) {}

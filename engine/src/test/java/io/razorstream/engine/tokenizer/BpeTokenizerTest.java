@@ -1,0 +1,99 @@
+package io.razorstream.engine.tokenizer;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Byte-level BPE on hand-made vocabularies: each pre-tokenizer rule, merges by rank, special tokens. */
+class BpeTokenizerTest {
+    /** GPT-2's printable stand-ins for bytes: space is Ġ (U+0120), newline Ċ (U+010A), tab ĉ (U+0109). */
+    static final String SP = "\u0120", NL = "\u010A";
+
+    /** Every printable ASCII byte-character and the stand-ins for space and newline, plus the given tokens. */
+    static BpeTokenizer tokenizer(String pre, List<String> merges, String... extra) {
+        List<String> texts = new ArrayList<>();
+        List<Vocabulary.TokenType> types = new ArrayList<>();
+        for (char c = '!'; c <= '~'; c++) add(texts, types, String.valueOf(c), Vocabulary.TokenType.NORMAL);
+        add(texts, types, SP, Vocabulary.TokenType.NORMAL);
+        add(texts, types, NL, Vocabulary.TokenType.NORMAL);
+        add(texts, types, "\u00C3", Vocabulary.TokenType.NORMAL);  // é's UTF-8 bytes C3 A9 as byte-characters
+        add(texts, types, "\u00A9", Vocabulary.TokenType.NORMAL);
+        for (String m : merges) add(texts, types, m.replace(" ", ""), Vocabulary.TokenType.NORMAL);
+        for (String e : extra) add(texts, types, e, Vocabulary.TokenType.CONTROL);
+        Vocabulary v = new Vocabulary("gpt2", texts.toArray(String[]::new), new float[texts.size()], types.toArray(Vocabulary.TokenType[]::new),
+                -1, -1, -1, false, false, false);
+        return new BpeTokenizer(v, merges, pre);
+    }
+
+    private static void add(List<String> texts, List<Vocabulary.TokenType> types, String t, Vocabulary.TokenType type) {
+        if (!texts.contains(t)) {
+            texts.add(t);
+            types.add(type);
+        }
+    }
+
+    static List<String> pieces(BpeTokenizer t, String text, boolean special) {
+        List<String> out = new ArrayList<>();
+        for (int id : t.encode(text, false, special)) out.add(new String(t.piece(id), StandardCharsets.UTF_8));
+        return out;
+    }
+
+    @Test
+    void gpt2SplitsContractionsLettersDigitsAndWhitespaceRuns() {
+        BpeTokenizer t = tokenizer("gpt-2", List.of());
+        assertThat(t.words("I'll say it's 2025!")).containsExactly("I", "'ll", " say", " it", "'s", " 2025", "!");
+        assertThat(t.words("a   b")).containsExactly("a", "  ", " b");                    // the run gives its last space to the word
+        assertThat(t.words("one\n\ntwo\tthree")).containsExactly("one", "\n", "\n", "two", "\t", "three"); // unmatched text is a word
+        assertThat(t.words("héllo wörld")).containsExactly("héllo", " wörld");            // unicode letters stay in words
+    }
+
+    @Test
+    void llama3GroupsDigitsByThreeAndKeepsNewlineRunsTogether() {
+        BpeTokenizer t = tokenizer("llama-bpe", List.of());
+        assertThat(t.words("1234567")).containsExactly("123", "456", "7");
+        assertThat(t.words("I'LL go\n\n  now")).containsExactly("I", "'LL", " go", "\n\n", " ", " now");
+        assertThat(t.words("x=(y+1)")).containsExactly("x", "=(", "y", "+", "1", ")");
+    }
+
+    @Test
+    void qwen2SplitsEveryDigit() {
+        BpeTokenizer t = tokenizer("qwen2", List.of());
+        assertThat(t.words("v2025")).containsExactly("v", "2", "0", "2", "5");
+        assertThat(tokenizer("deepseek-r1-qwen", List.of()).words("42")).containsExactly("4", "2"); // an alias
+    }
+
+    @Test
+    void mergesApplyByRankNotByPosition() {
+        // "h e" (rank 0) merges before "Ġ t" (rank 1) although "Ġ t" comes first in the word.
+        BpeTokenizer t = tokenizer("gpt-2", List.of("h e", SP + " t", SP + "t he"));
+        assertThat(pieces(t, " the", false)).containsExactly(" the");
+        BpeTokenizer partial = tokenizer("gpt-2", List.of("h e", SP + " t"));
+        assertThat(pieces(partial, " the", false)).containsExactly(" t", "he");
+        // é is two bytes (C3 A9), each its own byte-character token; together they decode back to é
+        int[] ids = partial.encode("thé", false, false);
+        assertThat(ids).hasSize(4);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int id : ids) bytes.writeBytes(partial.piece(id));
+        assertThat(bytes.toString(StandardCharsets.UTF_8)).isEqualTo("thé");
+    }
+
+    @Test
+    void specialTokensOnlyWhenAsked() {
+        BpeTokenizer t = tokenizer("qwen2", List.of("< |"), "<|im_end|>");
+        int special = t.vocabulary().id("<|im_end|>");
+        assertThat(t.encode("hi<|im_end|>", false, true)).contains(special);
+        assertThat(t.encode("hi<|im_end|>", false, false)).doesNotContain(special); // user text cannot inject a control token
+        assertThat(t.piece(special)).isEmpty();
+    }
+
+    @Test
+    void unknownPreTokenizerIsRefusedByName() {
+        assertThatThrownBy(() -> tokenizer("falcon", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'falcon'")
+                .hasMessageContaining("qwen2");
+    }
+}
