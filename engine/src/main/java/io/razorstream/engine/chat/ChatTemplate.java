@@ -1,0 +1,154 @@
+package io.razorstream.engine.chat;
+
+import java.util.List;
+
+/**
+ * Chat formats of the common model families, rendered as text whose control tokens (e.g.
+ * {@code <|im_start|>}) the tokenizer turns into single tokens. A conversation renders message by message:
+ * {@code open(role, previous role) + content + close(role)}, and the generation prompt is the opening of
+ * an assistant message. So the text an appended turn adds ({@link #append}) is exactly what rendering the
+ * whole conversation adds, and a session can grow turn by turn on its KV cache. Every turn opens with a
+ * control token (or follows one), so tokenising the appended text alone gives the same tokens too.
+ *
+ * <p>The families are recognised from the GGUF's {@code tokenizer.chat_template} (a Jinja text) by
+ * their marker tokens ({@link #detect}); the rendering is this code's, not a Jinja interpreter's.
+ */
+public enum ChatTemplate {
+    /** Qwen, and many others: {@code <|im_start|>role\ncontent<|im_end|>\n}. */
+    CHATML {
+        @Override
+        String open(String role, String previous) {
+            return "<|im_start|>" + role + "\n";
+        }
+
+        @Override
+        String close(String role) {
+            return "<|im_end|>\n";
+        }
+    },
+    /** Llama 3: header tokens around the role, {@code <|eot_id|>} after each message. */
+    LLAMA3 {
+        @Override
+        String open(String role, String previous) {
+            return "<|start_header_id|>" + role + "<|end_header_id|>\n\n";
+        }
+
+        @Override
+        String close(String role) {
+            return "<|eot_id|>";
+        }
+    },
+    /** Llama 2: {@code <s>[INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] assistant </s>}. */
+    LLAMA2 {
+        @Override
+        String open(String role, String previous) {
+            return switch (role) {
+                case "system" -> "<s>[INST] <<SYS>>\n";
+                case "user" -> "system".equals(previous) ? "" : "<s>[INST] ";
+                default -> " ";
+            };
+        }
+
+        @Override
+        String close(String role) {
+            return switch (role) {
+                case "system" -> "\n<</SYS>>\n\n";
+                case "user" -> " [/INST]";
+                default -> " </s>";
+            };
+        }
+    },
+    /** Mistral (v1 style): {@code  [INST] system\n\nuser [/INST] assistant</s>}. */
+    MISTRAL {
+        @Override
+        String open(String role, String previous) {
+            return switch (role) {
+                case "system" -> " [INST] ";
+                case "user" -> "system".equals(previous) ? "" : " [INST] ";
+                default -> " ";
+            };
+        }
+
+        @Override
+        String close(String role) {
+            return switch (role) {
+                case "system" -> "\n\n";
+                case "user" -> " [/INST]";
+                default -> "</s>";
+            };
+        }
+    },
+    /** Zephyr: {@code <|role|>\ncontent</s>\n}. */
+    ZEPHYR {
+        @Override
+        String open(String role, String previous) {
+            return "<|" + role + "|>\n";
+        }
+
+        @Override
+        String close(String role) {
+            return "</s>\n";
+        }
+    },
+    /** No template: messages are appended as they are (models without a chat template, the synthetic model). */
+    PLAIN {
+        @Override
+        String open(String role, String previous) {
+            return "";
+        }
+
+        @Override
+        String close(String role) {
+            return "";
+        }
+    };
+
+    abstract String open(String role, String previous);
+
+    abstract String close(String role);
+
+    /** The whole conversation, with the opening of the assistant's reply when {@code generationPrompt}. */
+    public String render(List<Message> messages, boolean generationPrompt) {
+        StringBuilder sb = new StringBuilder();
+        String previous = null;
+        for (Message m : messages) {
+            sb.append(open(m.role(), previous)).append(m.content()).append(close(m.role()));
+            previous = m.role();
+        }
+        if (generationPrompt) sb.append(open("assistant", previous));
+        return sb.toString();
+    }
+
+    /**
+     * The text that follows a conversation rendered up to an assistant reply the model generated (whose
+     * closing the model ended with an end-of-turn token, not fed to the cache): the closing of that
+     * reply when {@code afterGeneratedReply}, then {@code next}, then the generation prompt.
+     */
+    public String append(String previousRole, boolean afterGeneratedReply, Message next, boolean generationPrompt) {
+        StringBuilder sb = new StringBuilder();
+        if (afterGeneratedReply) sb.append(close("assistant"));
+        sb.append(open(next.role(), previousRole)).append(next.content()).append(close(next.role()));
+        if (generationPrompt) sb.append(open("assistant", next.role()));
+        return sb.toString();
+    }
+
+    /** The family of a GGUF {@code tokenizer.chat_template}, or PLAIN when none is recognised (or there is none). */
+    public static ChatTemplate detect(String jinja) {
+        if (jinja == null || jinja.isBlank()) return PLAIN;
+        if (jinja.contains("<|im_start|>")) return CHATML;
+        if (jinja.contains("<|start_header_id|>")) return LLAMA3;
+        if (jinja.contains("<|user|>") && jinja.contains("<|assistant|>")) return ZEPHYR;
+        if (jinja.contains("<<SYS>>")) return LLAMA2;
+        if (jinja.contains("[INST]")) return MISTRAL;
+        return PLAIN;
+    }
+
+    /** By name (chatml, llama3, llama2, mistral, zephyr, plain), for a command-line or config override. */
+    public static ChatTemplate named(String name) {
+        try {
+            return valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown chat template '" + name + "' (known: chatml, llama3, llama2, mistral, zephyr, plain)");
+        }
+    }
+}
