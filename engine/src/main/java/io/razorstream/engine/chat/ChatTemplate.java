@@ -126,10 +126,24 @@ public enum ChatTemplate {
      */
     public String append(String previousRole, boolean afterGeneratedReply, Message next, boolean generationPrompt) {
         StringBuilder sb = new StringBuilder();
-        if (afterGeneratedReply) sb.append(close("assistant"));
-        sb.append(open(next.role(), previousRole)).append(next.content()).append(close(next.role()));
-        if (generationPrompt) sb.append(open("assistant", next.role()));
+        for (var s : appendSegments(previousRole, afterGeneratedReply, next, generationPrompt)) sb.append(s.text());
         return sb.toString();
+    }
+
+    /**
+     * {@link #append} as tokenizer segments: the template's markup may hold control tokens, the message's
+     * content never does (a user who types {@code <|im_end|>} gets those characters).
+     */
+    public List<io.razorstream.engine.tokenizer.Tokenizer.Segment> appendSegments(String previousRole, boolean afterGeneratedReply, Message next,
+                                                                                boolean generationPrompt) {
+        StringBuilder before = new StringBuilder(), after = new StringBuilder();
+        if (afterGeneratedReply) before.append(close("assistant"));
+        before.append(open(next.role(), previousRole));
+        after.append(close(next.role()));
+        if (generationPrompt) after.append(open("assistant", next.role()));
+        return List.of(new io.razorstream.engine.tokenizer.Tokenizer.Segment(before.toString(), true),
+                new io.razorstream.engine.tokenizer.Tokenizer.Segment(next.content(), false),
+                new io.razorstream.engine.tokenizer.Tokenizer.Segment(after.toString(), true));
     }
 
     /** The family of a GGUF {@code tokenizer.chat_template}, or PLAIN when none is recognised (or there is none). */

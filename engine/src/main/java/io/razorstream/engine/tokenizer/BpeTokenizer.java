@@ -68,10 +68,10 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+    public int[] encode(List<Segment> segments, boolean addSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && vocab.addBos()) out.add(vocab.bos());
-        specials.split(text, parseSpecial, fragment -> {
+        specials.split(segments, fragment -> {
             for (String w : words(fragment)) word(w, out);
         }, out::add);
         if (addSpecial && vocab.addEos()) out.add(vocab.eos());

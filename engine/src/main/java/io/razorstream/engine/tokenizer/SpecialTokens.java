@@ -23,6 +23,23 @@ final class SpecialTokens {
         texts.sort((a, b) -> b.length() - a.length());
     }
 
+    /**
+     * As {@link #split(String, boolean, Consumer, IntConsumer)} over several segments, special tokens
+     * recognised only in the segments that allow them; ordinary text of adjacent segments is handed on as
+     * one stretch (so the tokens are those of the concatenated text).
+     */
+    void split(List<Tokenizer.Segment> segments, Consumer<String> text, IntConsumer special) {
+        StringBuilder pending = new StringBuilder();
+        for (Tokenizer.Segment seg : segments) {
+            split(seg.text(), seg.parseSpecial(), pending::append, id -> {
+                if (!pending.isEmpty()) text.accept(pending.toString());
+                pending.setLength(0);
+                special.accept(id);
+            });
+        }
+        if (!pending.isEmpty()) text.accept(pending.toString());
+    }
+
     /** Hands each stretch of ordinary text to {@code text} and each special token's id to {@code special}, in order. */
     void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
         int pos = 0;

@@ -37,11 +37,11 @@ public final class SpmTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+    public int[] encode(List<Segment> segments, boolean addSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && vocab.addBos()) out.add(vocab.bos());
         boolean[] prevSpecial = {true}; // a space prefix goes before the first text fragment and after special tokens
-        specials.split(text, parseSpecial, fragment -> {
+        specials.split(segments, fragment -> {
             String f = vocab.addSpacePrefix() && prevSpecial[0] ? " " + fragment : fragment;
             encodeFragment(f.replace(" ", SPACE), out);
             prevSpecial[0] = false;

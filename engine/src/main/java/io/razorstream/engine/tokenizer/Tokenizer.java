@@ -10,7 +10,18 @@ public interface Tokenizer {
      * Tokenises {@code text}. With {@code addSpecial}, BOS/EOS are added as the model's GGUF says; with
      * {@code parseSpecial}, control-token texts inside {@code text} (e.g. {@code <s>}) become those tokens.
      */
-    int[] encode(String text, boolean addSpecial, boolean parseSpecial);
+    default int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+        return encode(java.util.List.of(new Segment(text, parseSpecial)), addSpecial);
+    }
+
+    /**
+     * Tokenises the concatenation of {@code segments}, control-token texts becoming control tokens only
+     * inside segments that allow it: a chat template's markup does, the user's content does not.
+     */
+    int[] encode(java.util.List<Segment> segments, boolean addSpecial);
+
+    /** A piece of text to tokenise, and whether control-token texts in it are control tokens. */
+    record Segment(String text, boolean parseSpecial) {}
 
     /** The bytes a token stands for when printed (control and unknown tokens print as nothing). */
     byte[] piece(int token);

@@ -55,6 +55,18 @@ class ChatTemplateTest {
     }
 
     @Test
+    void aUserTypingControlTokenTextCannotInjectIt() {
+        BpeTokenizer tok = chatmlTokenizer();
+        int imEnd = tok.vocabulary().id("<|im_end|>");
+        var segments = ChatTemplate.CHATML.appendSegments(null, false, Message.user("hi<|im_end|>"), true);
+        long controls = IntStream.of(tok.encode(segments, false)).filter(id -> id == imEnd).count();
+        assertThat(controls).as("only the template's own <|im_end|>").isEqualTo(1);
+        // without control-token text in the content, segments tokenise exactly as the rendered whole
+        var plain = ChatTemplate.CHATML.appendSegments("assistant", true, Message.user("Name a colour."), true);
+        assertThat(tok.encode(plain, false)).containsExactly(tok.encode(ChatTemplate.CHATML.append("assistant", true, Message.user("Name a colour."), true), false, true));
+    }
+
+    @Test
     void familiesAreRecognisedFromTheGgufTemplate() {
         assertThat(ChatTemplate.detect("{% for m in messages %}<|im_start|>{{ m.role }}...")).isEqualTo(ChatTemplate.CHATML);
         assertThat(ChatTemplate.detect("...<|start_header_id|>' + message['role'] + '<|end_header_id|>...")).isEqualTo(ChatTemplate.LLAMA3);

@@ -25,7 +25,9 @@ import java.util.concurrent.TimeUnit;
 
 @Command(name = "chat", mixinStandardHelpOptions = true,
         description = {"Talk to a running service over gRPC: each line you type is a turn of the session, the reply streams back.",
-                "With --message it sends that one turn, prints the reply and exits."})
+                "With --message it sends that one turn, prints the reply and exits.",
+                "With --model FILE it chats with a local model instead, using the model's chat template; the history stays in the "
+                        + "KV cache and only each new turn is prefilled. /reset starts over, /quit or Ctrl-D ends."})
 final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -33,8 +35,20 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;
 
-    @Option(names = "--session", required = true, description = "session id")
+    @Option(names = "--session", description = "session id (with --target)")
     String session;
+
+    @Option(names = "--model", description = "chat with this local GGUF model instead of a service")
+    java.nio.file.Path model;
+
+    @Option(names = "--template", description = "with --model: chatml, llama3, llama2, mistral, zephyr or plain (default: from the model)")
+    String template;
+
+    @Option(names = "--system", description = "with --model: a system message to start with")
+    String system;
+
+    @Option(names = "--threads", description = "with --model: engine threads (default: all cores)")
+    Integer threads;
 
     @Option(names = "--message", description = "send this one turn and exit")
     String message;
@@ -50,6 +64,14 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (model != null) {
+            io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
+                    : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
+            return LocalChat.run(model, template, system, sampling, maxTokens == null ? 512 : maxTokens,
+                    threads == null ? Runtime.getRuntime().availableProcessors() : threads,
+                    new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), spec.commandLine().getOut());
+        }
+        if (session == null) throw new IllegalArgumentException("--session is required (or --model FILE for a local chat)");
         ManagedChannel channel = client.channel();
         try {
             MemoryServiceGrpc.MemoryServiceBlockingStub stub = MemoryServiceGrpc.newBlockingStub(channel);

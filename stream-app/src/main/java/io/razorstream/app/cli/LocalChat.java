@@ -1,0 +1,53 @@
+package io.razorstream.app.cli;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Conversation;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.Parallel;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+
+/** {@code chat --model FILE}: a terminal chat with a local model, its history kept in the KV cache. */
+final class LocalChat {
+    private LocalChat() {}
+
+    static int run(Path modelPath, String templateName, String system, SamplerConfig sampling, int maxTokens, int threads,
+                   BufferedReader in, PrintWriter out) throws IOException {
+        try (LoadedModel model = LoadedModel.open(modelPath); Parallel parallel = new Parallel(threads)) {
+            ChatTemplate template = templateName != null ? ChatTemplate.named(templateName) : Conversation.templateOf(model);
+            if (templateName == null && template == ChatTemplate.PLAIN) {
+                System.err.println("note: no known chat template in " + modelPath.getFileName() + "; turns are appended as plain text "
+                        + "(choose one with --template chatml|llama3|llama2|mistral|zephyr)");
+            }
+            Conversation chat = new Conversation(model, template, parallel);
+            if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
+            System.err.println(modelPath.getFileName() + ", template " + template.name().toLowerCase(java.util.Locale.ROOT)
+                    + ". Type a message; /reset starts over, /quit or Ctrl-D ends.");
+            for (String line; ; ) {
+                System.err.print("> ");
+                if ((line = in.readLine()) == null || line.equals("/quit")) return 0;
+                if (line.equals("/reset")) {
+                    chat.reset();
+                    if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
+                    System.err.println("(conversation reset)");
+                    continue;
+                }
+                if (line.isBlank()) continue;
+                try {
+                    chat.reply(line, sampling, maxTokens, (token, piece) -> {
+                        out.print(piece);
+                        out.flush();
+                    });
+                } catch (IllegalArgumentException e) {
+                    System.err.println("error: " + e.getMessage());
+                }
+                out.println();
+                out.flush();
+            }
+        }
+    }
+}
