@@ -29,7 +29,7 @@ public final class RandomModel {
 
     /** As {@link #write(ModelShape, GgmlType, long, Path)}, declaring {@code contextLength} instead of the shape's. */
     public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, Path out) throws IOException {
-        if (!type.supported() || type.blockSize() > 32) throw new IllegalArgumentException("unsupported weight type " + type);
+        if (!type.supported()) throw new IllegalArgumentException("unsupported weight type " + type);
         int d = shape.embedding, hs = d / shape.heads, kv = shape.kvHeads * hs;
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "llama");
@@ -88,11 +88,31 @@ public final class RandomModel {
                 // Uniform with the standard deviation WEIGHT_SCALE: cheap, and only the sizes matter here.
                 for (int i = 0; i < n; i++) values[i] = (float) ((random.nextDouble() * 2 - 1) * WEIGHT_SCALE * 1.7320508);
                 buf.clear();
-                Quantizer.quantizeInto(type, values, 0, n, buf);
+                if (type.blockSize() == io.razorstream.engine.tensor.KQuants.QK_K) randomKQuants(type, random, n, buf);
+                else Quantizer.quantizeInto(type, values, 0, n, buf);
                 buf.flip();
                 GgufWriter.writeFully(out, buf);
             }
         });
+    }
+
+    /**
+     * K-quant blocks of random quants with scales that give weights of about WEIGHT_SCALE (no K-quant
+     * quantiser is needed for a random model: random quants are as random as quantised random floats).
+     */
+    private static void randomKQuants(GgmlType type, SplittableRandom random, int n, ByteBuffer buf) {
+        byte[] block = new byte[type.blockBytes()];
+        for (int b = 0; b < n / io.razorstream.engine.tensor.KQuants.QK_K; b++) {
+            for (int i = 0; i < block.length; i++) block[i] = (byte) random.nextInt(256);
+            ByteBuffer bb = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN);
+            if (type == GgmlType.Q6_K) {
+                bb.putShort(208, io.razorstream.engine.tensor.Numerics.floatToF16(WEIGHT_SCALE / 32 / 64));
+            } else {
+                bb.putShort(0, io.razorstream.engine.tensor.Numerics.floatToF16(WEIGHT_SCALE / 8 / 32));
+                bb.putShort(2, io.razorstream.engine.tensor.Numerics.floatToF16(WEIGHT_SCALE / 32));
+            }
+            buf.put(block);
+        }
     }
 
     private static void vector(GgufWriter w, String name, int n, long seed) {

@@ -22,7 +22,7 @@ final class RandomModelCommand implements Callable<Integer> {
     @Option(names = "--like", required = true, description = "shape: tinyllama-1.1b, llama-3.2-1b or tiny")
     String like;
 
-    @Option(names = "--type", defaultValue = "Q8_0", description = "matrix type: F32, F16, BF16, Q8_0, Q4_0 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--type", defaultValue = "Q8_0", description = "matrix type: F32, F16, BF16, Q8_0, Q4_0, or Q4_K / Q5_K / Q6_K (random quants) (default: ${DEFAULT-VALUE})")
     GgmlType type;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output GGUF file")

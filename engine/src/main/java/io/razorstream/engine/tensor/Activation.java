@@ -12,6 +12,7 @@ public final class Activation {
     private final float[] scales;
     private final boolean interleaved;
     private float[] effective;
+    private float[] blockSums;
 
     public Activation(float[] values, float[] scales) {
         this(values, scales, false);
@@ -34,6 +35,16 @@ public final class Activation {
     public static int interleavedIndex(int i) {
         int k = i & 31;
         return (i & ~31) + 8 * (k & 3) + (k >> 2);
+    }
+
+    /** Sum of the (integer) values of each 32-element block, for the K-quants' min terms; set by the Q8_K quantiser. */
+    public float[] blockSums() {
+        return blockSums;
+    }
+
+    Activation withBlockSums(float[] sums) {
+        this.blockSums = sums;
+        return this;
     }
 
     public boolean interleaved() {

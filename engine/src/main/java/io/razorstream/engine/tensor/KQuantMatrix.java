@@ -1,17 +1,25 @@
 package io.razorstream.engine.tensor;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.ValueLayout;
 
 import java.lang.foreign.MemorySegment;
 
 import static io.razorstream.engine.tensor.KQuants.QK_K;
 import static io.razorstream.engine.tensor.VectorSupport.F;
+import static io.razorstream.engine.tensor.VectorSupport.B;
+import static io.razorstream.engine.tensor.VectorSupport.I;
 import static io.razorstream.engine.tensor.VectorSupport.L;
+import static io.razorstream.engine.tensor.VectorSupport.LE;
 
 /**
  * Q4_K, Q5_K and Q6_K weights (see {@link KQuants}) against a Q8_K-quantised input, as llama.cpp pairs
- * them. Each super-block of the row is decoded to floats and multiplied with the input's integer quants
- * (vectorised), then scaled by the input block's scale.
+ * them. The vector kernels work on the quants directly (widened to int lanes, no decoded floats) and
+ * apply each sub-block's scale once; {@link #dotDecoded} is the plain form for CPUs without them.
  */
 public final class KQuantMatrix extends WeightMatrix {
     private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[QK_K]);
@@ -33,23 +41,103 @@ public final class KQuantMatrix extends WeightMatrix {
 
     @Override
     public float dot(int row, Activation a) {
+        if (!VectorSupport.ENABLED) return dotDecoded(row, a);
+        return switch (type) {
+            case Q4_K -> dotQ4Q5(row, a, false);
+            case Q5_K -> dotQ4Q5(row, a, true);
+            case Q6_K -> dotQ6(row, a);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    /** Decode each super-block to floats, then a vector dot (the scalar-CPU fallback and the reference shape). */
+    private float dotDecoded(int row, Activation a) {
         float[] w = BLOCK.get();
         float[] x = a.values(), xs = a.scales();
         long off = row * rowBytes;
         float sum = 0;
         for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) {
             KQuants.decode(type, data, off, w, 0);
-            float s;
-            if (VectorSupport.ENABLED) {
-                FloatVector acc = FloatVector.zero(F);
-                for (int j = 0; j < QK_K; j += L) acc = FloatVector.fromArray(F, w, j).fma(FloatVector.fromArray(F, x, b * QK_K + j), acc);
-                s = VectorSupport.sum(acc);
-            } else {
-                s = 0;
-                for (int j = 0; j < QK_K; j++) s += w[j] * x[b * QK_K + j];
-            }
+            float s = 0;
+            for (int j = 0; j < QK_K; j++) s += w[j] * x[b * QK_K + j];
             sum += s * xs[b * (QK_K / Quantizer.QK)];
         }
         return sum;
+    }
+
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private IntVector bytes(long at) {
+        return (IntVector) ByteVector.fromMemorySegment(B, data, at, LE).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /**
+     * Q4_K / Q5_K fused: per 32-element sub-block j, sum q * x over the quants (vectors, no decoded
+     * floats), weight it by d * scale_j, and subtract dmin * min_j * (sum of x over the sub-block).
+     */
+    private float dotQ4Q5(int row, Activation a, boolean fifthBit) {
+        float[] x = a.values(), xs = a.scales(), xsum = a.blockSums();
+        int[] sm = new int[2];
+        long off = row * rowBytes;
+        FloatVector total = FloatVector.zero(F);
+        float mins = 0;
+        for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) {
+            float d8 = xs[b * 8];
+            float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)) * d8, dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2)) * d8;
+            long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
+            for (int j = 0; j < 4; j++, qs += 32) {
+                int xo = b * QK_K + 64 * j;
+                FloatVector lo = FloatVector.zero(F), hi = FloatVector.zero(F);
+                for (int l = 0; l < 32; l += L) {
+                    IntVector q = bytes(qs + l);
+                    IntVector ql = q.and(0xF), qhi = q.lanewise(VectorOperators.LSHR, 4).and(0xF);
+                    if (fifthBit) {
+                        IntVector h = bytes(qh + l);
+                        ql = ql.add(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));
+                        qhi = qhi.add(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and(1).lanewise(VectorOperators.LSHL, 4));
+                    }
+                    lo = ((FloatVector) ql.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
+                    hi = ((FloatVector) qhi.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
+                }
+                KQuants.scaleMin(data, scales, 2 * j, sm);
+                total = lo.fma(FloatVector.broadcast(F, d * sm[0]), total);
+                mins += dmin * sm[1] * xsum[(xo) / 32];
+                KQuants.scaleMin(data, scales, 2 * j + 1, sm);
+                total = hi.fma(FloatVector.broadcast(F, d * sm[0]), total);
+                mins += dmin * sm[1] * xsum[(xo + 32) / 32];
+            }
+        }
+        return VectorSupport.sum(total) - mins;
+    }
+
+    /** Q6_K fused: 6-bit quants from 4 low and 2 high bits, minus 32, one int8 scale per 16 elements. */
+    private float dotQ6(int row, Activation a) {
+        float[] x = a.values(), xs = a.scales();
+        long off = row * rowBytes;
+        FloatVector total = FloatVector.zero(F);
+        for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) {
+            float d = Numerics.f16ToFloat(data.get(SHORT_LE, off + 208)) * xs[b * 8];
+            long ql = off, qh = off + 128, sc = off + 192;
+            for (int n = 0; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8) {
+                int xo = b * QK_K + n;
+                for (int l = 0; l < 32; l += L) {
+                    int is = l / 16;
+                    IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
+                    IntVector q1 = lo0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q2 = lo1.and(0xF).or(h.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    total = ((FloatVector) q1.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l))
+                            .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is)), total);
+                    total = ((FloatVector) q2.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 32))
+                            .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 2)), total);
+                    total = ((FloatVector) q3.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 64))
+                            .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 4)), total);
+                    total = ((FloatVector) q4.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 96))
+                            .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 6)), total);
+                }
+            }
+        }
+        return VectorSupport.sum(total);
     }
 }

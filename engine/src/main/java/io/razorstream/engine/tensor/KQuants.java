@@ -35,7 +35,7 @@ public final class KQuants {
     }
 
     /** Scale (index 0) and min (index 1) of sub-block j from the 12 packed bytes at {@code s}. */
-    private static void scaleMin(MemorySegment d, long s, int j, int[] sm) {
+    static void scaleMin(MemorySegment d, long s, int j, int[] sm) {
         if (j < 4) {
             sm[0] = u8(d, s + j) & 63;
             sm[1] = u8(d, s + j + 4) & 63;
@@ -113,6 +113,8 @@ public final class KQuants {
             }
             for (int k = 0; k < QK_K / Quantizer.QK; k++) scales[b / Quantizer.QK + k] = d;
         }
-        return new Activation(q, scales);
+        float[] sums = new float[length / Quantizer.QK];
+        for (int i = 0; i < length; i++) sums[i / Quantizer.QK] += q[i];
+        return new Activation(q, scales).withBlockSums(sums);
     }
 }
