@@ -171,30 +171,42 @@ public final class LlamaModel {
         }
     }
 
-    /** Causal attention of each new token over the cache (whose FULL heads already hold the new tokens). */
+    /**
+     * Causal attention of each new token over the cache (whose FULL heads already hold the new tokens).
+     * One task per (token, KV head) serves all query heads of the GQA group: each cached key and value
+     * row is read once for the whole group instead of once per query head. Per head the arithmetic is the
+     * plain definition (scores, softmax, weighted values in position order), so the numbers do not depend
+     * on the grouping.
+     */
     private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
-        int heads = config.headCount(), hs = config.headSize(), group = config.groupSize();
+        int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
         boolean f16 = cache.precision() == KvPrecision.F16;
         float scale = (float) (1.0 / Math.sqrt(hs));
         AttentionObserver observer = cache.observer();
-        parallel.forRange(count * heads, (from, to) -> {
-            float[] q = new float[hs];
-            float[] att = new float[start + count]; // scores of one (token, head), reused across the range
+        parallel.forRange(count * kvHeads, (from, to) -> {
+            float[][] q = new float[group][hs];
+            float[][] att = new float[group][start + count]; // scores of the group's heads for one token, reused across the range
             for (int task = from; task < to; task++) {
-                int t = task / heads, h = task % heads;
-                if (cache.compressed(layer, h / group) != null) continue;
+                int t = task / kvHeads, kvh = task % kvHeads;
+                if (cache.compressed(layer, kvh) != null) continue;
                 int len = start + t + 1;
-                float[] keys = cache.keys(layer, h / group), values = cache.values(layer, h / group);
-                System.arraycopy(b.q[t], h * hs, q, 0, hs);
-                if (f16) for (int i = 0; i < hs; i++) q[i] = Numerics.roundToF16(q[i]);
-                for (int p = 0; p < len; p++) att[p] = Ops.dot(q, 0, keys, p * hs, hs) * scale;
-                Ops.softmax(att, len);
-                if (observer != null) observer.observe(layer, h, start + t, att, len);
-                float[] out = b.attnOut[t];
-                java.util.Arrays.fill(out, h * hs, h * hs + hs, 0f);
+                float[] keys = cache.keys(layer, kvh), values = cache.values(layer, kvh);
+                for (int g = 0; g < group; g++) {
+                    System.arraycopy(b.q[t], (kvh * group + g) * hs, q[g], 0, hs);
+                    if (f16) for (int i = 0; i < hs; i++) q[g][i] = Numerics.roundToF16(q[g][i]);
+                }
                 for (int p = 0; p < len; p++) {
-                    float w = f16 ? Numerics.roundToF16(att[p]) : att[p];
-                    Ops.axpy(out, h * hs, w, values, p * hs, hs);
+                    for (int g = 0; g < group; g++) att[g][p] = Ops.dot(q[g], 0, keys, p * hs, hs) * scale;
+                }
+                float[] out = b.attnOut[t];
+                for (int g = 0; g < group; g++) {
+                    Ops.softmax(att[g], len);
+                    if (observer != null) observer.observe(layer, kvh * group + g, start + t, att[g], len);
+                    if (f16) for (int p = 0; p < len; p++) att[g][p] = Numerics.roundToF16(att[g][p]);
+                    java.util.Arrays.fill(out, (kvh * group + g) * hs, (kvh * group + g + 1) * hs, 0f);
+                }
+                for (int p = 0; p < len; p++) {
+                    for (int g = 0; g < group; g++) Ops.axpy(out, (kvh * group + g) * hs, att[g][p], values, p * hs, hs);
                 }
             }
         });
