@@ -69,13 +69,9 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(List<Segment> segments, boolean addSpecial) {
-        List<Integer> out = new ArrayList<>();
-        if (addSpecial && vocab.addBos()) out.add(vocab.bos());
-        specials.split(segments, fragment -> {
+        return specials.encode(segments, addSpecial, (fragment, afterSpecial, out) -> {
             for (String w : words(fragment)) word(w, out);
-        }, out::add);
-        if (addSpecial && vocab.addEos()) out.add(vocab.eos());
-        return out.stream().mapToInt(Integer::intValue).toArray();
+        });
     }
 
     /** The pre-tokenizer's words of {@code fragment}: its regex matches and the text between them. */

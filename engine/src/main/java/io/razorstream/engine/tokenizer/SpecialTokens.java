@@ -23,6 +23,27 @@ final class SpecialTokens {
         texts.sort((a, b) -> b.length() - a.length());
     }
 
+    /** Encodes one stretch of ordinary text; {@code afterSpecial}: it starts the text or follows a special token. */
+    interface FragmentEncoder {
+        void encode(String fragment, boolean afterSpecial, List<Integer> out);
+    }
+
+    /** BOS (if the vocabulary adds it), the segments' fragments and special tokens in order, EOS (likewise). */
+    int[] encode(List<Tokenizer.Segment> segments, boolean addSpecial, FragmentEncoder fragments) {
+        List<Integer> out = new ArrayList<>();
+        if (addSpecial && vocab.addBos()) out.add(vocab.bos());
+        boolean[] afterSpecial = {true};
+        split(segments, fragment -> {
+            fragments.encode(fragment, afterSpecial[0], out);
+            afterSpecial[0] = false;
+        }, id -> {
+            out.add(id);
+            afterSpecial[0] = true;
+        });
+        if (addSpecial && vocab.addEos()) out.add(vocab.eos());
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     /**
      * As {@link #split(String, boolean, Consumer, IntConsumer)} over several segments, special tokens
      * recognised only in the segments that allow them; ordinary text of adjacent segments is handed on as

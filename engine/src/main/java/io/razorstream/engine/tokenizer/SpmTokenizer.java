@@ -38,19 +38,9 @@ public final class SpmTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(List<Segment> segments, boolean addSpecial) {
-        List<Integer> out = new ArrayList<>();
-        if (addSpecial && vocab.addBos()) out.add(vocab.bos());
-        boolean[] prevSpecial = {true}; // a space prefix goes before the first text fragment and after special tokens
-        specials.split(segments, fragment -> {
-            String f = vocab.addSpacePrefix() && prevSpecial[0] ? " " + fragment : fragment;
-            encodeFragment(f.replace(" ", SPACE), out);
-            prevSpecial[0] = false;
-        }, id -> {
-            out.add(id);
-            prevSpecial[0] = true;
-        });
-        if (addSpecial && vocab.addEos()) out.add(vocab.eos());
-        return out.stream().mapToInt(Integer::intValue).toArray();
+        // A space prefix goes before the first text fragment and after special tokens.
+        return specials.encode(segments, addSpecial, (fragment, afterSpecial, out) ->
+                encodeFragment((vocab.addSpacePrefix() && afterSpecial ? " " + fragment : fragment).replace(" ", SPACE), out));
     }
 
     /** One symbol: a byte range of the fragment, linked to its neighbours; n == 0 once merged away. */
