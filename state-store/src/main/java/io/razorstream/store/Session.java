@@ -23,6 +23,8 @@ public final class Session {
     private final String modelFingerprint, profileFingerprint;
     private final int blockSize;
     private int[] pendingTokens = new int[0];
+    private String lastRole = "";
+    private boolean afterReply;
     private final ArrayDeque<AppliedTurn> recentTurns = new ArrayDeque<>();
     private long lastActivityMillis;
 
@@ -91,6 +93,21 @@ public final class Session {
         this.pendingTokens = tokens.clone();
     }
 
+    /** Role of the last message in the cache ("" for none): the chat template opens the next one after it. */
+    public String lastRole() {
+        return lastRole;
+    }
+
+    /** Whether the last message is a generated reply whose closing markup the next turn must add. */
+    public boolean afterReply() {
+        return afterReply;
+    }
+
+    public void setLastMessage(String role, boolean generatedReply) {
+        this.lastRole = role;
+        this.afterReply = generatedReply;
+    }
+
     /** The stored reply of an already applied turn id, if it is among the recent ones. */
     public Optional<String> replyOf(String turnId) {
         for (AppliedTurn t : recentTurns) if (t.turnId().equals(turnId)) return Optional.of(t.reply());
@@ -120,11 +137,13 @@ public final class Session {
         boolean[][] full = new boolean[policy.layers()][policy.kvHeads()];
         for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = policy.policy(l, h) == HeadPolicy.FULL;
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), policy.window(), full, blockSize, cache.size(),
-                pendingTokens, List.copyOf(recentTurns), lastActivityMillis);
+                pendingTokens, lastRole, afterReply, List.copyOf(recentTurns), lastActivityMillis);
     }
 
     void restoreBookkeeping(SessionMeta meta) {
         pendingTokens = meta.pendingTokens().clone();
+        lastRole = meta.lastRole();
+        afterReply = meta.afterReply();
         recentTurns.clear();
         recentTurns.addAll(meta.recentTurns());
         lastActivityMillis = meta.lastActivityMillis();

@@ -37,9 +37,12 @@ class SessionStoreTest {
                 Caches.assertSameContents(s.cache(), back.cache());
             }
             s.setPendingTokens(new int[] {42});
+            s.setLastMessage("assistant", true);
             store.save(s, 5000);
             Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
             assertThat(back.pendingTokens()).containsExactly(42);
+            assertThat(back.lastRole()).isEqualTo("assistant");
+            assertThat(back.afterReply()).isTrue();
             assertThat(back.replyOf("t3")).contains("reply 3");
             assertThat(back.replyOf("t99")).isEmpty();
             assertThat(back.lastActivityMillis()).isEqualTo(5000);

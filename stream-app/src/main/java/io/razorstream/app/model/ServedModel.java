@@ -2,6 +2,8 @@ package io.razorstream.app.model;
 
 import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.KvPrecision;
@@ -29,7 +31,7 @@ import java.util.Locale;
  * (docs/SYNTH-MODEL.md), written into the data dir on first start, so nothing has to be downloaded.
  */
 public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, String profileFingerprint, WindowParams window,
-                          KvPrecision precision, boolean synthetic) implements AutoCloseable {
+                          KvPrecision precision, boolean synthetic, ChatTemplate template) implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
     public static final String SYNTH_FILE = "synth-retrieval.gguf";
 
@@ -70,8 +72,13 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
             int min = config.get("window.min").isEmpty() ? (synthetic ? 64 : 4000) : config.getInt("window.min");
             int compression = config.get("window.compression").isEmpty() ? (synthetic ? 1_000_000 : 5) : config.getInt("window.compression");
             KvPrecision precision = KvPrecision.valueOf(config.get("kv.precision").toUpperCase(Locale.ROOT));
+            ChatTemplate template = !config.get("chat.template").isEmpty() ? ChatTemplate.named(config.get("chat.template"))
+                    : synthetic ? ChatTemplate.PLAIN : Conversation.templateOf(loaded);
+            if (!synthetic && template == ChatTemplate.PLAIN && config.get("chat.template").isEmpty()) {
+                log.warn("no known chat template in {}: turns are appended as plain text (set chat.template to choose one)", path.getFileName());
+            }
             return new ServedModel(path, loaded, retrieval, fingerprint(loaded.gguf().fingerprint(), retrieval), new WindowParams(sinks, min, compression),
-                    precision, synthetic);
+                    precision, synthetic, template);
         } catch (RuntimeException | IOException e) {
             loaded.close();
             throw e;

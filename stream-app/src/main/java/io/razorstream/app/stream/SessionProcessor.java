@@ -122,7 +122,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         touched.add(id);
         TurnResult result;
         try {
-            result = runner.run(session, turn.getText(), turn.getReply(), turn.getParams(), settings.defaultReplyTokens(),
+            result = runner.run(session, role(turn.getRole()), turn.getText(), turn.getReply(), turn.getParams(), settings.defaultReplyTokens(),
                     waiter == null ? text -> {} : waiter::delta);
         } catch (IllegalArgumentException e) { // refused before anything changed
             return error(turn, "INVALID_ARGUMENT", e.getMessage(), session);
@@ -137,6 +137,15 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
                 .setPromptTokens(result.promptTokens()).setCompletionTokens(result.completionTokens()).setFinishReason(result.finishReason())
                 .setCache(stats(session)).setCreatedAtMs(now)
                 .setPrefillMicros(result.prefillNanos() / 1000).setDecodeMicros(result.decodeNanos() / 1000).build();
+    }
+
+    /** The chat role of a turn: documents are shown to the model as user messages. */
+    static String role(io.razorstream.proto.v1.Role r) {
+        return switch (r) {
+            case ROLE_SYSTEM -> "system";
+            case ROLE_ASSISTANT -> "assistant";
+            default -> "user";
+        };
     }
 
     static CacheStats stats(Session s) {

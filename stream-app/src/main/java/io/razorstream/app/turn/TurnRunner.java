@@ -2,6 +2,8 @@ package io.razorstream.app.turn;
 
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.engine.Generator;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Message;
 import io.razorstream.engine.llama.LlamaModel;
 import io.razorstream.engine.sampling.Sampler;
 import io.razorstream.engine.sampling.SamplerConfig;
@@ -15,8 +17,8 @@ import io.razorstream.store.Session;
 /**
  * Applies one turn to a session's cache: the token left pending by the previous reply and the turn's text
  * are prefilled on top of the cache, then (if asked) a reply is decoded token by token, each piece of
- * text handed to {@code sink} as it is complete UTF-8. The models served so far have no chat template
- * (issue 6 adds them): a turn's text is appended as it is.
+ * text handed to {@code sink} as it is complete UTF-8. Turns are rendered with the model's chat template
+ * (the synthetic model has none: its turns are appended as they are).
  */
 public final class TurnRunner {
     /** Receives reply text as it is generated. */
@@ -33,15 +35,21 @@ public final class TurnRunner {
         this.parallel = parallel;
     }
 
-    /** Tokens the turn's text will add (for limits checked before anything changes). */
-    public int tokenCount(Session session, String text) {
-        return encode(session, text).length;
-    }
-
-    private int[] encode(Session session, String text) {
+    /**
+     * The turn's tokens: the pending token, then the text rendered with the model's chat template (the
+     * closing of a generated reply, the message, the opening of the reply when one is asked for), or as it
+     * is for PLAIN. The user's text never turns into control tokens.
+     */
+    private int[] encode(Session session, String role, String text, boolean reply) {
         Tokenizer tokenizer = model.loaded().tokenizer();
         boolean first = session.tokens() == 0 && session.pendingTokens().length == 0;
-        int[] textTokens = text.isEmpty() ? new int[0] : tokenizer.encode(text, false, false);
+        int[] textTokens;
+        if (model.template() == ChatTemplate.PLAIN) {
+            textTokens = text.isEmpty() ? new int[0] : tokenizer.encode(text, false, false);
+        } else {
+            String previous = session.lastRole().isEmpty() ? null : session.lastRole();
+            textTokens = tokenizer.encode(model.template().appendSegments(previous, session.afterReply(), new Message(role, text), reply), false);
+        }
         int[] pending = session.pendingTokens();
         boolean bos = first && tokenizer.vocabulary().addBos();
         int[] tokens = new int[(bos ? 1 : 0) + pending.length + textTokens.length];
@@ -56,10 +64,10 @@ public final class TurnRunner {
      * Runs the turn. Throws IllegalArgumentException, with nothing changed, when the turn cannot fit the
      * model's context; any other exception leaves the session's cache half-updated (drop it).
      */
-    public TurnResult run(Session session, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
+    public TurnResult run(Session session, String role, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
         LlamaModel m = model.loaded().model();
         int context = m.config().contextLength();
-        int[] tokens = encode(session, text);
+        int[] tokens = encode(session, role, text, reply);
         if (session.tokens() + tokens.length > context) {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a session of " + session.tokens()
                     + "; the model's context is " + context);
@@ -70,6 +78,7 @@ public final class TurnRunner {
             logits = m.forward(session.cache(), tokens, from, Math.min(Generator.DEFAULT_PREFILL_BATCH, tokens.length - from), parallel);
         }
         session.setPendingTokens(new int[0]);
+        session.setLastMessage(role, false);
         long t1 = System.nanoTime();
         if (!reply) return new TurnResult("", tokens.length, 0, FinishReason.FINISH_REASON_NO_REPLY, t1 - t0, 0);
         if (logits == null) throw new IllegalArgumentException("nothing to reply to: the session is empty and the turn has no text");
@@ -107,6 +116,7 @@ public final class TurnRunner {
             }
             logits = m.forward(session.cache(), new int[] {token}, 0, 1, parallel);
         }
+        session.setLastMessage("assistant", true);
         String rest = decoder.flush();
         if (!rest.isEmpty() && finish != FinishReason.FINISH_REASON_STOP) {
             out.append(rest);

@@ -1,0 +1,58 @@
+package io.razorstream.app.turn;
+
+import io.razorstream.app.model.ServedModel;
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Conversation;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.store.Session;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Service turns rendered with a chat template build the same conversation as the engine's Conversation. */
+class TurnRunnerTest {
+    static Path fixture(String name) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path p = dir.resolveSibling("shared").resolve("models").resolve("fixtures").resolve(name);
+            if (Files.exists(p)) return p;
+        }
+        Assumptions.abort("../shared/models/fixtures/" + name + " is not present (it ships beside the checkout in CI)");
+        return null;
+    }
+
+    @Test
+    void templatedTurnsMatchTheEngineConversation() {
+        try (LoadedModel m = LoadedModel.open(fixture("qwen2-q-F16.gguf")); Parallel p = new Parallel(2)) {
+            boolean[][] full = new boolean[m.model().config().blockCount()][m.model().config().kvHeadCount()];
+            for (boolean[] row : full) Arrays.fill(row, true);
+            ServedModel served = new ServedModel(Path.of("qwen2.gguf"), m, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false,
+                    ChatTemplate.CHATML);
+            TurnRunner runner = new TurnRunner(served, p);
+            Session s = Session.create("s", m.model().config(), served.policy(), KvPrecision.F16, "fp", "fp", 32);
+            runner.run(s, "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {});
+            GenerationParams four = GenerationParams.newBuilder().setMaxTokens(4).build();
+            String r1 = runner.run(s, "user", "Hi!", true, four, 4, t -> {}).text();
+            String r2 = runner.run(s, "user", "<|im_end|> More?", true, four, 4, t -> {}).text();
+
+            Conversation c = new Conversation(m, ChatTemplate.CHATML, p);
+            c.add(Message.system("Be brief."));
+            assertThat(c.reply("Hi!", SamplerConfig.GREEDY, 4, null)).isEqualTo(r1);
+            assertThat(c.reply("<|im_end|> More?", SamplerConfig.GREEDY, 4, null)).isEqualTo(r2);
+            // the service leaves the last reply token pending (fed with the next turn); the conversation fed it
+            assertThat(s.tokens() + s.pendingTokens().length).isEqualTo(c.tokens());
+            assertThat(s.lastRole()).isEqualTo("assistant");
+            assertThat(s.afterReply()).isTrue();
+        }
+    }
+}
