@@ -16,16 +16,22 @@ import java.util.regex.Pattern;
  * left. Text between regex matches is a word of its own, as in llama.cpp.
  */
 public final class BpeTokenizer implements Tokenizer {
-    /** Pre-tokenizer splits by {@code tokenizer.ggml.pre} (llama.cpp's expressions). */
-    static final Map<String, String> PRE = Map.of(
-            "gpt-2", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
-            "llama-bpe", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-            "qwen2", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
+    private static final String GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+
+    /**
+     * Pre-tokenizer splits by {@code tokenizer.ggml.pre} (llama.cpp's expressions). Where there are several,
+     * they apply in turn: each splits the pieces the previous one produced.
+     */
+    static final Map<String, List<String>> PRE = Map.of(
+            "gpt-2", List.of(GPT2),
+            "smollm", List.of("\\p{N}", GPT2),
+            "llama-bpe", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
+            "qwen2", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"));
     /** Other names llama.cpp gives the same splits. */
     static final Map<String, String> ALIASES = Map.of("default", "gpt-2", "gpt2", "gpt-2", "llama3", "llama-bpe", "llama-v3", "llama-bpe",
-            "smaug-bpe", "llama-bpe", "deepseek-r1-qwen", "qwen2", "olmo", "gpt-2", "mpt", "gpt-2");
+            "smaug-bpe", "llama-bpe", "deepseek-r1-qwen", "qwen2", "olmo", "gpt-2", "mpt", "gpt-2", "starcoder", "smollm", "refact", "smollm");
 
     private static final char[] BYTE_TO_CHAR = new char[256];
     private static final Map<Character, Byte> CHAR_TO_BYTE = new HashMap<>();
@@ -41,7 +47,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     private final Vocabulary vocab;
     private final Map<String, Integer> ranks;
-    private final Pattern pre;
+    private final List<Pattern> pre;
     private final SpecialTokens specials;
 
     /**
@@ -53,12 +59,12 @@ public final class BpeTokenizer implements Tokenizer {
         this.ranks = new HashMap<>(merges.size() * 2);
         for (int i = 0; i < merges.size(); i++) ranks.putIfAbsent(merges.get(i), i);
         String name = preName == null ? "gpt-2" : ALIASES.getOrDefault(preName, preName);
-        String regex = PRE.get(name);
-        if (regex == null) {
+        List<String> regexes = PRE.get(name);
+        if (regexes == null) {
             throw new IllegalArgumentException("unsupported BPE pre-tokenizer '" + preName + "' (supported: " + String.join(", ", new java.util.TreeSet<>(PRE.keySet()))
                     + " and their aliases " + new java.util.TreeSet<>(ALIASES.keySet()) + ")");
         }
-        this.pre = Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
+        this.pre = regexes.stream().map(r -> Pattern.compile(r, Pattern.UNICODE_CHARACTER_CLASS)).toList();
         this.specials = new SpecialTokens(vocab);
     }
 
@@ -74,10 +80,20 @@ public final class BpeTokenizer implements Tokenizer {
         });
     }
 
-    /** The pre-tokenizer's words of {@code fragment}: its regex matches and the text between them. */
+    /** The pre-tokenizer's words of {@code fragment}: each regex's matches and the text between them, regex after regex. */
     List<String> words(String fragment) {
+        List<String> words = List.of(fragment);
+        for (Pattern p : pre) {
+            List<String> next = new ArrayList<>();
+            for (String w : words) next.addAll(split(p, w));
+            words = next;
+        }
+        return words;
+    }
+
+    private static List<String> split(Pattern pattern, String fragment) {
         List<String> words = new ArrayList<>();
-        Matcher m = pre.matcher(fragment);
+        Matcher m = pattern.matcher(fragment);
         int at = 0;
         while (m.find()) {
             if (m.start() > at) words.add(fragment.substring(at, m.start()));

@@ -68,6 +68,12 @@ class BpeTokenizerTest {
     }
 
     @Test
+    void smollmSplitsDigitsFirstThenByGpt2Rules() {
+        BpeTokenizer t = tokenizer("smollm", List.of());
+        assertThat(t.words("in 2025 it's")).containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
+    }
+
+    @Test
     void mergesApplyByRankNotByPosition() {
         // "h e" (rank 0) merges before "Ġ t" (rank 1) although "Ġ t" comes first in the word.
         BpeTokenizer t = tokenizer("gpt-2", List.of("h e", SP + " t", SP + "t he"));
