@@ -46,8 +46,36 @@ public record LlamaWeights(
                     optionalVector(gguf, p + "attn_k.bias", c.kvDim()),
                     optionalVector(gguf, p + "attn_v.bias", c.kvDim()));
         }
-        float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2) : null;
+        float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2)
+                : scalingFactors(gguf, c);
         return new LlamaWeights(embd, vector(gguf, "output_norm.weight", d), output, layers, freqFactors);
+    }
+
+    /**
+     * Rope frequency factors from metadata when the file has no {@code rope_freqs} tensor: linear scaling
+     * ({@code rope.scaling.type = linear}, or the older {@code rope.scale_linear}) divides every angle by
+     * the factor, as llama.cpp's freq_scale = 1/factor does. Llama 3's scaling arrives as the tensor.
+     * Other schemes (YaRN) change more than the angles and are refused rather than run wrongly.
+     */
+    static float[] scalingFactors(GgufFile gguf, LlamaConfig c) {
+        String arch = c.architecture();
+        var type = gguf.get(arch + ".rope.scaling.type");
+        var factor = gguf.get(arch + ".rope.scaling.factor");
+        var oldLinear = gguf.get(arch + ".rope.scale_linear");
+        String t = type != null ? type.asString() : oldLinear != null ? "linear" : "none";
+        float f = factor != null ? factor.asFloat() : oldLinear != null ? oldLinear.asFloat() : 1f;
+        return switch (t) {
+            case "none" -> null;
+            case "linear" -> {
+                if (!(f > 0)) throw new GgufFormatException(gguf.path(), "rope scaling factor must be > 0, got " + f);
+                if (f == 1f) yield null;
+                float[] factors = new float[c.ropeDimensions() / 2];
+                Arrays.fill(factors, f);
+                yield factors;
+            }
+            default -> throw new GgufFormatException(gguf.path(), "rope scaling '" + t + "' is not supported (supported: none, linear, "
+                    + "and frequency factors in a rope_freqs tensor)");
+        };
     }
 
     private static GgufTensorInfo tensor(GgufFile gguf, String name, long... shape) {
