@@ -99,7 +99,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
 
     private ReplyEvent apply(TurnEvent turn, TokenRouter.Waiter waiter, long timestamp) {
         String id = turn.getSessionId();
-        long now = System.currentTimeMillis();
+        long now = context.currentSystemTimeMs(); // the clock punctuation (idle expiry) uses too
         if (turn.getDeleteSession()) {
             boolean existed = sessions.find(id).isPresent();
             sessions.delete(id);

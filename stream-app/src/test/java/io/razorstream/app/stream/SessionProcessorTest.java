@@ -1,0 +1,65 @@
+package io.razorstream.app.stream;
+
+import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.app.model.ServedModel;
+import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.proto.v1.FinishReason;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.store.HotSessions;
+import io.razorstream.store.ReadOnlyStreamsBackend;
+import io.razorstream.store.SessionStore;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The session processor alone (TopologyTestDriver, real RocksDB store, the synthetic model): replies, limits, idle expiry. */
+class SessionProcessorTest {
+    @Test
+    void repliesThenExpiresIdleSessions(@TempDir Path dir) throws Exception {
+        ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
+        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(config, parallel)) {
+            HotSessions hot = new HotSessions(1L << 30);
+            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "replies", "dead", 32, 1000, 64, 8,
+                    Duration.ofMinutes(30), Duration.ofMinutes(1));
+            Properties props = new Properties();
+            props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
+            props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+            props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
+            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel), hot,
+                    new TokenRouter()), props)) {
+                var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
+                var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                var dead = driver.createOutputTopic("dead", new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                in.pipeInput("s1", TurnEvent.newBuilder().setSessionId("s1").setTurnId("a").setText("The code is #K7Q2. the fox. Code #")
+                        .setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray());
+                in.pipeInput("s1", TurnEvent.newBuilder().setSessionId("s1").setTurnId("b").setText("x".repeat(2000)).build().toByteArray());
+                ReplyEvent r = ReplyEvent.parseFrom(replies.readValue());
+                assertThat(r.getText()).isEqualTo("K7Q2");
+                assertThat(r.getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
+                assertThat(new String(dead.readRecord().headers().lastHeader("razorstream.error").value())).contains("the limit is 1000");
+                assertThat(replies.isEmpty()).isTrue();
+
+                SessionStore store = new SessionStore(new ReadOnlyStreamsBackend(driver.getKeyValueStore(RazorTopology.STORE)));
+                assertThat(store.meta("s1")).isPresent();
+                assertThat(hot.contains("s1")).isTrue();
+                driver.advanceWallClockTime(Duration.ofMinutes(31));
+                assertThat(store.meta("s1")).as("expired after 30 idle minutes").isEmpty();
+                assertThat(hot.contains("s1")).isFalse();
+            }
+        }
+    }
+}
