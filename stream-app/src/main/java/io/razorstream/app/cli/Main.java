@@ -19,6 +19,8 @@ public final class Main {
         CommandLine cl = RazorCli.commandLine();
         cl.getCommandSpec().usageMessage().description("RazorStream: a Kafka-streaming memory service for long LLM conversations, "
                 + "with a pure-Java CPU inference engine for GGUF models.");
+        CommandLine help = cl.getSubcommands().get("help");
+        cl.getCommandSpec().removeSubcommand("help"); // listed last, after the service's commands
         cl.addSubcommand("serve", new ServeCommand());
         cl.addSubcommand("chat", new ChatCommand());
         cl.addSubcommand("session", new SessionCommand());
@@ -26,6 +28,7 @@ public final class Main {
         cl.addSubcommand("reply-event", new TurnEventCommand.Read());
         cl.addSubcommand("bench-store", new BenchStoreCommand());
         cl.addSubcommand("bench-service", new BenchServiceCommand());
+        if (help != null) cl.addSubcommand("help", help);
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof io.grpc.StatusRuntimeException s) {

@@ -20,7 +20,8 @@ final class TurnEventCommand {
     private TurnEventCommand() {}
 
     @Command(name = "turn-event", mixinStandardHelpOptions = true,
-            description = {"Write a razorstream.v1.TurnEvent (protobuf) to a file, to produce with any Kafka client, e.g.:",
+            description = {"Write a razorstream.v1.TurnEvent (protobuf) to a file, for Kafka clients such as kcat.",
+                    "Produce it keyed by the session id, e.g.:",
                     "  bin/razorstream turn-event --session demo --text 'Hello #' --reply --out turn.bin",
                     "  kcat -P -b localhost:9092 -t razorstream.turns -k demo turn.bin"})
     static final class Write implements Callable<Integer> {
@@ -54,8 +55,8 @@ final class TurnEventCommand {
     }
 
     @Command(name = "reply-event", mixinStandardHelpOptions = true,
-            description = {"Print razorstream.v1.ReplyEvents (protobuf) as JSON, one per line. With --framed the input is a stream of",
-                    "records each preceded by its 4-byte big-endian length, as kcat's %R writes them:",
+            description = {"Print razorstream.v1.ReplyEvents (protobuf, e.g. consumed with kcat) as JSON lines.",
+                    "With --framed the input is a stream of records each preceded by its 4-byte big-endian length, as kcat's %R writes them:",
                     "  kcat -C -b localhost:9092 -t razorstream.replies -X isolation.level=read_committed -o beginning -e -q -f '%R%s' \\",
                     "    | bin/razorstream reply-event --framed -"})
     static final class Read implements Callable<Integer> {
