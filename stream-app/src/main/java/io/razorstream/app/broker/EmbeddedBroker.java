@@ -86,7 +86,13 @@ public final class EmbeddedBroker implements AutoCloseable {
                 throw new IOException("formatting the embedded broker's storage in " + logs + " failed; see " + out);
             }
         }
+        stopOrphan(dir.resolve("broker.pid"), config);
+        if (listening(brokerPort) || listening(controllerPort)) {
+            throw new IOException("port " + brokerPort + " or " + controllerPort + " of the embedded broker (" + ports
+                    + ") is already in use; is another RazorStream running with this data dir?");
+        }
         Process broker = java(List.of("kafka.Kafka", config.toString()), out);
+        Files.writeString(dir.resolve("broker.pid"), String.valueOf(broker.pid()));
         EmbeddedBroker b = new EmbeddedBroker(broker, "127.0.0.1:" + brokerPort);
         try {
             b.awaitReady(timeout, out);
@@ -96,6 +102,45 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
         log.info("embedded Kafka broker ready at {} (data in {}, log in {})", b.bootstrap, dir, out);
         return b;
+    }
+
+    /**
+     * A service that was killed (SIGKILL, a crash) leaves its broker child running, holding the ports and
+     * the log directory. If the recorded process is still alive and is a broker of this very config, stop it
+     * (SIGTERM, then kill) before starting a new one.
+     */
+    private static void stopOrphan(Path pidFile, Path config) throws IOException, InterruptedException {
+        if (!Files.exists(pidFile)) return;
+        long pid;
+        try {
+            pid = Long.parseLong(Files.readString(pidFile).trim());
+        } catch (NumberFormatException e) {
+            return;
+        }
+        var handle = ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> {
+            String c = commandLine(h);
+            return c.contains("kafka.Kafka") && c.contains(config.toString());
+        });
+        if (handle.isEmpty()) return;
+        log.warn("stopping the embedded broker left running by an earlier process (pid {})", pid);
+        handle.get().destroy();
+        try {
+            handle.get().onExit().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            handle.get().destroyForcibly();
+            Thread.sleep(1000);
+        }
+    }
+
+    /** The process's command line: /proc on Linux (complete even with a long class path), else what the JDK reports. */
+    private static String commandLine(ProcessHandle h) {
+        Path proc = Path.of("/proc", String.valueOf(h.pid()), "cmdline");
+        try {
+            if (Files.isReadable(proc)) return new String(Files.readAllBytes(proc), java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException e) {
+            // fall through
+        }
+        return h.info().commandLine().orElse("");
     }
 
     private void awaitReady(Duration timeout, Path out) throws IOException, InterruptedException {
