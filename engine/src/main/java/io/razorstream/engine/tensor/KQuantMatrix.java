@@ -33,10 +33,62 @@ public final class KQuantMatrix extends WeightMatrix {
         return KQuants.quantizeActivationQ8K(x, cols);
     }
 
+    /** Row {@code row} as floats (embeddings, and the GEMM prefill path, which decodes each row once per pass). */
     @Override
     public void dequantizeRow(int row, float[] out, int offset) {
         long off = row * rowBytes;
-        for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) KQuants.decode(type, data, off, out, offset + b * QK_K);
+        for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) {
+            int o = offset + b * QK_K;
+            if (!VectorSupport.ENABLED) KQuants.decode(type, data, off, out, o);
+            else if (type == GgmlType.Q6_K) decodeQ6(off, out, o);
+            else decodeQ4Q5(off, out, o, type == GgmlType.Q5_K);
+        }
+    }
+
+    /** Vector form of {@link KQuants}' Q4_K/Q5_K decoding: {@code d * scale * q - dmin * min} per sub-block (same floats). */
+    private void decodeQ4Q5(long off, float[] out, int o, boolean fifthBit) {
+        float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)), dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2));
+        long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
+        int[] sm = new int[2];
+        for (int j = 0; j < 4; j++, qs += 32) {
+            KQuants.scaleMin(data, scales, 2 * j, sm);
+            FloatVector d1 = FloatVector.broadcast(F, d * sm[0]), m1 = FloatVector.broadcast(F, dmin * sm[1]);
+            KQuants.scaleMin(data, scales, 2 * j + 1, sm);
+            FloatVector d2 = FloatVector.broadcast(F, d * sm[0]), m2 = FloatVector.broadcast(F, dmin * sm[1]);
+            for (int l = 0; l < 32; l += L) {
+                IntVector q = bytes(qs + l);
+                IntVector lo = q.and(0xF), hi = q.lanewise(VectorOperators.LSHR, 4).and(0xF);
+                if (fifthBit) {
+                    IntVector h = bytes(qh + l);
+                    lo = lo.add(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));
+                    hi = hi.add(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and(1).lanewise(VectorOperators.LSHL, 4));
+                }
+                // d1 * q - m1, rounded as the scalar form rounds it (a product, then a difference; no FMA)
+                d1.mul((FloatVector) lo.convert(VectorOperators.I2F, 0)).sub(m1).intoArray(out, o + 64 * j + l);
+                d2.mul((FloatVector) hi.convert(VectorOperators.I2F, 0)).sub(m2).intoArray(out, o + 64 * j + 32 + l);
+            }
+        }
+    }
+
+    /** Vector form of {@link KQuants}' Q6_K decoding: {@code d * scale * (q - 32)} (same floats). */
+    private void decodeQ6(long off, float[] out, int o) {
+        float d = Numerics.f16ToFloat(data.get(SHORT_LE, off + 208));
+        long ql = off, qh = off + 128, sc = off + 192;
+        for (int n = 0; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l += L) {
+                int is = l / 16;
+                IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
+                IntVector[] q = {
+                        lo0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
+                        lo1.and(0xF).or(h.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
+                        lo0.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
+                        lo1.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32)};
+                for (int k = 0; k < 4; k++) {
+                    FloatVector scale = FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 2 * k));
+                    scale.mul((FloatVector) q[k].convert(VectorOperators.I2F, 0)).intoArray(out, o + n + 32 * k + l);
+                }
+            }
+        }
     }
 
     @Override
