@@ -74,10 +74,10 @@ public final class LlamaModel {
         }
         cache.reserve(count);
         int start = cache.size();
-        float[][] x = new float[count][d];
+        Batch b = batch(count);
+        float[][] x = b.x;
         for (int t = 0; t < count; t++) weights.tokenEmbedding().dequantizeRow(tokens[from + t], x[t], 0);
 
-        Batch b = new Batch(count);
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
@@ -114,12 +114,20 @@ public final class LlamaModel {
         return logits;
     }
 
-    /** Per-token scratch buffers of one forward pass. */
+    /** The one-token buffers of decode, kept per calling thread: decoding allocates no per-token scratch. */
+    private final ThreadLocal<Batch> decodeBatch = ThreadLocal.withInitial(() -> new Batch(1));
+
+    private Batch batch(int count) {
+        return count == 1 ? decodeBatch.get() : new Batch(count);
+    }
+
+    /** Per-token scratch buffers of one forward pass (every entry is overwritten before it is read). */
     private final class Batch {
-        final float[][] normed, q, k, v, attnOut, projected, gate, up;
+        final float[][] x, normed, q, k, v, attnOut, projected, gate, up;
 
         Batch(int n) {
             int d = config.embeddingLength();
+            x = new float[n][d];
             normed = new float[n][d];
             q = new float[n][config.queryDim()];
             k = new float[n][config.kvDim()];
@@ -184,8 +192,9 @@ public final class LlamaModel {
         float scale = (float) (1.0 / Math.sqrt(hs));
         AttentionObserver observer = cache.observer();
         parallel.forRange(count * kvHeads, (from, to) -> {
-            float[][] q = new float[group][hs];
-            float[][] att = new float[group][start + count]; // scores of the group's heads for one token, reused across the range
+            AttentionScratch scratch = ATTENTION_SCRATCH.get();
+            float[][] q = scratch.queries(group, hs);
+            float[][] att = scratch.scores(group, start + count); // scores of the group's heads for one token, reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
                 if (cache.compressed(layer, kvh) != null) continue;
@@ -212,6 +221,23 @@ public final class LlamaModel {
         });
         windowAttention(cache, layer, count, b, parallel, cache.precision(), scale);
     }
+
+    /** Per worker thread: query copies and score rows of one GQA group, grown as the context grows. */
+    private static final class AttentionScratch {
+        private float[][] queries = new float[0][0], scores = new float[0][0];
+
+        float[][] queries(int group, int hs) {
+            if (queries.length < group || queries[0].length < hs) queries = new float[group][hs];
+            return queries;
+        }
+
+        float[][] scores(int group, int length) {
+            if (scores.length < group || scores[0].length < length) scores = new float[group][Math.max(length, 2 * (scores.length == 0 ? 0 : scores[0].length))];
+            return scores;
+        }
+    }
+
+    private static final ThreadLocal<AttentionScratch> ATTENTION_SCRATCH = ThreadLocal.withInitial(AttentionScratch::new);
 
     /**
      * Compressed heads (WINDOW, HEAVY_HITTERS), token by token: each token is appended before its queries
