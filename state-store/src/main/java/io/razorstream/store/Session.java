@@ -15,6 +15,9 @@ import java.util.Optional;
  * remembers how much of it is already persisted, so that saving after a turn writes only what changed.
  */
 public final class Session {
+    /** The longest session id the key layout takes, in UTF-8 bytes. */
+    public static final int MAX_ID_BYTES = 256;
+
     /** How many applied turn ids (and replies) a session remembers for idempotency. */
     public static final int RECENT_TURNS = 64;
 

@@ -17,7 +17,6 @@ final class SessionKeys {
     static final byte META = 1, DATA = 2;
     /** Kinds of data record: a WINDOW head's sinks and compensation accumulator, or a block of tokens. */
     static final byte HEAD_RECORD = 0, BLOCK = 1;
-    static final int MAX_SESSION_ID_BYTES = 256;
     private static final int DATA_SUFFIX = 2 + 2 + 1 + 4;
 
     private SessionKeys() {}
@@ -25,8 +24,8 @@ final class SessionKeys {
     static byte[] idBytes(String sessionId) {
         if (sessionId == null || sessionId.isEmpty()) throw new IllegalArgumentException("session id must not be empty");
         byte[] b = sessionId.getBytes(StandardCharsets.UTF_8);
-        if (b.length > MAX_SESSION_ID_BYTES) {
-            throw new IllegalArgumentException("session id is " + b.length + " bytes; at most " + MAX_SESSION_ID_BYTES + " allowed");
+        if (b.length > Session.MAX_ID_BYTES) {
+            throw new IllegalArgumentException("session id is " + b.length + " bytes; at most " + Session.MAX_ID_BYTES + " allowed");
         }
         return b;
     }

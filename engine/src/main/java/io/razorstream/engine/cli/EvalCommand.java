@@ -35,7 +35,6 @@ import java.util.concurrent.Callable;
 final class EvalCommand implements Callable<Integer> {
     private static final List<String> KNOWN_POLICIES = List.of("full", "razor", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
 
-    private boolean[][] inductionOnly; // the profile's induction heads without the echo heads, for razor-noecho
 
     @Spec
     CommandSpec spec;
@@ -96,7 +95,6 @@ final class EvalCommand implements Callable<Integer> {
                 retrieval = made.retrieval();
                 inductionOnly = made.inductionHeads();
             }
-            this.inductionOnly = inductionOnly;
             WindowParams params = new WindowParams(sinks, window, Integer.MAX_VALUE);
             StringBuilder passkeyCsv = new StringBuilder("policy,length,depth,accuracy,kv_bytes,full_kv_bytes\n");
             StringBuilder klCsv = new StringBuilder("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes\n");
@@ -113,7 +111,7 @@ final class EvalCommand implements Callable<Integer> {
                     String context = Evaluation.passkeyContext(key, length, depths.get(di) / 100.0, length + di);
                     int tokens = loaded.tokenizer().encode(context + Evaluation.QUESTION, true, true).length;
                     for (String p : policies) {
-                        KvPolicy policy = policy(p, retrieval, params, c, tokens);
+                        KvPolicy policy = policy(p, retrieval, inductionOnly, params, c, tokens);
                         Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, context, parallel);
                         accuracy.get(p)[li][di] = r.correct() ? 1 : 0;
                         bytesByLength.get(p)[li] = r.kvBytes();
@@ -127,7 +125,7 @@ final class EvalCommand implements Callable<Integer> {
                 for (String p : policies) {
                     // KL over the second half, after a long (compressed) first half; one-shot policies compress at the midpoint.
                     Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, text.length / 2,
-                            policy(p, retrieval, params, c, text.length), parallel);
+                            policy(p, retrieval, inductionOnly, params, c, text.length), parallel);
                     klCsv.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%d,%d%n", p, text.length, d.kl(), d.top1Agreement(),
                             d.kvBytes(), d.fullKvBytes()));
                 }
@@ -155,7 +153,8 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     /** The named policy for a sequence of about {@code tokens} tokens (streaming gets Razor's byte budget then). */
-    private KvPolicy policy(String name, boolean[][] retrieval, WindowParams params, LlamaConfig c, int tokens) {
+    /** {@code inductionOnly}: the profile's induction heads without the echo heads (razor-noecho). */
+    private KvPolicy policy(String name, boolean[][] retrieval, boolean[][] inductionOnly, WindowParams params, LlamaConfig c, int tokens) {
         return switch (name) {
             case "full" -> KvPolicy.full(c.blockCount(), c.kvHeadCount());
             case "razor" -> KvPolicy.razor(retrieval, params);

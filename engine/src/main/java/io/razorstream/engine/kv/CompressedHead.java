@@ -14,6 +14,9 @@ public interface CompressedHead {
     /** After the current token's queries have attended (a policy that evicts by attention does it here). */
     default void endToken() {}
 
+    /** The prompt has ended (a policy that compresses once, at that point, does it here). */
+    default void endPrompt() {}
+
     /** Entries held (a compensation token counts as one). */
     int entries();
 

@@ -35,7 +35,6 @@ public final class HeavyHitterHead implements CompressedHead {
         for (int i = 0; i < count; i++) received[i] += p[i];
     }
 
-
     @Override
     public void endToken() {
         if (count <= budget) return;
@@ -57,10 +56,5 @@ public final class HeavyHitterHead implements CompressedHead {
     @Override
     public long bytes(int vectorBytes) {
         return (long) count * 2 * vectorBytes;
-    }
-
-    /** Attention received so far by kept entry {@code i} (oldest first). */
-    public double received(int i) {
-        return received[i];
     }
 }

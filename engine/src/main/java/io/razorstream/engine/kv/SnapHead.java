@@ -60,6 +60,11 @@ public final class SnapHead implements CompressedHead {
         }
     }
 
+    @Override
+    public void endPrompt() {
+        compress();
+    }
+
     /** Keeps the best-scored older keys and the newest {@code window}; idempotent. */
     public void compress() {
         if (compressed) return;

@@ -20,6 +20,9 @@ public final class WindowHead implements CompressedHead {
     private float[] ringKeys, ringValues;
     private int ringCapacity, ringStart, ringCount;
     private final float[] sumKeys, sumValues;
+    // Scratch of attend(): a head is attended by one thread at a time (its KV-head task), so it can own these.
+    private final float[] query, meanK, meanV;
+    private final Softmax softmax;
     private long evicted;
     private long tokens;
 
@@ -33,6 +36,10 @@ public final class WindowHead implements CompressedHead {
         this.ringValues = new float[ringCapacity * headSize];
         this.sumKeys = new float[headSize];
         this.sumValues = new float[headSize];
+        this.query = new float[headSize];
+        this.meanK = new float[headSize];
+        this.meanV = new float[headSize];
+        this.softmax = new Softmax(headSize);
     }
 
     /** Appends one token's key and value ({@code headSize} floats each, from the given offsets). */
@@ -189,16 +196,15 @@ public final class WindowHead implements CompressedHead {
      */
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        float[] query = new float[headSize];
+        float[] query = this.query;
         System.arraycopy(q, qOff, query, 0, headSize);
-        Softmax state = new Softmax(headSize);
+        Softmax state = softmax.reset();
         // Tiles follow the logical order (sinks, then the window oldest first), never the ring's layout, so a
         // head rebuilt from storage with another layout computes bit-identical outputs.
         state.tiles(query, scale, sinkKeys, sinkValues, 0, sinkCount, sinkCount);
         state.tiles(query, scale, ringKeys, ringValues, ringStart, ringCount, ringCapacity);
         if (evicted > 0) {
             float n = evicted;
-            float[] meanK = new float[headSize], meanV = new float[headSize];
             for (int d = 0; d < headSize; d++) {
                 meanK[d] = sumKeys[d] / n;
                 meanV[d] = sumValues[d] / n;
@@ -214,6 +220,13 @@ public final class WindowHead implements CompressedHead {
         final float[] scores = new float[TILE];
         float max = Float.NEGATIVE_INFINITY;
         double sum;
+
+        Softmax reset() {
+            java.util.Arrays.fill(acc, 0f);
+            max = Float.NEGATIVE_INFINITY;
+            sum = 0;
+            return this;
+        }
 
         Softmax(int headSize) {
             acc = new float[headSize];

@@ -23,6 +23,7 @@ public final class KvCache {
     private final float[][][] values;
     private final KvPolicy policy;
     private final CompressedHead[][] compressedHeads; // [layer][kv head], null for FULL heads
+    private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
     private int capacity;
     private int size;
     private AttentionObserver observer;
@@ -55,6 +56,11 @@ public final class KvCache {
                 compressedHeads[l][h] = policy.newHead(l, h, headSize);
             }
         }
+        this.compressedKvHeads = new int[layers][];
+        for (int l = 0; l < layers; l++) {
+            int layer = l;
+            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).filter(h -> policy.policy(layer, h) != HeadPolicy.FULL).toArray();
+        }
     }
 
     public KvPolicy policy() {
@@ -75,9 +81,14 @@ public final class KvCache {
         return compressedHeads[layer][kvHead];
     }
 
-    /** One-shot compression for policies that compress at the end of the prompt (SnapKV); others ignore it. */
+    /** The prompt has ended: heads that compress once at that point (SnapKV) do so now; the others ignore it. */
     public void compressNow() {
-        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h instanceof io.razorstream.engine.kv.SnapHead s) s.compress();
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.endPrompt();
+    }
+
+    /** The KV heads of {@code layer} that keep only part of the sequence (not FULL). */
+    int[] compressedKvHeads(int layer) {
+        return compressedKvHeads[layer];
     }
 
     /** The head at (layer, kvHead) if it is a WINDOW head, else null. */

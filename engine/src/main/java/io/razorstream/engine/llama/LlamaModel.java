@@ -219,12 +219,19 @@ public final class LlamaModel {
                 }
             }
         });
-        windowAttention(cache, layer, count, b, parallel, cache.precision(), scale);
+        windowAttention(cache, layer, count, b, parallel, scale);
     }
 
-    /** Per worker thread: query copies and score rows of one GQA group, grown as the context grows. */
+    /** Per worker thread: query copies and score rows of one GQA group (grown as the context grows), and head vectors. */
     private static final class AttentionScratch {
         private float[][] queries = new float[0][0], scores = new float[0][0];
+        private final float[][] vectors = new float[3][];
+
+        /** Scratch vector {@code i} of exactly {@code hs} floats (the compressed-head path copies whole arrays). */
+        float[] vector(int i, int hs) {
+            if (vectors[i] == null || vectors[i].length != hs) vectors[i] = new float[hs];
+            return vectors[i];
+        }
 
         float[][] queries(int group, int hs) {
             if (queries.length < group || queries[0].length < hs) queries = new float[group][hs];
@@ -244,13 +251,15 @@ public final class LlamaModel {
      * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
      * as in decode. KV heads are independent and run in parallel.
      */
-    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, KvPrecision precision, float scale) {
+    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, float scale) {
+        KvPrecision precision = cache.precision();
         boolean f16 = precision == KvPrecision.F16;
         int hs = config.headSize(), group = config.groupSize();
-        int[] windowed = java.util.stream.IntStream.range(0, config.kvHeadCount()).filter(h -> cache.compressed(layer, h) != null).toArray();
+        int[] windowed = cache.compressedKvHeads(layer);
         if (windowed.length == 0) return;
         parallel.forRange(windowed.length, (from, to) -> {
-            float[] k = new float[hs], v = new float[hs], q = new float[hs];
+            AttentionScratch scratch = ATTENTION_SCRATCH.get();
+            float[] k = scratch.vector(0, hs), v = scratch.vector(1, hs), q = scratch.vector(2, hs);
             for (int i = from; i < to; i++) {
                 int kvh = windowed[i];
                 CompressedHead head = cache.compressed(layer, kvh);

@@ -47,10 +47,6 @@ public final class Activation {
         return this;
     }
 
-    public boolean interleaved() {
-        return interleaved;
-    }
-
     public float[] values() {
         return values;
     }

@@ -3,11 +3,11 @@ package io.razorstream.engine.tensor;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import static io.razorstream.engine.tensor.VectorSupport.F;
 import static io.razorstream.engine.tensor.VectorSupport.L;
 import static io.razorstream.engine.tensor.VectorSupport.LE;
+import static io.razorstream.engine.tensor.VectorSupport.SHORT_LE;
 
 /**
  * 16-bit float weights, F16 or BF16: as llama.cpp does, the input is rounded to the weight's format and
@@ -15,7 +15,6 @@ import static io.razorstream.engine.tensor.VectorSupport.LE;
  * how a float rounds); the format test is loop-invariant, so the JIT hoists it out of the kernels.
  */
 public final class HalfMatrix extends WeightMatrix {
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private final boolean bf16;
 
     HalfMatrix(GgmlType type, MemorySegment data, int rows, int cols) {

@@ -15,6 +15,7 @@ import static io.razorstream.engine.tensor.VectorSupport.B;
 import static io.razorstream.engine.tensor.VectorSupport.I;
 import static io.razorstream.engine.tensor.VectorSupport.L;
 import static io.razorstream.engine.tensor.VectorSupport.LE;
+import static io.razorstream.engine.tensor.VectorSupport.SHORT_LE;
 
 /**
  * Q4_K, Q5_K and Q6_K weights (see {@link KQuants}) against a Q8_K-quantised input, as llama.cpp pairs
@@ -57,11 +58,11 @@ public final class KQuantMatrix extends WeightMatrix {
             FloatVector d2 = FloatVector.broadcast(F, d * sm[0]), m2 = FloatVector.broadcast(F, dmin * sm[1]);
             for (int l = 0; l < 32; l += L) {
                 IntVector q = bytes(qs + l);
-                IntVector lo = q.and(0xF), hi = q.lanewise(VectorOperators.LSHR, 4).and(0xF);
+                IntVector lo = nibble(q, 0), hi = nibble(q, 4);
                 if (fifthBit) {
                     IntVector h = bytes(qh + l);
-                    lo = lo.add(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));
-                    hi = hi.add(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and(1).lanewise(VectorOperators.LSHL, 4));
+                    lo = lo.add(fifthBit(h, 2 * j));
+                    hi = hi.add(fifthBit(h, 2 * j + 1));
                 }
                 // d1 * q - m1, rounded as the scalar form rounds it (a product, then a difference; no FMA)
                 d1.mul((FloatVector) lo.convert(VectorOperators.I2F, 0)).sub(m1).intoArray(out, o + 64 * j + l);
@@ -78,14 +79,10 @@ public final class KQuantMatrix extends WeightMatrix {
             for (int l = 0; l < 32; l += L) {
                 int is = l / 16;
                 IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
-                IntVector[] q = {
-                        lo0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
-                        lo1.and(0xF).or(h.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
-                        lo0.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32),
-                        lo1.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32)};
-                for (int k = 0; k < 4; k++) {
+                for (int k = 0; k < 4; k++) { // rows l, l+32, l+64, l+96 of this half
                     FloatVector scale = FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 2 * k));
-                    scale.mul((FloatVector) q[k].convert(VectorOperators.I2F, 0)).intoArray(out, o + n + 32 * k + l);
+                    scale.mul((FloatVector) q6(k % 2 == 0 ? lo0 : lo1, 4 * (k / 2), h, 2 * k).convert(VectorOperators.I2F, 0))
+                            .intoArray(out, o + n + 32 * k + l);
                 }
             }
         }
@@ -117,7 +114,20 @@ public final class KQuantMatrix extends WeightMatrix {
         return sum;
     }
 
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    /** The 4-bit field at {@code shift} of each byte lane (lanes are sign-extended bytes, hence the mask). */
+    private static IntVector nibble(IntVector bytes, int shift) {
+        return bytes.lanewise(VectorOperators.LSHR, shift).and(0xF);
+    }
+
+    /** Q5_K: bit {@code bit} of the high-bit bytes, worth 16. */
+    private static IntVector fifthBit(IntVector high, int bit) {
+        return high.lanewise(VectorOperators.LSHR, bit).and(1).lanewise(VectorOperators.LSHL, 4);
+    }
+
+    /** Q6_K: a low nibble (at {@code lowShift}) and two high bits (at {@code highShift}) make a 6-bit quant, offset by 32. */
+    private static IntVector q6(IntVector low, int lowShift, IntVector high, int highShift) {
+        return nibble(low, lowShift).or(high.lanewise(VectorOperators.LSHR, highShift).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+    }
 
     private IntVector bytes(long at) {
         return (IntVector) ByteVector.fromMemorySegment(B, data, at, LE).convertShape(VectorOperators.B2I, I, 0);
@@ -142,11 +152,11 @@ public final class KQuantMatrix extends WeightMatrix {
                 FloatVector lo = FloatVector.zero(F), hi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
                     IntVector q = bytes(qs + l);
-                    IntVector ql = q.and(0xF), qhi = q.lanewise(VectorOperators.LSHR, 4).and(0xF);
+                    IntVector ql = nibble(q, 0), qhi = nibble(q, 4);
                     if (fifthBit) {
                         IntVector h = bytes(qh + l);
-                        ql = ql.add(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));
-                        qhi = qhi.add(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and(1).lanewise(VectorOperators.LSHL, 4));
+                        ql = ql.add(fifthBit(h, 2 * j));
+                        qhi = qhi.add(fifthBit(h, 2 * j + 1));
                     }
                     lo = ((FloatVector) ql.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
                     hi = ((FloatVector) qhi.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
@@ -175,10 +185,7 @@ public final class KQuantMatrix extends WeightMatrix {
                 for (int l = 0; l < 32; l += L) {
                     int is = l / 16;
                     IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
-                    IntVector q1 = lo0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q2 = lo1.and(0xF).or(h.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q3 = lo0.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q4 = lo1.lanewise(VectorOperators.LSHR, 4).and(0xF).or(h.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q1 = q6(lo0, 0, h, 0), q2 = q6(lo1, 0, h, 2), q3 = q6(lo0, 4, h, 4), q4 = q6(lo1, 4, h, 6);
                     total = ((FloatVector) q1.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l))
                             .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is)), total);
                     total = ((FloatVector) q2.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 32))

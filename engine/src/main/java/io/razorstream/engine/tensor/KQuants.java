@@ -3,6 +3,8 @@ package io.razorstream.engine.tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static io.razorstream.engine.tensor.VectorSupport.SHORT_LE;
+
 /**
  * ggml's K-quant super-blocks of 256 elements (Q4_K, Q5_K, Q6_K), decoded as llama.cpp's
  * dequantize_row_* define them, and the Q8_K activation quantisation their dot products consume.
@@ -16,8 +18,6 @@ import java.lang.foreign.ValueLayout;
  */
 public final class KQuants {
     public static final int QK_K = 256;
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-
     private KQuants() {}
 
     /** Decodes the super-block at byte {@code off} of {@code data} into {@code out[o, o + 256)}. */

@@ -55,10 +55,6 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
-    public static Parallel single() {
-        return new Parallel(1);
-    }
-
     public int threads() {
         return threads;
     }

@@ -14,13 +14,13 @@ import static io.razorstream.engine.tensor.VectorSupport.F;
 import static io.razorstream.engine.tensor.VectorSupport.I;
 import static io.razorstream.engine.tensor.VectorSupport.L;
 import static io.razorstream.engine.tensor.VectorSupport.LE;
+import static io.razorstream.engine.tensor.VectorSupport.SHORT_LE;
 
 /**
  * Q4_0 weights (blocks of 32: F16 scale, 16 bytes; byte j holds element j in its low nibble and element
  * j+16 in its high nibble, both offset by 8) against a Q8_0-quantised input, as llama.cpp computes it.
  */
 public final class Q4_0Matrix extends WeightMatrix {
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final int BLOCK_BYTES = 18;
 
     Q4_0Matrix(MemorySegment data, int rows, int cols) {

@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 
 import static io.razorstream.engine.tensor.Quantizer.QK;
 import static io.razorstream.engine.tensor.VectorSupport.LE;
+import static io.razorstream.engine.tensor.VectorSupport.SHORT_LE;
 
 /**
  * Q8_0 weights (blocks of 32: F16 scale, 32 int8) against a Q8_0-quantised input, computed as llama.cpp's
@@ -21,7 +22,6 @@ import static io.razorstream.engine.tensor.VectorSupport.LE;
  * Always 8 lanes, also on AVX-512 machines (as llama.cpp).
  */
 public final class Q8_0Matrix extends WeightMatrix {
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final int BLOCK_BYTES = 34;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
     private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;

@@ -27,6 +27,8 @@ final class VectorSupport {
     static final VectorSpecies<Byte> B = ENABLED ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
     static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** An unaligned little-endian 16-bit value (the f16 scales inside quantised blocks). */
+    static final java.lang.foreign.ValueLayout.OfShort SHORT_LE = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     // Lane rotations for the fixed-order sums below. Each is its own constant: shuffles read from an array
     // are not constants to the JIT, and then rearrange/lane fall back to slow, allocating code.

@@ -12,15 +12,19 @@ import java.util.function.IntConsumer;
  */
 final class SpecialTokens {
     private final Vocabulary vocab;
-    private final List<String> texts = new ArrayList<>();
+    /** The texts by their first character, longest first: a position is tried only against texts that can start there. */
+    private final java.util.Map<Character, List<String>> byFirstChar = new java.util.HashMap<>();
 
     SpecialTokens(Vocabulary vocab) {
         this.vocab = vocab;
         for (int i = 0; i < vocab.size(); i++) {
             Vocabulary.TokenType t = vocab.type(i);
-            if ((t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.USER_DEFINED) && !vocab.text(i).isEmpty()) texts.add(vocab.text(i));
+            String text = vocab.text(i);
+            if ((t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.USER_DEFINED) && !text.isEmpty()) {
+                byFirstChar.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
+            }
         }
-        texts.sort((a, b) -> b.length() - a.length());
+        for (List<String> texts : byFirstChar.values()) texts.sort((a, b) -> b.length() - a.length());
     }
 
     /** Encodes one stretch of ordinary text; {@code afterSpecial}: it starts the text or follows a special token. */
@@ -68,7 +72,7 @@ final class SpecialTokens {
             int at = -1;
             String found = null;
             for (int i = pos; parseSpecial && i < s.length() && at < 0; i++) {
-                for (String t : texts) {
+                for (String t : byFirstChar.getOrDefault(s.charAt(i), List.of())) {
                     if (s.startsWith(t, i)) {
                         at = i;
                         found = t;

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.stream.Stream;
 
 /**
@@ -56,7 +55,7 @@ public final class StoreBenchmark {
                 if (i >= 0) loadMillis[i] = (t1 - t0) / 1e6;
             }
         }
-        return new Result(tokens, tokens / (saveNanos / 1e9), median(loadMillis), loadMillis, directoryBytes(dir), cacheBytes, fullF16);
+        return new Result(tokens, tokens / (saveNanos / 1e9), io.razorstream.engine.bench.Benchmark.median(loadMillis), loadMillis, directoryBytes(dir), cacheBytes, fullF16);
     }
 
     /** RazorAttention at the paper's settings with {@code ratio} of the KV heads full (spread evenly). */
@@ -82,11 +81,5 @@ public final class StoreBenchmark {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    static double median(double[] x) {
-        double[] s = x.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

@@ -74,7 +74,8 @@ final class BenchStoreCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void deleteTree(Path p) throws java.io.IOException {
+    /** Deletes a directory and everything in it. */
+    static void deleteTree(Path p) throws java.io.IOException {
         try (var files = Files.walk(p)) {
             for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
         }

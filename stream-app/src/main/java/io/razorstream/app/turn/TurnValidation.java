@@ -7,7 +7,8 @@ import java.nio.charset.StandardCharsets;
 
 /** Checks a turn before anything is changed; returns the reason it is refused, or null. */
 public final class TurnValidation {
-    public static final int MAX_ID_BYTES = 256;
+    /** Session ids as the store's key layout takes them; turn ids get the same bound. */
+    public static final int MAX_ID_BYTES = io.razorstream.store.Session.MAX_ID_BYTES;
 
     private TurnValidation() {}
 
