@@ -35,6 +35,7 @@ public final class HotSessions {
         Entry old = lru.remove(session.id());
         if (old != null) bytes -= old.bytes();
         long size = session.cache().heapBytes();
+        if (size > budgetBytes) return; // would push out everything else and then itself
         lru.put(session.id(), new Entry(session, size));
         bytes += size;
         for (Iterator<Map.Entry<String, Entry>> it = lru.entrySet().iterator(); bytes > budgetBytes && it.hasNext(); ) {

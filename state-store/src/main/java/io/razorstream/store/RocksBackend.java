@@ -4,8 +4,6 @@ import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
-import org.rocksdb.Statistics;
-import org.rocksdb.TickerType;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -21,7 +19,7 @@ public final class RocksBackend implements KvBackend, AutoCloseable {
 
     private final Path dir;
     private final Options options;
-    private final Statistics statistics;
+    private final org.rocksdb.Filter filter;
     private final RocksDB db;
     private final WriteOptions writeOptions;
     private long lastBatchDataSize;
@@ -31,9 +29,8 @@ public final class RocksBackend implements KvBackend, AutoCloseable {
         this.dir = dir;
         try {
             Files.createDirectories(dir);
-            this.statistics = new Statistics();
-            this.options = new Options().setCreateIfMissing(true).setStatistics(statistics);
-            SessionRocksConfig.tune(options);
+            this.options = new Options().setCreateIfMissing(true);
+            this.filter = SessionRocksConfig.tune(options);
             this.db = RocksDB.open(options, dir.toString());
             this.writeOptions = new WriteOptions().setSync(sync);
         } catch (RocksDBException | java.io.IOException e) {
@@ -83,11 +80,6 @@ public final class RocksBackend implements KvBackend, AutoCloseable {
         return lastBatchDataSize;
     }
 
-    /** Bytes RocksDB counted as written so far (its BYTES_WRITTEN statistic). */
-    public long bytesWritten() {
-        return statistics.getTickerCount(TickerType.BYTES_WRITTEN);
-    }
-
     /** Flushes memtables so that files on disk reflect everything written (for size measurements). */
     public void flush() {
         try (var fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
@@ -102,6 +94,6 @@ public final class RocksBackend implements KvBackend, AutoCloseable {
         writeOptions.close();
         db.close();
         options.close();
-        statistics.close();
+        filter.close();
     }
 }

@@ -13,6 +13,7 @@ public final class SessionRepository {
     private final HotSessions hot;
     private final LlamaConfig config;
     private final String modelFingerprint;
+    private final java.util.Set<String> madeHot = new java.util.HashSet<>();
 
     public SessionRepository(SessionStore store, HotSessions hot, LlamaConfig config, String modelFingerprint) {
         this.store = store;
@@ -25,14 +26,43 @@ public final class SessionRepository {
         Session s = hot.get(sessionId);
         if (s != null) return Optional.of(s);
         Optional<Session> loaded = store.load(sessionId, config, modelFingerprint);
-        loaded.ifPresent(hot::put);
+        loaded.ifPresent(this::keepHot);
         return loaded;
     }
 
     public SessionStore.WriteStats commit(Session session, long nowMillis) {
         SessionStore.WriteStats stats = store.save(session, nowMillis);
-        hot.put(session);
+        keepHot(session);
         return stats;
+    }
+
+    /** Whether the session exists, without loading its cache. */
+    public boolean exists(String sessionId) {
+        return hot.contains(sessionId) || store.meta(sessionId).isPresent();
+    }
+
+    private void keepHot(Session session) {
+        hot.put(session);
+        madeHot.add(session.id());
+    }
+
+    /**
+     * Drops from memory every session this repository put there: its store is going away (a Kafka Streams
+     * task closing as its partition moves), and copies kept past that could go stale.
+     */
+    public void releaseAll() {
+        for (String id : madeHot) hot.remove(id);
+        madeHot.clear();
+    }
+
+    /** Deletes the sessions idle longer than {@code ttl} (store and memory); returns their ids. */
+    public java.util.List<String> expireIdle(long nowMillis, java.time.Duration ttl) {
+        java.util.List<String> expired = store.expireIdle(nowMillis, ttl);
+        for (String id : expired) {
+            hot.remove(id);
+            madeHot.remove(id);
+        }
+        return expired;
     }
 
     /** Forgets the in-memory copy (e.g. after a failed turn left it half-updated); the store is untouched. */
@@ -42,6 +72,7 @@ public final class SessionRepository {
 
     public void delete(String sessionId) {
         hot.remove(sessionId);
+        madeHot.remove(sessionId);
         store.delete(sessionId);
     }
 
@@ -49,7 +80,4 @@ public final class SessionRepository {
         return store;
     }
 
-    public HotSessions hot() {
-        return hot;
-    }
 }

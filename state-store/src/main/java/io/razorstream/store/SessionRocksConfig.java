@@ -26,26 +26,32 @@ public final class SessionRocksConfig implements RocksDBConfigSetter {
     /** Shared by every store in the process; never closed by a store (it outlives them). */
     private static final LRUCache BLOCK_CACHE = new LRUCache(64L << 20);
 
+    private org.rocksdb.Filter filter;
+
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {
-        tune(options);
+        filter = tune(options);
     }
 
-    static void tune(Options options) {
+    /** Applies the settings; returns the bloom filter, which the caller closes with the options. */
+    static org.rocksdb.Filter tune(Options options) {
         BlockBasedTableConfig table = options.tableFormatConfig() instanceof BlockBasedTableConfig b ? b : new BlockBasedTableConfig();
         table.setBlockCache(BLOCK_CACHE);
         table.setBlockSize(16 * 1024);
         table.setCacheIndexAndFilterBlocks(true);
-        table.setFilterPolicy(new org.rocksdb.BloomFilter(10));
+        org.rocksdb.Filter bloom = new org.rocksdb.BloomFilter(10);
+        table.setFilterPolicy(bloom);
         options.setTableFormatConfig(table);
         options.setCompressionType(CompressionType.LZ4_COMPRESSION);
         options.setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION);
         options.setWriteBufferSize(32L << 20);
         options.setMaxWriteBufferNumber(3);
+        return bloom;
     }
 
     @Override
     public void close(String storeName, Options options) {
-        // The cache is shared (see BLOCK_CACHE); the bloom filter goes with the options.
+        // The cache is shared (see BLOCK_CACHE); the bloom filter is this store's.
+        if (filter != null) filter.close();
     }
 }

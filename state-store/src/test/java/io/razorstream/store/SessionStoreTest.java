@@ -174,6 +174,26 @@ class SessionStoreTest {
     }
 
     @Test
+    void aSessionLargerThanTheMemoryBudgetIsNotKeptAndEvictsNothing(@TempDir Path dir) {
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            Session small = Caches.session("small", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+            Session big = Caches.session("big", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
+            small.cache().appendRandom(10, 1);
+            big.cache().appendRandom(1000, 2);
+            HotSessions hot = new HotSessions(small.cache().heapBytes() * 2);
+            SessionRepository repo = new SessionRepository(new SessionStore(db), hot, SMALL, "model-fp");
+            repo.commit(small, 1);
+            repo.commit(big, 2);
+            assertThat(hot.contains("small")).isTrue();
+            assertThat(hot.contains("big")).isFalse();
+            assertThat(repo.find("big")).isPresent(); // still in the store
+            // a closing task releases every session its repository put in memory, loaded or written
+            repo.releaseAll();
+            assertThat(hot.size()).isZero();
+        }
+    }
+
+    @Test
     void sessionIdsAreChecked() {
         assertThatThrownBy(() -> SessionKeys.meta("")).hasMessageContaining("must not be empty");
         assertThatThrownBy(() -> SessionKeys.meta("x".repeat(300))).hasMessageContaining("at most 256");

@@ -26,7 +26,6 @@ import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,21 +46,18 @@ public final class RazorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RazorService.class);
 
     private final List<AutoCloseable> closeInOrder = new ArrayList<>();
-    private final GrpcServer grpc;
     private final KafkaStreams streams;
     private final String bootstrap;
-    private final ServedModel model;
     private final int grpcPort;
 
-    private RazorService(GrpcServer grpc, KafkaStreams streams, String bootstrap, ServedModel model, int grpcPort) {
-        this.grpc = grpc;
+    private RazorService(KafkaStreams streams, String bootstrap, int grpcPort) {
         this.streams = streams;
         this.bootstrap = bootstrap;
-        this.model = model;
         this.grpcPort = grpcPort;
     }
 
     public static RazorService start(ServiceConfig config) throws Exception {
+        check(config);
         List<AutoCloseable> resources = new ArrayList<>();
         try {
             Files.createDirectories(config.dataDir());
@@ -81,7 +77,7 @@ public final class RazorService implements AutoCloseable {
             ensureTopics(config, bootstrap);
 
             int port = config.getInt("grpc.port");
-            if (port == 0) port = freePort();
+            if (port == 0) port = EmbeddedBroker.freePort();
             HostInfo self = new HostInfo(config.get("advertised.host"), port);
             TokenRouter router = new TokenRouter();
             HotSessions hot = new HotSessions(config.getLong("sessions.hot-bytes"));
@@ -117,7 +113,7 @@ public final class RazorService implements AutoCloseable {
             streams.start();
             grpc.start();
             resources.add(() -> grpc.shutdown(Duration.ofSeconds(30)));
-            RazorService service = new RazorService(grpc, streams, bootstrap, model, port);
+            RazorService service = new RazorService(streams, bootstrap, port);
             service.closeInOrder.addAll(resources.reversed());
             log.info("RazorStream serving gRPC on port {} (advertised as {}), Kafka at {}", port, self, bootstrap);
             return service;
@@ -130,6 +126,24 @@ public final class RazorService implements AutoCloseable {
                 }
             }
             throw e;
+        }
+    }
+
+    /** Settings whose bad values would otherwise surface late (at the first turn) or without naming the key. */
+    static void check(ServiceConfig c) {
+        int block = c.getInt("store.block-tokens");
+        if (block < 1 || block > 65535) throw new IllegalArgumentException("setting store.block-tokens must be in [1, 65535], got " + block);
+        if (c.getLong("sessions.hot-bytes") < 0) throw new IllegalArgumentException("setting sessions.hot-bytes must be >= 0");
+        int max = c.getInt("reply.max-tokens"), def = c.getInt("reply.default-tokens");
+        if (max < 1 || def < 1 || def > max) {
+            throw new IllegalArgumentException("settings reply.default-tokens (" + def + ") and reply.max-tokens (" + max + ") must satisfy 1 <= default <= max");
+        }
+        if (c.getInt("turn.max-bytes") < 1) throw new IllegalArgumentException("setting turn.max-bytes must be >= 1");
+        if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
+        try {
+            io.razorstream.engine.llama.KvPrecision.valueOf(c.get("kv.precision").toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("setting kv.precision must be F32, F16 or Q8, got '" + c.get("kv.precision") + "'");
         }
     }
 
@@ -171,12 +185,6 @@ public final class RazorService implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws java.io.IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     /** Waits until stream processing runs (partitions assigned, stores restored), or throws. */
     public void awaitRunning(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -199,10 +207,6 @@ public final class RazorService implements AutoCloseable {
 
     public KafkaStreams streams() {
         return streams;
-    }
-
-    public ServedModel model() {
-        return model;
     }
 
     @Override

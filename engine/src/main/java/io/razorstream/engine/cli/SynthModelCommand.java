@@ -26,7 +26,10 @@ final class SynthModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!type.supported()) throw new IllegalArgumentException("--type " + type + " is not supported (F32, F16, BF16, Q8_0, Q4_0)");
+        // The constructed weights are quantised, and the quantiser writes these types (K-quants only come from llama.cpp files).
+        if (!java.util.Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0).contains(type)) {
+            throw new IllegalArgumentException("--type " + type + " is not supported (F32, F16, BF16, Q8_0, Q4_0)");
+        }
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null && !Files.isDirectory(parent)) throw new IllegalArgumentException("directory " + parent + " does not exist");
         SynthModel.write(out, type);

@@ -57,7 +57,13 @@ public final class EmbeddedBroker implements AutoCloseable {
                 p.store(w, "ports of the embedded broker, kept across restarts");
             }
         }
-        int brokerPort = Integer.parseInt(p.getProperty("broker")), controllerPort = Integer.parseInt(p.getProperty("controller"));
+        int brokerPort, controllerPort;
+        try {
+            brokerPort = Integer.parseInt(p.getProperty("broker"));
+            controllerPort = Integer.parseInt(p.getProperty("controller"));
+        } catch (NumberFormatException e) {
+            throw new IOException(ports + " is damaged (it needs broker=PORT and controller=PORT): " + e.getMessage());
+        }
         Files.writeString(config, String.join("\n",
                 "process.roles=broker,controller",
                 "node.id=1",
@@ -184,7 +190,8 @@ public final class EmbeddedBroker implements AutoCloseable {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile())).start();
     }
 
-    private static int freePort() throws IOException {
+    /** A port nothing listens on right now (the OS picks it). */
+    public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

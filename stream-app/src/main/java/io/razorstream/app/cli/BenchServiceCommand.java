@@ -53,6 +53,9 @@ final class BenchServiceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (turns < 1 || warmup < 0 || historyTurns < 1 || batch < 1) {
+            throw new IllegalArgumentException("--turns, --history-turns and --batch must be >= 1, --warmup >= 0");
+        }
         PrintWriter out = spec.commandLine().getOut();
         Path dir = null;
         RazorService service = null;
@@ -72,9 +75,7 @@ final class BenchServiceCommand implements Callable<Integer> {
             }
         } finally {
             if (service != null) service.close();
-            if (dir != null) try (var files = Files.walk(dir)) {
-                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
-            }
+            if (dir != null) BenchStoreCommand.deleteTree(dir);
         }
         return 0;
     }

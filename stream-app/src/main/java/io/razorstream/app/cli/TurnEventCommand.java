@@ -75,6 +75,7 @@ final class TurnEventCommand {
             JsonFormat.Printer printer = JsonFormat.printer().omittingInsignificantWhitespace();
             java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
             int n = 0;
+            if (framed && bytes.length == 0) return 0; // no records (kcat found none)
             do {
                 byte[] record = bytes;
                 if (framed) {

@@ -190,7 +190,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             if (owner != null) {
                 out.onNext(forwarding.blocking(owner).getSession(req));
             } else {
-                SessionMeta meta = localStore().meta(req.getSessionId())
+                SessionMeta meta = readable(() -> localStore().meta(req.getSessionId()))
                         .orElseThrow(() -> Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
                 out.onNext(info(meta));
             }
@@ -204,10 +204,13 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
         try {
             if (req.getPageSize() < 0) throw invalid("page_size must be >= 0");
+            if (!req.getPageToken().isEmpty() && TurnValidation.sessionIdProblem(req.getPageToken()) != null) {
+                throw invalid("page_token is not one this service gave out");
+            }
             int size = req.getPageSize() == 0 ? 50 : Math.min(req.getPageSize(), 1000);
             String after = req.getPageToken().isEmpty() ? null : req.getPageToken();
             List<SessionInfo> all = new ArrayList<>();
-            for (SessionMeta m : localStore().list(after, Integer.MAX_VALUE)) all.add(info(m));
+            for (SessionMeta m : readable(() -> localStore().list(after, Integer.MAX_VALUE))) all.add(info(m));
             if (!Forwarding.forwarded()) {
                 for (StreamsMetadata peer : ctx.streams().metadataForAllStreamsClients()) {
                     if (peer.hostInfo().equals(ctx.self())) continue;
@@ -255,6 +258,15 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
     }
 
+    /** A store read whose corrupt records become DATA_LOSS with the store's message (which names the session and key). */
+    private static <T> T readable(java.util.function.Supplier<T> read) {
+        try {
+            return read.get();
+        } catch (io.razorstream.store.StoreFormatException e) {
+            throw Status.DATA_LOSS.withDescription(e.getMessage()).asRuntimeException();
+        }
+    }
+
     private SessionStore localStore() {
         try {
             ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams().store(
@@ -285,7 +297,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     }
 
     /** A turn sent to the log, and the future of its reply on this instance. */
-    private record Turned(TurnEvent event, CompletableFuture<ReplyEvent> future, TokenRouter.Waiter waiter, Runnable onCancel) {
+    private record Turned(CompletableFuture<ReplyEvent> future, Runnable onCancel) {
         void cancel() {
             onCancel.run();
         }
@@ -329,7 +341,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 future.completeExceptionally(Status.UNAVAILABLE.withDescription("cannot write the turn to Kafka: " + e.getMessage()).withCause(e).asRuntimeException());
             }
         });
-        return new Turned(event, future, waiter, cancel);
+        return new Turned(future, cancel);
     }
 
     private ReplyEvent await(Turned t) {

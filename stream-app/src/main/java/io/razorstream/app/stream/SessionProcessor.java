@@ -26,8 +26,6 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashSet;
-import java.util.Set;
 
 /**
  * The heart of the service: applies each turn of a partition's sessions to their caches. Per session,
@@ -45,7 +43,6 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private final TurnRunner runner;
     private final HotSessions hot;
     private final TokenRouter router;
-    private final Set<String> touched = new HashSet<>();
     private ProcessorContext<byte[], byte[]> context;
     private SessionRepository sessions;
 
@@ -63,8 +60,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         KeyValueStore<Bytes, byte[]> store = context.getStateStore(RazorTopology.STORE);
         sessions = new SessionRepository(new SessionStore(new StreamsStoreBackend(store)), hot, model.loaded().model().config(), model.fingerprint());
         context.schedule(settings.expiryInterval(), PunctuationType.WALL_CLOCK_TIME, now -> {
-            for (String id : sessions.store().expireIdle(now, settings.ttl())) {
-                hot.remove(id);
+            for (String id : sessions.expireIdle(now, settings.ttl())) {
                 log.info("session '{}' expired after {} idle", id, settings.ttl());
             }
         });
@@ -101,9 +97,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         String id = turn.getSessionId();
         long now = context.currentSystemTimeMs(); // the clock punctuation (idle expiry) uses too
         if (turn.getDeleteSession()) {
-            boolean existed = sessions.find(id).isPresent();
+            boolean existed = sessions.exists(id);
             sessions.delete(id);
-            touched.remove(id);
             return ReplyEvent.newBuilder().setSessionId(id).setTurnId(turn.getTurnId()).setFinishReason(FinishReason.FINISH_REASON_DELETED)
                     .setDuplicate(!existed).setCreatedAtMs(now).build();
         }
@@ -119,7 +114,6 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
             session = Session.create(id, model.loaded().model().config(), model.policy(), model.precision(), model.fingerprint(),
                     model.profileFingerprint(), settings.blockTokens());
         }
-        touched.add(id);
         TurnResult result;
         try {
             result = runner.run(session, role(turn.getRole()), turn.getText(), turn.getReply(), turn.getParams(), settings.defaultReplyTokens(),
@@ -172,7 +166,6 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     @Override
     public void close() {
         // The partition may move to another instance: its sessions' in-memory copies would go stale.
-        for (String id : touched) hot.remove(id);
-        touched.clear();
+        sessions.releaseAll();
     }
 }

@@ -72,6 +72,8 @@ public final class TurnRunner {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a session of " + session.tokens()
                     + "; the model's context is " + context);
         }
+        if (reply && tokens.length == 0) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
+        Sampler sampler = reply ? new Sampler(samplerConfig(params)) : null;
         long t0 = System.nanoTime();
         float[] logits = null;
         for (int from = 0; from < tokens.length; from += Generator.DEFAULT_PREFILL_BATCH) {
@@ -81,10 +83,8 @@ public final class TurnRunner {
         session.setLastMessage(role, false);
         long t1 = System.nanoTime();
         if (!reply) return new TurnResult("", tokens.length, 0, FinishReason.FINISH_REASON_NO_REPLY, t1 - t0, 0);
-        if (logits == null) throw new IllegalArgumentException("nothing to reply to: the session is empty and the turn has no text");
 
         Tokenizer tokenizer = model.loaded().tokenizer();
-        Sampler sampler = new Sampler(samplerConfig(params));
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
         Utf8StreamDecoder decoder = new Utf8StreamDecoder();
         StringBuilder out = new StringBuilder();
@@ -127,7 +127,7 @@ public final class TurnRunner {
 
     private static String endsWithStop(StringBuilder text, GenerationParams params) {
         for (String s : params.getStopList()) {
-            if (!s.isEmpty() && text.length() >= s.length() && text.lastIndexOf(s) == text.length() - s.length()) return s;
+            if (!s.isEmpty() && text.length() >= s.length() && text.indexOf(s, text.length() - s.length()) >= 0) return s;
         }
         return null;
     }
