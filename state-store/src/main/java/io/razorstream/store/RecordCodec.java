@@ -12,8 +12,8 @@ import java.util.zip.CRC32C;
  */
 final class RecordCodec {
     /** The format this build writes and reads. A store of any other version is refused, never guessed at. */
-    static final int FORMAT_VERSION = 1;
-    static final byte KIND_META = 1, KIND_HEAD = 2, KIND_BLOCK = 3;
+    static final int FORMAT_VERSION = 2; // 2: applied turns are records of their own (1 kept the last 64 in the metadata)
+    static final byte KIND_META = 1, KIND_HEAD = 2, KIND_BLOCK = 3, KIND_TURN = 4;
     private static final int HEADER = 2 + 1 + 1 + 4 + 4;
 
     private RecordCodec() {}

@@ -6,7 +6,7 @@ import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 
-import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -18,9 +18,6 @@ public final class Session {
     /** The longest session id the key layout takes, in UTF-8 bytes. */
     public static final int MAX_ID_BYTES = 256;
 
-    /** How many applied turn ids (and replies) a session remembers for idempotency. */
-    public static final int RECENT_TURNS = 64;
-
     private final String id;
     private final KvCache cache;
     private final String modelFingerprint, profileFingerprint;
@@ -28,7 +25,8 @@ public final class Session {
     private int[] pendingTokens = new int[0];
     private String lastRole = "";
     private boolean afterReply;
-    private final ArrayDeque<AppliedTurn> recentTurns = new ArrayDeque<>();
+    private long turnsApplied;
+    private final List<AppliedTurn> unsavedTurns = new ArrayList<>(); // applied since the last save
     private long lastActivityMillis;
 
     // What the store holds for this session (maintained by SessionStore).
@@ -111,20 +109,27 @@ public final class Session {
         this.afterReply = generatedReply;
     }
 
-    /** The stored reply of an already applied turn id, if it is among the recent ones. */
-    public Optional<String> replyOf(String turnId) {
-        for (AppliedTurn t : recentTurns) if (t.turnId().equals(turnId)) return Optional.of(t.reply());
+    /** An applied turn not saved yet (the store has the rest: {@link SessionRepository#appliedTurn}). */
+    Optional<AppliedTurn> unsavedTurn(String turnId) {
+        for (AppliedTurn t : unsavedTurns) if (t.turnId().equals(turnId)) return Optional.of(t);
         return Optional.empty();
     }
 
-    /** Remembers an applied turn (the oldest is forgotten past {@link #RECENT_TURNS}). */
-    public void recordTurn(String turnId, String reply) {
-        recentTurns.addLast(new AppliedTurn(turnId, reply));
-        while (recentTurns.size() > RECENT_TURNS) recentTurns.removeFirst();
+    /** Remembers an applied turn for the session's life (written with the next save). */
+    public void recordTurn(AppliedTurn turn) {
+        unsavedTurns.add(turn);
+        turnsApplied++;
     }
 
-    public List<AppliedTurn> recentTurns() {
-        return List.copyOf(recentTurns);
+    /** How many turn ids have been applied to this session, ever. */
+    public long turnsApplied() {
+        return turnsApplied;
+    }
+
+    List<AppliedTurn> takeUnsavedTurns() {
+        List<AppliedTurn> out = List.copyOf(unsavedTurns);
+        unsavedTurns.clear();
+        return out;
     }
 
     public long lastActivityMillis() {
@@ -140,15 +145,14 @@ public final class Session {
         boolean[][] full = new boolean[policy.layers()][policy.kvHeads()];
         for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = policy.policy(l, h) == HeadPolicy.FULL;
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), policy.window(), full, blockSize, cache.size(),
-                pendingTokens, lastRole, afterReply, List.copyOf(recentTurns), lastActivityMillis);
+                pendingTokens, lastRole, afterReply, turnsApplied, lastActivityMillis);
     }
 
     void restoreBookkeeping(SessionMeta meta) {
         pendingTokens = meta.pendingTokens().clone();
         lastRole = meta.lastRole();
         afterReply = meta.afterReply();
-        recentTurns.clear();
-        recentTurns.addAll(meta.recentTurns());
+        turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
     }
 }

@@ -9,12 +9,13 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  *   meta:  0x01 | len u16 | session id (UTF-8)
  *   data:  0x02 | len u16 | session id | layer u16 | kv head u16 | kind u8 | block u32
+ *   turn:  0x03 | len u16 | session id | turn id (UTF-8)
  * </pre>
  * The length prefix keeps {@code abc} and {@code abcd} apart (no session's range contains another's), and
  * putting every meta record under 0x01 lets sessions be listed without reading a single block.
  */
 final class SessionKeys {
-    static final byte META = 1, DATA = 2;
+    static final byte META = 1, DATA = 2, TURN = 3;
     /** Kinds of data record: a WINDOW head's sinks and compensation accumulator, or a block of tokens. */
     static final byte HEAD_RECORD = 0, BLOCK = 1;
     private static final int DATA_SUFFIX = 2 + 2 + 1 + 4;
@@ -37,6 +38,20 @@ final class SessionKeys {
     /** Every data key of the session starts with this. */
     static byte[] dataPrefix(String sessionId) {
         return prefix(DATA, idBytes(sessionId), 0).array();
+    }
+
+    /** The record of an applied turn id (turn records sit apart from the data: loading a cache never reads them). */
+    static byte[] turn(String sessionId, String turnId) {
+        byte[] turn = turnId.getBytes(StandardCharsets.UTF_8);
+        if (turn.length == 0 || turn.length > Session.MAX_ID_BYTES) {
+            throw new IllegalArgumentException("turn id must be 1.." + Session.MAX_ID_BYTES + " bytes, got " + turn.length);
+        }
+        return prefix(TURN, idBytes(sessionId), turn.length).put(turn).array();
+    }
+
+    /** Every turn key of the session starts with this. */
+    static byte[] turnPrefix(String sessionId) {
+        return prefix(TURN, idBytes(sessionId), 0).array();
     }
 
     static byte[] headRecord(String sessionId, int layer, int kvHead) {

@@ -6,20 +6,18 @@ import io.razorstream.engine.llama.KvPrecision;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
  * (full heads, window, precision, block size), how many tokens it holds, the rendered-conversation
  * bookkeeping the next turn needs (tokens generated but not yet in the cache - the last sampled token is
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
- * still to be closed by the chat template), the recently applied turn ids with their replies, and the
- * last activity time.
+ * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
+ * and the last activity time.
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           WindowParams window, boolean[][] fullHeads, int blockSize, int tokens, int[] pendingTokens,
-                          String lastRole, boolean afterReply, List<AppliedTurn> recentTurns, long lastActivityMillis) {
+                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis) {
 
     /**
      * Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them), from the metadata alone:
@@ -56,11 +54,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         for (int t : pendingTokens) b.putInt(t);
         putString(b, lastRole);
         b.put((byte) (afterReply ? 1 : 0));
-        b.putInt(recentTurns.size());
-        for (AppliedTurn t : recentTurns) {
-            putString(b, t.turnId());
-            putString(b, t.reply());
-        }
+        b.putLong(turnsApplied);
         b.putLong(lastActivityMillis);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
@@ -68,7 +62,6 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
     private int estimate() {
         int n = 256 + 4 * lastRole.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
                 + fullHeads.length * fullHeads[0].length + 4 * pendingTokens.length;
-        for (AppliedTurn t : recentTurns) n += 8 + 4 * t.turnId().length() + 4 * t.reply().length();
         return n;
     }
 
@@ -85,10 +78,8 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
             String lastRole = getString(b);
             boolean afterReply = b.get() == 1;
-            int turns = b.getInt();
-            List<AppliedTurn> recent = new ArrayList<>(turns);
-            for (int i = 0; i < turns; i++) recent.add(new AppliedTurn(getString(b), getString(b)));
-            return new SessionMeta(id, model, profile, precision, window, full, blockSize, tokens, pending, lastRole, afterReply, recent, b.getLong());
+            long turns = b.getLong();
+            return new SessionMeta(id, model, profile, precision, window, full, blockSize, tokens, pending, lastRole, afterReply, turns, b.getLong());
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

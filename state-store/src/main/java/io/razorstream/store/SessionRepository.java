@@ -36,9 +36,15 @@ public final class SessionRepository {
         return stats;
     }
 
-    /** Whether the session exists, without loading its cache. */
+    /** The applied turn {@code turnId} of the session, whether saved already or not; empty if it was never applied. */
+    public Optional<AppliedTurn> appliedTurn(Session session, String turnId) {
+        Optional<AppliedTurn> unsaved = session.unsavedTurn(turnId);
+        return unsaved.isPresent() ? unsaved : store.appliedTurn(session.id(), turnId);
+    }
+
+    /** Whether the session exists, without loading (or checking) its cache. */
     public boolean exists(String sessionId) {
-        return hot.contains(sessionId) || store.meta(sessionId).isPresent();
+        return hot.contains(sessionId) || store.exists(sessionId);
     }
 
     private void keepHot(Session session) {

@@ -73,6 +73,7 @@ public final class SessionStore {
                 batch.put(SessionKeys.headRecord(session.id(), l, h), headRecord(w, cache.precision()));
             }
         }
+        for (AppliedTurn t : session.takeUnsavedTurns()) batch.put(SessionKeys.turn(session.id(), t.turnId()), t.encode());
         batch.put(SessionKeys.meta(session.id()), session.meta().encode());
         backend.write(batch);
         session.stored = true;
@@ -131,6 +132,11 @@ public final class SessionStore {
         for (float x : w.sumKeys()) out.putFloat(x);
         for (float x : w.sumValues()) out.putFloat(x);
         return RecordCodec.wrap(RecordCodec.KIND_HEAD, out.flip());
+    }
+
+    /** Whether the session has a metadata record (not decoded: a damaged session exists too). */
+    public boolean exists(String sessionId) {
+        return backend.get(SessionKeys.meta(sessionId)) != null;
     }
 
     /** The stored metadata of a session, or empty. */
@@ -240,12 +246,19 @@ public final class SessionStore {
         return Optional.of(session);
     }
 
-    /** Deletes every key of the session (its metadata and its whole data range) in one batch. */
+    /** The stored record of an applied turn id, or empty. */
+    public Optional<AppliedTurn> appliedTurn(String sessionId, String turnId) {
+        byte[] value = backend.get(SessionKeys.turn(sessionId, turnId));
+        return value == null ? Optional.empty() : Optional.of(AppliedTurn.decode(turnId, value, "session '" + sessionId + "', turn '" + turnId + "'"));
+    }
+
+    /** Deletes every key of the session (its metadata, its whole data range and its turn records) in one batch. */
     public void delete(String sessionId) {
         WriteBatchBuilder batch = new WriteBatchBuilder();
         batch.delete(SessionKeys.meta(sessionId));
-        byte[] prefix = SessionKeys.dataPrefix(sessionId);
-        batch.deleteRange(prefix, SessionKeys.after(prefix));
+        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId))) {
+            batch.deleteRange(prefix, SessionKeys.after(prefix));
+        }
         backend.write(batch);
     }
 
@@ -255,11 +268,12 @@ public final class SessionStore {
         byte[] meta = SessionKeys.meta(sessionId);
         byte[] m = backend.get(meta);
         if (m != null) bytes[0] += meta.length + m.length;
-        byte[] prefix = SessionKeys.dataPrefix(sessionId);
-        backend.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
-            bytes[0] += k.length + v.length;
-            return true;
-        });
+        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId))) {
+            backend.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
+                bytes[0] += k.length + v.length;
+                return true;
+            });
+        }
         return bytes[0];
     }
 

@@ -30,7 +30,7 @@ class SessionStoreTest {
             int[] turns = {1, 2, 3, 7, 150, 1, 16, 17, 300, 5, 33, 1, 64, 2};
             for (int i = 0; i < turns.length; i++) {
                 s.cache().appendRandom(turns[i], r.nextLong());
-                s.recordTurn("t" + i, "reply " + i);
+                s.recordTurn(new AppliedTurn("t" + i, "reply " + i, 2, 10 + i, i));
                 store.save(s, 1000 + i);
                 // reload after every turn: what is stored is always the whole current state
                 Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
@@ -43,8 +43,10 @@ class SessionStoreTest {
             assertThat(back.pendingTokens()).containsExactly(42);
             assertThat(back.lastRole()).isEqualTo("assistant");
             assertThat(back.afterReply()).isTrue();
-            assertThat(back.replyOf("t3")).contains("reply 3");
-            assertThat(back.replyOf("t99")).isEmpty();
+            assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
+            assertThat(store.appliedTurn("s1", "t0")).as("every turn is remembered, not only recent ones").isPresent();
+            assertThat(store.appliedTurn("s1", "t99")).isEmpty();
+            assertThat(back.turnsApplied()).isEqualTo(turns.length);
             assertThat(back.lastActivityMillis()).isEqualTo(5000);
             assertThat(back.cache().precision()).isEqualTo(precision);
             assertThat(back.cache().bytesInUse()).isEqualTo(s.cache().bytesInUse());
@@ -118,6 +120,7 @@ class SessionStoreTest {
             for (String id : new String[] {"abc", "abcd", "ab"}) {
                 Session s = Caches.session(id, SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
                 s.cache().appendRandom(70, id.length());
+                s.recordTurn(new AppliedTurn("turn-1", "reply", 2, 70, 0));
                 store.save(s, 1);
             }
             long abcd = store.storedBytes("abcd"), ab = store.storedBytes("ab");
@@ -125,6 +128,8 @@ class SessionStoreTest {
             store.delete("abc");
             assertThat(store.storedBytes("abc")).isZero();
             assertThat(store.load("abc", SMALL, "model-fp")).isEmpty();
+            assertThat(store.appliedTurn("abc", "turn-1")).as("turn records go with the session").isEmpty();
+            assertThat(store.appliedTurn("abcd", "turn-1")).isPresent();
             assertThat(store.storedBytes("abcd")).isEqualTo(abcd);
             assertThat(store.storedBytes("ab")).isEqualTo(ab);
             List<String> keysLeft = new ArrayList<>();

@@ -5,6 +5,7 @@ import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.app.grpc.GrpcServer;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
+import io.razorstream.app.stream.DamagedSessions;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.app.stream.TokenRouter;
 import io.razorstream.app.turn.TurnRunner;
@@ -69,24 +70,30 @@ public final class RazorService implements AutoCloseable {
                     model.retrieval().length * model.retrieval()[0].length, model.window(), model.precision());
 
             String bootstrap = config.get("bootstrap.servers");
-            if (bootstrap.isEmpty()) {
+            boolean embedded = bootstrap.isEmpty();
+            if (embedded) {
                 EmbeddedBroker broker = EmbeddedBroker.start(config.dataDir().resolve("kafka"), Duration.ofSeconds(90));
                 resources.add(broker);
                 bootstrap = broker.bootstrapServers();
             }
-            ensureTopics(config, bootstrap);
+            int turnPartitions = ensureTopics(config, bootstrap);
 
             int port = config.getInt("grpc.port");
             if (port == 0) port = EmbeddedBroker.freePort();
             HostInfo self = new HostInfo(config.get("advertised.host"), port);
+            InstanceIdentity identity = InstanceIdentity.resolve(config.get("instance.id"), config.dataDir(), config.get("application.id"));
+            identity.pinStreamsProcessId(config.dataDir().resolve("streams"), config.get("application.id"));
+            log.info("instance id {} (Kafka Streams process id {})", identity.instanceId(), identity.processId());
             TokenRouter router = new TokenRouter();
             HotSessions hot = new HotSessions(config.getLong("sessions.hot-bytes"));
-            RazorTopology.Settings settings = new RazorTopology.Settings(config.get("topic.turns"), config.get("topic.replies"),
-                    config.get("topic.dead-letters"), config.getInt("store.block-tokens"), config.getInt("turn.max-bytes"),
+            RazorTopology.Settings settings = new RazorTopology.Settings(config.get("topic.turns"), config.get("topic.turns-rerouted"), turnPartitions,
+                    config.get("topic.replies"), config.get("topic.dead-letters"), config.getInt("store.block-tokens"), config.getInt("turn.max-bytes"),
                     config.getInt("reply.max-tokens"), config.getInt("reply.default-tokens"), config.getDuration("sessions.ttl"),
                     config.getDuration("sessions.expiry-interval"));
-            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, new TurnRunner(model, parallel), hot, router),
-                    streamsProperties(config, bootstrap, self));
+            TurnRunner runner = new TurnRunner(model, parallel, config.getInt("sessions.max-tokens"));
+            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions()),
+                    streamsProperties(config, bootstrap, self, identity, embedded));
+            streams.setUncaughtExceptionHandler(new ThreadFailures());
 
             Producer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                     ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true, ProducerConfig.LINGER_MS_CONFIG, 0),
@@ -97,11 +104,12 @@ public final class RazorService implements AutoCloseable {
                 return t;
             });
             ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
-                    settings.maxReplyTokens(), config.getDuration("turn.timeout"), timer);
+                    settings.maxReplyTokens(), config.getDuration("turn.timeout"), timer, config.get("application.id"));
             GrpcServer grpc = new GrpcServer(port, ctx);
             streams.setStateListener((now, before) -> {
                 grpc.setServing(now == KafkaStreams.State.RUNNING);
-                log.info("stream processing: {} -> {}", before, now);
+                if (now == KafkaStreams.State.RUNNING) log.info("stream processing: {} -> {}: serving", before, now);
+                else log.info("stream processing: {} -> {}: NOT_SERVING until partitions are assigned and their stores restored", before, now);
             });
             // Close order (reverse of this list): gRPC first, then Streams, producer, timer, model, engine, broker.
             resources.add(timer::shutdownNow);
@@ -147,7 +155,7 @@ public final class RazorService implements AutoCloseable {
         }
     }
 
-    static Properties streamsProperties(ServiceConfig config, String bootstrap, HostInfo self) {
+    static Properties streamsProperties(ServiceConfig config, String bootstrap, HostInfo self, InstanceIdentity identity, boolean embedded) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -158,31 +166,80 @@ public final class RazorService implements AutoCloseable {
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.getInt("standby.replicas"));
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1); // the engine already uses every core for one turn
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // Static membership: a restarted instance rejoins as itself and gets its partitions back at once.
+        p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), identity.instanceId());
+        // Sized for one machine when the broker is embedded (it restarts with the service); a cluster keeps Kafka's defaults.
+        if (embedded) p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         // A turn can take minutes of engine time: keep the consumer in the group and the transaction open meanwhile.
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG), (int) Duration.ofMinutes(30).toMillis());
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 50);
         p.put(StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), (int) Duration.ofMinutes(15).toMillis());
+        // Said explicitly (Streams warns otherwise): a record the processor cannot handle fails the thread (ThreadFailures decides what then).
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, org.apache.kafka.streams.errors.LogAndFailProcessingExceptionHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         SessionStores.withRocksConfig(p);
         return p;
     }
 
-    static void ensureTopics(ServiceConfig config, String bootstrap) throws Exception {
+    /**
+     * Creates the topics that are missing (the reroute topic with as many partitions as the turns topic);
+     * returns the turns topic's partition count.
+     */
+    static int ensureTopics(ServiceConfig config, String bootstrap) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
-            List<NewTopic> missing = new ArrayList<>();
-            for (String key : List.of("topic.turns", "topic.replies", "topic.dead-letters")) {
-                if (!existing.contains(config.get(key))) {
-                    missing.add(new NewTopic(config.get(key), config.getInt("topic.partitions"), (short) config.getInt("topic.replication")));
-                }
+            String turns = config.get("topic.turns"), rerouted = config.get("topic.turns-rerouted");
+            createMissing(admin, config, List.of(turns));
+            int partitions = partitions(admin, turns);
+            createMissing(admin, config, List.of(rerouted, config.get("topic.replies"), config.get("topic.dead-letters")), Map.of(rerouted, partitions));
+            int reroutePartitions = partitions(admin, rerouted);
+            if (reroutePartitions != partitions) {
+                throw new IllegalStateException("topic " + rerouted + " has " + reroutePartitions + " partitions and " + turns + " " + partitions
+                        + "; they must have as many (add partitions to " + rerouted + ")");
             }
-            if (!missing.isEmpty()) {
-                try {
-                    admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e; // another instance was first
-                }
+            return partitions;
+        }
+    }
+
+    private static void createMissing(Admin admin, ServiceConfig config, List<String> topics, Map<String, Integer> partitions) throws Exception {
+        Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+        List<NewTopic> missing = new ArrayList<>();
+        for (String topic : topics) {
+            if (!existing.contains(topic)) {
+                missing.add(new NewTopic(topic, partitions.getOrDefault(topic, config.getInt("topic.partitions")), (short) config.getInt("topic.replication")));
             }
         }
+        if (missing.isEmpty()) return;
+        try {
+            admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e; // another instance was first
+        }
+    }
+
+    private static void createMissing(Admin admin, ServiceConfig config, List<String> topics) throws Exception {
+        createMissing(admin, config, topics, Map.of());
+    }
+
+    private static int partitions(Admin admin, String topic) throws Exception {
+        return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions().size();
+    }
+
+    /**
+     * Waits, however long restoring takes, until stream processing runs; says every 30 s what it waits for.
+     * False if stream processing stopped for good instead (the log has the reason).
+     */
+    public boolean awaitServing() throws InterruptedException {
+        long started = System.nanoTime(), nextReport = started + Duration.ofSeconds(30).toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) return false;
+            if (System.nanoTime() > nextReport) {
+                log.info("not serving yet after {} s: stream processing is {} (partitions being assigned or stores restored from their changelogs)",
+                        Duration.ofNanos(System.nanoTime() - started).toSeconds(), streams.state());
+                nextReport += Duration.ofSeconds(30).toNanos();
+            }
+            Thread.sleep(100);
+        }
+        return true;
     }
 
     /** Waits until stream processing runs (partitions assigned, stores restored), or throws. */

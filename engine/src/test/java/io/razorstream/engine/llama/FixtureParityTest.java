@@ -128,10 +128,11 @@ class FixtureParityTest {
             System.out.printf("%s: max |logit - llama.cpp| over 32 teacher-forced steps = %.3g (tolerance %.1g); per step:%s%n",
                     name, worst, tolerance, perStep);
 
-            // Greedy ids must agree up to the first step where llama.cpp's top two are closer than the tolerance.
+            // Greedy ids must agree up to the first step where llama.cpp's top two are closer than twice the
+            // tolerance: two logits each within the tolerance of llama.cpp's can swap order when their gap is below 2 tol.
             int comparable = forced.length;
             for (int i = 0; i < gaps.size(); i++) {
-                if (gaps.get(i).asDouble() < tolerance) {
+                if (gaps.get(i).asDouble() < 2 * tolerance) {
                     comparable = i;
                     break;
                 }

@@ -8,7 +8,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -75,7 +74,10 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "razorstream-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        service.awaitRunning(Duration.ofMinutes(5));
+        if (!service.awaitServing()) {
+            System.err.println("razorstream: stream processing stopped (see the log above); shutting down");
+            return 1;
+        }
         System.err.printf("razorstream: serving on port %d (gRPC), Kafka at %s. Try:%n  bin/razorstream chat --target localhost:%d --session demo%n",
                 service.grpcPort(), service.bootstrapServers(), service.grpcPort());
         stopped.await();

@@ -26,9 +26,11 @@ public final class ServiceConfig {
         key("grpc.port", "7070", "gRPC port (0: any free port)");
         key("advertised.host", "localhost", "host name other instances use to reach this one's gRPC port (application.server)");
         key("data.dir", "razorstream-data", "state: the embedded broker's logs, Kafka Streams' RocksDB stores, the generated model");
+        key("instance.id", "", "this instance's static group member id (unique per instance, e.g. the pod name); empty: made on first start, kept in DATA_DIR/instance.id");
         key("application.id", "razorstream", "Kafka Streams application id: instances with the same id share the sessions");
         key("topic.turns", "razorstream.turns", "turns topic (TurnEvent, keyed by session id)");
         key("topic.replies", "razorstream.replies", "replies topic (ReplyEvent, keyed by session id)");
+        key("topic.turns-rerouted", "razorstream.turns.rerouted", "turns a producer put in another partition than their session's are moved here (as many partitions as the turns topic)");
         key("topic.dead-letters", "razorstream.dead-letters", "malformed or rejected turns, with the reason in the 'razorstream.error' header");
         key("topic.partitions", "4", "partitions of the topics the service creates");
         key("topic.replication", "1", "replication factor of the topics the service creates (and of Streams' changelogs)");
@@ -41,6 +43,7 @@ public final class ServiceConfig {
         key("window.compression", "", "window heads: the window is max(S0, N / C); empty: 1000000 for the synthetic model (fixed window), 5 otherwise");
         key("store.block-tokens", "32", "tokens per stored block");
         key("sessions.hot-bytes", String.valueOf(1L << 30), "memory for decoded sessions (LRU)");
+        key("sessions.max-tokens", "0", "longest a session may grow, in tokens; 0: the model's context length");
         key("sessions.ttl", "P7D", "sessions idle longer than this are deleted (ISO-8601 duration)");
         key("sessions.expiry-interval", "PT1M", "how often idle sessions are looked for");
         key("turn.max-bytes", "262144", "largest turn text accepted (UTF-8 bytes)");

@@ -21,7 +21,7 @@ public final class GrpcServer implements AutoCloseable {
 
     public GrpcServer(int port, ServiceContext ctx) {
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(port))
-                .addService(ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), Forwarding.interceptor()))
+                .addService(ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(), Forwarding.interceptor()))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .build();

@@ -62,10 +62,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     private final ServiceContext ctx;
     private final Forwarding forwarding;
+    private final PageTokens pageTokens;
 
     MemoryServiceImpl(ServiceContext ctx, Forwarding forwarding) {
         this.ctx = ctx;
         this.forwarding = forwarding;
+        this.pageTokens = new PageTokens(ctx.applicationId());
+    }
+
+    /** Role numbers as sent; unset means a user turn (unknown numbers stay, and validation refuses them). */
+    private static int roleOrUser(int role) {
+        return role == Role.ROLE_UNSPECIFIED_VALUE ? Role.ROLE_USER_VALUE : role;
     }
 
     // ---- Chat ----
@@ -75,7 +82,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         try {
             TurnEvent event = TurnEvent.newBuilder().setSessionId(req.getSessionId())
                     .setTurnId(req.getTurnId().isEmpty() ? UUID.randomUUID().toString() : req.getTurnId())
-                    .setRole(req.getRole() == Role.ROLE_UNSPECIFIED ? Role.ROLE_USER : req.getRole()).setText(req.getText())
+                    .setRoleValue(roleOrUser(req.getRoleValue())).setText(req.getText())
                     .setReply(true).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()).build();
             check(event);
             HostInfo owner = ownerUnlessHere(req.getSessionId());
@@ -124,34 +131,24 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         try {
             if (req.getTurnsCount() == 0) throw invalid("no turns to append");
             String base = UUID.randomUUID().toString();
-            List<TurnEvent> events = new ArrayList<>();
+            TurnEvent.Builder batch = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setTurnId("batch-" + base)
+                    .setCreatedAtMs(System.currentTimeMillis());
             for (int i = 0; i < req.getTurnsCount(); i++) {
                 Turn t = req.getTurns(i);
-                TurnEvent e = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId())
-                        .setRole(t.getRole() == Role.ROLE_UNSPECIFIED ? Role.ROLE_USER : t.getRole()).setText(t.getText())
-                        .setCreatedAtMs(System.currentTimeMillis()).build();
-                check(e);
-                events.add(e);
+                batch.addTurns(t.toBuilder().setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId()).setRoleValue(roleOrUser(t.getRoleValue())));
             }
+            TurnEvent event = batch.build();
+            check(event);
             HostInfo owner = ownerUnlessHere(req.getSessionId());
             if (owner != null) {
                 out.onNext(forwarding.blocking(owner).appendTurns(req));
                 out.onCompleted();
                 return;
             }
-            List<Turned> turns = new ArrayList<>();
-            for (TurnEvent e : events) turns.add(submit(e, null));
-            int appended = 0;
-            long prefillMicros = 0;
-            CacheStats cache = CacheStats.getDefaultInstance();
-            for (Turned t : turns) {
-                ReplyEvent r = await(t);
-                if (!r.getError().isEmpty()) throw errorStatus(r).asRuntimeException();
-                if (!r.getDuplicate()) appended++;
-                prefillMicros += r.getPrefillMicros();
-                cache = r.getCache();
-            }
-            out.onNext(AppendTurnsResponse.newBuilder().setAppended(appended).setCache(cache).setPrefillMicros(prefillMicros).build());
+            // One event: the owner applies every turn or none.
+            ReplyEvent r = await(submit(event, null));
+            if (!r.getError().isEmpty()) throw errorStatus(r).asRuntimeException();
+            out.onNext(AppendTurnsResponse.newBuilder().setAppended(r.getTurnsApplied()).setCache(r.getCache()).setPrefillMicros(r.getPrefillMicros()).build());
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);
@@ -204,11 +201,9 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
         try {
             if (req.getPageSize() < 0) throw invalid("page_size must be >= 0");
-            if (!req.getPageToken().isEmpty() && TurnValidation.sessionIdProblem(req.getPageToken()) != null) {
-                throw invalid("page_token is not one this service gave out");
-            }
+            String after = req.getPageToken().isEmpty() ? null : pageTokens.decode(req.getPageToken());
+            if (!req.getPageToken().isEmpty() && after == null) throw invalid("page_token is not one this service gave out");
             int size = req.getPageSize() == 0 ? 50 : Math.min(req.getPageSize(), 1000);
-            String after = req.getPageToken().isEmpty() ? null : req.getPageToken();
             List<SessionInfo> all = new ArrayList<>();
             for (SessionMeta m : readable(() -> localStore().list(after, Integer.MAX_VALUE))) all.add(info(m));
             if (!Forwarding.forwarded()) {
@@ -219,7 +214,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             }
             all.sort(Comparator.comparing(SessionInfo::getSessionId, MemoryServiceImpl::keyOrder));
             ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder().addAllSessions(all.subList(0, Math.min(size, all.size())));
-            if (all.size() > size) b.setNextPageToken(all.get(size - 1).getSessionId());
+            if (all.size() > size) b.setNextPageToken(pageTokens.encode(all.get(size - 1).getSessionId()));
             out.onNext(b.build());
             out.onCompleted();
         } catch (StatusRuntimeException e) {
@@ -254,16 +249,19 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         long kv = m.kvBytes(hs), full = m.fullKvBytes(hs);
         return SessionInfo.newBuilder().setSessionId(m.sessionId())
                 .setCache(CacheStats.newBuilder().setTokens(m.tokens()).setKvBytes(kv).setFullKvBytes(full).setCompressionRatio(kv == 0 ? 1 : full / (double) kv))
-                .setLastActivityMs(m.lastActivityMillis()).setTurnsRemembered(m.recentTurns().size())
+                .setLastActivityMs(m.lastActivityMillis()).setTurnsRemembered((int) Math.min(Integer.MAX_VALUE, m.turnsApplied()))
                 .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
     }
 
-    /** A store read whose corrupt records become DATA_LOSS with the store's message (which names the session and key). */
+    /**
+     * A store read whose failures become statuses: corrupt records DATA_LOSS with the store's message (which
+     * names the session and key), a store closed or moving away mid-read UNAVAILABLE.
+     */
     private static <T> T readable(java.util.function.Supplier<T> read) {
         try {
             return read.get();
-        } catch (io.razorstream.store.StoreFormatException e) {
-            throw Status.DATA_LOSS.withDescription(e.getMessage()).asRuntimeException();
+        } catch (RuntimeException e) {
+            throw StatusMapping.of(e).asRuntimeException();
         }
     }
 
@@ -358,7 +356,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     }
 
     private static Status asStatus(Throwable t) {
-        return t instanceof StatusRuntimeException s ? s.getStatus() : Status.INTERNAL.withDescription(t.toString()).withCause(t);
+        return StatusMapping.of(t);
     }
 
     private static Status errorStatus(ReplyEvent r) {

@@ -29,10 +29,14 @@ public final class TurnRunner {
 
     private final ServedModel model;
     private final Parallel parallel;
+    private final int maxSessionTokens;
 
-    public TurnRunner(ServedModel model, Parallel parallel) {
+    /** {@code maxSessionTokens}: the longest a session may grow; 0 or more than the model's context: the context. */
+    public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens) {
         this.model = model;
         this.parallel = parallel;
+        int context = model.loaded().model().config().contextLength();
+        this.maxSessionTokens = maxSessionTokens <= 0 ? context : Math.min(maxSessionTokens, context);
     }
 
     /**
@@ -66,11 +70,11 @@ public final class TurnRunner {
      */
     public TurnResult run(Session session, String role, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
         LlamaModel m = model.loaded().model();
-        int context = m.config().contextLength();
+        int context = maxSessionTokens;
         int[] tokens = encode(session, role, text, reply);
         if (session.tokens() + tokens.length > context) {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a session of " + session.tokens()
-                    + "; the model's context is " + context);
+                    + "; sessions hold at most " + context + " tokens");
         }
         if (reply && tokens.length == 0) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
         Sampler sampler = reply ? new Sampler(samplerConfig(params)) : null;

@@ -1,6 +1,8 @@
 package io.razorstream.app.turn;
 
 import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.Role;
+import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
 
 import java.nio.charset.StandardCharsets;
@@ -9,6 +11,9 @@ import java.nio.charset.StandardCharsets;
 public final class TurnValidation {
     /** Session ids as the store's key layout takes them; turn ids get the same bound. */
     public static final int MAX_ID_BYTES = io.razorstream.store.Session.MAX_ID_BYTES;
+    /** Bounds that keep one request from costing the service more than a turn is worth. */
+    public static final int MAX_STOP_STRINGS = 16, MAX_STOP_BYTES = 256, MAX_BATCH_TURNS = 1000;
+    public static final float MAX_TEMPERATURE = 100f, MAX_REPEAT_PENALTY = 100f;
 
     private TurnValidation() {}
 
@@ -22,24 +27,62 @@ public final class TurnValidation {
     public static String problem(TurnEvent e, int maxTextBytes, int maxReplyTokens) {
         String p = sessionIdProblem(e.getSessionId());
         if (p != null) return p;
-        if (e.getTurnId().isEmpty()) return "turn id is empty";
-        if (e.getTurnId().getBytes(StandardCharsets.UTF_8).length > MAX_ID_BYTES) return "turn id is longer than " + MAX_ID_BYTES + " bytes";
+        p = turnIdProblem(e.getTurnId());
+        if (p != null) return p;
         if (e.getDeleteSession()) return null;
-        int bytes = e.getText().getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > maxTextBytes) return "turn text is " + bytes + " bytes; the limit is " + maxTextBytes;
-        return paramsProblem(e.getParams(), maxReplyTokens);
+        if (e.getTurnsCount() > 0) {
+            if (e.getReply() || !e.getText().isEmpty()) return "a batch of turns carries its text in 'turns' and gets no reply (text and reply must be unset)";
+            if (e.getTurnsCount() > MAX_BATCH_TURNS) return "a batch holds at most " + MAX_BATCH_TURNS + " turns, got " + e.getTurnsCount();
+            for (int i = 0; i < e.getTurnsCount(); i++) {
+                Turn t = e.getTurns(i);
+                p = turnIdProblem(t.getTurnId());
+                if (p == null) p = roleProblem(t.getRoleValue());
+                if (p == null) p = textProblem(t.getText(), maxTextBytes);
+                if (p != null) return "turn " + (i + 1) + " of the batch: " + p;
+            }
+            return null;
+        }
+        p = roleProblem(e.getRoleValue());
+        if (p == null) p = textProblem(e.getText(), maxTextBytes);
+        return p != null ? p : paramsProblem(e.getParams(), maxReplyTokens);
+    }
+
+    private static String turnIdProblem(String id) {
+        if (id.isEmpty()) return "turn id is empty";
+        if (id.getBytes(StandardCharsets.UTF_8).length > MAX_ID_BYTES) return "turn id is longer than " + MAX_ID_BYTES + " bytes";
+        return null;
+    }
+
+    /** Unknown role numbers are refused rather than guessed at (a newer client's role would otherwise become a user turn). */
+    public static String roleProblem(int roleNumber) {
+        Role r = Role.forNumber(roleNumber);
+        return r == null ? "role " + roleNumber + " is not a razorstream.v1.Role (0-" + (Role.values().length - 2) + ")" : null;
+    }
+
+    private static String textProblem(String text, int maxTextBytes) {
+        int bytes = text.getBytes(StandardCharsets.UTF_8).length;
+        return bytes > maxTextBytes ? "turn text is " + bytes + " bytes; the limit is " + maxTextBytes : null;
     }
 
     public static String paramsProblem(GenerationParams p, int maxReplyTokens) {
         if (p.hasMaxTokens() && (p.getMaxTokens() < 1 || p.getMaxTokens() > maxReplyTokens)) {
             return "max_tokens must be in [1, " + maxReplyTokens + "], got " + p.getMaxTokens();
         }
-        if (p.hasTemperature() && !(p.getTemperature() >= 0 && Float.isFinite(p.getTemperature()))) return "temperature must be >= 0, got " + p.getTemperature();
+        if (p.hasTemperature() && !(p.getTemperature() >= 0 && p.getTemperature() <= MAX_TEMPERATURE)) {
+            return "temperature must be in [0, " + MAX_TEMPERATURE + "], got " + p.getTemperature();
+        }
         if (p.hasTopK() && p.getTopK() < 0) return "top_k must be >= 0, got " + p.getTopK();
         if (p.hasTopP() && !(p.getTopP() > 0 && p.getTopP() <= 1)) return "top_p must be in (0, 1], got " + p.getTopP();
         if (p.hasMinP() && !(p.getMinP() >= 0 && p.getMinP() <= 1)) return "min_p must be in [0, 1], got " + p.getMinP();
-        if (p.hasRepeatPenalty() && !(p.getRepeatPenalty() > 0 && Float.isFinite(p.getRepeatPenalty()))) return "repeat_penalty must be > 0, got " + p.getRepeatPenalty();
-        for (String s : p.getStopList()) if (s.isEmpty()) return "stop strings must not be empty";
+        if (p.hasRepeatPenalty() && !(p.getRepeatPenalty() > 0 && p.getRepeatPenalty() <= MAX_REPEAT_PENALTY)) {
+            return "repeat_penalty must be in (0, " + MAX_REPEAT_PENALTY + "], got " + p.getRepeatPenalty();
+        }
+        if (p.getStopCount() > MAX_STOP_STRINGS) return "at most " + MAX_STOP_STRINGS + " stop strings, got " + p.getStopCount();
+        for (String s : p.getStopList()) {
+            if (s.isEmpty()) return "stop strings must not be empty";
+            int bytes = s.getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > MAX_STOP_BYTES) return "a stop string is " + bytes + " bytes; at most " + MAX_STOP_BYTES;
+        }
         return null;
     }
 }

@@ -33,14 +33,14 @@ class SessionProcessorTest {
         ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
         try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(config, parallel)) {
             HotSessions hot = new HotSessions(1L << 30);
-            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "replies", "dead", 32, 1000, 64, 8,
+            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 1000, 64, 8,
                     Duration.ofMinutes(30), Duration.ofMinutes(1));
             Properties props = new Properties();
             props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
             props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
             props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
-            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel), hot,
-                    new TokenRouter()), props)) {
+            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0), hot,
+                    new TokenRouter(), new DamagedSessions()), props)) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 var dead = driver.createOutputTopic("dead", new ByteArrayDeserializer(), new ByteArrayDeserializer());
