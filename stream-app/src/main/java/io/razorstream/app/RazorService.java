@@ -221,7 +221,16 @@ public final class RazorService implements AutoCloseable {
     }
 
     private static int partitions(Admin admin, String topic) throws Exception {
-        return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions().size();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions().size();
+            } catch (java.util.concurrent.ExecutionException e) {
+                // A topic just created may not be known to every broker yet.
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) || System.nanoTime() > deadline) throw e;
+                Thread.sleep(200);
+            }
+        }
     }
 
     /**

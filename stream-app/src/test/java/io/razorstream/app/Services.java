@@ -23,6 +23,11 @@ final class Services {
     static final String KEY = "K7Q2";
 
     static RazorService start(Path dataDir, String bootstrap, String appId) throws Exception {
+        return start(dataDir, bootstrap, appId, Map.of());
+    }
+
+    /** {@code extra}: more settings (they win over the test defaults). */
+    static RazorService start(Path dataDir, String bootstrap, String appId, Map<String, String> extra) throws Exception {
         Map<String, String> flags = new LinkedHashMap<>();
         flags.put("data.dir", dataDir.toString());
         flags.put("grpc.port", "0");
@@ -31,6 +36,7 @@ final class Services {
         flags.put("topic.partitions", "4");
         flags.put("turn.timeout", "PT2M");
         if (bootstrap != null) flags.put("bootstrap.servers", bootstrap);
+        flags.putAll(extra);
         RazorService s = RazorService.start(ServiceConfig.load(null, Map.of(), flags));
         s.awaitRunning(Duration.ofMinutes(2));
         return s;
