@@ -30,6 +30,7 @@ import java.util.Optional;
  * new tokens, the window heads' records, the metadata, and deletes of blocks that left the window.
  */
 public final class SessionStore {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SessionStore.class);
     private final KvBackend backend;
 
     public SessionStore(KvBackend backend) {
@@ -282,18 +283,31 @@ public final class SessionStore {
         List<SessionMeta> out = new ArrayList<>();
         byte[] from = afterSessionId == null ? SessionKeys.metaStart() : SessionKeys.after(SessionKeys.meta(afterSessionId));
         backend.scan(from, SessionKeys.metaEnd(), (k, v) -> {
-            out.add(SessionMeta.decode(v, "session '" + SessionKeys.sessionOfMeta(k) + "', metadata"));
+            decodeOrSkip(k, v).ifPresent(out::add);
             return out.size() < limit;
         });
         return out;
+    }
+
+    /**
+     * A metadata record met while going over many sessions; a damaged one is left out (and logged) so that one
+     * session's damage never stops listing or expiring the others (its own turns report it).
+     */
+    private static Optional<SessionMeta> decodeOrSkip(byte[] key, byte[] value) {
+        String where = "session '" + SessionKeys.sessionOfMeta(key) + "', metadata";
+        try {
+            return Optional.of(SessionMeta.decode(value, where));
+        } catch (StoreFormatException e) {
+            log.warn("skipped: {}", e.getMessage());
+            return Optional.empty();
+        }
     }
 
     /** Deletes the sessions idle for longer than {@code ttl} at {@code nowMillis}; returns their ids. */
     public List<String> expireIdle(long nowMillis, Duration ttl) {
         List<String> idle = new ArrayList<>();
         backend.scan(SessionKeys.metaStart(), SessionKeys.metaEnd(), (k, v) -> {
-            String id = SessionKeys.sessionOfMeta(k);
-            if (SessionMeta.decode(v, "session '" + id + "', metadata").lastActivityMillis() < nowMillis - ttl.toMillis()) idle.add(id);
+            decodeOrSkip(k, v).filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis()).ifPresent(m -> idle.add(m.sessionId()));
             return true;
         });
         for (String id : idle) delete(id);

@@ -73,7 +73,8 @@ class DamagedSessionTest {
         corruptLocally(taskStore(dataDir, ReliabilityTest.javaPartition(hurt)), metaKey(hurt));
         deleteTree(taskStore(dataDir, ReliabilityTest.javaPartition(broken)).getParent().getParent());
 
-        service = Services.start(dataDir, null, "razorstream");
+        // Idle expiry looks at every session every second here: it must step over the damaged ones.
+        service = Services.start(dataDir, null, "razorstream", Map.of("sessions.expiry-interval", "PT1S"));
         try {
             ManagedChannel channel = Services.channel(service);
             var stub = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.MINUTES);
@@ -97,6 +98,8 @@ class DamagedSessionTest {
                     .isLessThan(20);
             assertThat(stub.getSession(GetSessionRequest.newBuilder().setSessionId(fine).build()).getTurnsRemembered()).isEqualTo(3);
 
+            assertThat(service.streams().metadataForLocalThreads()).extracting(t -> t.threadName())
+                    .as("the stream thread never died of the damage").allMatch(n -> n.endsWith("StreamThread-1"));
             List<String> reasons = deadLetters(service);
             assertThat(reasons).anyMatch(r -> r.contains("session '" + hurt + "'") && r.contains("metadata"));
             assertThat(reasons).anyMatch(r -> r.contains("session '" + broken + "'") && r.contains("until it is deleted"));
