@@ -71,7 +71,7 @@ final class ClientOptions {
             line.append(": ").append(cause.getMessage());
         }
         switch (s.getCode()) {
-            case UNAVAILABLE -> line.append(" (is the service running?").append(retryHint == null ? "" : "; " + retryHint).append(')');
+            case UNAVAILABLE -> line.append(" (is the service running?").append(retryHint == null ? "" : " Then " + retryHint).append(')');
             case DEADLINE_EXCEEDED -> line.append(" (no answer within ").append(format(deadline)).append("; --timeout sets the deadline")
                     .append(retryHint == null ? "" : "; " + retryHint).append(')');
             default -> {}
