@@ -27,6 +27,34 @@ class ServiceConfigTest {
     }
 
     @Test
+    void unknownRazorstreamVariablesAreWarnedAboutByNameWithTheClosestSetting() throws Exception {
+        Map<String, String> env = new java.util.TreeMap<>(Map.of(
+                "RAZORSTREAM_GRPC_PROT", "9000",              // swapped letters
+                "RAZORSTREAM_BOOTSTRAP_SERVER", "kafka:9092",  // missing S
+                "razorstream_data_dir", "/x",                 // lower case: not read
+                "RAZORSTREAM_FROBNICATE", "1",                // nothing close
+                "RAZORSTREAM_JAVA_OPTS", "-Xmx1g",            // the launcher's own
+                "RAZORSTREAM_PRINT_JDK", "1",
+                "RAZORSTREAM_JVM_DIR", "/opt/jvm",
+                "RAZORSTREAM_STANDBY_REPLICAS", "1",           // a setting
+                "PATH", "/usr/bin"));
+        ServiceConfig c = ServiceConfig.load(null, env, Map.of());
+        assertThat(c.getInt("standby.replicas")).isEqualTo(1);
+        assertThat(c.getInt("grpc.port")).isEqualTo(7070); // the misspelled one changed nothing
+        assertThat(c.warnings()).containsExactly(
+                "environment variable RAZORSTREAM_BOOTSTRAP_SERVER is not a setting and is ignored (did you mean RAZORSTREAM_BOOTSTRAP_SERVERS?); "
+                        + "the settings: razorstream serve --settings",
+                "environment variable RAZORSTREAM_FROBNICATE is not a setting and is ignored; the settings: razorstream serve --settings",
+                "environment variable RAZORSTREAM_GRPC_PROT is not a setting and is ignored (did you mean RAZORSTREAM_GRPC_PORT?); "
+                        + "the settings: razorstream serve --settings",
+                "environment variable razorstream_data_dir is not a setting and is ignored (did you mean RAZORSTREAM_DATA_DIR?); "
+                        + "the settings: razorstream serve --settings");
+        assertThat(ServiceConfig.load(null, Map.of("RAZORSTREAM_MODEL_PATH", "m.gguf"), Map.of()).warnings())
+                .singleElement().asString().contains("did you mean RAZORSTREAM_MODEL?");
+        assertThat(ServiceConfig.load(null, Map.of("RAZORSTREAM_GRPC_PORT", "7000", "HOME", "/root"), Map.of()).warnings()).isEmpty();
+    }
+
+    @Test
     void mistakesAreNamed(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("bad.properties"), "grpc.prot=1\n");
         assertThatThrownBy(() -> ServiceConfig.load(file, Map.of(), Map.of())).hasMessageContaining("unknown setting 'grpc.prot'")

@@ -51,6 +51,10 @@ final class BenchServiceCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "50", description = "turns per AppendTurns call (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = ClientOptions.DurationConverter.class,
+            description = "deadline of each call (default: ${DEFAULT-VALUE})")
+    Duration timeout;
+
     @Override
     public Integer call() throws Exception {
         if (turns < 1 || warmup < 0 || historyTurns < 1 || batch < 1) {
@@ -67,9 +71,12 @@ final class BenchServiceCommand implements Callable<Integer> {
                 service.awaitRunning(Duration.ofMinutes(2));
                 where = "localhost:" + service.grpcPort();
             }
-            ManagedChannel channel = ManagedChannelBuilder.forTarget(where).usePlaintext().build();
+            ManagedChannel channel = ManagedChannelBuilder.forTarget(ClientOptions.checkTarget(where)).usePlaintext().build();
             try {
                 run(MemoryServiceGrpc.newBlockingStub(channel), out);
+            } catch (io.grpc.StatusRuntimeException e) {
+                ClientOptions.report(spec.commandLine().getErr(), where, e, timeout, null);
+                return 1;
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
@@ -86,7 +93,7 @@ final class BenchServiceCommand implements Callable<Integer> {
         for (int i = -warmup; i < turns; i++) {
             String session = "bench-" + Math.floorMod(i, 10); // 10 sessions, spread over the partitions
             long t0 = System.nanoTime();
-            Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId("turn-" + i + "-" + r.nextLong())
+            Iterator<ChatResponse> it = deadline(stub).chat(ChatRequest.newBuilder().setSessionId(session).setTurnId("turn-" + i + "-" + r.nextLong())
                     .setText(" the quick brown fox " + r.nextInt(1000)).setParams(GenerationParams.newBuilder().setMaxTokens(2)).build());
             long first = 0;
             ChatDone done = null;
@@ -113,7 +120,7 @@ final class BenchServiceCommand implements Callable<Integer> {
             for (int k = 0; k < batch && done < historyTurns; k++, done++) {
                 req.addTurns(Turn.newBuilder().setTurnId("h" + done).setText(" turn " + done + " of the history: the quick brown fox jumps over a lazy dog."));
             }
-            var resp = stub.appendTurns(req.build());
+            var resp = deadline(stub).appendTurns(req.build());
             tokens = resp.getCache().getTokens();
             engineMicros += resp.getPrefillMicros();
         }
@@ -122,6 +129,10 @@ final class BenchServiceCommand implements Callable<Integer> {
                 + "engine prefill %.0f%% of the time%n", historyTurns, batch, historyTurns / seconds, tokens / seconds, tokens,
                 100 * engineMicros / 1e6 / seconds);
         out.flush();
+    }
+
+    private MemoryServiceGrpc.MemoryServiceBlockingStub deadline(MemoryServiceGrpc.MemoryServiceBlockingStub stub) {
+        return stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     static double pct(double[] x, double p) {

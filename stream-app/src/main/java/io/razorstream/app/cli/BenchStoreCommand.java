@@ -24,7 +24,7 @@ final class BenchStoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--like", defaultValue = "tinyllama-1.1b", description = "model shape: tinyllama-1.1b, llama-3.2-1b or tiny (default: ${DEFAULT-VALUE})")
+    @Option(names = "--like", defaultValue = "tinyllama-1.1b", paramLabel = "SHAPE", description = "model shape: tiny, llama-3.2-1b or tinyllama-1.1b (the default)")
     String like;
 
     @Option(names = "--tokens", defaultValue = "32768", description = "session length (default: ${DEFAULT-VALUE})")

@@ -17,18 +17,22 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-@Command(name = "chat", mixinStandardHelpOptions = true,
+@Command(name = "chat", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = {"Talk to a running service over gRPC: each line you type is a turn of the session, the reply streams back.",
-                "With --message it sends that one turn, prints the reply and exits.",
+                "With --message it sends that one turn, prints the reply and exits; the turn id goes to stderr as 'turn-id: ID'. "
+                        + "A script that retries with --turn-id ID gets the stored reply instead of a second turn.",
                 "With --model FILE it chats with a local model instead, using the model's chat template; the history stays in the "
                         + "KV cache and only each new turn is prefilled. /reset starts over, /quit or Ctrl-D ends."})
 final class ChatCommand implements Callable<Integer> {
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+
     @Spec
     CommandSpec spec;
 
@@ -53,18 +57,23 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--message", description = "send this one turn and exit")
     String message;
 
+    @Option(names = "--turn-id", paramLabel = "ID", description = "with --message: the turn's id (default: a random one); "
+            + "sending the same id again returns the stored reply and changes nothing")
+    String turnId;
+
     @Option(names = "--max-tokens", description = "reply length (default: the service's)")
     Integer maxTokens;
 
     @Option(names = "--temperature", description = "0 = greedy (the default)")
     Float temperature;
 
-    @Option(names = "--stats", description = "print tokens and cache bytes after each reply (to stderr)")
+    @Option(names = "--stats", description = "print the turn id, tokens and cache bytes after each reply (to stderr)")
     boolean stats;
 
     @Override
     public Integer call() throws Exception {
         if (model != null) {
+            if (turnId != null) throw new IllegalArgumentException("--turn-id is for a service (--target), not for --model");
             io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
                     : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
             return LocalChat.run(model, template, system, sampling, maxTokens == null ? 512 : maxTokens,
@@ -72,16 +81,26 @@ final class ChatCommand implements Callable<Integer> {
                     new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), spec.commandLine().getOut());
         }
         if (session == null) throw new IllegalArgumentException("--session is required (or --model FILE for a local chat)");
+        if (turnId != null && message == null) throw new IllegalArgumentException("--turn-id needs --message (one turn; each interactive turn gets its own id)");
+        if (turnId != null && turnId.isBlank()) throw new IllegalArgumentException("--turn-id is empty");
         ManagedChannel channel = client.channel();
         try {
             MemoryServiceGrpc.MemoryServiceBlockingStub stub = MemoryServiceGrpc.newBlockingStub(channel);
             PrintWriter out = spec.commandLine().getOut();
-            if (message != null) return turn(stub, message, out);
+            PrintWriter err = spec.commandLine().getErr();
+            if (message != null) {
+                String id = turnId != null ? turnId : UUID.randomUUID().toString();
+                // Before the call: a script that is killed or times out still knows which id to retry with.
+                err.println("turn-id: " + id);
+                err.flush();
+                return turn(stub, id, message, out, err);
+            }
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            System.err.println("session " + session + " at " + client.target + "; one turn per line, Ctrl-D to quit");
+            err.println("session " + session + " at " + client.target + "; one turn per line, Ctrl-D to quit");
+            err.flush();
             for (String line; (line = in.readLine()) != null; ) {
                 if (line.isBlank()) continue;
-                int rc = turn(stub, line, out);
+                int rc = turn(stub, UUID.randomUUID().toString(), line, out, err);
                 if (rc != 0) return rc;
             }
             return 0;
@@ -90,32 +109,42 @@ final class ChatCommand implements Callable<Integer> {
         }
     }
 
-    private int turn(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String text, PrintWriter out) {
+    private int turn(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String id, String text, PrintWriter out, PrintWriter err) {
         GenerationParams.Builder params = GenerationParams.newBuilder();
         if (maxTokens != null) params.setMaxTokens(maxTokens);
         if (temperature != null) params.setTemperature(temperature);
-        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(UUID.randomUUID().toString()).setText(text).setParams(params).build();
+        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(id).setText(text).setParams(params).build();
+        // The deadline starts now, per turn (a stub's deadline is fixed when the stub is made).
+        Duration deadline = client.timeout(DEFAULT_TIMEOUT);
+        boolean streamed = false;
         try {
-            Iterator<ChatResponse> replies = stub.chat(req);
+            Iterator<ChatResponse> replies = stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS).chat(req);
             ChatDone done = null;
             while (replies.hasNext()) {
                 ChatResponse r = replies.next();
                 if (r.hasDelta()) {
                     out.print(r.getDelta());
                     out.flush();
+                    streamed = true;
                 } else {
                     done = r.getDone();
                 }
             }
+            // A repeated turn id may stream nothing: the stored reply comes in done.
+            if (!streamed && done != null) out.print(done.getText());
             out.println();
             out.flush();
             if (stats && done != null) {
-                System.err.printf(Locale.ROOT, "[%d tokens in the session; cache %,d bytes, full %,d (%.2fx smaller); finish %s]%n", done.getCache().getTokens(),
+                err.printf(Locale.ROOT, "[turn %s%s; %d tokens in the session; cache %,d bytes, full %,d (%.2fx smaller); finish %s]%n", id,
+                        done.getDuplicate() ? " (duplicate: the stored reply)" : "", done.getCache().getTokens(),
                         done.getCache().getKvBytes(), done.getCache().getFullKvBytes(), done.getCache().getCompressionRatio(), done.getFinishReason());
+                err.flush();
             }
             return 0;
         } catch (StatusRuntimeException e) {
-            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            if (streamed) out.println(); // the reply broke off
+            out.flush();
+            ClientOptions.report(err, client.target, e, deadline, message != null ? "retry with --turn-id " + id + " to not repeat the turn" : null);
             return 1;
         }
     }

@@ -2,6 +2,7 @@ package io.razorstream.app.cli;
 
 import io.razorstream.engine.cli.RazorCli;
 import io.razorstream.store.StoreFormatException;
+import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 
 /**
@@ -12,7 +13,19 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        bridgeJavaUtilLogging();
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * gRPC (and the JDK) log through java.util.logging, everything else through SLF4J (slf4j-simple,
+     * configured by simplelogger.properties): JUL records go to SLF4J too, so there is one format and
+     * one set of levels.
+     */
+    static void bridgeJavaUtilLogging() {
+        if (SLF4JBridgeHandler.isInstalled()) return;
+        SLF4JBridgeHandler.removeHandlersForRootLogger();
+        SLF4JBridgeHandler.install();
     }
 
     public static CommandLine commandLine() {
@@ -29,6 +42,10 @@ public final class Main {
         cl.addSubcommand("bench-store", new BenchStoreCommand());
         cl.addSubcommand("bench-service", new BenchServiceCommand());
         if (help != null) cl.addSubcommand("help", help);
+        // The terminal's width when it can be found, else 100 columns: at 80, long option descriptions break
+        // inside file names (stories260K.gguf). Every command's examples fit in 80.
+        cl.setUsageHelpWidth(100);
+        cl.setUsageHelpAutoWidth(true);
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof io.grpc.StatusRuntimeException s) {

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-@Command(name = "serve", mixinStandardHelpOptions = true,
+@Command(name = "serve", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = {"Run the memory service: Kafka Streams session processing, the session store and the gRPC API.",
                 "With no --bootstrap-servers it starts an embedded Kafka broker in the data dir; with no --model it serves the "
                         + "synthetic retrieval model (generated on first start). Settings: defaults < --config file < RAZORSTREAM_* "
@@ -65,6 +65,8 @@ final class ServeCommand implements Callable<Integer> {
         put(flags, "data.dir", dataDir);
         put(flags, "advertised.host", advertisedHost);
         ServiceConfig c = ServiceConfig.load(config, System.getenv(), flags);
+        for (String w : c.warnings()) spec.commandLine().getErr().println("razorstream: warning: " + w);
+        spec.commandLine().getErr().flush();
         CountDownLatch stopped = new CountDownLatch(1);
         RazorService service = RazorService.start(c);
         // SIGTERM / Ctrl-C: stop accepting calls, let turns in flight finish, close Streams and the broker cleanly.

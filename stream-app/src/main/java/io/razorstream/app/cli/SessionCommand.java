@@ -12,11 +12,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 @Command(name = "session", mixinStandardHelpOptions = true, description = "Print a session's GetSession answer as JSON (tokens, kvBytes, fullKvBytes, ...).")
 final class SessionCommand implements Callable<Integer> {
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
     @Spec
     CommandSpec spec;
 
@@ -29,13 +32,15 @@ final class SessionCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ManagedChannel channel = client.channel();
+        Duration deadline = client.timeout(DEFAULT_TIMEOUT);
         try {
-            SessionInfo info = MemoryServiceGrpc.newBlockingStub(channel).getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
+            SessionInfo info = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                    .getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
             spec.commandLine().getOut().println(JsonFormat.printer().alwaysPrintFieldsWithNoPresence().print(info));
             spec.commandLine().getOut().flush();
             return 0;
         } catch (StatusRuntimeException e) {
-            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            ClientOptions.report(spec.commandLine().getErr(), client.target, e, deadline, null);
             return 1;
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -22,9 +22,14 @@ final class TurnEventCommand {
     @Command(name = "turn-event", mixinStandardHelpOptions = true,
             description = {"Write a razorstream.v1.TurnEvent (protobuf) to a file, for Kafka clients such as kcat.",
                     "Produce it keyed by the session id, e.g.:",
-                    "  bin/razorstream turn-event --session demo --text 'Hello #' --reply --out turn.bin",
-                    "  kcat -P -b localhost:9092 -t razorstream.turns -k demo turn.bin"})
+                    "  bin/razorstream turn-event --session demo --text 'Hello #' --reply \\",
+                    "      --out turn.bin",
+                    "  kcat -P -b localhost:9092 -t razorstream.turns -k demo turn.bin",
+                    "The turn id goes to stderr as 'turn-id: ID'; producing the same id again is a duplicate and changes nothing."})
     static final class Write implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
         @Option(names = "--session", required = true, description = "session id (also the record key to use)")
         String session;
 
@@ -47,23 +52,28 @@ final class TurnEventCommand {
         public Integer call() throws Exception {
             GenerationParams.Builder params = GenerationParams.newBuilder();
             if (maxTokens != null) params.setMaxTokens(maxTokens);
-            TurnEvent e = TurnEvent.newBuilder().setSessionId(session).setTurnId(turnId != null ? turnId : UUID.randomUUID().toString())
+            if (turnId != null && turnId.isBlank()) throw new IllegalArgumentException("--turn-id is empty");
+            String id = turnId != null ? turnId : UUID.randomUUID().toString();
+            TurnEvent e = TurnEvent.newBuilder().setSessionId(session).setTurnId(id)
                     .setText(text).setReply(reply).setParams(params).setCreatedAtMs(System.currentTimeMillis()).build();
             Files.write(out, e.toByteArray());
+            spec.commandLine().getErr().println("turn-id: " + id);
+            spec.commandLine().getErr().flush();
             return 0;
         }
     }
 
     @Command(name = "reply-event", mixinStandardHelpOptions = true,
             description = {"Print razorstream.v1.ReplyEvents (protobuf, e.g. consumed with kcat) as JSON lines.",
-                    "With --framed the input is a stream of records each preceded by its 4-byte big-endian length, as kcat's %R writes them:",
-                    "  kcat -C -b localhost:9092 -t razorstream.replies -X isolation.level=read_committed -o beginning -e -q -f '%R%s' \\",
+                    "With --framed the input is a stream of records each preceded by its 4-byte big-endian length, as kcat's %%R writes them:",
+                    "  kcat -C -b localhost:9092 -t razorstream.replies -o beginning -e -q \\",
+                    "      -X isolation.level=read_committed -f '%%R%%s' \\",
                     "    | bin/razorstream reply-event --framed -"})
     static final class Read implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--framed", description = "length-prefixed records (kcat -f '%R%s'); without it FILE is one record")
+        @Option(names = "--framed", description = "length-prefixed records (kcat -f '%%R%%s'); without it FILE is one record")
         boolean framed;
 
         @Parameters(paramLabel = "FILE", description = "the input, - for standard input")

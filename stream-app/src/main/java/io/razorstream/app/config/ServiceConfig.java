@@ -5,10 +5,14 @@ import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The service's settings. Every one has a default that works on one laptop; a properties file, then
@@ -52,11 +56,21 @@ public final class ServiceConfig {
         key("turn.timeout", "PT10M", "how long a Chat waits for its turn to be processed");
     }
 
+    /**
+     * {@code RAZORSTREAM_*} variables that are not settings but are read by the launcher (bin/razorstream,
+     * bin/lib/common.sh) or the tests: never warned about.
+     */
+    public static final Set<String> NOT_SETTINGS = Set.of("RAZORSTREAM_JAVA_OPTS", "RAZORSTREAM_PRINT_JDK", "RAZORSTREAM_JVM_DIR",
+            "RAZORSTREAM_DRY_RUN", "RAZORSTREAM_MIN_JDK", "RAZORSTREAM_SHARED");
+
+    private static final String ENV_PREFIX = "RAZORSTREAM_";
+
     private static void key(String name, String def, String doc) {
         KEYS.put(name, new String[] {def, doc});
     }
 
     private final Map<String, String> values = new LinkedHashMap<>();
+    private final List<String> warnings = new ArrayList<>();
 
     private ServiceConfig() {
         KEYS.forEach((k, v) -> values.put(k, v[0]));
@@ -76,8 +90,66 @@ public final class ServiceConfig {
             String v = env.get(envName(k));
             if (v != null) c.set(k, v, "environment variable " + envName(k));
         }
+        c.warnings.addAll(unknownEnvironment(env));
         flags.forEach((k, v) -> c.set(k, v, "flag"));
         return c;
+    }
+
+    /** What {@link #load} found worth telling the user but not worth refusing (unknown RAZORSTREAM_* variables). */
+    public List<String> warnings() {
+        return List.copyOf(warnings);
+    }
+
+    /**
+     * One message per environment variable that looks like a setting ({@code RAZORSTREAM_*}, any case) but
+     * is none, naming the closest setting's variable when there is a plausible one. Such a variable would
+     * otherwise be ignored without a word (a typo in a deployment manifest).
+     */
+    public static List<String> unknownEnvironment(Map<String, String> env) {
+        Set<String> known = new TreeSet<>();
+        KEYS.keySet().forEach(k -> known.add(envName(k)));
+        List<String> out = new ArrayList<>();
+        for (String name : new TreeSet<>(env.keySet())) {
+            if (!name.toUpperCase(Locale.ROOT).startsWith(ENV_PREFIX) || known.contains(name) || NOT_SETTINGS.contains(name)) continue;
+            String closest = closest(name.toUpperCase(Locale.ROOT), known);
+            out.add("environment variable " + name + " is not a setting and is ignored"
+                    + (closest != null ? " (did you mean " + closest + "?)" : "") + "; the settings: razorstream serve --settings");
+        }
+        return out;
+    }
+
+    /** The known name nearest to {@code name} (edit distance after the prefix), or null when none is near. */
+    static String closest(String name, Set<String> known) {
+        String suffix = name.substring(ENV_PREFIX.length());
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String k : known) {
+            String ks = k.substring(ENV_PREFIX.length());
+            int d = distance(suffix, ks);
+            boolean near = d <= Math.max(2, ks.length() / 3) || (suffix.length() >= 4 && (suffix.contains(ks) || ks.contains(suffix)));
+            if (near && d < bestDistance) {
+                best = k;
+                bestDistance = d;
+            }
+        }
+        return best;
+    }
+
+    /** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1. */
+    static int distance(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.length()][b.length()];
     }
 
     public static ServiceConfig defaults() {
