@@ -29,10 +29,10 @@ import java.util.concurrent.TimeUnit;
 public final class EmbeddedBroker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedBroker.class);
 
-    private final Process process;
+    private final ProcessHandle process;
     private final String bootstrap;
 
-    private EmbeddedBroker(Process process, String bootstrap) {
+    private EmbeddedBroker(ProcessHandle process, String bootstrap) {
         this.process = process;
         this.bootstrap = bootstrap;
     }
@@ -92,14 +92,23 @@ public final class EmbeddedBroker implements AutoCloseable {
                 throw new IOException("formatting the embedded broker's storage in " + logs + " failed; see " + out);
             }
         }
-        stopOrphan(dir.resolve("broker.pid"), config);
+        var orphan = orphan(dir.resolve("broker.pid"), config);
+        if (orphan.isPresent()) {
+            // A service killed without cleaning up (SIGKILL, a crash) left its broker running on these very files
+            // and ports: take it over rather than pay for a clean shutdown and a new start (tens of seconds).
+            log.info("taking over the embedded broker left running by an earlier process (pid {})", orphan.get().pid());
+            EmbeddedBroker b = new EmbeddedBroker(orphan.get(), "127.0.0.1:" + brokerPort);
+            b.awaitReady(timeout, out);
+            log.info("embedded Kafka broker ready at {} (data in {}, log in {})", b.bootstrap, dir, out);
+            return b;
+        }
         if (listening(brokerPort) || listening(controllerPort)) {
             throw new IOException("port " + brokerPort + " or " + controllerPort + " of the embedded broker (" + ports
                     + ") is already in use; is another RazorStream running with this data dir?");
         }
         Process broker = java(List.of("kafka.Kafka", config.toString()), out);
         Files.writeString(dir.resolve("broker.pid"), String.valueOf(broker.pid()));
-        EmbeddedBroker b = new EmbeddedBroker(broker, "127.0.0.1:" + brokerPort);
+        EmbeddedBroker b = new EmbeddedBroker(broker.toHandle(), "127.0.0.1:" + brokerPort);
         try {
             b.awaitReady(timeout, out);
         } catch (IOException | RuntimeException e) {
@@ -111,31 +120,21 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     /**
-     * A service that was killed (SIGKILL, a crash) leaves its broker child running, holding the ports and
-     * the log directory. If the recorded process is still alive and is a broker of this very config, stop it
-     * (SIGTERM, then kill) before starting a new one.
+     * The broker a killed service left running: the process recorded in the pid file, if it is alive and is
+     * a broker of this very config (not another program that reused the pid).
      */
-    private static void stopOrphan(Path pidFile, Path config) throws IOException, InterruptedException {
-        if (!Files.exists(pidFile)) return;
+    private static java.util.Optional<ProcessHandle> orphan(Path pidFile, Path config) throws IOException {
+        if (!Files.exists(pidFile)) return java.util.Optional.empty();
         long pid;
         try {
             pid = Long.parseLong(Files.readString(pidFile).trim());
         } catch (NumberFormatException e) {
-            return;
+            return java.util.Optional.empty();
         }
-        var handle = ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> {
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> {
             String c = commandLine(h);
             return c.contains("kafka.Kafka") && c.contains(config.toString());
         });
-        if (handle.isEmpty()) return;
-        log.warn("stopping the embedded broker left running by an earlier process (pid {})", pid);
-        handle.get().destroy();
-        try {
-            handle.get().onExit().get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            handle.get().destroyForcibly();
-            Thread.sleep(1000);
-        }
     }
 
     /** The process's command line: /proc on Linux (complete even with a long class path), else what the JDK reports. */
@@ -154,14 +153,14 @@ public final class EmbeddedBroker implements AutoCloseable {
         // First the port (quietly), then a real request: the admin client logs every refused connection.
         int port = Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
         while (!listening(port)) {
-            if (!process.isAlive()) throw new IOException("the embedded broker exited with code " + process.exitValue() + "; see " + out);
+            if (!process.isAlive()) throw new IOException("the embedded broker exited; see " + out);
             if (System.nanoTime() > deadline) throw new IOException("the embedded broker did not start within " + timeout + "; see " + out);
             Thread.sleep(100);
         }
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3000))) {
             while (true) {
-                if (!process.isAlive()) throw new IOException("the embedded broker exited with code " + process.exitValue() + "; see " + out);
+                if (!process.isAlive()) throw new IOException("the embedded broker exited; see " + out);
                 try {
                     if (!admin.describeCluster().nodes().get(3, TimeUnit.SECONDS).isEmpty()) return;
                 } catch (Exception notYet) {
@@ -203,9 +202,14 @@ public final class EmbeddedBroker implements AutoCloseable {
         if (!process.isAlive()) return;
         process.destroy();
         try {
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                log.warn("embedded broker did not stop within 30 s; killing it");
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            process.onExit().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            log.warn("embedded broker did not stop within 30 s; killing it");
+            process.destroyForcibly();
+            try {
+                process.onExit().get(10, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // gone or going
             }
         } catch (InterruptedException e) {
             process.destroyForcibly();

@@ -17,19 +17,19 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The embedded broker keeps its data across restarts, replaces a broker orphaned by a killed service, and names a port conflict. */
+/** The embedded broker keeps its data across restarts, takes over a broker orphaned by a killed service, and names a port conflict. */
 class EmbeddedBrokerTest {
     @Test
-    void restartsOnItsDataAndReplacesAnOrphan(@TempDir Path dir) throws Exception {
+    void restartsOnItsDataAndTakesOverAnOrphan(@TempDir Path dir) throws Exception {
         EmbeddedBroker first = EmbeddedBroker.start(dir, Duration.ofSeconds(90));
         String bootstrap = first.bootstrapServers();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             admin.createTopics(List.of(new NewTopic("kept", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
         }
         long orphanPid = Long.parseLong(Files.readString(dir.resolve("broker.pid")).trim());
-        // The service that started `first` "dies" without closing it: the next start must stop the orphan.
+        // The service that started `first` "dies" without closing it: the next start takes the orphan over.
         try (EmbeddedBroker second = EmbeddedBroker.start(dir, Duration.ofSeconds(90))) {
-            assertThat(ProcessHandle.of(orphanPid).map(ProcessHandle::isAlive).orElse(false)).as("orphan stopped").isFalse();
+            assertThat(Files.readString(dir.resolve("broker.pid")).trim()).as("the orphan is the broker now").isEqualTo(String.valueOf(orphanPid));
             assertThat(second.bootstrapServers()).isEqualTo(bootstrap); // same ports, same data
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, second.bootstrapServers()))) {
                 assertThat(admin.listTopics().names().get(30, TimeUnit.SECONDS)).contains("kept");
@@ -37,6 +37,7 @@ class EmbeddedBrokerTest {
         } finally {
             first.close();
         }
+        assertThat(ProcessHandle.of(orphanPid).map(ProcessHandle::isAlive).orElse(false)).as("closing stops it").isFalse();
     }
 
     @Test
