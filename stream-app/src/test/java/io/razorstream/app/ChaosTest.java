@@ -81,9 +81,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("chaos")
 class ChaosTest {
     /** SIGKILL -> gRPC health SERVING again (process start, embedded broker restart, rebalance, restore). Target: 15 s. */
-    static final Duration RESTART_BOUND = Duration.ofSeconds(120);
+    static final Duration RESTART_BOUND = Duration.ofSeconds(45); // the target is 15 s; this leaves room for a loaded CI machine
+    /** The last restart also lost the state directory (restored from the changelogs; target 30 s). */
+    static final Duration STATE_LOSS_RESTART_BOUND = Duration.ofSeconds(75);
     /** SIGKILL -> the first turn answered after the restart. */
-    static final Duration FIRST_TURN_BOUND = RESTART_BOUND.plusSeconds(30);
+    static final Duration FIRST_TURN_BOUND = Duration.ofSeconds(105);
     /** The first start of a fresh data dir (writes and profiles the synthetic model, formats the broker). */
     static final Duration FIRST_START_LIMIT = Duration.ofMinutes(3);
     /** How long a restart is waited for at all (past RESTART_BOUND, so that slow restarts are still measured). */
@@ -511,13 +513,20 @@ class ChaosTest {
                 ServiceProcess killed = service;
                 Path logK = tmp.resolve("service-" + k + ".log");
                 logs.add(logK);
+                if (k == KILLS) { // the last kill also loses the state directory: the restart must fence the old transaction itself
+                    deleteTree(dataDir.resolve("streams"));
+                    System.out.println(at() + " kill #" + k + ": state directory deleted before the restart");
+                }
                 service = ServiceProcess.start(dataDir, port, logK); // at once, as a supervisor would
                 kills.target = service;
                 long serving = service.awaitServing(RESTART_LIMIT);
                 Restart r = new Restart(kill, exited, service, serving);
                 restarts.add(r);
+                String brokerPid = Files.readString(dataDir.resolve("kafka/broker.pid")).trim();
                 for (ProcessHandle orphan : killed.children) {
-                    assertThat(orphan.isAlive()).as("the broker the killed service left (pid %d) was stopped by the restart", orphan.pid()).isFalse();
+                    if (orphan.isAlive()) {
+                        assertThat(String.valueOf(orphan.pid())).as("a broker the killed service left running is taken over by the restart").isEqualTo(brokerPid);
+                    }
                 }
                 System.out.printf(Locale.ROOT, "%s restart #%d SERVING: %.1f s after the kill (%.1f s after the process start; %s)%n", at(), k,
                         secs(r.killToServing()), secs(r.startToServing()), phases(service));
@@ -559,10 +568,13 @@ class ChaosTest {
                 assertThat(chaosInfo.get(cha).getTurnsRemembered()).as("turns remembered by %s", cha).isEqualTo(ids.size());
                 assertThat(chaosInfo.get(cha).getCache()).as("GetSession(%s) vs GetSession(%s)", cha, ref).isEqualTo(refInfo.get(ref).getCache());
                 assertThat(sessionInfos(port, List.of(ref)).get(ref)).as("%s after the kills", ref).isEqualTo(refInfo.get(ref));
-                // exactly-once: one committed non-duplicate reply per turn id, the same as the reference's
+                // exactly-once: one committed non-duplicate reply per step (a Chat's turn id; an AppendTurns batch with all its
+                // turns applied at once), the same as the reference's
                 List<String> refFirst = firstReplies(replies.get(ref)), chaosFirst = firstReplies(replies.get(cha));
-                assertThat(chaosFirst.stream().map(x -> x.substring(0, x.indexOf(' '))).toList()).as("turn ids of %s's non-duplicate replies (0 lost, 0 doubled)", cha)
-                        .containsExactlyElementsOf(ids);
+                List<String> steps = workload(s).stream().map(st -> st.chat() ? st.turnId() : "batch of " + st.turnIds().size()).toList();
+                List<String> applied = replies.get(cha).stream().filter(e -> !e.getDuplicate())
+                        .map(e -> e.getTurnId().startsWith("batch-") ? "batch of " + e.getTurnsApplied() : e.getTurnId()).toList();
+                assertThat(applied).as("steps of %s's non-duplicate replies (0 lost, 0 doubled)", cha).containsExactlyElementsOf(steps);
                 assertThat(chaosFirst).as("%s's non-duplicate replies on the replies topic vs %s's", cha, ref).containsExactlyElementsOf(refFirst);
             }
             int turnIds = 0;
@@ -576,7 +588,8 @@ class ChaosTest {
 
             assertThat(restarts).as("restarts").hasSize(KILLS);
             for (int i = 0; i < restarts.size(); i++) {
-                assertThat(Duration.ofNanos(restarts.get(i).killToServing())).as("kill #%d -> SERVING (bound RESTART_BOUND)", i + 1).isLessThanOrEqualTo(RESTART_BOUND);
+                Duration bound = i == restarts.size() - 1 ? STATE_LOSS_RESTART_BOUND : RESTART_BOUND;
+                assertThat(Duration.ofNanos(restarts.get(i).killToServing())).as("kill #%d -> SERVING (bound %s)", i + 1, bound).isLessThanOrEqualTo(bound);
                 assertThat(Duration.ofNanos(firstTurn[i])).as("kill #%d -> first turn answered (bound FIRST_TURN_BOUND)", i + 1).isLessThanOrEqualTo(FIRST_TURN_BOUND);
             }
         } catch (Throwable t) {
@@ -723,6 +736,13 @@ class ChaosTest {
             System.out.println("ChaosTest: logs kept in " + dest.toAbsolutePath() + " (temp dir " + tmp + ")");
         } catch (IOException e) {
             System.out.println("ChaosTest: could not keep the logs: " + e);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
         }
     }
 }

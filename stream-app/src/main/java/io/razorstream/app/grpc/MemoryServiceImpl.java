@@ -131,13 +131,12 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         try {
             if (req.getTurnsCount() == 0) throw invalid("no turns to append");
             String base = UUID.randomUUID().toString();
-            TurnEvent.Builder batch = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setTurnId("batch-" + base)
-                    .setCreatedAtMs(System.currentTimeMillis());
+            TurnEvent.Builder batch = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setCreatedAtMs(System.currentTimeMillis());
             for (int i = 0; i < req.getTurnsCount(); i++) {
                 Turn t = req.getTurns(i);
                 batch.addTurns(t.toBuilder().setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId()).setRoleValue(roleOrUser(t.getRoleValue())));
             }
-            TurnEvent event = batch.build();
+            TurnEvent event = batch.setTurnId(batchId(batch.getTurnsList())).build();
             check(event);
             HostInfo owner = ownerUnlessHere(req.getSessionId());
             if (owner != null) {
@@ -152,6 +151,17 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);
+        }
+    }
+
+    /** A batch's id follows from its turn ids: a retried AppendTurns sends the same event again, reply included. */
+    static String batchId(List<Turn> turns) {
+        try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (Turn t : turns) sha.update((t.getTurnId() + "\n").getBytes(StandardCharsets.UTF_8));
+            return "batch-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
