@@ -60,7 +60,9 @@ class DamagedSessionTest {
             hurtTokens = Services.chat(stub, hurt, "h1", "The code is #K7Q2. Remember the code #", 4).done().getCache().getTokens();
             Services.chat(stub, broken, "b1", "Some history. ", 2);
             Services.chat(stub, fine, "f1", "Fine history. ", 2);
-            // The changelog gets a bad record for 'broken' (as if a bad write had been committed).
+            // The changelog gets a bad record for 'broken' (as if a bad write had been committed), after b1's own
+            // writes: those commit with b1's reply, so wait until that reply is visible to read_committed readers.
+            awaitCommittedReply(service, broken, "b1");
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
                     new ByteArraySerializer(), new ByteArraySerializer())) {
                 p.send(new ProducerRecord<>("razorstream-sessions-changelog", ReliabilityTest.javaPartition(broken), metaKey(broken), GARBAGE)).get();
@@ -179,6 +181,25 @@ class DamagedSessionTest {
             if (System.nanoTime() > deadline) throw e;
             Thread.sleep(500);
         }
+    }
+
+    static void awaitCommittedReply(RazorService service, String session, String turnId) {
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "commit-reader", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+            c.subscribe(List.of("razorstream.replies"));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(300))) {
+                    try {
+                        if (r.key().equals(session) && io.razorstream.proto.v1.ReplyEvent.parseFrom(r.value()).getTurnId().equals(turnId)) return;
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            }
+        }
+        throw new AssertionError("the reply of " + session + "/" + turnId + " was never committed");
     }
 
     static List<String> deadLetters(RazorService service) {

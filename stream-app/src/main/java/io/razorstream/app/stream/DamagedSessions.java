@@ -14,14 +14,18 @@ public final class DamagedSessions {
     private final Map<String, String> rebuilt = new ConcurrentHashMap<>(); // session -> damage that led to a rebuild
     private final Map<String, String> broken = new ConcurrentHashMap<>();  // session -> damage found after the rebuild
 
-    /**
-     * Records damage found in a session; true if its task should be rebuilt from the changelog, false if
-     * it was rebuilt already and is now broken.
-     */
-    boolean found(String sessionId, String damage) {
-        if (rebuilt.putIfAbsent(sessionId, damage) == null) return true;
+    /** Whether the session's partition was rebuilt from its changelog because of damage in it. */
+    boolean wasRebuilt(String sessionId) {
+        return rebuilt.containsKey(sessionId);
+    }
+
+    void rebuilt(String sessionId, String damage) {
+        rebuilt.put(sessionId, damage);
+    }
+
+    /** Damage found again after the rebuild: the changelog holds it too. */
+    void broke(String sessionId, String damage) {
         broken.put(sessionId, damage);
-        return false;
     }
 
     /** The damage of a broken session, or null. */

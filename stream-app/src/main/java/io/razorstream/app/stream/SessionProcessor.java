@@ -60,6 +60,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private ProcessorContext<byte[], byte[]> context;
     private SessionRepository sessions;
     private long rebuildAt = -1;
+    /** Damaged sessions of this task found since the last rebuild (their next find before it is not "broken"). */
+    private final java.util.Map<String, String> awaitingRebuild = new java.util.LinkedHashMap<>();
 
     SessionProcessor(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router,
                      DamagedSessions damaged) {
@@ -87,10 +89,14 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     /**
      * Damage was found in this task's store: once the DATA_LOSS reply has been committed, Kafka Streams is
      * told the task is corrupt, and it wipes the task's local store and restores it from the changelog.
+     * Only from a punctuation, with no record in flight (thrown while processing a record, the revived task
+     * was seen to stop taking records).
      */
     private void maybeRebuild(long now) {
         if (rebuildAt < 0 || now < rebuildAt) return;
         rebuildAt = -1;
+        for (var e : awaitingRebuild.entrySet()) damaged.rebuilt(e.getKey(), e.getValue());
+        awaitingRebuild.clear();
         log.warn("task {}: rebuilding the session store from its changelog", context.taskId());
         sessions.releaseAll();
         throw new TaskCorruptedException(Set.of(context.taskId()));
@@ -98,7 +104,6 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        maybeRebuild(context.currentSystemTimeMs());
         TurnEvent turn;
         try {
             if (record.value() == null) throw new InvalidProtocolBufferException("empty record");
@@ -135,11 +140,14 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         String damage = e.getMessage() == null ? e.toString() : e.getMessage();
         if (!damage.contains("'" + id + "'")) damage = "session '" + id + "': " + damage;
         String reason;
-        if (damaged.found(id, damage)) {
+        if (!damaged.wasRebuilt(id)) {
             reason = damage + "; the session's partition is being rebuilt from its changelog, send the turn again shortly";
-            rebuildAt = context.currentSystemTimeMs() + REBUILD_DELAY.toMillis();
-            context.commit();
+            if (awaitingRebuild.putIfAbsent(id, damage) == null && rebuildAt < 0) {
+                rebuildAt = context.currentSystemTimeMs() + REBUILD_DELAY.toMillis();
+                context.commit();
+            }
         } else {
+            damaged.broke(id, damage);
             reason = damage + "; the changelog holds the damage too: the session stays broken until it is deleted";
         }
         log.error("turn {} refused: {}", turn.getTurnId(), reason, e);
