@@ -188,9 +188,14 @@ public final class RazorService implements AutoCloseable {
     static int ensureTopics(ServiceConfig config, String bootstrap) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             String turns = config.get("topic.turns"), rerouted = config.get("topic.turns-rerouted");
-            createMissing(admin, config, List.of(turns));
+            int defaults = config.getInt("topic.partitions");
+            createMissing(admin, config, Map.of(turns, defaults));
             int partitions = partitions(admin, turns);
-            createMissing(admin, config, List.of(rerouted, config.get("topic.replies"), config.get("topic.dead-letters")), Map.of(rerouted, partitions));
+            Map<String, Integer> others = new java.util.LinkedHashMap<>();
+            others.put(config.get("topic.replies"), defaults);
+            others.put(config.get("topic.dead-letters"), defaults);
+            others.put(rerouted, partitions); // as many as the turns topic
+            createMissing(admin, config, others);
             int reroutePartitions = partitions(admin, rerouted);
             if (reroutePartitions != partitions) {
                 throw new IllegalStateException("topic " + rerouted + " has " + reroutePartitions + " partitions and " + turns + " " + partitions
@@ -200,24 +205,19 @@ public final class RazorService implements AutoCloseable {
         }
     }
 
-    private static void createMissing(Admin admin, ServiceConfig config, List<String> topics, Map<String, Integer> partitions) throws Exception {
+    /** Creates those of {@code topics} (name -> partitions) that do not exist yet. */
+    private static void createMissing(Admin admin, ServiceConfig config, Map<String, Integer> topics) throws Exception {
         Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
         List<NewTopic> missing = new ArrayList<>();
-        for (String topic : topics) {
-            if (!existing.contains(topic)) {
-                missing.add(new NewTopic(topic, partitions.getOrDefault(topic, config.getInt("topic.partitions")), (short) config.getInt("topic.replication")));
-            }
-        }
+        topics.forEach((topic, partitions) -> {
+            if (!existing.contains(topic)) missing.add(new NewTopic(topic, partitions, (short) config.getInt("topic.replication")));
+        });
         if (missing.isEmpty()) return;
         try {
             admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
             if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e; // another instance was first
         }
-    }
-
-    private static void createMissing(Admin admin, ServiceConfig config, List<String> topics) throws Exception {
-        createMissing(admin, config, topics, Map.of());
     }
 
     private static int partitions(Admin admin, String topic) throws Exception {
@@ -238,29 +238,31 @@ public final class RazorService implements AutoCloseable {
      * False if stream processing stopped for good instead (the log has the reason).
      */
     public boolean awaitServing() throws InterruptedException {
-        long started = System.nanoTime(), nextReport = started + Duration.ofSeconds(30).toNanos();
-        while (streams.state() != KafkaStreams.State.RUNNING) {
-            if (streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) return false;
-            if (System.nanoTime() > nextReport) {
-                log.info("not serving yet after {} s: stream processing is {} (partitions being assigned or stores restored from their changelogs)",
-                        Duration.ofNanos(System.nanoTime() - started).toSeconds(), streams.state());
-                nextReport += Duration.ofSeconds(30).toNanos();
-            }
-            Thread.sleep(100);
-        }
-        return true;
+        return await(null);
     }
 
     /** Waits until stream processing runs (partitions assigned, stores restored), or throws. */
     public void awaitRunning(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!await(timeout)) throw new IllegalStateException("stream processing stopped: " + streams.state());
+    }
+
+    /** Until RUNNING (true) or stopped for good (false); {@code limit} null: no limit, else past it an IllegalStateException. */
+    private boolean await(Duration limit) throws InterruptedException {
+        long started = System.nanoTime(), nextReport = started + Duration.ofSeconds(30).toNanos();
         while (streams.state() != KafkaStreams.State.RUNNING) {
-            if (streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) {
-                throw new IllegalStateException("stream processing stopped: " + streams.state());
+            if (streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) return false;
+            long waited = System.nanoTime() - started;
+            if (limit != null && waited > limit.toNanos()) {
+                throw new IllegalStateException("stream processing not running after " + limit + ": " + streams.state());
             }
-            if (System.nanoTime() > deadline) throw new IllegalStateException("stream processing not running after " + timeout + ": " + streams.state());
+            if (System.nanoTime() > nextReport) {
+                log.info("not serving yet after {} s: stream processing is {} (partitions being assigned or stores restored from their changelogs)",
+                        Duration.ofNanos(waited).toSeconds(), streams.state());
+                nextReport += Duration.ofSeconds(30).toNanos();
+            }
             Thread.sleep(50);
         }
+        return true;
     }
 
     public int grpcPort() {

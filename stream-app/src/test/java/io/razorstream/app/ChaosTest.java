@@ -514,7 +514,7 @@ class ChaosTest {
                 Path logK = tmp.resolve("service-" + k + ".log");
                 logs.add(logK);
                 if (k == KILLS) { // the last kill also loses the state directory: the restart must fence the old transaction itself
-                    deleteTree(dataDir.resolve("streams"));
+                    Services.deleteTree(dataDir.resolve("streams"));
                     System.out.println(at() + " kill #" + k + ": state directory deleted before the restart");
                 }
                 service = ServiceProcess.start(dataDir, port, logK); // at once, as a supervisor would
@@ -736,13 +736,6 @@ class ChaosTest {
             System.out.println("ChaosTest: logs kept in " + dest.toAbsolutePath() + " (temp dir " + tmp + ")");
         } catch (IOException e) {
             System.out.println("ChaosTest: could not keep the logs: " + e);
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
         }
     }
 }

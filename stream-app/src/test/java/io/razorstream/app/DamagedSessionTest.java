@@ -6,15 +6,10 @@ import io.grpc.StatusRuntimeException;
 import io.razorstream.proto.v1.DeleteSessionRequest;
 import io.razorstream.proto.v1.GetSessionRequest;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,15 +21,12 @@ import org.rocksdb.RocksDB;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -73,24 +65,24 @@ class DamagedSessionTest {
         }
         // Local damage for 'hurt' (the changelog is intact); 'broken''s task is restored from its changelog.
         corruptLocally(taskStore(dataDir, ReliabilityTest.javaPartition(hurt)), metaKey(hurt));
-        deleteTree(taskStore(dataDir, ReliabilityTest.javaPartition(broken)).getParent().getParent());
+        Services.deleteTree(taskStore(dataDir, ReliabilityTest.javaPartition(broken)).getParent().getParent());
 
         // Idle expiry looks at every session every second here: it must step over the damaged ones.
         service = Services.start(dataDir, null, "razorstream", Map.of("sessions.expiry-interval", "PT1S"));
         try {
             ManagedChannel channel = Services.channel(service);
             var stub = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.MINUTES);
-            StatusRuntimeException e = ReliabilityTest.failure(() -> Services.chat(stub, hurt, "h2", "Remember the code #", 4));
+            StatusRuntimeException e = Services.failure(() -> Services.chat(stub, hurt, "h2", "Remember the code #", 4));
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DATA_LOSS);
             assertThat(e.getStatus().getDescription()).contains("session '" + hurt + "'").contains("metadata").contains("rebuilt from its changelog");
             assertThat(Services.chat(stub, fine, "f2", "More. ", 2).done().getDuplicate()).as("another session is served").isFalse();
             // Rebuilt from the changelog: the same turn again is applied on the session as it was.
-            var again = retry(() -> Services.chat(stub, hurt, "h2", "Remember the code #", 4));
+            var again = Services.retry(() -> Services.chat(stub, hurt, "h2", "Remember the code #", 4));
             assertThat(again.done().getDuplicate()).isFalse();
             assertThat(again.done().getText()).isEqualTo("K7Q2");
             assertThat(again.done().getCache().getTokens()).isGreaterThan(hurtTokens);
 
-            StatusRuntimeException b = ReliabilityTest.failure(() -> Services.chat(stub, broken, "b2", "Hello? ", 2));
+            StatusRuntimeException b = Services.failure(() -> Services.chat(stub, broken, "b2", "Hello? ", 2));
             assertThat(b.getStatus().getCode()).isEqualTo(Status.Code.DATA_LOSS);
             StatusRuntimeException b2 = retryUntilBroken(() -> Services.chat(stub, broken, "b3", "Hello? ", 2));
             assertThat(b2.getStatus().getDescription()).contains("session '" + broken + "'").contains("until it is deleted");
@@ -102,7 +94,7 @@ class DamagedSessionTest {
 
             assertThat(service.streams().metadataForLocalThreads()).extracting(t -> t.threadName())
                     .as("the stream thread never died of the damage").allMatch(n -> n.endsWith("StreamThread-1"));
-            List<String> reasons = deadLetters(service);
+            List<String> reasons = deadLetters(service, "until it is deleted");
             assertThat(reasons).anyMatch(r -> r.contains("session '" + hurt + "'") && r.contains("metadata"));
             assertThat(reasons).anyMatch(r -> r.contains("session '" + broken + "'") && r.contains("until it is deleted"));
             channel.shutdownNow();
@@ -153,29 +145,11 @@ class DamagedSessionTest {
         assertThat(written).as("the record to corrupt exists in %s", db).isTrue();
     }
 
-    static void deleteTree(Path dir) throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
-    }
-
-    static <T> T retry(java.util.function.Supplier<T> call) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (true) {
-            try {
-                return call.get();
-            } catch (StatusRuntimeException e) {
-                if (System.nanoTime() > deadline) throw e;
-                Thread.sleep(500);
-            }
-        }
-    }
-
     /** The session is rebuilt once (calls fail meanwhile); then found damaged again: broken. */
     static StatusRuntimeException retryUntilBroken(Runnable call) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (true) {
-            StatusRuntimeException e = ReliabilityTest.failure(call);
+            StatusRuntimeException e = Services.failure(call);
             assertThat(e.getStatus().getCode()).isIn(Status.Code.DATA_LOSS, Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED);
             if (e.getStatus().getCode() == Status.Code.DATA_LOSS && e.getStatus().getDescription().contains("until it is deleted")) return e;
             if (System.nanoTime() > deadline) throw e;
@@ -184,37 +158,18 @@ class DamagedSessionTest {
     }
 
     static void awaitCommittedReply(RazorService service, String session, String turnId) {
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "commit-reader", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
-            c.subscribe(List.of("razorstream.replies"));
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(300))) {
-                    try {
-                        if (r.key().equals(session) && io.razorstream.proto.v1.ReplyEvent.parseFrom(r.value()).getTurnId().equals(turnId)) return;
-                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-                        throw new AssertionError(e);
-                    }
-                }
-            }
-        }
-        throw new AssertionError("the reply of " + session + "/" + turnId + " was never committed");
+        boolean seen = Services.consume(service.bootstrapServers(), "commit-reader", List.of("razorstream.replies"), Duration.ofSeconds(60),
+                r -> r.key().equals(session) && ReliabilityTest.parseReply(r.value()).getTurnId().equals(turnId));
+        if (!seen) throw new AssertionError("the reply of " + session + "/" + turnId + " was never committed");
     }
 
-    static List<String> deadLetters(RazorService service) {
+    /** The dead-letter reasons, read until one contains {@code last} (or 20 s). */
+    static List<String> deadLetters(RazorService service, String last) {
         List<String> reasons = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "damage-reader", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
-            c.subscribe(List.of("razorstream.dead-letters"));
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (reasons.size() < 2 && System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(300))) {
-                    reasons.add(new String(r.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
-                }
-            }
-        }
+        Services.consume(service.bootstrapServers(), "damage-reader", List.of("razorstream.dead-letters"), Duration.ofSeconds(20), r -> {
+            reasons.add(new String(r.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
+            return reasons.getLast().contains(last);
+        });
         return reasons;
     }
 }

@@ -17,15 +17,10 @@ import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.AfterAll;
@@ -131,20 +126,21 @@ class ReliabilityTest {
         return TurnEvent.newBuilder().setSessionId(session).setTurnId(id).setText(text).build().toByteArray();
     }
 
-    private static List<ReplyEvent> awaitReplies(String session, int count) throws Exception {
+    private static List<ReplyEvent> awaitReplies(String session, int count) {
         List<ReplyEvent> replies = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "reliability-" + session, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of("razorstream.replies"));
-            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-            while (replies.size() < count && System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(300))) {
-                    if (rec.key().equals(session)) replies.add(ReplyEvent.parseFrom(rec.value()));
-                }
-            }
-        }
+        Services.consume(service.bootstrapServers(), "reliability-" + session, List.of("razorstream.replies"), Duration.ofSeconds(90), rec -> {
+            if (rec.key().equals(session)) replies.add(parseReply(rec.value()));
+            return replies.size() >= count;
+        });
         return replies;
+    }
+
+    static ReplyEvent parseReply(byte[] value) {
+        try {
+            return ReplyEvent.parseFrom(value);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new AssertionError("not a ReplyEvent on the replies topic", e);
+        }
     }
 
     @Test
@@ -155,10 +151,10 @@ class ReliabilityTest {
                 .addTurns(Turn.newBuilder().setTurnId("a1").setText("first turn. "))
                 .addTurns(Turn.newBuilder().setTurnId("a2").setText(tooLong))
                 .addTurns(Turn.newBuilder().setTurnId("a3").setText("third turn. ")).build();
-        StatusRuntimeException e = failure(() -> stub.appendTurns(bad));
+        StatusRuntimeException e = Services.failure(() -> stub.appendTurns(bad));
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(e.getStatus().getDescription()).contains("turn 2 of 3").contains("no turn of the batch was applied");
-        assertThat(failure(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build())).getStatus().getCode())
+        assertThat(Services.failure(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build())).getStatus().getCode())
                 .as("nothing of the batch was applied").isEqualTo(Status.Code.NOT_FOUND);
 
         AppendTurnsRequest good = AppendTurnsRequest.newBuilder().setSessionId(session)
@@ -170,7 +166,7 @@ class ReliabilityTest {
         assertThat(again.getAppended()).as("a resent batch applies nothing").isZero();
         assertThat(again.getCache().getTokens()).isEqualTo(first.getCache().getTokens());
         // A batch that fails after a turn that was applied before: the earlier batch stays, the new one is dropped whole.
-        StatusRuntimeException e2 = failure(() -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId(session)
+        StatusRuntimeException e2 = Services.failure(() -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId(session)
                 .addTurns(Turn.newBuilder().setTurnId("a1").setText("first turn. "))
                 .addTurns(Turn.newBuilder().setTurnId("a4").setText("fourth turn. "))
                 .addTurns(Turn.newBuilder().setTurnId("a5").setText(tooLong)).build()));
@@ -210,52 +206,46 @@ class ReliabilityTest {
         Services.chat(stub, s, "t0", "hello there. ", 2);
         Services.chat(stub, s + "-2", "t0", "hello again. ", 2); // two sessions at least: ListSessions pages
         GenerationParams ok = GenerationParams.newBuilder().setMaxTokens(2).build();
-        List<Supplier<Object>> calls = new ArrayList<>();
-        Map<String, Status.Code> expected = new java.util.LinkedHashMap<>();
-        java.util.function.BiConsumer<String, Map.Entry<Status.Code, Supplier<Object>>> add = (name, call) -> {
-            expected.put(name, call.getKey());
-            calls.add(call.getValue());
-        };
-        add.accept("chat: empty session id", Map.entry(Status.Code.INVALID_ARGUMENT, () -> Services.chat(stub, "", "t", "x", 2)));
-        add.accept("chat: unknown role", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(ChatRequest.newBuilder().setSessionId(s).setTurnId("r")
-                .setText("x").setRoleValue(42).setParams(ok).build())));
-        add.accept("chat: NaN temperature", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().setTemperature(Float.NaN)))));
-        add.accept("chat: temperature 1e30", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().setTemperature(1e30f)))));
-        add.accept("chat: infinite repeat penalty", Map.entry(Status.Code.INVALID_ARGUMENT,
-                () -> drain(chatWith(s, ok.toBuilder().setRepeatPenalty(Float.POSITIVE_INFINITY)))));
-        add.accept("chat: 1 MB stop string", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().addStop("x".repeat(1 << 20))))));
         GenerationParams.Builder manyStops = ok.toBuilder();
         for (int i = 0; i < 100_000; i++) manyStops.addStop("s" + i);
-        add.accept("chat: 100,000 stop strings", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, manyStops))));
-        add.accept("chat: max_tokens 0", Map.entry(Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, GenerationParams.newBuilder().setMaxTokens(0)))));
-        add.accept("chat: turn past the session limit", Map.entry(Status.Code.INVALID_ARGUMENT,
-                () -> Services.chat(stub, s, "huge", "the quick brown fox. ".repeat(400), 2)));
-        add.accept("appendTurns: none", Map.entry(Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId(s).build())));
-        add.accept("appendTurns: unknown role", Map.entry(Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder()
-                .setSessionId(s).addTurns(Turn.newBuilder().setText("x").setRoleValue(7)).build())));
-        add.accept("appendTurns: empty session", Map.entry(Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder()
-                .addTurns(Turn.newBuilder().setText("x")).build())));
-        add.accept("getSession: unknown", Map.entry(Status.Code.NOT_FOUND, () -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("nobody").build())));
-        add.accept("getSession: id too long", Map.entry(Status.Code.INVALID_ARGUMENT,
-                () -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("x".repeat(300)).build())));
-        add.accept("deleteSession: empty id", Map.entry(Status.Code.INVALID_ARGUMENT, () -> stub.deleteSession(DeleteSessionRequest.newBuilder().build())));
-        add.accept("listSessions: negative page", Map.entry(Status.Code.INVALID_ARGUMENT,
-                () -> stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(-1).build())));
-        add.accept("listSessions: made-up token", Map.entry(Status.Code.INVALID_ARGUMENT,
-                () -> stub.listSessions(ListSessionsRequest.newBuilder().setPageToken("sweep").build())));
-        add.accept("listSessions: edited token", Map.entry(Status.Code.INVALID_ARGUMENT, () -> {
-            ListSessionsResponse page = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).build());
-            String token = page.getNextPageToken();
-            assertThat(token).isNotEmpty();
-            char c = token.charAt(3); // inside the checksum
-            return stub.listSessions(ListSessionsRequest.newBuilder().setPageToken(token.substring(0, 3) + (c == 'A' ? 'B' : 'A') + token.substring(4)).build());
-        }));
-        int i = 0;
-        for (var e : expected.entrySet()) {
-            Supplier<Object> call = calls.get(i++);
-            StatusRuntimeException failure = failure(call::get);
-            assertThat(failure.getStatus().getCode()).as("%s: %s", e.getKey(), failure.getStatus()).isEqualTo(e.getValue());
-            assertThat(failure.getStatus().getDescription()).as(e.getKey()).isNotBlank();
+        record Case(String name, Status.Code code, Supplier<Object> call) {}
+        List<Case> cases = List.of(
+                new Case("chat: empty session id", Status.Code.INVALID_ARGUMENT, () -> Services.chat(stub, "", "t", "x", 2)),
+                new Case("chat: unknown role", Status.Code.INVALID_ARGUMENT, () -> drain(ChatRequest.newBuilder().setSessionId(s).setTurnId("r")
+                        .setText("x").setRoleValue(42).setParams(ok).build())),
+                new Case("chat: NaN temperature", Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().setTemperature(Float.NaN)))),
+                new Case("chat: temperature 1e30", Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().setTemperature(1e30f)))),
+                new Case("chat: infinite repeat penalty", Status.Code.INVALID_ARGUMENT,
+                        () -> drain(chatWith(s, ok.toBuilder().setRepeatPenalty(Float.POSITIVE_INFINITY)))),
+                new Case("chat: 1 MB stop string", Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, ok.toBuilder().addStop("x".repeat(1 << 20))))),
+                new Case("chat: 100,000 stop strings", Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, manyStops))),
+                new Case("chat: max_tokens 0", Status.Code.INVALID_ARGUMENT, () -> drain(chatWith(s, GenerationParams.newBuilder().setMaxTokens(0)))),
+                new Case("chat: turn past the session limit", Status.Code.INVALID_ARGUMENT,
+                        () -> Services.chat(stub, s, "huge", "the quick brown fox. ".repeat(400), 2)),
+                new Case("appendTurns: none", Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId(s).build())),
+                new Case("appendTurns: unknown role", Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder()
+                        .setSessionId(s).addTurns(Turn.newBuilder().setText("x").setRoleValue(7)).build())),
+                new Case("appendTurns: empty session", Status.Code.INVALID_ARGUMENT, () -> stub.appendTurns(AppendTurnsRequest.newBuilder()
+                        .addTurns(Turn.newBuilder().setText("x")).build())),
+                new Case("getSession: unknown", Status.Code.NOT_FOUND, () -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("nobody").build())),
+                new Case("getSession: id too long", Status.Code.INVALID_ARGUMENT,
+                        () -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("x".repeat(300)).build())),
+                new Case("deleteSession: empty id", Status.Code.INVALID_ARGUMENT, () -> stub.deleteSession(DeleteSessionRequest.newBuilder().build())),
+                new Case("listSessions: negative page", Status.Code.INVALID_ARGUMENT,
+                        () -> stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(-1).build())),
+                new Case("listSessions: made-up token", Status.Code.INVALID_ARGUMENT,
+                        () -> stub.listSessions(ListSessionsRequest.newBuilder().setPageToken("sweep").build())),
+                new Case("listSessions: edited token", Status.Code.INVALID_ARGUMENT, () -> {
+                    ListSessionsResponse page = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).build());
+                    String token = page.getNextPageToken();
+                    assertThat(token).isNotEmpty();
+                    char c = token.charAt(3); // inside the checksum
+                    return stub.listSessions(ListSessionsRequest.newBuilder().setPageToken(token.substring(0, 3) + (c == 'A' ? 'B' : 'A') + token.substring(4)).build());
+                }));
+        for (Case c : cases) {
+            StatusRuntimeException failure = Services.failure(c.call());
+            assertThat(failure.getStatus().getCode()).as("%s: %s", c.name(), failure.getStatus()).isEqualTo(c.code());
+            assertThat(failure.getStatus().getDescription()).as(c.name()).isNotBlank();
         }
         // A page token given out is taken back.
         ListSessionsResponse page1 = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).build());
@@ -270,21 +260,5 @@ class ReliabilityTest {
     private static Object drain(ChatRequest req) {
         stub.chat(req).forEachRemaining(r -> {});
         return null;
-    }
-
-    static StatusRuntimeException failure(Supplier<Object> call) {
-        try {
-            call.get();
-        } catch (StatusRuntimeException e) {
-            return e;
-        }
-        throw new AssertionError("the call succeeded");
-    }
-
-    static StatusRuntimeException failure(Runnable call) {
-        return failure(() -> {
-            call.run();
-            return null;
-        });
     }
 }

@@ -9,12 +9,26 @@ import io.razorstream.proto.v1.ChatResponse;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 
+import io.grpc.StatusRuntimeException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.Iterator;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 
 /** Test helpers: start service instances, talk to them over real gRPC. */
 final class Services {
@@ -72,5 +86,59 @@ final class Services {
             }
         }
         return new Reply(sb.toString(), done, deltas);
+    }
+
+    /** The failure of a call that must fail (an AssertionError if it succeeds). */
+    static StatusRuntimeException failure(Supplier<Object> call) {
+        try {
+            call.get();
+        } catch (StatusRuntimeException e) {
+            return e;
+        }
+        throw new AssertionError("the call succeeded");
+    }
+
+    static StatusRuntimeException failure(Runnable call) {
+        return failure(() -> {
+            call.run();
+            return null;
+        });
+    }
+
+    /** Calls until the call succeeds (every 500 ms, for at most 90 s), as a client told to retry does. */
+    static <T> T retry(Supplier<T> call) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (true) {
+            try {
+                return call.get();
+            } catch (StatusRuntimeException e) {
+                if (System.nanoTime() > deadline) throw e;
+                Thread.sleep(500);
+            }
+        }
+    }
+
+    /**
+     * Reads {@code topics} from the beginning as a read_committed consumer of group {@code group}, handing each
+     * record to {@code done} until it answers true or {@code timeout} has passed; true if it did.
+     */
+    static boolean consume(String bootstrap, String group, List<String> topics, Duration timeout, Predicate<ConsumerRecord<String, byte[]>> done) {
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+            c.subscribe(topics);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(300))) if (done.test(r)) return true;
+            }
+        }
+        return false;
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
     }
 }

@@ -70,8 +70,8 @@ class TwoInstancesTest {
                 }
                 // UNAVAILABLE (retry) while a follow-up rebalance settles is the documented answer.
                 String s = session;
-                assertThat(DamagedSessionTest.retry(() -> viaB.getSession(GetSessionRequest.newBuilder().setSessionId(s).build()))).isEqualTo(before);
-                Services.Reply afterFailover = DamagedSessionTest.retry(() -> Services.chat(viaB, s, "q3", " Once more, the code is #", 6));
+                assertThat(Services.retry(() -> viaB.getSession(GetSessionRequest.newBuilder().setSessionId(s).build()))).isEqualTo(before);
+                Services.Reply afterFailover = Services.retry(() -> Services.chat(viaB, s, "q3", " Once more, the code is #", 6));
                 assertThat(afterFailover.done().getText()).startsWith(KEY);
                 assertThat(afterFailover.done().getCache().getTokens()).isGreaterThan(before.getCache().getTokens());
             } finally {

@@ -92,23 +92,22 @@ public final class EmbeddedBroker implements AutoCloseable {
                 throw new IOException("formatting the embedded broker's storage in " + logs + " failed; see " + out);
             }
         }
+        ProcessHandle process;
         var orphan = orphan(dir.resolve("broker.pid"), config);
         if (orphan.isPresent()) {
             // A service killed without cleaning up (SIGKILL, a crash) left its broker running on these very files
             // and ports: take it over rather than pay for a clean shutdown and a new start (tens of seconds).
-            log.info("taking over the embedded broker left running by an earlier process (pid {})", orphan.get().pid());
-            EmbeddedBroker b = new EmbeddedBroker(orphan.get(), "127.0.0.1:" + brokerPort);
-            b.awaitReady(timeout, out);
-            log.info("embedded Kafka broker ready at {} (data in {}, log in {})", b.bootstrap, dir, out);
-            return b;
+            process = orphan.get();
+            log.info("taking over the embedded broker left running by an earlier process (pid {})", process.pid());
+        } else {
+            if (listening(brokerPort) || listening(controllerPort)) {
+                throw new IOException("port " + brokerPort + " or " + controllerPort + " of the embedded broker (" + ports
+                        + ") is already in use; is another RazorStream running with this data dir?");
+            }
+            process = java(List.of("kafka.Kafka", config.toString()), out).toHandle();
+            Files.writeString(dir.resolve("broker.pid"), String.valueOf(process.pid()));
         }
-        if (listening(brokerPort) || listening(controllerPort)) {
-            throw new IOException("port " + brokerPort + " or " + controllerPort + " of the embedded broker (" + ports
-                    + ") is already in use; is another RazorStream running with this data dir?");
-        }
-        Process broker = java(List.of("kafka.Kafka", config.toString()), out);
-        Files.writeString(dir.resolve("broker.pid"), String.valueOf(broker.pid()));
-        EmbeddedBroker b = new EmbeddedBroker(broker.toHandle(), "127.0.0.1:" + brokerPort);
+        EmbeddedBroker b = new EmbeddedBroker(process, "127.0.0.1:" + brokerPort);
         try {
             b.awaitReady(timeout, out);
         } catch (IOException | RuntimeException e) {

@@ -1,5 +1,7 @@
 package io.razorstream.app.config;
 
+import org.apache.commons.text.similarity.LevenshteinDistance;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -118,14 +120,15 @@ public final class ServiceConfig {
         return out;
     }
 
-    /** The known name nearest to {@code name} (edit distance after the prefix), or null when none is near. */
+    /** The known name nearest to {@code name} (Levenshtein distance after the prefix), or null when none is near. */
     static String closest(String name, Set<String> known) {
         String suffix = name.substring(ENV_PREFIX.length());
+        LevenshteinDistance levenshtein = LevenshteinDistance.getDefaultInstance();
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
         for (String k : known) {
             String ks = k.substring(ENV_PREFIX.length());
-            int d = distance(suffix, ks);
+            int d = levenshtein.apply(suffix, ks);
             boolean near = d <= Math.max(2, ks.length() / 3) || (suffix.length() >= 4 && (suffix.contains(ks) || ks.contains(suffix)));
             if (near && d < bestDistance) {
                 best = k;
@@ -133,23 +136,6 @@ public final class ServiceConfig {
             }
         }
         return best;
-    }
-
-    /** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1. */
-    static int distance(String a, String b) {
-        int[][] d = new int[a.length() + 1][b.length() + 1];
-        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
-        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
-        for (int i = 1; i <= a.length(); i++) {
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
-                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
-                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-                }
-            }
-        }
-        return d[a.length()][b.length()];
     }
 
     public static ServiceConfig defaults() {

@@ -37,7 +37,6 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.StreamsMetadata;
-import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -107,7 +106,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 synchronized (call) {
                     if (call.isCancelled()) return;
                     if (failure != null) {
-                        call.onError(asStatus(failure).asRuntimeException());
+                        call.onError(StatusMapping.of(failure).asRuntimeException());
                     } else if (!reply.getError().isEmpty()) {
                         call.onError(errorStatus(reply).asRuntimeException());
                     } else {
@@ -197,7 +196,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             if (owner != null) {
                 out.onNext(forwarding.blocking(owner).getSession(req));
             } else {
-                SessionMeta meta = readable(() -> localStore().meta(req.getSessionId()))
+                SessionMeta meta = localStore().meta(req.getSessionId())
                         .orElseThrow(() -> Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
                 out.onNext(info(meta));
             }
@@ -215,7 +214,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             if (!req.getPageToken().isEmpty() && after == null) throw invalid("page_token is not one this service gave out");
             int size = req.getPageSize() == 0 ? 50 : Math.min(req.getPageSize(), 1000);
             List<SessionInfo> all = new ArrayList<>();
-            for (SessionMeta m : readable(() -> localStore().list(after, Integer.MAX_VALUE))) all.add(info(m));
+            for (SessionMeta m : localStore().list(after, Integer.MAX_VALUE)) all.add(info(m));
             if (!Forwarding.forwarded()) {
                 for (StreamsMetadata peer : ctx.streams().metadataForAllStreamsClients()) {
                     if (peer.hostInfo().equals(ctx.self())) continue;
@@ -263,26 +262,11 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
     }
 
-    /**
-     * A store read whose failures become statuses: corrupt records DATA_LOSS with the store's message (which
-     * names the session and key), a store closed or moving away mid-read UNAVAILABLE.
-     */
-    private static <T> T readable(java.util.function.Supplier<T> read) {
-        try {
-            return read.get();
-        } catch (RuntimeException e) {
-            throw StatusMapping.of(e).asRuntimeException();
-        }
-    }
-
+    /** This instance's sessions. Its failures (store not queryable, a damaged record) reach the client through {@link StatusMapping}. */
     private SessionStore localStore() {
-        try {
-            ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams().store(
-                    StoreQueryParameters.fromNameAndType(RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
-            return new SessionStore(new ReadOnlyStreamsBackend(store));
-        } catch (InvalidStateStoreException e) {
-            throw Status.UNAVAILABLE.withDescription("the session store is not queryable right now (" + e.getMessage() + "); retry").asRuntimeException();
-        }
+        ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams().store(
+                StoreQueryParameters.fromNameAndType(RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+        return new SessionStore(new ReadOnlyStreamsBackend(store));
     }
 
     private void check(TurnEvent e) {
@@ -356,17 +340,13 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         try {
             return t.future().get(ctx.turnTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            throw asStatus(e.getCause()).asRuntimeException();
+            throw StatusMapping.of(e.getCause()).asRuntimeException();
         } catch (TimeoutException e) {
             throw Status.DEADLINE_EXCEEDED.withDescription("turn not processed in time").asRuntimeException();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
         }
-    }
-
-    private static Status asStatus(Throwable t) {
-        return StatusMapping.of(t);
     }
 
     private static Status errorStatus(ReplyEvent r) {

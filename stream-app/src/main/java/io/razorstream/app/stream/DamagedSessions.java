@@ -1,6 +1,7 @@
 package io.razorstream.app.stream;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -11,16 +12,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * again by its next turn (one more rebuild, then broken again).
  */
 public final class DamagedSessions {
-    private final Map<String, String> rebuilt = new ConcurrentHashMap<>(); // session -> damage that led to a rebuild
+    private final Set<String> rebuilt = ConcurrentHashMap.newKeySet();    // sessions whose partition was rebuilt for their damage
     private final Map<String, String> broken = new ConcurrentHashMap<>();  // session -> damage found after the rebuild
 
     /** Whether the session's partition was rebuilt from its changelog because of damage in it. */
     boolean wasRebuilt(String sessionId) {
-        return rebuilt.containsKey(sessionId);
+        return rebuilt.contains(sessionId);
     }
 
-    void rebuilt(String sessionId, String damage) {
-        rebuilt.put(sessionId, damage);
+    void rebuilt(String sessionId) {
+        rebuilt.add(sessionId);
     }
 
     /** Damage found again after the rebuild: the changelog holds it too. */

@@ -61,7 +61,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private SessionRepository sessions;
     private long rebuildAt = -1;
     /** Damaged sessions of this task found since the last rebuild (their next find before it is not "broken"). */
-    private final java.util.Map<String, String> awaitingRebuild = new java.util.LinkedHashMap<>();
+    private final Set<String> awaitingRebuild = new HashSet<>();
 
     SessionProcessor(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router,
                      DamagedSessions damaged) {
@@ -95,7 +95,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private void maybeRebuild(long now) {
         if (rebuildAt < 0 || now < rebuildAt) return;
         rebuildAt = -1;
-        for (var e : awaitingRebuild.entrySet()) damaged.rebuilt(e.getKey(), e.getValue());
+        awaitingRebuild.forEach(damaged::rebuilt);
         awaitingRebuild.clear();
         log.warn("task {}: rebuilding the session store from its changelog", context.taskId());
         sessions.releaseAll();
@@ -142,7 +142,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         String reason;
         if (!damaged.wasRebuilt(id)) {
             reason = damage + "; the session's partition is being rebuilt from its changelog, send the turn again shortly";
-            if (awaitingRebuild.putIfAbsent(id, damage) == null && rebuildAt < 0) {
+            if (awaitingRebuild.add(id) && rebuildAt < 0) {
                 rebuildAt = context.currentSystemTimeMs() + REBUILD_DELAY.toMillis();
                 context.commit();
             }
