@@ -54,11 +54,38 @@ class ReliabilityTest {
     static ManagedChannel channel;
     static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
 
+    /** Status codes of every method, called over and over while the service was starting (partitions being assigned). */
+    static final java.util.Set<Status.Code> codesWhileStarting = java.util.EnumSet.noneOf(Status.Code.class);
+
     @BeforeAll
     static void start() throws Exception {
-        service = Services.start(dataDir, null, "razorstream", Map.of("sessions.max-tokens", String.valueOf(MAX_SESSION_TOKENS)));
+        service = Services.startWithoutWaiting(dataDir, null, "razorstream", Map.of("sessions.max-tokens", String.valueOf(MAX_SESSION_TOKENS)));
         channel = Services.channel(service);
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (service.streams().state() != org.apache.kafka.streams.KafkaStreams.State.RUNNING && System.nanoTime() < deadline) {
+            var quick = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS);
+            List<Runnable> calls = List.of(
+                    () -> quick.getSession(GetSessionRequest.newBuilder().setSessionId("starting").build()),
+                    () -> quick.listSessions(ListSessionsRequest.getDefaultInstance()),
+                    () -> quick.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("starting").build()),
+                    () -> quick.appendTurns(AppendTurnsRequest.newBuilder().setSessionId("starting").addTurns(Turn.newBuilder().setText("x")).build()),
+                    () -> quick.chat(ChatRequest.newBuilder().setSessionId("starting").setText("x").build()).forEachRemaining(r -> {}));
+            for (Runnable call : calls) {
+                try {
+                    call.run();
+                    codesWhileStarting.add(Status.Code.OK);
+                } catch (StatusRuntimeException e) {
+                    codesWhileStarting.add(e.getStatus().getCode());
+                }
+            }
+        }
+        service.awaitRunning(Duration.ofMinutes(2));
         stub = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
+    }
+
+    @Test
+    void callsWhileTheServiceStartsAreUnavailableNeverUnknown() {
+        assertThat(codesWhileStarting).as("codes seen while starting").contains(Status.Code.UNAVAILABLE).doesNotContain(Status.Code.UNKNOWN, Status.Code.INTERNAL);
     }
 
     @AfterAll

@@ -42,6 +42,13 @@ final class Services {
 
     /** {@code extra}: more settings (they win over the test defaults). */
     static RazorService start(Path dataDir, String bootstrap, String appId, Map<String, String> extra) throws Exception {
+        RazorService s = startWithoutWaiting(dataDir, bootstrap, appId, extra);
+        s.awaitRunning(Duration.ofMinutes(2));
+        return s;
+    }
+
+    /** Started, but stream processing may still be assigning partitions and restoring stores. */
+    static RazorService startWithoutWaiting(Path dataDir, String bootstrap, String appId, Map<String, String> extra) throws Exception {
         Map<String, String> flags = new LinkedHashMap<>();
         flags.put("data.dir", dataDir.toString());
         flags.put("grpc.port", "0");
@@ -51,9 +58,7 @@ final class Services {
         flags.put("turn.timeout", "PT2M");
         if (bootstrap != null) flags.put("bootstrap.servers", bootstrap);
         flags.putAll(extra);
-        RazorService s = RazorService.start(ServiceConfig.load(null, Map.of(), flags));
-        s.awaitRunning(Duration.ofMinutes(2));
-        return s;
+        return RazorService.start(ServiceConfig.load(null, Map.of(), flags));
     }
 
     static ManagedChannel channel(RazorService s) {
