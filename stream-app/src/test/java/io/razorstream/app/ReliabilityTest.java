@@ -201,6 +201,12 @@ class ReliabilityTest {
         SessionInfo info = stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
         assertThat(info.getCache().getTokens()).isEqualTo(first.getCache().getTokens());
         assertThat(info.getTurnsRemembered()).isEqualTo(2);
+        // The next turn builds on the session as stored, not on a copy that kept the dropped batch's first turns:
+        // the same turns on a session that never saw a failure give the same cache.
+        AppendTurnsRequest.Builder next = AppendTurnsRequest.newBuilder().addTurns(Turn.newBuilder().setTurnId("a6").setText("sixth turn. "));
+        long after = stub.appendTurns(next.setSessionId(session).build()).getCache().getTokens();
+        stub.appendTurns(good.toBuilder().setSessionId(session + "-control").build());
+        assertThat(stub.appendTurns(next.setSessionId(session + "-control").build()).getCache().getTokens()).isEqualTo(after);
     }
 
     @Test
