@@ -148,6 +148,7 @@ public final class RazorService implements AutoCloseable {
         }
         if (c.getInt("turn.max-bytes") < 1) throw new IllegalArgumentException("setting turn.max-bytes must be >= 1");
         if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
+        if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
         try {
             io.razorstream.engine.llama.KvPrecision.valueOf(c.get("kv.precision").toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {

@@ -68,6 +68,8 @@ class ServiceConfigTest {
                 .hasMessageContaining("store.block-tokens");
         assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("reply.default-tokens", "5000"))))
                 .hasMessageContaining("reply.default-tokens");
+        assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("sessions.max-tokens", "-1"))))
+                .hasMessageContaining("sessions.max-tokens");
         RazorService.check(ServiceConfig.defaults()); // the defaults pass
     }
 }
