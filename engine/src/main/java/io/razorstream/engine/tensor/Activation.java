@@ -1,16 +1,28 @@
 package io.razorstream.engine.tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * An input vector prepared for one weight type's dot product. As in llama.cpp's CPU backend, the
  * activation side is rounded to the weight's "vec_dot" type first: F16 weights see F16-rounded inputs,
  * BF16 weights BF16-rounded inputs, Q8_0 and Q4_0 weights Q8_0-quantised inputs (held here as
  * integer-valued floats in {@code values} with one F16-rounded scale per 32-block in {@code scales}).
  * F32 weights use the input as it is and {@code scales} is null.
+ *
+ * <p>For the native kernel tier ({@link NativeKernels}) the same quantised values are held as the bytes the C
+ * kernels read ({@link #packed()}: int8 quants, then the scales; see kernels.c), or, for half weights, as the
+ * rounded floats in {@code values}.
  */
 public final class Activation {
     private final float[] values;
     private final float[] scales;
     private final boolean interleaved;
+    private final byte[] packed;
+    /** Elements per scale in {@link #packed} (32 for Q8_0 inputs, 256 for Q8_K). */
+    private final int packedBlock;
+    private final int packedLength;
+    private final boolean forNative;
     private float[] effective;
     private float[] blockSums;
 
@@ -23,9 +35,38 @@ public final class Activation {
      * {@link #interleavedIndex}, the order the Q8_0 kernel consumes it in.
      */
     public Activation(float[] values, float[] scales, boolean interleaved) {
+        this(values, scales, interleaved, null, 0, 0, false);
+    }
+
+    private Activation(float[] values, float[] scales, boolean interleaved, byte[] packed, int packedBlock, int packedLength,
+                       boolean forNative) {
         this.values = values;
         this.scales = scales;
         this.interleaved = interleaved;
+        this.packed = packed;
+        this.packedBlock = packedBlock;
+        this.packedLength = packedLength;
+        this.forNative = forNative;
+    }
+
+    /** A native-tier input in the C layout, one float scale per {@code block} elements after the quants. */
+    static Activation packed(byte[] bytes, int block, int length) {
+        return new Activation(null, null, false, bytes, block, length, true);
+    }
+
+    /** A native-tier input of plain (already rounded) floats. */
+    static Activation nativeFloats(float[] values) {
+        return new Activation(values, null, false, null, 0, 0, true);
+    }
+
+    /** True when this input was prepared for the native tier. */
+    public boolean isNative() {
+        return forNative;
+    }
+
+    /** The native layout's bytes, or null. */
+    byte[] packed() {
+        return packed;
     }
 
     /**
@@ -56,11 +97,15 @@ public final class Activation {
     }
 
     public int length() {
-        return values.length;
+        return packed != null ? packedLength : values.length;
     }
 
     /** The value the weight type actually multiplies with element {@code i}. */
     public float effective(int i) {
+        if (packed != null) {
+            MemorySegment seg = MemorySegment.ofArray(packed);
+            return packed[i] * seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, length() + 4L * (i / packedBlock));
+        }
         float v = values[interleaved ? interleavedIndex(i) : i];
         return scales == null ? v : v * scales[i / Quantizer.QK];
     }

@@ -18,7 +18,7 @@ public final class F32Matrix extends WeightMatrix {
     }
 
     @Override
-    public Activation prepare(float[] x) {
+    protected Activation prepareJava(float[] x) {
         return new Activation(x, null);
     }
 
@@ -28,7 +28,7 @@ public final class F32Matrix extends WeightMatrix {
     }
 
     @Override
-    public float dot(int row, Activation a) {
+    protected float dotJava(int row, Activation a) {
         float[] x = a.values();
         long base = row * rowBytes;
         int i = 0;

@@ -33,7 +33,7 @@ public final class HalfMatrix extends WeightMatrix {
     }
 
     @Override
-    public Activation prepare(float[] x) {
+    protected Activation prepareJava(float[] x) {
         float[] r = new float[cols];
         for (int i = 0; i < cols; i++) r[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
         return new Activation(r, null);
@@ -50,7 +50,7 @@ public final class HalfMatrix extends WeightMatrix {
     }
 
     @Override
-    public float dot(int row, Activation a) {
+    protected float dotJava(int row, Activation a) {
         float[] x = a.values();
         long base = row * rowBytes;
         int i = 0;

@@ -30,7 +30,7 @@ public final class KQuantMatrix extends WeightMatrix {
     }
 
     @Override
-    public Activation prepare(float[] x) {
+    protected Activation prepareJava(float[] x) {
         return KQuants.quantizeActivationQ8K(x, cols);
     }
 
@@ -89,7 +89,7 @@ public final class KQuantMatrix extends WeightMatrix {
     }
 
     @Override
-    public float dot(int row, Activation a) {
+    protected float dotJava(int row, Activation a) {
         if (!VectorSupport.ENABLED) return dotDecoded(row, a);
         return switch (type) {
             case Q4_K -> dotQ4Q5(row, a, false);

@@ -28,7 +28,7 @@ public final class Q4_0Matrix extends WeightMatrix {
     }
 
     @Override
-    public Activation prepare(float[] x) {
+    protected Activation prepareJava(float[] x) {
         return Quantizer.quantizeActivationQ8(x, cols);
     }
 
@@ -61,7 +61,7 @@ public final class Q4_0Matrix extends WeightMatrix {
     }
 
     @Override
-    public float dot(int row, Activation a) {
+    protected float dotJava(int row, Activation a) {
         if (!VectorSupport.ENABLED) return dotScalar(row, a);
         float[] x = a.values();
         float[] xs = a.scales();

@@ -31,7 +31,7 @@ public final class Q8_0Matrix extends WeightMatrix {
     }
 
     @Override
-    public Activation prepare(float[] x) {
+    protected Activation prepareJava(float[] x) {
         Activation plain = Quantizer.quantizeActivationQ8(x, cols);
         float[] q = plain.values(), interleaved = new float[cols];
         for (int i = 0; i < cols; i++) interleaved[Activation.interleavedIndex(i)] = q[i];
@@ -61,7 +61,7 @@ public final class Q8_0Matrix extends WeightMatrix {
     }
 
     @Override
-    public float dot(int row, Activation a) {
+    protected float dotJava(int row, Activation a) {
         if (!VectorSupport.ENABLED) return dotScalar(row, a);
         float[] x = a.values();
         float[] xs = a.scales();
@@ -112,7 +112,7 @@ public final class Q8_0Matrix extends WeightMatrix {
         if (VectorSupport.ENABLED) {
             for (; t + 4 <= n; t += 4) dot4(row, a[t], a[t + 1], a[t + 2], a[t + 3], out, t);
         }
-        for (; t < n; t++) out[t] = dot(row, a[t]);
+        for (; t < n; t++) out[t] = dotJava(row, a[t]);
     }
 
     /** Four tokens at once: each block is loaded and widened once and used four times. Same sums as {@link #dot}. */

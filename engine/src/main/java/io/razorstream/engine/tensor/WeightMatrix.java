@@ -54,11 +54,27 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         return rowBytes * rows;
     }
 
-    /** Rounds/quantises {@code x} (length {@code cols}) to what this type's dot product consumes. */
-    public abstract Activation prepare(float[] x);
+    /**
+     * Rounds/quantises {@code x} (length {@code cols}) to what this type's dot product consumes, for the
+     * selected kernel tier ({@link Kernels}).
+     */
+    public final Activation prepare(float[] x) {
+        return Kernels.nativeFor(type) ? NativeKernels.prepare(type, x, cols) : prepareJava(x);
+    }
 
-    /** Vectorised dot product of row {@code row} with a prepared activation. */
-    public abstract float dot(int row, Activation a);
+    /** The Java tier's form of {@link #prepare}. */
+    protected abstract Activation prepareJava(float[] x);
+
+    /** Dot product of row {@code row} with a prepared activation, on the tier it was prepared for. */
+    public final float dot(int row, Activation a) {
+        if (!a.isNative()) return dotJava(row, a);
+        float[] out = new float[1];
+        NativeKernels.gemm(this, row, row + 1, NativeKernels.input(a), 1, MemorySegment.ofArray(out), 0, 0);
+        return out[0];
+    }
+
+    /** The Java tier's vectorised dot product. */
+    protected abstract float dotJava(int row, Activation a);
 
     /**
      * Dot products of one row with several activations at once ({@code out[t] = dot(row, a[t])} for t in
@@ -110,21 +126,45 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
      * up), so that the threads meet once per group instead of once per matrix.
      */
     public static void multiply(Parallel parallel, Product... products) {
-        for (Product p : products) {
-            if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput(); // once, before the threads share them
+        // Once, before the threads share them: the Java GEMM's float inputs, the native tier's input batches.
+        MemorySegment[] batches = new MemorySegment[products.length];
+        for (int i = 0; i < products.length; i++) {
+            Product p = products[i];
+            if (p.n > 1 && p.inputs[0].isNative()) batches[i] = NativeKernels.batch(p.matrix.type, p.inputs, p.n, p.matrix.cols);
+            else if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput();
         }
         int[] starts = new int[products.length + 1];
         for (int i = 0; i < products.length; i++) starts[i + 1] = starts[i] + products[i].matrix.rows;
         parallel.forRange(starts[products.length], 16, (from, to) -> {
             for (int i = 0; i < products.length; i++) {
                 int lo = Math.max(from, starts[i]), hi = Math.min(to, starts[i + 1]);
-                if (lo < hi) products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i]);
+                if (lo < hi) products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i], batches[i]);
             }
         });
     }
 
+    /** Per-thread output tile of the native GEMM, copied into the product's per-token rows. */
+    private static final ThreadLocal<float[]> NATIVE_OUT = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Rows [from, to) of one product on the native tier; {@code batch} holds the inputs side by side when n > 1. */
+    private void multiplyRowsNative(int from, int to, Product p, MemorySegment batch) {
+        if (p.n == 1) {
+            NativeKernels.gemm(this, from, to, NativeKernels.input(p.inputs[0]), 1, MemorySegment.ofArray(p.out[0]), from, 0);
+            return;
+        }
+        int width = to - from;
+        float[] tile = NATIVE_OUT.get();
+        if (tile.length < width * p.n) NATIVE_OUT.set(tile = new float[width * p.n]);
+        NativeKernels.gemm(this, from, to, batch, p.n, MemorySegment.ofArray(tile), 0, width);
+        for (int t = 0; t < p.n; t++) System.arraycopy(tile, t * width, p.out[t], from, width);
+    }
+
     /** Rows [from, to) of one product, on the calling thread. */
-    protected void multiplyRows(int from, int to, Product p) {
+    protected void multiplyRows(int from, int to, Product p, MemorySegment batch) {
+        if (p.inputs[0].isNative()) {
+            multiplyRowsNative(from, to, p, batch);
+            return;
+        }
         if (p.n == 1) {
             float[] out = p.out[0];
             Activation a = p.inputs[0];

@@ -1,0 +1,329 @@
+/*
+ * RazorStream native kernel tier: weight matrix times activations for the quantised and 16-bit types.
+ *
+ * This file is compiled once per instruction-set variant (see build.sh): RS_ISA names the variant and
+ * becomes the suffix of the exported entry point, rs_gemm_<RS_ISA>. The variants differ only in the
+ * int8 multiply-add primitive (VNNI's vpdpbusd where the CPU has it, vpmaddubsw + vpmaddwd on AVX2);
+ * neither saturates for the value ranges here, so both give the same integers and the same results.
+ *
+ * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
+ * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
+ * split of rows across threads. Q8_0 and Q4_0 sum like llama.cpp's AVX2 kernels (eight int32 lanes of
+ * four products each, scaled per block, one fixed horizontal sum).
+ *
+ * Activation layouts (written by the Java side, NativeKernels):
+ *   Q8_0 input (for Q8_0, Q4_0 weights): int8 q[cols], then float d[cols / 32]
+ *   Q8_K input (for Q4_K, Q5_K, Q6_K):   int8 q[cols], then float d[cols / 256], then int16 bsum[cols / 16]
+ *   F16 / BF16 weights:                   float x[cols], already rounded to the weight's format
+ * Outputs: out[t * out_stride + (r - r0)] for rows [r0, r1) and tokens [0, nt).
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef RS_ISA
+#error "RS_ISA must name the variant (avx2, avx512)"
+#endif
+#define RS_CAT2(a, b) a##_##b
+#define RS_CAT(a, b) RS_CAT2(a, b)
+#define RS_EXPORT(name) __attribute__((visibility("default"))) RS_CAT(name, RS_ISA)
+#define INLINE static inline __attribute__((always_inline))
+
+/* ggml type codes */
+enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+
+/* Rows per register tile, and tokens per tile for the int8 and the float kernels. */
+#define RM 4
+#define RN_Q 2
+#define RN_F 3
+
+INLINE float f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/* Sum of the eight lanes in a fixed order: ((x0+x4)+(x2+x6)) + ((x1+x5)+(x3+x7)), as llama.cpp's hsum_float_8. */
+INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Lane k: sum over bytes 4k..4k+3 of unsigned a times signed b (exact: at most 4 * 255 * 128 in magnitude). */
+INLINE __m256i dot_u8s8(__m256i a, __m256i b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
+#else
+    /* pairs of products fit int16 here: |a| <= 128 (sign trick) or <= 63 (K-quants), |b| <= 127 */
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+#endif
+}
+
+/*
+ * As dot_u8s8, times an int scale per 128-bit half (s_lo for bytes 0..15, s_hi for bytes 16..31). On AVX2
+ * the scale goes into vpmaddwd in place of the ones: the same integers, one instruction fewer.
+ */
+INLINE __m256i dot_u8s8_scaled(__m256i a, __m256i b, int s_lo, int s_hi) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b),
+                              _mm256_set_m128i(_mm_set1_epi32(s_hi), _mm_set1_epi32(s_lo)));
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set_m128i(_mm_set1_epi16(s_hi), _mm_set1_epi16(s_lo)));
+#endif
+}
+
+INLINE __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *) p); }
+
+/* ---------------------------------------------------------------- Q8_0 and Q4_0 (Q8_0 activations) */
+
+/* The 32 signed quants of a Q4_0 block: low nibbles are elements 0..15, high nibbles 16..31, minus 8. */
+INLINE __m256i q4_0_quants(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *) qs);
+    __m128i m = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+}
+
+/*
+ * One tile of nr rows x nt tokens (constants after inlining, so the accumulators stay in registers).
+ * is_q4: Q4_0 weights (18-byte blocks), else Q8_0 (34-byte blocks).
+ */
+INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                    float *out, int64_t os, const int nr, const int nt, const int is_q4) {
+    __m256 acc[RM][RN_Q];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
+    const int bb = is_q4 ? 18 : 34;
+    const float *ad[RN_Q];
+    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
+    for (int b = 0; b < nb; b++) {
+        __m256i y[RN_Q];
+        for (int j = 0; j < nt; j++) y[j] = load32(act + j * as + 32 * b);
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
+            __m256i q = is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2);
+            __m256i aq = _mm256_sign_epi8(q, q);
+            float dw = f16(blk);
+            for (int j = 0; j < nt; j++) {
+                __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
+                acc[i][j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * ad[j][b]), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
+}
+
+/* ---------------------------------------------------------------- K-quants (Q8_K activations) */
+
+/* Q4_K / Q5_K: the eight 6-bit scales and mins of a super-block, as ggml packs them in 12 bytes. */
+INLINE void scales_mins(const uint8_t *s, int16_t *sc, int16_t *mn) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+        mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+}
+
+/*
+ * Q4_K (144-byte blocks: f16 d, f16 dmin, 12 scale bytes, 128 quant bytes) and Q5_K (176 bytes: the same
+ * with 32 bytes of fifth bits before the quants). Per super-block: sum_j scale_j * (q . y over
+ * sub-block j) in int32 lanes, times d * dy; the mins come off through the activation's 16-sums.
+ */
+INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                      float *out, int64_t os, const int nr, const int nt, const int five) {
+    __m256 acc[RM][RN_Q];
+    float mins[RM][RN_Q];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); mins[i][j] = 0; }
+    const int bb = five ? 176 : 144;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int b = 0; b < nb; b++) {
+        const float *dy[RN_Q];
+        const int16_t *bs[RN_Q];
+        for (int j = 0; j < nt; j++) {
+            dy[j] = (const float *) (act + j * as + cols) + b;
+            bs[j] = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+        }
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
+            float d = f16(blk), dmin = f16(blk + 2);
+            int16_t sc[8], mn[8];
+            scales_mins(blk + 4, sc, mn);
+            const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
+            __m256i hbits = five ? load32(qh) : _mm256_setzero_si256();
+            __m256i sum[RN_Q];
+            for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                __m256i q = load32(qs + 32 * c);
+                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (five) {
+                    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
+                }
+                int slo = sc[2 * c], shi = sc[2 * c + 1];
+                for (int j = 0; j < nt; j++) {
+                    const uint8_t *y = act + j * as + 256 * b + 64 * c;
+                    __m256i plo = dot_u8s8_scaled(lo, load32(y), slo, slo);
+                    __m256i phi = dot_u8s8_scaled(hi, load32(y + 32), shi, shi);
+                    sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(plo, phi));
+                }
+            }
+            for (int j = 0; j < nt; j++) {
+                int m = 0;
+                for (int k = 0; k < 8; k++) m += mn[k] * (bs[j][2 * k] + bs[j][2 * k + 1]);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[j]), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
+                mins[i][j] += dmin * dy[j][0] * (float) m;
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]) - mins[i][j];
+}
+
+/*
+ * Q6_K (210-byte blocks: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d).
+ * Quants are 0..63 offset by 32: sum sc * q * y in int32 lanes, minus 32 * sum sc * (16-sums of y).
+ */
+INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                     float *out, int64_t os, const int nr, const int nt) {
+    __m256 acc[RM][RN_Q];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < nb; b++) {
+        const float *dy[RN_Q];
+        const int16_t *bs[RN_Q];
+        for (int j = 0; j < nt; j++) {
+            dy[j] = (const float *) (act + j * as + cols) + b;
+            bs[j] = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+        }
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * 210;
+            const int8_t *sc = (const int8_t *) (blk + 192);
+            float d = f16(blk + 208);
+            __m256i sum[RN_Q];
+            for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+                const int8_t *s = sc + 8 * h;
+                __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
+                __m256i q[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                for (int k = 0; k < 4; k++) {
+                    /* lanes 0..3 cover elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]) */
+                    for (int j = 0; j < nt; j++) {
+                        const uint8_t *y = act + j * as + 256 * b + 128 * h + 32 * k;
+                        sum[j] = _mm256_add_epi32(sum[j], dot_u8s8_scaled(q[k], load32(y), s[2 * k], s[2 * k + 1]));
+                    }
+                }
+            }
+            for (int j = 0; j < nt; j++) {
+                int off = 0;
+                for (int k = 0; k < 16; k++) off += sc[k] * bs[j][k];
+                __m256i total = _mm256_sub_epi32(sum[j], _mm256_setr_epi32(32 * off, 0, 0, 0, 0, 0, 0, 0));
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
+}
+
+/* ---------------------------------------------------------------- F16 and BF16 (float activations) */
+
+INLINE __m256 widen8(const uint8_t *p, const int bf16) {
+    __m128i h = _mm_loadu_si128((const __m128i *) p);
+    if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+INLINE float widen1(const uint8_t *p, const int bf16) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    if (bf16) {
+        uint32_t u = (uint32_t) h << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    return _cvtsh_ss(h);
+}
+
+INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act, int64_t as,
+                      float *out, int64_t os, const int nr, const int nt, const int bf16) {
+    __m256 acc[RM][RN_F];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
+    int cv = cols / 8 * 8;
+    for (int k = 0; k < cv; k += 8) {
+        __m256 x[RN_F];
+        for (int j = 0; j < nt; j++) x[j] = _mm256_loadu_ps((const float *) (act + j * as) + k);
+        for (int i = 0; i < nr; i++) {
+            __m256 wv = widen8(w + i * rb + 2 * k, bf16);
+            for (int j = 0; j < nt; j++) acc[i][j] = _mm256_fmadd_ps(wv, x[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) {
+            const float *x = (const float *) (act + j * as);
+            float s = hsum(acc[i][j]);
+            for (int k = cv; k < cols; k++) s += widen1(w + i * rb + 2 * k, bf16) * x[k];
+            out[j * os + i] = s;
+        }
+}
+
+/* ---------------------------------------------------------------- tiling over rows and tokens */
+
+/* Walks rows in RM-row tiles and tokens in rn-token tiles; the edges use one-row / one-token tiles. */
+#define WALK(rn, TILE)                                                                               \
+    for (int r = r0; r < r1;) {                                                                      \
+        const int full_rows = r1 - r >= RM;                                                          \
+        const uint8_t *wr = w + (int64_t) r * rb;                                                    \
+        float *o = out + (r - r0);                                                                   \
+        int t = 0;                                                                                   \
+        if (full_rows) {                                                                             \
+            for (; t + (rn) <= nt; t += (rn)) TILE(wr, act + t * as, o + t * os, RM, (rn));          \
+            for (; t < nt; t++) TILE(wr, act + t * as, o + t * os, RM, 1);                           \
+            r += RM;                                                                                 \
+        } else {                                                                                     \
+            for (; t + (rn) <= nt; t += (rn)) TILE(wr, act + t * as, o + t * os, 1, (rn));           \
+            for (; t < nt; t++) TILE(wr, act + t * as, o + t * os, 1, 1);                            \
+            r += 1;                                                                                  \
+        }                                                                                            \
+    }
+
+#define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
+#define Q4_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 1)
+#define Q4_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
+#define Q5_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
+#define Q6_K_TILE(W, A, O, NR, NT) tile_q6k(W, rb, cols / 256, A, as, cols, O, os, NR, NT)
+#define F16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 0)
+#define BF16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 1)
+
+/*
+ * out[out_off + t * os + (r - r0)] = row r of w . activation t, for r in [r0, r1), t in [0, nt).
+ * w: the whole matrix (row r at w + r * rb); act: nt activations, as bytes apart.
+ * Returns 0, or -1 for a type this tier does not cover (the caller checks first; nothing is written).
+ */
+int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, int cols,
+                       const uint8_t *act, int64_t as, int nt, float *out, int64_t out_off, int64_t os) {
+    out += out_off;
+    switch (type) {
+    case T_Q8_0: WALK(RN_Q, Q8_0_TILE) return 0;
+    case T_Q4_0: WALK(RN_Q, Q4_0_TILE) return 0;
+    case T_Q4_K: WALK(RN_Q, Q4_K_TILE) return 0;
+    case T_Q5_K: WALK(RN_Q, Q5_K_TILE) return 0;
+    case T_Q6_K: WALK(RN_Q, Q6_K_TILE) return 0;
+    case T_F16: WALK(RN_F, F16_TILE) return 0;
+    case T_BF16: WALK(RN_F, BF16_TILE) return 0;
+    default: return -1;
+    }
+}

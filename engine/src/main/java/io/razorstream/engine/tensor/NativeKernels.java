@@ -1,0 +1,256 @@
+package io.razorstream.engine.tensor;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The native kernel tier: {@code librazorstream_kernels.so} (engine/src/main/c, built by Maven with gcc and
+ * packaged in the jar), called through the FFM API. The library holds one variant per instruction set
+ * (AVX2 + FMA + F16C; AVX-512 BW/VL + VNNI); {@code rs_cpu_isa} says which this CPU runs and the best one
+ * is bound at class initialisation, or a lower one with {@code -Drazorstream.native.isa=avx2}.
+ * {@code -Drazorstream.native.library=PATH} loads another file (tests point it at a missing one).
+ *
+ * <p>Safety: the C code reads and writes only the ranges {@link #gemm} checks here, against the sizes of
+ * the segments it is given, before every call. Heap arrays are passed directly
+ * ({@link Linker.Option#critical(boolean) critical} calls: no copies, GC held off for the call).
+ */
+public final class NativeKernels {
+    private static final String RESOURCE = "/native/linux-x86_64/librazorstream_kernels.so";
+    private static final FunctionDescriptor GEMM = FunctionDescriptor.of(JAVA_INT,
+            JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
+
+    /** One instruction-set variant of the kernels. */
+    public record Variant(String isa, MethodHandle gemm) {}
+
+    private record Library(List<Variant> variants, String error) {}
+
+    private static final Library LIBRARY = load();
+    /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
+    private static final Variant ACTIVE = pick(LIBRARY);
+    private static final String UNAVAILABLE = LIBRARY.error != null ? LIBRARY.error
+            : ACTIVE == null ? "no variant for razorstream.native.isa=" + System.getProperty("razorstream.native.isa") : null;
+
+    private NativeKernels() {}
+
+    public static boolean available() {
+        return ACTIVE != null;
+    }
+
+    /** Why the native tier cannot run (null when it can). */
+    public static String unavailableReason() {
+        return UNAVAILABLE;
+    }
+
+    /** The bound variant's instruction set, e.g. "avx2" or "avx512-vnni". */
+    public static String isa() {
+        return ACTIVE == null ? "none" : ACTIVE.isa;
+    }
+
+    /** Every variant this CPU can run, best first (kernel tests check each one). */
+    public static List<Variant> variants() {
+        return LIBRARY.variants;
+    }
+
+    /** Types the native tier multiplies; the rest (F32) stay on the Java tier. */
+    static boolean covers(GgmlType type) {
+        return switch (type) {
+            case Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, F16, BF16 -> true;
+            default -> false;
+        };
+    }
+
+    private static Library load() {
+        try {
+            Path path = libraryPath();
+            SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
+            Linker linker = Linker.nativeLinker();
+            MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
+            int level = (int) cpu.invokeExact();
+            if (level == 0) return new Library(List.of(), "this CPU lacks AVX2, FMA or F16C");
+            List<Variant> variants = new ArrayList<>();
+            Linker.Option critical = Linker.Option.critical(true);
+            if (level >= 2) variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical)));
+            variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical)));
+            return new Library(List.copyOf(variants), null);
+        } catch (Throwable t) {
+            String why = t.getMessage() == null ? t.toString() : t.getMessage();
+            return new Library(List.of(), why);
+        }
+    }
+
+    /** The library file: the override, the class-path file itself, or the jar's copy extracted to a temporary file. */
+    private static Path libraryPath() throws IOException, URISyntaxException {
+        String override = System.getProperty("razorstream.native.library");
+        if (override != null) {
+            Path p = Path.of(override);
+            if (!Files.isReadable(p)) throw new IOException("library " + p + " does not exist or is not readable");
+            return p;
+        }
+        if (!"amd64".equals(System.getProperty("os.arch")) || !System.getProperty("os.name", "").startsWith("Linux")) {
+            throw new IOException("no native kernels for " + System.getProperty("os.name") + "/" + System.getProperty("os.arch"));
+        }
+        URL url = NativeKernels.class.getResource(RESOURCE);
+        if (url == null) throw new IOException("this build has no native kernel library (gcc was absent when it was built)");
+        if ("file".equals(url.getProtocol())) return Path.of(url.toURI());
+        Path tmp = Files.createTempFile("razorstream_kernels", ".so");
+        tmp.toFile().deleteOnExit();
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return tmp;
+    }
+
+    private static Variant pick(Library lib) {
+        String wanted = System.getProperty("razorstream.native.isa");
+        for (Variant v : lib.variants) {
+            if (wanted == null || v.isa.equals(wanted) || v.isa.startsWith(wanted + "-")) return v;
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------ activations in the C layouts
+
+    /** Bytes of one prepared input of {@code cols} elements for a weight type (see kernels.c). */
+    static int inputBytes(GgmlType type, int cols) {
+        return switch (type) {
+            case Q8_0, Q4_0 -> cols + 4 * (cols / Quantizer.QK);
+            case Q4_K, Q5_K, Q6_K -> cols + 4 * (cols / KQuants.QK_K) + 2 * (cols / 16);
+            case F16, BF16 -> 4 * cols;
+            default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
+        };
+    }
+
+    /**
+     * {@code x} quantised or rounded for {@code type}'s native kernel, with exactly the Java tier's rules
+     * (llama.cpp's: Q8_0 for Q8_0/Q4_0, Q8_K for the K-quants, F16/BF16 rounding for half weights).
+     */
+    static Activation prepare(GgmlType type, float[] x, int cols) {
+        return switch (type) {
+            case Q8_0, Q4_0 -> Activation.packed(packQ8_0(x, cols), Quantizer.QK, cols);
+            case Q4_K, Q5_K, Q6_K -> Activation.packed(packQ8_K(x, cols), KQuants.QK_K, cols);
+            case F16, BF16 -> {
+                float[] r = new float[cols];
+                boolean bf16 = type == GgmlType.BF16;
+                for (int i = 0; i < cols; i++) r[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
+                yield Activation.nativeFloats(r);
+            }
+            default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
+        };
+    }
+
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    /** int8 q[cols], float d[cols / 32]: as {@link Quantizer#quantizeActivationQ8} (id = 127 / amax, ties to even, F16-rounded scale). */
+    private static byte[] packQ8_0(float[] x, int cols) {
+        if (cols % Quantizer.QK != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + Quantizer.QK);
+        byte[] out = new byte[inputBytes(GgmlType.Q8_0, cols)];
+        MemorySegment seg = MemorySegment.ofArray(out);
+        for (int b = 0; b < cols; b += Quantizer.QK) {
+            float amax = 0;
+            for (int j = 0; j < Quantizer.QK; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+            float id = amax != 0 ? 127f / amax : 0f;
+            for (int j = 0; j < Quantizer.QK; j++) out[b + j] = (byte) Math.rint(x[b + j] * id);
+            seg.set(FLOAT, cols + 4L * (b / Quantizer.QK), Numerics.roundToF16(amax / 127f));
+        }
+        return out;
+    }
+
+    /**
+     * int8 q[cols], float d[cols / 256], int16 sums of q per 16 elements: as
+     * {@link KQuants#quantizeActivationQ8K} (the element of largest magnitude maps to -127).
+     */
+    private static byte[] packQ8_K(float[] x, int cols) {
+        if (cols % KQuants.QK_K != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + KQuants.QK_K);
+        byte[] out = new byte[inputBytes(GgmlType.Q4_K, cols)];
+        MemorySegment seg = MemorySegment.ofArray(out);
+        long sums = cols + 4L * (cols / KQuants.QK_K);
+        for (int b = 0; b < cols; b += KQuants.QK_K) {
+            float amax = 0, max = 0;
+            for (int j = 0; j < KQuants.QK_K; j++) {
+                float ax = Math.abs(x[b + j]);
+                if (ax > amax) {
+                    amax = ax;
+                    max = x[b + j];
+                }
+            }
+            float d = 0;
+            if (amax != 0) {
+                float iscale = -127f / max;
+                for (int j = 0; j < KQuants.QK_K; j++) out[b + j] = (byte) Math.min(127, (int) Math.rint(iscale * x[b + j]));
+                d = 1 / iscale;
+            }
+            seg.set(FLOAT, cols + 4L * (b / KQuants.QK_K), d);
+            for (int g = b; g < b + KQuants.QK_K; g += 16) {
+                int s = 0;
+                for (int j = 0; j < 16; j++) s += out[g + j];
+                seg.set(SHORT, sums + 2L * (g / 16), (short) s);
+            }
+        }
+        return out;
+    }
+
+    /** Several prepared inputs side by side (for one GEMM call), {@link #inputBytes} apart. */
+    static MemorySegment batch(GgmlType type, Activation[] a, int n, int cols) {
+        int stride = inputBytes(type, cols);
+        byte[] all = new byte[Math.multiplyExact(stride, n)];
+        MemorySegment seg = MemorySegment.ofArray(all);
+        for (int t = 0; t < n; t++) MemorySegment.copy(input(a[t]), 0, seg, (long) t * stride, stride);
+        return seg;
+    }
+
+    /** The segment the C code reads for one prepared input. */
+    static MemorySegment input(Activation a) {
+        return a.packed() != null ? MemorySegment.ofArray(a.packed()) : MemorySegment.ofArray(a.values());
+    }
+
+    // ------------------------------------------------------------------ the call
+
+    /**
+     * {@code out[outOffset + t * outStride + (r - r0)] = row r . input t} for rows [r0, r1) of {@code w}
+     * and inputs [0, n) of {@code in} ({@code inputBytes} apart), with the bound variant.
+     */
+    static void gemm(WeightMatrix w, int r0, int r1, MemorySegment in, int n, MemorySegment out, long outOffset, long outStride) {
+        gemm(ACTIVE, w, r0, r1, in, n, out, outOffset, outStride);
+    }
+
+    /** As above with a chosen variant (kernel tests run every variant the CPU has). */
+    public static void gemm(Variant v, WeightMatrix w, int r0, int r1, MemorySegment in, int n, MemorySegment out, long outOffset, long outStride) {
+        if (v == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
+        long stride = inputBytes(w.type, w.cols);
+        // Everything the C code will touch, checked against the segments it is given.
+        if (r0 < 0 || r1 > w.rows || r0 > r1 || n < 0) throw new IndexOutOfBoundsException("rows [" + r0 + ", " + r1 + ") of " + w.rows + ", " + n + " inputs");
+        if (r0 == r1 || n == 0) return;
+        if (w.data.byteSize() < (long) r1 * w.rowBytes) throw new IndexOutOfBoundsException("weights end before row " + r1);
+        if (in.byteSize() < stride * n) throw new IndexOutOfBoundsException(n + " inputs need " + stride * n + " bytes, got " + in.byteSize());
+        long lastOut = outOffset + (n - 1) * outStride + (r1 - r0);
+        if (outOffset < 0 || outStride < (n > 1 ? r1 - r0 : 0) || out.byteSize() < 4 * lastOut) {
+            throw new IndexOutOfBoundsException("output of " + out.byteSize() / 4 + " floats cannot hold " + lastOut);
+        }
+        int rc;
+        try {
+            rc = (int) v.gemm.invokeExact(w.type.code(), w.data, w.rowBytes, r0, r1, w.cols, in, stride, n, out, outOffset, outStride);
+        } catch (Throwable t) {
+            throw new IllegalStateException("native kernel call failed", t);
+        }
+        if (rc != 0) throw new IllegalStateException("native kernels do not cover " + w.type);
+    }
+}

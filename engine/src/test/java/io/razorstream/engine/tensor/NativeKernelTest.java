@@ -1,0 +1,215 @@
+package io.razorstream.engine.tensor;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The native kernel tier, every instruction-set variant this CPU runs, against the scalar definition
+ * (dequantised row times the input's effective values, in double) for every covered type, with odd row
+ * counts, odd token counts and column counts that leave vector tails; decode (one token) and prefill
+ * (many) must agree bit for bit, whatever the row split; and the C code must stay inside its segments.
+ */
+class NativeKernelTest {
+    @BeforeAll
+    static void nativeTierBuilt() {
+        Assumptions.assumeTrue(NativeKernels.available(), "native kernels unavailable here: " + NativeKernels.unavailableReason());
+    }
+
+    static final GgmlType[] TYPES = {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16};
+
+    static int[] colsFor(GgmlType t) {
+        return switch (t.blockSize()) {
+            case 1 -> new int[] {1, 7, 8, 9, 33, 100, 257};
+            case 32 -> new int[] {32, 96, 160, 288};
+            default -> new int[] {256, 768};
+        };
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        for (NativeKernels.Variant v : NativeKernels.variants()) {
+            for (GgmlType t : TYPES) for (int c : colsFor(t)) out.add(Arguments.of(v.isa(), t, c));
+        }
+        return out.stream();
+    }
+
+    static NativeKernels.Variant variant(String isa) {
+        return NativeKernels.variants().stream().filter(v -> v.isa().equals(isa)).findFirst().orElseThrow();
+    }
+
+    /** Random weight bytes of a type: quantised gaussians, or random K-quant blocks with sane f16 scales. */
+    static byte[] weights(GgmlType type, int rows, int cols, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        if (type.blockSize() != KQuants.QK_K) return Quantizer.quantize(type, KernelTest.gaussian(rnd, rows * cols, 1));
+        byte[] bytes = new byte[(int) type.bytesFor((long) rows * cols)];
+        for (int i = 0; i < bytes.length; i++) bytes[i] = (byte) rnd.nextInt(256);
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at < bytes.length; at += type.blockBytes()) {
+            if (type == GgmlType.Q6_K) {
+                b.putShort(at + 208, Numerics.floatToF16((float) (0.01 * (1 + rnd.nextDouble()))));
+            } else {
+                b.putShort(at, Numerics.floatToF16((float) (0.01 * (1 + rnd.nextDouble()))));
+                b.putShort(at + 2, Numerics.floatToF16((float) (0.005 * rnd.nextDouble())));
+            }
+        }
+        return bytes;
+    }
+
+    static Activation[] inputs(WeightMatrix m, int n, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        Activation[] a = new Activation[n];
+        for (int t = 0; t < n; t++) a[t] = NativeKernels.prepare(m.type(), KernelTest.gaussian(rnd, m.cols(), t == 2 ? 300 : 1), m.cols());
+        return a;
+    }
+
+    /** out[t][r] by one native call over rows [r0, r1) and all n inputs. */
+    static float[][] run(NativeKernels.Variant v, WeightMatrix m, Activation[] a, int r0, int r1) {
+        int n = a.length, width = r1 - r0;
+        float[] flat = new float[n * width];
+        NativeKernels.gemm(v, m, r0, r1, NativeKernels.batch(m.type(), a, n, m.cols()), n, MemorySegment.ofArray(flat), 0, width);
+        float[][] out = new float[n][width];
+        for (int t = 0; t < n; t++) System.arraycopy(flat, t * width, out[t], 0, width);
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0} {1} cols={2}")
+    @MethodSource("cases")
+    void everyKernelMatchesTheScalarDefinition(String isa, GgmlType type, int cols) {
+        NativeKernels.Variant v = variant(isa);
+        int rows = 7, n = 5; // one full 4-row tile and three single rows; 2-token tiles and a single token
+        WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, rows, cols, 17L * cols + type.code())), rows, cols);
+        Activation[] a = inputs(m, n, cols);
+        float[][] all = run(v, m, a, 0, rows);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                float[] w = new float[cols];
+                m.dequantizeRow(r, w, 0);
+                double exact = 0, abs = 0;
+                for (int i = 0; i < cols; i++) {
+                    double p = (double) w[i] * a[t].effective(i);
+                    exact += p;
+                    abs += Math.abs(p);
+                }
+                // float products and sums: a few ulps of the absolute sum per term of the summation depth
+                assertThat((double) all[t][r]).as("row %d token %d", r, t).isCloseTo(exact, org.assertj.core.data.Offset.offset(abs * 1e-6 * Math.sqrt(cols) + 1e-30));
+                // decode (one row, one token) equals prefill bit for bit
+                assertThat(run(v, m, new Activation[] {a[t]}, r, r + 1)[0][0]).isEqualTo(all[t][r]);
+            }
+        }
+        // any row split gives the same numbers
+        float[][] lo = run(v, m, a, 0, 3), hi = run(v, m, a, 3, rows);
+        for (int t = 0; t < n; t++) {
+            float[] joined = new float[rows];
+            System.arraycopy(lo[t], 0, joined, 0, 3);
+            System.arraycopy(hi[t], 0, joined, 3, rows - 3);
+            assertThat(joined).isEqualTo(all[t]);
+        }
+    }
+
+    /** The integer paths of all variants give the same bits (no saturation anywhere), so a jar's results do not depend on the host's ISA. */
+    @Test
+    void allVariantsAgreeBitForBit() {
+        for (GgmlType type : TYPES) {
+            int cols = type.blockSize() == 1 ? 257 : 768;
+            WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, 9, cols, 5)), 9, cols);
+            Activation[] a = inputs(m, 3, 6);
+            float[][] first = run(NativeKernels.variants().get(0), m, a, 0, 9);
+            for (NativeKernels.Variant v : NativeKernels.variants()) assertThat(run(v, m, a, 0, 9)).as(type + " " + v.isa()).isDeepEqualTo(first);
+        }
+    }
+
+    /** Q8_0 on the native tier sums exactly as the Java tier (and llama.cpp's AVX2 kernel) does. */
+    @Test
+    void q8_0MatchesTheJavaTierBitForBit() {
+        int rows = 6, cols = 2048;
+        WeightMatrix m = WeightMatrix.of(GgmlType.Q8_0, MemorySegment.ofArray(weights(GgmlType.Q8_0, rows, cols, 9)), rows, cols);
+        float[] x = KernelTest.gaussian(new SplittableRandom(3), cols, 1);
+        Activation nat = NativeKernels.prepare(GgmlType.Q8_0, x, cols), java = m.prepareJava(x);
+        for (int r = 0; r < rows; r++) assertThat(m.dot(r, nat)).isEqualTo(m.dotJava(r, java));
+    }
+
+    /** The native inputs carry exactly the Java tier's quantised values. */
+    @Test
+    void nativeInputsQuantiseAsTheJavaTier() {
+        float[] x = KernelTest.gaussian(new SplittableRandom(4), 512, 2);
+        for (GgmlType type : TYPES) {
+            WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, 1, 512, 1)), 1, 512);
+            Activation nat = NativeKernels.prepare(type, x, 512), java = m.prepareJava(x);
+            for (int i = 0; i < 512; i++) assertThat(nat.effective(i)).as(type + " element " + i).isEqualTo(java.effective(i));
+        }
+    }
+
+    /**
+     * Bounds: weights and inputs that end exactly at the end of a file mapping (a read past them would
+     * fault), outputs between sentinels (a write outside the asked range would show), and calls whose
+     * ranges do not fit are refused before any native code runs.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variantNames")
+    void staysInsideItsSegments(String isa, @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        NativeKernels.Variant v = variant(isa);
+        for (GgmlType type : TYPES) {
+            int rows = 5, cols = type.blockSize() == 1 ? 33 : type.blockSize() == 32 ? 96 : 256, n = 3;
+            try (Arena arena = Arena.ofConfined()) {
+                WeightMatrix m = WeightMatrix.of(type, atMappingEnd(dir, type + ".w", weights(type, rows, cols, 2), arena), rows, cols);
+                Activation[] a = inputs(m, n, 8);
+                MemorySegment heapBatch = NativeKernels.batch(type, a, n, cols);
+                byte[] batchBytes = heapBatch.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                MemorySegment in = atMappingEnd(dir, type + ".in", batchBytes, arena);
+                float[] out = new float[2 + n * rows + 2];
+                Arrays.fill(out, Float.NaN);
+                NativeKernels.gemm(v, m, 0, rows, in, n, MemorySegment.ofArray(out), 2, rows);
+                assertThat(out[0]).isNaN();
+                assertThat(out[1]).isNaN();
+                assertThat(out[out.length - 2]).isNaN();
+                assertThat(out[out.length - 1]).isNaN();
+                for (int i = 2; i < 2 + n * rows; i++) assertThat(out[i]).isFinite();
+
+                MemorySegment o = MemorySegment.ofArray(new float[n * rows]);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows + 1, in, n, o, 0, rows)).isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in.asSlice(1), n, o, 0, rows)).isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 1, rows)).isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 0, rows - 1)).isInstanceOf(IndexOutOfBoundsException.class);
+            }
+        }
+    }
+
+    static Stream<String> variantNames() {
+        return NativeKernels.variants().stream().map(NativeKernels.Variant::isa);
+    }
+
+    /** {@code bytes} mapped read-only so that they end exactly where a file mapping ends (on a page boundary). */
+    static MemorySegment atMappingEnd(Path dir, String name, byte[] bytes, Arena arena) throws IOException {
+        int page = 4096;
+        int size = (bytes.length + page - 1) / page * page;
+        byte[] file = new byte[size];
+        System.arraycopy(bytes, 0, file, size - bytes.length, bytes.length);
+        Path p = dir.resolve(name);
+        Files.write(p, file);
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena).asSlice(size - bytes.length);
+        }
+    }
+}
