@@ -9,6 +9,7 @@ import io.razorstream.app.stream.DamagedSessions;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.app.stream.TokenRouter;
 import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.store.HotSessions;
 import io.razorstream.store.SessionStores;
@@ -62,6 +63,7 @@ public final class RazorService implements AutoCloseable {
         List<AutoCloseable> resources = new ArrayList<>();
         try {
             Files.createDirectories(config.dataDir());
+            log.info("engine: {}, {} threads", Kernels.select(Kernels.Mode.parse(config.get("engine.kernels"))), config.getInt("engine.threads"));
             Parallel parallel = new Parallel(config.getInt("engine.threads"));
             resources.add(parallel);
             ServedModel model = ServedModel.open(config, parallel);
@@ -147,6 +149,7 @@ public final class RazorService implements AutoCloseable {
             throw new IllegalArgumentException("settings reply.default-tokens (" + def + ") and reply.max-tokens (" + max + ") must satisfy 1 <= default <= max");
         }
         if (c.getInt("turn.max-bytes") < 1) throw new IllegalArgumentException("setting turn.max-bytes must be >= 1");
+        Kernels.Mode.parse(c.get("engine.kernels")); // a bad value is refused before anything starts
         if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
         if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
         try {

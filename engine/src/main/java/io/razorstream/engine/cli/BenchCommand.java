@@ -4,6 +4,7 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -78,17 +79,21 @@ final class BenchCommand implements Callable<Integer> {
                         "{\"model\":\"%s\",\"threads\":%d,\"promptTokens\":%d,\"genTokens\":%d,\"repeats\":%d,"
                                 + "\"prefillTokensPerSecond\":%.3f,\"decodeTokensPerSecond\":%.3f,"
                                 + "\"prefillRuns\":%s,\"decodeRuns\":%s,\"modelBytes\":%d,\"bytesPerDecodedToken\":%d,"
-                                + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f}",
+                                + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f,"
+                                + "\"kernels\":\"%s\",\"isa\":\"%s\",\"decodeFractionOfCeiling\":%.3f}",
                         r.model().replace("\\", "\\\\").replace("\"", "\\\""), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(),
                         r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), list(r.prefillRuns()), list(r.decodeRuns()),
-                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond(), r.ceilingTokensPerSecond()));
+                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond(), r.ceilingTokensPerSecond(),
+                        Kernels.tier(), Kernels.isa(), r.decodeTokensPerSecond() / r.ceilingTokensPerSecond()));
             } else {
                 out.printf(Locale.ROOT, "model %s, %d threads, %d prompt tokens, %d generated, median of %d runs after %d warm-up%n",
                         r.model(), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(), warmups);
                 out.printf(Locale.ROOT, "prefill: %.2f tokens/s   (runs: %s)%n", r.prefillTokensPerSecond(), list(r.prefillRuns()));
                 out.printf(Locale.ROOT, "decode:  %.2f tokens/s   (runs: %s)%n", r.decodeTokensPerSecond(), list(r.decodeRuns()));
-                out.printf(Locale.ROOT, "model: %d bytes; decode reads %d bytes/token; memory bandwidth %.1f GB/s -> ceiling %.1f tokens/s%n",
-                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond() / 1e9, r.ceilingTokensPerSecond());
+                out.printf(Locale.ROOT, "model: %d bytes; decode reads %d bytes/token; memory bandwidth %.1f GB/s -> ceiling %.1f tokens/s (decode at %.0f%%)%n",
+                        r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond() / 1e9, r.ceilingTokensPerSecond(),
+                        100 * r.decodeTokensPerSecond() / r.ceilingTokensPerSecond());
+                out.printf(Locale.ROOT, "%s%n", Kernels.describe());
             }
         }
         out.flush();

@@ -48,6 +48,7 @@ final class InspectCommand implements Callable<Integer> {
                 params += t.elementCount();
             }
             out.printf("%n%d parameters, %d bytes of tensor data%n", params, f.tensorBytes());
+            out.printf("runs on: %s%n", io.razorstream.engine.tensor.Kernels.describe());
         }
         out.flush();
         return 0;

@@ -100,12 +100,15 @@ public final class Activation {
         return packed != null ? packedLength : values.length;
     }
 
+    /** The quantisation scale that applies to element {@code i} (1 for unquantised inputs). */
+    public float scale(int i) {
+        if (packed != null) return MemorySegment.ofArray(packed).get(ValueLayout.JAVA_FLOAT_UNALIGNED, packedLength + 4L * (i / packedBlock));
+        return scales == null ? 1 : scales[i / Quantizer.QK];
+    }
+
     /** The value the weight type actually multiplies with element {@code i}. */
     public float effective(int i) {
-        if (packed != null) {
-            MemorySegment seg = MemorySegment.ofArray(packed);
-            return packed[i] * seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, length() + 4L * (i / packedBlock));
-        }
+        if (packed != null) return packed[i] * scale(i);
         float v = values[interleaved ? interleavedIndex(i) : i];
         return scales == null ? v : v * scales[i / Quantizer.QK];
     }

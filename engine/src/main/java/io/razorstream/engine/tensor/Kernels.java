@@ -26,6 +26,7 @@ public final class Kernels {
 
     private static volatile boolean nativeActive;
     private static volatile boolean selected;
+    private static boolean warned;
 
     private Kernels() {}
 
@@ -43,7 +44,8 @@ public final class Kernels {
                 yield true;
             }
             case AUTO -> {
-                if (!NativeKernels.available()) {
+                if (!NativeKernels.available() && !warned) {
+                    warned = true;
                     System.err.println("[razorstream] native kernels unavailable (" + NativeKernels.unavailableReason()
                             + "); using the Java kernel tier");
                 }

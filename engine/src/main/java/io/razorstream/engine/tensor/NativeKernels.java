@@ -102,7 +102,7 @@ public final class NativeKernels {
         if (override != null) {
             Path p = Path.of(override);
             if (!Files.isReadable(p)) throw new IOException("library " + p + " does not exist or is not readable");
-            return p;
+            return checkedElf(p);
         }
         if (!"amd64".equals(System.getProperty("os.arch")) || !System.getProperty("os.name", "").startsWith("Linux")) {
             throw new IOException("no native kernels for " + System.getProperty("os.name") + "/" + System.getProperty("os.arch"));
@@ -116,6 +116,20 @@ public final class NativeKernels {
             Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
         }
         return tmp;
+    }
+
+    /**
+     * Refuses a file that is not an ELF object before dlopen sees it: the JVM answers a failed dlopen of
+     * such a file with a two-line warning of its own about stack guards, which would hide ours.
+     */
+    private static Path checkedElf(Path p) throws IOException {
+        byte[] head = new byte[4];
+        try (InputStream in = Files.newInputStream(p)) {
+            if (in.readNBytes(head, 0, 4) < 4 || head[0] != 0x7f || head[1] != 'E' || head[2] != 'L' || head[3] != 'F') {
+                throw new IOException("library " + p + " is not a shared library (no ELF header)");
+            }
+        }
+        return p;
     }
 
     private static Variant pick(Library lib) {

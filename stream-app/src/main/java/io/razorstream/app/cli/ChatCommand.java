@@ -54,6 +54,10 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "with --model: engine threads (default: all cores)")
     Integer threads;
 
+    @Option(names = "--kernels", paramLabel = "TIER", defaultValue = "${sys:razorstream.kernels:-auto}",
+            description = "with --model: kernel tier, auto, native or java (default: ${DEFAULT-VALUE})")
+    String kernels;
+
     @Option(names = "--message", description = "send this one turn and exit")
     String message;
 
@@ -74,6 +78,7 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (model != null) {
             if (turnId != null) throw new IllegalArgumentException("--turn-id is for a service (--target), not for --model");
+            io.razorstream.engine.tensor.Kernels.select(io.razorstream.engine.tensor.Kernels.Mode.parse(kernels));
             io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
                     : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
             return LocalChat.run(model, template, system, sampling, maxTokens == null ? 512 : maxTokens,
