@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the native kernel tier: kernels.c once per ISA variant, plus the CPU check, into one shared
+# Builds the native kernel tier: kernels.c and attention.c once per ISA variant, plus the CPU check, into one shared
 # library that the engine loads with the FFM API and picks a variant from at run time.
 # Usage: build.sh OUTPUT_DIR. Without gcc (or on a non-x86-64 build host) it builds nothing and says so:
 # the jar then runs on the Java kernel tier.
@@ -18,10 +18,13 @@ cc="${CC:-gcc}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 common=(-O3 -fPIC -std=c11 -Wall -Wextra -Werror -fvisibility=hidden -ffp-contract=off -fno-strict-aliasing)
-"$cc" "${common[@]}" -mavx2 -mfma -mf16c -DRS_ISA=avx2 -c "$src/kernels.c" -o "$tmp/kernels_avx2.o"
-"$cc" "${common[@]}" -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -DRS_ISA=avx512 \
-    -c "$src/kernels.c" -o "$tmp/kernels_avx512.o"
+avx2=(-mavx2 -mfma -mf16c -DRS_ISA=avx2)
+avx512=(-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -DRS_ISA=avx512)
+for f in kernels attention; do
+    "$cc" "${common[@]}" "${avx2[@]}" -c "$src/$f.c" -o "$tmp/${f}_avx2.o"
+    "$cc" "${common[@]}" "${avx512[@]}" -c "$src/$f.c" -o "$tmp/${f}_avx512.o"
+done
 "$cc" "${common[@]}" -c "$src/cpu.c" -o "$tmp/cpu.o"
 mkdir -p "$out"
-"$cc" -shared -o "$out/librazorstream_kernels.so" "$tmp/kernels_avx2.o" "$tmp/kernels_avx512.o" "$tmp/cpu.o"
+"$cc" -shared -Wl,-z,noexecstack -o "$out/librazorstream_kernels.so" "$tmp"/*.o -lm
 echo "[razorstream native] built $out/librazorstream_kernels.so"

@@ -4,6 +4,8 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.tensor.Activation;
+import io.razorstream.engine.tensor.Kernels;
+import io.razorstream.engine.tensor.NativeKernels;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Numerics;
 import io.razorstream.engine.tensor.Ops;
@@ -187,10 +189,40 @@ public final class LlamaModel {
      * on the grouping.
      */
     private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
-        int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
+        int hs = config.headSize(), group = config.groupSize();
         boolean f16 = cache.precision() == KvPrecision.F16;
         float scale = (float) (1.0 / Math.sqrt(hs));
         AttentionObserver observer = cache.observer();
+        if (observer == null && Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs)) {
+            nativeAttention(cache, layer, start, count, b, parallel, f16, scale);
+        } else {
+            javaAttention(cache, layer, start, count, b, parallel, f16, scale, observer);
+        }
+        windowAttention(cache, layer, count, b, parallel, scale);
+    }
+
+    /** The native tier's FULL-head attention: a tiled online softmax per (token, GQA group), see attention.c. */
+    private void nativeAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, float scale) {
+        int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
+        parallel.forRange(count * kvHeads, (from, to) -> {
+            float[] q = ATTENTION_SCRATCH.get().groupQueries(group * hs);
+            for (int task = from; task < to; task++) {
+                int t = task / kvHeads, kvh = task % kvHeads;
+                if (cache.compressed(layer, kvh) != null) continue;
+                int base = kvh * group * hs;
+                for (int i = 0; i < group * hs; i++) q[i] = f16 ? Numerics.roundToF16(b.q[t][base + i]) : b.q[t][base + i];
+                NativeKernels.attend(q, group, hs, cache.keys(layer, kvh), cache.values(layer, kvh), start + t + 1, scale, b.attnOut[t], base);
+            }
+        });
+    }
+
+    /**
+     * The Java tier's FULL-head attention (and the profiler's, which needs every probability): scores,
+     * softmax and weighted values in position order, as llama.cpp's non-flash CPU path rounds them.
+     */
+    private void javaAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, float scale,
+                               AttentionObserver observer) {
+        int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
         parallel.forRange(count * kvHeads, (from, to) -> {
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[][] q = scratch.queries(group, hs);
@@ -219,12 +251,18 @@ public final class LlamaModel {
                 }
             }
         });
-        windowAttention(cache, layer, count, b, parallel, scale);
     }
 
     /** Per worker thread: query copies and score rows of one GQA group (grown as the context grows), and head vectors. */
     private static final class AttentionScratch {
         private float[][] queries = new float[0][0], scores = new float[0][0];
+        private float[] groupQueries = new float[0];
+
+        /** The native path's queries of one GQA group, side by side. */
+        float[] groupQueries(int n) {
+            if (groupQueries.length < n) groupQueries = new float[n];
+            return groupQueries;
+        }
         private final float[][] vectors = new float[3][];
 
         /** Scratch vector {@code i} of exactly {@code hs} floats (the compressed-head path copies whole arrays). */

@@ -37,8 +37,13 @@ public final class NativeKernels {
     private static final FunctionDescriptor GEMM = FunctionDescriptor.of(JAVA_INT,
             JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
 
+    private static final FunctionDescriptor ATTEND = FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ValueLayout.JAVA_FLOAT, ADDRESS);
+    /** The attention kernel's limits (attention.c). */
+    private static final int MAX_GROUP = 16, MAX_HEAD = 256;
+
     /** One instruction-set variant of the kernels. */
-    public record Variant(String isa, MethodHandle gemm) {}
+    public record Variant(String isa, MethodHandle gemm, MethodHandle attend) {}
 
     private record Library(List<Variant> variants, String error) {}
 
@@ -87,8 +92,12 @@ public final class NativeKernels {
             if (level == 0) return new Library(List.of(), "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
-            if (level >= 2) variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical)));
-            variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical)));
+            if (level >= 2) {
+                variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical),
+                        linker.downcallHandle(lib.findOrThrow("rs_attend_avx512"), ATTEND, critical)));
+            }
+            variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical),
+                    linker.downcallHandle(lib.findOrThrow("rs_attend_avx2"), ATTEND, critical)));
             return new Library(List.copyOf(variants), null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
@@ -266,5 +275,40 @@ public final class NativeKernels {
             throw new IllegalStateException("native kernel call failed", t);
         }
         if (rc != 0) throw new IllegalStateException("native kernels do not cover " + w.type);
+    }
+
+    // ------------------------------------------------------------------ attention
+
+    /** Whether the attention kernel takes a GQA group of {@code group} heads of {@code headSize}. */
+    public static boolean attentionCovers(int group, int headSize) {
+        return group >= 1 && group <= MAX_GROUP && headSize >= 8 && headSize <= MAX_HEAD && headSize % 8 == 0;
+    }
+
+    /** {@link #attend(Variant, float[], int, int, float[], float[], int, float, float[], int)} with the bound variant. */
+    public static void attend(float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale, float[] out, int outOffset) {
+        attend(ACTIVE, q, group, headSize, keys, values, len, scale, out, outOffset);
+    }
+
+    /**
+     * Causal attention of one GQA group over positions [0, len) of a FULL head: for each of the {@code group}
+     * queries in {@code q} (rows of {@code headSize}), softmax(scale * q . k_p) weighted values into
+     * {@code out[outOffset + g * headSize ...]}. Tiled online softmax in C (attention.c).
+     */
+    public static void attend(Variant v, float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale,
+                              float[] out, int outOffset) {
+        if (v == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
+        if (!attentionCovers(group, headSize)) throw new IllegalArgumentException("attention kernel: group " + group + ", head size " + headSize);
+        long rows = (long) len * headSize, qs = (long) group * headSize;
+        if (len < 1 || q.length < qs || keys.length < rows || values.length < rows || outOffset < 0 || out.length < outOffset + qs) {
+            throw new IndexOutOfBoundsException("attention over " + len + " positions does not fit the arrays given");
+        }
+        int rc;
+        try {
+            rc = (int) v.attend.invokeExact(MemorySegment.ofArray(q), group, headSize, MemorySegment.ofArray(keys), MemorySegment.ofArray(values),
+                    len, scale, MemorySegment.ofArray(out).asSlice(4L * outOffset));
+        } catch (Throwable t) {
+            throw new IllegalStateException("native attention call failed", t);
+        }
+        if (rc != 0) throw new IllegalStateException("native attention refused group " + group + ", head size " + headSize);
     }
 }

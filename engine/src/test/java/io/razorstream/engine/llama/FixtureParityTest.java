@@ -87,20 +87,27 @@ class FixtureParityTest {
         }
     }
 
-    @ParameterizedTest(name = "{0} within {1}")
+    /**
+     * Tolerances: the Java tier follows llama.cpp's rounding steps (F16 softmax output, lane order), hence the
+     * tight first column; the native tier's attention is a tiled online softmax in F32 with its own summation
+     * order, and the fixture README's per-type tolerances apply (second column): a 1e-7 change flips Q8_0
+     * activation quants and the flips cascade to ~1e-2 (measured 1.0e-2 for llama-q-Q8_0, 2.3e-2 for qwen2-q-Q8_0).
+     */
+    @ParameterizedTest(name = "{0} within {1} (java) / {2} (native)")
     @CsvSource({
-            "llama-q-F32,    2e-4",
-            "llama-tied-F32, 2e-4",
-            "llama-q-F16,    1.5e-3",
-            "llama-q-BF16,   1e-2",
-            "llama-q-Q8_0,   1e-6",
-            "llama-q-Q4_0,   3e-2",
-            "llama-q-Q4_K_M, 6e-2",
-            "llama-q-Q5_K_M, 6e-2",
-            "llama-q-Q6_K,   6e-2",
-            "qwen2-q-F16,    2e-3",
-            "qwen2-q-Q8_0,   1e-3"})
-    void teacherForcedLogitsAndGreedyIdsMatchLlamaCpp(String name, double tolerance) throws IOException {
+            "llama-q-F32,    2e-4,   8e-4",
+            "llama-tied-F32, 2e-4,   8e-4",
+            "llama-q-F16,    1.5e-3, 2e-3",
+            "llama-q-BF16,   1e-2,   1.1e-2",
+            "llama-q-Q8_0,   1e-6,   6e-2",
+            "llama-q-Q4_0,   3e-2,   6e-2",
+            "llama-q-Q4_K_M, 6e-2,   6e-2",
+            "llama-q-Q5_K_M, 6e-2,   6e-2",
+            "llama-q-Q6_K,   6e-2,   6e-2",
+            "qwen2-q-F16,    2e-3,   2e-3",
+            "qwen2-q-Q8_0,   1e-3,   6e-2"})
+    void teacherForcedLogitsAndGreedyIdsMatchLlamaCpp(String name, double javaTolerance, double nativeTolerance) throws IOException {
+        double tolerance = io.razorstream.engine.tensor.Kernels.nativeSelected() ? nativeTolerance : javaTolerance;
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));
         int[] forced = ints(ref.get("generated_token_ids"));
@@ -125,8 +132,8 @@ class FixtureParityTest {
                 perStep.append(String.format(" %.1e", stepWorst));
                 logits = model.forward(cache, forced, step, 1, parallel);
             }
-            System.out.printf("%s: max |logit - llama.cpp| over 32 teacher-forced steps = %.3g (tolerance %.1g); per step:%s%n",
-                    name, worst, tolerance, perStep);
+            System.out.printf("%s, %s: max |logit - llama.cpp| over 32 teacher-forced steps = %.3g (tolerance %.1g); per step:%s%n",
+                    name, io.razorstream.engine.tensor.Kernels.describe(), worst, tolerance, perStep);
 
             // Greedy ids must agree up to the first step where llama.cpp's top two are closer than twice the
             // tolerance: two logits each within the tolerance of llama.cpp's can swap order when their gap is below 2 tol.

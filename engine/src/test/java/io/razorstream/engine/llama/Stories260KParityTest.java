@@ -76,15 +76,17 @@ class Stories260KParityTest {
         assertThat(r.text()).isEqualTo(ref.text());
     }
 
+    /** Within 1e-3 on the Java tier (llama.cpp's rounding steps), 2e-3 on the native tier (F32 online softmax; measured 1.3e-3). */
     @Test
     void firstStepTop5LogitsWithin1e3() {
+        float tolerance = io.razorstream.engine.tensor.Kernels.nativeSelected() ? 2e-3f : 1e-3f;
         LlamaModel m = model.model();
         KvCache cache = m.newCache(64, KvPrecision.F16);
         float[] logits = m.forward(cache, new int[] {1, 403, 407, 261, 378}, 0, 5, parallel);
         int[] ids = {432, 383, 322, 353, 323};
         float[] expected = {17.798916f, 14.282507f, 9.709796f, 9.586159f, 9.135535f};
         for (int i = 0; i < ids.length; i++) {
-            assertThat(logits[ids[i]]).as("logit of token %d", ids[i]).isCloseTo(expected[i], within(1e-3f));
+            assertThat(logits[ids[i]]).as("logit of token %d", ids[i]).isCloseTo(expected[i], within(tolerance));
         }
         Integer[] order = new Integer[logits.length];
         for (int i = 0; i < order.length; i++) order[i] = i;
@@ -94,6 +96,6 @@ class Stories260KParityTest {
         float[] fromBos = m.forward(m.newCache(8, KvPrecision.F16), new int[] {1}, 0, 1, parallel);
         int[] bosIds = {403, 385, 410, 317, 407};
         float[] bosExpected = {17.023766f, 15.406727f, 13.108759f, 12.769675f, 12.417802f};
-        for (int i = 0; i < bosIds.length; i++) assertThat(fromBos[bosIds[i]]).isCloseTo(bosExpected[i], within(1e-3f));
+        for (int i = 0; i < bosIds.length; i++) assertThat(fromBos[bosIds[i]]).isCloseTo(bosExpected[i], within(tolerance));
     }
 }

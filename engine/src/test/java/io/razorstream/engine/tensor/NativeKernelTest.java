@@ -212,4 +212,61 @@ class NativeKernelTest {
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena).asSlice(size - bytes.length);
         }
     }
+
+    static Stream<Arguments> attentionCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (NativeKernels.Variant v : NativeKernels.variants()) {
+            for (int[] c : new int[][] {{1, 8, 1}, {8, 64, 1}, {8, 64, 7}, {8, 64, 33}, {4, 128, 100}, {7, 72, 65}, {16, 256, 40}, {3, 136, 9}}) {
+                out.add(Arguments.of(v.isa(), c[0], c[1], c[2]));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
+     * The tiled online-softmax attention against the plain definition in double (scores, softmax, weighted
+     * values), for group sizes, head sizes and lengths that leave partial tiles and partial 8-position runs;
+     * the output outside the group's rows is left alone.
+     */
+    @ParameterizedTest(name = "{0} group={1} head={2} len={3}")
+    @MethodSource("attentionCases")
+    void attentionMatchesThePlainSoftmax(String isa, int group, int hs, int len) {
+        NativeKernels.Variant v = variant(isa);
+        SplittableRandom rnd = new SplittableRandom(31L * len + hs + group);
+        float[] q = KernelTest.gaussian(rnd, group * hs, 1), k = KernelTest.gaussian(rnd, len * hs, 1), val = KernelTest.gaussian(rnd, len * hs, 1);
+        if (len > 20) for (int i = 0; i < hs; i++) k[17 * hs + i] = 4 * q[i]; // one dominant position for head 0
+        float scale = (float) (1 / Math.sqrt(hs));
+        float[] out = new float[group * hs + 10];
+        Arrays.fill(out, Float.NaN);
+        NativeKernels.attend(v, q, group, hs, k, val, len, scale, out, 5);
+        for (int g = 0; g < group; g++) {
+            double[] s = new double[len];
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int p = 0; p < len; p++) {
+                for (int i = 0; i < hs; i++) s[p] += (double) q[g * hs + i] * k[p * hs + i];
+                s[p] *= scale;
+                max = Math.max(max, s[p]);
+            }
+            for (int p = 0; p < len; p++) sum += s[p] = Math.exp(s[p] - max);
+            for (int i = 0; i < hs; i++) {
+                double o = 0, abs = 0;
+                for (int p = 0; p < len; p++) {
+                    o += s[p] / sum * val[p * hs + i];
+                    abs += s[p] / sum * Math.abs(val[p * hs + i]);
+                }
+                assertThat((double) out[5 + g * hs + i]).as("head %d element %d", g, i).isCloseTo(o, org.assertj.core.data.Offset.offset(2e-6 * abs * Math.sqrt(hs) + 1e-7));
+            }
+        }
+        for (int i : new int[] {0, 4, 5 + group * hs, out.length - 1}) assertThat(out[i]).isNaN();
+    }
+
+    @Test
+    void attentionRefusesWhatItCannotHold() {
+        NativeKernels.Variant v = NativeKernels.variants().get(0);
+        float[] a = new float[64 * 64];
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 65, 1, a, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 60, a, a, 4, 1, a, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, a, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, a, 64 * 64 - 8 * 64 + 1)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
 }
