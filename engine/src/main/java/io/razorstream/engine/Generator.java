@@ -78,6 +78,7 @@ public final class Generator {
         int[] generated = new int[budget];
         int n = 0;
         boolean stopped = false;
+        float[] step = null; // decode's logits, one array for the whole loop
         while (n < budget) {
             int token = sampler.sample(logits);
             if (tokenizer.vocabulary().isEndOfGeneration(token)) {
@@ -89,7 +90,11 @@ public final class Generator {
             String piece = decoder.feed(tokenizer.piece(token));
             text.append(piece);
             if (listener != null) listener.onToken(token, piece);
-            if (n < budget) logits = model.forward(cache, new int[] {token}, 0, 1, parallel);
+            if (n < budget) {
+                if (step == null) step = new float[logits.length];
+                model.decode(cache, token, step, parallel);
+                logits = step;
+            }
         }
         String rest = decoder.flush();
         text.append(rest);

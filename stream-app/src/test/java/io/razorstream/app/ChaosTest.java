@@ -557,11 +557,7 @@ class ChaosTest {
             // interval), so the topic is read again until every step's committed reply is there.
             int expectedReplies = 0;
             for (int s = 0; s < SESSIONS; s++) expectedReplies += 2 * workload(s).size();
-            Map<String, List<ReplyEvent>> replies = replies(dataDir, Duration.ofSeconds(60));
-            for (long until = System.nanoTime() + Duration.ofSeconds(30).toNanos(); nonDuplicates(replies) < expectedReplies && System.nanoTime() < until; ) {
-                Thread.sleep(500);
-                replies = replies(dataDir, Duration.ofSeconds(60));
-            }
+            Map<String, List<ReplyEvent>> replies = committedReplies(dataDir, expectedReplies);
             for (int s = 0; s < SESSIONS; s++) {
                 String ref = refSessions.get(s), cha = chaosSessions.get(s);
                 List<Answer> want = reference.get(ref), got = answers.get(cha);
@@ -690,6 +686,16 @@ class ChaosTest {
     }
 
     /** Every committed ReplyEvent on the replies topic, per session, in offset order. */
+    /** The replies topic once it holds {@code expected} non-duplicate replies (or after 30 s, for the assertions to report). */
+    static Map<String, List<ReplyEvent>> committedReplies(Path dataDir, int expected) throws Exception {
+        Map<String, List<ReplyEvent>> replies = replies(dataDir, Duration.ofSeconds(60));
+        for (long until = System.nanoTime() + Duration.ofSeconds(30).toNanos(); nonDuplicates(replies) < expected && System.nanoTime() < until; ) {
+            Thread.sleep(500);
+            replies = replies(dataDir, Duration.ofSeconds(60));
+        }
+        return replies;
+    }
+
     static long nonDuplicates(Map<String, List<ReplyEvent>> replies) {
         return replies.values().stream().flatMap(List::stream).filter(e -> !e.getDuplicate()).count();
     }

@@ -43,8 +43,10 @@ public final class Benchmark {
             long t0 = System.nanoTime();
             float[] logits = generator.prefill(model, cache, prompt);
             long t1 = System.nanoTime();
+            float[] step = new float[logits.length];
             for (int i = 0; i < genTokens; i++) {
-                logits = model.forward(cache, new int[] {Ops.argmax(logits)}, 0, 1, parallel);
+                model.decode(cache, Ops.argmax(logits), step, parallel);
+                logits = step;
             }
             long t2 = System.nanoTime();
             if (run >= 0) {
@@ -78,7 +80,11 @@ public final class Benchmark {
             cache.appendRandom(context, 11);
             int token = 1;
             long t0 = System.nanoTime();
-            for (int i = 0; i < genTokens; i++) token = Ops.argmax(model.forward(cache, new int[] {token}, 0, 1, parallel));
+            float[] logits = new float[model.config().vocabularySize()];
+            for (int i = 0; i < genTokens; i++) {
+                model.decode(cache, token, logits, parallel);
+                token = Ops.argmax(logits);
+            }
             long t1 = System.nanoTime();
             if (run >= 0) runs[run] = genTokens / ((t1 - t0) / 1e9);
             bytes = cache.bytesInUse();

@@ -66,6 +66,7 @@ public final class Conversation {
         Sampler sampler = new Sampler(sampling);
         Utf8StreamDecoder decoder = new Utf8StreamDecoder();
         StringBuilder text = new StringBuilder();
+        float[] step = null; // decode's logits, one array for the whole reply
         for (int n = 0; n < maxTokens && cache.size() < m.config().contextLength(); n++) {
             int token = sampler.sample(logits);
             if (model.tokenizer().vocabulary().isEndOfGeneration(token)) break;
@@ -73,7 +74,9 @@ public final class Conversation {
             String piece = decoder.feed(model.tokenizer().piece(token));
             text.append(piece);
             if (listener != null && !piece.isEmpty()) listener.onToken(token, piece);
-            logits = m.forward(cache, new int[] {token}, 0, 1, parallel);
+            if (step == null) step = new float[logits.length];
+            m.decode(cache, token, step, parallel);
+            logits = step;
         }
         String rest = decoder.flush();
         text.append(rest);

@@ -12,8 +12,6 @@ import io.razorstream.engine.tensor.Ops;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tensor.WeightMatrix;
 
-import java.util.EnumMap;
-import java.util.Map;
 
 /**
  * The {@code llama} transformer (and {@code qwen2}: Q/K/V biases, NeoX rotation): RMSNorm, RoPE, grouped-query attention, SwiGLU
@@ -67,6 +65,30 @@ public final class LlamaModel {
     /** As {@link #forward(KvCache, int[], int, int, Parallel)}; with {@code allLogits}, one row per token. */
     public float[][] forward(KvCache cache, int[] tokens, int from, int count, boolean allLogits, Parallel parallel) {
         if (count <= 0) throw new IllegalArgumentException("nothing to run");
+        int outCount = allLogits ? count : 1;
+        float[][] logits = new float[outCount][config.vocabularySize()];
+        run(cache, tokens, from, count, batch(count), logits, parallel);
+        return logits;
+    }
+
+    /**
+     * One decode step: appends {@code token} to the cache and writes the logits after it into {@code logits}
+     * (one per vocabulary entry). Uses this thread's one-token buffers, so a decode loop that passes the
+     * same array allocates nothing per token on the native kernel tier (the Java tier's activations are
+     * still allocated per matrix).
+     */
+    public void decode(KvCache cache, int token, float[] logits, Parallel parallel) {
+        if (logits.length != config.vocabularySize()) {
+            throw new IllegalArgumentException("logits has " + logits.length + " entries, the vocabulary " + config.vocabularySize());
+        }
+        Batch b = decodeBatch.get();
+        b.token[0] = token;
+        b.logits[0] = logits;
+        run(cache, b.token, 0, 1, b, b.logits, parallel);
+    }
+
+    /** The forward pass over tokens[from, from + count) in {@code b}, logits of the last logits.length tokens into {@code logits}. */
+    private void run(KvCache cache, int[] tokens, int from, int count, Batch b, float[][] logits, Parallel parallel) {
         int d = config.embeddingLength();
         for (int t = 0; t < count; t++) {
             int tok = tokens[from + t];
@@ -76,14 +98,13 @@ public final class LlamaModel {
         }
         cache.reserve(count);
         int start = cache.size();
-        Batch b = batch(count);
         float[][] x = b.x;
         for (int t = 0; t < count; t++) weights.tokenEmbedding().dequantizeRow(tokens[from + t], x[t], 0);
 
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
-            Map<GgmlType, Activation[]> in = prepare(b.normed, count, layer.wq(), layer.wk(), layer.wv());
+            Activation[][] in = prepare(b, 0, b.normed, count, layer.wq(), layer.wk(), layer.wv());
             WeightMatrix.multiply(parallel, product(layer.wq(), in, count, b.q), product(layer.wk(), in, count, b.k),
                     product(layer.wv(), in, count, b.v));
             for (int t = 0; t < count; t++) {
@@ -95,25 +116,22 @@ public final class LlamaModel {
                 cache.put(l, start + t, b.k[t], b.v[t]);
             }
             attention(cache, l, start, count, b, parallel);
-            WeightMatrix.multiply(parallel, product(layer.wo(), prepare(b.attnOut, count, layer.wo()), count, b.projected));
+            WeightMatrix.multiply(parallel, product(layer.wo(), prepare(b, 1, b.attnOut, count, layer.wo()), count, b.projected));
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
 
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
-            in = prepare(b.normed, count, layer.gate(), layer.up());
+            in = prepare(b, 2, b.normed, count, layer.gate(), layer.up());
             WeightMatrix.multiply(parallel, product(layer.gate(), in, count, b.gate), product(layer.up(), in, count, b.up));
             for (int t = 0; t < count; t++) Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
-            WeightMatrix.multiply(parallel, product(layer.down(), prepare(b.gate, count, layer.down()), count, b.projected));
+            WeightMatrix.multiply(parallel, product(layer.down(), prepare(b, 3, b.gate, count, layer.down()), count, b.projected));
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
         cache.advance(count);
 
-        int outFrom = allLogits ? 0 : count - 1;
-        int outCount = count - outFrom;
-        float[][] finalNormed = new float[outCount][d];
+        int outCount = logits.length, outFrom = count - outCount;
+        float[][] finalNormed = b.normed; // free again: only the last outCount rows are normed into it
         for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
-        float[][] logits = new float[outCount][config.vocabularySize()];
-        WeightMatrix.multiply(parallel, product(weights.output(), prepare(finalNormed, outCount, weights.output()), outCount, logits));
-        return logits;
+        WeightMatrix.multiply(parallel, product(weights.output(), prepare(b, 4, finalNormed, outCount, weights.output()), outCount, logits));
     }
 
     /** The one-token buffers of decode, kept per calling thread: decoding allocates no per-token scratch. */
@@ -126,6 +144,13 @@ public final class LlamaModel {
     /** Per-token scratch buffers of one forward pass (every entry is overwritten before it is read). */
     private final class Batch {
         final float[][] x, normed, q, k, v, attnOut, projected, gate, up;
+        /** decode's token and logits row (see {@link #decode}) */
+        final int[] token = new int[1];
+        final float[][] logits = new float[1][];
+        /** Prepared inputs of the five matrix groups (qkv, wo, gate/up, down, output), by weight type, reused across passes. */
+        final Activation[][][] inputs = new Activation[5][GgmlType.values().length][];
+        final int[][] stamps = new int[5][GgmlType.values().length];
+        int stamp;
 
         Batch(int n) {
             int d = config.embeddingLength();
@@ -141,21 +166,27 @@ public final class LlamaModel {
         }
     }
 
-    /** Prepares the inputs once per weight type among {@code matrices} (q, k and v usually share one). */
-    private static Map<GgmlType, Activation[]> prepare(float[][] xs, int n, WeightMatrix... matrices) {
-        Map<GgmlType, Activation[]> prepared = new EnumMap<>(GgmlType.class);
+    /**
+     * Prepares the inputs once per weight type among {@code matrices} (q, k and v usually share one), into
+     * the batch's slot for this matrix group, reusing the activations prepared there before.
+     */
+    private static Activation[][] prepare(Batch b, int slot, float[][] xs, int n, WeightMatrix... matrices) {
+        Activation[][] byType = b.inputs[slot];
+        int[] stamps = b.stamps[slot];
+        int now = ++b.stamp;
         for (WeightMatrix m : matrices) {
-            prepared.computeIfAbsent(m.type(), t -> {
-                Activation[] a = new Activation[n];
-                for (int i = 0; i < n; i++) a[i] = m.prepare(xs[i]);
-                return a;
-            });
+            int k = m.type().ordinal();
+            if (stamps[k] == now) continue;
+            stamps[k] = now;
+            Activation[] a = byType[k];
+            if (a == null || a.length < n) byType[k] = a = new Activation[n];
+            for (int i = 0; i < n; i++) a[i] = m.prepare(xs[i], a[i]);
         }
-        return prepared;
+        return byType;
     }
 
-    private static WeightMatrix.Product product(WeightMatrix w, Map<GgmlType, Activation[]> in, int n, float[][] out) {
-        return new WeightMatrix.Product(w, in.get(w.type()), n, out);
+    private static WeightMatrix.Product product(WeightMatrix w, Activation[][] in, int n, float[][] out) {
+        return new WeightMatrix.Product(w, in[w.type().ordinal()], n, out);
     }
 
     /**

@@ -166,14 +166,29 @@ public final class NativeKernels {
      * (llama.cpp's: Q8_0 for Q8_0/Q4_0, Q8_K for the K-quants, F16/BF16 rounding for half weights).
      */
     static Activation prepare(GgmlType type, float[] x, int cols) {
+        return prepare(type, x, cols, null);
+    }
+
+    /** As above, writing into {@code reuse} when it is a native input of the same layout and length. */
+    static Activation prepare(GgmlType type, float[] x, int cols, Activation reuse) {
+        boolean fits = reuse != null && reuse.isNative() && reuse.length() == cols;
         return switch (type) {
-            case Q8_0, Q4_0 -> Activation.packed(packQ8_0(x, cols), Quantizer.QK, cols);
-            case Q4_K, Q5_K, Q6_K -> Activation.packed(packQ8_K(x, cols), KQuants.QK_K, cols);
+            case Q8_0, Q4_0 -> {
+                byte[] out = fits && reuse.packed() != null && reuse.packed().length == inputBytes(type, cols) ? reuse.packed() : null;
+                byte[] packed = packQ8_0(x, cols, out);
+                yield packed == out ? reuse : Activation.packed(packed, Quantizer.QK, cols);
+            }
+            case Q4_K, Q5_K, Q6_K -> {
+                byte[] out = fits && reuse.packed() != null && reuse.packed().length == inputBytes(type, cols) ? reuse.packed() : null;
+                byte[] packed = packQ8_K(x, cols, out);
+                yield packed == out ? reuse : Activation.packed(packed, KQuants.QK_K, cols);
+            }
             case F16, BF16 -> {
-                float[] r = new float[cols];
+                boolean same = fits && reuse.packed() == null;
+                float[] r = same ? reuse.values() : new float[cols];
                 boolean bf16 = type == GgmlType.BF16;
                 for (int i = 0; i < cols; i++) r[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
-                yield Activation.nativeFloats(r);
+                yield same ? reuse : Activation.nativeFloats(r);
             }
             default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
         };
@@ -183,9 +198,9 @@ public final class NativeKernels {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     /** int8 q[cols], float d[cols / 32]: as {@link Quantizer#quantizeActivationQ8} (id = 127 / amax, ties to even, F16-rounded scale). */
-    private static byte[] packQ8_0(float[] x, int cols) {
+    private static byte[] packQ8_0(float[] x, int cols, byte[] into) {
         if (cols % Quantizer.QK != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + Quantizer.QK);
-        byte[] out = new byte[inputBytes(GgmlType.Q8_0, cols)];
+        byte[] out = into != null ? into : new byte[inputBytes(GgmlType.Q8_0, cols)];
         MemorySegment seg = MemorySegment.ofArray(out);
         for (int b = 0; b < cols; b += Quantizer.QK) {
             float amax = 0;
@@ -201,9 +216,9 @@ public final class NativeKernels {
      * int8 q[cols], float d[cols / 256], int16 sums of q per 16 elements: as
      * {@link KQuants#quantizeActivationQ8K} (the element of largest magnitude maps to -127).
      */
-    private static byte[] packQ8_K(float[] x, int cols) {
+    private static byte[] packQ8_K(float[] x, int cols, byte[] into) {
         if (cols % KQuants.QK_K != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + KQuants.QK_K);
-        byte[] out = new byte[inputBytes(GgmlType.Q4_K, cols)];
+        byte[] out = into != null ? into : new byte[inputBytes(GgmlType.Q4_K, cols)];
         MemorySegment seg = MemorySegment.ofArray(out);
         long sums = cols + 4L * (cols / KQuants.QK_K);
         for (int b = 0; b < cols; b += KQuants.QK_K) {
@@ -220,6 +235,8 @@ public final class NativeKernels {
                 float iscale = -127f / max;
                 for (int j = 0; j < KQuants.QK_K; j++) out[b + j] = (byte) Math.min(127, (int) Math.rint(iscale * x[b + j]));
                 d = 1 / iscale;
+            } else {
+                java.util.Arrays.fill(out, b, b + KQuants.QK_K, (byte) 0); // a reused buffer holds older quants
             }
             seg.set(FLOAT, cols + 4L * (b / KQuants.QK_K), d);
             for (int g = b; g < b + KQuants.QK_K; g += 16) {

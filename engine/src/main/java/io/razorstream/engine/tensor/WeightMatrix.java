@@ -59,7 +59,15 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
      * selected kernel tier ({@link Kernels}).
      */
     public final Activation prepare(float[] x) {
-        return Kernels.nativeFor(type) ? NativeKernels.prepare(type, x, cols) : prepareJava(x);
+        return prepare(x, null);
+    }
+
+    /**
+     * As {@link #prepare(float[])}, overwriting {@code reuse} (an earlier input of this type and length on the
+     * same tier, or null) where the tier can: the native tier then allocates nothing.
+     */
+    public final Activation prepare(float[] x, Activation reuse) {
+        return Kernels.nativeFor(type) ? NativeKernels.prepare(type, x, cols, reuse) : prepareJava(x);
     }
 
     /** The Java tier's form of {@link #prepare}. */

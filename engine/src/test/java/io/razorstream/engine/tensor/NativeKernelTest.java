@@ -269,4 +269,18 @@ class NativeKernelTest {
         assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, a, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, a, 64 * 64 - 8 * 64 + 1)).isInstanceOf(IndexOutOfBoundsException.class);
     }
+
+    /** Preparing into an earlier input overwrites all of it (an all-zero block included) and gives the bits of a fresh one. */
+    @Test
+    void aReusedInputEqualsAFreshOne() {
+        for (GgmlType type : TYPES) {
+            float[] first = KernelTest.gaussian(new SplittableRandom(1), 512, 3), second = KernelTest.gaussian(new SplittableRandom(2), 512, 1);
+            Arrays.fill(second, 256, 512, 0f);
+            Activation reused = NativeKernels.prepare(type, first, 512, null);
+            Activation again = NativeKernels.prepare(type, second, 512, reused), fresh = NativeKernels.prepare(type, second, 512, null);
+            assertThat(again).as(type.toString()).isSameAs(reused);
+            for (int i = 0; i < 512; i++) assertThat(again.effective(i)).as(type + " element " + i).isEqualTo(fresh.effective(i));
+            if (fresh.packed() != null) assertThat(again.packed()).isEqualTo(fresh.packed());
+        }
+    }
 }

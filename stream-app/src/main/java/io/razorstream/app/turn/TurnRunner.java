@@ -79,7 +79,7 @@ public final class TurnRunner {
         if (reply && tokens.length == 0) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
         Sampler sampler = reply ? new Sampler(samplerConfig(params)) : null;
         long t0 = System.nanoTime();
-        float[] logits = null;
+        float[] logits = null, step = null; // step: decode's logits, one array for the whole reply
         for (int from = 0; from < tokens.length; from += Generator.DEFAULT_PREFILL_BATCH) {
             logits = m.forward(session.cache(), tokens, from, Math.min(Generator.DEFAULT_PREFILL_BATCH, tokens.length - from), parallel);
         }
@@ -118,7 +118,9 @@ public final class TurnRunner {
                 }
                 break;
             }
-            logits = m.forward(session.cache(), new int[] {token}, 0, 1, parallel);
+            if (step == null) step = new float[logits.length];
+            m.decode(session.cache(), token, step, parallel);
+            logits = step;
         }
         session.setLastMessage("assistant", true);
         String rest = decoder.flush();
