@@ -135,14 +135,19 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
 
 /* ---------------------------------------------------------------- K-quants (Q8_K activations) */
 
-/* Q4_K / Q5_K: the eight 6-bit scales and mins of a super-block, as ggml packs them in 12 bytes. */
-INLINE void scales_mins(const uint8_t *s, int16_t *sc, int16_t *mn) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        mn[j] = s[j + 4] & 63;
-        sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
-        mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-    }
+/*
+ * Q4_K / Q5_K: the eight 6-bit scales (bytes 0..7 of out) and mins (bytes 8..15) of a super-block, unpacked
+ * from ggml's 12 bytes with 32-bit word operations: scales 0..3 and mins 0..3 are the low six bits of bytes
+ * 0..3 and 4..7; scales and mins 4..7 take a nibble of bytes 8..11 and the top two bits of bytes 0..7.
+ */
+INLINE void scales_mins(const uint8_t *s, uint8_t out[16]) {
+    uint32_t u[3], r[4];
+    memcpy(u, s, 12);
+    r[0] = u[0] & 0x3f3f3f3f;
+    r[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    r[2] = u[1] & 0x3f3f3f3f;
+    r[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    memcpy(out, r, 16);
 }
 
 /*
@@ -153,24 +158,27 @@ INLINE void scales_mins(const uint8_t *s, int16_t *sc, int16_t *mn) {
 INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
                       float *out, int64_t os, const int nr, const int nt, const int five) {
     __m256 acc[RM][RN_Q];
-    float mins[RM][RN_Q];
+    __m128 accm[RM][RN_Q]; /* the mins' term, four lanes, scaled by dmin * dy */
     for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); mins[i][j] = 0; }
+        for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = _mm_setzero_ps(); }
     const int bb = five ? 176 : 144;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int b = 0; b < nb; b++) {
         const float *dy[RN_Q];
-        const int16_t *bs[RN_Q];
+        __m128i ysum[RN_Q]; /* the eight 32-element sums of y: pairs of the 16-element sums */
         for (int j = 0; j < nt; j++) {
             dy[j] = (const float *) (act + j * as + cols) + b;
-            bs[j] = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+            const int16_t *bs = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+            ysum[j] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs), _mm_loadu_si128((const __m128i *) (bs + 8)));
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
             if (nr == 1) prefetch_ahead(blk, bb);
             float d = f16(blk), dmin = f16(blk + 2);
-            int16_t sc[8], mn[8];
-            scales_mins(blk + 4, sc, mn);
+            uint8_t sm[16];
+            scales_mins(blk + 4, sm);
+            const uint8_t *sc = sm;
+            const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
             const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
             __m256i hbits = five ? load32(qh) : _mm256_setzero_si256();
             __m256i sum[RN_Q];
@@ -192,15 +200,20 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
                 }
             }
             for (int j = 0; j < nt; j++) {
-                int m = 0;
-                for (int k = 0; k < 8; k++) m += mn[k] * (bs[j][2 * k] + bs[j][2 * k + 1]);
+                /* min_k * (sum of y over sub-block k), k = 0..7, in four int32 lanes (exact) */
+                __m128i m = _mm_madd_epi16(mins, ysum[j]);
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[j]), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
-                mins[i][j] += dmin * dy[j][0] * (float) m;
+                accm[i][j] = _mm_fmadd_ps(_mm_cvtepi32_ps(m), _mm_set1_ps(dmin * dy[j][0]), accm[i][j]);
             }
         }
     }
     for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]) - mins[i][j];
+        for (int j = 0; j < nt; j++) {
+            __m128 m = accm[i][j];
+            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            out[j * os + i] = hsum(acc[i][j]) - _mm_cvtss_f32(m);
+        }
 }
 
 /*
@@ -215,15 +228,17 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < nb; b++) {
         const float *dy[RN_Q];
-        const int16_t *bs[RN_Q];
+        __m256i bs[RN_Q]; /* the sixteen 16-element sums of y */
         for (int j = 0; j < nt; j++) {
             dy[j] = (const float *) (act + j * as + cols) + b;
-            bs[j] = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+            bs[j] = load32((const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b);
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * 210;
             if (nr == 1) prefetch_ahead(blk, 210);
             const int8_t *sc = (const int8_t *) (blk + 192);
+            /* the offset 32: 32 * sum_k sc_k * (16-sum k of y), folded into the int32 lanes exactly */
+            const __m256i sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5);
             float d = f16(blk + 208);
             __m256i sum[RN_Q];
             for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
@@ -245,9 +260,7 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
                 }
             }
             for (int j = 0; j < nt; j++) {
-                int off = 0;
-                for (int k = 0; k < 16; k++) off += sc[k] * bs[j][k];
-                __m256i total = _mm256_sub_epi32(sum[j], _mm256_setr_epi32(32 * off, 0, 0, 0, 0, 0, 0, 0));
+                __m256i total = _mm256_sub_epi32(sum[j], _mm256_madd_epi16(sc32, bs[j]));
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
             }
         }
