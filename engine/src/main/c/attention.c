@@ -30,6 +30,13 @@ INLINE float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+INLINE float hmax(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 /* The lane sums of a[0..7], as one vector (lane i = sum of a[i]). */
 INLINE __m256 hsum8x8(const __m256 *a) {
     __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
@@ -63,6 +70,20 @@ INLINE __m256 exp_nonpositive(__m256 x) {
 INLINE float exp1(float x) {
     float v[8] = {x, 0, 0, 0, 0, 0, 0, 0};
     return _mm256_cvtss_f32(exp_nonpositive(_mm256_loadu_ps(v)));
+}
+
+/*
+ * o[0, 8 * width) = o * c + sum_p w[p] * v[p * hs + (0, 8 * width)]: width (a constant after inlining) vectors
+ * of one head's accumulator stay in registers across the tile's positions.
+ */
+INLINE void accumulate_values(float *o, const float *v, int hs, const float *w, int n, __m256 c, const int width) {
+    __m256 acc[8];
+    for (int j = 0; j < width; j++) acc[j] = _mm256_mul_ps(_mm256_loadu_ps(o + 8 * j), c);
+    for (int p = 0; p < n; p++) {
+        __m256 wp = _mm256_set1_ps(w[p]);
+        for (int j = 0; j < width; j++) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(v + p * hs + 8 * j), acc[j]);
+    }
+    for (int j = 0; j < width; j++) _mm256_storeu_ps(o + 8 * j, acc[j]);
 }
 
 /*
@@ -105,7 +126,13 @@ int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k, cons
         for (int g = 0; g < group; g++) {
             /* the running maximum, the rescale of what was summed so far, and this tile's weights */
             float mt = m[g];
-            for (int p = 0; p < n; p++) mt = s[g][p] > mt ? s[g][p] : mt;
+            {
+                __m256 mv = _mm256_set1_ps(mt);
+                int p = 0;
+                for (; p + 8 <= n; p += 8) mv = _mm256_max_ps(mv, _mm256_load_ps(&s[g][p]));
+                mt = hmax(mv);
+                for (; p < n; p++) mt = s[g][p] > mt ? s[g][p] : mt;
+            }
             const float c = m[g] == -INFINITY ? 0.0f : exp1(m[g] - mt);
             m[g] = mt;
             int p = 0;
@@ -124,16 +151,9 @@ int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k, cons
             /* values: out_g = out_g * c + sum_p w_p v_p, the group's accumulator in registers for hs <= 128 */
             float *og = out + g * hs;
             const __m256 cv = _mm256_set1_ps(c);
-            for (int c0 = 0; c0 < nv; c0 += 8) {
-                const int w = nv - c0 < 8 ? nv - c0 : 8;
-                __m256 acc[8];
-                for (int j = 0; j < w; j++) acc[j] = _mm256_mul_ps(_mm256_loadu_ps(og + 8 * (c0 + j)), cv);
-                for (int pp = 0; pp < n; pp++) {
-                    __m256 wp = _mm256_set1_ps(s[g][pp]);
-                    for (int j = 0; j < w; j++) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vt + pp * hs + 8 * (c0 + j)), acc[j]);
-                }
-                for (int j = 0; j < w; j++) _mm256_storeu_ps(og + 8 * (c0 + j), acc[j]);
-            }
+            int c0 = 0;
+            for (; c0 + 8 <= nv; c0 += 8) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, s[g], n, cv, 8);
+            for (; c0 < nv; c0++) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, s[g], n, cv, 1);
         }
     }
     for (int g = 0; g < group; g++) {
