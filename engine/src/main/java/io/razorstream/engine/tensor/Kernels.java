@@ -39,7 +39,8 @@ public final class Kernels {
             case JAVA -> false;
             case NATIVE -> {
                 if (!NativeKernels.available()) {
-                    throw new IllegalStateException("native kernels requested but unavailable: " + NativeKernels.unavailableReason());
+                    // a setting that cannot be honoured here: reported as a bad argument (one line, exit 1)
+                    throw new IllegalArgumentException("native kernels requested but unavailable: " + NativeKernels.unavailableReason());
                 }
                 yield true;
             }
