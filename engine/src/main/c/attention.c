@@ -11,24 +11,11 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifndef RS_ISA
-#error "RS_ISA must name the variant (avx2, avx512)"
-#endif
-#define RS_CAT2(a, b) a##_##b
-#define RS_CAT(a, b) RS_CAT2(a, b)
-#define RS_EXPORT(name) __attribute__((visibility("default"))) RS_CAT(name, RS_ISA)
-#define INLINE static inline __attribute__((always_inline))
+#include "simd.h"
 
 #define TILE 32        /* positions per tile */
 #define MAX_GROUP 16   /* query heads per KV head */
 #define MAX_HEAD 256   /* head size, a multiple of 8 */
-
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 INLINE float hmax(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -21,13 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef RS_ISA
-#error "RS_ISA must name the variant (avx2, avx512)"
-#endif
-#define RS_CAT2(a, b) a##_##b
-#define RS_CAT(a, b) RS_CAT2(a, b)
-#define RS_EXPORT(name) __attribute__((visibility("default"))) RS_CAT(name, RS_ISA)
-#define INLINE static inline __attribute__((always_inline))
+#include "simd.h"
 
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
@@ -51,14 +45,6 @@ INLINE float f16(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return _cvtsh_ss(h);
-}
-
-/* Sum of the eight lanes in a fixed order: ((x0+x4)+(x2+x6)) + ((x1+x5)+(x3+x7)), as llama.cpp's hsum_float_8. */
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* Lane k: sum over bytes 4k..4k+3 of unsigned a times signed b (exact: at most 4 * 255 * 128 in magnitude). */

@@ -241,7 +241,7 @@ public final class LlamaModel {
                 int t = task / kvHeads, kvh = task % kvHeads;
                 if (cache.compressed(layer, kvh) != null) continue;
                 int base = kvh * group * hs;
-                for (int i = 0; i < group * hs; i++) q[i] = f16 ? Numerics.roundToF16(b.q[t][base + i]) : b.q[t][base + i];
+                roundedCopy(b.q[t], base, q, f16);
                 NativeKernels.attend(q, group, hs, cache.keys(layer, kvh), cache.values(layer, kvh), start + t + 1, scale, b.attnOut[t], base);
             }
         });
@@ -289,9 +289,9 @@ public final class LlamaModel {
         private float[][] queries = new float[0][0], scores = new float[0][0];
         private float[] groupQueries = new float[0];
 
-        /** The native path's queries of one GQA group, side by side. */
+        /** The native path's queries of one GQA group, side by side: exactly {@code n} floats. */
         float[] groupQueries(int n) {
-            if (groupQueries.length < n) groupQueries = new float[n];
+            if (groupQueries.length != n) groupQueries = new float[n];
             return groupQueries;
         }
         private final float[][] vectors = new float[3][];

@@ -34,9 +34,14 @@ public final class HalfMatrix extends WeightMatrix {
 
     @Override
     protected Activation prepareJava(float[] x) {
-        float[] r = new float[cols];
-        for (int i = 0; i < cols; i++) r[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
-        return new Activation(r, null);
+        return new Activation(rounded(type, x, cols, new float[cols]), null);
+    }
+
+    /** x[0, cols) rounded to the half format, as both tiers feed it to {@code type}'s weights, into {@code out}. */
+    static float[] rounded(GgmlType type, float[] x, int cols, float[] out) {
+        boolean bf16 = type == GgmlType.BF16;
+        for (int i = 0; i < cols; i++) out[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
+        return out;
     }
 
     @Override

@@ -86,6 +86,19 @@ public final class KQuants {
         }
     }
 
+    /** The element of largest magnitude (with its sign; the first of equals) among x[b, b + 256): Q8_K maps it to -127. */
+    static float largestMagnitude(float[] x, int b) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < QK_K; j++) {
+            float ax = Math.abs(x[b + j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[b + j];
+            }
+        }
+        return max;
+    }
+
     /**
      * Quantises an activation to Q8_K as llama.cpp's quantize_row_q8_K_ref does: per 256 elements, the
      * element of largest magnitude (with its sign) maps to -127, quants rounded to nearest (ties to even)
@@ -97,16 +110,9 @@ public final class KQuants {
         float[] q = new float[length];
         float[] scales = new float[length / Quantizer.QK];
         for (int b = 0; b < length; b += QK_K) {
-            float amax = 0, max = 0;
-            for (int j = 0; j < QK_K; j++) {
-                float ax = Math.abs(x[b + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[b + j];
-                }
-            }
+            float max = largestMagnitude(x, b);
             float d = 0;
-            if (amax != 0) {
+            if (max != 0) {
                 float iscale = -127f / max;
                 for (int j = 0; j < QK_K; j++) q[b + j] = Math.min(127, (int) Math.rint(iscale * x[b + j]));
                 d = 1 / iscale;

@@ -185,9 +185,7 @@ public final class NativeKernels {
             }
             case F16, BF16 -> {
                 boolean same = fits && reuse.packed() == null;
-                float[] r = same ? reuse.values() : new float[cols];
-                boolean bf16 = type == GgmlType.BF16;
-                for (int i = 0; i < cols; i++) r[i] = bf16 ? Numerics.roundToBf16(x[i]) : Numerics.roundToF16(x[i]);
+                float[] r = HalfMatrix.rounded(type, x, cols, same ? reuse.values() : new float[cols]);
                 yield same ? reuse : Activation.nativeFloats(r);
             }
             default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
@@ -222,16 +220,9 @@ public final class NativeKernels {
         MemorySegment seg = MemorySegment.ofArray(out);
         long sums = cols + 4L * (cols / KQuants.QK_K);
         for (int b = 0; b < cols; b += KQuants.QK_K) {
-            float amax = 0, max = 0;
-            for (int j = 0; j < KQuants.QK_K; j++) {
-                float ax = Math.abs(x[b + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[b + j];
-                }
-            }
+            float max = KQuants.largestMagnitude(x, b);
             float d = 0;
-            if (amax != 0) {
+            if (max != 0) {
                 float iscale = -127f / max;
                 for (int j = 0; j < KQuants.QK_K; j++) out[b + j] = (byte) Math.min(127, (int) Math.rint(iscale * x[b + j]));
                 d = 1 / iscale;
