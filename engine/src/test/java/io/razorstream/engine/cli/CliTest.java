@@ -46,10 +46,17 @@ class CliTest {
     }
 
     @Test
+    void anUnknownKernelTierIsOneClearErrorWithExitCode1() {
+        Run r = run("generate", "--prompt", "hi", "--max-tokens", "1", "--kernels", "fastest");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err().strip()).contains("kernels must be auto, native or java, got 'fastest'").doesNotContain("\tat ");
+    }
+
+    @Test
     void inspectPrintsMetadataAndTensorTable() {
         Run r = run("inspect");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("GGUF version 3").contains("general.architecture").contains("\"llama\"")
+        assertThat(r.out()).contains("GGUF version 3").contains("general.architecture").contains("\"llama\"").contains("runs on: ")
                 .contains("llama.embedding_length").contains("blk.4.ffn_down.weight").contains("tensors (48)");
     }
 
