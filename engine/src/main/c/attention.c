@@ -75,11 +75,14 @@ INLINE void accumulate_values(float *o, const float *v, int hs, const float *w, 
 
 /*
  * out[g * hs + i] = softmax_p(scale * q_g . k_p) . v_p over positions p in [0, len), for g in [0, group).
- * q: group rows of hs floats; k, v: len rows of hs floats. Returns 0, or -1 when group or hs are beyond
+ * q: group rows of hs floats; k, v: len rows of hs floats; out: out_base + out_offset (the caller passes a
+ * whole array and where its rows start, which spares it a slice per call). Returns 0, or -1 when group or hs are beyond
  * this kernel's limits (nothing is written; the caller checks first).
  */
-int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k, const float *v, int len, float scale, float *out) {
+int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k, const float *v, int len, float scale, float *out_base,
+                         int64_t out_offset) {
     if (group < 1 || group > MAX_GROUP || hs < 8 || hs > MAX_HEAD || hs % 8 != 0 || len < 1) return -1;
+    float *out = out_base + out_offset;
     const int nv = hs / 8;
     float m[MAX_GROUP], l[MAX_GROUP];
     __attribute__((aligned(32))) float s[MAX_GROUP][TILE];

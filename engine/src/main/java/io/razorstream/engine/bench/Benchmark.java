@@ -25,7 +25,11 @@ public final class Benchmark {
                          double prefillTokensPerSecond, double decodeTokensPerSecond,
                          double[] prefillRuns, double[] decodeRuns,
                          long modelBytes, long bytesPerDecodedToken, double bandwidthBytesPerSecond,
-                         double ceilingTokensPerSecond) {}
+                         double ceilingTokensPerSecond, long decodeAllocatedBytesPerToken) {}
+
+    /** Bytes allocated by all threads (the decode loop's caller and the compute workers). */
+    private static final com.sun.management.ThreadMXBean ALLOCATION =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
 
     private Benchmark() {}
 
@@ -38,17 +42,20 @@ public final class Benchmark {
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
         Generator generator = new Generator(loaded, parallel, KvPrecision.F16, Generator.DEFAULT_PREFILL_BATCH);
         double[] prefill = new double[repeats], decode = new double[repeats];
+        long allocated = 0;
         for (int run = -warmups; run < repeats; run++) {
             KvCache cache = model.newCache(promptTokens + genTokens, KvPrecision.F16);
             long t0 = System.nanoTime();
             float[] logits = generator.prefill(model, cache, prompt);
             long t1 = System.nanoTime();
             float[] step = new float[logits.length];
+            long allocatedBefore = ALLOCATION.getTotalThreadAllocatedBytes();
             for (int i = 0; i < genTokens; i++) {
                 model.decode(cache, Ops.argmax(logits), step, parallel);
                 logits = step;
             }
             long t2 = System.nanoTime();
+            allocated = ALLOCATION.getTotalThreadAllocatedBytes() - allocatedBefore; // the last run's, the most warmed up
             if (run >= 0) {
                 prefill[run] = promptTokens / ((t1 - t0) / 1e9);
                 decode[run] = genTokens / ((t2 - t1) / 1e9);
@@ -57,7 +64,8 @@ public final class Benchmark {
         long perToken = decodeBytesPerToken(model);
         double bandwidth = MemoryBandwidth.bytesPerSecond(parallel, 1L << 30, 5);
         return new Result(loaded.gguf().path().getFileName().toString(), parallel.threads(), promptTokens, genTokens, repeats,
-                median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken);
+                median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken,
+                allocated / genTokens);
     }
 
     public record ContextResult(int context, int genTokens, double decodeTokensPerSecond, double[] runs, long cacheBytes, long fullCacheBytes) {}

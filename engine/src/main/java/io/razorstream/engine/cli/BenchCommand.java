@@ -80,11 +80,11 @@ final class BenchCommand implements Callable<Integer> {
                                 + "\"prefillTokensPerSecond\":%.3f,\"decodeTokensPerSecond\":%.3f,"
                                 + "\"prefillRuns\":%s,\"decodeRuns\":%s,\"modelBytes\":%d,\"bytesPerDecodedToken\":%d,"
                                 + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f,"
-                                + "\"kernels\":\"%s\",\"isa\":\"%s\",\"decodeFractionOfCeiling\":%.3f}",
+                                + "\"kernels\":\"%s\",\"isa\":\"%s\",\"decodeFractionOfCeiling\":%.3f,\"decodeAllocatedBytesPerToken\":%d}",
                         r.model().replace("\\", "\\\\").replace("\"", "\\\""), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(),
                         r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), list(r.prefillRuns()), list(r.decodeRuns()),
                         r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond(), r.ceilingTokensPerSecond(),
-                        Kernels.tier(), Kernels.isa(), r.decodeTokensPerSecond() / r.ceilingTokensPerSecond()));
+                        Kernels.tier(), Kernels.isa(), r.decodeTokensPerSecond() / r.ceilingTokensPerSecond(), r.decodeAllocatedBytesPerToken()));
             } else {
                 out.printf(Locale.ROOT, "model %s, %d threads, %d prompt tokens, %d generated, median of %d runs after %d warm-up%n",
                         r.model(), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(), warmups);
@@ -93,6 +93,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "model: %d bytes; decode reads %d bytes/token; memory bandwidth %.1f GB/s -> ceiling %.1f tokens/s (decode at %.0f%%)%n",
                         r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond() / 1e9, r.ceilingTokensPerSecond(),
                         100 * r.decodeTokensPerSecond() / r.ceilingTokensPerSecond());
+                out.printf(Locale.ROOT, "decode allocates %d bytes/token (all threads, last run)%n", r.decodeAllocatedBytesPerToken());
                 out.printf(Locale.ROOT, "%s%n", Kernels.describe());
             }
         }

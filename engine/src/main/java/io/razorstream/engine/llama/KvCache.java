@@ -5,6 +5,7 @@ import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.kv.WindowHead;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -21,6 +22,8 @@ public final class KvCache {
     private final KvPrecision precision;
     private final float[][][] keys;   // [layer][kv head][position * headSize + i]
     private final float[][][] values;
+    /** The native attention's views of keys and values, made on first use after each growth. */
+    private final MemorySegment[][] keySegments, valueSegments;
     private final KvPolicy policy;
     private final CompressedHead[][] compressedHeads; // [layer][kv head], null for FULL heads
     private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
@@ -47,6 +50,8 @@ public final class KvCache {
         this.capacity = Math.min(maxTokens, 256);
         this.keys = new float[layers][kvHeads][];
         this.values = new float[layers][kvHeads][];
+        this.keySegments = new MemorySegment[layers][kvHeads];
+        this.valueSegments = new MemorySegment[layers][kvHeads];
         this.compressedHeads = new CompressedHead[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
@@ -121,6 +126,7 @@ public final class KvCache {
                 if (compressedHeads[l][h] != null) continue;
                 keys[l][h] = Arrays.copyOf(keys[l][h], newCapacity * headSize);
                 values[l][h] = Arrays.copyOf(values[l][h], newCapacity * headSize);
+                keySegments[l][h] = valueSegments[l][h] = null;
             }
         }
         capacity = newCapacity;
@@ -183,6 +189,19 @@ public final class KvCache {
 
     float[] values(int layer, int kvHead) {
         return values[layer][kvHead];
+    }
+
+    /** {@link #keys} as a segment for the native attention, made once per capacity. */
+    MemorySegment keySegment(int layer, int kvHead) {
+        MemorySegment s = keySegments[layer][kvHead];
+        if (s == null) keySegments[layer][kvHead] = s = MemorySegment.ofArray(keys[layer][kvHead]);
+        return s;
+    }
+
+    MemorySegment valueSegment(int layer, int kvHead) {
+        MemorySegment s = valueSegments[layer][kvHead];
+        if (s == null) valueSegments[layer][kvHead] = s = MemorySegment.ofArray(values[layer][kvHead]);
+        return s;
     }
 
     /** Copies a FULL head's key and value at {@code position} (for the state store). */

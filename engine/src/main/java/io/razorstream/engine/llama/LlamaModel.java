@@ -11,6 +11,9 @@ import io.razorstream.engine.tensor.Numerics;
 import io.razorstream.engine.tensor.Ops;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tensor.WeightMatrix;
+import io.razorstream.engine.tensor.WeightMatrix.Multiplication;
+
+import java.lang.foreign.MemorySegment;
 
 
 /**
@@ -24,11 +27,23 @@ public final class LlamaModel {
     private final LlamaWeights weights;
     /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this. */
     private final float thetaScale;
+    /** Per layer, the weight matrices of each group that shares one input (QKV, WO, GATE_UP, DOWN). */
+    private final WeightMatrix[][][] groups;
+    private final WeightMatrix[] outputGroup;
+
+    /** The matrix groups of a layer, in {@link #groups} and as the slots of the prepared inputs (OUTPUT: the head). */
+    private static final int QKV = 0, WO = 1, GATE_UP = 2, DOWN = 3, OUTPUT = 4;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
         this.thetaScale = (float) Math.pow(config.ropeFreqBase(), -2.0 / config.ropeDimensions());
+        this.groups = new WeightMatrix[config.blockCount()][][];
+        for (int l = 0; l < groups.length; l++) {
+            LlamaWeights.Layer layer = weights.layers()[l];
+            groups[l] = new WeightMatrix[][] {{layer.wq(), layer.wk(), layer.wv()}, {layer.wo()}, {layer.gate(), layer.up()}, {layer.down()}};
+        }
+        this.outputGroup = new WeightMatrix[] {weights.output()};
     }
 
     public static LlamaModel load(GgufFile gguf) {
@@ -66,8 +81,13 @@ public final class LlamaModel {
     public float[][] forward(KvCache cache, int[] tokens, int from, int count, boolean allLogits, Parallel parallel) {
         if (count <= 0) throw new IllegalArgumentException("nothing to run");
         int outCount = allLogits ? count : 1;
-        float[][] logits = new float[outCount][config.vocabularySize()];
-        run(cache, tokens, from, count, batch(count), logits, parallel);
+        float[][] logits = new float[outCount][];
+        for (int t = 0; t < outCount; t++) logits[t] = new float[config.vocabularySize()];
+        if (count == 1) {
+            decode(cache, tokens[from], logits[0], parallel);
+        } else {
+            run(cache, tokens, from, count, new Batch(count), logits, parallel);
+        }
         return logits;
     }
 
@@ -85,6 +105,7 @@ public final class LlamaModel {
         b.token[0] = token;
         b.logits[0] = logits;
         run(cache, b.token, 0, 1, b, b.logits, parallel);
+        b.logits[0] = null; // the caller's array is not kept
     }
 
     /** The forward pass over tokens[from, from + count) in {@code b}, logits of the last logits.length tokens into {@code logits}. */
@@ -99,14 +120,13 @@ public final class LlamaModel {
         cache.reserve(count);
         int start = cache.size();
         float[][] x = b.x;
-        for (int t = 0; t < count; t++) weights.tokenEmbedding().dequantizeRow(tokens[from + t], x[t], 0);
+        for (int t = 0; t < count; t++) weights.tokenEmbedding().embeddingRow(tokens[from + t], x[t]);
 
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
-            Activation[][] in = prepare(b, 0, b.normed, count, layer.wq(), layer.wk(), layer.wv());
-            WeightMatrix.multiply(parallel, product(layer.wq(), in, count, b.q), product(layer.wk(), in, count, b.k),
-                    product(layer.wv(), in, count, b.v));
+            b.prepare(QKV, groups[l][QKV], b.normed, count);
+            b.plan(l, QKV).run(parallel);
             for (int t = 0; t < count; t++) {
                 if (layer.bq() != null) Ops.add(b.q[t], layer.bq(), config.queryDim());
                 if (layer.bk() != null) Ops.add(b.k[t], layer.bk(), config.kvDim());
@@ -116,14 +136,16 @@ public final class LlamaModel {
                 cache.put(l, start + t, b.k[t], b.v[t]);
             }
             attention(cache, l, start, count, b, parallel);
-            WeightMatrix.multiply(parallel, product(layer.wo(), prepare(b, 1, b.attnOut, count, layer.wo()), count, b.projected));
+            b.prepare(WO, groups[l][WO], b.attnOut, count);
+            b.plan(l, WO).run(parallel);
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
 
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
-            in = prepare(b, 2, b.normed, count, layer.gate(), layer.up());
-            WeightMatrix.multiply(parallel, product(layer.gate(), in, count, b.gate), product(layer.up(), in, count, b.up));
+            b.prepare(GATE_UP, groups[l][GATE_UP], b.normed, count);
+            b.plan(l, GATE_UP).run(parallel);
             for (int t = 0; t < count; t++) Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
-            WeightMatrix.multiply(parallel, product(layer.down(), prepare(b, 3, b.gate, count, layer.down()), count, b.projected));
+            b.prepare(DOWN, groups[l][DOWN], b.gate, count);
+            b.plan(l, DOWN).run(parallel);
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
         cache.advance(count);
@@ -131,28 +153,37 @@ public final class LlamaModel {
         int outCount = logits.length, outFrom = count - outCount;
         float[][] finalNormed = b.normed; // free again: only the last outCount rows are normed into it
         for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
-        WeightMatrix.multiply(parallel, product(weights.output(), prepare(b, 4, finalNormed, outCount, weights.output()), outCount, logits));
+        b.prepare(OUTPUT, outputGroup, finalNormed, outCount);
+        b.outputPlan(logits).run(parallel);
     }
 
     /** The one-token buffers of decode, kept per calling thread: decoding allocates no per-token scratch. */
     private final ThreadLocal<Batch> decodeBatch = ThreadLocal.withInitial(() -> new Batch(1));
 
-    private Batch batch(int count) {
-        return count == 1 ? decodeBatch.get() : new Batch(count);
-    }
-
-    /** Per-token scratch buffers of one forward pass (every entry is overwritten before it is read). */
+    /**
+     * Per-token scratch buffers of one forward pass (every entry is overwritten before it is read), with the
+     * prepared inputs and the matrix products over them, built once per batch: decode's batch lives as long as
+     * its thread, so a decoded token allocates nothing on the native tier.
+     */
     private final class Batch {
+        final int n;
         final float[][] x, normed, q, k, v, attnOut, projected, gate, up;
+        /** {@link #attnOut}'s rows as segments for the native attention */
+        final MemorySegment[] attnOutSegments;
         /** decode's token and logits row (see {@link #decode}) */
         final int[] token = new int[1];
         final float[][] logits = new float[1][];
-        /** Prepared inputs of the five matrix groups (qkv, wo, gate/up, down, output), by weight type, reused across passes. */
-        final Activation[][][] inputs = new Activation[5][GgmlType.values().length][];
-        final int[][] stamps = new int[5][GgmlType.values().length];
-        int stamp;
+        /** Prepared inputs per group slot and weight type, overwritten in place by each pass. */
+        final Activation[][][] inputs = new Activation[OUTPUT + 1][GgmlType.values().length][];
+        /** Per layer and group, the products over {@link #inputs} into this batch's rows. */
+        final Multiplication[][] plans;
+        Multiplication outputPlan;
+        float[][] outputPlanLogits;
+        final FullAttention fullAttention = new FullAttention(this);
+        final CompressedAttention compressedAttention = new CompressedAttention(this);
 
         Batch(int n) {
+            this.n = n;
             int d = config.embeddingLength();
             x = new float[n][d];
             normed = new float[n][d];
@@ -163,30 +194,55 @@ public final class LlamaModel {
             projected = new float[n][d];
             gate = new float[n][config.feedForwardLength()];
             up = new float[n][config.feedForwardLength()];
+            attnOutSegments = new MemorySegment[n];
+            for (int t = 0; t < n; t++) attnOutSegments[t] = MemorySegment.ofArray(attnOut[t]);
+            for (Activation[][] slot : inputs) for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
+            plans = new Multiplication[config.blockCount()][OUTPUT];
         }
-    }
 
-    /**
-     * Prepares the inputs once per weight type among {@code matrices} (q, k and v usually share one), into
-     * the batch's slot for this matrix group, reusing the activations prepared there before.
-     */
-    private static Activation[][] prepare(Batch b, int slot, float[][] xs, int n, WeightMatrix... matrices) {
-        Activation[][] byType = b.inputs[slot];
-        int[] stamps = b.stamps[slot];
-        int now = ++b.stamp;
-        for (WeightMatrix m : matrices) {
-            int k = m.type().ordinal();
-            if (stamps[k] == now) continue;
-            stamps[k] = now;
-            Activation[] a = byType[k];
-            if (a == null || a.length < n) byType[k] = a = new Activation[n];
-            for (int i = 0; i < n; i++) a[i] = m.prepare(xs[i], a[i]);
+        /** Prepares xs[0, count) once per weight type among {@code matrices} (q, k and v usually share one) into the slot's inputs. */
+        void prepare(int slot, WeightMatrix[] matrices, float[][] xs, int count) {
+            Activation[][] byType = inputs[slot];
+            for (int i = 0; i < matrices.length; i++) {
+                WeightMatrix m = matrices[i];
+                boolean seen = false;
+                for (int j = 0; j < i; j++) seen |= matrices[j].type() == m.type();
+                if (seen) continue;
+                Activation[] a = byType[m.type().ordinal()];
+                for (int t = 0; t < count; t++) a[t] = m.prepare(xs[t], a[t]);
+            }
         }
-        return byType;
-    }
 
-    private static WeightMatrix.Product product(WeightMatrix w, Activation[][] in, int n, float[][] out) {
-        return new WeightMatrix.Product(w, in[w.type().ordinal()], n, out);
+        /** The products of layer {@code l}'s group {@code slot}, into q/k/v, projected, gate/up or projected. */
+        Multiplication plan(int l, int slot) {
+            Multiplication m = plans[l][slot];
+            if (m == null) {
+                float[][][] outs = switch (slot) {
+                    case QKV -> new float[][][] {q, k, v};
+                    case GATE_UP -> new float[][][] {gate, up};
+                    default -> new float[][][] {projected};
+                };
+                plans[l][slot] = m = multiplication(groups[l][slot], slot, n, outs);
+            }
+            return m;
+        }
+
+        /** The output head's product over the last {@code logits.length} inputs, into {@code logits}. */
+        Multiplication outputPlan(float[][] logits) {
+            if (outputPlanLogits != logits) {
+                outputPlan = multiplication(outputGroup, OUTPUT, logits.length, new float[][][] {logits});
+                outputPlanLogits = logits;
+            }
+            return outputPlan;
+        }
+
+        private Multiplication multiplication(WeightMatrix[] matrices, int slot, int count, float[][][] outs) {
+            WeightMatrix.Product[] products = new WeightMatrix.Product[matrices.length];
+            for (int i = 0; i < matrices.length; i++) {
+                products[i] = new WeightMatrix.Product(matrices[i], inputs[slot][matrices[i].type().ordinal()], count, outs[i]);
+            }
+            return new Multiplication(products);
+        }
     }
 
     /**
@@ -234,17 +290,46 @@ public final class LlamaModel {
 
     /** The native tier's FULL-head attention: a tiled online softmax per (token, GQA group), see attention.c. */
     private void nativeAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, float scale) {
-        int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
-        parallel.forRange(count * kvHeads, (from, to) -> {
-            float[] q = ATTENTION_SCRATCH.get().groupQueries(group * hs);
+        FullAttention pass = b.fullAttention;
+        pass.set(cache, layer, start, f16, scale);
+        parallel.forRange(count * config.kvHeadCount(), pass);
+        pass.set(null, 0, 0, false, 0);
+    }
+
+    /** {@link #nativeAttention}'s range body over (token, KV head) tasks, one per batch, reused for every layer. */
+    private final class FullAttention implements Parallel.RangeBody {
+        private final Batch b;
+        private KvCache cache;
+        private int layer, start;
+        private boolean f16;
+        private float scale;
+
+        FullAttention(Batch b) {
+            this.b = b;
+        }
+
+        void set(KvCache cache, int layer, int start, boolean f16, float scale) {
+            this.cache = cache;
+            this.layer = layer;
+            this.start = start;
+            this.f16 = f16;
+            this.scale = scale;
+        }
+
+        @Override
+        public void run(int from, int to) {
+            int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
+            AttentionScratch scratch = ATTENTION_SCRATCH.get();
+            float[] q = scratch.groupQueries(group * hs);
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
                 if (cache.compressed(layer, kvh) != null) continue;
                 int base = kvh * group * hs;
                 roundedCopy(b.q[t], base, q, f16);
-                NativeKernels.attend(q, group, hs, cache.keys(layer, kvh), cache.values(layer, kvh), start + t + 1, scale, b.attnOut[t], base);
+                NativeKernels.attend(scratch.groupQuerySegment(), group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
+                        start + t + 1, scale, b.attnOutSegments[t], base);
             }
-        });
+        }
     }
 
     /**
@@ -289,10 +374,17 @@ public final class LlamaModel {
         private float[][] queries = new float[0][0], scores = new float[0][0];
         private float[] groupQueries = new float[0];
 
+        private MemorySegment groupQuerySegment = MemorySegment.ofArray(groupQueries);
+
         /** The native path's queries of one GQA group, side by side: exactly {@code n} floats. */
         float[] groupQueries(int n) {
-            if (groupQueries.length != n) groupQueries = new float[n];
+            if (groupQueries.length != n) groupQuerySegment = MemorySegment.ofArray(groupQueries = new float[n]);
             return groupQueries;
+        }
+
+        /** {@link #groupQueries} as a segment. */
+        MemorySegment groupQuerySegment() {
+            return groupQuerySegment;
         }
         private final float[][] vectors = new float[3][];
 
@@ -321,16 +413,43 @@ public final class LlamaModel {
      * as in decode. KV heads are independent and run in parallel.
      */
     private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, float scale) {
-        KvPrecision precision = cache.precision();
-        boolean f16 = precision == KvPrecision.F16;
-        int hs = config.headSize(), group = config.groupSize();
-        int[] windowed = cache.compressedKvHeads(layer);
-        if (windowed.length == 0) return;
-        parallel.forRange(windowed.length, (from, to) -> {
+        int[] compressed = cache.compressedKvHeads(layer);
+        if (compressed.length == 0) return;
+        CompressedAttention pass = b.compressedAttention;
+        pass.set(cache, layer, count, compressed, scale);
+        parallel.forRange(compressed.length, pass);
+        pass.set(null, 0, 0, null, 0);
+    }
+
+    /** {@link #windowAttention}'s range body over the layer's compressed KV heads, one per batch, reused. */
+    private final class CompressedAttention implements Parallel.RangeBody {
+        private final Batch b;
+        private KvCache cache;
+        private int layer, count;
+        private int[] compressed;
+        private float scale;
+
+        CompressedAttention(Batch b) {
+            this.b = b;
+        }
+
+        void set(KvCache cache, int layer, int count, int[] compressed, float scale) {
+            this.cache = cache;
+            this.layer = layer;
+            this.count = count;
+            this.compressed = compressed;
+            this.scale = scale;
+        }
+
+        @Override
+        public void run(int from, int to) {
+            KvPrecision precision = cache.precision();
+            boolean f16 = precision == KvPrecision.F16;
+            int hs = config.headSize(), group = config.groupSize();
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[] k = scratch.vector(0, hs), v = scratch.vector(1, hs), q = scratch.vector(2, hs);
             for (int i = from; i < to; i++) {
-                int kvh = windowed[i];
+                int kvh = compressed[i];
                 CompressedHead head = cache.compressed(layer, kvh);
                 for (int t = 0; t < count; t++) {
                     precision.round(b.k[t], kvh * hs, k, 0, hs);
@@ -343,7 +462,7 @@ public final class LlamaModel {
                     head.endToken();
                 }
             }
-        });
+        }
     }
 
     /** out = src[from, from + out.length), rounded to F16 when the cache is F16 (as the FULL path rounds). */

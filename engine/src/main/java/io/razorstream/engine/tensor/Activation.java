@@ -25,6 +25,8 @@ public final class Activation {
     private final boolean forNative;
     private float[] effective;
     private float[] blockSums;
+    /** The native tier's view of {@link #packed} or {@link #values}, made once (the arrays are final). */
+    private MemorySegment segment;
 
     public Activation(float[] values, float[] scales) {
         this(values, scales, false);
@@ -62,6 +64,13 @@ public final class Activation {
     /** True when this input was prepared for the native tier. */
     public boolean isNative() {
         return forNative;
+    }
+
+    /** The segment the C code reads for this (native) input. */
+    MemorySegment segment() {
+        MemorySegment s = segment;
+        if (s == null) segment = s = packed != null ? MemorySegment.ofArray(packed) : MemorySegment.ofArray(values);
+        return s;
     }
 
     /** The native layout's bytes, or null. */

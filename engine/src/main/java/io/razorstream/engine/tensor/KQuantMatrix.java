@@ -50,12 +50,9 @@ public final class KQuantMatrix extends WeightMatrix {
     private void decodeQ4Q5(long off, float[] out, int o, boolean fifthBit) {
         float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)), dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2));
         long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
-        int[] sm = new int[2];
         for (int j = 0; j < 4; j++, qs += 32) {
-            KQuants.scaleMin(data, scales, 2 * j, sm);
-            FloatVector d1 = FloatVector.broadcast(F, d * sm[0]), m1 = FloatVector.broadcast(F, dmin * sm[1]);
-            KQuants.scaleMin(data, scales, 2 * j + 1, sm);
-            FloatVector d2 = FloatVector.broadcast(F, d * sm[0]), m2 = FloatVector.broadcast(F, dmin * sm[1]);
+            FloatVector d1 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j)), m1 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j));
+            FloatVector d2 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j + 1)), m2 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j + 1));
             for (int l = 0; l < 32; l += L) {
                 IntVector q = bytes(qs + l);
                 IntVector lo = nibble(q, 0), hi = nibble(q, 4);
@@ -139,7 +136,6 @@ public final class KQuantMatrix extends WeightMatrix {
      */
     private float dotQ4Q5(int row, Activation a, boolean fifthBit) {
         float[] x = a.values(), xs = a.scales(), xsum = a.blockSums();
-        int[] sm = new int[2];
         long off = row * rowBytes;
         FloatVector total = FloatVector.zero(F);
         float mins = 0;
@@ -161,12 +157,10 @@ public final class KQuantMatrix extends WeightMatrix {
                     lo = ((FloatVector) ql.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
                     hi = ((FloatVector) qhi.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
-                KQuants.scaleMin(data, scales, 2 * j, sm);
-                total = lo.fma(FloatVector.broadcast(F, d * sm[0]), total);
-                mins += dmin * sm[1] * xsum[(xo) / 32];
-                KQuants.scaleMin(data, scales, 2 * j + 1, sm);
-                total = hi.fma(FloatVector.broadcast(F, d * sm[0]), total);
-                mins += dmin * sm[1] * xsum[(xo + 32) / 32];
+                total = lo.fma(FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j)), total);
+                mins += dmin * KQuants.min(data, scales, 2 * j) * xsum[(xo) / 32];
+                total = hi.fma(FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j + 1)), total);
+                mins += dmin * KQuants.min(data, scales, 2 * j + 1) * xsum[(xo + 32) / 32];
             }
         }
         return VectorSupport.sum(total) - mins;

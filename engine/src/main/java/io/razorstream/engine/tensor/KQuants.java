@@ -34,28 +34,24 @@ public final class KQuants {
         return d.get(ValueLayout.JAVA_BYTE, at) & 0xFF;
     }
 
-    /** Scale (index 0) and min (index 1) of sub-block j from the 12 packed bytes at {@code s}. */
-    static void scaleMin(MemorySegment d, long s, int j, int[] sm) {
-        if (j < 4) {
-            sm[0] = u8(d, s + j) & 63;
-            sm[1] = u8(d, s + j + 4) & 63;
-        } else {
-            sm[0] = (u8(d, s + j + 4) & 0xF) | ((u8(d, s + j - 4) >> 6) << 4);
-            sm[1] = (u8(d, s + j + 4) >> 4) | ((u8(d, s + j) >> 6) << 4);
-        }
+    /** The 6-bit scale of sub-block j from the 12 packed bytes at {@code s}. */
+    static int scale(MemorySegment d, long s, int j) {
+        return j < 4 ? u8(d, s + j) & 63 : (u8(d, s + j + 4) & 0xF) | ((u8(d, s + j - 4) >> 6) << 4);
+    }
+
+    /** The 6-bit min of sub-block j from the 12 packed bytes at {@code s}. */
+    static int min(MemorySegment d, long s, int j) {
+        return j < 4 ? u8(d, s + j + 4) & 63 : (u8(d, s + j + 4) >> 4) | ((u8(d, s + j) >> 6) << 4);
     }
 
     private static void decodeQ4K(MemorySegment data, long off, float[] out, int o, boolean fifthBit) {
         float d = Numerics.f16ToFloat(data.get(SHORT_LE, off));
         float dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2));
         long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
-        int[] sm = new int[2];
         int u1 = 1, u2 = 2;
         for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, qs += 32) {
-            scaleMin(data, scales, is, sm);
-            float d1 = d * sm[0], m1 = dmin * sm[1];
-            scaleMin(data, scales, is + 1, sm);
-            float d2 = d * sm[0], m2 = dmin * sm[1];
+            float d1 = d * scale(data, scales, is), m1 = dmin * min(data, scales, is);
+            float d2 = d * scale(data, scales, is + 1), m2 = dmin * min(data, scales, is + 1);
             for (int l = 0; l < 32; l++) {
                 int q = u8(data, qs + l);
                 int h = fifthBit ? u8(data, qh + l) : 0;

@@ -9,8 +9,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.URISyntaxException;
 import java.net.URL;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -38,7 +41,7 @@ public final class NativeKernels {
             JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
 
     private static final FunctionDescriptor ATTEND = FunctionDescriptor.of(JAVA_INT,
-            ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ValueLayout.JAVA_FLOAT, ADDRESS);
+            ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ValueLayout.JAVA_FLOAT, ADDRESS, JAVA_LONG);
     /** The attention kernel's limits (attention.c). */
     private static final int MAX_GROUP = 16, MAX_HEAD = 256;
 
@@ -192,20 +195,20 @@ public final class NativeKernels {
         };
     }
 
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** Native-order float and short views of the packed byte arrays (no segment per call). */
+    private static final VarHandle FLOAT = MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.nativeOrder());
+    private static final VarHandle SHORT = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
 
     /** int8 q[cols], float d[cols / 32]: as {@link Quantizer#quantizeActivationQ8} (id = 127 / amax, ties to even, F16-rounded scale). */
     private static byte[] packQ8_0(float[] x, int cols, byte[] into) {
         if (cols % Quantizer.QK != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + Quantizer.QK);
         byte[] out = into != null ? into : new byte[inputBytes(GgmlType.Q8_0, cols)];
-        MemorySegment seg = MemorySegment.ofArray(out);
         for (int b = 0; b < cols; b += Quantizer.QK) {
             float amax = 0;
             for (int j = 0; j < Quantizer.QK; j++) amax = Math.max(amax, Math.abs(x[b + j]));
             float id = amax != 0 ? 127f / amax : 0f;
             for (int j = 0; j < Quantizer.QK; j++) out[b + j] = (byte) Math.rint(x[b + j] * id);
-            seg.set(FLOAT, cols + 4L * (b / Quantizer.QK), Numerics.roundToF16(amax / 127f));
+            FLOAT.set(out, cols + 4 * (b / Quantizer.QK), Numerics.roundToF16(amax / 127f));
         }
         return out;
     }
@@ -217,8 +220,7 @@ public final class NativeKernels {
     private static byte[] packQ8_K(float[] x, int cols, byte[] into) {
         if (cols % KQuants.QK_K != 0) throw new IllegalArgumentException(cols + " is not a multiple of " + KQuants.QK_K);
         byte[] out = into != null ? into : new byte[inputBytes(GgmlType.Q4_K, cols)];
-        MemorySegment seg = MemorySegment.ofArray(out);
-        long sums = cols + 4L * (cols / KQuants.QK_K);
+        int sums = cols + 4 * (cols / KQuants.QK_K);
         for (int b = 0; b < cols; b += KQuants.QK_K) {
             float max = KQuants.largestMagnitude(x, b);
             float d = 0;
@@ -229,11 +231,11 @@ public final class NativeKernels {
             } else {
                 java.util.Arrays.fill(out, b, b + KQuants.QK_K, (byte) 0); // a reused buffer holds older quants
             }
-            seg.set(FLOAT, cols + 4L * (b / KQuants.QK_K), d);
+            FLOAT.set(out, cols + 4 * (b / KQuants.QK_K), d);
             for (int g = b; g < b + KQuants.QK_K; g += 16) {
                 int s = 0;
                 for (int j = 0; j < 16; j++) s += out[g + j];
-                seg.set(SHORT, sums + 2L * (g / 16), (short) s);
+                SHORT.set(out, sums + 2 * (g / 16), (short) s);
             }
         }
         return out;
@@ -244,13 +246,8 @@ public final class NativeKernels {
         int stride = inputBytes(type, cols);
         byte[] all = new byte[Math.multiplyExact(stride, n)];
         MemorySegment seg = MemorySegment.ofArray(all);
-        for (int t = 0; t < n; t++) MemorySegment.copy(input(a[t]), 0, seg, (long) t * stride, stride);
+        for (int t = 0; t < n; t++) MemorySegment.copy(a[t].segment(), 0, seg, (long) t * stride, stride);
         return seg;
-    }
-
-    /** The segment the C code reads for one prepared input. */
-    static MemorySegment input(Activation a) {
-        return a.packed() != null ? MemorySegment.ofArray(a.packed()) : MemorySegment.ofArray(a.values());
     }
 
     // ------------------------------------------------------------------ the call
@@ -292,28 +289,37 @@ public final class NativeKernels {
         return group >= 1 && group <= MAX_GROUP && headSize >= 8 && headSize <= MAX_HEAD && headSize % 8 == 0;
     }
 
-    /** {@link #attend(Variant, float[], int, int, float[], float[], int, float, float[], int)} with the bound variant. */
-    public static void attend(float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale, float[] out, int outOffset) {
+    /** {@link #attend(Variant, MemorySegment, int, int, MemorySegment, MemorySegment, int, float, MemorySegment, long)} with the bound variant. */
+    public static void attend(MemorySegment q, int group, int headSize, MemorySegment keys, MemorySegment values, int len, float scale,
+                              MemorySegment out, long outOffset) {
         attend(ACTIVE, q, group, headSize, keys, values, len, scale, out, outOffset);
+    }
+
+    /** As below, on float arrays (tests). */
+    public static void attend(Variant v, float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale,
+                              float[] out, int outOffset) {
+        attend(v, MemorySegment.ofArray(q), group, headSize, MemorySegment.ofArray(keys), MemorySegment.ofArray(values), len, scale,
+                MemorySegment.ofArray(out), outOffset);
     }
 
     /**
      * Causal attention of one GQA group over positions [0, len) of a FULL head: for each of the {@code group}
-     * queries in {@code q} (rows of {@code headSize}), softmax(scale * q . k_p) weighted values into
-     * {@code out[outOffset + g * headSize ...]}. Tiled online softmax in C (attention.c).
+     * queries in {@code q} (rows of {@code headSize} floats), softmax(scale * q . k_p) weighted values into the
+     * floats of {@code out} from {@code outOffset + g * headSize}. Tiled online softmax in C (attention.c). The
+     * segments are the caller's to keep (decode passes the same ones every token).
      */
-    public static void attend(Variant v, float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale,
-                              float[] out, int outOffset) {
+    public static void attend(Variant v, MemorySegment q, int group, int headSize, MemorySegment keys, MemorySegment values, int len, float scale,
+                              MemorySegment out, long outOffset) {
         if (v == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
         if (!attentionCovers(group, headSize)) throw new IllegalArgumentException("attention kernel: group " + group + ", head size " + headSize);
-        long rows = (long) len * headSize, qs = (long) group * headSize;
-        if (len < 1 || q.length < qs || keys.length < rows || values.length < rows || outOffset < 0 || out.length < outOffset + qs) {
-            throw new IndexOutOfBoundsException("attention over " + len + " positions does not fit the arrays given");
+        long rows = 4L * len * headSize, qs = (long) group * headSize;
+        if (len < 1 || q.byteSize() < 4 * qs || keys.byteSize() < rows || values.byteSize() < rows || outOffset < 0
+                || out.byteSize() < 4 * (outOffset + qs)) {
+            throw new IndexOutOfBoundsException("attention over " + len + " positions does not fit the segments given");
         }
         int rc;
         try {
-            rc = (int) v.attend.invokeExact(MemorySegment.ofArray(q), group, headSize, MemorySegment.ofArray(keys), MemorySegment.ofArray(values),
-                    len, scale, MemorySegment.ofArray(out).asSlice(4L * outOffset));
+            rc = (int) v.attend.invokeExact(q, group, headSize, keys, values, len, scale, out, outOffset);
         } catch (Throwable t) {
             throw new IllegalStateException("native attention call failed", t);
         }

@@ -1,5 +1,7 @@
 package io.razorstream.engine.tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -60,38 +62,47 @@ public final class Quantizer {
 
     /** Decodes {@code n} elements starting at byte {@code offset} of {@code in} into {@code out[outOffset..]}. */
     public static void dequantize(GgmlType type, ByteBuffer in, int offset, float[] out, int outOffset, int n) {
-        ByteBuffer b = in.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        dequantize(type, MemorySegment.ofBuffer(in), offset, out, outOffset, n);
+    }
+
+    /**
+     * The scalar definition of each type's decoding, from byte {@code offset} of {@code in}: no vectors and no
+     * allocation, so it costs the same before the JIT compiles it (decode's embedding lookup runs it once a token).
+     */
+    public static void dequantize(GgmlType type, MemorySegment in, long offset, float[] out, int outOffset, int n) {
         switch (type) {
-            case F32 -> { for (int i = 0; i < n; i++) out[outOffset + i] = b.getFloat(offset + 4 * i); }
-            case F16 -> { for (int i = 0; i < n; i++) out[outOffset + i] = Numerics.f16ToFloat(b.getShort(offset + 2 * i)); }
-            case BF16 -> { for (int i = 0; i < n; i++) out[outOffset + i] = Numerics.bf16ToFloat(b.getShort(offset + 2 * i)); }
+            case F32 -> { for (int i = 0; i < n; i++) out[outOffset + i] = in.get(FLOAT_LE, offset + 4L * i); }
+            case F16 -> { for (int i = 0; i < n; i++) out[outOffset + i] = Numerics.f16ToFloat(in.get(SHORT_LE, offset + 2L * i)); }
+            case BF16 -> { for (int i = 0; i < n; i++) out[outOffset + i] = Numerics.bf16ToFloat(in.get(SHORT_LE, offset + 2L * i)); }
             case Q8_0 -> {
                 for (int blk = 0; blk < n / QK; blk++) {
-                    int o = offset + blk * type.blockBytes();
-                    float d = Numerics.f16ToFloat(b.getShort(o));
-                    for (int j = 0; j < QK; j++) out[outOffset + blk * QK + j] = b.get(o + 2 + j) * d;
+                    long o = offset + (long) blk * type.blockBytes();
+                    float d = Numerics.f16ToFloat(in.get(SHORT_LE, o));
+                    for (int j = 0; j < QK; j++) out[outOffset + blk * QK + j] = in.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
                 }
             }
             case Q4_0 -> {
                 for (int blk = 0; blk < n / QK; blk++) {
-                    int o = offset + blk * type.blockBytes();
-                    float d = Numerics.f16ToFloat(b.getShort(o));
+                    long o = offset + (long) blk * type.blockBytes();
+                    float d = Numerics.f16ToFloat(in.get(SHORT_LE, o));
                     for (int j = 0; j < QK / 2; j++) {
-                        int q = b.get(o + 2 + j) & 0xFF;
+                        int q = in.get(ValueLayout.JAVA_BYTE, o + 2 + j) & 0xFF;
                         out[outOffset + blk * QK + j] = ((q & 0xF) - 8) * d;
                         out[outOffset + blk * QK + QK / 2 + j] = ((q >>> 4) - 8) * d;
                     }
                 }
             }
             case Q4_K, Q5_K, Q6_K -> {
-                java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofBuffer(b);
                 for (int blk = 0; blk < n / KQuants.QK_K; blk++) {
-                    KQuants.decode(type, seg, offset + (long) blk * type.blockBytes(), out, outOffset + blk * KQuants.QK_K);
+                    KQuants.decode(type, in, offset + (long) blk * type.blockBytes(), out, outOffset + blk * KQuants.QK_K);
                 }
             }
             default -> throw new UnsupportedOperationException("dequantisation of " + type + " is not supported");
         }
     }
+
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** C's roundf: halves go away from zero (ggml's reference quantisers use it). */
     static float roundHalfAway(float v) {

@@ -1,7 +1,6 @@
 package io.razorstream.engine.tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 
 /**
  * A weight matrix of {@code rows} x {@code cols} stored row-major in one of the supported ggml types
@@ -77,7 +76,7 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     public final float dot(int row, Activation a) {
         if (!a.isNative()) return dotJava(row, a);
         float[] out = new float[1];
-        NativeKernels.gemm(this, row, row + 1, NativeKernels.input(a), 1, MemorySegment.ofArray(out), 0, 0);
+        NativeKernels.gemm(this, row, row + 1, a.segment(), 1, MemorySegment.ofArray(out), 0, 0);
         return out[0];
     }
 
@@ -110,54 +109,99 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         dequantizeRow(row, out, 0);
     }
 
-    /** Writes row {@code row} as floats into {@code out[offset..offset+cols)} (embedding lookup). */
+    /** Writes row {@code row} as floats into {@code out[offset..offset+cols)}; subclasses vectorise it for the GEMM path. */
     public void dequantizeRow(int row, float[] out, int offset) {
-        ByteBuffer bytes = data.asSlice(row * rowBytes, rowBytes).asByteBuffer();
-        Quantizer.dequantize(type, bytes, 0, out, offset, cols);
+        Quantizer.dequantize(type, data, row * rowBytes, out, offset, cols);
+    }
+
+    /**
+     * Row {@code row} as floats into {@code out[0, cols)} by the scalar definition (the same floats as
+     * {@link #dequantizeRow}): the embedding lookup, once a token, where a vector form would run interpreted, and
+     * allocate, until the JIT got to it.
+     */
+    public final void embeddingRow(int row, float[] out) {
+        if (row < 0 || row >= rows) throw new IndexOutOfBoundsException("row " + row + " of " + rows);
+        Quantizer.dequantize(type, data, row * rowBytes, out, 0, cols);
     }
 
     /** out[r] = row r . x for every row, rows split across the pool's threads. */
     public void matvec(Activation a, float[] out, Parallel parallel) {
-        multiply(parallel, new Product(this, new Activation[] {a}, 1, new float[][] {out}));
+        new Multiplication(new Product(this, new Activation[] {a}, 1, new float[][] {out})).run(parallel);
     }
 
     /** out[t][r] = row r . a[t] for n activations (prefill): each row is read once for all of them. */
     public void matmul(Activation[] a, int n, float[][] out, Parallel parallel) {
-        multiply(parallel, new Product(this, a, n, out));
+        new Multiplication(new Product(this, a, n, out)).run(parallel);
     }
 
-    /** One matrix times n prepared inputs, into out[t][row]. */
+    /**
+     * One matrix times n prepared inputs, into out[t][row]. The arrays are read when the product runs, so a
+     * product built once can run again after its inputs were prepared anew in place.
+     */
     public record Product(WeightMatrix matrix, Activation[] inputs, int n, float[][] out) {}
 
     /**
-     * Computes several products in one parallel pass over their concatenated rows (q, k and v; gate and
-     * up), so that the threads meet once per group instead of once per matrix.
+     * Several products computed in one parallel pass over their concatenated rows (q, k and v; gate and up), so
+     * that the threads meet once per group instead of once per matrix. Built once and run many times (decode
+     * keeps one per layer and group), it allocates nothing per run on the native tier; one instance is not for
+     * concurrent runs.
      */
-    public static void multiply(Parallel parallel, Product... products) {
-        // Once, before the threads share them: the Java GEMM's float inputs, the native tier's input batches.
-        MemorySegment[] batches = new MemorySegment[products.length];
-        for (int i = 0; i < products.length; i++) {
-            Product p = products[i];
-            if (p.n > 1 && p.inputs[0].isNative()) batches[i] = NativeKernels.batch(p.matrix.type, p.inputs, p.n, p.matrix.cols);
-            else if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput();
+    public static final class Multiplication implements Parallel.RangeBody {
+        private final Product[] products;
+        private final int[] starts;
+        /** Per product: the native tier's input batch (n > 1), or its one input's and output's segments (n == 1). */
+        private final MemorySegment[] batches, outSegments;
+        private final float[][] segmentArrays;
+
+        public Multiplication(Product... products) {
+            this.products = products.clone();
+            this.starts = new int[products.length + 1];
+            for (int i = 0; i < products.length; i++) starts[i + 1] = starts[i] + products[i].matrix.rows;
+            this.batches = new MemorySegment[products.length];
+            this.outSegments = new MemorySegment[products.length];
+            this.segmentArrays = new float[products.length][];
         }
-        int[] starts = new int[products.length + 1];
-        for (int i = 0; i < products.length; i++) starts[i + 1] = starts[i] + products[i].matrix.rows;
-        parallel.forRange(starts[products.length], 16, (from, to) -> {
+
+        public void run(Parallel parallel) {
+            // Once, before the threads share them: the Java GEMM's float inputs, the native tier's input batches.
+            for (int i = 0; i < products.length; i++) {
+                Product p = products[i];
+                if (p.n > 1 && p.inputs[0].isNative()) batches[i] = NativeKernels.batch(p.matrix.type, p.inputs, p.n, p.matrix.cols);
+                else if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput();
+                else if (p.n == 1 && segmentArrays[i] != p.out[0]) {
+                    segmentArrays[i] = p.out[0];
+                    outSegments[i] = MemorySegment.ofArray(p.out[0]);
+                }
+            }
+            parallel.forRange(starts[products.length], 16, this);
+        }
+
+        /** Rows [from, to) of the concatenated products, on the calling thread. */
+        @Override
+        public void run(int from, int to) {
             for (int i = 0; i < products.length; i++) {
                 int lo = Math.max(from, starts[i]), hi = Math.min(to, starts[i + 1]);
-                if (lo < hi) products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i], batches[i]);
+                if (lo >= hi) continue;
+                products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i], batches[i], outSegments[i]);
             }
-        });
+        }
+    }
+
+    /** Computes several products in one parallel pass (see {@link Multiplication}). */
+    public static void multiply(Parallel parallel, Product... products) {
+        new Multiplication(products).run(parallel);
     }
 
     /** Per-thread output tile of the native GEMM, copied into the product's per-token rows. */
     private static final ThreadLocal<float[]> NATIVE_OUT = ThreadLocal.withInitial(() -> new float[0]);
 
-    /** Rows [from, to) of one product on the native tier; {@code batch} holds the inputs side by side when n > 1. */
-    private void multiplyRowsNative(int from, int to, Product p, MemorySegment batch) {
+    /**
+     * Rows [from, to) of one product on the native tier: with n == 1 straight into {@code out} (the segment of
+     * out[0]), else from {@code batch} (the inputs side by side) through a per-thread tile.
+     */
+    private void multiplyRowsNative(int from, int to, Product p, MemorySegment batch, MemorySegment out) {
         if (p.n == 1) {
-            NativeKernels.gemm(this, from, to, NativeKernels.input(p.inputs[0]), 1, MemorySegment.ofArray(p.out[0]), from, 0);
+            NativeKernels.gemm(this, from, to, p.inputs[0].segment(), 1, out, from, 0);
             return;
         }
         int width = to - from;
@@ -167,10 +211,10 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         for (int t = 0; t < p.n; t++) System.arraycopy(tile, t * width, p.out[t], from, width);
     }
 
-    /** Rows [from, to) of one product, on the calling thread. */
-    protected void multiplyRows(int from, int to, Product p, MemorySegment batch) {
+    /** Rows [from, to) of one product, on the calling thread ({@code batch} and {@code out}: see {@link Multiplication}). */
+    protected void multiplyRows(int from, int to, Product p, MemorySegment batch, MemorySegment outSegment) {
         if (p.inputs[0].isNative()) {
-            multiplyRowsNative(from, to, p, batch);
+            multiplyRowsNative(from, to, p, batch, outSegment);
             return;
         }
         if (p.n == 1) {
