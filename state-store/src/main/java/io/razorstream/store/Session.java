@@ -1,5 +1,6 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kv.HeadPolicy;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvCache;
@@ -22,9 +23,7 @@ public final class Session {
     private final KvCache cache;
     private final String modelFingerprint, profileFingerprint;
     private final int blockSize;
-    private int[] pendingTokens = new int[0];
-    private String lastRole = "";
-    private boolean afterReply;
+    private ConversationState conversation = new ConversationState();
     private long turnsApplied;
     private final List<AppliedTurn> unsavedTurns = new ArrayList<>(); // applied since the last save
     private long lastActivityMillis;
@@ -85,28 +84,14 @@ public final class Session {
         return blockSize;
     }
 
-    /** Tokens generated but not yet in the cache (fed first on the next turn). */
-    public int[] pendingTokens() {
-        return pendingTokens.clone();
+    /** The conversation's bookkeeping beside the cache (last role, pending token), which the engine's turns update. */
+    public ConversationState conversation() {
+        return conversation;
     }
 
-    public void setPendingTokens(int[] tokens) {
-        this.pendingTokens = tokens.clone();
-    }
-
-    /** Role of the last message in the cache ("" for none): the chat template opens the next one after it. */
-    public String lastRole() {
-        return lastRole;
-    }
-
-    /** Whether the last message is a generated reply whose closing markup the next turn must add. */
-    public boolean afterReply() {
-        return afterReply;
-    }
-
-    public void setLastMessage(String role, boolean generatedReply) {
-        this.lastRole = role;
-        this.afterReply = generatedReply;
+    /** Replaces the bookkeeping (as it was stored, or to start a conversation over). */
+    public void setConversation(ConversationState state) {
+        this.conversation = state;
     }
 
     /** An applied turn not saved yet (the store has the rest: {@link SessionRepository#appliedTurn}). */
@@ -145,13 +130,11 @@ public final class Session {
         boolean[][] full = new boolean[policy.layers()][policy.kvHeads()];
         for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = policy.policy(l, h) == HeadPolicy.FULL;
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), policy.window(), full, blockSize, cache.size(),
-                pendingTokens, lastRole, afterReply, turnsApplied, lastActivityMillis);
+                conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
     }
 
     void restoreBookkeeping(SessionMeta meta) {
-        pendingTokens = meta.pendingTokens().clone();
-        lastRole = meta.lastRole();
-        afterReply = meta.afterReply();
+        conversation = new ConversationState(meta.lastRole(), meta.afterReply(), meta.pendingTokens());
         turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
     }

@@ -44,7 +44,7 @@ class SessionLogitsTest {
             float[] a = SynthSessions.turn(live, " Remember the code #", 8, 4, p);
             float[] b = SynthSessions.turn(loaded, " Remember the code #", 8, 4, p);
             assertThat(b).isEqualTo(a);
-            assertThat(loaded.pendingTokens()).isEqualTo(live.pendingTokens());
+            assertThat(loaded.conversation().pendingTokens()).isEqualTo(live.conversation().pendingTokens());
         }
     }
 

@@ -1,5 +1,6 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.KvPrecision;
 import org.junit.jupiter.api.Test;
@@ -36,13 +37,12 @@ class SessionStoreTest {
                 Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(s.cache(), back.cache());
             }
-            s.setPendingTokens(new int[] {42});
-            s.setLastMessage("assistant", true);
+            s.setConversation(new ConversationState("assistant", true, new int[] {42}));
             store.save(s, 5000);
             Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
-            assertThat(back.pendingTokens()).containsExactly(42);
-            assertThat(back.lastRole()).isEqualTo("assistant");
-            assertThat(back.afterReply()).isTrue();
+            assertThat(back.conversation().pendingTokens()).containsExactly(42);
+            assertThat(back.conversation().lastRole()).isEqualTo("assistant");
+            assertThat(back.conversation().afterReply()).isTrue();
             assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
             assertThat(store.appliedTurn("s1", "t0")).as("every turn is remembered, not only recent ones").isPresent();
             assertThat(store.appliedTurn("s1", "t99")).isEmpty();

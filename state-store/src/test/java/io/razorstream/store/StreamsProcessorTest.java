@@ -90,7 +90,7 @@ class StreamsProcessorTest {
                     Session stored = store.load(who, m.model().config(), m.gguf().fingerprint()).orElseThrow();
                     assertThat(counts.get(who)).isEqualTo(direct.tokens());
                     Caches.assertSameContents(direct.cache(), stored.cache());
-                    assertThat(stored.pendingTokens()).isEqualTo(direct.pendingTokens());
+                    assertThat(stored.conversation().pendingTokens()).isEqualTo(direct.conversation().pendingTokens());
                     assertThat(store.meta(who).orElseThrow().lastActivityMillis()).isEqualTo(who.equals("alice") ? 1000 : 2000);
                 }
                 assertThat(store.list(null, 10)).extracting(SessionMeta::sessionId).containsExactly("bob", "alice"); // by id length, then bytes

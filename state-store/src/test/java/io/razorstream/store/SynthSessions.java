@@ -1,5 +1,6 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
@@ -49,7 +50,7 @@ final class SynthSessions {
     static float[] turn(Session s, String text, int chunk, int reply, Parallel parallel) {
         LoadedModel m = model();
         int[] textTokens = m.tokenizer().encode(text, s.tokens() == 0, false);
-        int[] pending = s.pendingTokens();
+        int[] pending = s.conversation().pendingTokens();
         int[] tokens = new int[pending.length + textTokens.length];
         System.arraycopy(pending, 0, tokens, 0, pending.length);
         System.arraycopy(textTokens, 0, tokens, pending.length, textTokens.length);
@@ -62,7 +63,7 @@ final class SynthSessions {
             logits = m.model().forward(s.cache(), new int[] {next}, 0, 1, parallel);
             next = Ops.argmax(logits);
         }
-        s.setPendingTokens(reply > 0 ? new int[] {next} : new int[0]);
+        s.setConversation(new ConversationState("", false, reply > 0 ? new int[] {next} : new int[0]));
         return logits;
     }
 }

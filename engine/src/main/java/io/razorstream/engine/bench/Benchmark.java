@@ -1,13 +1,13 @@
 package io.razorstream.engine.bench;
 
-import io.razorstream.engine.Generator;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaModel;
 import io.razorstream.engine.llama.LlamaWeights;
-import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tensor.WeightMatrix;
 
@@ -40,25 +40,22 @@ public final class Benchmark {
             throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
         }
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
-        Generator generator = new Generator(loaded, parallel, KvPrecision.F16, Generator.DEFAULT_PREFILL_BATCH);
+        Decoder decoder = new Decoder(loaded, parallel);
+        // Greedy, past end-of-generation tokens: exactly genTokens - 1 decode steps per run (the last token is not fed).
+        Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] prefill = new double[repeats], decode = new double[repeats];
         long allocated = 0;
         for (int run = -warmups; run < repeats; run++) {
             KvCache cache = model.newCache(promptTokens + genTokens, KvPrecision.F16);
             long t0 = System.nanoTime();
-            float[] logits = generator.prefill(model, cache, prompt);
+            float[] logits = decoder.prefill(cache, prompt);
             long t1 = System.nanoTime();
-            float[] step = new float[logits.length];
             long allocatedBefore = ALLOCATION.getTotalThreadAllocatedBytes();
-            for (int i = 0; i < genTokens; i++) {
-                model.decode(cache, Ops.argmax(logits), step, parallel);
-                logits = step;
-            }
-            long t2 = System.nanoTime();
+            Decoder.Reply reply = decoder.generate(cache, cache.maxTokens(), logits, request, null);
             allocated = ALLOCATION.getTotalThreadAllocatedBytes() - allocatedBefore; // the last run's, the most warmed up
             if (run >= 0) {
                 prefill[run] = promptTokens / ((t1 - t0) / 1e9);
-                decode[run] = genTokens / ((t2 - t1) / 1e9);
+                decode[run] = reply.tokensPerSecond();
             }
         }
         long perToken = decodeBytesPerToken(model);
@@ -83,16 +80,15 @@ public final class Benchmark {
         }
         double[] runs = new double[repeats];
         long bytes = 0, full = 0;
+        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         for (int run = -1; run < repeats; run++) {
             KvCache cache = model.newCache(context + genTokens, precision, policy);
             cache.appendRandom(context, 11);
-            int token = 1;
             long t0 = System.nanoTime();
-            float[] logits = new float[model.config().vocabularySize()];
-            for (int i = 0; i < genTokens; i++) {
-                model.decode(cache, token, logits, parallel);
-                token = Ops.argmax(logits);
-            }
+            // genTokens steps at this context: token 1, then genTokens - 1 greedy ones (the last is not fed)
+            float[] logits = decoder.prefill(cache, new int[] {1});
+            decoder.generate(cache, cache.maxTokens(), logits, request, null);
             long t1 = System.nanoTime();
             if (run >= 0) runs[run] = genTokens / ((t1 - t0) / 1e9);
             bytes = cache.bytesInUse();

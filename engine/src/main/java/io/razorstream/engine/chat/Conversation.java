@@ -1,34 +1,45 @@
 package io.razorstream.engine.chat;
 
-import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
-import io.razorstream.engine.sampling.Sampler;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
-import io.razorstream.engine.tokenizer.Utf8StreamDecoder;
 
 /**
- * A chat with a model whose history lives in one KV cache: each turn renders only what it adds (the
- * closing of the previous reply, the new message, the opening of the reply) with the model's template,
- * prefills it, and decodes the reply until an end-of-turn token. Nothing already in the cache is
- * processed again.
+ * A chat whose history lives in one KV cache: each turn renders only what it adds (the pending token, the
+ * closing of the previous reply, the new message, the opening of the reply) with the template, prefills it,
+ * and, when asked, generates the reply with the {@link Decoder}. Nothing already in the cache is processed
+ * again. The terminal chat and the service's turns are both this class, over their own cache and state.
  */
 public final class Conversation {
-    private final LoadedModel model;
-    private final ChatTemplate template;
-    private final Parallel parallel;
-    private KvCache cache;
-    private String lastRole;
-    private boolean afterGeneratedReply;
+    /** One applied turn: the tokens it added, the reply (null when none was asked for), the prefill time. */
+    public record Turn(int promptTokens, Decoder.Reply reply, long prefillNanos) {}
 
-    public Conversation(LoadedModel model, ChatTemplate template, Parallel parallel) {
-        this.model = model;
+    private final Decoder decoder;
+    private final ChatTemplate template;
+    private final KvCache cache;
+    private final ConversationState state;
+    private final int tokenLimit;
+
+    /**
+     * A conversation rendered with {@code template} over {@code cache} and {@code state} (a stored session's),
+     * growing to at most {@code tokenLimit} tokens.
+     */
+    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit) {
+        if (tokenLimit < 1) throw new IllegalArgumentException("token limit must be >= 1, got " + tokenLimit);
+        this.decoder = decoder;
         this.template = template;
-        this.parallel = parallel;
-        reset();
+        this.cache = cache;
+        this.state = state;
+        this.tokenLimit = Math.min(tokenLimit, cache.maxTokens());
+    }
+
+    /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
+    public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
+        KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
+        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens());
     }
 
     /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */
@@ -41,63 +52,54 @@ public final class Conversation {
         return template;
     }
 
-    /** Forgets the conversation (a fresh cache). */
-    public void reset() {
-        cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
-        lastRole = null;
-        afterGeneratedReply = false;
+    public ConversationState state() {
+        return state;
     }
 
+    /** The conversation's tokens: those in the cache and the pending one. */
     public int tokens() {
-        return cache.size();
+        return cache.size() + state.pendingTokens().length;
+    }
+
+    /** Forgets the conversation. */
+    public void reset() {
+        cache.clear();
+        state.reset();
+    }
+
+    /**
+     * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history
+     * becomes the turn's tokens), streaming its text to {@code listener}. Throws IllegalArgumentException, with
+     * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated.
+     */
+    public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
+        int[] tokens = state.turnTokens(decoder.tokenizer(), template, cache.size(), message, reply);
+        if (cache.size() + tokens.length > tokenLimit) {
+            throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.size()
+                    + "; it holds at most " + tokenLimit + " tokens");
+        }
+        if (tokens.length == 0) {
+            if (reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
+            state.prefilled(message.role());
+            return new Turn(0, null, 0);
+        }
+        long t0 = System.nanoTime();
+        float[] logits = decoder.prefill(cache, tokens);
+        state.prefilled(message.role());
+        long prefill = System.nanoTime() - t0;
+        if (!reply) return new Turn(tokens.length, null, prefill);
+        Decoder.Reply r = decoder.generate(cache, tokenLimit, logits, request.withHistory(tokens), listener);
+        state.replied(r);
+        return new Turn(tokens.length, r, prefill);
     }
 
     /** Adds a system or user message without a reply. */
     public void add(Message message) {
-        prefill(template.appendSegments(lastRole, afterGeneratedReply, message, false));
-        lastRole = message.role();
-        afterGeneratedReply = false;
+        turn(message, false, Decoder.Request.of(SamplerConfig.GREEDY, 0), null);
     }
 
     /** Adds a user message and streams the reply to {@code listener}; returns the reply's text. */
-    public String reply(String userText, SamplerConfig sampling, int maxTokens, Generator.TokenListener listener) {
-        float[] logits = prefill(template.appendSegments(lastRole, afterGeneratedReply, Message.user(userText), true));
-        LlamaModel m = model.model();
-        Sampler sampler = new Sampler(sampling);
-        Utf8StreamDecoder decoder = new Utf8StreamDecoder();
-        StringBuilder text = new StringBuilder();
-        float[] step = null; // decode's logits, one array for the whole reply
-        for (int n = 0; n < maxTokens && cache.size() < m.config().contextLength(); n++) {
-            int token = sampler.sample(logits);
-            if (model.tokenizer().vocabulary().isEndOfGeneration(token)) break;
-            sampler.accept(token);
-            String piece = decoder.feed(model.tokenizer().piece(token));
-            text.append(piece);
-            if (listener != null && !piece.isEmpty()) listener.onToken(token, piece);
-            if (step == null) step = new float[logits.length];
-            m.decode(cache, token, step, parallel);
-            logits = step;
-        }
-        String rest = decoder.flush();
-        text.append(rest);
-        if (listener != null && !rest.isEmpty()) listener.onToken(-1, rest);
-        lastRole = "assistant";
-        afterGeneratedReply = true;
-        return text.toString();
-    }
-
-    private float[] prefill(java.util.List<io.razorstream.engine.tokenizer.Tokenizer.Segment> segments) {
-        boolean first = cache.size() == 0;
-        int[] tokens = model.tokenizer().encode(segments, first);
-        if (tokens.length == 0) throw new IllegalArgumentException("nothing to add");
-        if (cache.size() + tokens.length >= model.model().config().contextLength()) {
-            throw new IllegalArgumentException("the conversation would exceed the model's context of " + model.model().config().contextLength()
-                    + " tokens; /reset to start over");
-        }
-        float[] logits = null;
-        for (int from = 0; from < tokens.length; from += Generator.DEFAULT_PREFILL_BATCH) {
-            logits = model.model().forward(cache, tokens, from, Math.min(Generator.DEFAULT_PREFILL_BATCH, tokens.length - from), parallel);
-        }
-        return logits;
+    public String reply(String userText, SamplerConfig sampling, int maxTokens, Decoder.TokenListener listener) {
+        return turn(Message.user(userText), true, Decoder.Request.of(sampling, maxTokens), listener).reply().text();
     }
 }

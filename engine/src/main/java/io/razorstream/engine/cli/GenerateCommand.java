@@ -65,7 +65,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         int n = threads.resolve();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
-            Generator generator = new Generator(loaded, parallel, kvPrecision, Generator.DEFAULT_PREFILL_BATCH);
+            Generator generator = new Generator(loaded, parallel, kvPrecision, io.razorstream.engine.generation.Decoder.PREFILL_BATCH);
             Generator.Result r = generator.generate(prompt, maxTokens, sampling, (token, text) -> {
                 out.print(text);
                 out.flush();

@@ -1,14 +1,15 @@
 package io.razorstream.engine.eval;
 
 import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Ops;
 import io.razorstream.engine.tensor.Parallel;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Random;
 
 /**
@@ -17,7 +18,6 @@ import java.util.Random;
  * arrive) and KL(full || policy) of next-token distributions under teacher forcing.
  */
 public final class Evaluation {
-    private static final int BATCH = 96;
     private static final String FILLER = "the quick brown fox jumps over a lazy dog and runs far away ";
 
     private Evaluation() {}
@@ -62,17 +62,12 @@ public final class Evaluation {
         int[] tokens = model.tokenizer().encode(context + QUESTION, true, true);
         int split = Math.min(tokens.length - 1, model.tokenizer().encode(context, true, true).length);
         KvCache cache = m.newCache(tokens.length + key.length() + 1, KvPrecision.F16, policy);
-        for (int from = 0; from < split; from += BATCH) m.forward(cache, tokens, from, Math.min(BATCH, split - from), parallel);
+        Decoder decoder = new Decoder(model, parallel);
+        decoder.prefill(cache, tokens, 0, split, null);
         cache.compressNow();
-        float[] logits = m.forward(cache, tokens, split, tokens.length - split, parallel);
-        byte[] want = key.getBytes(StandardCharsets.UTF_8);
-        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-        for (int i = 0; i < key.length() && got.size() < want.length; i++) {
-            int t = Ops.argmax(logits);
-            got.writeBytes(model.tokenizer().piece(t));
-            logits = m.forward(cache, new int[] {t}, 0, 1, parallel);
-        }
-        String answer = got.toString(StandardCharsets.UTF_8);
+        float[] logits = decoder.prefill(cache, tokens, split, tokens.length - split, null);
+        // Greedy, at most one token per key character (each token is at least one).
+        String answer = decoder.generate(cache, cache.maxTokens(), logits, Decoder.Request.of(SamplerConfig.GREEDY, key.length()), null).text();
         return new Passkey(answer.startsWith(key), answer, tokens.length, cache.bytesInUse(), cache.fullBytes());
     }
 

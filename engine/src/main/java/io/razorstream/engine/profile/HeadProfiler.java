@@ -1,5 +1,6 @@
 package io.razorstream.engine.profile;
 
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -21,7 +22,6 @@ import java.util.function.IntConsumer;
 public final class HeadProfiler {
     /** The paper's K; shorter contexts use floor((context - 1) / 4). */
     public static final int PAPER_PERIOD = 2500;
-    private static final int BATCH = 96;
 
     public record Options(int seeds, double inductionRatio, double echoRatio, int period) {
         public static final Options DEFAULT = new Options(3, 0.14, 0.01, 0);
@@ -65,12 +65,10 @@ public final class HeadProfiler {
             ProbeScorer scorer = new ProbeScorer(c.blockCount(), c.headCount(), k, 1);
             KvCache cache = model.newCache(probe.length, KvPrecision.F32);
             cache.observe(scorer);
-            for (int from = 0; from < probe.length; from += BATCH) {
-                int n = Math.min(BATCH, probe.length - from);
-                model.forward(cache, probe, from, n, parallel);
-                done += n;
-                if (progress != null) progress.accept(done);
-            }
+            int before = done;
+            new Decoder(model, null, parallel, Decoder.PREFILL_BATCH).prefill(cache, probe, 0, probe.length,
+                    progress == null ? null : n -> progress.accept(before + n));
+            done += probe.length;
             for (int l = 0; l < c.blockCount(); l++) {
                 for (int h = 0; h < c.headCount(); h++) {
                     echo[l][h] += scorer.echo(l, h) / seeds.length;

@@ -15,7 +15,7 @@ class ConversationTest {
     @Test
     void eachTurnPrefillsOnlyWhatItAdds() {
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/qwen2-q-F16.gguf")); Parallel p = new Parallel(2)) {
-            Conversation c = new Conversation(m, ChatTemplate.CHATML, p);
+            Conversation c = Conversation.start(m, ChatTemplate.CHATML, p);
             c.add(Message.system("Be brief."));
             int[] generated = new int[1];
             String first = c.reply("Hi!", SamplerConfig.GREEDY, 5, (t, piece) -> { if (t >= 0) generated[0]++; });

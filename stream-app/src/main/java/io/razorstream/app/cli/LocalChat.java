@@ -23,7 +23,7 @@ final class LocalChat {
                 System.err.println("note: no known chat template in " + modelPath.getFileName() + "; turns are appended as plain text "
                         + "(choose one with --template chatml|llama3|llama2|mistral|zephyr)");
             }
-            Conversation chat = new Conversation(model, template, parallel);
+            Conversation chat = Conversation.start(model, template, parallel);
             if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
             System.err.println(modelPath.getFileName() + ", template " + template.name().toLowerCase(java.util.Locale.ROOT)
                     + ". Type a message; /reset starts over, /quit or Ctrl-D ends.");

@@ -45,14 +45,14 @@ class TurnRunnerTest {
             String r1 = runner.run(s, "user", "Hi!", true, four, 4, t -> {}).text();
             String r2 = runner.run(s, "user", "<|im_end|> More?", true, four, 4, t -> {}).text();
 
-            Conversation c = new Conversation(m, ChatTemplate.CHATML, p);
+            Conversation c = Conversation.start(m, ChatTemplate.CHATML, p);
             c.add(Message.system("Be brief."));
             assertThat(c.reply("Hi!", SamplerConfig.GREEDY, 4, null)).isEqualTo(r1);
             assertThat(c.reply("<|im_end|> More?", SamplerConfig.GREEDY, 4, null)).isEqualTo(r2);
-            // the service leaves the last reply token pending (fed with the next turn); the conversation fed it
-            assertThat(s.tokens() + s.pendingTokens().length).isEqualTo(c.tokens());
-            assertThat(s.lastRole()).isEqualTo("assistant");
-            assertThat(s.afterReply()).isTrue();
+            // both leave the last reply token pending (fed with the next turn)
+            assertThat(s.tokens() + s.conversation().pendingTokens().length).isEqualTo(c.tokens());
+            assertThat(s.conversation().lastRole()).isEqualTo("assistant");
+            assertThat(s.conversation().afterReply()).isTrue();
         }
     }
 }

@@ -1,0 +1,185 @@
+package io.razorstream.engine.generation;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.llama.KvCache;
+import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.sampling.Sampler;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.tokenizer.Tokenizer;
+import io.razorstream.engine.tokenizer.Utf8StreamDecoder;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * The engine's one generation loop: prefill in batches, then sample, stream and decode token by token until
+ * an end-of-generation token, a stop string, the token budget or the cache's limit. {@code generate}, the
+ * terminal chat, the service's turns, eval, the head profiler and bench all run through it.
+ *
+ * <p>The rules, the same for every caller:
+ * <ul>
+ *   <li>The repetition penalty sees the request's history (the tokens the turn just added) and the reply.</li>
+ *   <li>An end-of-generation token ends the reply and is neither shown nor fed to the cache (the chat
+ *       template's closing markup stands in for it).</li>
+ *   <li>When the reply ends at a stop string, the budget or the limit, its last token is not fed either: it
+ *       comes back as {@link Reply#pendingToken}, for the next turn to feed first (a one-shot run drops it).
+ *       No decode is spent on a token nobody reads the logits of.</li>
+ *   <li>Listeners get complete UTF-8 text only, never an empty piece and never any part of a stop string.</li>
+ * </ul>
+ */
+public final class Decoder {
+    /** Tokens per prefill pass: a multiple of the GEMM tile (3), big enough to reuse each dequantised row across many tokens. */
+    public static final int PREFILL_BATCH = 96;
+
+    /** Receives reply text as it is complete: non-empty, with the token that completed it (-1 for the rest held to the end). */
+    @FunctionalInterface
+    public interface TokenListener {
+        void onToken(int token, String text);
+    }
+
+    /**
+     * What to generate: sampling, at most {@code maxTokens} tokens, {@code stop} strings, the {@code history}
+     * the repetition penalty starts from, and (bench) whether to run past end-of-generation tokens.
+     */
+    public record Request(SamplerConfig sampler, int maxTokens, List<String> stop, int[] history, boolean ignoreEndOfGeneration) {
+        public Request {
+            if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
+            stop = List.copyOf(stop);
+            history = history.clone();
+        }
+
+        public static Request of(SamplerConfig sampler, int maxTokens) {
+            return new Request(sampler, maxTokens, List.of(), new int[0], false);
+        }
+
+        public Request withStop(List<String> strings) {
+            return new Request(sampler, maxTokens, strings, history, ignoreEndOfGeneration);
+        }
+
+        public Request withHistory(int[] tokens) {
+            return new Request(sampler, maxTokens, stop, tokens, ignoreEndOfGeneration);
+        }
+
+        public Request ignoringEndOfGeneration() {
+            return new Request(sampler, maxTokens, stop, history, true);
+        }
+    }
+
+    /** A generated reply: its tokens (the pending one included), text, why it ended, the token not fed yet (-1: none). */
+    public record Reply(int[] tokens, String text, FinishReason finish, int pendingToken, long nanos) {
+        public boolean hasPending() {
+            return pendingToken >= 0;
+        }
+
+        /** Decode speed: tokens after the first (the first comes from the prefill's logits). */
+        public double tokensPerSecond() {
+            return Math.max(0, tokens.length - 1) / (nanos / 1e9);
+        }
+    }
+
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+    private final Parallel parallel;
+    private final int prefillBatch;
+
+    public Decoder(LoadedModel loaded, Parallel parallel) {
+        this(loaded.model(), loaded.tokenizer(), parallel, PREFILL_BATCH);
+    }
+
+    /** {@code tokenizer} may be null for a decoder that only prefills (the head profiler's probes). */
+    public Decoder(LlamaModel model, Tokenizer tokenizer, Parallel parallel, int prefillBatch) {
+        if (prefillBatch < 1) throw new IllegalArgumentException("prefill batch must be >= 1, got " + prefillBatch);
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.parallel = parallel;
+        this.prefillBatch = prefillBatch;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Runs {@code tokens} into the cache in batches and returns the logits after the last one. */
+    public float[] prefill(KvCache cache, int[] tokens) {
+        return prefill(cache, tokens, 0, tokens.length, null);
+    }
+
+    /** As {@link #prefill(KvCache, int[])} for tokens[from, from + count), telling {@code progress} how many are done after each batch. */
+    public float[] prefill(KvCache cache, int[] tokens, int from, int count, IntConsumer progress) {
+        if (count < 1) throw new IllegalArgumentException("nothing to prefill");
+        float[] logits = null;
+        for (int at = from; at < from + count; at += prefillBatch) {
+            int n = Math.min(prefillBatch, from + count - at);
+            logits = model.forward(cache, tokens, at, n, parallel);
+            if (progress != null) progress.accept(at + n - from);
+        }
+        return logits;
+    }
+
+    /**
+     * Generates a reply from {@code logits} (those after the cache's last token), feeding each token but the
+     * last into {@code cache}, which may grow to {@code tokenLimit} tokens (at most its own limit).
+     */
+    public Reply generate(KvCache cache, int tokenLimit, float[] logits, Request request, TokenListener listener) {
+        if (tokenizer == null) throw new IllegalStateException("this decoder only prefills: it has no tokenizer");
+        int limit = Math.min(tokenLimit, cache.maxTokens());
+        long t0 = System.nanoTime();
+        Sampler sampler = new Sampler(request.sampler());
+        for (int t : request.history()) sampler.accept(t);
+        StopStrings stops = new StopStrings(request.stop());
+        Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
+        StringBuilder text = new StringBuilder();
+        int[] tokens = new int[Math.min(request.maxTokens(), 1024)];
+        int n = 0, streamed = 0, pending = -1;
+        FinishReason finish = FinishReason.LENGTH;
+        float[] step = null; // decode's logits, one array for the whole reply
+        while (n < request.maxTokens()) {
+            int token = sampler.sample(logits);
+            if (!request.ignoreEndOfGeneration() && tokenizer.vocabulary().isEndOfGeneration(token)) {
+                finish = FinishReason.END_OF_GENERATION;
+                break;
+            }
+            if (n == tokens.length) tokens = Arrays.copyOf(tokens, 2 * n);
+            tokens[n++] = token;
+            sampler.accept(token);
+            int before = text.length();
+            text.append(utf8.feed(tokenizer.piece(token)));
+            int stopAt = stops.find(text, before);
+            if (stopAt >= 0) {
+                text.setLength(stopAt);
+                finish = FinishReason.STOP;
+                pending = token;
+                break;
+            }
+            streamed = stream(text, streamed, stops.safeLength(text), token, listener);
+            if (n == request.maxTokens()) {
+                pending = token;
+                break;
+            }
+            if (cache.size() + 1 >= limit) {
+                finish = FinishReason.CONTEXT_FULL;
+                pending = token;
+                break;
+            }
+            if (step == null) step = new float[logits.length];
+            model.decode(cache, token, step, parallel);
+            logits = step;
+        }
+        if (finish != FinishReason.STOP) text.append(utf8.flush()); // after a stop string, what is held belongs to it
+        stream(text, streamed, text.length(), -1, listener);
+        return new Reply(Arrays.copyOf(tokens, n), text.toString(), finish, pending, System.nanoTime() - t0);
+    }
+
+    /** Hands text[from, to) to the listener when non-empty; returns the new streamed length. */
+    private static int stream(StringBuilder text, int from, int to, int token, TokenListener listener) {
+        if (to <= from) return from;
+        if (listener != null) listener.onToken(token, text.substring(from, to));
+        return to;
+    }
+}
