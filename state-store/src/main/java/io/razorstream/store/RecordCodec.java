@@ -12,7 +12,9 @@ import java.util.zip.CRC32C;
  */
 final class RecordCodec {
     /** The format this build writes and reads. A store of any other version is refused, never guessed at. */
-    static final int FORMAT_VERSION = 2; // 2: applied turns are records of their own (1 kept the last 64 in the metadata)
+    // 2: applied turns are records of their own (1 kept the last 64 in the metadata); 3: any head spec per head
+    // (H2O and SnapKV persist too), the prompt's end, and a head record with its spec's state
+    static final int FORMAT_VERSION = 3;
     static final byte KIND_META = 1, KIND_HEAD = 2, KIND_BLOCK = 3, KIND_TURN = 4;
     private static final int HEADER = 2 + 1 + 1 + 4 + 4;
 

@@ -1,7 +1,6 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.kv.HeadPolicy;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
@@ -31,7 +30,7 @@ public final class Session {
     // What the store holds for this session (maintained by SessionStore).
     boolean stored;
     int persistedTokens;
-    long persistedWindowStart;
+    long persistedPromptEnd = -1;
 
     Session(String id, KvCache cache, String modelFingerprint, String profileFingerprint, int blockSize) {
         SessionKeys.idBytes(id);
@@ -42,21 +41,10 @@ public final class Session {
         this.blockSize = blockSize;
     }
 
-    /**
-     * A new, empty session whose cache follows {@code policy} (FULL and WINDOW heads only: those are the
-     * ones the store can persist incrementally).
-     */
+    /** A new, empty session whose cache follows {@code policy} (any head specs: the store persists them all). */
     public static Session create(String id, LlamaConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
                                  String profileFingerprint, int blockSize) {
         if (blockSize < 1 || blockSize > 65535) throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
-        for (int l = 0; l < policy.layers(); l++) {
-            for (int h = 0; h < policy.kvHeads(); h++) {
-                HeadPolicy p = policy.policy(l, h);
-                if (p != HeadPolicy.FULL && p != HeadPolicy.WINDOW) {
-                    throw new IllegalArgumentException("the session store persists FULL and WINDOW heads only, not " + p);
-                }
-            }
-        }
         return new Session(id, new KvCache(config, config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);
     }
 
@@ -126,10 +114,7 @@ public final class Session {
     }
 
     SessionMeta meta() {
-        KvPolicy policy = cache.policy();
-        boolean[][] full = new boolean[policy.layers()][policy.kvHeads()];
-        for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = policy.policy(l, h) == HeadPolicy.FULL;
-        return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), policy.window(), full, blockSize, cache.size(),
+        return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
                 conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
     }
 

@@ -1,6 +1,6 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.llama.KvPrecision;
 
 import java.nio.ByteBuffer;
@@ -9,35 +9,25 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
- * (full heads, window, precision, block size), how many tokens it holds, the rendered-conversation
+ * (a head spec per layer and KV head), precision and block size, how many tokens it holds and where its
+ * prompt ended (SnapKV compresses there; -1: not yet), the rendered-conversation
  * bookkeeping the next turn needs (tokens generated but not yet in the cache - the last sampled token is
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
  * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
  * and the last activity time.
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
-                          WindowParams window, boolean[][] fullHeads, int blockSize, int tokens, int[] pendingTokens,
+                          KvPolicy policy, int blockSize, int tokens, long promptEnd, int[] pendingTokens,
                           String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis) {
 
-    /**
-     * Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them), from the metadata alone:
-     * FULL heads every token, WINDOW heads sinks + window + the compensation token once anything was evicted.
-     */
+    /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
     public long kvBytes(int headSize) {
-        long vector = precision.vectorBytes(headSize), bytes = 0;
-        long sinks = Math.min(tokens, window.sinks()), windowed = Math.min(tokens - sinks, window.window(tokens));
-        long evicted = window.compensate() ? tokens - sinks - windowed : 0;
-        for (boolean[] row : fullHeads) {
-            for (boolean full : row) {
-                bytes += full ? tokens * 2 * vector : (sinks + windowed) * 2 * vector + (evicted > 0 ? headSize * 2L * Float.BYTES + Long.BYTES : 0);
-            }
-        }
-        return bytes;
+        return policy.bytes(tokens, promptEnd, headSize, precision.vectorBytes(headSize));
     }
 
     /** What an ordinary cache of the same tokens would keep at the same precision. */
     public long fullKvBytes(int headSize) {
-        return (long) tokens * fullHeads.length * fullHeads[0].length * 2 * precision.vectorBytes(headSize);
+        return policy.fullBytes(tokens, headSize, precision.vectorBytes(headSize));
     }
 
     byte[] encode() {
@@ -46,10 +36,8 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         putString(b, modelFingerprint);
         putString(b, profileFingerprint);
         b.put((byte) precision.ordinal());
-        b.putInt(window.sinks()).putInt(window.minWindow()).putInt(window.compression()).put((byte) (window.compensate() ? 1 : 0));
-        b.putShort((short) fullHeads.length).putShort((short) fullHeads[0].length);
-        for (boolean[] row : fullHeads) for (boolean f : row) b.put((byte) (f ? 1 : 0));
-        b.putInt(blockSize).putInt(tokens);
+        HeadSpecCodec.encode(policy, b);
+        b.putInt(blockSize).putInt(tokens).putLong(promptEnd);
         b.putInt(pendingTokens.length);
         for (int t : pendingTokens) b.putInt(t);
         putString(b, lastRole);
@@ -61,7 +49,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
 
     private int estimate() {
         int n = 256 + 4 * lastRole.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
-                + fullHeads.length * fullHeads[0].length + 4 * pendingTokens.length;
+                + HeadSpecCodec.bytes(policy) + 4 * pendingTokens.length;
         return n;
     }
 
@@ -70,16 +58,15 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         try {
             String id = getString(b), model = getString(b), profile = getString(b);
             KvPrecision precision = KvPrecision.values()[b.get()];
-            WindowParams window = new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1);
-            boolean[][] full = new boolean[b.getShort()][b.getShort()];
-            for (boolean[] row : full) for (int h = 0; h < row.length; h++) row[h] = b.get() == 1;
+            KvPolicy policy = HeadSpecCodec.decode(b);
             int blockSize = b.getInt(), tokens = b.getInt();
+            long promptEnd = b.getLong();
             int[] pending = new int[b.getInt()];
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
             String lastRole = getString(b);
             boolean afterReply = b.get() == 1;
             long turns = b.getLong();
-            return new SessionMeta(id, model, profile, precision, window, full, blockSize, tokens, pending, lastRole, afterReply, turns, b.getLong());
+            return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, pending, lastRole, afterReply, turns, b.getLong());
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

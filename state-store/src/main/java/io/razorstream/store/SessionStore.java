@@ -1,9 +1,10 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.HeadPolicy;
+import io.razorstream.engine.kv.CompressedHead;
+import io.razorstream.engine.kv.HeadRecord;
+import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -40,38 +41,39 @@ public final class SessionStore {
     /** What {@link #save} wrote. */
     public record WriteStats(long bytes, int puts, int deletes) {}
 
-    /** Writes what changed in {@code session} since it was loaded or last saved, as one batch. */
+    /**
+     * Writes what changed in {@code session} since it was loaded or last saved, as one batch: new block-stored
+     * positions (FULL heads, WINDOW heads' windows), deletions of blocks a window has left, the head records of
+     * the heads that changed, the new turn records and the metadata.
+     */
     public WriteStats save(Session session, long nowMillis) {
         session.touch(nowMillis);
         KvCache cache = session.cache();
+        KvPolicy policy = cache.policy();
         int tokens = cache.size(), persisted = session.persistedTokens, b = session.blockSize();
         if (tokens < persisted) throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
+        boolean unchanged = session.stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd;
         WriteBatchBuilder batch = new WriteBatchBuilder();
-        long windowStart = tokens;
-        for (int l = 0; l < cache.layers(); l++) {
+        for (int l = 0; l < cache.layers() && !unchanged; l++) {
             for (int h = 0; h < cache.kvHeads(); h++) {
-                if (cache.policy().policy(l, h) == HeadPolicy.FULL) {
-                    for (long block = persisted / b; block * b < tokens && tokens > persisted; block++) {
-                        int from = (int) (block * b), to = (int) Math.min(tokens, (block + 1) * b);
-                        batch.put(SessionKeys.block(session.id(), l, h, block), fullBlock(cache, l, h, from, to));
+                HeadSpec spec = policy.spec(l, h);
+                long start = spec.blockPositions(tokens);
+                if (start >= 0) {
+                    for (long block = Math.max(persisted, start) / b; block * b < tokens && tokens > persisted; block++) {
+                        long from = Math.max(block * b, start), to = Math.min(tokens, (block + 1) * b);
+                        if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), block(cache, l, h, start, (int) from, (int) to));
                     }
-                    continue;
-                }
-                WindowHead w = cache.window(l, h);
-                windowStart = tokens - w.windowCount();
-                if (tokens == persisted && session.stored) continue;
-                for (long block = Math.max(persisted, windowStart) / b; block * b < tokens; block++) {
-                    long from = Math.max(block * b, windowStart), to = Math.min(tokens, (block + 1) * b);
-                    if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), windowBlock(w, cache.precision(), tokens, from, to));
-                }
-                if (session.stored && persisted > session.persistedWindowStart) {
-                    // Stored blocks were persistedWindowStart/B .. (persisted-1)/B; those wholly before the window go.
-                    long lastStored = (persisted - 1) / b;
-                    for (long block = session.persistedWindowStart / b; block < windowStart / b && block <= lastStored; block++) {
-                        batch.delete(SessionKeys.block(session.id(), l, h, block));
+                    long storedStart = spec.blockPositions(persisted);
+                    if (session.stored && persisted > storedStart) {
+                        // Stored blocks were storedStart/B .. (persisted-1)/B; those wholly before the new start go.
+                        long lastStored = (persisted - 1) / b;
+                        for (long block = storedStart / b; block < start / b && block <= lastStored; block++) {
+                            batch.delete(SessionKeys.block(session.id(), l, h, block));
+                        }
                     }
                 }
-                batch.put(SessionKeys.headRecord(session.id(), l, h), headRecord(w, cache.precision()));
+                CompressedHead head = cache.compressed(l, h);
+                if (head != null) batch.put(SessionKeys.headRecord(session.id(), l, h), HeadRecordCodec.encode(spec, head, cache.precision(), cache.headSize()));
             }
         }
         for (AppliedTurn t : session.takeUnsavedTurns()) batch.put(SessionKeys.turn(session.id(), t.turnId()), t.encode());
@@ -79,60 +81,33 @@ public final class SessionStore {
         backend.write(batch);
         session.stored = true;
         session.persistedTokens = tokens;
-        session.persistedWindowStart = windowStart;
+        session.persistedPromptEnd = cache.promptEnd();
         return new WriteStats(batch.bytes(), batch.puts(), batch.deletes());
     }
 
-    private static byte[] fullBlock(KvCache cache, int layer, int kvHead, int from, int to) {
+    /** Positions [from, to) of a head's block-stored positions (which start at {@code start}): keys, then values. */
+    private static byte[] block(KvCache cache, int layer, int kvHead, long start, int from, int to) {
         int hs = cache.headSize(), count = to - from;
         KvPrecision p = cache.precision();
         ByteBuffer out = blockHeader(p, hs, from, count);
         float[] k = new float[hs * count], v = new float[hs * count];
-        for (int i = 0; i < count; i++) cache.readFull(layer, kvHead, from + i, k, i * hs, v, i * hs);
+        WindowHead window = cache.window(layer, kvHead);
+        for (int i = 0; i < count; i++) {
+            if (window == null) {
+                cache.readFull(layer, kvHead, from + i, k, i * hs, v, i * hs);
+            } else { // kept entries: sinks first, then the window from its start
+                window.keptKey(window.sinkCount() + (int) (from + i - start), k, i * hs);
+                window.keptValue(window.sinkCount() + (int) (from + i - start), v, i * hs);
+            }
+        }
         for (int i = 0; i < count; i++) VectorCodec.encode(p, k, i * hs, hs, out);
         for (int i = 0; i < count; i++) VectorCodec.encode(p, v, i * hs, hs, out);
-        return RecordCodec.wrap(RecordCodec.KIND_BLOCK, out.flip());
-    }
-
-    /** Positions [from, to) of a window head, all inside its window [tokens - windowCount, tokens). */
-    private static byte[] windowBlock(WindowHead w, KvPrecision p, int tokens, long from, long to) {
-        int hs = w.headSize(), count = (int) (to - from);
-        ByteBuffer out = blockHeader(p, hs, from, count);
-        int firstKept = w.sinkCount() + (int) (from - (tokens - w.windowCount())); // kept index: sinks first, then the window
-        float[] vec = new float[hs];
-        for (int i = 0; i < count; i++) {
-            w.keptKey(firstKept + i, vec, 0);
-            VectorCodec.encode(p, vec, 0, hs, out);
-        }
-        for (int i = 0; i < count; i++) {
-            w.keptValue(firstKept + i, vec, 0);
-            VectorCodec.encode(p, vec, 0, hs, out);
-        }
         return RecordCodec.wrap(RecordCodec.KIND_BLOCK, out.flip());
     }
 
     private static ByteBuffer blockHeader(KvPrecision p, int hs, long from, int count) {
         ByteBuffer out = ByteBuffer.allocate(1 + 2 + 4 + 2 + 2 * count * p.vectorBytes(hs)).order(ByteOrder.LITTLE_ENDIAN);
         return out.put((byte) p.ordinal()).putShort((short) hs).putInt((int) from).putShort((short) count);
-    }
-
-    private static byte[] headRecord(WindowHead w, KvPrecision p) {
-        int hs = w.headSize(), sinks = w.sinkCount();
-        ByteBuffer out = ByteBuffer.allocate(1 + 2 + 2 + 2 * sinks * p.vectorBytes(hs) + 8 + 2 * hs * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        out.put((byte) p.ordinal()).putShort((short) hs).putShort((short) sinks);
-        float[] vec = new float[hs];
-        for (int i = 0; i < sinks; i++) {
-            w.keptKey(i, vec, 0);
-            VectorCodec.encode(p, vec, 0, hs, out);
-        }
-        for (int i = 0; i < sinks; i++) {
-            w.keptValue(i, vec, 0);
-            VectorCodec.encode(p, vec, 0, hs, out);
-        }
-        out.putLong(w.evictedCount());
-        for (float x : w.sumKeys()) out.putFloat(x);
-        for (float x : w.sumValues()) out.putFloat(x);
-        return RecordCodec.wrap(RecordCodec.KIND_HEAD, out.flip());
     }
 
     /** Whether the session has a metadata record (not decoded: a damaged session exists too). */
@@ -158,33 +133,43 @@ public final class SessionStore {
         if (!m.modelFingerprint().equals(modelFingerprint)) {
             throw new StoreFormatException(where + " was made with model " + m.modelFingerprint() + ", not with the loaded model " + modelFingerprint);
         }
-        if (m.fullHeads().length != config.blockCount() || m.fullHeads()[0].length != config.kvHeadCount()) {
-            throw new StoreFormatException(where + " has " + m.fullHeads().length + " x " + m.fullHeads()[0].length
+        KvPolicy policy = m.policy();
+        if (policy.layers() != config.blockCount() || policy.kvHeads() != config.kvHeadCount()) {
+            throw new StoreFormatException(where + " has " + policy.layers() + " x " + policy.kvHeads()
                     + " KV heads, the model " + config.blockCount() + " x " + config.kvHeadCount());
         }
-        Session session = Session.create(sessionId, config, KvPolicy.razor(m.fullHeads(), m.window()), m.precision(),
-                m.modelFingerprint(), m.profileFingerprint(), m.blockSize());
+        Session session = Session.create(sessionId, config, policy, m.precision(), m.modelFingerprint(), m.profileFingerprint(), m.blockSize());
         KvCache cache = session.cache();
         int tokens = m.tokens(), hs = config.headSize();
-        cache.restoreLength(tokens);
-        WindowParams params = m.window();
+        try {
+            cache.restoreLength(tokens, m.promptEnd());
+        } catch (IllegalArgumentException e) {
+            throw new StoreFormatException(where + ": " + e.getMessage());
+        }
         int layers = config.blockCount(), kvHeads = config.kvHeadCount();
-        int sinkCount = (int) Math.min(tokens, params.sinks());
-        int windowCount = (int) Math.min(tokens - sinkCount, params.window(tokens));
-        long windowStart = tokens - windowCount;
-        long[][] covered = new long[layers][kvHeads];
-        float[][][] windowKeys = new float[layers][kvHeads][], windowValues = new float[layers][kvHeads][];
+        long[][] starts = new long[layers][kvHeads], covered = new long[layers][kvHeads];
+        float[][][] blockKeys = new float[layers][kvHeads][], blockValues = new float[layers][kvHeads][];
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                starts[l][h] = policy.spec(l, h).blockPositions(tokens);
+                if (starts[l][h] >= 0 && !policy.isFull(l, h)) { // FULL positions go straight into the cache
+                    blockKeys[l][h] = new float[(int) (tokens - starts[l][h]) * hs];
+                    blockValues[l][h] = new float[(int) (tokens - starts[l][h]) * hs];
+                }
+            }
+        }
         ByteBuffer[][] records = new ByteBuffer[layers][kvHeads];
         byte[] prefix = SessionKeys.dataPrefix(sessionId);
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
             SessionKeys.DataKey k = SessionKeys.DataKey.parse(key);
             String at = where + ", " + k;
             if (k.layer() >= layers || k.kvHead() >= kvHeads) throw new StoreFormatException(at + ": outside the model");
-            boolean full = m.fullHeads()[k.layer()][k.kvHead()];
+            int l = k.layer(), h = k.kvHead();
             if (k.kind() == SessionKeys.HEAD_RECORD) {
-                records[k.layer()][k.kvHead()] = RecordCodec.unwrap(value, RecordCodec.KIND_HEAD, () -> at);
+                records[l][h] = RecordCodec.unwrap(value, RecordCodec.KIND_HEAD, () -> at);
                 return true;
             }
+            if (starts[l][h] < 0) throw new StoreFormatException(at + ": a " + policy.spec(l, h).label() + " head has no blocks");
             ByteBuffer in = RecordCodec.unwrap(value, RecordCodec.KIND_BLOCK, () -> at);
             if (in.get() != m.precision().ordinal() || in.getShort() != hs) throw new StoreFormatException(at + ": precision or head size differs from the session's");
             long from = Integer.toUnsignedLong(in.getInt());
@@ -196,54 +181,42 @@ public final class SessionStore {
             for (int i = 0; i < count; i++) {
                 long position = from + i;
                 if (position >= tokens) throw new StoreFormatException(at + ": position " + position + " beyond the session's " + tokens + " tokens");
-                if (full) {
-                    cache.writeFull(k.layer(), k.kvHead(), (int) position, keys, i * hs, values, i * hs);
-                    covered[k.layer()][k.kvHead()]++;
-                } else if (position >= windowStart) {
-                    if (windowKeys[k.layer()][k.kvHead()] == null) {
-                        windowKeys[k.layer()][k.kvHead()] = new float[windowCount * hs];
-                        windowValues[k.layer()][k.kvHead()] = new float[windowCount * hs];
-                    }
-                    int slot = (int) (position - windowStart);
-                    System.arraycopy(keys, i * hs, windowKeys[k.layer()][k.kvHead()], slot * hs, hs);
-                    System.arraycopy(values, i * hs, windowValues[k.layer()][k.kvHead()], slot * hs, hs);
-                    covered[k.layer()][k.kvHead()]++;
+                if (position < starts[l][h]) continue; // a window's block partly before the window
+                if (policy.isFull(l, h)) {
+                    cache.writeFull(l, h, (int) position, keys, i * hs, values, i * hs);
+                } else {
+                    int slot = (int) (position - starts[l][h]);
+                    System.arraycopy(keys, i * hs, blockKeys[l][h], slot * hs, hs);
+                    System.arraycopy(values, i * hs, blockValues[l][h], slot * hs, hs);
                 }
+                covered[l][h]++;
             }
             return true;
         });
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 String at = where + ", layer " + l + ", KV head " + h;
-                if (m.fullHeads()[l][h]) {
-                    if (covered[l][h] != tokens) throw new StoreFormatException(at + ": " + covered[l][h] + " of " + tokens + " positions stored");
-                    continue;
-                }
-                if (covered[l][h] != windowCount) throw new StoreFormatException(at + ": " + covered[l][h] + " of the window's " + windowCount + " positions stored");
+                HeadSpec spec = policy.spec(l, h);
+                long expected = starts[l][h] < 0 ? 0 : tokens - starts[l][h];
+                if (covered[l][h] != expected) throw new StoreFormatException(at + ": " + covered[l][h] + " of " + expected + " positions stored");
+                if (spec instanceof HeadSpec.Full) continue;
                 ByteBuffer r = records[l][h];
                 if (r == null) {
                     if (tokens == 0) continue;
                     throw new StoreFormatException(at + ": head record missing");
                 }
-                if (r.get() != m.precision().ordinal() || r.getShort() != hs || r.getShort() != sinkCount) {
-                    throw new StoreFormatException(at + ", head record: does not match the session (precision, head size or sinks)");
+                try {
+                    HeadRecord.Reader reader = HeadRecordCodec.reader(r, m.precision(), hs, at);
+                    cache.restoreHead(l, h, spec.readRecord(hs, tokens, reader, blockKeys[l][h], blockValues[l][h]));
+                } catch (IllegalArgumentException | java.nio.BufferUnderflowException e) {
+                    throw new StoreFormatException(at + ", head record: " + e.getMessage());
                 }
-                float[] sinkKeys = new float[sinkCount * hs], sinkValues = new float[sinkCount * hs];
-                for (int i = 0; i < sinkCount; i++) VectorCodec.decode(m.precision(), r, sinkKeys, i * hs, hs);
-                for (int i = 0; i < sinkCount; i++) VectorCodec.decode(m.precision(), r, sinkValues, i * hs, hs);
-                long evicted = r.getLong();
-                float[] sumKeys = new float[hs], sumValues = new float[hs];
-                for (int i = 0; i < hs; i++) sumKeys[i] = r.getFloat();
-                for (int i = 0; i < hs; i++) sumValues[i] = r.getFloat();
-                float[] wk = windowKeys[l][h] == null ? new float[0] : windowKeys[l][h], wv = windowValues[l][h] == null ? new float[0] : windowValues[l][h];
-                cache.restoreWindow(l, h, WindowHead.restore(hs, params, tokens, sinkCount, sinkKeys, sinkValues, windowCount, wk, wv,
-                        sumKeys, sumValues, evicted));
             }
         }
         session.restoreBookkeeping(m);
         session.stored = true;
         session.persistedTokens = tokens;
-        session.persistedWindowStart = windowStart;
+        session.persistedPromptEnd = m.promptEnd();
         return Optional.of(session);
     }
 

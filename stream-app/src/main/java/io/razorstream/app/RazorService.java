@@ -5,6 +5,7 @@ import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.app.grpc.GrpcServer;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
+import io.razorstream.app.stream.CommittedReplies;
 import io.razorstream.app.stream.DamagedSessions;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.app.stream.TokenRouter;
@@ -113,9 +114,10 @@ public final class RazorService implements AutoCloseable {
                 if (now == KafkaStreams.State.RUNNING) log.info("stream processing: {} -> {}: serving", before, now);
                 else log.info("stream processing: {} -> {}: NOT_SERVING until partitions are assigned and their stores restored", before, now);
             });
-            // Close order (reverse of this list): gRPC first, then Streams, producer, timer, model, engine, broker.
+            // Close order (reverse of this list): gRPC first, then Streams, the committed-replies reader, producer, timer, model, engine, broker.
             resources.add(timer::shutdownNow);
             resources.add(producer);
+            resources.add(CommittedReplies.start(bootstrap, settings.repliesTopic(), router));
             // Leave the group on close: a restarted or replacement instance then gets the partitions at once,
             // instead of after the old member's session timeout.
             resources.add(() -> streams.close(org.apache.kafka.streams.CloseOptions.timeout(Duration.ofSeconds(30))

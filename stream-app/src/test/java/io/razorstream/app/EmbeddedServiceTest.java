@@ -169,6 +169,38 @@ class EmbeddedServiceTest {
 
     @Test
     @Order(4)
+    void doneArrivesOnlyOnceTheReplyIsVisibleToAReadCommittedConsumer() {
+        for (int i = 0; i < 3; i++) {
+            String turn = "committed-" + i;
+            Services.Reply chat = Services.chat(stub, "dave", turn, "The code is #" + KEY + ". Remember the code #", 4);
+            assertThat(chat.done()).isNotNull();
+            // Right after done: everything a read_committed consumer can read now (up to the last stable offset)
+            try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
+                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+                List<org.apache.kafka.common.TopicPartition> partitions = consumer.partitionsFor("razorstream.replies").stream()
+                        .map(p -> new org.apache.kafka.common.TopicPartition(p.topic(), p.partition())).toList();
+                consumer.assign(partitions);
+                consumer.seekToBeginning(partitions);
+                Map<org.apache.kafka.common.TopicPartition, Long> stable = consumer.endOffsets(partitions);
+                boolean seen = false;
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (partitions.stream().anyMatch(p -> consumer.position(p) < stable.get(p)) && System.nanoTime() < deadline) {
+                    for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(200))) {
+                        if (stable.get(new org.apache.kafka.common.TopicPartition(rec.topic(), rec.partition())) <= rec.offset()) continue;
+                        try {
+                            seen |= ReplyEvent.parseFrom(rec.value()).getTurnId().equals(turn);
+                        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                            throw new AssertionError(e);
+                        }
+                    }
+                }
+                assertThat(seen).as("turn %s's reply is committed when its done arrives", turn).isTrue();
+            }
+        }
+    }
+
+    @Test
+    @Order(4)
     void badInputGetsTheRightStatusCodes() {
         assertThat(code(() -> Services.chat(stub, "", "t", "hello", 4))).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("nobody").build()))).isEqualTo(Status.Code.NOT_FOUND);

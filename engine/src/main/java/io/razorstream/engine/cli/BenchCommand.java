@@ -2,6 +2,7 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.tensor.Kernels;
@@ -107,14 +108,10 @@ final class BenchCommand implements Callable<Integer> {
         String name = "full";
         if (retrievalRatio != null) {
             if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
-            boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
-            var order = new java.util.ArrayList<int[]>();
-            for (int l = 0; l < c.blockCount(); l++) for (int h = 0; h < c.kvHeadCount(); h++) order.add(new int[] {l, h});
-            java.util.Collections.shuffle(order, new java.util.Random(5));
-            int keep = (int) Math.ceil(retrievalRatio * order.size() - 1e-9);
-            for (int i = 0; i < keep; i++) retrieval[order.get(i)[0]][order.get(i)[1]] = true;
+            int heads = c.blockCount() * c.kvHeadCount(), keep = HeadSelection.count(retrievalRatio, heads);
+            boolean[][] retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), keep, 5, null);
             policy = KvPolicy.razor(retrieval, new WindowParams(4, window, compression));
-            name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, order.size(), window, compression);
+            name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, heads, window, compression);
         }
         Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, kvPrecision, parallel);
         if (json) {

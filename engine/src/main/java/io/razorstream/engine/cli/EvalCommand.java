@@ -2,6 +2,7 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -27,7 +28,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -176,28 +176,15 @@ final class EvalCommand implements Callable<Integer> {
         };
     }
 
-    /** Razor's kept entries for {@code tokens} tokens, spread evenly over all heads: the budget baselines get. */
+    /** Razor's entries for {@code tokens} tokens (its spec formula), spread evenly over all heads: the budget baselines get. */
     private static int razorEntriesPerHead(boolean[][] retrieval, WindowParams params, int tokens) {
-        int heads = 0, full = 0;
-        for (boolean[] row : retrieval) for (boolean r : row) { heads++; if (r) full++; }
-        long entries = (long) full * tokens + (long) (heads - full) * (params.sinks() + Math.min(tokens, params.minWindow()) + 1);
-        return (int) (entries / heads);
+        KvPolicy razor = KvPolicy.razor(retrieval, params);
+        return (int) (razor.entries(tokens, -1) / ((long) razor.layers() * razor.kvHeads()));
     }
 
     /** As many full heads as {@code retrieval} has, at random among the others (fixed seed). */
     private static boolean[][] randomLike(boolean[][] retrieval) {
-        List<int[]> others = new ArrayList<>();
-        int count = 0;
-        for (int l = 0; l < retrieval.length; l++) {
-            for (int h = 0; h < retrieval[l].length; h++) {
-                if (retrieval[l][h]) count++;
-                else others.add(new int[] {l, h});
-            }
-        }
-        java.util.Collections.shuffle(others, new Random(13));
-        boolean[][] out = new boolean[retrieval.length][retrieval[0].length];
-        for (int i = 0; i < Math.min(count, others.size()); i++) out[others.get(i)[0]][others.get(i)[1]] = true;
-        return out;
+        return HeadSelection.random(retrieval.length, retrieval[0].length, HeadSelection.marked(retrieval), 13, retrieval);
     }
 
     private String summary(Map<String, double[][]> accuracy, List<Integer> chars, String kl) {

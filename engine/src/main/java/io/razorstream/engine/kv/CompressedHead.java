@@ -17,9 +17,6 @@ public interface CompressedHead {
     /** The prompt has ended (a policy that compresses once, at that point, does it here). */
     default void endPrompt() {}
 
-    /** Entries held (a compensation token counts as one). */
+    /** Entries held (a compensation token counts as one); their size is {@link HeadSpec#bytes}'s to say. */
     int entries();
-
-    /** Exact bytes held when one key (or value) vector costs {@code vectorBytes} (see KvPrecision). */
-    long bytes(int vectorBytes);
 }

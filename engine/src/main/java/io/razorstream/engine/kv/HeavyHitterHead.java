@@ -6,55 +6,60 @@ package io.razorstream.engine.kv;
  * budget, the older token with the least accumulated attention is evicted for good.
  */
 public final class HeavyHitterHead implements CompressedHead {
-    private final int headSize, budget, recent;
-    private final float[] keys, values;
+    private final int budget, recent;
+    private final KeptRows rows;
+    /** Attention received so far, per row. */
     private final double[] received;
-    private int count;
 
     public HeavyHitterHead(int headSize, int budget, int recent) {
+        this(budget, recent, new KeptRows(headSize, budget + 1));
+    }
+
+    private HeavyHitterHead(int budget, int recent, KeptRows rows) {
         if (budget < 1 || recent < 0 || recent > budget) throw new IllegalArgumentException("need 0 <= recent <= budget, 1 <= budget");
-        this.headSize = headSize;
         this.budget = budget;
         this.recent = recent;
-        this.keys = new float[(budget + 1) * headSize];
-        this.values = new float[(budget + 1) * headSize];
+        this.rows = rows;
         this.received = new double[budget + 1];
     }
 
     @Override
     public void append(float[] k, int kOff, float[] v, int vOff) {
-        System.arraycopy(k, kOff, keys, count * headSize, headSize);
-        System.arraycopy(v, vOff, values, count * headSize, headSize);
-        received[count] = 0;
-        count++;
+        received[rows.count()] = 0;
+        rows.append(k, kOff, v, vOff);
     }
 
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = ExactAttention.attend(q, qOff, keys, values, count, headSize, scale, out, outOff);
-        for (int i = 0; i < count; i++) received[i] += p[i];
+        double[] p = rows.attend(q, qOff, scale, out, outOff);
+        for (int i = 0; i < rows.count(); i++) received[i] += p[i];
     }
 
     @Override
     public void endToken() {
+        int count = rows.count();
         if (count <= budget) return;
         int victim = -1;
         for (int i = 0; i < count - recent; i++) if (victim < 0 || received[i] < received[victim]) victim = i;
         if (victim < 0) victim = 0;
-        int tail = count - victim - 1;
-        System.arraycopy(keys, (victim + 1) * headSize, keys, victim * headSize, tail * headSize);
-        System.arraycopy(values, (victim + 1) * headSize, values, victim * headSize, tail * headSize);
-        System.arraycopy(received, victim + 1, received, victim, tail);
-        count--;
+        System.arraycopy(received, victim + 1, received, victim, count - victim - 1);
+        rows.remove(victim);
     }
 
     @Override
     public int entries() {
-        return count;
+        return rows.count();
     }
 
-    @Override
-    public long bytes(int vectorBytes) {
-        return (long) count * 2 * vectorBytes;
+    /** The whole head for the store: its rows (oldest first) and the attention each has received. */
+    void writeRecord(HeadRecord.Writer out) {
+        rows.write(out);
+        for (int i = 0; i < rows.count(); i++) out.putDouble(received[i]);
+    }
+
+    static HeavyHitterHead readRecord(int headSize, int budget, int recent, HeadRecord.Reader in) {
+        HeavyHitterHead head = new HeavyHitterHead(budget, recent, KeptRows.read(headSize, budget + 1, budget, in));
+        for (int i = 0; i < head.rows.count(); i++) head.received[i] = in.getDouble();
+        return head;
     }
 }

@@ -3,78 +3,71 @@ package io.razorstream.engine.kv;
 import java.util.Arrays;
 
 /**
- * The cache policy of a model: a {@link HeadPolicy} per (layer, KV head) and the window of the
- * {@link HeadPolicy#WINDOW WINDOW} heads. RazorAttention keeps its retrieval heads FULL and windows
- * the rest; an all-FULL policy is the ordinary cache.
+ * The cache policy of a model: a {@link HeadSpec} per (layer, KV head). RazorAttention keeps its retrieval heads
+ * FULL and windows the rest; an all-FULL policy is the ordinary cache; H2O and SnapKV are baselines. Any grid
+ * of specs is a policy, and the state store persists and reloads any of them.
  */
 public final class KvPolicy {
-    private final HeadPolicy[][] heads;
-    private final WindowParams window;
-    private final int heavyBudget, heavyRecent; // H2O: budget and recent; SnapKV: budget and window
+    /** SnapKV's observation window: the last 32 queries of the prompt. */
+    public static final int SNAP_OBSERVE = 32;
 
-    public KvPolicy(HeadPolicy[][] heads, WindowParams window) {
-        this(heads, window, 0, 0);
+    private final HeadSpec[][] heads;
+
+    public KvPolicy(HeadSpec[][] heads) {
+        if (heads.length == 0 || heads[0].length == 0) throw new IllegalArgumentException("a policy needs at least one head");
+        this.heads = new HeadSpec[heads.length][];
+        for (int l = 0; l < heads.length; l++) {
+            if (heads[l].length != heads[0].length) throw new IllegalArgumentException("layer " + l + " has " + heads[l].length + " heads, layer 0 " + heads[0].length);
+            this.heads[l] = heads[l].clone();
+            for (HeadSpec s : this.heads[l]) if (s == null) throw new IllegalArgumentException("layer " + l + " has a head without a spec");
+        }
     }
 
-    private KvPolicy(HeadPolicy[][] heads, WindowParams window, int heavyBudget, int heavyRecent) {
-        this.heads = new HeadPolicy[heads.length][];
-        for (int l = 0; l < heads.length; l++) this.heads[l] = heads[l].clone();
-        this.window = window;
-        this.heavyBudget = heavyBudget;
-        this.heavyRecent = heavyRecent;
+    /** The same spec on every head. */
+    public static KvPolicy uniform(int layers, int kvHeads, HeadSpec spec) {
+        HeadSpec[][] h = new HeadSpec[layers][kvHeads];
+        for (HeadSpec[] row : h) Arrays.fill(row, spec);
+        return new KvPolicy(h);
+    }
+
+    public static KvPolicy full(int layers, int kvHeads) {
+        return uniform(layers, kvHeads, HeadSpec.FULL);
     }
 
     /** H2O on every head: at most {@code budget} tokens each, the {@code recent} newest always among them. */
     public static KvPolicy heavyHitters(int layers, int kvHeads, int budget, int recent) {
-        HeadPolicy[][] h = new HeadPolicy[layers][kvHeads];
-        for (HeadPolicy[] row : h) Arrays.fill(row, HeadPolicy.HEAVY_HITTERS);
-        new HeavyHitterHead(1, budget, recent); // validates the parameters now, not at the first token
-        return new KvPolicy(h, WindowParams.PAPER, budget, recent);
+        return uniform(layers, kvHeads, new HeadSpec.HeavyHitters(budget, recent));
     }
 
     /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link io.razorstream.engine.llama.KvCache#compressNow()}. */
     public static KvPolicy snapKV(int layers, int kvHeads, int budget, int window) {
-        HeadPolicy[][] h = new HeadPolicy[layers][kvHeads];
-        for (HeadPolicy[] row : h) Arrays.fill(row, HeadPolicy.SNAPKV);
-        new SnapHead(1, budget, window, SNAP_OBSERVE);
-        return new KvPolicy(h, WindowParams.PAPER, budget, window);
-    }
-
-    /** SnapKV's observation window: the last 32 queries of the prompt. */
-    static final int SNAP_OBSERVE = 32;
-
-    /** A new head cache for (layer, kvHead), or null for a FULL head (the cache stores those itself). */
-    public CompressedHead newHead(int layer, int kvHead, int headSize) {
-        return switch (heads[layer][kvHead]) {
-            case FULL -> null;
-            case WINDOW -> new WindowHead(headSize, window);
-            case HEAVY_HITTERS -> new HeavyHitterHead(headSize, heavyBudget, heavyRecent);
-            case SNAPKV -> new SnapHead(headSize, heavyBudget, heavyRecent, SNAP_OBSERVE);
-        };
-    }
-
-    public static KvPolicy full(int layers, int kvHeads) {
-        HeadPolicy[][] h = new HeadPolicy[layers][kvHeads];
-        for (HeadPolicy[] row : h) Arrays.fill(row, HeadPolicy.FULL);
-        return new KvPolicy(h, WindowParams.PAPER);
+        return uniform(layers, kvHeads, new HeadSpec.Snap(budget, window, SNAP_OBSERVE));
     }
 
     /** RazorAttention: the given retrieval heads FULL, every other head windowed. */
     public static KvPolicy razor(boolean[][] retrieval, WindowParams window) {
-        HeadPolicy[][] h = new HeadPolicy[retrieval.length][];
+        HeadSpec.Window windowed = new HeadSpec.Window(window);
+        HeadSpec[][] h = new HeadSpec[retrieval.length][];
         for (int l = 0; l < retrieval.length; l++) {
-            h[l] = new HeadPolicy[retrieval[l].length];
-            for (int k = 0; k < h[l].length; k++) h[l][k] = retrieval[l][k] ? HeadPolicy.FULL : HeadPolicy.WINDOW;
+            h[l] = new HeadSpec[retrieval[l].length];
+            for (int k = 0; k < h[l].length; k++) h[l][k] = retrieval[l][k] ? HeadSpec.FULL : windowed;
         }
-        return new KvPolicy(h, window);
+        return new KvPolicy(h);
     }
 
-    public HeadPolicy policy(int layer, int kvHead) {
+    public HeadSpec spec(int layer, int kvHead) {
         return heads[layer][kvHead];
     }
 
-    public WindowParams window() {
-        return window;
+    public boolean isFull(int layer, int kvHead) {
+        return heads[layer][kvHead] instanceof HeadSpec.Full;
+    }
+
+    /** Which heads are FULL. */
+    public boolean[][] fullHeads() {
+        boolean[][] full = new boolean[layers()][kvHeads()];
+        for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = isFull(l, h);
+        return full;
     }
 
     public int layers() {
@@ -82,6 +75,35 @@ public final class KvPolicy {
     }
 
     public int kvHeads() {
-        return heads.length == 0 ? 0 : heads[0].length;
+        return heads[0].length;
+    }
+
+    /** Entries the policy's heads hold after {@code tokens} tokens, compensation tokens included (see {@link HeadSpec#entries}). */
+    public long entries(long tokens, long promptTokens) {
+        long entries = 0;
+        for (HeadSpec[] row : heads) for (HeadSpec s : row) entries += s.entries(tokens, promptTokens);
+        return entries;
+    }
+
+    /** Bytes the policy's heads keep after {@code tokens} tokens (the prompt ended after {@code promptTokens}, -1: not yet). */
+    public long bytes(long tokens, long promptTokens, int headSize, int vectorBytes) {
+        long bytes = 0;
+        for (HeadSpec[] row : heads) for (HeadSpec s : row) bytes += s.bytes(tokens, promptTokens, headSize, vectorBytes);
+        return bytes;
+    }
+
+    /** What an ordinary cache of the same tokens keeps at the same precision. */
+    public long fullBytes(long tokens, int headSize, int vectorBytes) {
+        return (long) layers() * kvHeads() * HeadSpec.FULL.bytes(tokens, -1, headSize, vectorBytes);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KvPolicy p && Arrays.deepEquals(heads, p.heads);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.deepHashCode(heads);
     }
 }

@@ -11,38 +11,36 @@ import java.util.Arrays;
  */
 public final class SnapHead implements CompressedHead {
     private static final int POOL = 5;
-    private final int headSize, budget, window, observe;
-    private float[] keys = new float[0], values = new float[0];
-    private int count;
+    private final int budget, window, observe;
+    private final KeptRows rows;
+    /** The attention rows of the last {@code observe} tokens (one per query head of the group), until compressed. */
     private final ArrayDeque<double[]> lastRows = new ArrayDeque<>();
     private final ArrayDeque<Integer> rowsPerToken = new ArrayDeque<>();
     private int rowsThisToken;
     private boolean compressed;
 
     public SnapHead(int headSize, int budget, int window, int observe) {
+        this(budget, window, observe, new KeptRows(headSize, 64));
+    }
+
+    private SnapHead(int budget, int window, int observe, KeptRows rows) {
         if (budget < 1 || window < 0 || window > budget || observe < 1) {
             throw new IllegalArgumentException("need 0 <= window <= budget, 1 <= budget, 1 <= observe");
         }
-        this.headSize = headSize;
         this.budget = budget;
         this.window = window;
         this.observe = observe;
+        this.rows = rows;
     }
 
     @Override
     public void append(float[] k, int kOff, float[] v, int vOff) {
-        if ((count + 1) * headSize > keys.length) {
-            keys = Arrays.copyOf(keys, Math.max(64, 2 * count) * headSize);
-            values = Arrays.copyOf(values, Math.max(64, 2 * count) * headSize);
-        }
-        System.arraycopy(k, kOff, keys, count * headSize, headSize);
-        System.arraycopy(v, vOff, values, count * headSize, headSize);
-        count++;
+        rows.append(k, kOff, v, vOff);
     }
 
     @Override
     public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = ExactAttention.attend(q, qOff, keys, values, count, headSize, scale, out, outOff);
+        double[] p = rows.attend(q, qOff, scale, out, outOff);
         if (!compressed) {
             lastRows.addLast(p);
             rowsThisToken++;
@@ -69,6 +67,7 @@ public final class SnapHead implements CompressedHead {
     public void compress() {
         if (compressed) return;
         compressed = true;
+        int count = rows.count();
         if (count <= budget) return;
         int older = count - window;
         double[] score = new double[older];
@@ -86,25 +85,43 @@ public final class SnapHead implements CompressedHead {
         boolean[] keep = new boolean[count];
         for (int i = 0; i < budget - window; i++) keep[order[i]] = true;
         for (int j = older; j < count; j++) keep[j] = true;
-        int n = 0;
-        for (int j = 0; j < count; j++) {
-            if (!keep[j]) continue;
-            System.arraycopy(keys, j * headSize, keys, n * headSize, headSize);
-            System.arraycopy(values, j * headSize, values, n * headSize, headSize);
-            n++;
-        }
-        count = n;
+        rows.keep(keep);
         lastRows.clear();
         rowsPerToken.clear();
     }
 
     @Override
     public int entries() {
-        return count;
+        return rows.count();
     }
 
-    @Override
-    public long bytes(int vectorBytes) {
-        return (long) count * 2 * vectorBytes;
+    /** The whole head for the store: whether it compressed, its rows, and until it compressed, the attention rows it observes. */
+    void writeRecord(HeadRecord.Writer out) {
+        out.putInt(compressed ? 1 : 0);
+        rows.write(out);
+        if (compressed) return;
+        out.putInt(rowsThisToken);
+        out.putInt(rowsPerToken.size());
+        for (int r : rowsPerToken) out.putInt(r);
+        out.putInt(lastRows.size());
+        for (double[] row : lastRows) {
+            out.putInt(row.length);
+            for (double p : row) out.putDouble(p);
+        }
+    }
+
+    static SnapHead readRecord(int headSize, int budget, int window, int observe, HeadRecord.Reader in) {
+        boolean compressed = in.getInt() == 1;
+        SnapHead head = new SnapHead(budget, window, observe, KeptRows.read(headSize, 64, Integer.MAX_VALUE, in));
+        head.compressed = compressed;
+        if (compressed) return head;
+        head.rowsThisToken = in.getInt();
+        for (int n = in.getInt(); n > 0; n--) head.rowsPerToken.addLast(in.getInt());
+        for (int n = in.getInt(); n > 0; n--) {
+            double[] row = new double[in.getInt()];
+            for (int j = 0; j < row.length; j++) row[j] = in.getDouble();
+            head.lastRows.addLast(row);
+        }
+        return head;
     }
 }

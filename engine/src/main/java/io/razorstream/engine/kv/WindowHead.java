@@ -178,11 +178,29 @@ public final class WindowHead implements CompressedHead {
         return Arrays.copyOf(sumValues, headSize);
     }
 
-    /** Exact bytes this head holds at {@code vectorBytes} per key or value: kept keys and values plus the fp32 sums and count. */
-    @Override
-    public long bytes(int vectorBytes) {
-        long kept = (long) keptCount() * 2 * vectorBytes;
-        return evicted > 0 ? kept + headSize * 2L * Float.BYTES + Long.BYTES : kept;
+    /** The record the store keeps beside the window's block-stored positions: the sinks, then the compensation sums and count. */
+    void writeRecord(HeadRecord.Writer out) {
+        out.putInt(sinkCount);
+        for (int i = 0; i < sinkCount; i++) out.putVector(sinkKeys, i * headSize);
+        for (int i = 0; i < sinkCount; i++) out.putVector(sinkValues, i * headSize);
+        out.putLong(evicted);
+        for (float x : sumKeys) out.putFloat(x);
+        for (float x : sumValues) out.putFloat(x);
+    }
+
+    /** A head from its record and its window's keys and values (oldest first), after {@code tokens} tokens. */
+    static WindowHead readRecord(int headSize, WindowParams params, long tokens, HeadRecord.Reader in, float[] windowKeys, float[] windowValues) {
+        int sinkCount = in.getInt();
+        if (sinkCount < 0 || sinkCount > params.sinks()) throw new IllegalArgumentException("window head record: " + sinkCount + " sinks");
+        float[] sinkKeys = new float[sinkCount * headSize], sinkValues = new float[sinkCount * headSize];
+        for (int i = 0; i < sinkCount; i++) in.getVector(sinkKeys, i * headSize);
+        for (int i = 0; i < sinkCount; i++) in.getVector(sinkValues, i * headSize);
+        long evicted = in.getLong();
+        float[] sumKeys = new float[headSize], sumValues = new float[headSize];
+        for (int i = 0; i < headSize; i++) sumKeys[i] = in.getFloat();
+        for (int i = 0; i < headSize; i++) sumValues[i] = in.getFloat();
+        return restore(headSize, params, tokens, sinkCount, sinkKeys, sinkValues, windowKeys.length / headSize, windowKeys, windowValues,
+                sumKeys, sumValues, evicted);
     }
 
     /** Kept tokens per tile of the online softmax: scores for a tile are computed, then merged at once. */

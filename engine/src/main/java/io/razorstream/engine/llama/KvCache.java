@@ -1,6 +1,5 @@
 package io.razorstream.engine.llama;
 
-import io.razorstream.engine.kv.HeadPolicy;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.kv.WindowHead;
@@ -29,6 +28,7 @@ public final class KvCache {
     private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
     private int capacity;
     private int size;
+    private long promptEnd = -1;
     private AttentionObserver observer;
 
     public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision) {
@@ -55,16 +55,16 @@ public final class KvCache {
         this.compressedHeads = new CompressedHead[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                boolean full = policy.policy(l, h) == HeadPolicy.FULL;
+                boolean full = policy.isFull(l, h);
                 keys[l][h] = new float[full ? capacity * headSize : 0];
                 values[l][h] = new float[full ? capacity * headSize : 0];
-                compressedHeads[l][h] = policy.newHead(l, h, headSize);
+                compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
             }
         }
         this.compressedKvHeads = new int[layers][];
         for (int l = 0; l < layers; l++) {
             int layer = l;
-            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).filter(h -> policy.policy(layer, h) != HeadPolicy.FULL).toArray();
+            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).filter(h -> !policy.isFull(layer, h)).toArray();
         }
     }
 
@@ -88,7 +88,13 @@ public final class KvCache {
 
     /** The prompt has ended: heads that compress once at that point (SnapKV) do so now; the others ignore it. */
     public void compressNow() {
+        if (promptEnd < 0) promptEnd = size;
         for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.endPrompt();
+    }
+
+    /** Where {@link #compressNow} was first called (the prompt's length), or -1. */
+    public long promptEnd() {
+        return promptEnd;
     }
 
     /** The KV heads of {@code layer} that keep only part of the sequence (not FULL). */
@@ -213,13 +219,16 @@ public final class KvCache {
     }
 
     /**
-     * Restoring from storage, step 1: an empty cache becomes {@code tokens} long; then every FULL head's
-     * positions are written with {@link #writeFull} and every WINDOW head is set with {@link #restoreWindow}.
+     * Restoring from storage, step 1: an empty cache becomes {@code tokens} long, its prompt having ended at
+     * {@code promptEnd} (-1: not yet); then every FULL head's positions are written with {@link #writeFull} and
+     * every other head is set with {@link #restoreHead}.
      */
-    public void restoreLength(int tokens) {
+    public void restoreLength(int tokens, long promptEnd) {
         if (size != 0) throw new IllegalStateException("restore into an empty cache only (this one holds " + size + " tokens)");
+        if (promptEnd < -1 || promptEnd > tokens) throw new IllegalArgumentException("prompt end " + promptEnd + " outside 0.." + tokens);
         reserve(tokens);
         size = tokens;
+        this.promptEnd = promptEnd;
     }
 
     /** Writes a FULL head's key and value at {@code position}, already at the cache's precision (no rounding). */
@@ -230,10 +239,13 @@ public final class KvCache {
         System.arraycopy(v, vOff, values[layer][kvHead], position * headSize, headSize);
     }
 
-    /** Replaces a WINDOW head by one rebuilt from storage (see {@link WindowHead#restore}). */
-    public void restoreWindow(int layer, int kvHead, WindowHead head) {
-        if (!(compressedHeads[layer][kvHead] instanceof WindowHead)) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a WINDOW head");
-        if (head.tokens() != size) throw new IllegalArgumentException("window head has " + head.tokens() + " tokens, the cache " + size);
+    /** Replaces a compressed head by one rebuilt from storage ({@link io.razorstream.engine.kv.HeadSpec#readRecord}), of the same kind. */
+    public void restoreHead(int layer, int kvHead, CompressedHead head) {
+        CompressedHead now = compressedHeads[layer][kvHead];
+        if (now == null || head == null || now.getClass() != head.getClass()) {
+            throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is a " + policy.spec(layer, kvHead).label() + " head");
+        }
+        if (head instanceof WindowHead w && w.tokens() != size) throw new IllegalArgumentException("window head has " + w.tokens() + " tokens, the cache " + size);
         compressedHeads[layer][kvHead] = head;
     }
 
@@ -249,13 +261,13 @@ public final class KvCache {
         return headSize;
     }
 
-    /** Heap bytes the working copy takes (floats for every kept element), for memory budgets. */
+    /** Heap bytes the working copy takes (FULL heads' allocated floats, the others' kept floats), for memory budgets. */
     public long heapBytes() {
         long bytes = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 bytes += compressedHeads[l][h] == null ? (long) (keys[l][h].length + values[l][h].length) * Float.BYTES
-                        : compressedHeads[l][h].bytes(headSize * Float.BYTES);
+                        : policy.spec(l, h).bytes(size, promptEnd, headSize, headSize * Float.BYTES);
             }
         }
         return bytes;
@@ -264,9 +276,10 @@ public final class KvCache {
     /** Forgets everything (FULL heads keep their storage for reuse). */
     public void clear() {
         size = 0;
+        promptEnd = -1;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.newHead(l, h, headSize);
+                if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
             }
         }
     }
@@ -275,22 +288,13 @@ public final class KvCache {
         return precision.vectorBytes(headSize);
     }
 
-    /**
-     * Exact bytes of what the cache keeps, at its precision: FULL heads' keys and values of every position,
-     * WINDOW heads' sinks and window plus their compensation sums and count.
-     */
+    /** Bytes of what the cache keeps, at its precision (the policy's formula: {@link io.razorstream.engine.kv.HeadSpec#bytes}). */
     public long bytesInUse() {
-        long bytes = 0;
-        for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) {
-                bytes += compressedHeads[l][h] == null ? (long) size * 2 * vectorBytes() : compressedHeads[l][h].bytes(vectorBytes());
-            }
-        }
-        return bytes;
+        return policy.bytes(size, promptEnd, headSize, vectorBytes());
     }
 
     /** What an ordinary cache of the same length would take: every position of every head. */
     public long fullBytes() {
-        return (long) size * layers * kvHeads * 2 * vectorBytes();
+        return policy.fullBytes(size, headSize, vectorBytes());
     }
 }

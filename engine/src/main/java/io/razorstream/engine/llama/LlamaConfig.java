@@ -4,9 +4,10 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufValueType;
+import io.razorstream.engine.llama.arch.Architecture;
 
 /**
- * Hyper-parameters of a {@code llama}-architecture model, read from GGUF metadata. Keys that are absent
+ * Hyper-parameters of a model of one of the llama-like families ({@link Architecture}), read from GGUF metadata. Keys that are absent
  * take llama.cpp's defaults (rope base 10000, KV heads = heads, head size = embedding / heads, rope
  * dimensions = head size, RMS epsilon 1e-5).
  */
@@ -22,18 +23,13 @@ public record LlamaConfig(
         float rmsNormEps,
         float ropeFreqBase,
         int ropeDimensions,
-        String architecture,
-        boolean neoxRope) {
-
-    public static final String ARCH = "llama";
-    /** Architectures this transformer runs: llama (Llama 1-3, TinyLlama, Mistral, ...) and qwen2 (Q/K/V biases, NeoX rotation). */
-    public static final java.util.List<String> ARCHITECTURES = java.util.List.of("llama", "qwen2");
+        Architecture arch) {
 
     /** A llama-architecture configuration (adjacent-pair rotation). */
     public LlamaConfig(int embeddingLength, int blockCount, int headCount, int kvHeadCount, int headSize, int feedForwardLength,
                        int vocabularySize, int contextLength, float rmsNormEps, float ropeFreqBase, int ropeDimensions) {
         this(embeddingLength, blockCount, headCount, kvHeadCount, headSize, feedForwardLength, vocabularySize, contextLength, rmsNormEps,
-                ropeFreqBase, ropeDimensions, ARCH, false);
+                ropeFreqBase, ropeDimensions, Architecture.named("llama"));
     }
 
     public static LlamaConfig from(GgufFile gguf) {
@@ -43,8 +39,9 @@ public record LlamaConfig(
             throw new GgufFormatException(gguf.path(), "general.architecture is not a string: " + archValue.describe(4));
         }
         String arch = archValue.asString();
-        if (!ARCHITECTURES.contains(arch)) {
-            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + String.join(", ", ARCHITECTURES) + ")");
+        Architecture family = Architecture.named(arch);
+        if (family == null) {
+            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + String.join(", ", Architecture.names()) + ")");
         }
         int embd = required(gguf, arch, "embedding_length");
         int heads = required(gguf, arch, "attention.head_count");
@@ -65,7 +62,7 @@ public record LlamaConfig(
             throw new GgufFormatException(gguf.path(), "tokenizer has " + tokens.asArray().size() + " tokens but token_embd.weight has " + vocab + " rows");
         }
         LlamaConfig c = new LlamaConfig(embd, blocks, heads, kvHeads, headSize, ffn, vocab, ctx,
-                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims, arch, arch.equals("qwen2"));
+                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims, family);
         String problem = c.problem(valueSize);
         if (problem != null) throw new GgufFormatException(gguf.path(), problem);
         return c;
@@ -98,6 +95,11 @@ public record LlamaConfig(
         long x = v.asLong();
         if (x < 0 || x > Integer.MAX_VALUE) throw new GgufFormatException(gguf.path(), "metadata " + key + " is out of range: " + x);
         return (int) x;
+    }
+
+    /** The GGUF name of the model's family ({@code general.architecture}). */
+    public String architecture() {
+        return arch.name();
     }
 
     public int kvDim() {

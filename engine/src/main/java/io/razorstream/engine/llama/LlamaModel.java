@@ -3,6 +3,7 @@ package io.razorstream.engine.llama;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
+import io.razorstream.engine.llama.arch.Architecture;
 import io.razorstream.engine.tensor.Activation;
 import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.NativeKernels;
@@ -17,7 +18,8 @@ import java.lang.foreign.MemorySegment;
 
 
 /**
- * The {@code llama} transformer (and {@code qwen2}: Q/K/V biases, NeoX rotation): RMSNorm, RoPE, grouped-query attention, SwiGLU
+ * The transformer of the llama-like families, driven by the model's {@link Architecture} (llama; qwen2: Q/K/V biases, NeoX
+ * rotation): RMSNorm, RoPE, grouped-query attention, SwiGLU
  * feed-forward, output norm and head. Stateless apart from the weights: the sequence state lives in a
  * {@link KvCache}. {@link #forward} runs a batch of tokens in one pass (prefill) or a single token
  * (decode) through the same code, so both give the same numbers.
@@ -121,6 +123,7 @@ public final class LlamaModel {
         int start = cache.size();
         float[][] x = b.x;
         for (int t = 0; t < count; t++) weights.tokenEmbedding().embeddingRow(tokens[from + t], x[t]);
+        ropeTable(b, start, count);
 
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
@@ -131,8 +134,8 @@ public final class LlamaModel {
                 if (layer.bq() != null) Ops.add(b.q[t], layer.bq(), config.queryDim());
                 if (layer.bk() != null) Ops.add(b.k[t], layer.bk(), config.kvDim());
                 if (layer.bv() != null) Ops.add(b.v[t], layer.bv(), config.kvDim());
-                rope(b.q[t], config.headCount(), start + t);
-                rope(b.k[t], config.kvHeadCount(), start + t);
+                rope(b.q[t], config.headCount(), b.cos[t], b.sin[t]);
+                rope(b.k[t], config.kvHeadCount(), b.cos[t], b.sin[t]);
                 cache.put(l, start + t, b.k[t], b.v[t]);
             }
             attention(cache, l, start, count, b, parallel);
@@ -168,6 +171,8 @@ public final class LlamaModel {
     private final class Batch {
         final int n;
         final float[][] x, normed, q, k, v, attnOut, projected, gate, up;
+        /** This pass's RoPE table: per token, cos and sin of each rotated pair's angle. */
+        final float[][] cos, sin;
         /** {@link #attnOut}'s rows as segments for the native attention */
         final MemorySegment[] attnOutSegments;
         /** decode's token and logits row (see {@link #decode}) */
@@ -194,6 +199,8 @@ public final class LlamaModel {
             projected = new float[n][d];
             gate = new float[n][config.feedForwardLength()];
             up = new float[n][config.feedForwardLength()];
+            cos = new float[n][config.ropeDimensions() / 2];
+            sin = new float[n][config.ropeDimensions() / 2];
             attnOutSegments = new MemorySegment[n];
             for (int t = 0; t < n; t++) attnOutSegments[t] = MemorySegment.ofArray(attnOut[t]);
             for (Activation[][] slot : inputs) for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
@@ -246,24 +253,36 @@ public final class LlamaModel {
     }
 
     /**
-     * Rotates pairs of the first ropeDimensions of every head: adjacent pairs (2i, 2i+1) in llama.cpp's
-     * "normal" mode, (i, i + ropeDimensions/2) in NeoX mode (qwen2). The angles are built as llama.cpp
-     * builds them, in float: theta = position, multiplied by thetaScale once per pair, so that the rounding
-     * matches too.
+     * The RoPE table of one forward pass: cos and sin of every rotated pair's angle at each of the batch's positions,
+     * built once and used by every layer. The angles are built as llama.cpp builds them, in float: theta = position,
+     * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches.
      */
-    private void rope(float[] vec, int heads, int position) {
-        int hs = config.headSize();
+    private void ropeTable(Batch b, int start, int count) {
         float[] factors = weights.ropeFreqFactors();
-        float theta = position;
-        for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
-            float angle = factors != null ? theta / factors[i] : theta;
-            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
-            int first = config.neoxRope() ? i : 2 * i, second = config.neoxRope() ? i + config.ropeDimensions() / 2 : 2 * i + 1;
+        for (int t = 0; t < count; t++) {
+            float theta = start + t;
+            for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
+                float angle = factors != null ? theta / factors[i] : theta;
+                b.cos[t][i] = (float) Math.cos(angle);
+                b.sin[t][i] = (float) Math.sin(angle);
+            }
+        }
+    }
+
+    /**
+     * Rotates pairs of the first ropeDimensions of every head by the table's angles: adjacent pairs (2i, 2i+1) in
+     * llama.cpp's "normal" mode, (i, i + ropeDimensions/2) in NeoX mode (qwen2).
+     */
+    private void rope(float[] vec, int heads, float[] cos, float[] sin) {
+        int hs = config.headSize(), half = config.ropeDimensions() / 2;
+        boolean neox = config.arch().rope() == Architecture.RopeStyle.NEOX;
+        for (int i = 0; i < half; i++) {
+            int first = neox ? i : 2 * i, second = neox ? i + half : 2 * i + 1;
             for (int h = 0; h < heads; h++) {
                 int j0 = h * hs + first, j1 = h * hs + second;
                 float x0 = vec[j0], x1 = vec[j1];
-                vec[j0] = x0 * cos - x1 * sin;
-                vec[j1] = x0 * sin + x1 * cos;
+                vec[j0] = x0 * cos[i] - x1 * sin[i];
+                vec[j1] = x0 * sin[i] + x1 * cos[i];
             }
         }
     }

@@ -15,7 +15,7 @@ public record LlamaWeights(
         Layer[] layers,
         float[] ropeFreqFactors) {
 
-    /** One block; the q/k/v biases are null unless the architecture has them (qwen2). */
+    /** One block; the q/k/v biases are null unless the file has them (required where the architecture says so: qwen2). */
     public record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
                         float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] bq, float[] bk, float[] bv) {
         public Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
@@ -42,9 +42,9 @@ public record LlamaWeights(
                     matrix(gguf, p + "ffn_gate.weight", c.feedForwardLength(), d),
                     matrix(gguf, p + "ffn_up.weight", c.feedForwardLength(), d),
                     matrix(gguf, p + "ffn_down.weight", d, c.feedForwardLength()),
-                    optionalVector(gguf, p + "attn_q.bias", c.queryDim()),
-                    optionalVector(gguf, p + "attn_k.bias", c.kvDim()),
-                    optionalVector(gguf, p + "attn_v.bias", c.kvDim()));
+                    bias(gguf, c, p + "attn_q.bias", c.queryDim()),
+                    bias(gguf, c, p + "attn_k.bias", c.kvDim()),
+                    bias(gguf, c, p + "attn_v.bias", c.kvDim()));
         }
         float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2)
                 : scalingFactors(gguf, c);
@@ -97,8 +97,9 @@ public record LlamaWeights(
         return WeightMatrix.of(t.type(), gguf.tensorData(t), rows, cols);
     }
 
-    private static float[] optionalVector(GgufFile gguf, String name, int n) {
-        return gguf.tensor(name) == null ? null : vector(gguf, name, n);
+    /** An attention bias: required by families that have them, loaded when present in the others (as llama.cpp does). */
+    private static float[] bias(GgufFile gguf, LlamaConfig c, String name, int n) {
+        return gguf.tensor(name) == null && !c.arch().attentionBiases() ? null : vector(gguf, name, n);
     }
 
     private static float[] vector(GgufFile gguf, String name, int n) {

@@ -1,5 +1,6 @@
 package io.razorstream.engine.profile;
 
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 
@@ -37,7 +38,7 @@ public record HeadProfile(String modelFingerprint, int period, long[] seeds, dou
     /** The induction heads alone (the echo heads' share left out): the "no echo heads" ablation. */
     public boolean[][] inductionHeads() {
         boolean[][] chosen = new boolean[layers()][kvHeads()];
-        HeadProfiler.select(kvInduction, inductionRatio, chosen);
+        HeadSelection.top(kvInduction, inductionRatio, chosen);
         return chosen;
     }
 

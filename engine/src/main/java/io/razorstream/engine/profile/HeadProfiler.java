@@ -1,5 +1,6 @@
 package io.razorstream.engine.profile;
 
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.llama.KvCache;
 import io.razorstream.engine.llama.KvPrecision;
@@ -8,9 +9,6 @@ import io.razorstream.engine.llama.LlamaModel;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
@@ -78,8 +76,8 @@ public final class HeadProfiler {
         }
         double[][] kvEcho = groupMax(echo, c), kvInduction = groupMax(induction, c);
         boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
-        select(kvInduction, options.inductionRatio(), retrieval);
-        select(kvEcho, options.echoRatio(), retrieval);
+        HeadSelection.top(kvInduction, options.inductionRatio(), retrieval);
+        HeadSelection.top(kvEcho, options.echoRatio(), retrieval);
         return new HeadProfile(fingerprint, k, seeds, options.inductionRatio(), options.echoRatio(), echo, induction, kvEcho,
                 kvInduction, retrieval);
     }
@@ -106,12 +104,4 @@ public final class HeadProfiler {
         return out;
     }
 
-    /** Marks the top ceil(ratio x all KV heads) by score (ties: lower layer, then lower head, first). */
-    static void select(double[][] score, double ratio, boolean[][] chosen) {
-        List<int[]> all = new ArrayList<>();
-        for (int l = 0; l < score.length; l++) for (int h = 0; h < score[l].length; h++) all.add(new int[] {l, h});
-        all.sort(Comparator.<int[]>comparingDouble(p -> -score[p[0]][p[1]]).thenComparingInt(p -> p[0]).thenComparingInt(p -> p[1]));
-        int n = (int) Math.ceil(ratio * all.size() - 1e-9);
-        for (int i = 0; i < n; i++) chosen[all.get(i)[0]][all.get(i)[1]] = true;
-    }
 }

@@ -46,7 +46,9 @@ class HeavyHitterHeadTest {
         head.attend(new float[] {1, 0, 0, 0, 0, 0, 0, 0}, 0, 1f, out, 0);
         double w1 = Math.exp(1) / (Math.exp(1) + 1);
         assertThat((double) out[0]).isCloseTo(w1 * 1 + (1 - w1) * 3, org.assertj.core.data.Offset.offset(1e-6));
-        assertThat(head.bytes(2 * HS)).isEqualTo(2L * HS * 2 * 2);
+        HeadSpec spec = new HeadSpec.HeavyHitters(16, 4);
+        assertThat(spec.entries(2, -1)).isEqualTo(head.entries());
+        assertThat(spec.bytes(2, -1, HS, 2 * HS)).isEqualTo(2L * HS * 2 * 2);
     }
 
     @Test

@@ -116,15 +116,18 @@ class WindowHeadTest {
         SplittableRandom r = new SplittableRandom(seed);
         WindowParams p = new WindowParams(r.nextInt(6), 1 + r.nextInt(40), 1 + r.nextInt(8));
         WindowHead head = new WindowHead(HS, p);
+        HeadSpec spec = new HeadSpec.Window(p);
         float[] k = random(r, HS), v = random(r, HS);
         for (int t = 1; t <= 3000; t++) {
             head.append(k, 0, v, 0);
             assertThat((long) head.entries()).as("%s after %d tokens", p, t).isLessThanOrEqualTo(p.maxEntries(t));
             assertThat(head.keptCount()).isEqualTo((int) Math.min(t, p.sinks() + (long) p.window(t)));
             assertThat(head.keptCount() + head.evictedCount()).isEqualTo(t);
+            assertThat(spec.kept(t, -1)).as("the spec's formula after %d tokens", t).isEqualTo(head.keptCount());
+            assertThat(spec.entries(t, -1)).as("the spec's formula after %d tokens", t).isEqualTo(head.entries());
         }
         // Exact size at fp16: kept keys and values, plus the fp32 sums and the count once anything was folded.
-        assertThat(head.bytes(2 * HS)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
+        assertThat(spec.bytes(3000, -1, HS, 2 * HS)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
     }
 
     @org.junit.jupiter.api.Test

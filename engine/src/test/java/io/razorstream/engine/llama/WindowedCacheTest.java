@@ -1,7 +1,7 @@
 package io.razorstream.engine.llama;
 
 import io.razorstream.engine.gguf.GgufFile;
-import io.razorstream.engine.kv.HeadPolicy;
+import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.kv.WindowParams;
@@ -100,15 +100,15 @@ class WindowedCacheTest {
     void windowHeadsStayBoundedAndTheCacheReportsItsExactSize() {
         KvCache cache = model.newCache(TOKENS, KvPrecision.F16, mixed());
         run(cache, 60, 1, 1, 138);
-        WindowParams w = cache.policy().window();
         long expected = 0;
         for (int l = 0; l < 2; l++) {
             for (int h = 0; h < 2; h++) {
                 WindowHead head = cache.window(l, h);
-                if (cache.policy().policy(l, h) == HeadPolicy.FULL) {
+                if (cache.policy().isFull(l, h)) {
                     assertThat(head).isNull();
                     expected += (long) TOKENS * 16 * 2 * 2;
                 } else {
+                    WindowParams w = ((HeadSpec.Window) cache.policy().spec(l, h)).params();
                     assertThat((long) head.entries()).isLessThanOrEqualTo(w.maxEntries(TOKENS)).isEqualTo(2 + 8 + 1);
                     assertThat(head.evictedCount()).isEqualTo(TOKENS - 10);
                     expected += (2 + 8) * 16 * 2 * 2 + 16 * 2 * 4 + 8;

@@ -39,9 +39,9 @@ class HeadProfilerTest {
         double[][] kv = HeadProfiler.groupMax(perHead, c);
         assertThat(kv).isDeepEqualTo(new double[][] {{0.9, 0.3}, {0.5, 0.8}});
         boolean[][] chosen = new boolean[2][2];
-        HeadProfiler.select(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
+        io.razorstream.engine.kv.HeadSelection.top(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, false}});
-        HeadProfiler.select(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
+        io.razorstream.engine.kv.HeadSelection.top(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, true}});
     }
 

@@ -1,5 +1,6 @@
 package io.razorstream.store.bench;
 
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.KvPrecision;
@@ -60,13 +61,7 @@ public final class StoreBenchmark {
 
     /** RazorAttention at the paper's settings with {@code ratio} of the KV heads full (spread evenly). */
     public static KvPolicy razor(LlamaConfig config, double ratio) {
-        int heads = config.blockCount() * config.kvHeadCount(), keep = (int) Math.ceil(ratio * heads - 1e-9);
-        boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
-        for (int i = 0; i < keep; i++) {
-            int at = (int) ((long) i * heads / Math.max(1, keep));
-            full[at / config.kvHeadCount()][at % config.kvHeadCount()] = true;
-        }
-        return KvPolicy.razor(full, WindowParams.PAPER);
+        return KvPolicy.razor(HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio), WindowParams.PAPER);
     }
 
     static long directoryBytes(Path dir) {

@@ -1,5 +1,6 @@
 package io.razorstream.app.grpc;
 
+import io.razorstream.app.stream.CacheFigures;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -10,7 +11,6 @@ import io.razorstream.app.turn.TurnValidation;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
-import io.razorstream.proto.v1.CacheStats;
 import io.razorstream.proto.v1.ChatDone;
 import io.razorstream.proto.v1.ChatRequest;
 import io.razorstream.proto.v1.ChatResponse;
@@ -90,12 +90,11 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 return;
             }
             ServerCallStreamObserver<ChatResponse> call = (ServerCallStreamObserver<ChatResponse>) out;
+            ChatStream stream = new ChatStream(call);
             Turned turned = submit(event, new TokenRouter.Waiter() {
                 @Override
                 public void delta(String text) {
-                    synchronized (call) {
-                        if (!call.isCancelled()) call.onNext(ChatResponse.newBuilder().setDelta(text).build());
-                    }
+                    stream.delta(text);
                 }
 
                 @Override
@@ -103,19 +102,15 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             });
             call.setOnCancelHandler(turned::cancel);
             turned.future.whenComplete((reply, failure) -> {
-                synchronized (call) {
-                    if (call.isCancelled()) return;
-                    if (failure != null) {
-                        call.onError(StatusMapping.of(failure).asRuntimeException());
-                    } else if (!reply.getError().isEmpty()) {
-                        call.onError(errorStatus(reply).asRuntimeException());
-                    } else {
-                        call.onNext(ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(reply.getText())
-                                .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
-                                .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
-                                .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros())).build());
-                        call.onCompleted();
-                    }
+                if (failure != null) {
+                    stream.fail(StatusMapping.of(failure).asRuntimeException());
+                } else if (!reply.getError().isEmpty()) {
+                    stream.fail(errorStatus(reply).asRuntimeException());
+                } else {
+                    stream.done(ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(reply.getText())
+                            .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
+                            .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
+                            .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros())).build());
                 }
             });
         } catch (StatusRuntimeException e) {
@@ -255,9 +250,8 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
 
     private SessionInfo info(SessionMeta m) {
         int hs = ctx.model().loaded().model().config().headSize();
-        long kv = m.kvBytes(hs), full = m.fullKvBytes(hs);
         return SessionInfo.newBuilder().setSessionId(m.sessionId())
-                .setCache(CacheStats.newBuilder().setTokens(m.tokens()).setKvBytes(kv).setFullKvBytes(full).setCompressionRatio(kv == 0 ? 1 : full / (double) kv))
+                .setCache(CacheFigures.of(m.tokens(), m.kvBytes(hs), m.fullKvBytes(hs)))
                 .setLastActivityMs(m.lastActivityMillis()).setTurnsRemembered((int) Math.min(Integer.MAX_VALUE, m.turnsApplied()))
                 .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
     }

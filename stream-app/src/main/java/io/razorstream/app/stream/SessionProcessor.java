@@ -129,8 +129,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         } catch (StoreFormatException | ProcessorStateException e) {
             reply = quarantine(record, turn, e);
         }
+        // A waiting call is completed by CommittedReplies once this reply is committed, not here.
         context.forward(new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
-        if (waiter != null) waiter.done(reply);
     }
 
     /** The session's stored state failed its checks: refuse the turn with DATA_LOSS and rebuild or mark it broken. */
@@ -240,8 +240,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
 
     static CacheStats stats(Session s) {
         if (s == null) return CacheStats.getDefaultInstance();
-        long kv = s.cache().bytesInUse(), full = s.cache().fullBytes();
-        return CacheStats.newBuilder().setTokens(s.tokens()).setKvBytes(kv).setFullKvBytes(full).setCompressionRatio(kv == 0 ? 1 : full / (double) kv).build();
+        return CacheFigures.of(s.tokens(), s.cache().bytesInUse(), s.cache().fullBytes());
     }
 
     private static ReplyEvent error(TurnEvent turn, String code, String message, Session session) {

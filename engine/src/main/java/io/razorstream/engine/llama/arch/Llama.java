@@ -1,0 +1,8 @@
+package io.razorstream.engine.llama.arch;
+
+/** {@code llama}: Llama 1-3, TinyLlama, Mistral and most fine-tunes; RMSNorm, SwiGLU, adjacent-pair RoPE, no biases. */
+final class Llama {
+    static final Architecture ARCHITECTURE = new Architecture("llama", Architecture.RopeStyle.NORMAL, false);
+
+    private Llama() {}
+}

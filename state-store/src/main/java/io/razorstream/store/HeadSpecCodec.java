@@ -1,0 +1,54 @@
+package io.razorstream.store;
+
+import io.razorstream.engine.kv.HeadSpec;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.WindowParams;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A cache policy in the metadata record: layers u16, KV heads u16, then per head a kind byte and its parameters
+ * (FULL: none; WINDOW: sinks, min window, compression i32, compensate u8; H2O: budget, recent i32; SnapKV:
+ * budget, window, observe i32). Equal specs are written again per head: the grid stays simple to read.
+ */
+final class HeadSpecCodec {
+    private static final byte FULL = 0, WINDOW = 1, HEAVY_HITTERS = 2, SNAP = 3;
+
+    private HeadSpecCodec() {}
+
+    static int bytes(KvPolicy policy) {
+        return 4 + policy.layers() * policy.kvHeads() * 14;
+    }
+
+    static void encode(KvPolicy policy, ByteBuffer b) {
+        b.putShort((short) policy.layers()).putShort((short) policy.kvHeads());
+        for (int l = 0; l < policy.layers(); l++) {
+            for (int h = 0; h < policy.kvHeads(); h++) {
+                switch (policy.spec(l, h)) {
+                    case HeadSpec.Full f -> b.put(FULL);
+                    case HeadSpec.Window w -> b.put(WINDOW).putInt(w.params().sinks()).putInt(w.params().minWindow())
+                            .putInt(w.params().compression()).put((byte) (w.params().compensate() ? 1 : 0));
+                    case HeadSpec.HeavyHitters hh -> b.put(HEAVY_HITTERS).putInt(hh.budget()).putInt(hh.recent());
+                    case HeadSpec.Snap s -> b.put(SNAP).putInt(s.budget()).putInt(s.window()).putInt(s.observe());
+                }
+            }
+        }
+    }
+
+    static KvPolicy decode(ByteBuffer b) {
+        HeadSpec[][] heads = new HeadSpec[Short.toUnsignedInt(b.getShort())][Short.toUnsignedInt(b.getShort())];
+        for (HeadSpec[] row : heads) {
+            for (int h = 0; h < row.length; h++) {
+                byte kind = b.get();
+                row[h] = switch (kind) {
+                    case FULL -> HeadSpec.FULL;
+                    case WINDOW -> new HeadSpec.Window(new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1));
+                    case HEAVY_HITTERS -> new HeadSpec.HeavyHitters(b.getInt(), b.getInt());
+                    case SNAP -> new HeadSpec.Snap(b.getInt(), b.getInt(), b.getInt());
+                    default -> throw new IllegalArgumentException("unknown head kind " + kind);
+                };
+            }
+        }
+        return new KvPolicy(heads);
+    }
+}

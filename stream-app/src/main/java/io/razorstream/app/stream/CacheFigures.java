@@ -1,0 +1,14 @@
+package io.razorstream.app.stream;
+
+import io.razorstream.proto.v1.CacheStats;
+
+/** A session's cache figures as the API reports them, from a live cache or from stored metadata alike. */
+public final class CacheFigures {
+    private CacheFigures() {}
+
+    /** {@code kvBytes} kept where an ordinary cache would keep {@code fullBytes}; the ratio is 1 for an empty session. */
+    public static CacheStats of(int tokens, long kvBytes, long fullBytes) {
+        return CacheStats.newBuilder().setTokens(tokens).setKvBytes(kvBytes).setFullKvBytes(fullBytes)
+                .setCompressionRatio(kvBytes == 0 ? 1 : fullBytes / (double) kvBytes).build();
+    }
+}
