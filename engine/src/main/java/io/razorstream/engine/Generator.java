@@ -2,9 +2,9 @@ package io.razorstream.engine;
 
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.generation.FinishReason;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 
@@ -46,7 +46,7 @@ public final class Generator {
 
     public Result generate(int[] promptTokens, int maxTokens, SamplerConfig samplerConfig, Decoder.TokenListener listener) {
         if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt is empty and the model adds no BOS token: nothing to continue from");
-        LlamaModel model = loaded.model();
+        Transformer model = loaded.model();
         int context = model.config().contextLength();
         if (promptTokens.length >= context) {
             throw new IllegalArgumentException("the prompt has " + promptTokens.length + " tokens; the model's context is " + context);

@@ -1,7 +1,7 @@
 package io.razorstream.engine;
 
 import io.razorstream.engine.gguf.GgufFile;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
@@ -9,10 +9,10 @@ import java.nio.file.Path;
 /** A GGUF file opened as a runnable model with its tokenizer. Closing it unmaps the weights. */
 public final class LoadedModel implements AutoCloseable {
     private final GgufFile gguf;
-    private final LlamaModel model;
+    private final Transformer model;
     private final Tokenizer tokenizer;
 
-    private LoadedModel(GgufFile gguf, LlamaModel model, Tokenizer tokenizer) {
+    private LoadedModel(GgufFile gguf, Transformer model, Tokenizer tokenizer) {
         this.gguf = gguf;
         this.model = model;
         this.tokenizer = tokenizer;
@@ -22,7 +22,7 @@ public final class LoadedModel implements AutoCloseable {
     public static LoadedModel open(Path path) {
         GgufFile gguf = GgufFile.open(path);
         try {
-            LlamaModel model = LlamaModel.load(gguf);
+            Transformer model = Transformer.load(gguf);
             Tokenizer tokenizer = Tokenizer.from(gguf);
             if (tokenizer.vocabulary().size() != model.config().vocabularySize()) {
                 throw new io.razorstream.engine.gguf.GgufFormatException(path, "tokenizer has " + tokenizer.vocabulary().size()
@@ -43,7 +43,7 @@ public final class LoadedModel implements AutoCloseable {
         return gguf;
     }
 
-    public LlamaModel model() {
+    public Transformer model() {
         return model;
     }
 

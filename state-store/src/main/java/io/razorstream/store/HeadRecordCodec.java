@@ -3,7 +3,7 @@ package io.razorstream.store;
 import io.razorstream.engine.kv.CompressedHead;
 import io.razorstream.engine.kv.HeadRecord;
 import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

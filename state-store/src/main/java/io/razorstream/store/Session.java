@@ -2,8 +2,8 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 
 import java.util.ArrayList;

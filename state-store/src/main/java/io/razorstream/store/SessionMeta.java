@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

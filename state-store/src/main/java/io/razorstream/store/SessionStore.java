@@ -5,8 +5,8 @@ import io.razorstream.engine.kv.HeadRecord;
 import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 
 import java.nio.ByteBuffer;

@@ -1,6 +1,6 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 
 import java.nio.ByteBuffer;
 

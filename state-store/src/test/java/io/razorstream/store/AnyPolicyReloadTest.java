@@ -4,7 +4,7 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.synth.SynthModel;
 import io.razorstream.engine.tensor.Parallel;
 import org.junit.jupiter.api.io.TempDir;

@@ -3,8 +3,8 @@ package io.razorstream.store;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.tensor.Parallel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -2,7 +2,7 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

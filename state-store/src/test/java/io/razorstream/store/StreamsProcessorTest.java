@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.tensor.Parallel;
 import org.apache.kafka.common.serialization.IntegerDeserializer;
 import org.apache.kafka.common.serialization.Serdes;

@@ -2,6 +2,7 @@ package io.razorstream.app;
 
 import io.razorstream.app.broker.EmbeddedBroker;
 import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.app.config.ServiceSettings;
 import io.razorstream.app.grpc.GrpcServer;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
@@ -60,42 +61,41 @@ public final class RazorService implements AutoCloseable {
     }
 
     public static RazorService start(ServiceConfig config) throws Exception {
-        check(config);
+        ServiceSettings s = ServiceSettings.parse(config); // every setting checked before anything starts
         List<AutoCloseable> resources = new ArrayList<>();
         try {
-            Files.createDirectories(config.dataDir());
-            log.info("engine: {}, {} threads", Kernels.select(Kernels.Mode.parse(config.get("engine.kernels"))), config.getInt("engine.threads"));
-            Parallel parallel = new Parallel(config.getInt("engine.threads"));
+            Files.createDirectories(s.dataDir());
+            log.info("engine: {}, {} threads", Kernels.select(s.kernels()), s.engineThreads());
+            Parallel parallel = new Parallel(s.engineThreads());
             resources.add(parallel);
-            ServedModel model = ServedModel.open(config, parallel);
+            ServedModel model = ServedModel.open(s, parallel);
             resources.add(model);
             log.info("model {}: {} of {} KV heads keep their full cache, window {}, {} cache", model.path().getFileName(), model.retrievalCount(),
                     model.retrieval().length * model.retrieval()[0].length, model.window(), model.precision());
 
-            String bootstrap = config.get("bootstrap.servers");
+            String bootstrap = s.bootstrapServers();
             boolean embedded = bootstrap.isEmpty();
             if (embedded) {
-                EmbeddedBroker broker = EmbeddedBroker.start(config.dataDir().resolve("kafka"), Duration.ofSeconds(90));
+                EmbeddedBroker broker = EmbeddedBroker.start(s.dataDir().resolve("kafka"), Duration.ofSeconds(90));
                 resources.add(broker);
                 bootstrap = broker.bootstrapServers();
             }
-            int turnPartitions = ensureTopics(config, bootstrap);
+            int turnPartitions = ensureTopics(s, bootstrap);
 
-            int port = config.getInt("grpc.port");
+            int port = s.grpcPort();
             if (port == 0) port = EmbeddedBroker.freePort();
-            HostInfo self = new HostInfo(config.get("advertised.host"), port);
-            InstanceIdentity identity = InstanceIdentity.resolve(config.get("instance.id"), config.dataDir(), config.get("application.id"));
-            identity.pinStreamsProcessId(config.dataDir().resolve("streams"), config.get("application.id"));
+            HostInfo self = new HostInfo(s.advertisedHost(), port);
+            InstanceIdentity identity = InstanceIdentity.resolve(s.instanceId(), s.dataDir(), s.applicationId());
+            identity.pinStreamsProcessId(s.dataDir().resolve("streams"), s.applicationId());
             log.info("instance id {} (Kafka Streams process id {})", identity.instanceId(), identity.processId());
             TokenRouter router = new TokenRouter();
-            HotSessions hot = new HotSessions(config.getLong("sessions.hot-bytes"));
-            RazorTopology.Settings settings = new RazorTopology.Settings(config.get("topic.turns"), config.get("topic.turns-rerouted"), turnPartitions,
-                    config.get("topic.replies"), config.get("topic.dead-letters"), config.getInt("store.block-tokens"), config.getInt("turn.max-bytes"),
-                    config.getInt("reply.max-tokens"), config.getInt("reply.default-tokens"), config.getDuration("sessions.ttl"),
-                    config.getDuration("sessions.expiry-interval"));
-            TurnRunner runner = new TurnRunner(model, parallel, config.getInt("sessions.max-tokens"));
+            HotSessions hot = new HotSessions(s.hotBytes());
+            RazorTopology.Settings settings = new RazorTopology.Settings(s.turnsTopic(), s.reroutedTopic(), turnPartitions,
+                    s.repliesTopic(), s.deadLetterTopic(), s.blockTokens(), s.turnMaxBytes(), s.replyMaxTokens(), s.replyDefaultTokens(),
+                    s.sessionTtl(), s.expiryInterval());
+            TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens());
             KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions()),
-                    streamsProperties(config, bootstrap, self, identity, embedded));
+                    streamsProperties(s, bootstrap, self, identity, embedded));
             streams.setUncaughtExceptionHandler(new ThreadFailures());
 
             Producer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
@@ -107,7 +107,7 @@ public final class RazorService implements AutoCloseable {
                 return t;
             });
             ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
-                    settings.maxReplyTokens(), config.getDuration("turn.timeout"), timer, config.get("application.id"));
+                    settings.maxReplyTokens(), s.turnTimeout(), timer, s.applicationId());
             GrpcServer grpc = new GrpcServer(port, ctx);
             streams.setStateListener((now, before) -> {
                 grpc.setServing(now == KafkaStreams.State.RUNNING);
@@ -142,34 +142,15 @@ public final class RazorService implements AutoCloseable {
     }
 
     /** Settings whose bad values would otherwise surface late (at the first turn) or without naming the key. */
-    static void check(ServiceConfig c) {
-        int block = c.getInt("store.block-tokens");
-        if (block < 1 || block > 65535) throw new IllegalArgumentException("setting store.block-tokens must be in [1, 65535], got " + block);
-        if (c.getLong("sessions.hot-bytes") < 0) throw new IllegalArgumentException("setting sessions.hot-bytes must be >= 0");
-        int max = c.getInt("reply.max-tokens"), def = c.getInt("reply.default-tokens");
-        if (max < 1 || def < 1 || def > max) {
-            throw new IllegalArgumentException("settings reply.default-tokens (" + def + ") and reply.max-tokens (" + max + ") must satisfy 1 <= default <= max");
-        }
-        if (c.getInt("turn.max-bytes") < 1) throw new IllegalArgumentException("setting turn.max-bytes must be >= 1");
-        Kernels.Mode.parse(c.get("engine.kernels")); // a bad value is refused before anything starts
-        if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
-        if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
-        try {
-            io.razorstream.engine.llama.KvPrecision.valueOf(c.get("kv.precision").toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("setting kv.precision must be F32, F16 or Q8, got '" + c.get("kv.precision") + "'");
-        }
-    }
-
-    static Properties streamsProperties(ServiceConfig config, String bootstrap, HostInfo self, InstanceIdentity identity, boolean embedded) {
+    static Properties streamsProperties(ServiceSettings config, String bootstrap, HostInfo self, InstanceIdentity identity, boolean embedded) {
         Properties p = new Properties();
-        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId());
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
         p.put(StreamsConfig.STATE_DIR_CONFIG, config.dataDir().resolve("streams").toString());
-        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.getInt("topic.replication"));
-        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.getInt("standby.replicas"));
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.topicReplication());
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1); // the engine already uses every core for one turn
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         // Static membership: a restarted instance rejoins as itself and gets its partitions back at once.
@@ -191,15 +172,15 @@ public final class RazorService implements AutoCloseable {
      * Creates the topics that are missing (the reroute topic with as many partitions as the turns topic);
      * returns the turns topic's partition count.
      */
-    static int ensureTopics(ServiceConfig config, String bootstrap) throws Exception {
+    static int ensureTopics(ServiceSettings config, String bootstrap) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            String turns = config.get("topic.turns"), rerouted = config.get("topic.turns-rerouted");
-            int defaults = config.getInt("topic.partitions");
+            String turns = config.turnsTopic(), rerouted = config.reroutedTopic();
+            int defaults = config.topicPartitions();
             createMissing(admin, config, Map.of(turns, defaults));
             int partitions = partitions(admin, turns);
             Map<String, Integer> others = new java.util.LinkedHashMap<>();
-            others.put(config.get("topic.replies"), defaults);
-            others.put(config.get("topic.dead-letters"), defaults);
+            others.put(config.repliesTopic(), defaults);
+            others.put(config.deadLetterTopic(), defaults);
             others.put(rerouted, partitions); // as many as the turns topic
             createMissing(admin, config, others);
             int reroutePartitions = partitions(admin, rerouted);
@@ -212,11 +193,11 @@ public final class RazorService implements AutoCloseable {
     }
 
     /** Creates those of {@code topics} (name -> partitions) that do not exist yet. */
-    private static void createMissing(Admin admin, ServiceConfig config, Map<String, Integer> topics) throws Exception {
+    private static void createMissing(Admin admin, ServiceSettings config, Map<String, Integer> topics) throws Exception {
         Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
         List<NewTopic> missing = new ArrayList<>();
         topics.forEach((topic, partitions) -> {
-            if (!existing.contains(topic)) missing.add(new NewTopic(topic, partitions, (short) config.getInt("topic.replication")));
+            if (!existing.contains(topic)) missing.add(new NewTopic(topic, partitions, (short) config.topicReplication()));
         });
         if (missing.isEmpty()) return;
         try {

@@ -172,7 +172,7 @@ class EmbeddedServiceTest {
     void doneArrivesOnlyOnceTheReplyIsVisibleToAReadCommittedConsumer() {
         for (int i = 0; i < 3; i++) {
             String turn = "committed-" + i;
-            Services.Reply chat = Services.chat(stub, "dave", turn, "The code is #" + KEY + ". Remember the code #", 4);
+            Services.Reply chat = Services.chat(stub, "committed-replies", turn, "The code is #" + KEY + ". Remember the code #", 4);
             assertThat(chat.done()).isNotNull();
             // Right after done: everything a read_committed consumer can read now (up to the last stable offset)
             try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),

@@ -62,14 +62,14 @@ class ServiceConfigTest {
         ServiceConfig c = ServiceConfig.load(null, Map.of(), Map.of("grpc.port", "seventy", "turn.timeout", "10 minutes"));
         assertThatThrownBy(() -> c.getInt("grpc.port")).hasMessageContaining("grpc.port must be a whole number, got 'seventy'");
         assertThatThrownBy(() -> c.getDuration("turn.timeout")).hasMessageContaining("ISO-8601");
-        assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("kv.precision", "fp8"))))
+        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("kv.precision", "fp8"))))
                 .hasMessageContaining("kv.precision must be F32, F16 or Q8, got 'fp8'");
-        assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("store.block-tokens", "0"))))
+        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("store.block-tokens", "0"))))
                 .hasMessageContaining("store.block-tokens");
-        assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("reply.default-tokens", "5000"))))
+        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("reply.default-tokens", "5000"))))
                 .hasMessageContaining("reply.default-tokens");
-        assertThatThrownBy(() -> RazorService.check(ServiceConfig.load(null, Map.of(), Map.of("sessions.max-tokens", "-1"))))
+        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("sessions.max-tokens", "-1"))))
                 .hasMessageContaining("sessions.max-tokens");
-        RazorService.check(ServiceConfig.defaults()); // the defaults pass
+        io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.defaults()); // the defaults pass
     }
 }

@@ -3,9 +3,9 @@ package io.razorstream.engine.bench;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.llama.LlamaWeights;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
@@ -34,7 +34,7 @@ public final class Benchmark {
     private Benchmark() {}
 
     public static Result run(LoadedModel loaded, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
-        LlamaModel model = loaded.model();
+        Transformer model = loaded.model();
         int context = model.config().contextLength();
         if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
             throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
@@ -74,7 +74,7 @@ public final class Benchmark {
      */
     public static ContextResult decodeAtContext(LoadedModel loaded, int context, int genTokens, int repeats, KvPolicy policy, KvPrecision precision,
             Parallel parallel) {
-        LlamaModel model = loaded.model();
+        Transformer model = loaded.model();
         if (context < 1 || context + genTokens > model.config().contextLength()) {
             throw new IllegalArgumentException("need 1 <= context and context + gen tokens <= " + model.config().contextLength());
         }
@@ -98,7 +98,7 @@ public final class Benchmark {
     }
 
     /** Weight bytes one decode step reads: every matrix once, plus one embedding row. */
-    static long decodeBytesPerToken(LlamaModel model) {
+    static long decodeBytesPerToken(Transformer model) {
         LlamaWeights w = model.weights();
         long bytes = w.output().byteSize() + w.tokenEmbedding().byteSize() / w.tokenEmbedding().rows();
         for (LlamaWeights.Layer l : w.layers()) {

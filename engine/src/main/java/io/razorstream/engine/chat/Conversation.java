@@ -2,8 +2,8 @@ package io.razorstream.engine.chat;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 

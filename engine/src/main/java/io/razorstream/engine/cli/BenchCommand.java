@@ -4,6 +4,7 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.PolicyNames;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
@@ -55,7 +56,7 @@ final class BenchCommand implements Callable<Integer> {
     Double retrievalRatio;
 
     @Option(names = "--kv-precision", defaultValue = "F16", description = "with --context: KV cache precision, ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
-    io.razorstream.engine.llama.KvPrecision kvPrecision;
+    io.razorstream.engine.kv.KvPrecision kvPrecision;
 
     @Option(names = "--window", defaultValue = "4000", description = "window heads: minimum recent tokens S0 (default: ${DEFAULT-VALUE})")
     int window;
@@ -110,7 +111,8 @@ final class BenchCommand implements Callable<Integer> {
             if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
             int heads = c.blockCount() * c.kvHeadCount(), keep = HeadSelection.count(retrievalRatio, heads);
             boolean[][] retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), keep, 5, null);
-            policy = KvPolicy.razor(retrieval, new WindowParams(4, window, compression));
+            policy = PolicyNames.parse("razor", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null,
+                    new WindowParams(4, window, compression), context));
             name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, heads, window, compression);
         }
         Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, kvPrecision, parallel);
@@ -121,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
         } else {
             out.printf(Locale.ROOT, "%s, %s cache, %d tokens of context: decode %.2f tokens/s (runs: %s); cache %d bytes (full cache %d, %.2fx)%n",
                     name, kvPrecision, r.context(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes(),
-                    r.fullCacheBytes() / (double) r.cacheBytes());
+                    KvPolicy.compressionRatio(r.fullCacheBytes(), r.cacheBytes()));
         }
     }
 

@@ -2,8 +2,8 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.PolicyNames;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.profile.HeadProfile;
@@ -33,8 +33,6 @@ import java.util.concurrent.Callable;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Compare cache policies: passkey retrieval over lengths x depths, KL divergence from the full cache, bytes kept.")
 final class EvalCommand implements Callable<Integer> {
-    private static final List<String> KNOWN_POLICIES = List.of("full", "razor", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
-
 
     @Spec
     CommandSpec spec;
@@ -73,9 +71,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         for (String p : policies) {
-            if (!KNOWN_POLICIES.contains(p)) {
-                throw new IllegalArgumentException("unknown policy " + p + " (known: " + String.join(", ", KNOWN_POLICIES) + ")");
-            }
+            String problem = PolicyNames.problem(p);
+            if (problem != null) throw new IllegalArgumentException(problem);
         }
         if (profile != null && !Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
         for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
@@ -111,7 +108,7 @@ final class EvalCommand implements Callable<Integer> {
                     String context = Evaluation.passkeyContext(key, length, depths.get(di) / 100.0, length + di);
                     int tokens = loaded.tokenizer().encode(context + Evaluation.QUESTION, true, true).length;
                     for (String p : policies) {
-                        KvPolicy policy = policy(p, retrieval, inductionOnly, params, c, tokens);
+                        KvPolicy policy = PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, params, tokens));
                         Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, context, parallel);
                         accuracy.get(p)[li][di] = r.correct() ? 1 : 0;
                         bytesByLength.get(p)[li] = r.kvBytes();
@@ -125,7 +122,8 @@ final class EvalCommand implements Callable<Integer> {
                 for (String p : policies) {
                     // KL over the second half, after a long (compressed) first half; one-shot policies compress at the midpoint.
                     Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, text.length / 2,
-                            policy(p, retrieval, inductionOnly, params, c, text.length), parallel);
+                            PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, params, text.length)),
+                            parallel);
                     klCsv.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%d,%d%n", p, text.length, d.kl(), d.top1Agreement(),
                             d.kvBytes(), d.fullKvBytes()));
                 }
@@ -150,41 +148,6 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (n < 10) throw new IllegalArgumentException("length " + s + " is too short");
         return n;
-    }
-
-    /** The named policy for a sequence of about {@code tokens} tokens (streaming gets Razor's byte budget then). */
-    /** {@code inductionOnly}: the profile's induction heads without the echo heads (razor-noecho). */
-    private KvPolicy policy(String name, boolean[][] retrieval, boolean[][] inductionOnly, WindowParams params, LlamaConfig c, int tokens) {
-        return switch (name) {
-            case "full" -> KvPolicy.full(c.blockCount(), c.kvHeadCount());
-            case "razor" -> KvPolicy.razor(retrieval, params);
-            case "razor-nocomp" -> KvPolicy.razor(retrieval, params.withoutCompensation());
-            case "razor-noecho" -> KvPolicy.razor(inductionOnly, params);
-            case "random" -> KvPolicy.razor(randomLike(retrieval), params);
-            case "streaming" -> KvPolicy.razor(new boolean[c.blockCount()][c.kvHeadCount()],
-                    new WindowParams(params.sinks(), Math.max(1, razorEntriesPerHead(retrieval, params, tokens) - params.sinks()), Integer.MAX_VALUE)
-                            .withoutCompensation());
-            case "snapkv" -> {
-                int budget = Math.max(2, razorEntriesPerHead(retrieval, params, tokens));
-                yield KvPolicy.snapKV(c.blockCount(), c.kvHeadCount(), budget, Math.min(budget, params.minWindow()));
-            }
-            case "h2o" -> {
-                int budget = Math.max(2, razorEntriesPerHead(retrieval, params, tokens));
-                yield KvPolicy.heavyHitters(c.blockCount(), c.kvHeadCount(), budget, budget / 2);
-            }
-            default -> throw new IllegalArgumentException("unknown policy " + name);
-        };
-    }
-
-    /** Razor's entries for {@code tokens} tokens (its spec formula), spread evenly over all heads: the budget baselines get. */
-    private static int razorEntriesPerHead(boolean[][] retrieval, WindowParams params, int tokens) {
-        KvPolicy razor = KvPolicy.razor(retrieval, params);
-        return (int) (razor.entries(tokens, -1) / ((long) razor.layers() * razor.kvHeads()));
-    }
-
-    /** As many full heads as {@code retrieval} has, at random among the others (fixed seed). */
-    private static boolean[][] randomLike(boolean[][] retrieval) {
-        return HeadSelection.random(retrieval.length, retrieval[0].length, HeadSelection.marked(retrieval), 13, retrieval);
     }
 
     private String summary(Map<String, double[][]> accuracy, List<Integer> chars, String kl) {

@@ -2,7 +2,7 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 import picocli.CommandLine.Command;

@@ -3,9 +3,9 @@ package io.razorstream.engine.eval;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Ops;
 import io.razorstream.engine.tensor.Parallel;
@@ -58,7 +58,7 @@ public final class Evaluation {
      * question, then greedily decodes as many bytes as the key has.
      */
     public static Passkey passkey(LoadedModel model, KvPolicy policy, String key, String context, Parallel parallel) {
-        LlamaModel m = model.model();
+        Transformer m = model.model();
         int[] tokens = model.tokenizer().encode(context + QUESTION, true, true);
         int split = Math.min(tokens.length - 1, model.tokenizer().encode(context, true, true).length);
         KvCache cache = m.newCache(tokens.length + key.length() + 1, KvPrecision.F16, policy);
@@ -78,7 +78,7 @@ public final class Evaluation {
      * KL(full || policy) and top-1 agreement over positions {@code from} and later (which one-shot policies
      * see after compressing the tokens before them).
      */
-    public static Divergence divergence(LlamaModel m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
+    public static Divergence divergence(Transformer m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
         KvCache full = m.newCache(tokens.length, KvPrecision.F16);
         KvCache other = m.newCache(tokens.length, KvPrecision.F16, policy);
         double kl = 0;

@@ -1,8 +1,8 @@
 package io.razorstream.engine.generation;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.sampling.Sampler;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
@@ -79,7 +79,7 @@ public final class Decoder {
         }
     }
 
-    private final LlamaModel model;
+    private final Transformer model;
     private final Tokenizer tokenizer;
     private final Parallel parallel;
     private final int prefillBatch;
@@ -89,7 +89,7 @@ public final class Decoder {
     }
 
     /** {@code tokenizer} may be null for a decoder that only prefills (the head profiler's probes). */
-    public Decoder(LlamaModel model, Tokenizer tokenizer, Parallel parallel, int prefillBatch) {
+    public Decoder(Transformer model, Tokenizer tokenizer, Parallel parallel, int prefillBatch) {
         if (prefillBatch < 1) throw new IllegalArgumentException("prefill batch must be >= 1, got " + prefillBatch);
         this.model = model;
         this.tokenizer = tokenizer;
@@ -97,7 +97,7 @@ public final class Decoder {
         this.prefillBatch = prefillBatch;
     }
 
-    public LlamaModel model() {
+    public Transformer model() {
         return model;
     }
 

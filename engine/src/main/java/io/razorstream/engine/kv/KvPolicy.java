@@ -39,7 +39,7 @@ public final class KvPolicy {
         return uniform(layers, kvHeads, new HeadSpec.HeavyHitters(budget, recent));
     }
 
-    /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link io.razorstream.engine.llama.KvCache#compressNow()}. */
+    /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link io.razorstream.engine.kv.KvCache#compressNow()}. */
     public static KvPolicy snapKV(int layers, int kvHeads, int budget, int window) {
         return uniform(layers, kvHeads, new HeadSpec.Snap(budget, window, SNAP_OBSERVE));
     }
@@ -90,6 +90,11 @@ public final class KvPolicy {
         long bytes = 0;
         for (HeadSpec[] row : heads) for (HeadSpec s : row) bytes += s.bytes(tokens, promptTokens, headSize, vectorBytes);
         return bytes;
+    }
+
+    /** The compression figure everywhere it is shown: full-cache bytes over kept bytes (1 for an empty cache). */
+    public static double compressionRatio(long fullBytes, long keptBytes) {
+        return keptBytes == 0 ? 1 : fullBytes / (double) keptBytes;
     }
 
     /** What an ordinary cache of the same tokens keeps at the same precision. */

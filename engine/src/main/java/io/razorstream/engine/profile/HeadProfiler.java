@@ -2,10 +2,10 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
@@ -47,7 +47,7 @@ public final class HeadProfiler {
      * Profiles {@code model}. {@code progress} receives the number of probe tokens processed so far (of
      * seeds x (4K + 1)), for a progress bar; it may be null.
      */
-    public static HeadProfile profile(LlamaModel model, Vocabulary vocab, String fingerprint, Options options, Parallel parallel,
+    public static HeadProfile profile(Transformer model, Vocabulary vocab, String fingerprint, Options options, Parallel parallel,
                                       IntConsumer progress) {
         LlamaConfig c = model.config();
         int k = period(c, options);

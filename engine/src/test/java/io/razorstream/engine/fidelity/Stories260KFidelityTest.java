@@ -6,9 +6,9 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.sampling.SamplerConfig;
@@ -32,11 +32,11 @@ class Stories260KFidelityTest {
 
     record Result(double kl, double top1, long bytes) {}
 
-    static float[][] logits(LlamaModel m, int[] tokens, KvPolicy policy, Parallel p, long[] bytes) {
+    static float[][] logits(Transformer m, int[] tokens, KvPolicy policy, Parallel p, long[] bytes) {
         return logits(m, tokens, policy, KvPrecision.F32, p, bytes);
     }
 
-    static float[][] logits(LlamaModel m, int[] tokens, KvPolicy policy, KvPrecision precision, Parallel p, long[] bytes) {
+    static float[][] logits(Transformer m, int[] tokens, KvPolicy policy, KvPrecision precision, Parallel p, long[] bytes) {
         KvCache cache = m.newCache(tokens.length, precision, policy);
         float[][] out = new float[tokens.length][];
         for (int i = 0; i < tokens.length; i++) out[i] = m.forward(cache, tokens, i, 1, p);
@@ -58,7 +58,7 @@ class Stories260KFidelityTest {
     @Test
     void klAgainstTheFullCache() {
         try (LoadedModel lm = LoadedModel.open(SharedModels.require("stories260K.gguf")); Parallel p = new Parallel(2)) {
-            LlamaModel m = lm.model();
+            Transformer m = lm.model();
             HeadProfile profile = HeadProfiler.profile(m, lm.tokenizer().vocabulary(), lm.gguf().fingerprint(),
                     new HeadProfiler.Options(3, 0.14, 0.01, 127), p, null);
             WindowParams window = new WindowParams(4, 64, 1_000_000);

@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.ModelShape;
 import io.razorstream.engine.bench.RandomModel;
@@ -20,7 +22,7 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The native tier's decode loop allocates nothing per token: {@link LlamaModel#decode} into one logits array,
+ * The native tier's decode loop allocates nothing per token: {@link Transformer#decode} into one logits array,
  * measured over every thread of the JVM (the caller and the compute workers) with the JDK's per-thread
  * allocation counters, after a warm-up and between cache growths. A regression of one small object per matrix
  * product or attention pass (13 per token on this 2-layer shape) would exceed the bound.
@@ -37,7 +39,7 @@ class DecodeAllocationTest {
         RandomModel.write(ModelShape.TINY, type, 3, file);
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
-            LlamaModel m = loaded.model();
+            Transformer m = loaded.model();
             int layers = m.config().blockCount(), kvHeads = m.config().kvHeadCount();
             for (boolean razor : new boolean[] {false, true}) {
                 boolean[][] retrieval = new boolean[layers][kvHeads];

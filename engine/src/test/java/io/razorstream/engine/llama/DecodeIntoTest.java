@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.ModelShape;
 import io.razorstream.engine.bench.RandomModel;
@@ -15,8 +17,8 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@link LlamaModel#decode} (one reused logits array, the thread's reused buffers and prepared inputs) gives
- * exactly {@link LlamaModel#forward}'s logits, step after step, for quantised and float weights.
+ * {@link Transformer#decode} (one reused logits array, the thread's reused buffers and prepared inputs) gives
+ * exactly {@link Transformer#forward}'s logits, step after step, for quantised and float weights.
  */
 class DecodeIntoTest {
     @TempDir
@@ -28,7 +30,7 @@ class DecodeIntoTest {
         Path file = dir.resolve("tiny-" + type + ".gguf");
         RandomModel.write(ModelShape.TINY, type, 9, file);
         try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
-            LlamaModel m = loaded.model();
+            Transformer m = loaded.model();
             KvCache a = m.newCache(64, KvPrecision.F16), b = m.newCache(64, KvPrecision.F16);
             int[] prompt = {1, 17, 33, 250, 4};
             float[] fa = m.forward(a, prompt, 0, prompt.length, parallel), fb = m.forward(b, prompt, 0, prompt.length, parallel);

@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.razorstream.engine.Generator;
@@ -114,7 +116,7 @@ class FixtureParityTest {
         JsonNode top2 = ref.get("top2_per_step");
         JsonNode gaps = ref.get("top1_minus_top2");
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/" + name + ".gguf"))) {
-            LlamaModel model = m.model();
+            Transformer model = m.model();
             KvCache cache = model.newCache(prompt.length + forced.length, KvPrecision.F16);
             float[] logits = model.forward(cache, prompt, 0, prompt.length, parallel);
             double worst = 0;
@@ -177,7 +179,7 @@ class FixtureParityTest {
         int[] tokens = java.util.Arrays.copyOf(prompt, prompt.length + extra);
         System.arraycopy(forced, 0, tokens, prompt.length, extra);
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/" + name + ".gguf"))) {
-            LlamaModel model = m.model();
+            Transformer model = m.model();
             float[] logits = model.forward(model.newCache(tokens.length, KvPrecision.F16), tokens, 0, tokens.length, parallel);
             for (JsonNode pair : ref.get("top2_per_step").get(extra)) {
                 int id = pair.get(0).asInt();

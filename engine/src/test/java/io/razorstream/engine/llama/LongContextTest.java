@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.ModelShape;
 import io.razorstream.engine.bench.RandomModel;
@@ -33,7 +35,7 @@ class LongContextTest {
         tokens[0] = 1;
         for (int i = 1; i < n; i++) tokens[i] = 3 + r.nextInt(500);
         try (LoadedModel m = LoadedModel.open(file); Parallel p = new Parallel(2)) {
-            LlamaModel model = m.model();
+            Transformer model = m.model();
             KvCache batch = model.newCache(n, KvPrecision.F32);
             float[] prefilled = model.forward(batch, tokens, 0, n, p);
             KvCache steps = model.newCache(n, KvPrecision.F32);

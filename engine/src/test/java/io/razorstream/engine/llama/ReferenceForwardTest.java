@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.llama.ReferenceLlama.Rounding;
@@ -32,7 +34,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * {@link LlamaModel} against {@link ReferenceLlama}, an independent scalar implementation of the same math,
+ * {@link Transformer} against {@link ReferenceLlama}, an independent scalar implementation of the same math,
  * on tiny random models ({@link TinyLlamaFiles}) in every supported weight type, tied and untied; plus the
  * engine's own consistency guarantees (prefill = decode, thread count, KV precision, metadata defaults) and
  * its errors for missing or misshapen tensors.
@@ -116,7 +118,7 @@ class ReferenceForwardTest {
     }
 
     /** All logits of {@code tokens}, run through a fresh cache in batches of the given sizes. */
-    static float[][] engine(LlamaModel m, int[] tokens, KvPrecision precision, Parallel par, int... batches) {
+    static float[][] engine(Transformer m, int[] tokens, KvPrecision precision, Parallel par, int... batches) {
         assertThat(Arrays.stream(batches).sum()).isEqualTo(tokens.length);
         KvCache cache = m.newCache(tokens.length, precision);
         List<float[]> out = new ArrayList<>();
@@ -154,7 +156,7 @@ class ReferenceForwardTest {
         TinyLlamaFiles.Spec spec = spec(type, tied);
         int[] toks = tokens(TOKENS, spec.vocab(), 7);
         try (GgufFile f = GgufFile.open(file(spec))) {
-            LlamaModel m = LlamaModel.load(f);
+            Transformer m = Transformer.load(f);
             assertThat(m.weights().output() == m.weights().tokenEmbedding()).isEqualTo(tied);
             return new Run(spec, toks, engine(m, toks, KvPrecision.F32, parallel, TOKENS), new ReferenceLlama(f));
         }
@@ -173,7 +175,7 @@ class ReferenceForwardTest {
             TinyLlamaFiles.Spec spec = spec(type, false);
             int[] toks = tokens(TOKENS, spec.vocab(), 7);
             try (GgufFile f = GgufFile.open(file(spec)); Parallel one = new Parallel(1)) {
-                LlamaModel m = LlamaModel.load(f);
+                Transformer m = Transformer.load(f);
                 float[][] first = engine(m, toks, KvPrecision.F32, one, TOKENS);
                 float[] firstDecode = engine(m, toks, KvPrecision.F32, one, ones(TOKENS))[TOKENS - 1];
                 for (int i = 0; i < 100; i++) {
@@ -233,7 +235,7 @@ class ReferenceForwardTest {
         TinyLlamaFiles.Spec spec = spec(type, false);
         int[] toks = tokens(TOKENS, spec.vocab(), 11);
         try (GgufFile f = GgufFile.open(file(spec))) {
-            LlamaModel m = LlamaModel.load(f);
+            Transformer m = Transformer.load(f);
             for (KvPrecision precision : KvPrecision.values()) {
                 float[][] decode = engine(m, toks, precision, parallel, ones(TOKENS));
                 // Batches of 4 and more take the Q8_0 kernel's 4-token path, with 1-3 left over.
@@ -265,7 +267,7 @@ class ReferenceForwardTest {
         int[] toks = tokens(TOKENS, spec.vocab(), 13);
         try (GgufFile f = GgufFile.open(file(spec)); Parallel one = new Parallel(1); Parallel two = new Parallel(2);
              Parallel three = new Parallel(3)) {
-            LlamaModel m = LlamaModel.load(f);
+            Transformer m = Transformer.load(f);
             float[][] prefill = engine(m, toks, KvPrecision.F32, one, TOKENS);
             float[][] decode = engine(m, toks, KvPrecision.F32, one, ones(TOKENS));
             assertThat(engine(m, toks, KvPrecision.F32, two, TOKENS)).as("%s prefill, 2 threads", type).isDeepEqualTo(prefill);
@@ -289,7 +291,7 @@ class ReferenceForwardTest {
         TinyLlamaFiles.Spec spec = spec(type, false);
         int[] toks = tokens(TOKENS, spec.vocab(), 17);
         try (GgufFile f = GgufFile.open(file(spec))) {
-            LlamaModel m = LlamaModel.load(f);
+            Transformer m = Transformer.load(f);
             float[][] f32 = engine(m, toks, KvPrecision.F32, parallel, TOKENS);
             float[][] f16 = engine(m, toks, KvPrecision.F16, parallel, TOKENS);
             assertThat(ReferenceLlama.maxAbsDiff(f32, f16)).as("%s: max |F16 cache - F32 cache|", type)
@@ -310,7 +312,7 @@ class ReferenceForwardTest {
         try (GgufFile fe = GgufFile.open(file(explicit)); GgufFile fa = GgufFile.open(file(absent)); GgufFile fo = GgufFile.open(file(other))) {
             assertThat(fa.get("llama.rope.freq_base")).isNull();
             assertThat(fa.get("llama.attention.layer_norm_rms_epsilon")).isNull();
-            LlamaModel me = LlamaModel.load(fe), ma = LlamaModel.load(fa), mo = LlamaModel.load(fo);
+            Transformer me = Transformer.load(fe), ma = Transformer.load(fa), mo = Transformer.load(fo);
             assertThat(ma.config().ropeFreqBase()).isEqualTo(10000f);
             assertThat(ma.config().rmsNormEps()).isEqualTo(1e-5f);
             float[][] le = engine(me, toks, KvPrecision.F32, parallel, TOKENS);
@@ -321,7 +323,7 @@ class ReferenceForwardTest {
         // The same file-with-defaults through the reference (which applies the defaults itself).
         try (GgufFile fa = GgufFile.open(file(absent))) {
             float[][] ref = new ReferenceLlama(fa).forward(toks, Rounding.LIKE_LLAMA_CPP);
-            float[][] eng = engine(LlamaModel.load(fa), toks, KvPrecision.F32, parallel, TOKENS);
+            float[][] eng = engine(Transformer.load(fa), toks, KvPrecision.F32, parallel, TOKENS);
             assertThat(ReferenceLlama.maxAbsDiff(eng, ref)).isLessThanOrEqualTo(LIKE_LLAMA_CPP_TOLERANCE.get(GgmlType.F16));
         }
     }
@@ -336,11 +338,11 @@ class ReferenceForwardTest {
         try (GgufFile f = GgufFile.open(file(spec))) {
             assertThat(f.tensor(name)).isNull();
             if (name.equals("output.weight")) {
-                LlamaModel m = LlamaModel.load(f);
+                Transformer m = Transformer.load(f);
                 assertThat(m.weights().output()).isSameAs(m.weights().tokenEmbedding());
                 return;
             }
-            assertThatThrownBy(() -> LlamaModel.load(f))
+            assertThatThrownBy(() -> Transformer.load(f))
                     .isInstanceOf(GgufFormatException.class)
                     .hasMessageContaining(name)
                     .hasMessageContaining("missing")
@@ -366,7 +368,7 @@ class ReferenceForwardTest {
         TinyLlamaFiles.Spec spec = TinyLlamaFiles.Spec.defaults().withWeightType(GgmlType.F32).withTensorShape(name, shape);
         try (GgufFile f = GgufFile.open(file(spec))) {
             assertThat(f.tensor(name).shape()).containsExactly(shape);
-            assertThatThrownBy(() -> LlamaModel.load(f))
+            assertThatThrownBy(() -> Transformer.load(f))
                     .isInstanceOf(GgufFormatException.class)
                     .hasMessageContaining(name)
                     .hasMessageContaining(actual)

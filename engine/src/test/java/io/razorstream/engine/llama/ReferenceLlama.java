@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 
 /**
  * A deliberately plain scalar implementation of the {@code llama} forward pass, written straight from the
- * math for testing {@link LlamaModel}. It shares nothing with the engine except reading the file
+ * math for testing {@link Transformer}. It shares nothing with the engine except reading the file
  * ({@link GgufFile}) and decoding weights ({@link Quantizer#dequantize}, the scalar reference decoder): every
  * weight is dequantised to floats up front and all arithmetic is done in double, position by position,
  * with no KV cache (keys and values of all earlier positions are simply kept in arrays).

@@ -1,5 +1,6 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.tensor.GgmlType;
@@ -18,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RopeScalingTest {
     static float[] logits(Path file) {
         try (var gguf = io.razorstream.engine.gguf.GgufFile.open(file); Parallel p = new Parallel(1)) {
-            LlamaModel m = LlamaModel.load(gguf);
+            Transformer m = Transformer.load(gguf);
             int[] tokens = {1, 300, 301, 302, 303, 304, 305, 306};
             return m.forward(m.newCache(8, KvPrecision.F32), tokens, 0, tokens.length, p);
         }

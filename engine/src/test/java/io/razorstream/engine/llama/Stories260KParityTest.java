@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
@@ -80,7 +82,7 @@ class Stories260KParityTest {
     @Test
     void firstStepTop5LogitsWithin1e3() {
         float tolerance = io.razorstream.engine.tensor.Kernels.nativeSelected() ? 2e-3f : 1e-3f;
-        LlamaModel m = model.model();
+        Transformer m = model.model();
         KvCache cache = m.newCache(64, KvPrecision.F16);
         float[] logits = m.forward(cache, new int[] {1, 403, 407, 261, 378}, 0, 5, parallel);
         int[] ids = {432, 383, 322, 353, 323};

@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
@@ -27,7 +29,7 @@ class WindowedCacheTest {
     @TempDir
     static Path dir;
     static GgufFile file;
-    static LlamaModel model;
+    static Transformer model;
     static Parallel parallel;
     static final int TOKENS = 200;
 
@@ -36,7 +38,7 @@ class WindowedCacheTest {
         TinyLlamaFiles.Spec spec = new TinyLlamaFiles.Spec(64, 2, 4, 2, 96, 300, 256, GgmlType.F32, false, 42L, 10000f, 1e-5f,
                 0.05f, Set.of(), Map.of());
         file = GgufFile.open(TinyLlamaFiles.write(dir.resolve("tiny.gguf"), spec));
-        model = LlamaModel.load(file);
+        model = Transformer.load(file);
         parallel = new Parallel(2);
     }
 

@@ -4,9 +4,9 @@ import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvCache;
-import io.razorstream.engine.llama.KvPrecision;
-import io.razorstream.engine.llama.LlamaModel;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.sampling.SamplerConfig;
@@ -66,7 +66,7 @@ class SynthModelTest {
     }
 
     static Answer answer(KvPolicy policy, String prompt, KvPrecision precision) {
-        LlamaModel m = model.model();
+        Transformer m = model.model();
         int[] tokens = model.tokenizer().encode(prompt, true, true);
         KvCache cache = m.newCache(tokens.length + KEY.length(), precision, policy);
         float[] logits = null;

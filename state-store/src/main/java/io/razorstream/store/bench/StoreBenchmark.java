@@ -3,7 +3,7 @@ package io.razorstream.store.bench;
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.store.RocksBackend;
 import io.razorstream.store.Session;

@@ -2,7 +2,7 @@ package io.razorstream.app.cli;
 
 import io.razorstream.engine.bench.ModelShape;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.store.bench.StoreBenchmark;
 import picocli.CommandLine.Command;

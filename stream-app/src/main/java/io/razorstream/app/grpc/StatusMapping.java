@@ -26,6 +26,17 @@ final class StatusMapping {
 
     private StatusMapping() {}
 
+    /** The status of a refused turn, from its reply's error code (a gRPC code name; anything else is INTERNAL). */
+    static Status ofReply(io.razorstream.proto.v1.ReplyEvent r) {
+        Status.Code code;
+        try {
+            code = Status.Code.valueOf(r.getErrorCode());
+        } catch (IllegalArgumentException e) {
+            code = Status.Code.INTERNAL;
+        }
+        return Status.fromCode(code).withDescription(r.getError());
+    }
+
     static Status of(Throwable t) {
         if (t instanceof StatusRuntimeException s) return s.getStatus();
         if (t instanceof InvalidStateStoreException || t instanceof StreamsNotStartedException) {

@@ -1,12 +1,12 @@
 package io.razorstream.app.model;
 
-import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.app.config.ServiceSettings;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.profile.HeadProfiler;
@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Locale;
 
 /**
  * The model a service instance runs, with the cache policy its sessions get: the head profile's retrieval
@@ -35,11 +34,11 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
     private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
     public static final String SYNTH_FILE = "synth-retrieval.gguf";
 
-    public static ServedModel open(ServiceConfig config, Parallel parallel) throws IOException {
-        boolean synthetic = config.get("model").isEmpty();
+    public static ServedModel open(ServiceSettings settings, Parallel parallel) throws IOException {
+        boolean synthetic = settings.model() == null;
         Path path;
         if (synthetic) {
-            path = config.dataDir().resolve("models").resolve(SYNTH_FILE);
+            path = settings.dataDir().resolve("models").resolve(SYNTH_FILE);
             if (!Files.exists(path)) {
                 Files.createDirectories(path.getParent());
                 Path tmp = path.resolveSibling(SYNTH_FILE + ".tmp");
@@ -48,17 +47,17 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 log.info("wrote the synthetic retrieval model to {}", path);
             }
         } else {
-            path = Path.of(config.get("model")).toAbsolutePath();
+            path = Path.of(settings.model()).toAbsolutePath();
             if (!Files.isRegularFile(path)) throw new IllegalArgumentException("model " + path + " does not exist");
         }
         LoadedModel loaded = LoadedModel.open(path);
         try {
             int layers = loaded.model().config().blockCount(), kvHeads = loaded.model().config().kvHeadCount();
-            Path profile = config.get("profile").isEmpty() ? path.resolveSibling(path.getFileName() + ".heads.json") : Path.of(config.get("profile"));
+            Path profile = settings.profile() == null ? path.resolveSibling(path.getFileName() + ".heads.json") : Path.of(settings.profile());
             boolean[][] retrieval;
             if (Files.exists(profile)) {
                 retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), layers, kvHeads);
-            } else if (!config.get("profile").isEmpty()) {
+            } else if (settings.profile() != null) {
                 throw new IllegalArgumentException("head profile " + profile + " does not exist");
             } else {
                 // The synthetic model's heads show up with a short probe; real models get the spec's default.
@@ -68,17 +67,15 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 Files.writeString(profile, made.toJson());
                 retrieval = made.retrieval();
             }
-            int sinks = config.getInt("window.sinks");
-            int min = config.get("window.min").isEmpty() ? (synthetic ? 64 : 4000) : config.getInt("window.min");
-            int compression = config.get("window.compression").isEmpty() ? (synthetic ? 1_000_000 : 5) : config.getInt("window.compression");
-            KvPrecision precision = KvPrecision.valueOf(config.get("kv.precision").toUpperCase(Locale.ROOT));
-            ChatTemplate template = !config.get("chat.template").isEmpty() ? ChatTemplate.named(config.get("chat.template"))
+            int min = settings.windowMin() != null ? settings.windowMin() : synthetic ? 64 : 4000;
+            int compression = settings.windowCompression() != null ? settings.windowCompression() : synthetic ? 1_000_000 : 5;
+            ChatTemplate template = settings.chatTemplate() != null ? ChatTemplate.named(settings.chatTemplate())
                     : synthetic ? ChatTemplate.PLAIN : Conversation.templateOf(loaded);
-            if (!synthetic && template == ChatTemplate.PLAIN && config.get("chat.template").isEmpty()) {
+            if (!synthetic && template == ChatTemplate.PLAIN && settings.chatTemplate() == null) {
                 log.warn("no known chat template in {}: turns are appended as plain text (set chat.template to choose one)", path.getFileName());
             }
-            return new ServedModel(path, loaded, retrieval, fingerprint(loaded.gguf().fingerprint(), retrieval), new WindowParams(sinks, min, compression),
-                    precision, synthetic, template);
+            return new ServedModel(path, loaded, retrieval, fingerprint(loaded.gguf().fingerprint(), retrieval),
+                    new WindowParams(settings.windowSinks(), min, compression), settings.kvPrecision(), synthetic, template);
         } catch (RuntimeException | IOException e) {
             loaded.close();
             throw e;

@@ -1,5 +1,6 @@
 package io.razorstream.app.stream;
 
+import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.proto.v1.CacheStats;
 
 /** A session's cache figures as the API reports them, from a live cache or from stored metadata alike. */
@@ -9,6 +10,6 @@ public final class CacheFigures {
     /** {@code kvBytes} kept where an ordinary cache would keep {@code fullBytes}; the ratio is 1 for an empty session. */
     public static CacheStats of(int tokens, long kvBytes, long fullBytes) {
         return CacheStats.newBuilder().setTokens(tokens).setKvBytes(kvBytes).setFullKvBytes(fullBytes)
-                .setCompressionRatio(kvBytes == 0 ? 1 : fullBytes / (double) kvBytes).build();
+                .setCompressionRatio(KvPolicy.compressionRatio(fullBytes, kvBytes)).build();
     }
 }

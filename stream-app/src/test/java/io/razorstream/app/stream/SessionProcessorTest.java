@@ -31,7 +31,7 @@ class SessionProcessorTest {
     @Test
     void repliesThenExpiresIdleSessions(@TempDir Path dir) throws Exception {
         ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
-        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(config, parallel)) {
+        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel)) {
             HotSessions hot = new HotSessions(1L << 30);
             RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 1000, 64, 8,
                     Duration.ofMinutes(30), Duration.ofMinutes(1));

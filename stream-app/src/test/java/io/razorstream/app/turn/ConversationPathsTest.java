@@ -8,7 +8,7 @@ import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.chat.Message;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.KvPrecision;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.proto.v1.GenerationParams;

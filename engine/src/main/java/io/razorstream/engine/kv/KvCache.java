@@ -1,8 +1,7 @@
-package io.razorstream.engine.llama;
+package io.razorstream.engine.kv;
 
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.CompressedHead;
-import io.razorstream.engine.kv.WindowHead;
+import io.razorstream.engine.llama.AttentionObserver;
+import io.razorstream.engine.llama.LlamaConfig;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -11,7 +10,9 @@ import java.util.Arrays;
  * The KV cache of one sequence, per (layer, KV head) as its {@link KvPolicy} says: a FULL head keeps the
  * post-RoPE key and value of every position ({@code headSize} floats each, contiguous per head, growing
  * by doubling up to {@code maxTokens}); a WINDOW head is a {@link WindowHead} (sinks, rolling window,
- * compensation token), which the model appends to token by token as it attends.
+ * compensation token), which the model appends to token by token as it attends. Its growth, writes and raw
+ * views ({@link #reserve}, {@link #put}, {@link #advance}, {@link #keys}, ...) are the transformer's: other code
+ * reads sizes, restores from storage and clears.
  */
 public final class KvCache {
     private final int layers;
@@ -77,7 +78,7 @@ public final class KvCache {
         this.observer = observer;
     }
 
-    AttentionObserver observer() {
+    public AttentionObserver observer() {
         return observer;
     }
 
@@ -98,7 +99,7 @@ public final class KvCache {
     }
 
     /** The KV heads of {@code layer} that keep only part of the sequence (not FULL). */
-    int[] compressedKvHeads(int layer) {
+    public int[] compressedKvHeads(int layer) {
         return compressedKvHeads[layer];
     }
 
@@ -120,7 +121,7 @@ public final class KvCache {
     }
 
     /** Makes room for {@code more} positions after the current ones. */
-    void reserve(int more) {
+    public void reserve(int more) {
         int need = size + more;
         if (need > maxTokens) {
             throw new IllegalStateException("context full: " + size + " + " + more + " tokens exceed the limit of " + maxTokens);
@@ -142,7 +143,7 @@ public final class KvCache {
      * Stores one position's keys and values (all KV heads side by side, as projected) for a layer's FULL
      * heads; WINDOW heads take theirs in {@link WindowHead#append} as the model attends.
      */
-    void put(int layer, int position, float[] k, float[] v) {
+    public void put(int layer, int position, float[] k, float[] v) {
         int base = position * headSize;
         for (int h = 0; h < kvHeads; h++) {
             if (compressedHeads[layer][h] != null) continue;
@@ -184,27 +185,27 @@ public final class KvCache {
     }
 
     /** Marks {@code n} more positions as filled (after their {@link #put} calls for every layer). */
-    void advance(int n) {
+    public void advance(int n) {
         size += n;
     }
 
     /** One KV head's keys: position p at [p * headSize, (p + 1) * headSize). */
-    float[] keys(int layer, int kvHead) {
+    public float[] keys(int layer, int kvHead) {
         return keys[layer][kvHead];
     }
 
-    float[] values(int layer, int kvHead) {
+    public float[] values(int layer, int kvHead) {
         return values[layer][kvHead];
     }
 
     /** {@link #keys} as a segment for the native attention, made once per capacity. */
-    MemorySegment keySegment(int layer, int kvHead) {
+    public MemorySegment keySegment(int layer, int kvHead) {
         MemorySegment s = keySegments[layer][kvHead];
         if (s == null) keySegments[layer][kvHead] = s = MemorySegment.ofArray(keys[layer][kvHead]);
         return s;
     }
 
-    MemorySegment valueSegment(int layer, int kvHead) {
+    public MemorySegment valueSegment(int layer, int kvHead) {
         MemorySegment s = valueSegments[layer][kvHead];
         if (s == null) valueSegments[layer][kvHead] = s = MemorySegment.ofArray(values[layer][kvHead]);
         return s;

@@ -1,4 +1,4 @@
-package io.razorstream.engine.llama;
+package io.razorstream.engine.kv;
 
 import io.razorstream.engine.tensor.Numerics;
 

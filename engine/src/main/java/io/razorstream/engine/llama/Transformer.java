@@ -1,5 +1,7 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
@@ -24,7 +26,7 @@ import java.lang.foreign.MemorySegment;
  * {@link KvCache}. {@link #forward} runs a batch of tokens in one pass (prefill) or a single token
  * (decode) through the same code, so both give the same numbers.
  */
-public final class LlamaModel {
+public final class Transformer {
     private final LlamaConfig config;
     private final LlamaWeights weights;
     /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this. */
@@ -36,7 +38,7 @@ public final class LlamaModel {
     /** The matrix groups of a layer, in {@link #groups} and as the slots of the prepared inputs (OUTPUT: the head). */
     private static final int QKV = 0, WO = 1, GATE_UP = 2, DOWN = 3, OUTPUT = 4;
 
-    public LlamaModel(LlamaConfig config, LlamaWeights weights) {
+    public Transformer(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
         this.thetaScale = (float) Math.pow(config.ropeFreqBase(), -2.0 / config.ropeDimensions());
@@ -48,9 +50,9 @@ public final class LlamaModel {
         this.outputGroup = new WeightMatrix[] {weights.output()};
     }
 
-    public static LlamaModel load(GgufFile gguf) {
+    public static Transformer load(GgufFile gguf) {
         LlamaConfig config = LlamaConfig.from(gguf);
-        return new LlamaModel(config, LlamaWeights.load(gguf, config));
+        return new Transformer(config, LlamaWeights.load(gguf, config));
     }
 
     public LlamaConfig config() {

@@ -1,0 +1,62 @@
+package io.razorstream.engine.kv;
+
+import java.util.List;
+
+/**
+ * The cache policies the tools know by name (eval, bench, the store benchmark): one parser, so that a name means
+ * the same policy everywhere. A name is resolved against a {@link Context}: the model's shape, the retrieval heads
+ * the tool chose (a head profile, or {@link HeadSelection}), the window of the non-retrieval heads, and the sequence
+ * length at which the budget baselines are given Razor's entries.
+ */
+public final class PolicyNames {
+    /** Every name, in the order the tools list them. */
+    public static final List<String> NAMES = List.of("full", "razor", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
+
+    /**
+     * What names resolve against. {@code inductionOnly} (razor-noecho) may be null when that name is not used;
+     * {@code tokens} is the sequence length the budget baselines (streaming, h2o, snapkv) are matched at.
+     */
+    public record Context(int layers, int kvHeads, boolean[][] retrieval, boolean[][] inductionOnly, WindowParams window, int tokens) {}
+
+    private PolicyNames() {}
+
+    /** Null when {@code name} is known, else a one-line error naming the known ones. */
+    public static String problem(String name) {
+        return NAMES.contains(name) ? null : "unknown policy '" + name + "' (known: " + String.join(", ", NAMES) + ")";
+    }
+
+    /** The policy a name means in {@code c}. */
+    public static KvPolicy parse(String name, Context c) {
+        String problem = problem(name);
+        if (problem != null) throw new IllegalArgumentException(problem);
+        WindowParams w = c.window();
+        return switch (name) {
+            case "full" -> KvPolicy.full(c.layers(), c.kvHeads());
+            case "razor" -> KvPolicy.razor(c.retrieval(), w);
+            case "razor-nocomp" -> KvPolicy.razor(c.retrieval(), w.withoutCompensation());
+            case "razor-noecho" -> {
+                if (c.inductionOnly() == null) throw new IllegalArgumentException("razor-noecho needs the profile's induction heads");
+                yield KvPolicy.razor(c.inductionOnly(), w);
+            }
+            // Razor with as many FULL heads, at random among the others (fixed seed)
+            case "random" -> KvPolicy.razor(HeadSelection.random(c.layers(), c.kvHeads(), HeadSelection.marked(c.retrieval()), 13, c.retrieval()), w);
+            case "streaming" -> KvPolicy.razor(new boolean[c.layers()][c.kvHeads()],
+                    new WindowParams(w.sinks(), Math.max(1, razorEntriesPerHead(c) - w.sinks()), Integer.MAX_VALUE).withoutCompensation());
+            case "snapkv" -> {
+                int budget = Math.max(2, razorEntriesPerHead(c));
+                yield KvPolicy.snapKV(c.layers(), c.kvHeads(), budget, Math.min(budget, w.minWindow()));
+            }
+            case "h2o" -> {
+                int budget = Math.max(2, razorEntriesPerHead(c));
+                yield KvPolicy.heavyHitters(c.layers(), c.kvHeads(), budget, budget / 2);
+            }
+            default -> throw new IllegalStateException(name);
+        };
+    }
+
+    /** Razor's entries at the context's length (its spec formula), spread evenly over all heads: the budget the baselines get. */
+    static int razorEntriesPerHead(Context c) {
+        KvPolicy razor = KvPolicy.razor(c.retrieval(), c.window());
+        return (int) (razor.entries(c.tokens(), -1) / ((long) c.layers() * c.kvHeads()));
+    }
+}
