@@ -1,0 +1,146 @@
+package io.razorstream.app.stream;
+
+import io.razorstream.app.model.ServedModel;
+import io.razorstream.app.turn.TurnResult;
+import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.proto.v1.CacheStats;
+import io.razorstream.proto.v1.FinishReason;
+import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.Turn;
+import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.store.AppliedTurn;
+import io.razorstream.store.Session;
+import io.razorstream.store.SessionRepository;
+import io.razorstream.store.StoreFormatException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The one turn pipeline of the service, between the Kafka record and the reply: a delete, a turn id seen before
+ * (its stored reply again, nothing changes), or new turns run on the session (found, loaded or created) by the
+ * {@link TurnRunner}, committed to the store, and answered with the reply event. A batch is applied all or none;
+ * a refused turn leaves the session as it was.
+ */
+final class TurnPipeline {
+    private static final Logger log = LoggerFactory.getLogger(TurnPipeline.class);
+
+    private final RazorTopology.Settings settings;
+    private final ServedModel model;
+    private final TurnRunner runner;
+    private final SessionRepository sessions;
+    private final DamagedSessions damaged;
+
+    TurnPipeline(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, SessionRepository sessions, DamagedSessions damaged) {
+        this.settings = settings;
+        this.model = model;
+        this.runner = runner;
+        this.sessions = sessions;
+        this.damaged = damaged;
+    }
+
+    /**
+     * Applies one validated turn event (a delete, one turn, or a batch applied all or none) and returns its reply.
+     * Throws {@link io.razorstream.store.StoreFormatException} when the session's stored state fails its checks.
+     */
+    ReplyEvent apply(TurnEvent turn, TokenRouter.Waiter waiter, long now) {
+        String id = turn.getSessionId();
+        if (turn.getDeleteSession()) {
+            boolean existed = sessions.exists(id);
+            sessions.delete(id);
+            damaged.cleared(id);
+            return reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_DELETED).setDuplicate(!existed).build();
+        }
+        String broken = damaged.broken(id);
+        if (broken != null) throw new StoreFormatException(broken + " (found earlier; delete the session to start it again)");
+        Session session = sessions.find(id).orElse(null);
+        boolean batch = turn.getTurnsCount() > 0;
+        if (!batch && session != null) {
+            Optional<AppliedTurn> done = sessions.appliedTurn(session, turn.getTurnId());
+            if (done.isPresent()) return duplicate(turn, done.get(), session, waiter, now);
+        }
+        List<Turn> todo = new ArrayList<>();
+        if (batch) {
+            Set<String> seen = new HashSet<>();
+            for (Turn t : turn.getTurnsList()) {
+                if (seen.add(t.getTurnId()) && (session == null || sessions.appliedTurn(session, t.getTurnId()).isEmpty())) todo.add(t);
+            }
+            if (todo.isEmpty()) {
+                return reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_NO_REPLY).setDuplicate(true).setCache(stats(session)).build();
+            }
+        } else {
+            todo.add(Turn.newBuilder().setTurnId(turn.getTurnId()).setRole(turn.getRole()).setText(turn.getText()).build());
+        }
+        if (session == null) {
+            session = Session.create(id, model.loaded().model().config(), model.policy(), model.precision(), model.fingerprint(),
+                    model.profileFingerprint(), settings.blockTokens());
+        }
+        int prompt = 0;
+        long prefill = 0;
+        TurnResult last = null;
+        List<AppliedTurn> applied = new ArrayList<>();
+        for (int i = 0; i < todo.size(); i++) {
+            Turn t = todo.get(i);
+            boolean wantsReply = !batch && turn.getReply();
+            try {
+                last = runner.run(session, role(t.getRole()), t.getText(), wantsReply, turn.getParams(), settings.defaultReplyTokens(),
+                        waiter == null ? text -> {} : waiter::delta);
+            } catch (IllegalArgumentException e) { // this turn was refused before it changed anything
+                if (i > 0) sessions.evict(id); // all or none: drop the earlier turns of the batch with the in-memory copy
+                String which = batch ? "turn " + (turn.getTurnsList().indexOf(t) + 1) + " of " + turn.getTurnsCount() + " ('" + t.getTurnId() + "'): " : "";
+                return error(turn, "INVALID_ARGUMENT", which + e.getMessage() + (batch ? "; no turn of the batch was applied" : ""), i > 0 ? null : session);
+            } catch (RuntimeException e) {
+                log.error("turn {} of session '{}' failed; the session is reloaded from the store", t.getTurnId(), id, e);
+                sessions.evict(id);
+                return error(turn, "INTERNAL", "the turn failed: " + e, null);
+            }
+            prompt += last.promptTokens();
+            prefill += last.prefillNanos();
+            applied.add(new AppliedTurn(t.getTurnId(), last.text(), last.finishReason().getNumber(), last.promptTokens(), last.completionTokens()));
+        }
+        for (AppliedTurn a : applied) session.recordTurn(a);
+        sessions.commit(session, now);
+        damaged.cleared(id);
+        return reply(turn, now).setText(last.text()).setPromptTokens(prompt).setCompletionTokens(last.completionTokens())
+                .setFinishReason(batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason()).setCache(stats(session))
+                .setTurnsApplied(applied.size()).setPrefillMicros(prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).build();
+    }
+
+    /** The stored outcome of a turn id applied before: the same text, finish reason and token counts; nothing changes. */
+    private static ReplyEvent duplicate(TurnEvent turn, AppliedTurn done, Session session, TokenRouter.Waiter waiter, long now) {
+        if (waiter != null && !done.reply().isEmpty()) waiter.delta(done.reply());
+        return reply(turn, now).setText(done.reply()).setDuplicate(true).setFinishReason(FinishReason.forNumber(done.finishReason()))
+                .setPromptTokens(done.promptTokens()).setCompletionTokens(done.completionTokens()).setCache(stats(session)).build();
+    }
+
+    private static ReplyEvent.Builder reply(TurnEvent turn, long now) {
+        return ReplyEvent.newBuilder().setSessionId(turn.getSessionId()).setTurnId(turn.getTurnId()).setCreatedAtMs(now);
+    }
+
+    /** The chat role of a turn: documents are shown to the model as user messages. */
+    static String role(io.razorstream.proto.v1.Role r) {
+        return switch (r) {
+            case ROLE_SYSTEM -> "system";
+            case ROLE_ASSISTANT -> "assistant";
+            default -> "user";
+        };
+    }
+
+    static CacheStats stats(Session s) {
+        if (s == null) return CacheStats.getDefaultInstance();
+        return CacheFigures.of(s.tokens(), s.cache().bytesInUse(), s.cache().fullBytes());
+    }
+
+    /** A reply refusing the turn with a gRPC status code name and a message; the cache figures when the session has any. */
+    static ReplyEvent error(TurnEvent turn, String code, String message, Session session) {
+        ReplyEvent.Builder b = ReplyEvent.newBuilder().setSessionId(turn.getSessionId()).setTurnId(turn.getTurnId())
+                .setFinishReason(FinishReason.FINISH_REASON_ERROR).setError(message).setErrorCode(code).setCreatedAtMs(System.currentTimeMillis());
+        if (session != null && session.tokens() > 0) b.setCache(stats(session));
+        return b.build();
+    }
+}
