@@ -79,16 +79,19 @@ public final class Evaluation {
      * see after compressing the tokens before them).
      */
     public static Divergence divergence(Transformer m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
+        if (from < 1 || from >= tokens.length) throw new IllegalArgumentException("compare from a position in [1, " + tokens.length + "), got " + from);
         KvCache full = m.newCache(tokens.length, KvPrecision.F16);
         KvCache other = m.newCache(tokens.length, KvPrecision.F16, policy);
+        Decoder decoder = new Decoder(m, null, parallel, Decoder.PREFILL_BATCH);
+        decoder.prefill(full, tokens, 0, from, null);
+        decoder.prefill(other, tokens, 0, from, null);
+        other.compressNow(); // one-shot policies (SnapKV) treat tokens before `from` as the prompt
+        float[][] ps = decoder.prefillAll(full, tokens, from, tokens.length - from), qs = decoder.prefillAll(other, tokens, from, tokens.length - from);
         double kl = 0;
         int agree = 0, n = 0;
-        for (int i = 0; i < tokens.length; i++) {
-            float[] p = m.forward(full, tokens, i, 1, parallel), q = m.forward(other, tokens, i, 1, parallel);
-            if (i == from - 1) other.compressNow(); // one-shot policies (SnapKV) treat tokens before `from` as the prompt
-            if (i < from) continue;
-            kl += kl(p, q);
-            if (Ops.argmax(p) == Ops.argmax(q)) agree++;
+        for (int i = 0; i < ps.length; i++) {
+            kl += kl(ps[i], qs[i]);
+            if (Ops.argmax(ps[i]) == Ops.argmax(qs[i])) agree++;
             n++;
         }
         return new Divergence(n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());

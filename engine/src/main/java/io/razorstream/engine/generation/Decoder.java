@@ -123,6 +123,21 @@ public final class Decoder {
     }
 
     /**
+     * Teacher forcing: runs tokens[from, from + count) into the cache in batches and returns the logits after each of
+     * them (row i: after token from + i), the same numbers decode would give token by token.
+     */
+    public float[][] prefillAll(KvCache cache, int[] tokens, int from, int count) {
+        if (count < 1) throw new IllegalArgumentException("nothing to prefill");
+        float[][] out = new float[count][];
+        for (int at = from; at < from + count; at += prefillBatch) {
+            int n = Math.min(prefillBatch, from + count - at);
+            float[][] rows = model.forward(cache, tokens, at, n, true, parallel);
+            System.arraycopy(rows, 0, out, at - from, n);
+        }
+        return out;
+    }
+
+    /**
      * Generates a reply from {@code logits} (those after the cache's last token), feeding each token but the
      * last into {@code cache}, which may grow to {@code tokenLimit} tokens (at most its own limit).
      */
