@@ -83,6 +83,8 @@ public final class Decoder {
     private final Tokenizer tokenizer;
     private final Parallel parallel;
     private final int prefillBatch;
+    /** Decode's logits row per calling thread, kept across replies: a reply allocates no vocabulary-sized array. */
+    private final ThreadLocal<float[]> stepLogits;
 
     public Decoder(LoadedModel loaded, Parallel parallel) {
         this(loaded.model(), loaded.tokenizer(), parallel, PREFILL_BATCH);
@@ -95,6 +97,7 @@ public final class Decoder {
         this.tokenizer = tokenizer;
         this.parallel = parallel;
         this.prefillBatch = prefillBatch;
+        this.stepLogits = ThreadLocal.withInitial(() -> new float[model.config().vocabularySize()]);
     }
 
     public Transformer model() {
@@ -153,7 +156,7 @@ public final class Decoder {
         int[] tokens = new int[Math.min(request.maxTokens(), 1024)];
         int n = 0, streamed = 0, pending = -1;
         FinishReason finish = FinishReason.LENGTH;
-        float[] step = null; // decode's logits, one array for the whole reply
+        float[] step = stepLogits.get(); // decode's logits: one array per thread for every reply
         while (n < request.maxTokens()) {
             int token = sampler.sample(logits);
             if (!request.ignoreEndOfGeneration() && tokenizer.vocabulary().isEndOfGeneration(token)) {
@@ -182,7 +185,6 @@ public final class Decoder {
                 pending = token;
                 break;
             }
-            if (step == null) step = new float[logits.length];
             model.decode(cache, token, step, parallel);
             logits = step;
         }
