@@ -1,5 +1,6 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.KvCache;
@@ -114,12 +115,14 @@ public final class Session {
     }
 
     SessionMeta meta() {
+        ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
-                conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
+                template == null ? "" : template.name().toLowerCase(java.util.Locale.ROOT), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
     }
 
     void restoreBookkeeping(SessionMeta meta) {
-        conversation = new ConversationState(meta.lastRole(), meta.afterReply(), meta.pendingTokens());
+        conversation = new ConversationState(meta.chatTemplate().isEmpty() ? null : ChatTemplate.named(meta.chatTemplate()), meta.lastRole(),
+                meta.afterReply(), meta.pendingTokens());
         turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
     }

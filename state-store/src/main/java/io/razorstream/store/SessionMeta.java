@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
  * and the last activity time.
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
-                          KvPolicy policy, int blockSize, int tokens, long promptEnd, int[] pendingTokens,
+                          KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
                           String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis) {
 
     /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
@@ -38,6 +38,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         b.put((byte) precision.ordinal());
         HeadSpecCodec.encode(policy, b);
         b.putInt(blockSize).putInt(tokens).putLong(promptEnd);
+        putString(b, chatTemplate);
         b.putInt(pendingTokens.length);
         for (int t : pendingTokens) b.putInt(t);
         putString(b, lastRole);
@@ -48,7 +49,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
     }
 
     private int estimate() {
-        int n = 256 + 4 * lastRole.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
+        int n = 256 + 4 * lastRole.length() + 4 * chatTemplate.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
                 + HeadSpecCodec.bytes(policy) + 4 * pendingTokens.length;
         return n;
     }
@@ -61,12 +62,14 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             KvPolicy policy = HeadSpecCodec.decode(b);
             int blockSize = b.getInt(), tokens = b.getInt();
             long promptEnd = b.getLong();
+            String chatTemplate = getString(b);
             int[] pending = new int[b.getInt()];
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
             String lastRole = getString(b);
             boolean afterReply = b.get() == 1;
             long turns = b.getLong();
-            return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, pending, lastRole, afterReply, turns, b.getLong());
+            return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
+                    turns, b.getLong());
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

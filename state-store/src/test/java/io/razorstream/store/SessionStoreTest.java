@@ -37,12 +37,13 @@ class SessionStoreTest {
                 Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(s.cache(), back.cache());
             }
-            s.setConversation(new ConversationState("assistant", true, new int[] {42}));
+            s.setConversation(new ConversationState(io.razorstream.engine.chat.ChatTemplate.CHATML, "assistant", true, new int[] {42}));
             store.save(s, 5000);
             Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
             assertThat(back.conversation().pendingTokens()).containsExactly(42);
             assertThat(back.conversation().lastRole()).isEqualTo("assistant");
             assertThat(back.conversation().afterReply()).isTrue();
+            assertThat(back.conversation().template()).isEqualTo(io.razorstream.engine.chat.ChatTemplate.CHATML);
             assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
             assertThat(store.appliedTurn("s1", "t0")).as("every turn is remembered, not only recent ones").isPresent();
             assertThat(store.appliedTurn("s1", "t99")).isEmpty();

@@ -63,7 +63,7 @@ final class SynthSessions {
             logits = m.model().forward(s.cache(), new int[] {next}, 0, 1, parallel);
             next = Ops.argmax(logits);
         }
-        s.setConversation(new ConversationState("", false, reply > 0 ? new int[] {next} : new int[0]));
+        s.setConversation(new ConversationState(null, "", false, reply > 0 ? new int[] {next} : new int[0]));
         return logits;
     }
 }

@@ -24,8 +24,8 @@ public final class Conversation {
     private final int tokenLimit;
 
     /**
-     * A conversation rendered with {@code template} over {@code cache} and {@code state} (a stored session's),
-     * growing to at most {@code tokenLimit} tokens.
+     * A conversation over {@code cache} and {@code state} (a stored session's), growing to at most
+     * {@code tokenLimit} tokens, rendered with the state's template, or with {@code template} when it is new.
      */
     public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit) {
         if (tokenLimit < 1) throw new IllegalArgumentException("token limit must be >= 1, got " + tokenLimit);
@@ -48,8 +48,9 @@ public final class Conversation {
         return ChatTemplate.detect(t == null ? null : t.asString());
     }
 
+    /** The template this conversation's turns are rendered with. */
     public ChatTemplate template() {
-        return template;
+        return state.template() != null ? state.template() : template;
     }
 
     public ConversationState state() {
@@ -73,19 +74,20 @@ public final class Conversation {
      * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated.
      */
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
-        int[] tokens = state.turnTokens(decoder.tokenizer(), template, cache.size(), message, reply);
+        ChatTemplate rendering = template();
+        int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
         if (cache.size() + tokens.length > tokenLimit) {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.size()
                     + "; it holds at most " + tokenLimit + " tokens");
         }
         if (tokens.length == 0) {
             if (reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
-            state.prefilled(message.role());
+            state.prefilled(rendering, message.role());
             return new Turn(0, null, 0);
         }
         long t0 = System.nanoTime();
         float[] logits = decoder.prefill(cache, tokens);
-        state.prefilled(message.role());
+        state.prefilled(rendering, message.role());
         long prefill = System.nanoTime() - t0;
         if (!reply) return new Turn(tokens.length, null, prefill);
         Decoder.Reply r = decoder.generate(cache, tokenLimit, logits, request.withHistory(tokens), listener);

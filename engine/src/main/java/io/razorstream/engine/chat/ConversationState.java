@@ -4,27 +4,35 @@ import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 /**
- * What the next turn of a conversation needs besides its KV cache and the model's chat template: the role
- * of the last message ("" before the first), whether that message was a generated reply (whose closing
- * markup the next turn adds), and the reply's last token when it was not fed to the cache yet. The state
- * store persists it beside the cache; {@link Conversation} is the only code that changes it. (The template
- * belongs to the model, whose fingerprint the store checks, so it is not kept per conversation.)
+ * What the next turn of a conversation needs besides its KV cache: the chat template family its turns are
+ * rendered with (fixed by the first turn, so a session keeps its template whatever the service is configured
+ * with later; null before), the role of the last message ("" before the first), whether that message was a
+ * generated reply (whose closing markup the next turn adds), and the reply's last token when it was not fed to
+ * the cache yet. The state store persists it beside the cache; {@link Conversation} is the only code that
+ * changes it.
  */
 public final class ConversationState {
+    private ChatTemplate template;
     private String lastRole;
     private boolean afterReply;
     private int[] pendingTokens;
 
     /** An empty conversation's state. */
     public ConversationState() {
-        this("", false, new int[0]);
+        this(null, "", false, new int[0]);
     }
 
-    /** A state as stored. */
-    public ConversationState(String lastRole, boolean afterReply, int[] pendingTokens) {
+    /** A state as stored ({@code template} null: no turn yet). */
+    public ConversationState(ChatTemplate template, String lastRole, boolean afterReply, int[] pendingTokens) {
+        this.template = template;
         this.lastRole = lastRole;
         this.afterReply = afterReply;
         this.pendingTokens = pendingTokens.clone();
+    }
+
+    /** The template the conversation's turns are rendered with; null until its first turn. */
+    public ChatTemplate template() {
+        return template;
     }
 
     public String lastRole() {
@@ -63,8 +71,9 @@ public final class ConversationState {
         return tokens;
     }
 
-    /** The turn's tokens are in the cache. */
-    void prefilled(String role) {
+    /** The turn's tokens, rendered with {@code used}, are in the cache. */
+    void prefilled(ChatTemplate used, String role) {
+        if (template == null) template = used;
         pendingTokens = new int[0];
         lastRole = role;
         afterReply = false;
@@ -79,6 +88,7 @@ public final class ConversationState {
 
     /** Back to an empty conversation. */
     void reset() {
+        template = null;
         pendingTokens = new int[0];
         lastRole = "";
         afterReply = false;

@@ -85,6 +85,7 @@ class ConversationPathsTest {
                 assertThat(session.conversation().pendingTokens()).as(where).isEqualTo(chat.state().pendingTokens());
                 assertThat(session.conversation().lastRole()).as(where).isEqualTo(chat.state().lastRole());
                 assertThat(session.conversation().afterReply()).as(where).isEqualTo(chat.state().afterReply());
+                assertThat(session.conversation().template()).as(where).isEqualTo(template);
             }
         }
     }
