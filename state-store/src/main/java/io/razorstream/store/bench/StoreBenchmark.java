@@ -2,6 +2,7 @@ package io.razorstream.store.bench;
 
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.PolicyNames;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -61,7 +62,8 @@ public final class StoreBenchmark {
 
     /** RazorAttention at the paper's settings with {@code ratio} of the KV heads full (spread evenly). */
     public static KvPolicy razor(LlamaConfig config, double ratio) {
-        return KvPolicy.razor(HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio), WindowParams.PAPER);
+        boolean[][] retrieval = HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio);
+        return PolicyNames.parse("razor", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, WindowParams.PAPER, 0));
     }
 
     static long directoryBytes(Path dir) {
