@@ -15,12 +15,16 @@ public record LlamaWeights(
         Layer[] layers,
         float[] ropeFreqFactors) {
 
-    /** One block; the q/k/v biases are null unless the file has them (required where the architecture says so: qwen2). */
+    /**
+     * One block; the q/k/v biases are null unless the file has them (required where the architecture says so: qwen2),
+     * the per-head q/k norm weights null unless the architecture has them (qwen3).
+     */
     public record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
-                        float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] bq, float[] bk, float[] bv) {
+                        float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] bq, float[] bk, float[] bv,
+                        float[] qNorm, float[] kNorm) {
         public Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
                      float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
-            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down, null, null, null);
+            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down, null, null, null, null, null);
         }
     }
 
@@ -44,7 +48,9 @@ public record LlamaWeights(
                     matrix(gguf, p + "ffn_down.weight", d, c.feedForwardLength()),
                     bias(gguf, c, p + "attn_q.bias", c.queryDim()),
                     bias(gguf, c, p + "attn_k.bias", c.kvDim()),
-                    bias(gguf, c, p + "attn_v.bias", c.kvDim()));
+                    bias(gguf, c, p + "attn_v.bias", c.kvDim()),
+                    c.arch().qkNorm() ? vector(gguf, p + "attn_q_norm.weight", c.headSize()) : null,
+                    c.arch().qkNorm() ? vector(gguf, p + "attn_k_norm.weight", c.headSize()) : null);
         }
         float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2)
                 : scalingFactors(gguf, c);

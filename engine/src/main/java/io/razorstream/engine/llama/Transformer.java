@@ -136,6 +136,10 @@ public final class Transformer {
                 if (layer.bq() != null) Ops.add(b.q[t], layer.bq(), config.queryDim());
                 if (layer.bk() != null) Ops.add(b.k[t], layer.bk(), config.kvDim());
                 if (layer.bv() != null) Ops.add(b.v[t], layer.bv(), config.kvDim());
+                if (layer.qNorm() != null) {
+                    headNorm(b.q[t], config.headCount(), layer.qNorm());
+                    headNorm(b.k[t], config.kvHeadCount(), layer.kNorm());
+                }
                 rope(b.q[t], config.headCount(), b.cos[t], b.sin[t]);
                 rope(b.k[t], config.kvHeadCount(), b.cos[t], b.sin[t]);
                 cache.put(l, start + t, b.k[t], b.v[t]);
@@ -269,6 +273,12 @@ public final class Transformer {
                 b.sin[t][i] = (float) Math.sin(angle);
             }
         }
+    }
+
+    /** Each head of {@code vec} RMS-normed with the head-sized {@code weight} (qwen3's q/k norm, before RoPE). */
+    private void headNorm(float[] vec, int heads, float[] weight) {
+        int hs = config.headSize();
+        for (int h = 0; h < heads; h++) Ops.rmsNorm(vec, h * hs, vec, h * hs, weight, config.rmsNormEps());
     }
 
     /**

@@ -11,12 +11,17 @@ public final class Ops {
 
     /** out = x / sqrt(mean(x^2) + eps) * weight; the sum of squares is taken in double, as ggml does. */
     public static void rmsNorm(float[] out, float[] x, float[] weight, float eps) {
+        rmsNorm(out, 0, x, 0, weight, eps);
+    }
+
+    /** As above on x[xOff, xOff + weight.length) into out[outOff, ...) (a head of a wider vector; in place when out == x). */
+    public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, float eps) {
         int n = weight.length;
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += (double) (x[i] * x[i]);
+        for (int i = 0; i < n; i++) sum += (double) (x[xOff + i] * x[xOff + i]);
         float mean = (float) (sum / n);
         float scale = 1f / (float) Math.sqrt(mean + eps);
-        for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * weight[i];
+        for (int i = 0; i < n; i++) out[outOff + i] = (x[xOff + i] * scale) * weight[i];
     }
 
     /** Dot product of a[aOff..aOff+n) and b[bOff..bOff+n). */

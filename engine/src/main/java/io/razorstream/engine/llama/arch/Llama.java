@@ -2,7 +2,7 @@ package io.razorstream.engine.llama.arch;
 
 /** {@code llama}: Llama 1-3, TinyLlama, Mistral and most fine-tunes; RMSNorm, SwiGLU, adjacent-pair RoPE, no biases. */
 final class Llama {
-    static final Architecture ARCHITECTURE = new Architecture("llama", Architecture.RopeStyle.NORMAL, false);
+    static final Architecture ARCHITECTURE = new Architecture("llama", Architecture.RopeStyle.NORMAL, false, false);
 
     private Llama() {}
 }

@@ -2,7 +2,7 @@ package io.razorstream.engine.llama.arch;
 
 /** {@code qwen2}: Qwen 2 and 2.5; the llama block with Q/K/V projection biases and NeoX-style RoPE. */
 final class Qwen2 {
-    static final Architecture ARCHITECTURE = new Architecture("qwen2", Architecture.RopeStyle.NEOX, true);
+    static final Architecture ARCHITECTURE = new Architecture("qwen2", Architecture.RopeStyle.NEOX, true, false);
 
     private Qwen2() {}
 }
