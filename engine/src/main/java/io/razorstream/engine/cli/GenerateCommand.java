@@ -1,5 +1,8 @@
 package io.razorstream.engine.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvPrecision;
@@ -17,6 +20,8 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Continue a prompt: the continuation goes to stdout as it is generated, timings to stderr.")
 final class GenerateCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @Spec
     CommandSpec spec;
 
@@ -53,6 +58,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ThreadsOption threads;
 
+    @Option(names = "--json", description = "print one JSON object at the end (prompt and generated token ids, text, finish reason, speeds) "
+            + "instead of streaming the text")
+    boolean json;
+
     @Option(names = "--kv-precision", defaultValue = "F16", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     KvPrecision kvPrecision;
 
@@ -66,10 +75,23 @@ final class GenerateCommand implements Callable<Integer> {
         int n = threads.resolve();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
             Generator generator = new Generator(loaded, parallel, kvPrecision, io.razorstream.engine.generation.Decoder.PREFILL_BATCH);
-            Generator.Result r = generator.generate(prompt, maxTokens, sampling, (token, text) -> {
+            Generator.Result r = generator.generate(prompt, maxTokens, sampling, json ? null : (token, text) -> {
                 out.print(text);
                 out.flush();
             });
+            if (json) {
+                ObjectNode o = JSON.createObjectNode();
+                ArrayNode promptIds = o.putArray("promptTokenIds"), generated = o.putArray("generatedTokenIds");
+                for (int id : r.promptTokens()) promptIds.add(id);
+                for (int id : r.generatedTokens()) generated.add(id);
+                o.put("text", r.text()).put("finishReason", r.finish().name()).put("prefillTokensPerSecond", r.prefillTokensPerSecond())
+                        .put("decodeTokensPerSecond", r.decodeTokensPerSecond()).put("seed", s);
+                try {
+                    out.print(JSON.writeValueAsString(o));
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
             out.println();
             out.flush();
             err.printf("%nprompt: %d tokens in %.1f ms (%.1f tokens/s); generated: %d tokens (%.1f tokens/s decode)%s; seed %d, %d threads%n",

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code razorstream} command line: generate, inspect, bench, random-model, synth-model. */
 @Command(name = "razorstream", mixinStandardHelpOptions = true, version = "razorstream 0.1.0",
         description = "RazorStream: a pure-Java CPU inference engine for GGUF models.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, BenchCommand.class, RandomModelCommand.class, SynthModelCommand.class, ProfileCommand.class, EvalCommand.class,
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, InspectCommand.class, BenchCommand.class, RandomModelCommand.class, SynthModelCommand.class, ProfileCommand.class, EvalCommand.class,
                 CommandLine.HelpCommand.class})
 public final class RazorCli {
 

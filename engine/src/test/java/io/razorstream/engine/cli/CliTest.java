@@ -29,6 +29,38 @@ class CliTest {
     }
 
     @Test
+    void tokenizeGivesLlamaCppsIdsAsLinesJsonAndJsonLines() {
+        // llama-tokenize's ids for this text with stories260K's vocabulary (../shared/models/fixtures/ARCHITECTURES.md)
+        String ids = "[1,403,407,261,378,432,261,376,352,414,430,309]";
+        Run json = run("tokenize", "--text", "Once upon a time, a little robot", "--json");
+        assertThat(json.exit()).as(json.err()).isZero();
+        assertThat(json.out()).startsWith("{\"ids\":" + ids + ",\"pieces\":[\"\",\" Once\"");
+        Run lines = run("tokenize", "--text", "Once upon a time, a little robot", "--no-bos");
+        assertThat(lines.out().lines()).hasSize(11).first().asString().contains("403 -> ' Once'");
+        java.io.InputStream stdin = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("\"Once upon a time, a little robot\"\n\"\"\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            Run jsonl = run("tokenize", "--stdin-jsonl");
+            assertThat(jsonl.out().lines()).containsExactly(ids, "[1]");
+        } finally {
+            System.setIn(stdin);
+        }
+        assertThat(run("tokenize").err()).contains("give exactly one of --text TEXT and --stdin-jsonl");
+    }
+
+    @Test
+    void generateJsonIsOneObjectWithTheIdsTextAndFinishReason() throws Exception {
+        Run r = run("generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "12", "--threads", "1", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertThat(o.get("text").asText()).startsWith(", there was a little girl named Lily.");
+        assertThat(o.get("promptTokenIds").size()).isEqualTo(5);
+        assertThat(o.get("generatedTokenIds").size()).isEqualTo(12);
+        assertThat(o.get("finishReason").asText()).isEqualTo("LENGTH");
+        assertThat(o.get("decodeTokensPerSecond").asDouble()).isPositive();
+    }
+
+    @Test
     void generateGreedyWithTheEmbeddedModelContinuesThePromptWithoutEchoingIt() {
         Run r = run("generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "12", "--threads", "1");
         assertThat(r.exit()).as(r.err()).isZero();
