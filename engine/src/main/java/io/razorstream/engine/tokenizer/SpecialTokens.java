@@ -6,25 +6,32 @@ import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 
 /**
- * Control and user-defined token texts (e.g. {@code <s>}, {@code <|im_start|>}) found in text, longest
- * match first. Only when the caller asks for it: ordinary user text is never split on them, so a user who
+ * Special token texts found in text, longest match first, as llama.cpp partitions text before tokenizing:
+ * user-defined tokens (GGUF token type 4, e.g. runs of spaces in the gpt-neox vocabularies) always; control
+ * and unknown tokens (e.g. {@code <s>}, {@code <|im_start|>}) only when the caller asks for it, so a user who
  * types {@code <|im_end|>} gets the characters, not the control token.
  */
 final class SpecialTokens {
     private final Vocabulary vocab;
-    /** The texts by their first character, longest first: a position is tried only against texts that can start there. */
-    private final java.util.Map<Character, List<String>> byFirstChar = new java.util.HashMap<>();
+    /**
+     * The texts by their first character, longest first: a position is tried only against texts that can start
+     * there; {@code always}: the user-defined ones alone, {@code parsing}: those and the control and unknown ones.
+     */
+    private final java.util.Map<Character, List<String>> always = new java.util.HashMap<>(), parsing = new java.util.HashMap<>();
 
     SpecialTokens(Vocabulary vocab) {
         this.vocab = vocab;
         for (int i = 0; i < vocab.size(); i++) {
             Vocabulary.TokenType t = vocab.type(i);
             String text = vocab.text(i);
-            if ((t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.USER_DEFINED) && !text.isEmpty()) {
-                byFirstChar.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
+            if (text.isEmpty()) continue;
+            if (t == Vocabulary.TokenType.USER_DEFINED) always.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
+            if (t == Vocabulary.TokenType.USER_DEFINED || t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.UNKNOWN) {
+                parsing.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
             }
         }
-        for (List<String> texts : byFirstChar.values()) texts.sort((a, b) -> b.length() - a.length());
+        for (List<String> texts : always.values()) texts.sort((a, b) -> b.length() - a.length());
+        for (List<String> texts : parsing.values()) texts.sort((a, b) -> b.length() - a.length());
     }
 
     /** Encodes one stretch of ordinary text; {@code afterSpecial}: it starts the text or follows a special token. */
@@ -67,11 +74,12 @@ final class SpecialTokens {
 
     /** Hands each stretch of ordinary text to {@code text} and each special token's id to {@code special}, in order. */
     void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
+        java.util.Map<Character, List<String>> byFirstChar = parseSpecial ? parsing : always;
         int pos = 0;
         while (pos < s.length()) {
             int at = -1;
             String found = null;
-            for (int i = pos; parseSpecial && i < s.length() && at < 0; i++) {
+            for (int i = pos; !byFirstChar.isEmpty() && i < s.length() && at < 0; i++) {
                 for (String t : byFirstChar.getOrDefault(s.charAt(i), List.of())) {
                     if (s.startsWith(t, i)) {
                         at = i;

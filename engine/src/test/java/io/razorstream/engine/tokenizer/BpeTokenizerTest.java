@@ -16,6 +16,11 @@ class BpeTokenizerTest {
 
     /** Every printable ASCII byte-character and the stand-ins for space and newline, plus the given tokens. */
     static BpeTokenizer tokenizer(String pre, List<String> merges, String... extra) {
+        return tokenizer(pre, merges, List.of(), extra);
+    }
+
+    /** As above, with {@code userDefined} tokens (GGUF type 4) as well as the control tokens {@code extra}. */
+    static BpeTokenizer tokenizer(String pre, List<String> merges, List<String> userDefined, String... extra) {
         List<String> texts = new ArrayList<>();
         List<Vocabulary.TokenType> types = new ArrayList<>();
         for (char c = '!'; c <= '~'; c++) add(texts, types, String.valueOf(c), Vocabulary.TokenType.NORMAL);
@@ -25,6 +30,7 @@ class BpeTokenizerTest {
         add(texts, types, "\u00A9", Vocabulary.TokenType.NORMAL);
         for (String m : merges) add(texts, types, m.replace(" ", ""), Vocabulary.TokenType.NORMAL);
         for (String e : extra) add(texts, types, e, Vocabulary.TokenType.CONTROL);
+        for (String u : userDefined) add(texts, types, u, Vocabulary.TokenType.USER_DEFINED);
         Vocabulary v = new Vocabulary("gpt2", texts.toArray(String[]::new), new float[texts.size()], types.toArray(Vocabulary.TokenType[]::new),
                 -1, -1, -1, false, false, false);
         return new BpeTokenizer(v, merges, pre);
@@ -86,6 +92,22 @@ class BpeTokenizerTest {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         for (int id : ids) bytes.writeBytes(partial.piece(id));
         assertThat(bytes.toString(StandardCharsets.UTF_8)).isEqualTo("thé");
+    }
+
+    @Test
+    void userDefinedTokensAreAlwaysSplitOutControlTokensOnlyWhenAsked() {
+        // as llama.cpp partitions text: user-defined tokens (here a run of three spaces and a word) whatever the
+        // special-token flag, control tokens only with it; longest match first
+        BpeTokenizer t = tokenizer("gpt-2", List.of(), List.of("   ", "  ", "<tool>"), "<|im_end|>");
+        int three = t.vocabulary().id("   "), two = t.vocabulary().id("  "), tool = t.vocabulary().id("<tool>"), end = t.vocabulary().id("<|im_end|>");
+        for (boolean special : new boolean[] {false, true}) {
+            int[] ids = t.encode("a   b<tool>c  d<|im_end|>", false, special);
+            assertThat(ids).as("special=%s", special).contains(three, tool, two).doesNotContain(t.vocabulary().id(SP));
+            assertThat(ids).as("special=%s", special).containsSubsequence(t.vocabulary().id("a"), three, t.vocabulary().id("b"), tool);
+            if (special) assertThat(ids).contains(end);
+            else assertThat(ids).doesNotContain(end);
+        }
+        assertThat(new String(t.piece(three), StandardCharsets.UTF_8)).isEqualTo("   ");
     }
 
     @Test
