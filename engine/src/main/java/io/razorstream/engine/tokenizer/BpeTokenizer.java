@@ -23,6 +23,9 @@ public final class BpeTokenizer implements Tokenizer {
      * they apply in turn: each splits the pieces the previous one produced.
      */
     static final Map<String, List<String>> PRE = Map.of(
+            // llama.cpp's rules when tokenizer.ggml.pre is missing or "default": punctuation runs, GPT-2's rule, digit runs, 3-digit groups
+            "default", List.of("[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"),
+            "falcon", List.of("[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]"),
             "gpt-2", List.of(GPT2),
             "smollm", List.of("\\p{N}", GPT2),
             "llama-bpe", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
@@ -30,7 +33,7 @@ public final class BpeTokenizer implements Tokenizer {
             "qwen2", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
                     + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"));
     /** Other names llama.cpp gives the same splits. */
-    static final Map<String, String> ALIASES = Map.of("default", "gpt-2", "gpt2", "gpt-2", "llama3", "llama-bpe", "llama-v3", "llama-bpe",
+    static final Map<String, String> ALIASES = Map.of("gpt2", "gpt-2", "llama3", "llama-bpe", "llama-v3", "llama-bpe",
             "smaug-bpe", "llama-bpe", "deepseek-r1-qwen", "qwen2", "olmo", "gpt-2", "mpt", "gpt-2", "starcoder", "smollm", "refact", "smollm");
 
     private static final char[] BYTE_TO_CHAR = new char[256];
@@ -52,13 +55,13 @@ public final class BpeTokenizer implements Tokenizer {
 
     /**
      * @param merges "left right" pairs, in rank order
-     * @param preName {@code tokenizer.ggml.pre} (null: GPT-2's split)
+     * @param preName {@code tokenizer.ggml.pre} (null: llama.cpp's default rules)
      */
     public BpeTokenizer(Vocabulary vocab, List<String> merges, String preName) {
         this.vocab = vocab;
         this.ranks = new HashMap<>(merges.size() * 2);
         for (int i = 0; i < merges.size(); i++) ranks.putIfAbsent(merges.get(i), i);
-        String name = preName == null ? "gpt-2" : ALIASES.getOrDefault(preName, preName);
+        String name = preName == null ? "default" : ALIASES.getOrDefault(preName, preName);
         List<String> regexes = PRE.get(name);
         if (regexes == null) {
             throw new IllegalArgumentException("unsupported BPE pre-tokenizer '" + preName + "' (supported: " + String.join(", ", new java.util.TreeSet<>(PRE.keySet()))

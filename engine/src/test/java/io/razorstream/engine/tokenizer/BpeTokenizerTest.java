@@ -74,6 +74,23 @@ class BpeTokenizerTest {
     }
 
     @Test
+    void aMissingOrDefaultPreTokenizerUsesLlamaCppsDefaultRulesNotGpt2s() {
+        // punctuation runs first (so "$" leaves the number's space behind), GPT-2's rule, digit runs, then 3-digit groups
+        List<String> expected = List.of("Hello", ",", " world", "!!!", " ", "123", "45", " ", "$", "x");
+        assertThat(tokenizer("default", List.of()).words("Hello, world!!! 12345 $x")).containsExactlyElementsOf(expected);
+        assertThat(tokenizer(null, List.of()).words("Hello, world!!! 12345 $x")).containsExactlyElementsOf(expected);
+        assertThat(tokenizer("gpt-2", List.of()).words("Hello, world!!! 12345 $x")).containsExactly("Hello", ",", " world", "!!!", " 12345", " $", "x");
+        assertThat(tokenizer("default", List.of()).words("n \u0663\u0664\u0665")).containsExactly("n", " ", "\u0663\u0664\u0665"); // any digits
+    }
+
+    @Test
+    void falconSplitsPunctuationAndBackticksFirstAndGroupsAsciiDigitsByThree() {
+        BpeTokenizer t = tokenizer("falcon", List.of());
+        assertThat(t.words("x 1234 `y`")).containsExactly("x", " ", "123", "4", " ", "`", "y", "`");
+        assertThat(t.words("n \u0663\u0664\u0665")).containsExactly("n", " \u0663\u0664\u0665"); // only ASCII digits are grouped
+    }
+
+    @Test
     void smollmSplitsDigitsFirstThenByGpt2Rules() {
         BpeTokenizer t = tokenizer("smollm", List.of());
         assertThat(t.words("in 2025 it's")).containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
@@ -121,7 +138,7 @@ class BpeTokenizerTest {
 
     @Test
     void unknownPreTokenizerIsRefusedByName() {
-        assertThatThrownBy(() -> tokenizer("falcon", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'falcon'")
+        assertThatThrownBy(() -> tokenizer("deepseek-llm", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'deepseek-llm'")
                 .hasMessageContaining("qwen2");
     }
 }
