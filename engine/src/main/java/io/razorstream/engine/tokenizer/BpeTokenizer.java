@@ -26,6 +26,8 @@ public final class BpeTokenizer implements Tokenizer {
             // llama.cpp's rules when tokenizer.ggml.pre is missing or "default": punctuation runs, GPT-2's rule, digit runs, 3-digit groups
             "default", List.of("[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"),
             "falcon", List.of("[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]"),
+            // newlines alone, letter runs, punctuation runs (each with one leading space), CJK runs, single digits
+            "deepseek-coder", List.of("[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\u4E00-\\u9FA5\\u0800-\\u4E00\\uAC00-\\uD7FF]+", "\\p{N}"),
             "gpt-2", List.of(GPT2),
             "smollm", List.of("\\p{N}", GPT2),
             "llama-bpe", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"

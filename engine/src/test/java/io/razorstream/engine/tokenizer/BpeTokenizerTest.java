@@ -91,6 +91,13 @@ class BpeTokenizerTest {
     }
 
     @Test
+    void deepseekCoderSplitsLettersPunctuationCjkAndSingleDigits() {
+        BpeTokenizer t = tokenizer("deepseek-coder", List.of());
+        assertThat(t.words("print(\u4F60\u597D) 42\nok")).containsExactly("print", "(", "\u4F60\u597D", ")", " ", "4", "2", "\n", "ok");
+        assertThat(t.words("a  b")).containsExactly("a", " ", " b"); // one leading space joins the word, the rest stands alone
+    }
+
+    @Test
     void smollmSplitsDigitsFirstThenByGpt2Rules() {
         BpeTokenizer t = tokenizer("smollm", List.of());
         assertThat(t.words("in 2025 it's")).containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
