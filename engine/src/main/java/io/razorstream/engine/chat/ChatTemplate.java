@@ -79,6 +79,18 @@ public enum ChatTemplate {
         }
     },
     /** Zephyr: {@code <|role|>\ncontent</s>\n}. */
+    /** Phi-3 / Phi-4-mini: {@code <|role|>\ncontent<|end|>\n}. */
+    PHI3 {
+        @Override
+        String open(String role, String previous) {
+            return "<|" + role + "|>\n";
+        }
+
+        @Override
+        String close(String role) {
+            return "<|end|>\n";
+        }
+    },
     ZEPHYR {
         @Override
         String open(String role, String previous) {
@@ -151,18 +163,19 @@ public enum ChatTemplate {
         if (jinja == null || jinja.isBlank()) return PLAIN;
         if (jinja.contains("<|im_start|>")) return CHATML;
         if (jinja.contains("<|start_header_id|>")) return LLAMA3;
+        if (jinja.contains("<|assistant|>") && jinja.contains("<|end|>")) return PHI3; // before Zephyr, whose markers it shares
         if (jinja.contains("<|user|>") && jinja.contains("<|assistant|>")) return ZEPHYR;
         if (jinja.contains("<<SYS>>")) return LLAMA2;
         if (jinja.contains("[INST]")) return MISTRAL;
         return PLAIN;
     }
 
-    /** By name (chatml, llama3, llama2, mistral, zephyr, plain), for a command-line or config override. */
+    /** By name (chatml, llama3, llama2, mistral, phi3, zephyr, plain), for a command-line or config override. */
     public static ChatTemplate named(String name) {
         try {
             return valueOf(name.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown chat template '" + name + "' (known: chatml, llama3, llama2, mistral, zephyr, plain)");
+            throw new IllegalArgumentException("unknown chat template '" + name + "' (known: chatml, llama3, llama2, mistral, phi3, zephyr, plain)");
         }
     }
 }

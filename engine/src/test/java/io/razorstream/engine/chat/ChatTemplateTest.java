@@ -43,6 +43,13 @@ class ChatTemplateTest {
     }
 
     @Test
+    void phi3ClosesEveryMessageWithEnd() {
+        assertThat(ChatTemplate.PHI3.render(List.of(Message.system("Be brief."), Message.user("Hi!")), true))
+                .isEqualTo("<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\n");
+        assertThat(ChatTemplate.PHI3.append("assistant", true, Message.user("More?"), true)).isEqualTo("<|end|>\n<|user|>\nMore?<|end|>\n<|assistant|>\n");
+    }
+
+    @Test
     void appendedTurnsTokeniseLikeTheWhole() {
         BpeTokenizer tok = chatmlTokenizer();
         String whole = ChatTemplate.CHATML.render(CONVERSATION, true);
@@ -73,6 +80,8 @@ class ChatTemplateTest {
         assertThat(ChatTemplate.detect("{{ bos_token + '[INST] ' + '<<SYS>>\\n' }}")).isEqualTo(ChatTemplate.LLAMA2);
         assertThat(ChatTemplate.detect("{{ '[INST] ' + message['content'] + ' [/INST]' }}")).isEqualTo(ChatTemplate.MISTRAL);
         assertThat(ChatTemplate.detect("<|user|>\n{{ message['content'] }}</s><|assistant|>")).isEqualTo(ChatTemplate.ZEPHYR);
+        // Phi-3 shares Zephyr's role markers but closes with <|end|>
+        assertThat(ChatTemplate.detect("{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{{ '<|assistant|>\n' }}")).isEqualTo(ChatTemplate.PHI3);
         assertThat(ChatTemplate.detect(null)).isEqualTo(ChatTemplate.PLAIN);
         assertThat(ChatTemplate.named("chatml")).isEqualTo(ChatTemplate.CHATML);
     }

@@ -45,7 +45,7 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--model", description = "chat with this local GGUF model instead of a service")
     java.nio.file.Path model;
 
-    @Option(names = "--template", description = "with --model: chatml, llama3, llama2, mistral, zephyr or plain (default: from the model)")
+    @Option(names = "--template", description = "with --model: chatml, llama3, llama2, mistral, phi3, zephyr or plain (default: from the model)")
     String template;
 
     @Option(names = "--system", description = "with --model: a system message to start with")

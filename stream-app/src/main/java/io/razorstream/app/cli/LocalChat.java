@@ -21,7 +21,7 @@ final class LocalChat {
             ChatTemplate template = templateName != null ? ChatTemplate.named(templateName) : Conversation.templateOf(model);
             if (templateName == null && template == ChatTemplate.PLAIN) {
                 System.err.println("note: no known chat template in " + modelPath.getFileName() + "; turns are appended as plain text "
-                        + "(choose one with --template chatml|llama3|llama2|mistral|zephyr)");
+                        + "(choose one with --template chatml|llama3|llama2|mistral|phi3|zephyr)");
             }
             Conversation chat = Conversation.start(model, template, parallel);
             if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));

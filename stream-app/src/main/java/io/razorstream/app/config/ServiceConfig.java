@@ -43,7 +43,7 @@ public final class ServiceConfig {
         key("standby.replicas", "0", "Kafka Streams standby replicas (warm copies of the session stores)");
         key("engine.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())), "threads of the inference engine");
         key("engine.kernels", "auto", "kernel tier: auto (native when its library loads and the CPU has AVX2), native or java");
-        key("chat.template", "", "chat template: chatml, llama3, llama2, mistral, zephyr or plain; empty: recognised from the model (plain for the synthetic model)");
+        key("chat.template", "", "chat template: chatml, llama3, llama2, mistral, phi3, zephyr or plain; empty: recognised from the model (plain for the synthetic model)");
         key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");
         key("window.sinks", "4", "window heads: sink tokens (N0)");
         key("window.min", "", "window heads: minimum recent tokens S0; empty: 64 for the synthetic model, 4000 otherwise");
