@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -50,8 +50,9 @@ final class TokenizeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if ((text == null) == !stdinJsonl) throw new IllegalArgumentException("give exactly one of --text TEXT and --stdin-jsonl");
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel loaded = LoadedModel.open(model.resolve())) {
-            Tokenizer tokenizer = loaded.tokenizer();
+        // Only the vocabulary is read: a vocab-only GGUF (no tensors) tokenizes too.
+        try (GgufFile gguf = GgufFile.open(model.resolve())) {
+            Tokenizer tokenizer = Tokenizer.from(gguf);
             if (stdinJsonl) {
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
                 int lineNumber = 0;

@@ -49,6 +49,20 @@ class CliTest {
     }
 
     @Test
+    void tokenizeReadsAVocabularyOnlyFile(@TempDir Path dir) throws Exception {
+        Path vocab = dir.resolve("vocab-only.gguf");
+        try (var in = io.razorstream.engine.gguf.GgufFile.open(io.razorstream.engine.DefaultModel.path())) {
+            var w = new io.razorstream.engine.gguf.GgufWriter();
+            in.metadata().forEach((k, v) -> { if (k.startsWith("tokenizer.") || k.equals("general.architecture")) w.put(k, v); });
+            w.write(vocab); // no tensors at all
+        }
+        Run r = run("tokenize", "--model", vocab.toString(), "--text", "Once upon a time, a little robot", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).startsWith("{\"ids\":[1,403,407,261,378,432,261,376,352,414,430,309]");
+        assertThat(run("generate", "--model", vocab.toString(), "--max-tokens", "1").err()).contains("vocab-only.gguf").contains("is missing"); // a model needs more
+    }
+
+    @Test
     void generateJsonIsOneObjectWithTheIdsTextAndFinishReason() throws Exception {
         Run r = run("generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "12", "--threads", "1", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
