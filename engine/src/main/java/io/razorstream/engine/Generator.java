@@ -15,9 +15,8 @@ public final class Generator {
             return promptTokens.length / (prefillNanos / 1e9);
         }
 
-        /** Decode speed: tokens after the first (the first comes from the prefill's logits). */
         public double decodeTokensPerSecond() {
-            return Math.max(0, generatedTokens.length - 1) / (decodeNanos / 1e9);
+            return Decoder.decodeRate(generatedTokens.length, decodeNanos);
         }
 
         public boolean stoppedAtEndOfGeneration() {

@@ -58,7 +58,12 @@ final class TokenizeCommand implements Callable<Integer> {
                 int lineNumber = 0;
                 for (String line; (line = in.readLine()) != null; ) {
                     lineNumber++;
-                    JsonNode node = JSON.readTree(line);
+                    JsonNode node;
+                    try {
+                        node = JSON.readTree(line);
+                    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                        throw new IllegalArgumentException("stdin line " + lineNumber + " is not JSON: " + e.getOriginalMessage());
+                    }
                     if (node == null || !node.isTextual()) throw new IllegalArgumentException("stdin line " + lineNumber + " is not a JSON string");
                     out.println(JSON.writeValueAsString(tokenizer.encode(node.asText(), !noBos, special)));
                     out.flush();

@@ -75,8 +75,13 @@ public final class Decoder {
 
         /** Decode speed: tokens after the first (the first comes from the prefill's logits). */
         public double tokensPerSecond() {
-            return Math.max(0, tokens.length - 1) / (nanos / 1e9);
+            return decodeRate(tokens.length, nanos);
         }
+    }
+
+    /** Decode speed of {@code tokens} generated in {@code nanos}: the first comes from the prefill's logits, so it is not counted. */
+    public static double decodeRate(int tokens, long nanos) {
+        return Math.max(0, tokens - 1) / (nanos / 1e9);
     }
 
     private final Transformer model;

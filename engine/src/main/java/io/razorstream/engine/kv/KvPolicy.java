@@ -63,13 +63,6 @@ public final class KvPolicy {
         return heads[layer][kvHead] instanceof HeadSpec.Full;
     }
 
-    /** Which heads are FULL. */
-    public boolean[][] fullHeads() {
-        boolean[][] full = new boolean[layers()][kvHeads()];
-        for (int l = 0; l < full.length; l++) for (int h = 0; h < full[l].length; h++) full[l][h] = isFull(l, h);
-        return full;
-    }
-
     public int layers() {
         return heads.length;
     }

@@ -57,6 +57,7 @@ public final class HeadProfiler {
         double[][] echo = new double[c.blockCount()][c.headCount()], induction = new double[c.blockCount()][c.headCount()];
         long[] seeds = new long[options.seeds()];
         int done = 0;
+        Decoder prefiller = new Decoder(model, null, parallel, Decoder.PREFILL_BATCH);
         for (int s = 0; s < seeds.length; s++) {
             seeds[s] = s + 1;
             int[] probe = probe(vocab.bos(), ordinary, k, new SplittableRandom(seeds[s]));
@@ -64,7 +65,7 @@ public final class HeadProfiler {
             KvCache cache = model.newCache(probe.length, KvPrecision.F32);
             cache.observe(scorer);
             int before = done;
-            new Decoder(model, null, parallel, Decoder.PREFILL_BATCH).prefill(cache, probe, 0, probe.length,
+            prefiller.prefill(cache, probe, 0, probe.length,
                     progress == null ? null : n -> progress.accept(before + n));
             done += probe.length;
             for (int l = 0; l < c.blockCount(); l++) {

@@ -187,11 +187,6 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         }
     }
 
-    /** Computes several products in one parallel pass (see {@link Multiplication}). */
-    public static void multiply(Parallel parallel, Product... products) {
-        new Multiplication(products).run(parallel);
-    }
-
     /** Per-thread output tile of the native GEMM, copied into the product's per-token rows. */
     private static final ThreadLocal<float[]> NATIVE_OUT = ThreadLocal.withInitial(() -> new float[0]);
 

@@ -42,6 +42,11 @@ class CliTest {
             System.setIn(new java.io.ByteArrayInputStream("\"Once upon a time, a little robot\"\n\"\"\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
             Run jsonl = run("tokenize", "--stdin-jsonl");
             assertThat(jsonl.out().lines()).containsExactly(ids, "[1]");
+            System.setIn(new java.io.ByteArrayInputStream("\"a\"\nnope\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            Run bad = run("tokenize", "--stdin-jsonl");
+            assertThat(bad.out().lines()).hasSize(1); // the good line before it is answered
+            assertThat(bad.err()).contains("stdin line 2 is not JSON").hasLineCount(1);
+            assertThat(bad.exit()).isNotZero();
         } finally {
             System.setIn(stdin);
         }

@@ -68,11 +68,12 @@ public final class CommittedReplies implements AutoCloseable {
     }
 
     private void complete(ConsumerRecord<byte[], byte[]> record) {
+        if (record.value() == null) return; // not ours to judge: whoever wrote it is not a RazorStream instance
         ReplyEvent reply;
         try {
             reply = ReplyEvent.parseFrom(record.value());
-        } catch (InvalidProtocolBufferException | NullPointerException e) {
-            return; // not ours to judge: whoever wrote it is not a RazorStream instance
+        } catch (InvalidProtocolBufferException e) {
+            return;
         }
         TokenRouter.Waiter waiter = router.waiter(reply.getSessionId(), reply.getTurnId());
         if (waiter != null) waiter.done(reply);

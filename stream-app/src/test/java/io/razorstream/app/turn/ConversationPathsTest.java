@@ -51,7 +51,7 @@ class ConversationPathsTest {
             Session session = Session.create("s", config, served.policy(), KvPrecision.F16, "model-fp", "fp", 16);
             Conversation chat = Conversation.start(m, template, p);
 
-            int turns = 2 + random.nextInt(4);
+            int turns = 2 + random.nextInt(4), generated = 0;
             for (int turn = 0; turn < turns; turn++) {
                 boolean reply = turn > 0 || random.nextBoolean();
                 String role = reply ? "user" : "system";
@@ -72,6 +72,7 @@ class ConversationPathsTest {
                 String where = "seed " + seed + ", turn " + turn;
                 assertThat(service.promptTokens()).as(where).isEqualTo(local.promptTokens());
                 if (reply) {
+                    generated += service.completionTokens();
                     assertThat(service.text()).as(where).isEqualTo(local.reply().text());
                     assertThat(service.completionTokens()).as(where).isEqualTo(local.reply().tokens().length);
                     assertThat(service.finishReason().name()).as(where).isEqualTo("FINISH_REASON_" + local.reply().finish().name());
@@ -87,6 +88,7 @@ class ConversationPathsTest {
                 assertThat(session.conversation().afterReply()).as(where).isEqualTo(chat.state().afterReply());
                 assertThat(session.conversation().template()).as(where).isEqualTo(template);
             }
+            assertThat(generated).as("seed %d: the paths agree on replies, not on nothing", seed).isPositive();
         }
     }
 
