@@ -9,7 +9,7 @@ public interface CompressedHead {
     void append(float[] k, int kOff, float[] v, int vOff);
 
     /** Attention of one query over what the head keeps, into {@code out[outOff, outOff + headSize)}. */
-    void attend(float[] q, int qOff, float scale, float[] out, int outOff);
+    void attend(float[] q, int qOff, Scores scores, float[] out, int outOff);
 
     /** After the current token's queries have attended (a policy that evicts by attention does it here). */
     default void endToken() {}

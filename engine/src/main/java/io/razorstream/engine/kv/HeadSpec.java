@@ -90,11 +90,11 @@ public sealed interface HeadSpec {
         };
     }
 
-    /** A short name for reports: full, window, h2o, snapkv. */
+    /** A short name for reports: full, window, sliding (a model's own window), h2o, snapkv. */
     default String label() {
         return switch (this) {
             case Full f -> "full";
-            case Window w -> "window";
+            case Window w -> w.params().isSliding() ? "sliding" : "window";
             case HeavyHitters h -> "h2o";
             case Snap s -> "snapkv";
         };

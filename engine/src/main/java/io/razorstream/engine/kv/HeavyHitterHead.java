@@ -30,8 +30,8 @@ public final class HeavyHitterHead implements CompressedHead {
     }
 
     @Override
-    public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = rows.attend(q, qOff, scale, out, outOff);
+    public void attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
+        double[] p = rows.attend(q, qOff, scores, out, outOff);
         for (int i = 0; i < rows.count(); i++) received[i] += p[i];
     }
 

@@ -52,8 +52,8 @@ final class KeptRows {
     }
 
     /** Softmax attention of one query over the rows into {@code out}; returns the probabilities. */
-    double[] attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        return ExactAttention.attend(q, qOff, keys, values, count, headSize, scale, out, outOff);
+    double[] attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
+        return ExactAttention.attend(q, qOff, keys, values, count, headSize, scores, out, outOff);
     }
 
     /** The row count, then every key, then every value. */

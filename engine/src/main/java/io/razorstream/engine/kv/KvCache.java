@@ -36,12 +36,14 @@ public final class KvCache {
         this(config, maxTokens, precision, KvPolicy.full(config.blockCount(), config.kvHeadCount()));
     }
 
-    public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision, KvPolicy policy) {
+    /** A cache whose heads follow {@code requested}, with the model's sliding-window layers as the model defines them ({@link KvPolicy#withSlidingLayers}). */
+    public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision, KvPolicy requested) {
         if (maxTokens <= 0) throw new IllegalArgumentException("maxTokens must be positive");
-        if (policy.layers() != config.blockCount() || policy.kvHeads() != config.kvHeadCount()) {
-            throw new IllegalArgumentException("policy is for " + policy.layers() + " layers x " + policy.kvHeads()
+        if (requested.layers() != config.blockCount() || requested.kvHeads() != config.kvHeadCount()) {
+            throw new IllegalArgumentException("policy is for " + requested.layers() + " layers x " + requested.kvHeads()
                     + " KV heads, the model has " + config.blockCount() + " x " + config.kvHeadCount());
         }
+        KvPolicy policy = requested.withSlidingLayers(config.slidingWindow().local(), config.slidingWindow().size());
         this.policy = policy;
         this.layers = config.blockCount();
         this.kvHeads = config.kvHeadCount();

@@ -55,6 +55,33 @@ public final class KvPolicy {
         return new KvPolicy(h);
     }
 
+    /**
+     * This policy with every head of the model's local layers ({@code local[l]}) holding the model's own sliding
+     * window of {@code size} tokens ({@link WindowParams#sliding}): the model defines those heads, so that spec wins
+     * over whatever this policy says there. The same policy when the model has no window.
+     */
+    public KvPolicy withSlidingLayers(boolean[] local, int size) {
+        if (size <= 0) return this;
+        HeadSpec.Window sliding = new HeadSpec.Window(WindowParams.sliding(size));
+        HeadSpec[][] h = new HeadSpec[heads.length][];
+        boolean changed = false;
+        for (int l = 0; l < heads.length; l++) {
+            h[l] = heads[l].clone();
+            if (l < local.length && local[l]) {
+                for (int k = 0; k < h[l].length; k++) {
+                    changed |= !h[l][k].equals(sliding);
+                    h[l][k] = sliding;
+                }
+            }
+        }
+        return changed ? new KvPolicy(h) : this;
+    }
+
+    /** Whether (layer, kvHead) holds a model's own sliding window ({@link #withSlidingLayers}). */
+    public boolean isSliding(int layer, int kvHead) {
+        return heads[layer][kvHead] instanceof HeadSpec.Window w && w.params().isSliding();
+    }
+
     public HeadSpec spec(int layer, int kvHead) {
         return heads[layer][kvHead];
     }
@@ -90,9 +117,20 @@ public final class KvPolicy {
         return keptBytes == 0 ? 1 : fullBytes / (double) keptBytes;
     }
 
-    /** What an ordinary cache of the same tokens keeps at the same precision. */
+    /**
+     * What an ordinary cache of the same tokens keeps at the same precision: every head FULL, except the heads of a
+     * model's sliding-window layers, which an ordinary cache of that model windows too (so a compression figure
+     * counts only what the policy adds to the model's own windows).
+     */
     public long fullBytes(long tokens, int headSize, int vectorBytes) {
-        return (long) layers() * kvHeads() * HeadSpec.FULL.bytes(tokens, -1, headSize, vectorBytes);
+        long bytes = 0;
+        for (HeadSpec[] row : heads) {
+            for (HeadSpec s : row) {
+                boolean sliding = s instanceof HeadSpec.Window w && w.params().isSliding();
+                bytes += (sliding ? s : HeadSpec.FULL).bytes(tokens, -1, headSize, vectorBytes);
+            }
+        }
+        return bytes;
     }
 
     @Override

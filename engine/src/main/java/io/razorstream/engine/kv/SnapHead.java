@@ -39,8 +39,8 @@ public final class SnapHead implements CompressedHead {
     }
 
     @Override
-    public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        double[] p = rows.attend(q, qOff, scale, out, outOff);
+    public void attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
+        double[] p = rows.attend(q, qOff, scores, out, outOff);
         if (!compressed) {
             lastRows.addLast(p);
             rowsThisToken++;

@@ -1,5 +1,6 @@
 package io.razorstream.engine.kv;
 
+import io.razorstream.engine.tensor.Numerics;
 import io.razorstream.engine.tensor.Ops;
 
 import java.util.Arrays;
@@ -21,8 +22,8 @@ public final class WindowHead implements CompressedHead {
     private int ringCapacity, ringStart, ringCount;
     private final float[] sumKeys, sumValues;
     // Scratch of attend(): a head is attended by one thread at a time (its KV-head task), so it can own these.
-    private final float[] query, meanK, meanV;
-    private final Softmax softmax;
+    private final float[] meanK, meanV;
+    private float[] probabilities = new float[0];
     private long evicted;
     private long tokens;
 
@@ -36,10 +37,8 @@ public final class WindowHead implements CompressedHead {
         this.ringValues = new float[ringCapacity * headSize];
         this.sumKeys = new float[headSize];
         this.sumValues = new float[headSize];
-        this.query = new float[headSize];
         this.meanK = new float[headSize];
         this.meanV = new float[headSize];
-        this.softmax = new Softmax(headSize);
     }
 
     /** Appends one token's key and value ({@code headSize} floats each, from the given offsets). */
@@ -203,85 +202,40 @@ public final class WindowHead implements CompressedHead {
                 sumKeys, sumValues, evicted);
     }
 
-    /** Kept tokens per tile of the online softmax: scores for a tile are computed, then merged at once. */
-    private static final int TILE = 32;
-
     /**
-     * Attention of one query over this head: softmax over the kept keys plus the compensation token,
-     * whose logit carries {@code + ln n} (as if the mean key and value were there n times). Kept keys are
-     * processed in tiles (vector dot products, one rescale of the running sum per tile, the flash-attention
-     * online softmax); the compensation term is merged exactly at the end.
+     * Attention of one query over this head: one softmax over the kept keys plus the compensation token, whose
+     * logit carries {@code + ln n} (as if the mean key and value were there n times). Exactly as llama.cpp's
+     * non-flash path computes a full head: all logits, the softmax (exponentials summed in double), the
+     * probabilities rounded when {@code scores} says so, then the values weighted in order (sinks, then the
+     * window oldest first, then the compensation token). The order is the logical one, never the ring's layout,
+     * so a head rebuilt from storage computes bit-identical outputs; and a window that still holds every token
+     * gives bit-identical outputs to a FULL head.
      */
     @Override
-    public void attend(float[] q, int qOff, float scale, float[] out, int outOff) {
-        float[] query = this.query;
-        System.arraycopy(q, qOff, query, 0, headSize);
-        Softmax state = softmax.reset();
-        // Tiles follow the logical order (sinks, then the window oldest first), never the ring's layout, so a
-        // head rebuilt from storage with another layout computes bit-identical outputs.
-        state.tiles(query, scale, sinkKeys, sinkValues, 0, sinkCount, sinkCount);
-        state.tiles(query, scale, ringKeys, ringValues, ringStart, ringCount, ringCapacity);
+    public void attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
+        int kept = sinkCount + ringCount, n = kept + (evicted > 0 ? 1 : 0);
+        if (probabilities.length < n) probabilities = new float[Math.max(n, 2 * probabilities.length)];
+        float[] p = probabilities;
+        for (int i = 0; i < sinkCount; i++) p[i] = scores.logit(Ops.dot(q, qOff, sinkKeys, i * headSize, headSize));
+        for (int i = 0; i < ringCount; i++) p[sinkCount + i] = scores.logit(Ops.dot(q, qOff, ringKeys, ring(i), headSize));
         if (evicted > 0) {
-            float n = evicted;
+            float count = evicted;
             for (int d = 0; d < headSize; d++) {
-                meanK[d] = sumKeys[d] / n;
-                meanV[d] = sumValues[d] / n;
+                meanK[d] = sumKeys[d] / count;
+                meanV[d] = sumValues[d] / count;
             }
-            state.merge(Ops.dot(query, 0, meanK, 0, headSize) * scale + (float) Math.log(n), meanV);
+            p[kept] = scores.logit(Ops.dot(q, qOff, meanK, 0, headSize)) + (float) Math.log(count);
         }
-        for (int d = 0; d < headSize; d++) out[outOff + d] = (float) (state.acc[d] / state.sum);
+        Ops.softmax(p, n);
+        if (scores.roundProbabilities()) for (int i = 0; i < n; i++) p[i] = Numerics.roundToF16(p[i]);
+        Arrays.fill(out, outOff, outOff + headSize, 0f);
+        for (int i = 0; i < sinkCount; i++) Ops.axpy(out, outOff, p[i], sinkValues, i * headSize, headSize);
+        for (int i = 0; i < ringCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], ringValues, ring(i), headSize);
+        if (evicted > 0) Ops.axpy(out, outOff, p[kept], meanV, 0, headSize);
     }
 
-    /** Running max, sum of exponentials and weighted sum of values of an online softmax. */
-    private static final class Softmax {
-        final float[] acc;
-        final float[] scores = new float[TILE];
-        float max = Float.NEGATIVE_INFINITY;
-        double sum;
-
-        Softmax reset() {
-            java.util.Arrays.fill(acc, 0f);
-            max = Float.NEGATIVE_INFINITY;
-            sum = 0;
-            return this;
-        }
-
-        Softmax(int headSize) {
-            acc = new float[headSize];
-        }
-
-        /** {@code count} tokens from slot {@code first} on, wrapping at {@code capacity} slots, TILE at a time. */
-        void tiles(float[] query, float scale, float[] keys, float[] values, int first, int count, int capacity) {
-            int hs = acc.length;
-            for (int t0 = 0; t0 < count; t0 += TILE) {
-                int n = Math.min(TILE, count - t0);
-                float tileMax = Float.NEGATIVE_INFINITY;
-                for (int i = 0; i < n; i++) {
-                    scores[i] = Ops.dot(query, 0, keys, ((first + t0 + i) % capacity) * hs, hs) * scale;
-                    tileMax = Math.max(tileMax, scores[i]);
-                }
-                if (tileMax > max) { // one rescale per tile of what was accumulated under the old maximum
-                    float c = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - tileMax);
-                    sum *= c;
-                    for (int d = 0; d < hs; d++) acc[d] *= c;
-                    max = tileMax;
-                }
-                for (int i = 0; i < n; i++) {
-                    float p = (float) Math.exp(scores[i] - max);
-                    sum += p;
-                    Ops.axpy(acc, 0, p, values, ((first + t0 + i) % capacity) * hs, hs);
-                }
-            }
-        }
-
-        /** One more logit with its value vector (the compensation token), merged exactly. */
-        void merge(float score, float[] value) {
-            float top = Math.max(max, score);
-            float cOld = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - top), cNew = (float) Math.exp(score - top);
-            for (int d = 0; d < acc.length; d++) acc[d] = acc[d] * cOld + cNew * value[d];
-            sum = sum * cOld + cNew;
-            max = top;
-        }
+    /** The offset of the window's i-th oldest vector in the ring arrays. */
+    private int ring(int i) {
+        return ((ringStart + i) % ringCapacity) * headSize;
     }
-
 }

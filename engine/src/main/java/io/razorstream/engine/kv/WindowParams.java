@@ -9,6 +9,19 @@ public record WindowParams(int sinks, int minWindow, int compression, boolean co
     /** The paper's defaults: N0 = 4, S0 = 4000, C = 5. Small models want a smaller S0. */
     public static final WindowParams PAPER = new WindowParams(4, 4000, 5);
 
+    /**
+     * A model's own sliding window of {@code size} tokens (gemma's local layers): no sinks, no compensation, no
+     * growth with the sequence; a query sees itself and the size - 1 tokens before it.
+     */
+    public static WindowParams sliding(int size) {
+        return new WindowParams(0, size, Integer.MAX_VALUE, false);
+    }
+
+    /** Whether this is a model's sliding window ({@link #sliding}) rather than a RazorAttention window. */
+    public boolean isSliding() {
+        return sinks == 0 && !compensate && compression == Integer.MAX_VALUE;
+    }
+
     /** With the compensation token (RazorAttention); see {@link #withoutCompensation()} for the ablation. */
     public WindowParams(int sinks, int minWindow, int compression) {
         this(sinks, minWindow, compression, true);

@@ -23,13 +23,48 @@ public record LlamaConfig(
         float rmsNormEps,
         float ropeFreqBase,
         int ropeDimensions,
-        Architecture arch) {
+        Architecture arch,
+        float attentionScale,
+        float attentionSoftcap,
+        float finalSoftcap,
+        SlidingWindow slidingWindow) {
+
+    /**
+     * The model's own sliding-window attention: a local layer's query at position p sees the keys at positions
+     * q <= p with p - q < {@code size} (llama.cpp's standard rule), with RoPE base {@code ropeBase}; global layers
+     * see everything. {@link #NONE} for the families without one.
+     */
+    public record SlidingWindow(int size, boolean[] local, float ropeBase) {
+        public static final SlidingWindow NONE = new SlidingWindow(0, new boolean[0], 0);
+
+        public boolean isLocal(int layer) {
+            return layer < local.length && local[layer];
+        }
+
+        /** The number of local layers. */
+        public int localLayers() {
+            int n = 0;
+            for (boolean b : local) if (b) n++;
+            return n;
+        }
+    }
 
     /** A llama-architecture configuration (adjacent-pair rotation). */
     public LlamaConfig(int embeddingLength, int blockCount, int headCount, int kvHeadCount, int headSize, int feedForwardLength,
                        int vocabularySize, int contextLength, float rmsNormEps, float ropeFreqBase, int ropeDimensions) {
         this(embeddingLength, blockCount, headCount, kvHeadCount, headSize, feedForwardLength, vocabularySize, contextLength, rmsNormEps,
-                ropeFreqBase, ropeDimensions, Architecture.named("llama"));
+                ropeFreqBase, ropeDimensions, Architecture.named("llama"), (float) (1.0 / Math.sqrt(headSize)), 0, 0, SlidingWindow.NONE);
+    }
+
+    /** This configuration with another sliding window (what-if runs: a model with its window removed or widened). */
+    public LlamaConfig withSlidingWindow(SlidingWindow window) {
+        return new LlamaConfig(embeddingLength, blockCount, headCount, kvHeadCount, headSize, feedForwardLength, vocabularySize,
+                contextLength, rmsNormEps, ropeFreqBase, ropeDimensions, arch, attentionScale, attentionSoftcap, finalSoftcap, window);
+    }
+
+    /** Whether {@code layer} is a local (sliding-window) layer. */
+    public boolean isLocal(int layer) {
+        return slidingWindow.isLocal(layer);
     }
 
     public static LlamaConfig from(GgufFile gguf) {
@@ -61,11 +96,57 @@ public record LlamaConfig(
         if (tokens != null && tokens.asArray().size() != vocab) {
             throw new GgufFormatException(gguf.path(), "tokenizer has " + tokens.asArray().size() + " tokens but token_embd.weight has " + vocab + " rows");
         }
+        float ropeBase = base == null ? 10000f : base.asFloat();
         LlamaConfig c = new LlamaConfig(embd, blocks, heads, kvHeads, headSize, ffn, vocab, ctx,
-                eps == null ? 1e-5f : eps.asFloat(), base == null ? 10000f : base.asFloat(), ropeDims, family);
+                eps == null ? 1e-5f : eps.asFloat(), ropeBase, ropeDims, family, attentionScale(family, blocks, embd, heads, headSize),
+                optionalFloat(gguf, arch + ".attn_logit_softcapping"), optionalFloat(gguf, arch + ".final_logit_softcapping"),
+                slidingWindow(gguf, family, blocks, ropeBase));
         String problem = c.problem(valueSize);
         if (problem != null) throw new GgufFormatException(gguf.path(), problem);
         return c;
+    }
+
+    /**
+     * 1/sqrt(head size), except for the 27B Gemma 2 and 3 (46 and 62 layers), whose query_pre_attn_scalar is
+     * n_embd / n_head, as llama.cpp decides it (it reads no query_pre_attn_scalar key).
+     */
+    private static float attentionScale(Architecture family, int blocks, int embd, int heads, int headSize) {
+        boolean gemma27b = (family.name().equals("gemma2") && blocks == 46) || (family.name().equals("gemma3") && blocks == 62);
+        return (float) (1.0 / Math.sqrt(gemma27b ? (float) (embd / heads) : headSize));
+    }
+
+    /**
+     * The family's sliding window: {@code attention.sliding_window} tokens on the local layers, which are given by
+     * {@code attention.sliding_window_pattern} (a period, or one flag per layer) or else the family's default period
+     * (the last layer of each period is global). Families without a period never use a window, as in llama.cpp.
+     */
+    private static SlidingWindow slidingWindow(GgufFile gguf, Architecture family, int blocks, float ropeBase) {
+        String arch = family.name();
+        GgufValue size = gguf.get(arch + ".attention.sliding_window");
+        if (family.slidingWindowPeriod() == 0 || size == null) return SlidingWindow.NONE;
+        int window = toInt(gguf, arch + ".attention.sliding_window", size);
+        if (window == 0) return SlidingWindow.NONE;
+        boolean[] local = new boolean[blocks];
+        GgufValue pattern = gguf.get(arch + ".attention.sliding_window_pattern");
+        if (pattern != null && pattern.type() == GgufValueType.ARRAY) {
+            var flags = pattern.asArray();
+            if (flags.size() != blocks) {
+                throw new GgufFormatException(gguf.path(), arch + ".attention.sliding_window_pattern has " + flags.size() + " entries for " + blocks + " layers");
+            }
+            for (int l = 0; l < blocks; l++) local[l] = flags.get(l).asBoolean();
+        } else {
+            int period = pattern == null ? family.slidingWindowPeriod() : toInt(gguf, arch + ".attention.sliding_window_pattern", pattern);
+            if (period < 1) throw new GgufFormatException(gguf.path(), arch + ".attention.sliding_window_pattern must be >= 1, got " + period);
+            for (int l = 0; l < blocks; l++) local[l] = l % period < period - 1;
+        }
+        GgufValue localBase = gguf.get(arch + ".rope.freq_base_swa");
+        float base = localBase != null ? localBase.asFloat() : family.localRopeBase() > 0 ? family.localRopeBase() : ropeBase;
+        return new SlidingWindow(window, local, base);
+    }
+
+    private static float optionalFloat(GgufFile gguf, String key) {
+        GgufValue v = gguf.get(key);
+        return v == null ? 0f : v.asFloat();
     }
 
     private String problem(int valueSize) {

@@ -3,6 +3,8 @@ package io.razorstream.engine.llama;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufTensorInfo;
+import io.razorstream.engine.llama.arch.Architecture;
+import io.razorstream.engine.llama.arch.Architecture.Feature;
 import io.razorstream.engine.tensor.WeightMatrix;
 
 import java.util.Arrays;
@@ -17,40 +19,58 @@ public record LlamaWeights(
 
     /**
      * One block; the q/k/v biases are null unless the file has them (required where the architecture says so: qwen2),
-     * the per-head q/k norm weights null unless the architecture has them (qwen3).
+     * the per-head q/k norm weights and the post norms null unless the architecture has them (qwen3, gemma).
+     * Fused projections (phi3) arrive here split into row views of the one matrix.
      */
     public record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
                         float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] bq, float[] bk, float[] bv,
-                        float[] qNorm, float[] kNorm) {
-        public Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
-                     float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
-            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down, null, null, null, null, null);
-        }
-    }
+                        float[] qNorm, float[] kNorm, float[] postAttentionNorm, float[] postFfnNorm) {}
 
     public static LlamaWeights load(GgufFile gguf, LlamaConfig c) {
-        int d = c.embeddingLength();
+        int d = c.embeddingLength(), ffn = c.feedForwardLength();
+        Architecture arch = c.arch();
         WeightMatrix embd = matrix(gguf, "token_embd.weight", c.vocabularySize(), d);
         // Tied embeddings: without output.weight the output projection reuses token_embd (as llama.cpp does).
-        WeightMatrix output = gguf.tensor("output.weight") != null ? matrix(gguf, "output.weight", c.vocabularySize(), d) : embd;
+        boolean ownOutput = gguf.tensor("output.weight") != null && !arch.has(Feature.TIED_OUTPUT);
+        WeightMatrix output = ownOutput ? matrix(gguf, "output.weight", c.vocabularySize(), d) : embd;
+        boolean qkNorm = arch.has(Feature.QK_NORM), postNorms = arch.has(Feature.POST_NORMS);
         Layer[] layers = new Layer[c.blockCount()];
         for (int l = 0; l < layers.length; l++) {
             String p = "blk." + l + ".";
+            WeightMatrix wq, wk, wv, gate, up;
+            if (arch.has(Feature.FUSED_PROJECTIONS)) {
+                WeightMatrix qkv = matrix(gguf, p + "attn_qkv.weight", c.queryDim() + 2 * c.kvDim(), d);
+                wq = qkv.rows(0, c.queryDim());
+                wk = qkv.rows(c.queryDim(), c.kvDim());
+                wv = qkv.rows(c.queryDim() + c.kvDim(), c.kvDim());
+                WeightMatrix gateUp = matrix(gguf, p + "ffn_up.weight", 2 * ffn, d);
+                gate = gateUp.rows(0, ffn);
+                up = gateUp.rows(ffn, ffn);
+            } else {
+                wq = matrix(gguf, p + "attn_q.weight", c.queryDim(), d);
+                wk = matrix(gguf, p + "attn_k.weight", c.kvDim(), d);
+                wv = matrix(gguf, p + "attn_v.weight", c.kvDim(), d);
+                gate = matrix(gguf, p + "ffn_gate.weight", ffn, d);
+                up = matrix(gguf, p + "ffn_up.weight", ffn, d);
+            }
             layers[l] = new Layer(
                     vector(gguf, p + "attn_norm.weight", d),
-                    matrix(gguf, p + "attn_q.weight", c.queryDim(), d),
-                    matrix(gguf, p + "attn_k.weight", c.kvDim(), d),
-                    matrix(gguf, p + "attn_v.weight", c.kvDim(), d),
+                    wq, wk, wv,
                     matrix(gguf, p + "attn_output.weight", d, c.queryDim()),
                     vector(gguf, p + "ffn_norm.weight", d),
-                    matrix(gguf, p + "ffn_gate.weight", c.feedForwardLength(), d),
-                    matrix(gguf, p + "ffn_up.weight", c.feedForwardLength(), d),
-                    matrix(gguf, p + "ffn_down.weight", d, c.feedForwardLength()),
+                    gate, up,
+                    matrix(gguf, p + "ffn_down.weight", d, ffn),
                     bias(gguf, c, p + "attn_q.bias", c.queryDim()),
                     bias(gguf, c, p + "attn_k.bias", c.kvDim()),
                     bias(gguf, c, p + "attn_v.bias", c.kvDim()),
-                    c.arch().qkNorm() ? vector(gguf, p + "attn_q_norm.weight", c.headSize()) : null,
-                    c.arch().qkNorm() ? vector(gguf, p + "attn_k_norm.weight", c.headSize()) : null);
+                    qkNorm ? vector(gguf, p + "attn_q_norm.weight", c.headSize()) : null,
+                    qkNorm ? vector(gguf, p + "attn_k_norm.weight", c.headSize()) : null,
+                    postNorms ? vector(gguf, p + "post_attention_norm.weight", d) : null,
+                    postNorms ? vector(gguf, p + "post_ffw_norm.weight", d) : null);
+        }
+        if (gguf.tensor("rope_factors_long.weight") != null || gguf.tensor("rope_factors_short.weight") != null) {
+            throw new GgufFormatException(gguf.path(), "LongRoPE (tensors rope_factors_long/rope_factors_short) is not supported "
+                    + "(supported rope scaling: none, linear, and frequency factors in a rope_freqs tensor)");
         }
         float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2)
                 : scalingFactors(gguf, c);
@@ -105,7 +125,7 @@ public record LlamaWeights(
 
     /** An attention bias: required by families that have them, loaded when present in the others (as llama.cpp does). */
     private static float[] bias(GgufFile gguf, LlamaConfig c, String name, int n) {
-        return gguf.tensor(name) == null && !c.arch().attentionBiases() ? null : vector(gguf, name, n);
+        return gguf.tensor(name) == null && !c.arch().has(Feature.ATTENTION_BIASES) ? null : vector(gguf, name, n);
     }
 
     private static float[] vector(GgufFile gguf, String name, int n) {

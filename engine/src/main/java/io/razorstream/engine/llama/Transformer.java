@@ -5,6 +5,7 @@ import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
+import io.razorstream.engine.kv.Scores;
 import io.razorstream.engine.llama.arch.Architecture;
 import io.razorstream.engine.tensor.Activation;
 import io.razorstream.engine.tensor.Kernels;
@@ -29,8 +30,12 @@ import java.lang.foreign.MemorySegment;
 public final class Transformer {
     private final LlamaConfig config;
     private final LlamaWeights weights;
-    /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this. */
-    private final float thetaScale;
+    /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this; for the global and the local layers. */
+    private final float thetaScale, localThetaScale;
+    /** How attention logits are made, for an F32 and an F16 cache (the latter rounds the probabilities). */
+    private final Scores scoresF32, scoresF16;
+    /** The query's own scale when the architecture scales it before the scores (then the scores' scale is 1). */
+    private final float queryScale;
     /** Per layer, the weight matrices of each group that shares one input (QKV, WO, GATE_UP, DOWN). */
     private final WeightMatrix[][][] groups;
     private final WeightMatrix[] outputGroup;
@@ -42,6 +47,13 @@ public final class Transformer {
         this.config = config;
         this.weights = weights;
         this.thetaScale = (float) Math.pow(config.ropeFreqBase(), -2.0 / config.ropeDimensions());
+        float localBase = config.slidingWindow().ropeBase();
+        this.localThetaScale = localBase > 0 && localBase != config.ropeFreqBase() ? (float) Math.pow(localBase, -2.0 / config.ropeDimensions()) : 0f;
+        boolean prescale = config.arch().has(Architecture.Feature.QUERY_PRESCALE);
+        this.queryScale = prescale ? config.attentionScale() : 1f;
+        float scoreScale = prescale ? 1f : config.attentionScale();
+        this.scoresF32 = new Scores(scoreScale, config.attentionSoftcap(), false);
+        this.scoresF16 = new Scores(scoreScale, config.attentionSoftcap(), true);
         this.groups = new WeightMatrix[config.blockCount()][][];
         for (int l = 0; l < groups.length; l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
@@ -125,10 +137,17 @@ public final class Transformer {
         int start = cache.size();
         float[][] x = b.x;
         for (int t = 0; t < count; t++) weights.tokenEmbedding().embeddingRow(tokens[from + t], x[t]);
-        ropeTable(b, start, count);
+        if (config.arch().has(Architecture.Feature.EMBEDDING_SCALE)) {
+            float scale = (float) Math.sqrt(d);
+            for (int t = 0; t < count; t++) Ops.scale(x[t], d, scale);
+        }
+        ropeTable(b.cos, b.sin, thetaScale, start, count);
+        if (localThetaScale != 0) ropeTable(b.localCos, b.localSin, localThetaScale, start, count);
 
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
+            boolean localRope = localThetaScale != 0 && config.isLocal(l);
+            float[][] cos = localRope ? b.localCos : b.cos, sin = localRope ? b.localSin : b.sin;
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.attnNorm(), config.rmsNormEps());
             b.prepare(QKV, groups[l][QKV], b.normed, count);
             b.plan(l, QKV).run(parallel);
@@ -140,21 +159,32 @@ public final class Transformer {
                     headNorm(b.q[t], config.headCount(), layer.qNorm());
                     headNorm(b.k[t], config.kvHeadCount(), layer.kNorm());
                 }
-                rope(b.q[t], config.headCount(), b.cos[t], b.sin[t]);
-                rope(b.k[t], config.kvHeadCount(), b.cos[t], b.sin[t]);
+                rope(b.q[t], config.headCount(), cos[t], sin[t]);
+                rope(b.k[t], config.kvHeadCount(), cos[t], sin[t]);
+                if (queryScale != 1f) Ops.scale(b.q[t], config.queryDim(), queryScale);
                 cache.put(l, start + t, b.k[t], b.v[t]);
             }
             attention(cache, l, start, count, b, parallel);
             b.prepare(WO, groups[l][WO], b.attnOut, count);
             b.plan(l, WO).run(parallel);
+            if (layer.postAttentionNorm() != null) {
+                for (int t = 0; t < count; t++) Ops.rmsNorm(b.projected[t], b.projected[t], layer.postAttentionNorm(), config.rmsNormEps());
+            }
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
 
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
             b.prepare(GATE_UP, groups[l][GATE_UP], b.normed, count);
             b.plan(l, GATE_UP).run(parallel);
-            for (int t = 0; t < count; t++) Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
+            boolean gelu = config.arch().has(Architecture.Feature.GELU_FFN);
+            for (int t = 0; t < count; t++) {
+                if (gelu) Ops.geglu(b.gate[t], b.up[t], config.feedForwardLength());
+                else Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());
+            }
             b.prepare(DOWN, groups[l][DOWN], b.gate, count);
             b.plan(l, DOWN).run(parallel);
+            if (layer.postFfnNorm() != null) {
+                for (int t = 0; t < count; t++) Ops.rmsNorm(b.projected[t], b.projected[t], layer.postFfnNorm(), config.rmsNormEps());
+            }
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
         cache.advance(count);
@@ -164,6 +194,7 @@ public final class Transformer {
         for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
         b.prepare(OUTPUT, outputGroup, finalNormed, outCount);
         b.outputPlan(logits).run(parallel);
+        if (config.finalSoftcap() > 0) for (float[] row : logits) Ops.softcap(row, row.length, config.finalSoftcap());
     }
 
     /** The one-token buffers of decode, kept per calling thread: decoding allocates no per-token scratch. */
@@ -179,6 +210,8 @@ public final class Transformer {
         final float[][] x, normed, q, k, v, attnOut, projected, gate, up;
         /** This pass's RoPE table: per token, cos and sin of each rotated pair's angle. */
         final float[][] cos, sin;
+        /** The local layers' table when their rope base differs (gemma3), else null. */
+        final float[][] localCos, localSin;
         /** {@link #attnOut}'s rows as segments for the native attention */
         final MemorySegment[] attnOutSegments;
         /** decode's token and logits row (see {@link #decode}) */
@@ -207,6 +240,8 @@ public final class Transformer {
             up = new float[n][config.feedForwardLength()];
             cos = new float[n][config.ropeDimensions() / 2];
             sin = new float[n][config.ropeDimensions() / 2];
+            localCos = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
+            localSin = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
             attnOutSegments = new MemorySegment[n];
             for (int t = 0; t < n; t++) attnOutSegments[t] = MemorySegment.ofArray(attnOut[t]);
             for (Activation[][] slot : inputs) for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
@@ -263,14 +298,14 @@ public final class Transformer {
      * built once and used by every layer. The angles are built as llama.cpp builds them, in float: theta = position,
      * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches.
      */
-    private void ropeTable(Batch b, int start, int count) {
+    private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int start, int count) {
         float[] factors = weights.ropeFreqFactors();
         for (int t = 0; t < count; t++) {
             float theta = start + t;
             for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
                 float angle = factors != null ? theta / factors[i] : theta;
-                b.cos[t][i] = (float) Math.cos(angle);
-                b.sin[t][i] = (float) Math.sin(angle);
+                cosTable[t][i] = (float) Math.cos(angle);
+                sinTable[t][i] = (float) Math.sin(angle);
             }
         }
     }
@@ -309,14 +344,14 @@ public final class Transformer {
     private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
         int hs = config.headSize(), group = config.groupSize();
         boolean f16 = cache.precision() == KvPrecision.F16;
-        float scale = (float) (1.0 / Math.sqrt(hs));
+        Scores scores = f16 ? scoresF16 : scoresF32;
         AttentionObserver observer = cache.observer();
-        if (observer == null && Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs)) {
-            nativeAttention(cache, layer, start, count, b, parallel, f16, scale);
+        if (observer == null && scores.softcap() == 0 && Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs)) {
+            nativeAttention(cache, layer, start, count, b, parallel, f16, scores.scale());
         } else {
-            javaAttention(cache, layer, start, count, b, parallel, f16, scale, observer);
+            javaAttention(cache, layer, start, count, b, parallel, f16, scores, observer);
         }
-        windowAttention(cache, layer, count, b, parallel, scale);
+        windowAttention(cache, layer, count, b, parallel, scores);
     }
 
     /** The native tier's FULL-head attention: a tiled online softmax per (token, GQA group), see attention.c. */
@@ -367,7 +402,7 @@ public final class Transformer {
      * The Java tier's FULL-head attention (and the profiler's, which needs every probability): scores,
      * softmax and weighted values in position order, as llama.cpp's non-flash CPU path rounds them.
      */
-    private void javaAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, float scale,
+    private void javaAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, Scores scores,
                                AttentionObserver observer) {
         int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
         parallel.forRange(count * kvHeads, (from, to) -> {
@@ -384,7 +419,7 @@ public final class Transformer {
                     if (f16) for (int i = 0; i < hs; i++) q[g][i] = Numerics.roundToF16(q[g][i]);
                 }
                 for (int p = 0; p < len; p++) {
-                    for (int g = 0; g < group; g++) att[g][p] = Ops.dot(q[g], 0, keys, p * hs, hs) * scale;
+                    for (int g = 0; g < group; g++) att[g][p] = scores.logit(Ops.dot(q[g], 0, keys, p * hs, hs));
                 }
                 float[] out = b.attnOut[t];
                 for (int g = 0; g < group; g++) {
@@ -443,13 +478,13 @@ public final class Transformer {
      * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
      * as in decode. KV heads are independent and run in parallel.
      */
-    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, float scale) {
+    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, Scores scores) {
         int[] compressed = cache.compressedKvHeads(layer);
         if (compressed.length == 0) return;
         CompressedAttention pass = b.compressedAttention;
-        pass.set(cache, layer, count, compressed, scale);
+        pass.set(cache, layer, count, compressed, scores);
         parallel.forRange(compressed.length, pass);
-        pass.set(null, 0, 0, null, 0);
+        pass.set(null, 0, 0, null, null);
     }
 
     /** {@link #windowAttention}'s range body over the layer's compressed KV heads, one per batch, reused. */
@@ -458,18 +493,18 @@ public final class Transformer {
         private KvCache cache;
         private int layer, count;
         private int[] compressed;
-        private float scale;
+        private Scores scores;
 
         CompressedAttention(Batch b) {
             this.b = b;
         }
 
-        void set(KvCache cache, int layer, int count, int[] compressed, float scale) {
+        void set(KvCache cache, int layer, int count, int[] compressed, Scores scores) {
             this.cache = cache;
             this.layer = layer;
             this.count = count;
             this.compressed = compressed;
-            this.scale = scale;
+            this.scores = scores;
         }
 
         @Override
@@ -488,7 +523,7 @@ public final class Transformer {
                     head.append(k, 0, v, 0);
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         roundedCopy(b.q[t], h * hs, q, f16);
-                        head.attend(q, 0, scale, b.attnOut[t], h * hs);
+                        head.attend(q, 0, scores, b.attnOut[t], h * hs);
                     }
                     head.endToken();
                 }

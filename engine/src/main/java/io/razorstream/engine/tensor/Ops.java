@@ -73,6 +73,45 @@ public final class Ops {
         }
     }
 
+    /**
+     * GELU(gate) * up element-wise into gate (gemma's GeGLU), with llama.cpp's CPU numerics: the tanh GELU is read
+     * from a table over F16 inputs (the gate rounded to F16, the result stored as F16); gate <= -10 gives 0 and
+     * gate >= 10 passes through.
+     */
+    public static void geglu(float[] gate, float[] up, int n) {
+        float[] table = GeluTable.VALUES;
+        for (int i = 0; i < n; i++) {
+            float g = gate[i];
+            float gelu = g <= -10f ? 0f : g >= 10f ? g : table[Numerics.floatToF16(g) & 0xffff];
+            gate[i] = gelu * up[i];
+        }
+    }
+
+    /** The F16 GELU table of {@link #geglu}, built on first use. */
+    private static final class GeluTable {
+        static final float[] VALUES = new float[1 << 16];
+
+        static {
+            for (int bits = 0; bits < VALUES.length; bits++) VALUES[bits] = Numerics.roundToF16(geluTanh(Numerics.f16ToFloat((short) bits)));
+        }
+    }
+
+    /** The tanh approximation of GELU, in float as ggml computes it: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). */
+    static float geluTanh(float x) {
+        return 0.5f * x * (1f + (float) Math.tanh(0.7978845608028654f * x * (1f + 0.044715f * x * x)));
+    }
+
+    /** x = cap * tanh(x / cap) on x[0, n), as ggml's scale, tanh, scale (gemma2's final logit softcap). */
+    public static void softcap(float[] x, int n, float cap) {
+        float inverse = 1f / cap;
+        for (int i = 0; i < n; i++) x[i] = (float) Math.tanh(x[i] * inverse) * cap;
+    }
+
+    /** x[0, n) *= s. */
+    public static void scale(float[] x, int n, float s) {
+        for (int i = 0; i < n; i++) x[i] *= s;
+    }
+
     public static void add(float[] acc, float[] x, int n) {
         for (int i = 0; i < n; i++) acc[i] += x[i];
     }

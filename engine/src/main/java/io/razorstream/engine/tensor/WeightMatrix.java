@@ -37,6 +37,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         };
     }
 
+    /** Rows [first, first + count) as a matrix of their own over the same bytes (a fused projection's parts). */
+    public WeightMatrix rows(int first, int count) {
+        if (first < 0 || count < 1 || first + count > rows) throw new IndexOutOfBoundsException("rows " + first + "+" + count + " of " + rows);
+        return of(type, data.asSlice(first * rowBytes, count * rowBytes), count, cols);
+    }
+
     public GgmlType type() {
         return type;
     }

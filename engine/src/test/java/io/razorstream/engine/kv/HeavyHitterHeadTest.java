@@ -25,13 +25,13 @@ class HeavyHitterHeadTest {
             for (int d = 1; d < HS; d++) { k[d] = (float) r.nextGaussian(); v[d] = (float) r.nextGaussian(); }
             if (t == 3) { k = u.clone(); v = heavyValue; } // the one token every query looks for
             head.append(k, 0, v, 0);
-            head.attend(u, 0, 10f, out, 0); // queries along u
+            head.attend(u, 0, Scores.scaled(10f), out, 0); // queries along u
             head.endToken();
             assertThat(head.entries()).isLessThanOrEqualTo(8);
         }
         assertThat(head.entries()).isEqualTo(8);
         // The heavy hitter is still there: a query along u reads its value.
-        head.attend(u, 0, 10f, out, 0);
+        head.attend(u, 0, Scores.scaled(10f), out, 0);
         assertThat(out[1]).isGreaterThan(6.9f);
     }
 
@@ -43,7 +43,7 @@ class HeavyHitterHeadTest {
         head.append(k1, 0, v1, 0);
         head.append(k2, 0, v2, 0);
         float[] out = new float[HS];
-        head.attend(new float[] {1, 0, 0, 0, 0, 0, 0, 0}, 0, 1f, out, 0);
+        head.attend(new float[] {1, 0, 0, 0, 0, 0, 0, 0}, 0, Scores.scaled(1f), out, 0);
         double w1 = Math.exp(1) / (Math.exp(1) + 1);
         assertThat((double) out[0]).isCloseTo(w1 * 1 + (1 - w1) * 3, org.assertj.core.data.Offset.offset(1e-6));
         HeadSpec spec = new HeadSpec.HeavyHitters(16, 4);

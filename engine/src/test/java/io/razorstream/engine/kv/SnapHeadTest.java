@@ -24,13 +24,13 @@ class SnapHeadTest {
             for (int d = 1; d < HS; d++) { k[d] = (float) r.nextGaussian(); v[d] = (float) r.nextGaussian(); }
             if (t == 20) { k = u.clone(); v = marked; }
             head.append(k, 0, v, 0);
-            head.attend(t >= 92 ? u : new float[HS], 0, 10f, out, 0); // the last 8 queries look for token 20
+            head.attend(t >= 92 ? u : new float[HS], 0, Scores.scaled(10f), out, 0); // the last 8 queries look for token 20
             head.endToken();
         }
         assertThat(head.entries()).isEqualTo(100); // nothing evicted before compression
         head.compress();
         assertThat(head.entries()).isEqualTo(12);
-        head.attend(u, 0, 10f, out, 0);
+        head.attend(u, 0, Scores.scaled(10f), out, 0);
         assertThat(out[1]).isGreaterThan(4.9f); // token 20 survived
         head.append(u, 0, marked, 0);
         assertThat(head.entries()).isEqualTo(13); // after compression tokens are appended

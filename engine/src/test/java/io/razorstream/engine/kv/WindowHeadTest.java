@@ -76,7 +76,7 @@ class WindowHeadTest {
         for (int trial = 0; trial < 5; trial++) {
             float[] q = random(r, HS);
             float[] out = new float[HS];
-            head.attend(q, 0, scale, out, 0);
+            head.attend(q, 0, Scores.scaled(scale), out, 0);
             double[] expected = reference(q, scale, keys, values, copies);
             for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
         }
@@ -149,7 +149,7 @@ class WindowHeadTest {
         keys.addAll(ks.subList(35, 40));
         values.addAll(vs.subList(35, 40));
         float[] q = random(r, HS), out = new float[HS];
-        head.attend(q, 0, 0.3f, out, 0);
+        head.attend(q, 0, Scores.scaled(0.3f), out, 0);
         double[] expected = reference(q, 0.3f, keys, values, java.util.Collections.nCopies(keys.size(), 1.0));
         for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
     }

@@ -73,7 +73,9 @@ class FixtureParityTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"llama-q-F32", "llama-q-F16", "llama-q-BF16", "llama-q-Q8_0", "llama-q-Q4_0", "llama-q-Q4_K_M", "llama-q-Q5_K_M", "llama-q-Q6_K",
-            "llama-tied-F32", "qwen2-q-F16", "qwen2-q-Q8_0", "qwen3-q-F32", "qwen3-q-F16", "qwen3-q-Q8_0", "qwen3-q-Q4_K_M"})
+            "llama-tied-F32", "qwen2-q-F16", "qwen2-q-Q8_0", "qwen3-q-F32", "qwen3-q-F16", "qwen3-q-Q8_0", "qwen3-q-Q4_K_M",
+            "gemma2-q-F32", "gemma2-q-F16", "gemma2-q-Q8_0", "gemma3-q-F32", "gemma3-q-F16", "gemma3-q-Q8_0",
+            "phi3-q-F32", "phi3-q-F16", "phi3-q-Q8_0"})
     void tokenizationMatchesLlamaCpp(String name) throws IOException {
         JsonNode ref = expected(name);
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/" + name + ".gguf"))) {
@@ -114,7 +116,16 @@ class FixtureParityTest {
             "qwen3-q-F32,    8e-4,   2e-3",
             "qwen3-q-F16,    2e-3,   4e-3",
             "qwen3-q-Q8_0,   6e-2,   6e-2",
-            "qwen3-q-Q4_K_M, 6e-2,   1.2e-1"})
+            "qwen3-q-Q4_K_M, 6e-2,   1.2e-1",
+            "gemma2-q-F32,   8e-4,   8e-4",
+            "gemma2-q-F16,   2e-3,   2e-3",
+            "gemma2-q-Q8_0,  6e-2,   6e-2",
+            "gemma3-q-F32,   8e-4,   2e-3",
+            "gemma3-q-F16,   2e-3,   4e-3",
+            "gemma3-q-Q8_0,  6e-2,   6e-2",
+            "phi3-q-F32,     8e-4,   2e-3",
+            "phi3-q-F16,     2e-3,   4e-3",
+            "phi3-q-Q8_0,    6e-2,   6e-2"})
     void teacherForcedLogitsAndGreedyIdsMatchLlamaCpp(String name, double javaTolerance, double nativeTolerance) throws IOException {
         double tolerance = io.razorstream.engine.tensor.Kernels.nativeSelected() ? nativeTolerance : javaTolerance;
         JsonNode ref = expected(name);
@@ -181,7 +192,16 @@ class FixtureParityTest {
             "qwen3-q-F32,    2e-3",
             "qwen3-q-F16,    4e-3",
             "qwen3-q-Q8_0,   6e-2",
-            "qwen3-q-Q4_K_M, 1.2e-1"})
+            "qwen3-q-Q4_K_M, 1.2e-1",
+            "gemma2-q-F32,   8e-4",
+            "gemma2-q-F16,   2e-3",
+            "gemma2-q-Q8_0,  6e-2",
+            "gemma3-q-F32,   2e-3",
+            "gemma3-q-F16,   4e-3",
+            "gemma3-q-Q8_0,  6e-2",
+            "phi3-q-F32,     2e-3",
+            "phi3-q-F16,     4e-3",
+            "phi3-q-Q8_0,    6e-2"})
     void gemmPrefillMatchesLlamaCpp(String name, double tolerance) throws IOException {
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));
