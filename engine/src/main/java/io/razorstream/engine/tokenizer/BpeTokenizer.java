@@ -18,25 +18,68 @@ import java.util.regex.Pattern;
 public final class BpeTokenizer implements Tokenizer {
     private static final String GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 
-    /**
-     * Pre-tokenizer splits by {@code tokenizer.ggml.pre} (llama.cpp's expressions). Where there are several,
-     * they apply in turn: each splits the pieces the previous one produced.
-     */
-    static final Map<String, List<String>> PRE = Map.of(
+    /** A pre-tokenizer: its expressions, applied in turn (each splits the pieces the previous one produced), and
+     *  whether a word that is itself a token is taken whole before any merge (llama.cpp's ignore_merges). */
+    record Rules(List<String> regexes, boolean ignoreMerges) {
+        static Rules of(String... regexes) {
+            return new Rules(List.of(regexes), false);
+        }
+    }
+
+    private static final String CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+    /** An upper-case-like letter run then a lower-case-like one, as llama.cpp rewrites \\p{Lu}.. / \\p{Ll}.. classes (any letter not a-z / not A-Z). */
+    private static final String UPPER = "((?=[\\p{L}])([^a-z]))", LOWER = "((?=[\\p{L}])([^A-Z]))";
+    /** deepseek-llm's letter class: the cased letters, as its tokenizer.json lists them. */
+    private static final String DEEPSEEK_LETTERS = "A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}"
+            + "\\x{376}\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}"
+            + "\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}"
+            + "\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}"
+            + "\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}"
+            + "\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}"
+            + "\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}"
+            + "\\x{2145}-\\x{2149}\\x{214E}\\x{2183}\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}\\x{2CF2}\\x{2CF3}"
+            + "\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}"
+            + "\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
+            + "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}";
+    private static final String CJK = "\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}";
+
+    /** Pre-tokenizer rules by {@code tokenizer.ggml.pre}: llama.cpp's expressions (llama-vocab.cpp) for each name. */
+    static final Map<String, Rules> PRE = Map.ofEntries(
             // llama.cpp's rules when tokenizer.ggml.pre is missing or "default": punctuation runs, GPT-2's rule, digit runs, 3-digit groups
-            "default", List.of("[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"),
-            "falcon", List.of("[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]"),
+            Map.entry("default", Rules.of("[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]")),
+            Map.entry("falcon", Rules.of("[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]")),
             // newlines alone, letter runs, punctuation runs (each with one leading space), CJK runs, single digits
-            "deepseek-coder", List.of("[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\u4E00-\\u9FA5\\u0800-\\u4E00\\uAC00-\\uD7FF]+", "\\p{N}"),
-            "gpt-2", List.of(GPT2),
-            "smollm", List.of("\\p{N}", GPT2),
-            "llama-bpe", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
-            "qwen2", List.of("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"));
-    /** Other names llama.cpp gives the same splits. */
-    static final Map<String, String> ALIASES = Map.of("gpt2", "gpt-2", "llama3", "llama-bpe", "llama-v3", "llama-bpe",
-            "smaug-bpe", "llama-bpe", "deepseek-r1-qwen", "qwen2", "olmo", "gpt-2", "mpt", "gpt-2", "starcoder", "smollm", "refact", "smollm");
+            Map.entry("deepseek-coder", Rules.of("[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[" + CJK + "]+", "\\p{N}")),
+            // newlines alone, cased-letter runs, ASCII/full-width punctuation runs, trailing spaces, CJK runs, digit runs
+            Map.entry("deepseek-llm", Rules.of("[\\r\\n]", "\\s?[" + DEEPSEEK_LETTERS + "]+",
+                    "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+", "\\s+\\z", "[" + CJK + "]+", "\\p{N}+")),
+            // 3-digit groups, CJK and kana runs, then a GPT-4-like rule over letters+marks and punctuation+symbols
+            Map.entry("deepseek-v3", Rules.of("\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
+                    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*"
+                            + "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
+            Map.entry("gpt-2", Rules.of(GPT2)),
+            // single digits, then GPT-2's rule (starcoder, refact, command-r, smollm, codeshell, exaone, minerva)
+            Map.entry("smollm", Rules.of("\\p{N}", GPT2)),
+            Map.entry("llama-bpe", new Rules(List.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"), true)),
+            // chatglm-bpe: llama 3's expression without ignore_merges
+            Map.entry("chatglm-bpe", Rules.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
+            Map.entry("qwen2", Rules.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
+            // Mistral's tekken: case-split letter runs, single digits, punctuation runs that may end in newlines or '/'
+            Map.entry("tekken", new Rules(List.of("[^\\r\\n\\p{L}\\p{N}]?" + UPPER + "*" + LOWER + "+|[^\\r\\n\\p{L}\\p{N}]?" + UPPER + "+" + LOWER + "*"
+                    + "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"), true)),
+            // o200k (gpt-4o, llama4): tekken's case split with contractions after the run, 3-digit groups
+            Map.entry("gpt-4o", Rules.of("[^\\r\\n\\p{L}\\p{N}]?" + UPPER + "*" + LOWER + "+" + CONTRACTIONS + "?|[^\\r\\n\\p{L}\\p{N}]?" + UPPER + "+" + LOWER + "*"
+                    + CONTRACTIONS + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")));
+    /** Other names llama.cpp gives the same rules. */
+    static final Map<String, String> ALIASES = Map.ofEntries(Map.entry("gpt2", "gpt-2"), Map.entry("llama3", "llama-bpe"),
+            Map.entry("llama-v3", "llama-bpe"), Map.entry("falcon3", "llama-bpe"), Map.entry("dbrx", "llama-bpe"), Map.entry("smaug-bpe", "llama-bpe"),
+            Map.entry("deepseek-r1-qwen", "qwen2"), Map.entry("stablelm2", "qwen2"), Map.entry("olmo", "gpt-2"), Map.entry("mpt", "gpt-2"),
+            Map.entry("jais", "gpt-2"), Map.entry("phi-2", "gpt-2"), Map.entry("starcoder", "smollm"), Map.entry("refact", "smollm"),
+            Map.entry("command-r", "smollm"), Map.entry("codeshell", "smollm"), Map.entry("exaone", "smollm"), Map.entry("minerva-7b", "smollm"),
+            Map.entry("llama4", "gpt-4o"));
 
     private static final char[] BYTE_TO_CHAR = new char[256];
     private static final Map<Character, Byte> CHAR_TO_BYTE = new HashMap<>();
@@ -53,6 +96,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final Vocabulary vocab;
     private final Map<String, Integer> ranks;
     private final List<Pattern> pre;
+    private final boolean ignoreMerges;
     private final SpecialTokens specials;
 
     /**
@@ -64,12 +108,13 @@ public final class BpeTokenizer implements Tokenizer {
         this.ranks = new HashMap<>(merges.size() * 2);
         for (int i = 0; i < merges.size(); i++) ranks.putIfAbsent(merges.get(i), i);
         String name = preName == null ? "default" : ALIASES.getOrDefault(preName, preName);
-        List<String> regexes = PRE.get(name);
-        if (regexes == null) {
+        Rules rules = PRE.get(name);
+        if (rules == null) {
             throw new IllegalArgumentException("unsupported BPE pre-tokenizer '" + preName + "' (supported: " + String.join(", ", new java.util.TreeSet<>(PRE.keySet()))
                     + " and their aliases " + new java.util.TreeSet<>(ALIASES.keySet()) + ")");
         }
-        this.pre = regexes.stream().map(r -> Pattern.compile(r, Pattern.UNICODE_CHARACTER_CLASS)).toList();
+        this.pre = rules.regexes().stream().map(r -> Pattern.compile(r, Pattern.UNICODE_CHARACTER_CLASS)).toList();
+        this.ignoreMerges = rules.ignoreMerges();
         this.specials = new SpecialTokens(vocab);
     }
 
@@ -114,6 +159,13 @@ public final class BpeTokenizer implements Tokenizer {
     /** BPE on one word: symbols are the byte-characters, merged by rank (ties: leftmost first). */
     private void word(String w, List<Integer> out) {
         byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
+        if (ignoreMerges) {
+            int whole = vocab.id(byteCharacters(bytes));
+            if (whole >= 0) {
+                out.add(whole);
+                return;
+            }
+        }
         int n = bytes.length;
         String[] sym = new String[n];
         int[] prev = new int[n], next = new int[n];
@@ -147,6 +199,12 @@ public final class BpeTokenizer implements Tokenizer {
                 out.add(b >= 0 ? b : vocab.unk());
             }
         }
+    }
+
+    private static String byteCharacters(byte[] bytes) {
+        StringBuilder sb = new StringBuilder(bytes.length);
+        for (byte b : bytes) sb.append(BYTE_TO_CHAR[b & 0xFF]);
+        return sb.toString();
     }
 
     private void offer(PriorityQueue<Pair> queue, String[] sym, int l, int r) {

@@ -21,6 +21,11 @@ class BpeTokenizerTest {
 
     /** As above, with {@code userDefined} tokens (GGUF type 4) as well as the control tokens {@code extra}. */
     static BpeTokenizer tokenizer(String pre, List<String> merges, List<String> userDefined, String... extra) {
+        return tokenizer(pre, merges, userDefined, List.of(), extra);
+    }
+
+    /** As above, with {@code normal} tokens that no merge produces. */
+    static BpeTokenizer tokenizer(String pre, List<String> merges, List<String> userDefined, List<String> normal, String... extra) {
         List<String> texts = new ArrayList<>();
         List<Vocabulary.TokenType> types = new ArrayList<>();
         for (char c = '!'; c <= '~'; c++) add(texts, types, String.valueOf(c), Vocabulary.TokenType.NORMAL);
@@ -29,6 +34,7 @@ class BpeTokenizerTest {
         add(texts, types, "\u00C3", Vocabulary.TokenType.NORMAL);  // é's UTF-8 bytes C3 A9 as byte-characters
         add(texts, types, "\u00A9", Vocabulary.TokenType.NORMAL);
         for (String m : merges) add(texts, types, m.replace(" ", ""), Vocabulary.TokenType.NORMAL);
+        for (String n : normal) add(texts, types, n, Vocabulary.TokenType.NORMAL);
         for (String e : extra) add(texts, types, e, Vocabulary.TokenType.CONTROL);
         for (String u : userDefined) add(texts, types, u, Vocabulary.TokenType.USER_DEFINED);
         Vocabulary v = new Vocabulary("gpt2", texts.toArray(String[]::new), new float[texts.size()], types.toArray(Vocabulary.TokenType[]::new),
@@ -144,8 +150,58 @@ class BpeTokenizerTest {
     }
 
     @Test
+    void deepseekLlmSplitsNewlinesCasedLetterRunsPunctuationCjkAndDigitRuns() {
+        BpeTokenizer t = tokenizer("deepseek-llm", List.of());
+        assertThat(t.words("Hello World\n  123 \u4F60\u597D!")).containsExactly("Hello", " World", "\n", "  ", "123", " ", "\u4F60\u597D", "!");
+        assertThat(t.words("\u0394\u03B5\u03B1 \u0394\u03B5")).containsExactly("\u0394\u03B5\u03B1", " \u0394\u03B5"); // Greek cased letters
+        // the punctuation rule's class !-/:-~ spans the ASCII letters too, so it cuts an accented word around them (as llama.cpp does)
+        assertThat(t.words("\u00C9t\u00E9")).containsExactly("\u00C9", "t", "\u00E9");
+        assertThat(t.words("ok  ")).containsExactly("ok", "  "); // trailing spaces are one word
+    }
+
+    @Test
+    void deepseekV3GroupsDigitsByThreeSplitsCjkAndKeepsPunctuationBeforeAsciiWords() {
+        BpeTokenizer t = tokenizer("deepseek-v3", List.of());
+        assertThat(t.words("Hello, 12345 \u4E16\u754C")).containsExactly("Hello", ",", " ", "123", "45", " ", "\u4E16\u754C");
+        assertThat(t.words("x.NET \u3072\u3089")).containsExactly("x", ".NET", " ", "\u3072\u3089"); // a punctuation mark leads an ASCII word; kana runs
+    }
+
+    @Test
+    void tekkenSplitsLetterRunsAtCaseChangesAndDigitsOneByOne() {
+        BpeTokenizer t = tokenizer("tekken", List.of());
+        assertThat(t.words("HelloWorld FOOBar 42")).containsExactly("Hello", "World", " FOOBar", " ", "4", "2");
+        assertThat(t.words("I'm")).containsExactly("I", "'m");
+        assertThat(t.words("a/b//\n")).containsExactly("a", "/b", "//\n"); // punctuation runs may end in '/' and newlines
+    }
+
+    @Test
+    void gpt4oKeepsContractionsWithTheirWordAndGroupsDigitsByThree() {
+        BpeTokenizer t = tokenizer("gpt-4o", List.of());
+        assertThat(t.words("I'm HAPPY 12345")).containsExactly("I'm", " HAPPY", " ", "123", "45");
+        assertThat(t.words("HelloWorld")).containsExactly("Hello", "World");
+        assertThat(tokenizer("llama4", List.of()).words("you'RE")).containsExactly("you'RE"); // an alias; contractions in either case
+    }
+
+    @Test
+    void commandRAndChatglmUseTheRulesLlamaCppGivesThem() {
+        assertThat(tokenizer("command-r", List.of()).words("in 2025 it's")).containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
+        assertThat(tokenizer("chatglm-bpe", List.of()).words("1234567 I'LL")).containsExactly("123", "456", "7", " I", "'LL");
+    }
+
+    @Test
+    void llama3AndTekkenTakeAWordThatIsATokenWholeBeforeAnyMerge() {
+        // "hello" is in the vocabulary, but the merges alone reach only "he" "ll" "o"
+        List<String> merges = List.of("h e", "l l");
+        BpeTokenizer withIgnoreMerges = tokenizer("llama-bpe", merges, List.of(), List.of("hello"));
+        BpeTokenizer withoutIt = tokenizer("chatglm-bpe", merges, List.of(), List.of("hello"));
+        assertThat(pieces(withIgnoreMerges, "hello", false)).containsExactly("hello");
+        assertThat(pieces(tokenizer("tekken", merges, List.of(), List.of("hello")), "hello", false)).containsExactly("hello");
+        assertThat(pieces(withoutIt, "hello", false)).containsExactly("he", "ll", "o");
+    }
+
+    @Test
     void unknownPreTokenizerIsRefusedByName() {
-        assertThatThrownBy(() -> tokenizer("deepseek-llm", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'deepseek-llm'")
-                .hasMessageContaining("qwen2");
+        assertThatThrownBy(() -> tokenizer("viking", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'viking'")
+                .hasMessageContaining("qwen2").hasMessageContaining("deepseek-llm");
     }
 }
