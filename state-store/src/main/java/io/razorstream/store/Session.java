@@ -117,7 +117,7 @@ public final class Session {
     SessionMeta meta() {
         ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
-                template == null ? "" : template.name().toLowerCase(java.util.Locale.ROOT), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
+                template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
     }
 
     void restoreBookkeeping(SessionMeta meta) {

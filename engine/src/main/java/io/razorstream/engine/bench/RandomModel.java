@@ -3,6 +3,7 @@ package io.razorstream.engine.bench;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Quantizer;
+import io.razorstream.engine.tokenizer.BpeVocabularyWriter;
 import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 
 import java.io.IOException;
@@ -29,21 +30,43 @@ public final class RandomModel {
 
     /** As {@link #write(ModelShape, GgmlType, long, Path)}, declaring {@code contextLength} instead of the shape's. */
     public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, Path out) throws IOException {
+        write(shape, type, seed, contextLength, false, out);
+    }
+
+    /**
+     * As above; with {@code asLlama}, the shape's sizes as a plain llama model (no family features, no window): the
+     * baseline that the family's own layers are measured against.
+     */
+    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, boolean asLlama, Path out) throws IOException {
         if (!type.supported()) throw new IllegalArgumentException("unsupported weight type " + type);
-        int d = shape.embedding, hs = d / shape.heads, kv = shape.kvHeads * hs;
+        String a = asLlama ? "llama" : shape.architecture;
+        int d = shape.embedding, hs = shape.headDim, q = shape.heads * hs, kv = shape.kvHeads * hs, ff = shape.feedForward;
+        boolean gemma = a.startsWith("gemma"), qkNorm = a.equals("qwen3") || a.equals("gemma3"), fused = a.equals("phi3");
         GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", "llama");
+        w.putString("general.architecture", a);
         w.putString("general.name", "random " + shape.id + " " + type);
-        w.putUint32("llama.context_length", contextLength);
-        w.putUint32("llama.embedding_length", d);
-        w.putUint32("llama.block_count", shape.layers);
-        w.putUint32("llama.feed_forward_length", shape.feedForward);
-        w.putUint32("llama.attention.head_count", shape.heads);
-        w.putUint32("llama.attention.head_count_kv", shape.kvHeads);
-        w.putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putFloat32("llama.rope.freq_base", shape.ropeBase);
-        w.putUint32("llama.rope.dimension_count", hs);
-        putVocabulary(w, shape.vocabulary);
+        w.putUint32(a + ".context_length", contextLength);
+        w.putUint32(a + ".embedding_length", d);
+        w.putUint32(a + ".block_count", shape.layers);
+        w.putUint32(a + ".feed_forward_length", ff);
+        w.putUint32(a + ".attention.head_count", shape.heads);
+        w.putUint32(a + ".attention.head_count_kv", shape.kvHeads);
+        w.putUint32(a + ".attention.key_length", hs);
+        w.putUint32(a + ".attention.value_length", hs);
+        w.putFloat32(a + ".attention.layer_norm_rms_epsilon", gemma || qkNorm ? 1e-6f : 1e-5f);
+        w.putFloat32(a + ".rope.freq_base", shape.ropeBase);
+        w.putUint32(a + ".rope.dimension_count", hs);
+        if (shape.slidingWindow > 0 && !asLlama) w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
+        if (a.equals("gemma2")) {
+            w.putFloat32(a + ".attn_logit_softcapping", 50f);
+            w.putFloat32(a + ".final_logit_softcapping", 30f);
+        }
+        if (a.equals("gemma3")) w.putFloat32(a + ".rope.freq_base_swa", 10000f);
+        switch (shape.vocab) {
+            case SPM -> putVocabulary(w, shape.vocabulary);
+            case LLAMA3_BPE -> BpeVocabularyWriter.write(w, "llama-bpe", shape.vocabulary, BpeVocabularyWriter.LLAMA3_SPECIALS);
+            case QWEN2_BPE -> BpeVocabularyWriter.write(w, "qwen2", shape.vocabulary, BpeVocabularyWriter.QWEN_SPECIALS);
+        }
 
         SplittableRandom seeds = new SplittableRandom(seed);
         matrix(w, "token_embd.weight", type, shape.vocabulary, d, seeds.nextLong());
@@ -52,14 +75,28 @@ public final class RandomModel {
         for (int l = 0; l < shape.layers; l++) {
             String p = "blk." + l + ".";
             vector(w, p + "attn_norm.weight", d, seeds.nextLong());
-            matrix(w, p + "attn_q.weight", type, d, d, seeds.nextLong());
-            matrix(w, p + "attn_k.weight", type, kv, d, seeds.nextLong());
-            matrix(w, p + "attn_v.weight", type, kv, d, seeds.nextLong());
-            matrix(w, p + "attn_output.weight", type, d, d, seeds.nextLong());
+            if (fused) {
+                matrix(w, p + "attn_qkv.weight", type, q + 2 * kv, d, seeds.nextLong());
+            } else {
+                matrix(w, p + "attn_q.weight", type, q, d, seeds.nextLong());
+                matrix(w, p + "attn_k.weight", type, kv, d, seeds.nextLong());
+                matrix(w, p + "attn_v.weight", type, kv, d, seeds.nextLong());
+            }
+            if (qkNorm) {
+                vector(w, p + "attn_q_norm.weight", hs, seeds.nextLong());
+                vector(w, p + "attn_k_norm.weight", hs, seeds.nextLong());
+            }
+            matrix(w, p + "attn_output.weight", type, d, q, seeds.nextLong());
+            if (gemma) vector(w, p + "post_attention_norm.weight", d, seeds.nextLong());
             vector(w, p + "ffn_norm.weight", d, seeds.nextLong());
-            matrix(w, p + "ffn_gate.weight", type, shape.feedForward, d, seeds.nextLong());
-            matrix(w, p + "ffn_up.weight", type, shape.feedForward, d, seeds.nextLong());
-            matrix(w, p + "ffn_down.weight", type, d, shape.feedForward, seeds.nextLong());
+            if (fused) {
+                matrix(w, p + "ffn_up.weight", type, 2 * ff, d, seeds.nextLong());
+            } else {
+                matrix(w, p + "ffn_gate.weight", type, ff, d, seeds.nextLong());
+                matrix(w, p + "ffn_up.weight", type, ff, d, seeds.nextLong());
+            }
+            matrix(w, p + "ffn_down.weight", type, d, ff, seeds.nextLong());
+            if (gemma) vector(w, p + "post_ffw_norm.weight", d, seeds.nextLong());
         }
         w.write(out);
     }
@@ -75,7 +112,6 @@ public final class RandomModel {
         for (int i = 0; i < scores.length; i++) scores[i] = -(SpmVocabularyWriter.FIRST_PIECE + i);
         SpmVocabularyWriter.write(w, pieces, scores);
     }
-
 
     private static void matrix(GgufWriter w, String name, GgmlType type, int rows, int cols, long seed) {
         w.addTensor(name, type, new long[] {cols, rows}, out -> {

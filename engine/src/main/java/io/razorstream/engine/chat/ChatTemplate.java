@@ -26,6 +26,54 @@ public enum ChatTemplate {
             return "<|im_end|>\n";
         }
     },
+    /**
+     * Qwen3: ChatML, with the model thinking first ({@code <think>...</think>} opens its reply, Qwen3's default). The
+     * reasoning stays in the session's cache as generated: a session grows on its cache and is never re-rendered, so
+     * the template's dropping of earlier turns' reasoning does not apply.
+     */
+    QWEN3 {
+        @Override
+        String open(String role, String previous) {
+            return CHATML.open(role, previous);
+        }
+
+        @Override
+        String close(String role) {
+            return CHATML.close(role);
+        }
+    },
+    /** Qwen3 with thinking off (its template's {@code enable_thinking=false}): the reply opens with an empty think block. */
+    QWEN3_NO_THINK {
+        @Override
+        String open(String role, String previous) {
+            return "assistant".equals(role) ? CHATML.open(role, previous) + "<think>\n\n</think>\n\n" : CHATML.open(role, previous);
+        }
+
+        @Override
+        String close(String role) {
+            return CHATML.close(role);
+        }
+    },
+    /**
+     * Gemma 1-3: {@code <start_of_turn>user\ncontent<end_of_turn>\n}, the assistant's role named {@code model}. Gemma has no
+     * system role: as llama.cpp does, a system message opens the first user turn, followed by a blank line.
+     */
+    GEMMA {
+        @Override
+        String open(String role, String previous) {
+            return switch (role) {
+                case "system" -> "<start_of_turn>user\n";
+                case "user" -> "system".equals(previous) ? "" : "<start_of_turn>user\n";
+                case "assistant" -> "<start_of_turn>model\n";
+                default -> "<start_of_turn>" + role + "\n";
+            };
+        }
+
+        @Override
+        String close(String role) {
+            return "system".equals(role) ? "\n\n" : "<end_of_turn>\n";
+        }
+    },
     /** Llama 3: header tokens around the role, {@code <|eot_id|>} after each message. */
     LLAMA3 {
         @Override
@@ -78,7 +126,6 @@ public enum ChatTemplate {
             };
         }
     },
-    /** Zephyr: {@code <|role|>\ncontent</s>\n}. */
     /** Phi-3 / Phi-4-mini: {@code <|role|>\ncontent<|end|>\n}. */
     PHI3 {
         @Override
@@ -91,6 +138,7 @@ public enum ChatTemplate {
             return "<|end|>\n";
         }
     },
+    /** Zephyr: {@code <|role|>\ncontent</s>\n}. */
     ZEPHYR {
         @Override
         String open(String role, String previous) {
@@ -161,7 +209,8 @@ public enum ChatTemplate {
     /** The family of a GGUF {@code tokenizer.chat_template}, or PLAIN when none is recognised (or there is none). */
     public static ChatTemplate detect(String jinja) {
         if (jinja == null || jinja.isBlank()) return PLAIN;
-        if (jinja.contains("<|im_start|>")) return CHATML;
+        if (jinja.contains("<|im_start|>")) return jinja.contains("<think>") ? QWEN3 : CHATML;
+        if (jinja.contains("<start_of_turn>")) return GEMMA;
         if (jinja.contains("<|start_header_id|>")) return LLAMA3;
         if (jinja.contains("<|assistant|>") && jinja.contains("<|end|>")) return PHI3; // before Zephyr, whose markers it shares
         if (jinja.contains("<|user|>") && jinja.contains("<|assistant|>")) return ZEPHYR;
@@ -170,12 +219,16 @@ public enum ChatTemplate {
         return PLAIN;
     }
 
-    /** By name (chatml, llama3, llama2, mistral, phi3, zephyr, plain), for a command-line or config override. */
+    /** The name {@link #named} takes: chatml, qwen3, qwen3-no-think, gemma, llama3, ... */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    /** By {@link #label} (chatml, qwen3, qwen3-no-think, gemma, llama3, llama2, mistral, phi3, zephyr, plain), for a command-line or config override. */
     public static ChatTemplate named(String name) {
-        try {
-            return valueOf(name.toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown chat template '" + name + "' (known: chatml, llama3, llama2, mistral, phi3, zephyr, plain)");
-        }
+        String label = name.toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        for (ChatTemplate t : values()) if (t.label().equals(label)) return t;
+        throw new IllegalArgumentException("unknown chat template '" + name + "' (known: "
+                + String.join(", ", java.util.Arrays.stream(values()).map(ChatTemplate::label).toList()) + ")");
     }
 }

@@ -49,8 +49,28 @@ final class InspectCommand implements Callable<Integer> {
             }
             out.printf("%n%d parameters, %d bytes of tensor data%n", params, f.tensorBytes());
             out.printf("runs on: %s%n", io.razorstream.engine.tensor.Kernels.describe());
+            describeModel(f, out);
         }
         out.flush();
         return 0;
+    }
+
+    /** The family as the engine reads it, and what a cache keeps on its sliding-window layers; or why it cannot run. */
+    private static void describeModel(GgufFile f, PrintWriter out) {
+        io.razorstream.engine.llama.LlamaConfig c;
+        try {
+            c = io.razorstream.engine.llama.LlamaConfig.from(f);
+        } catch (io.razorstream.engine.gguf.GgufFormatException e) {
+            out.printf("model: not runnable: %s%n", e.getMessage());
+            return;
+        }
+        out.printf("model: %s, %d layers, %d heads (%d KV) of %d, features %s%n", c.architecture(), c.blockCount(), c.headCount(),
+                c.kvHeadCount(), c.headSize(), c.arch().features().isEmpty() ? "none" : new java.util.TreeSet<>(c.arch().features()));
+        var w = c.slidingWindow();
+        if (w.size() > 0) {
+            out.printf("sliding window: %d tokens on %d of %d layers %s; those layers' heads keep at most %d positions by the model's own definition "
+                            + "(no compensation token, never retrieval heads); full-cache sizes count them windowed%n", w.size(), w.localLayers(),
+                    c.blockCount(), java.util.stream.IntStream.range(0, c.blockCount()).filter(c::isLocal).boxed().toList(), w.size());
+        }
     }
 }

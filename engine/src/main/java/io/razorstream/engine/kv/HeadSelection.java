@@ -22,7 +22,17 @@ public final class HeadSelection {
 
     /** Marks in {@code chosen} the {@link #count} of the highest {@code score}s (ties: lower layer, then lower head). */
     public static void top(double[][] score, double ratio, boolean[][] chosen) {
-        List<int[]> all = all(score.length, score[0].length, null);
+        top(score, ratio, chosen, new boolean[0]);
+    }
+
+    /**
+     * As {@link #top(double[][], double, boolean[][])} among the heads of the layers not marked in {@code skippedLayers}
+     * (a model's sliding-window layers, whose heads the model itself windows): the ratio is of those heads.
+     */
+    public static void top(double[][] score, double ratio, boolean[][] chosen, boolean[] skippedLayers) {
+        boolean[][] exclude = new boolean[score.length][score[0].length];
+        for (int l = 0; l < Math.min(skippedLayers.length, score.length); l++) java.util.Arrays.fill(exclude[l], skippedLayers[l]);
+        List<int[]> all = all(score.length, score[0].length, exclude);
         all.sort(Comparator.<int[]>comparingDouble(p -> -score[p[0]][p[1]]).thenComparingInt(p -> p[0]).thenComparingInt(p -> p[1]));
         int n = count(ratio, all.size());
         for (int i = 0; i < n; i++) chosen[all.get(i)[0]][all.get(i)[1]] = true;

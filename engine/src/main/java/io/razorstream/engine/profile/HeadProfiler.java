@@ -77,8 +77,10 @@ public final class HeadProfiler {
         }
         double[][] kvEcho = groupMax(echo, c), kvInduction = groupMax(induction, c);
         boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
-        HeadSelection.top(kvInduction, options.inductionRatio(), retrieval);
-        HeadSelection.top(kvEcho, options.echoRatio(), retrieval);
+        // The sliding-window layers' heads are windows by the model's own definition: retrieval heads are chosen among the others.
+        boolean[] local = c.slidingWindow().local();
+        HeadSelection.top(kvInduction, options.inductionRatio(), retrieval, local);
+        HeadSelection.top(kvEcho, options.echoRatio(), retrieval, local);
         return new HeadProfile(fingerprint, k, seeds, options.inductionRatio(), options.echoRatio(), echo, induction, kvEcho,
                 kvInduction, retrieval);
     }

@@ -93,6 +93,11 @@ public final class BpeTokenizer implements Tokenizer {
         }
     }
 
+    /** GPT-2's printable stand-in for byte {@code b} (the text of its byte token in a byte-level vocabulary). */
+    public static String byteCharacter(int b) {
+        return String.valueOf(BYTE_TO_CHAR[b & 0xFF]);
+    }
+
     private final Vocabulary vocab;
     private final Map<String, Integer> ranks;
     private final List<Pattern> pre;

@@ -43,6 +43,32 @@ class ChatTemplateTest {
     }
 
     @Test
+    void gemmaNamesTheAssistantModelAndMergesTheSystemMessageIntoTheFirstUserTurn() {
+        assertThat(ChatTemplate.GEMMA.render(CONVERSATION, true)).isEqualTo(
+                "<start_of_turn>user\nBe brief.\n\nHi!<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n"
+                        + "<start_of_turn>user\nName a colour.<end_of_turn>\n<start_of_turn>model\n");
+        assertThat(ChatTemplate.GEMMA.render(List.of(Message.user("Hi!")), true)).isEqualTo("<start_of_turn>user\nHi!<end_of_turn>\n<start_of_turn>model\n");
+    }
+
+    @Test
+    void qwen3ThinksByDefaultAndOpensTheReplyWithAnEmptyThinkBlockWhenThinkingIsOff() {
+        assertThat(ChatTemplate.QWEN3.render(CONVERSATION, true)).isEqualTo(ChatTemplate.CHATML.render(CONVERSATION, true));
+        assertThat(ChatTemplate.QWEN3_NO_THINK.render(List.of(Message.user("Hi!")), true))
+                .isEqualTo("<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+        assertThat(ChatTemplate.named("qwen3-no-think")).isEqualTo(ChatTemplate.QWEN3_NO_THINK);
+        assertThat(ChatTemplate.named("QWEN3_NO_THINK")).isEqualTo(ChatTemplate.QWEN3_NO_THINK); // as older session records store it
+    }
+
+    @Test
+    void familiesAreDetectedFromTheirMarkers() {
+        assertThat(ChatTemplate.detect("{%- if enable_thinking is defined %}<|im_start|>assistant\n<think>\n\n</think>")).isEqualTo(ChatTemplate.QWEN3);
+        assertThat(ChatTemplate.detect("{{ '<|im_start|>' + message['role'] }}")).isEqualTo(ChatTemplate.CHATML);
+        assertThat(ChatTemplate.detect("{{ '<start_of_turn>' + role + '\n' }}")).isEqualTo(ChatTemplate.GEMMA);
+        assertThat(ChatTemplate.detect("{{'<|user|>' + message['content'] + '<|end|>'}}{{'<|assistant|>'}}")).isEqualTo(ChatTemplate.PHI3);
+        assertThat(ChatTemplate.detect("{{ bos_token }}{{ message.content }}")).isEqualTo(ChatTemplate.PLAIN);
+    }
+
+    @Test
     void phi3ClosesEveryMessageWithEnd() {
         assertThat(ChatTemplate.PHI3.render(List.of(Message.system("Be brief."), Message.user("Hi!")), true))
                 .isEqualTo("<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\n");

@@ -46,6 +46,17 @@ class HeadProfilerTest {
     }
 
     @Test
+    void retrievalHeadsAreChosenAmongTheGlobalLayersOnly() {
+        // layer 0 is a sliding-window layer: its high scores do not count, and the ratio is of the other layers' heads
+        double[][] score = {{0.9, 0.8}, {0.1, 0.5}, {0.3, 0.2}};
+        boolean[][] chosen = new boolean[3][2];
+        io.razorstream.engine.kv.HeadSelection.top(score, 0.5, chosen, new boolean[] {true, false, false});
+        assertThat(chosen[0]).containsExactly(false, false);
+        assertThat(chosen[1]).containsExactly(false, true);
+        assertThat(chosen[2]).containsExactly(true, false);
+    }
+
+    @Test
     void theProbeIsBosThenFourIdenticalRepeatsOfOrdinaryTokens() {
         int[] probe = HeadProfiler.probe(1, new int[] {10, 11, 12}, 50, new SplittableRandom(5));
         assertThat(probe).hasSize(201);

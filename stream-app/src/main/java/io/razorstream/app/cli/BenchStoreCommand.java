@@ -53,8 +53,8 @@ final class BenchStoreCommand implements Callable<Integer> {
         ModelShape shape = ModelShape.byId(like);
         if (tokens < 1 || turnTokens < 1 || loads < 1) throw new IllegalArgumentException("--tokens, --turn-tokens and --loads must be positive");
         if (ratio < 0 || ratio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
-        LlamaConfig config = new LlamaConfig(shape.embedding, shape.layers, shape.heads, shape.kvHeads, shape.embedding / shape.heads,
-                shape.feedForward, shape.vocabulary, Math.max(shape.context, tokens), 1e-5f, shape.ropeBase, shape.embedding / shape.heads);
+        LlamaConfig config = new LlamaConfig(shape.embedding, shape.layers, shape.heads, shape.kvHeads, shape.headDim,
+                shape.feedForward, shape.vocabulary, Math.max(shape.context, tokens), 1e-5f, shape.ropeBase, shape.headDim);
         KvPolicy policy = StoreBenchmark.razor(config, ratio);
         Path where = dir != null ? dir : Files.createTempDirectory("razorstream-bench-store");
         try {

@@ -25,7 +25,7 @@ final class LocalChat {
             }
             Conversation chat = Conversation.start(model, template, parallel);
             if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
-            System.err.println(modelPath.getFileName() + ", template " + template.name().toLowerCase(java.util.Locale.ROOT)
+            System.err.println(modelPath.getFileName() + ", template " + template.label()
                     + ". Type a message; /reset starts over, /quit or Ctrl-D ends.");
             for (String line; ; ) {
                 System.err.print("> ");
