@@ -41,6 +41,11 @@ public final class BpeTokenizer implements Tokenizer {
             + "\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}"
             + "\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
             + "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}";
+    /**
+     * \\p{S} as llama.cpp's regex path has it: its ASCII symbol class is $+<=>^`| (unicode.cpp), without '~', which is
+     * therefore neither punctuation nor symbol there (verified against llama-tokenize on a deepseek-v3 vocabulary).
+     */
+    private static final String SYMBOL = "[\\p{S}&&[^~]]";
     private static final String CJK = "\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}";
 
     /** Pre-tokenizer rules by {@code tokenizer.ggml.pre}: llama.cpp's expressions (llama-vocab.cpp) for each name. */
@@ -55,7 +60,7 @@ public final class BpeTokenizer implements Tokenizer {
                     "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+", "\\s+\\z", "[" + CJK + "]+", "\\p{N}+")),
             // 3-digit groups, CJK and kana runs, then a GPT-4-like rule over letters+marks and punctuation+symbols
             Map.entry("deepseek-v3", Rules.of("\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
-                    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*"
+                    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}" + SYMBOL + "]?[\\p{L}\\p{M}]+| ?[\\p{P}" + SYMBOL + "]+[\\r\\n]*"
                             + "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
             Map.entry("gpt-2", Rules.of(GPT2)),
             // single digits, then GPT-2's rule (starcoder, refact, command-r, smollm, codeshell, exaone, minerva)
