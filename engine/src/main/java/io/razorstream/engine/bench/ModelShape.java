@@ -1,5 +1,7 @@
 package io.razorstream.engine.bench;
 
+import io.razorstream.engine.llama.arch.Architecture;
+
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -60,16 +62,12 @@ public enum ModelShape {
         return Arrays.stream(values()).map(s -> s.id).collect(Collectors.joining(", "));
     }
 
-    /** The same sizes as a llama model (the baseline of the new layers' cost in {@code bench}). */
-    public boolean isLlama() {
-        return architecture.equals("llama");
-    }
-
     public long parameters() {
         long d = embedding, q = (long) heads * headDim, kv = (long) kvHeads * headDim;
         long perLayer = 2 * d * q + 2 * d * kv + 3 * d * feedForward + 2 * d;
-        if (architecture.startsWith("gemma")) perLayer += 2 * d;                      // post norms
-        if (architecture.equals("qwen3") || architecture.equals("gemma3")) perLayer += 2L * headDim; // q/k norms
+        Architecture family = Architecture.named(architecture);
+        if (family.has(Architecture.Feature.POST_NORMS)) perLayer += 2 * d;
+        if (family.has(Architecture.Feature.QK_NORM)) perLayer += 2L * headDim;
         return layers * perLayer + vocabulary * d * (tiedEmbeddings ? 1 : 2) + d;
     }
 }

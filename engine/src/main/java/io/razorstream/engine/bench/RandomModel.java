@@ -1,6 +1,8 @@
 package io.razorstream.engine.bench;
 
 import io.razorstream.engine.gguf.GgufWriter;
+import io.razorstream.engine.llama.arch.Architecture;
+import io.razorstream.engine.llama.arch.Architecture.Feature;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Quantizer;
 import io.razorstream.engine.tokenizer.BpeVocabularyWriter;
@@ -40,8 +42,9 @@ public final class RandomModel {
     public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, boolean asLlama, Path out) throws IOException {
         if (!type.supported()) throw new IllegalArgumentException("unsupported weight type " + type);
         String a = asLlama ? "llama" : shape.architecture;
+        Architecture family = Architecture.named(a);
         int d = shape.embedding, hs = shape.headDim, q = shape.heads * hs, kv = shape.kvHeads * hs, ff = shape.feedForward;
-        boolean gemma = a.startsWith("gemma"), qkNorm = a.equals("qwen3") || a.equals("gemma3"), fused = a.equals("phi3");
+        boolean postNorms = family.has(Feature.POST_NORMS), qkNorm = family.has(Feature.QK_NORM), fused = family.has(Feature.FUSED_PROJECTIONS);
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", a);
         w.putString("general.name", "random " + shape.id + " " + type);
@@ -53,7 +56,7 @@ public final class RandomModel {
         w.putUint32(a + ".attention.head_count_kv", shape.kvHeads);
         w.putUint32(a + ".attention.key_length", hs);
         w.putUint32(a + ".attention.value_length", hs);
-        w.putFloat32(a + ".attention.layer_norm_rms_epsilon", gemma || qkNorm ? 1e-6f : 1e-5f);
+        w.putFloat32(a + ".attention.layer_norm_rms_epsilon", postNorms || qkNorm ? 1e-6f : 1e-5f);
         w.putFloat32(a + ".rope.freq_base", shape.ropeBase);
         w.putUint32(a + ".rope.dimension_count", hs);
         if (shape.slidingWindow > 0 && !asLlama) w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
@@ -87,7 +90,7 @@ public final class RandomModel {
                 vector(w, p + "attn_k_norm.weight", hs, seeds.nextLong());
             }
             matrix(w, p + "attn_output.weight", type, d, q, seeds.nextLong());
-            if (gemma) vector(w, p + "post_attention_norm.weight", d, seeds.nextLong());
+            if (postNorms) vector(w, p + "post_attention_norm.weight", d, seeds.nextLong());
             vector(w, p + "ffn_norm.weight", d, seeds.nextLong());
             if (fused) {
                 matrix(w, p + "ffn_up.weight", type, 2 * ff, d, seeds.nextLong());
@@ -96,7 +99,7 @@ public final class RandomModel {
                 matrix(w, p + "ffn_up.weight", type, ff, d, seeds.nextLong());
             }
             matrix(w, p + "ffn_down.weight", type, d, ff, seeds.nextLong());
-            if (gemma) vector(w, p + "post_ffw_norm.weight", d, seeds.nextLong());
+            if (postNorms) vector(w, p + "post_ffw_norm.weight", d, seeds.nextLong());
         }
         w.write(out);
     }

@@ -15,43 +15,18 @@ import java.util.List;
  */
 public enum ChatTemplate {
     /** Qwen, and many others: {@code <|im_start|>role\ncontent<|im_end|>\n}. */
-    CHATML {
-        @Override
-        String open(String role, String previous) {
-            return "<|im_start|>" + role + "\n";
-        }
-
-        @Override
-        String close(String role) {
-            return "<|im_end|>\n";
-        }
-    },
+    CHATML,
     /**
      * Qwen3: ChatML, with the model thinking first ({@code <think>...</think>} opens its reply, Qwen3's default). The
      * reasoning stays in the session's cache as generated: a session grows on its cache and is never re-rendered, so
      * the template's dropping of earlier turns' reasoning does not apply.
      */
-    QWEN3 {
-        @Override
-        String open(String role, String previous) {
-            return CHATML.open(role, previous);
-        }
-
-        @Override
-        String close(String role) {
-            return CHATML.close(role);
-        }
-    },
+    QWEN3,
     /** Qwen3 with thinking off (its template's {@code enable_thinking=false}): the reply opens with an empty think block. */
     QWEN3_NO_THINK {
         @Override
         String open(String role, String previous) {
-            return "assistant".equals(role) ? CHATML.open(role, previous) + "<think>\n\n</think>\n\n" : CHATML.open(role, previous);
-        }
-
-        @Override
-        String close(String role) {
-            return CHATML.close(role);
+            return "assistant".equals(role) ? super.open(role, previous) + "<think>\n\n</think>\n\n" : super.open(role, previous);
         }
     },
     /**
@@ -163,9 +138,15 @@ public enum ChatTemplate {
         }
     };
 
-    abstract String open(String role, String previous);
+    /** The opening of a message: ChatML's ({@code <|im_start|>role\n}) unless the family says otherwise. */
+    String open(String role, String previous) {
+        return "<|im_start|>" + role + "\n";
+    }
 
-    abstract String close(String role);
+    /** The closing of a message: ChatML's ({@code <|im_end|>\n}) unless the family says otherwise. */
+    String close(String role) {
+        return "<|im_end|>\n";
+    }
 
     /** The whole conversation, with the opening of the assistant's reply when {@code generationPrompt}. */
     public String render(List<Message> messages, boolean generationPrompt) {

@@ -90,11 +90,16 @@ public sealed interface HeadSpec {
         };
     }
 
+    /** Whether this is a model's own sliding window ({@link WindowParams#sliding}), not a policy's choice. */
+    default boolean isSliding() {
+        return this instanceof Window w && w.params().isSliding();
+    }
+
     /** A short name for reports: full, window, sliding (a model's own window), h2o, snapkv. */
     default String label() {
         return switch (this) {
             case Full f -> "full";
-            case Window w -> w.params().isSliding() ? "sliding" : "window";
+            case Window w -> isSliding() ? "sliding" : "window";
             case HeavyHitters h -> "h2o";
             case Snap s -> "snapkv";
         };

@@ -79,7 +79,7 @@ public final class KvPolicy {
 
     /** Whether (layer, kvHead) holds a model's own sliding window ({@link #withSlidingLayers}). */
     public boolean isSliding(int layer, int kvHead) {
-        return heads[layer][kvHead] instanceof HeadSpec.Window w && w.params().isSliding();
+        return heads[layer][kvHead].isSliding();
     }
 
     public HeadSpec spec(int layer, int kvHead) {
@@ -125,10 +125,7 @@ public final class KvPolicy {
     public long fullBytes(long tokens, int headSize, int vectorBytes) {
         long bytes = 0;
         for (HeadSpec[] row : heads) {
-            for (HeadSpec s : row) {
-                boolean sliding = s instanceof HeadSpec.Window w && w.params().isSliding();
-                bytes += (sliding ? s : HeadSpec.FULL).bytes(tokens, -1, headSize, vectorBytes);
-            }
+            for (HeadSpec s : row) bytes += (s.isSliding() ? s : HeadSpec.FULL).bytes(tokens, -1, headSize, vectorBytes);
         }
         return bytes;
     }

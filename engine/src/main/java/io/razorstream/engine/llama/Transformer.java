@@ -144,6 +144,7 @@ public final class Transformer {
         ropeTable(b.cos, b.sin, thetaScale, start, count);
         if (localThetaScale != 0) ropeTable(b.localCos, b.localSin, localThetaScale, start, count);
 
+        boolean gelu = config.arch().has(Architecture.Feature.GELU_FFN);
         for (int l = 0; l < config.blockCount(); l++) {
             LlamaWeights.Layer layer = weights.layers()[l];
             boolean localRope = localThetaScale != 0 && config.isLocal(l);
@@ -175,7 +176,6 @@ public final class Transformer {
             for (int t = 0; t < count; t++) Ops.rmsNorm(b.normed[t], x[t], layer.ffnNorm(), config.rmsNormEps());
             b.prepare(GATE_UP, groups[l][GATE_UP], b.normed, count);
             b.plan(l, GATE_UP).run(parallel);
-            boolean gelu = config.arch().has(Architecture.Feature.GELU_FFN);
             for (int t = 0; t < count; t++) {
                 if (gelu) Ops.geglu(b.gate[t], b.up[t], config.feedForwardLength());
                 else Ops.swiglu(b.gate[t], b.up[t], config.feedForwardLength());

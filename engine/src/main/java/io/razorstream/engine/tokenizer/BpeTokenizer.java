@@ -27,6 +27,9 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     private static final String CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+    /** Llama 3's expression (cl100k's): contractions, letter runs, 3-digit groups, punctuation runs, newline and space runs. */
+    private static final String LLAMA3 = CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     /** An upper-case-like letter run then a lower-case-like one, as llama.cpp rewrites \\p{Lu}.. / \\p{Ll}.. classes (any letter not a-z / not A-Z). */
     private static final String UPPER = "((?=[\\p{L}])([^a-z]))", LOWER = "((?=[\\p{L}])([^A-Z]))";
     /** deepseek-llm's letter class: the cased letters, as its tokenizer.json lists them. */
@@ -65,11 +68,9 @@ public final class BpeTokenizer implements Tokenizer {
             Map.entry("gpt-2", Rules.of(GPT2)),
             // single digits, then GPT-2's rule (starcoder, refact, command-r, smollm, codeshell, exaone, minerva)
             Map.entry("smollm", Rules.of("\\p{N}", GPT2)),
-            Map.entry("llama-bpe", new Rules(List.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"), true)),
+            Map.entry("llama-bpe", new Rules(List.of(LLAMA3), true)),
             // chatglm-bpe: llama 3's expression without ignore_merges
-            Map.entry("chatglm-bpe", Rules.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-                    + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
+            Map.entry("chatglm-bpe", Rules.of(LLAMA3)),
             Map.entry("qwen2", Rules.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
                     + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")),
             // Mistral's tekken: case-split letter runs, single digits, punctuation runs that may end in newlines or '/'

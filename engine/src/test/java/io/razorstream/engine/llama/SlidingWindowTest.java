@@ -77,6 +77,34 @@ class SlidingWindowTest {
         }
     }
 
+    /**
+     * gemma2's attention softcap (50) barely moves these logits (the fixture README measured up to 3.8e-4 on llama.cpp's
+     * top-1, below the F32 tolerance), so the parity test alone would not see it missing: here the capped and uncapped
+     * runs must differ, and the capped one must not be the further from llama.cpp.
+     */
+    @Test
+    void gemma2sAttentionSoftcapIsApplied() throws IOException {
+        JsonNode ref = JSON.readTree(SharedModels.require("fixtures/gemma2-q-F32.expected.json").toFile());
+        try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/gemma2-q-F32.gguf"))) {
+            LlamaConfig c = m.model().config();
+            assertThat(c.attentionSoftcap()).isEqualTo(50f);
+            LlamaConfig uncapped = new LlamaConfig(c.embeddingLength(), c.blockCount(), c.headCount(), c.kvHeadCount(), c.headSize(),
+                    c.feedForwardLength(), c.vocabularySize(), c.contextLength(), c.rmsNormEps(), c.ropeFreqBase(), c.ropeDimensions(), c.arch(),
+                    c.attentionScale(), 0f, c.finalSoftcap(), c.slidingWindow());
+            double[] capped = errors(m.model(), ref), plain = errors(new Transformer(uncapped, m.model().weights()), ref);
+            double moved = 0, cappedSum = 0, plainSum = 0;
+            for (int s = 0; s < capped.length; s++) {
+                moved = Math.max(moved, Math.abs(capped[s] - plain[s]));
+                cappedSum += capped[s];
+                plainSum += plain[s];
+            }
+            System.out.printf("gemma2-q-F32 attention softcap: moves the error by up to %.2g; mean error %.2g capped, %.2g uncapped%n",
+                    moved, cappedSum / capped.length, plainSum / plain.length);
+            assertThat(moved).isGreaterThan(2e-5);
+            assertThat(cappedSum).isLessThanOrEqualTo(plainSum);
+        }
+    }
+
     @Test
     void windowHeadsThatHoldEveryTokenMatchFullHeads() throws IOException {
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/gemma2-q-F32.gguf"))) {
