@@ -86,12 +86,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                 "transaction.max.timeout.ms=900000",
                 "") );
         Path out = dir.resolve("broker.log");
-        if (!Files.exists(logs.resolve("meta.properties"))) {
-            Process format = java(List.of("kafka.tools.StorageTool", "format", "--standalone", "-t", Uuid.randomUuid().toString(), "-c", config.toString()), out);
-            if (!format.waitFor(120, TimeUnit.SECONDS) || format.exitValue() != 0) {
-                throw new IOException("formatting the embedded broker's storage in " + logs + " failed; see " + out);
-            }
-        }
+        if (!Files.exists(logs.resolve("meta.properties"))) format(config, logs, out);
         ProcessHandle process;
         var orphan = orphan(dir.resolve("broker.pid"), config);
         if (orphan.isPresent()) {
@@ -116,6 +111,33 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
         log.info("embedded Kafka broker ready at {} (data in {}, log in {})", b.bootstrap, dir, out);
         return b;
+    }
+
+    /**
+     * Writes the storage's metadata (a new cluster id). A failed attempt is retried once (CI saw a single
+     * failure it could not explain); nothing is deleted, and a second failure's message carries the tool's output.
+     */
+    private static void format(Path config, Path logs, Path out) throws IOException, InterruptedException {
+        String failure = null;
+        for (int attempt = 1; attempt <= 2; attempt++) {
+            long logStart = Files.exists(out) ? Files.size(out) : 0;
+            Process format = java(List.of("kafka.tools.StorageTool", "format", "--standalone", "-t", Uuid.randomUuid().toString(), "-c", config.toString()), out);
+            boolean finished = format.waitFor(120, TimeUnit.SECONDS);
+            if (finished && format.exitValue() == 0) return;
+            if (!finished) format.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            failure = (finished ? "exit code " + format.exitValue() : "no result within 120 s") + "; its output: " + tail(out, logStart);
+            log.warn("formatting the embedded broker's storage in {} failed (attempt {}): {}", logs, attempt, failure);
+        }
+        throw new IOException("formatting the embedded broker's storage in " + logs + " failed (" + failure + "); see " + out);
+    }
+
+    /** The last lines the file received since {@code from}, on one line. */
+    private static String tail(Path file, long from) throws IOException {
+        if (!Files.exists(file)) return "(none)";
+        byte[] all = Files.readAllBytes(file);
+        String added = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from), java.nio.charset.StandardCharsets.UTF_8).strip();
+        List<String> lines = added.lines().toList();
+        return added.isEmpty() ? "(none)" : String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
     }
 
     /**

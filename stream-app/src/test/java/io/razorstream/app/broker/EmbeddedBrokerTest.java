@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The embedded broker keeps its data across restarts, takes over a broker orphaned by a killed service, and names a port conflict. */
+/** The embedded broker keeps its data across restarts, takes over a broker orphaned by a killed service, and names a port conflict and a failed format. */
 class EmbeddedBrokerTest {
     @Test
     void restartsOnItsDataAndTakesOverAnOrphan(@TempDir Path dir) throws Exception {
@@ -47,6 +47,18 @@ class EmbeddedBrokerTest {
             assertThatThrownBy(() -> EmbeddedBroker.start(dir, Duration.ofSeconds(30))).hasMessageContaining("already in use")
                     .hasMessageContaining(String.valueOf(squatter.getLocalPort()));
         }
+    }
+
+    @Test
+    void aFailedFormatIsRetriedThenNamedWithTheToolsOwnWords(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("logs"), "a file where the broker's log directory belongs");
+        assertThatThrownBy(() -> EmbeddedBroker.start(dir, Duration.ofSeconds(30)))
+                .hasMessageContaining("formatting the embedded broker's storage in " + dir.resolve("logs") + " failed (exit code 1")
+                .hasMessageContaining("its output: ");
+        String log = Files.readString(dir.resolve("broker.log"));
+        String toolError = "Error while reading meta.properties";
+        assertThat(log.indexOf(toolError)).as("tried twice: %s", log).isNotNegative().isNotEqualTo(log.lastIndexOf(toolError));
+        assertThat(Files.readString(dir.resolve("logs"))).as("nothing deleted").startsWith("a file where");
     }
 
     static int freePort() throws Exception {
