@@ -9,13 +9,17 @@ import io.razorstream.engine.tensor.WeightMatrix;
 
 import java.util.Arrays;
 
-/** The weights of a llama model, as views over the mapped GGUF file (nothing is copied but the norms). */
+/**
+ * The weights of a llama model, as views over the mapped GGUF file (nothing is copied but the norms), and the
+ * rope's scaling: per-pair frequency factors (null: none) and the factor on every cos and sin (1: none).
+ */
 public record LlamaWeights(
         WeightMatrix tokenEmbedding,
         float[] outputNorm,
         WeightMatrix output,
         Layer[] layers,
-        float[] ropeFreqFactors) {
+        float[] ropeFreqFactors,
+        float ropeAttentionFactor) {
 
     /**
      * One block; the q/k/v biases are null unless the file has them (required where the architecture says so: qwen2),
@@ -68,13 +72,46 @@ public record LlamaWeights(
                     postNorms ? vector(gguf, p + "post_attention_norm.weight", d) : null,
                     postNorms ? vector(gguf, p + "post_ffw_norm.weight", d) : null);
         }
-        if (gguf.tensor("rope_factors_long.weight") != null || gguf.tensor("rope_factors_short.weight") != null) {
-            throw new GgufFormatException(gguf.path(), "LongRoPE (tensors rope_factors_long/rope_factors_short) is not supported "
-                    + "(supported rope scaling: none, linear, and frequency factors in a rope_freqs tensor)");
+        return new LlamaWeights(embd, vector(gguf, "output_norm.weight", d), output, layers, freqFactors(gguf, c),
+                ropeAttentionFactor(gguf, c));
+    }
+
+    /**
+     * The rope's per-pair frequency factors (each pair's angle is divided by its factor), or null: a
+     * {@code rope_freqs} tensor (Llama 3.1's scaling), else LongRoPE's pair of tensors (Phi-3 128k), else a
+     * linear factor from metadata. LongRoPE chooses as llama.cpp does: the long factors when the context run
+     * exceeds {@code rope.scaling.original_context_length}; this engine runs the model's whole trained context,
+     * so a 128k file gets its long factors (llama.cpp picks the short ones when started with a {@code -c} at or
+     * below the original context).
+     */
+    static float[] freqFactors(GgufFile gguf, LlamaConfig c) {
+        int pairs = c.ropeDimensions() / 2;
+        if (gguf.tensor("rope_freqs.weight") != null) return vector(gguf, "rope_freqs.weight", pairs);
+        boolean hasLong = gguf.tensor("rope_factors_long.weight") != null, hasShort = gguf.tensor("rope_factors_short.weight") != null;
+        if (hasLong != hasShort) {
+            throw new GgufFormatException(gguf.path(), "LongRoPE needs both rope_factors_long and rope_factors_short; the file has only "
+                    + (hasLong ? "rope_factors_long" : "rope_factors_short"));
         }
-        float[] freqFactors = gguf.tensor("rope_freqs.weight") != null ? vector(gguf, "rope_freqs.weight", c.ropeDimensions() / 2)
-                : scalingFactors(gguf, c);
-        return new LlamaWeights(embd, vector(gguf, "output_norm.weight", d), output, layers, freqFactors);
+        if (hasLong) {
+            if (scalingFactors(gguf, c) != null) {
+                throw new GgufFormatException(gguf.path(), "LongRoPE factors together with a linear rope scaling factor are not supported");
+            }
+            var original = gguf.get(c.architecture() + ".rope.scaling.original_context_length");
+            long originalContext = original != null ? original.asLong() : c.contextLength();
+            return vector(gguf, c.contextLength() > originalContext ? "rope_factors_long.weight" : "rope_factors_short.weight", pairs);
+        }
+        return scalingFactors(gguf, c);
+    }
+
+    /**
+     * {@code rope.scaling.attn_factor} (1 when absent): llama.cpp multiplies every rope cos and sin by it, which
+     * scales q and k (LongRoPE's converters write sqrt(1 + ln(scale) / ln(original context)) there).
+     */
+    static float ropeAttentionFactor(GgufFile gguf, LlamaConfig c) {
+        var factor = gguf.get(c.architecture() + ".rope.scaling.attn_factor");
+        float f = factor != null ? factor.asFloat() : 1f;
+        if (!(f > 0) || Float.isInfinite(f)) throw new GgufFormatException(gguf.path(), "rope.scaling.attn_factor must be a positive number, got " + f);
+        return f;
     }
 
     /**

@@ -296,16 +296,18 @@ public final class Transformer {
     /**
      * The RoPE table of one forward pass: cos and sin of every rotated pair's angle at each of the batch's positions,
      * built once and used by every layer. The angles are built as llama.cpp builds them, in float: theta = position,
-     * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches.
+     * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches;
+     * cos and sin are multiplied by the rope's attention factor (1 unless the file sets one), as ggml's mscale.
      */
     private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int start, int count) {
         float[] factors = weights.ropeFreqFactors();
+        float mscale = weights.ropeAttentionFactor();
         for (int t = 0; t < count; t++) {
             float theta = start + t;
             for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
                 float angle = factors != null ? theta / factors[i] : theta;
-                cosTable[t][i] = (float) Math.cos(angle);
-                sinTable[t][i] = (float) Math.sin(angle);
+                cosTable[t][i] = (float) Math.cos(angle) * mscale;
+                sinTable[t][i] = (float) Math.sin(angle) * mscale;
             }
         }
     }

@@ -11,11 +11,16 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Linear rope scaling from metadata is the same as a rope_freqs tensor of that factor; unknown schemes are refused. */
+/**
+ * Linear rope scaling from metadata is the same as a rope_freqs tensor of that factor; LongRoPE is the rope_freqs
+ * tensor of its long or its short factors, chosen by the context; the attention factor scales q and k; unknown
+ * schemes are refused.
+ */
 class RopeScalingTest {
     static float[] logits(Path file) {
         try (var gguf = io.razorstream.engine.gguf.GgufFile.open(file); Parallel p = new Parallel(1)) {
@@ -47,5 +52,65 @@ class RopeScalingTest {
         y.putFloat32("llama.rope.scaling.factor", 4f);
         y.write(yarn);
         assertThatThrownBy(() -> logits(yarn)).isInstanceOf(GgufFormatException.class).hasMessageContaining("rope scaling 'yarn' is not supported");
+    }
+
+    static ByteBuffer factors(int pairs, java.util.function.IntToDoubleFunction f) {
+        ByteBuffer b = ByteBuffer.allocate(4 * pairs).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < pairs; i++) b.putFloat((float) f.applyAsDouble(i));
+        return b;
+    }
+
+    @Test
+    void longRopeUsesTheLongFactorsOnlyBeyondTheOriginalContext(@TempDir Path dir) throws Exception {
+        TinyLlamaFiles.Spec spec = TinyLlamaFiles.Spec.defaults().withVocab(320); // context 64
+        int pairs = spec.headSize() / 2;
+        ByteBuffer longFactors = factors(pairs, i -> 1 + 0.75 * i), shortFactors = factors(pairs, i -> 1 + 0.05 * i);
+        Path beyond = dir.resolve("beyond.gguf"), within = dir.resolve("within.gguf"), asLong = dir.resolve("long.gguf"), asShort = dir.resolve("short.gguf");
+        for (Path p : List.of(beyond, within)) {
+            GgufWriter w = TinyLlamaFiles.writer(spec);
+            w.putUint32("llama.rope.scaling.original_context_length", p == beyond ? 16 : 64);
+            w.addTensor("rope_factors_long.weight", GgmlType.F32, new long[] {pairs}, longFactors.array());
+            w.addTensor("rope_factors_short.weight", GgmlType.F32, new long[] {pairs}, shortFactors.array());
+            w.write(p);
+        }
+        for (Path p : List.of(asLong, asShort)) {
+            GgufWriter w = TinyLlamaFiles.writer(spec);
+            w.addTensor("rope_freqs.weight", GgmlType.F32, new long[] {pairs}, (p == asLong ? longFactors : shortFactors).array());
+            w.write(p);
+        }
+        assertThat(logits(asLong)).isNotEqualTo(logits(asShort));
+        assertThat(logits(beyond)).as("context 64 > original 16: the long factors").isEqualTo(logits(asLong));
+        assertThat(logits(within)).as("context 64 = original 64: the short factors").isEqualTo(logits(asShort));
+
+        Path half = dir.resolve("half.gguf");
+        GgufWriter w = TinyLlamaFiles.writer(spec);
+        w.addTensor("rope_factors_long.weight", GgmlType.F32, new long[] {pairs}, longFactors.array());
+        w.write(half);
+        assertThatThrownBy(() -> logits(half)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining("LongRoPE needs both rope_factors_long and rope_factors_short; the file has only rope_factors_long");
+    }
+
+    @Test
+    void theAttentionFactorScalesQueriesAndKeys(@TempDir Path dir) throws Exception {
+        float m = 1.5f;
+        TinyLlamaFiles.Spec spec = TinyLlamaFiles.Spec.defaults().withVocab(320).withWeightStd(0.2f);
+        TinyLlamaFiles.Spec scaledProjections = spec;
+        for (int l = 0; l < spec.layers(); l++) {
+            scaledProjections = scaledProjections.withTensorScaled("blk." + l + ".attn_q.weight", m).withTensorScaled("blk." + l + ".attn_k.weight", m);
+        }
+        Path plain = TinyLlamaFiles.write(dir.resolve("plain.gguf"), spec), scaled = TinyLlamaFiles.write(dir.resolve("scaled.gguf"), scaledProjections);
+        Path factor = dir.resolve("factor.gguf");
+        GgufWriter w = TinyLlamaFiles.writer(spec);
+        w.putFloat32("llama.rope.scaling.attn_factor", m);
+        w.write(factor);
+        float[] withFactor = logits(factor), expected = logits(scaled), without = logits(plain);
+        assertThat(maxDifference(withFactor, expected)).as("m * rope(q) = rope(m * q), up to rounding").isLessThan(1e-4f);
+        assertThat(maxDifference(without, expected)).as("and the factor matters").isGreaterThan(1e-2f);
+    }
+
+    static float maxDifference(float[] a, float[] b) {
+        float max = 0;
+        for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+        return max;
     }
 }

@@ -46,7 +46,7 @@ public final class TinyLlamaFiles {
      */
     public record Spec(int embedding, int layers, int heads, int kvHeads, int feedForward, int vocab, int context,
                        GgmlType weightType, boolean tiedOutput, long seed, Float ropeFreqBase, Float rmsEps,
-                       float weightStd, Set<String> omitTensors, Map<String, long[]> shapeOverrides) {
+                       float weightStd, Set<String> omitTensors, Map<String, long[]> shapeOverrides, Map<String, Float> scales) {
 
         public Spec {
             if (embedding % heads != 0) throw new IllegalArgumentException("embedding " + embedding + " is not a multiple of heads " + heads);
@@ -54,11 +54,12 @@ public final class TinyLlamaFiles {
             if (vocab < FIRST_NORMAL_TOKEN) throw new IllegalArgumentException("vocab must be at least " + FIRST_NORMAL_TOKEN);
             omitTensors = Set.copyOf(omitTensors);
             shapeOverrides = Map.copyOf(shapeOverrides);
+            scales = Map.copyOf(scales);
         }
 
         /** d=64, 2 layers, 4 heads, 2 KV heads, ff=96, vocab 300, context 64, F32, untied, seed 42, base 10000, eps 1e-5. */
         public static Spec defaults() {
-            return new Spec(64, 2, 4, 2, 96, 300, 64, GgmlType.F32, false, 42L, 10000f, 1e-5f, 0.05f, Set.of(), Map.of());
+            return new Spec(64, 2, 4, 2, 96, 300, 64, GgmlType.F32, false, 42L, 10000f, 1e-5f, 0.05f, Set.of(), Map.of(), Map.of());
         }
 
         public int headSize() {
@@ -67,63 +68,71 @@ public final class TinyLlamaFiles {
 
         public Spec withDims(int embedding, int layers, int heads, int kvHeads, int feedForward) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withVocab(int vocab) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withContext(int context) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withWeightType(GgmlType weightType) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withTiedOutput(boolean tiedOutput) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withSeed(long seed) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         /** null leaves {@code llama.rope.freq_base} out of the file. */
         public Spec withRopeFreqBase(Float ropeFreqBase) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         /** null leaves {@code llama.attention.layer_norm_rms_epsilon} out of the file. */
         public Spec withRmsEps(Float rmsEps) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withWeightStd(float weightStd) {
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
         }
 
         public Spec withoutTensor(String name) {
             Set<String> omit = new HashSet<>(omitTensors);
             omit.add(name);
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omit, shapeOverrides);
+                    ropeFreqBase, rmsEps, weightStd, omit, shapeOverrides, scales);
+        }
+
+        /** The named tensor's random values multiplied by {@code factor} (for equivalence tests: the same draws, scaled). */
+        public Spec withTensorScaled(String name, float factor) {
+            Map<String, Float> s = new HashMap<>(scales);
+            s.put(name, factor);
+            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, s);
         }
 
         public Spec withTensorShape(String name, long... shape) {
             Map<String, long[]> shapes = new HashMap<>(shapeOverrides);
             shapes.put(name, shape.clone());
             return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapes);
+                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapes, scales);
         }
     }
 
@@ -228,7 +237,9 @@ public final class TinyLlamaFiles {
         if (s.omitTensors().contains(name)) return;
         long[] actual = s.shapeOverrides().getOrDefault(name, shape);
         long n = Arrays.stream(actual).reduce(1, Math::multiplyExact);
-        float[] data = values.length == n ? values : Arrays.copyOf(values, Math.toIntExact(n)); // zero-padded if larger
+        float[] data = values.length == n ? values.clone() : Arrays.copyOf(values, Math.toIntExact(n)); // zero-padded if larger
+        float scale = s.scales().getOrDefault(name, 1f);
+        for (int i = 0; i < data.length; i++) data[i] *= scale;
         w.addTensor(name, type, actual, Quantizer.quantize(type, data));
     }
 

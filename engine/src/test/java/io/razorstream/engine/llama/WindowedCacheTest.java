@@ -35,8 +35,7 @@ class WindowedCacheTest {
 
     @BeforeAll
     static void load() {
-        TinyLlamaFiles.Spec spec = new TinyLlamaFiles.Spec(64, 2, 4, 2, 96, 300, 256, GgmlType.F32, false, 42L, 10000f, 1e-5f,
-                0.05f, Set.of(), Map.of());
+        TinyLlamaFiles.Spec spec = TinyLlamaFiles.Spec.defaults().withContext(256);
         file = GgufFile.open(TinyLlamaFiles.write(dir.resolve("tiny.gguf"), spec));
         model = Transformer.load(file);
         parallel = new Parallel(2);
