@@ -1,11 +1,12 @@
 /*
- * RazorStream native kernel tier: causal attention of one GQA group (the query heads sharing one KV head)
- * over a FULL head's cached rows, with a tiled online softmax: scores for a tile of positions, the running
- * maximum and sum rescaled as the tile's maximum grows, and the values accumulated in F32. Each key and
- * value row is read from memory once for the whole group; the scratch is one tile per call.
+ * RazorStream native kernel tier: attention of one GQA group (the query heads sharing one KV head) over one
+ * head's rows, computed as llama.cpp's non-flash CPU path computes it: every logit first, then the softmax
+ * (exponentials summed in double, scaled by the float reciprocal of the sum), the probabilities rounded to F16
+ * when the cache is F16, then the values weighted in position order in F32. The rows come as up to two runs (a
+ * FULL head: one; a window head: its sinks, then its window) and an optional compensation row whose logit gets a
+ * bias (RazorAttention's + ln n). Each key and value row is read once for the whole group.
  *
- * Compiled once per ISA variant like kernels.c (RS_ISA gives the suffix). Results do not depend on how
- * a query was batched: a query with the same length sees the same tiles (prefill equals decode).
+ * Compiled once per ISA variant like kernels.c (RS_ISA gives the suffix).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -13,7 +14,6 @@
 
 #include "simd.h"
 
-#define TILE 32        /* positions per tile */
 #define MAX_GROUP 16   /* query heads per KV head */
 #define MAX_HEAD 256   /* head size, a multiple of 8 */
 
@@ -33,8 +33,8 @@ INLINE __m256 hsum8x8(const __m256 *a) {
 }
 
 /*
- * e^x for x <= 0 (scores minus their running maximum): x = n ln2 + r with |r| <= ln2 / 2, a degree-6
- * polynomial for e^r (relative error ~2e-7), and 2^n through the exponent bits; below -87 it is 0.
+ * e^x for x <= 0 (logits minus their maximum): x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for
+ * e^r (relative error ~2e-7), and 2^n through the exponent bits; below -87 it is 0.
  */
 INLINE __m256 exp_nonpositive(__m256 x) {
     const __m256 lo = _mm256_set1_ps(-87.0f);
@@ -59,96 +59,127 @@ INLINE float exp1(float x) {
     return _mm256_cvtss_f32(exp_nonpositive(_mm256_loadu_ps(v)));
 }
 
+/* s[g * stride + p] = q_g . k_p for the run's n rows: eight positions at a time (one transposed lane sum), the rest one by one. */
+static void dot_rows(const float *q, int group, int hs, const float *k, int n, float *s, int stride) {
+    const int nv = hs / 8;
+    for (int g = 0; g < group; g++) {
+        const float *qg = q + g * hs;
+        float *sg = s + (int64_t) g * stride;
+        int p = 0;
+        for (; p + 8 <= n; p += 8) {
+            __m256 acc[8];
+            for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+            for (int c = 0; c < nv; c++) {
+                __m256 qv = _mm256_loadu_ps(qg + 8 * c);
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (int64_t) (p + j) * hs + 8 * c), acc[j]);
+            }
+            _mm256_storeu_ps(sg + p, hsum8x8(acc));
+        }
+        for (; p < n; p++) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int c = 0; c < nv; c++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_loadu_ps(k + (int64_t) p * hs + 8 * c), acc);
+            sg[p] = hsum(acc);
+        }
+    }
+}
+
 /*
- * o[0, 8 * width) = o * c + sum_p w[p] * v[p * hs + (0, 8 * width)]: width (a constant after inlining) vectors
- * of one head's accumulator stay in registers across the tile's positions.
+ * o[0, 8 * width) += sum_p w[p] * v[p * hs + (0, 8 * width)]: width (a constant after inlining) vectors of one
+ * head's accumulator stay in registers across the run's positions.
  */
-INLINE void accumulate_values(float *o, const float *v, int hs, const float *w, int n, __m256 c, const int width) {
+INLINE void accumulate_values(float *o, const float *v, int hs, const float *w, int n, const int width) {
     __m256 acc[8];
-    for (int j = 0; j < width; j++) acc[j] = _mm256_mul_ps(_mm256_loadu_ps(o + 8 * j), c);
+    for (int j = 0; j < width; j++) acc[j] = _mm256_loadu_ps(o + 8 * j);
     for (int p = 0; p < n; p++) {
         __m256 wp = _mm256_set1_ps(w[p]);
-        for (int j = 0; j < width; j++) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(v + p * hs + 8 * j), acc[j]);
+        for (int j = 0; j < width; j++) acc[j] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(v + (int64_t) p * hs + 8 * j), acc[j]);
     }
     for (int j = 0; j < width; j++) _mm256_storeu_ps(o + 8 * j, acc[j]);
 }
 
-/*
- * out[g * hs + i] = softmax_p(scale * q_g . k_p) . v_p over positions p in [0, len), for g in [0, group).
- * q: group rows of hs floats; k, v: len rows of hs floats; out: out_base + out_offset (the caller passes a
- * whole array and where its rows start, which spares it a slice per call). Returns 0, or -1 when group or hs are beyond
- * this kernel's limits (nothing is written; the caller checks first).
- */
-int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k, const float *v, int len, float scale, float *out_base,
-                         int64_t out_offset) {
-    if (group < 1 || group > MAX_GROUP || hs < 8 || hs > MAX_HEAD || hs % 8 != 0 || len < 1) return -1;
-    float *out = out_base + out_offset;
+static void weigh_values(float *og, const float *v, int hs, const float *w, int n) {
     const int nv = hs / 8;
-    float m[MAX_GROUP], l[MAX_GROUP];
-    __attribute__((aligned(32))) float s[MAX_GROUP][TILE];
-    for (int g = 0; g < group; g++) {
-        m[g] = -INFINITY;
-        l[g] = 0;
-        for (int i = 0; i < hs; i++) out[g * hs + i] = 0;
+    int c0 = 0;
+    for (; c0 + 8 <= nv; c0 += 8) accumulate_values(og + 8 * c0, v + 8 * c0, hs, w, n, 8);
+    for (; c0 < nv; c0++) accumulate_values(og + 8 * c0, v + 8 * c0, hs, w, n, 1);
+}
+
+/*
+ * For g in [0, group): out[g * hs + i] = sum_p w_gp v_p[i] with w_g = softmax_p(logit(q_g . k_p)) over the rows
+ * k0/v0 (n0 of them), then k1/v1 (n1, from row from1), then, when kc is not NULL, the row kc/vc whose logit gets + cbias.
+ * logit(x) = (softcap > 0 ? softcap * tanh(x / softcap) : x) * scale. With round_f16 the probabilities are
+ * rounded to F16 before they weight the values. q: group rows of hs floats; scratch: group * (n0 + n1 + 1)
+ * floats; out: out_base + out_offset. Returns 0, or -1 when the sizes are beyond this kernel's limits (nothing
+ * is written; the caller checks first).
+ */
+int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k0, const float *v0, int n0, const float *k1,
+                         const float *v1, int64_t from1, int n1, const float *kc, const float *vc, float cbias, float scale,
+                         float softcap, int round_f16, float *scratch, float *out_base, int64_t out_offset) {
+    const int nc = kc != 0, n = n0 + n1 + nc;
+    if (group < 1 || group > MAX_GROUP || hs < 8 || hs > MAX_HEAD || hs % 8 != 0 || n0 < 0 || n1 < 0 || n < 1) return -1;
+    float *out = out_base + out_offset;
+    if (n1 > 0) {
+        k1 += from1 * hs;
+        v1 += from1 * hs;
     }
-    for (int p0 = 0; p0 < len; p0 += TILE) {
-        const int n = len - p0 < TILE ? len - p0 : TILE;
-        const float *kt = k + (int64_t) p0 * hs, *vt = v + (int64_t) p0 * hs;
-        /* scores: eight positions at a time (one transposed lane sum), the rest one by one */
-        for (int g = 0; g < group; g++) {
-            const float *qg = q + g * hs;
+    dot_rows(q, group, hs, k0, n0, scratch, n);
+    dot_rows(q, group, hs, k1, n1, scratch + n0, n);
+    if (nc) dot_rows(q, group, hs, kc, 1, scratch + n0 + n1, n);
+    for (int g = 0; g < group; g++) {
+        float *s = scratch + (int64_t) g * n;
+        /* logits */
+        if (softcap > 0) {
+            const float inv_cap = 1.0f / softcap;
+            for (int p = 0; p < n; p++) s[p] = tanhf(s[p] * inv_cap) * softcap * scale;
+        } else {
+            int p = 0;
+            for (; p + 8 <= n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(scale)));
+            for (; p < n; p++) s[p] *= scale;
+        }
+        if (nc) s[n - 1] += cbias;
+        /* softmax: the maximum, the exponentials summed in double, then scaled */
+        float max;
+        {
+            __m256 mv = _mm256_set1_ps(-INFINITY);
+            int p = 0;
+            for (; p + 8 <= n; p += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + p));
+            max = hmax(mv);
+            for (; p < n; p++) max = s[p] > max ? s[p] : max;
+        }
+        double sum = 0;
+        {
+            __m256d acc = _mm256_setzero_pd();
             int p = 0;
             for (; p + 8 <= n; p += 8) {
-                __m256 acc[8];
-                for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
-                for (int c = 0; c < nv; c++) {
-                    __m256 qv = _mm256_loadu_ps(qg + 8 * c);
-                    for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (p + j) * hs + 8 * c), acc[j]);
-                }
-                _mm256_store_ps(&s[g][p], _mm256_mul_ps(hsum8x8(acc), _mm256_set1_ps(scale)));
+                __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(max)));
+                _mm256_storeu_ps(s + p, e);
+                acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))));
             }
-            for (; p < n; p++) {
-                __m256 acc = _mm256_setzero_ps();
-                for (int c = 0; c < nv; c++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_loadu_ps(kt + p * hs + 8 * c), acc);
-                s[g][p] = hsum(acc) * scale;
-            }
+            double lanes[4];
+            _mm256_storeu_pd(lanes, acc);
+            sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+            for (; p < n; p++) sum += s[p] = exp1(s[p] - max);
         }
-        for (int g = 0; g < group; g++) {
-            /* the running maximum, the rescale of what was summed so far, and this tile's weights */
-            float mt = m[g];
-            {
-                __m256 mv = _mm256_set1_ps(mt);
-                int p = 0;
-                for (; p + 8 <= n; p += 8) mv = _mm256_max_ps(mv, _mm256_load_ps(&s[g][p]));
-                mt = hmax(mv);
-                for (; p < n; p++) mt = s[g][p] > mt ? s[g][p] : mt;
-            }
-            const float c = m[g] == -INFINITY ? 0.0f : exp1(m[g] - mt);
-            m[g] = mt;
+        const float inv = (float) (1.0 / sum);
+        {
             int p = 0;
-            __m256 sum = _mm256_setzero_ps();
             for (; p + 8 <= n; p += 8) {
-                __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_load_ps(&s[g][p]), _mm256_set1_ps(mt)));
-                _mm256_store_ps(&s[g][p], e);
-                sum = _mm256_add_ps(sum, e);
+                __m256 w = _mm256_mul_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(inv));
+                if (round_f16) w = _mm256_cvtph_ps(_mm256_cvtps_ph(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                _mm256_storeu_ps(s + p, w);
             }
-            float tail = 0;
             for (; p < n; p++) {
-                s[g][p] = exp1(s[g][p] - mt);
-                tail += s[g][p];
+                float w = s[p] * inv;
+                if (round_f16) w = _cvtsh_ss(_cvtss_sh(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                s[p] = w;
             }
-            l[g] = l[g] * c + (hsum(sum) + tail);
-            /* values: out_g = out_g * c + sum_p w_p v_p, the group's accumulator in registers for hs <= 128 */
-            float *og = out + g * hs;
-            const __m256 cv = _mm256_set1_ps(c);
-            int c0 = 0;
-            for (; c0 + 8 <= nv; c0 += 8) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, s[g], n, cv, 8);
-            for (; c0 < nv; c0++) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, s[g], n, cv, 1);
         }
-    }
-    for (int g = 0; g < group; g++) {
-        const __m256 inv = _mm256_set1_ps(1.0f / l[g]);
-        for (int c = 0; c < nv; c++) _mm256_storeu_ps(out + g * hs + 8 * c, _mm256_mul_ps(_mm256_loadu_ps(out + g * hs + 8 * c), inv));
+        /* values, in position order */
+        float *og = out + g * hs;
+        for (int i = 0; i < hs; i++) og[i] = 0;
+        weigh_values(og, v0, hs, s, n0);
+        weigh_values(og, v1, hs, s + n0, n1);
+        if (nc) weigh_values(og, vc, hs, s + n0 + n1, 1);
     }
     return 0;
 }

@@ -1,8 +1,10 @@
 package io.razorstream.engine.kv;
 
+import io.razorstream.engine.tensor.NativeKernels;
 import io.razorstream.engine.tensor.Numerics;
 import io.razorstream.engine.tensor.Ops;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -17,12 +19,16 @@ public final class WindowHead implements CompressedHead {
     private final WindowParams params;
     private final float[] sinkKeys, sinkValues;
     private int sinkCount;
-    // Recent tokens in a ring: slot (start + i) % capacity holds the i-th oldest.
-    private float[] ringKeys, ringValues;
-    private int ringCapacity, ringStart, ringCount;
+    // Recent tokens, oldest first, in rows [recentStart, recentStart + recentCount) of a buffer of recentCapacity rows: one
+    // contiguous run (the native kernel reads it in place); when appending reaches the end the run moves to row 0,
+    // and the buffer doubles when the run fills half of it, so moves cost at most one row per appended token.
+    private float[] recentKeys, recentValues;
+    private int recentCapacity, recentStart, recentCount;
+    private MemorySegment recentKeySegment, recentValueSegment;
     private final float[] sumKeys, sumValues;
     // Scratch of attend(): a head is attended by one thread at a time (its KV-head task), so it can own these.
     private final float[] meanK, meanV;
+    private final MemorySegment sinkKeySegment, sinkValueSegment, meanKSegment, meanVSegment;
     private float[] probabilities = new float[0];
     private long evicted;
     private long tokens;
@@ -32,13 +38,24 @@ public final class WindowHead implements CompressedHead {
         this.params = params;
         this.sinkKeys = new float[params.sinks() * headSize];
         this.sinkValues = new float[params.sinks() * headSize];
-        this.ringCapacity = Math.max(1, Math.min(params.minWindow(), 64));
-        this.ringKeys = new float[ringCapacity * headSize];
-        this.ringValues = new float[ringCapacity * headSize];
         this.sumKeys = new float[headSize];
         this.sumValues = new float[headSize];
         this.meanK = new float[headSize];
         this.meanV = new float[headSize];
+        this.sinkKeySegment = MemorySegment.ofArray(sinkKeys);
+        this.sinkValueSegment = MemorySegment.ofArray(sinkValues);
+        this.meanKSegment = MemorySegment.ofArray(meanK);
+        this.meanVSegment = MemorySegment.ofArray(meanV);
+        int rows = Math.max(2, Math.min(params.minWindow(), 64));
+        setRecent(new float[rows * headSize], new float[rows * headSize]);
+    }
+
+    private void setRecent(float[] keys, float[] values) {
+        recentKeys = keys;
+        recentValues = values;
+        recentCapacity = keys.length / headSize;
+        recentKeySegment = MemorySegment.ofArray(keys);
+        recentValueSegment = MemorySegment.ofArray(values);
     }
 
     /** Appends one token's key and value ({@code headSize} floats each, from the given offsets). */
@@ -51,40 +68,39 @@ public final class WindowHead implements CompressedHead {
             sinkCount++;
             return;
         }
-        if (ringCount == ringCapacity) grow();
-        int slot = (ringStart + ringCount) % ringCapacity;
-        System.arraycopy(k, kOff, ringKeys, slot * headSize, headSize);
-        System.arraycopy(v, vOff, ringValues, slot * headSize, headSize);
-        ringCount++;
+        if (recentStart + recentCount == recentCapacity) makeRoom();
+        int slot = recentStart + recentCount;
+        System.arraycopy(k, kOff, recentKeys, slot * headSize, headSize);
+        System.arraycopy(v, vOff, recentValues, slot * headSize, headSize);
+        recentCount++;
         int window = params.window(tokens);
-        while (ringCount > window) evictOldest();
+        while (recentCount > window) evictOldest();
     }
 
     private void evictOldest() {
-        int base = ringStart * headSize;
+        int base = recentStart * headSize;
         if (params.compensate()) {
             for (int i = 0; i < headSize; i++) {
-                sumKeys[i] += ringKeys[base + i];
-                sumValues[i] += ringValues[base + i];
+                sumKeys[i] += recentKeys[base + i];
+                sumValues[i] += recentValues[base + i];
             }
             evicted++;
         }
-        ringStart = (ringStart + 1) % ringCapacity;
-        ringCount--;
+        recentStart++;
+        recentCount--;
     }
 
-    private void grow() {
-        int capacity = ringCapacity * 2;
-        float[] k = new float[capacity * headSize], v = new float[capacity * headSize];
-        for (int i = 0; i < ringCount; i++) {
-            int from = ((ringStart + i) % ringCapacity) * headSize;
-            System.arraycopy(ringKeys, from, k, i * headSize, headSize);
-            System.arraycopy(ringValues, from, v, i * headSize, headSize);
+    /** The run reached the buffer's end: moved to row 0, into a buffer twice as large if it fills half of this one. */
+    private void makeRoom() {
+        float[] k = recentKeys, v = recentValues;
+        if (2 * recentCount >= recentCapacity) {
+            k = new float[2 * recentCapacity * headSize];
+            v = new float[2 * recentCapacity * headSize];
         }
-        ringKeys = k;
-        ringValues = v;
-        ringCapacity = capacity;
-        ringStart = 0;
+        System.arraycopy(recentKeys, recentStart * headSize, k, 0, recentCount * headSize);
+        System.arraycopy(recentValues, recentStart * headSize, v, 0, recentCount * headSize);
+        recentStart = 0;
+        if (k != recentKeys) setRecent(k, v);
     }
 
     public int headSize() {
@@ -98,7 +114,7 @@ public final class WindowHead implements CompressedHead {
 
     /** Kept keys/values: sinks first, then the window oldest to newest. */
     public int keptCount() {
-        return sinkCount + ringCount;
+        return sinkCount + recentCount;
     }
 
     /** Entries held, the compensation token included once anything was evicted. */
@@ -114,16 +130,16 @@ public final class WindowHead implements CompressedHead {
 
     /** Copies the key of kept entry {@code i} (sinks first, then the window in order) into {@code out}. */
     public void keptKey(int i, float[] out, int off) {
-        System.arraycopy(i < sinkCount ? sinkKeys : ringKeys, kept(i), out, off, headSize);
+        System.arraycopy(i < sinkCount ? sinkKeys : recentKeys, kept(i), out, off, headSize);
     }
 
     public void keptValue(int i, float[] out, int off) {
-        System.arraycopy(i < sinkCount ? sinkValues : ringValues, kept(i), out, off, headSize);
+        System.arraycopy(i < sinkCount ? sinkValues : recentValues, kept(i), out, off, headSize);
     }
 
     private int kept(int i) {
         if (i < 0 || i >= keptCount()) throw new IndexOutOfBoundsException(i);
-        return i < sinkCount ? i * headSize : ((ringStart + i - sinkCount) % ringCapacity) * headSize;
+        return i < sinkCount ? i * headSize : (recentStart + i - sinkCount) * headSize;
     }
 
     /** Sink tokens held (the first tokens of the sequence, up to N0). */
@@ -133,7 +149,7 @@ public final class WindowHead implements CompressedHead {
 
     /** Tokens in the rolling window: positions [tokens - windowCount, tokens) of the sequence. */
     public int windowCount() {
-        return ringCount;
+        return recentCount;
     }
 
     public WindowParams params() {
@@ -158,10 +174,9 @@ public final class WindowHead implements CompressedHead {
         head.sinkCount = sinkCount;
         System.arraycopy(sinkKeys, 0, head.sinkKeys, 0, sinkCount * headSize);
         System.arraycopy(sinkValues, 0, head.sinkValues, 0, sinkCount * headSize);
-        head.ringCapacity = Math.max(head.ringCapacity, Integer.highestOneBit(Math.max(1, windowCount)) * 2);
-        head.ringKeys = Arrays.copyOf(windowKeys, head.ringCapacity * headSize);
-        head.ringValues = Arrays.copyOf(windowValues, head.ringCapacity * headSize);
-        head.ringCount = windowCount;
+        int capacity = Math.max(head.recentCapacity, Integer.highestOneBit(Math.max(1, windowCount)) * 2);
+        head.setRecent(Arrays.copyOf(windowKeys, capacity * headSize), Arrays.copyOf(windowValues, capacity * headSize));
+        head.recentCount = windowCount;
         System.arraycopy(sumKeys, 0, head.sumKeys, 0, headSize);
         System.arraycopy(sumValues, 0, head.sumValues, 0, headSize);
         head.evicted = evicted;
@@ -207,35 +222,52 @@ public final class WindowHead implements CompressedHead {
      * logit carries {@code + ln n} (as if the mean key and value were there n times). Exactly as llama.cpp's
      * non-flash path computes a full head: all logits, the softmax (exponentials summed in double), the
      * probabilities rounded when {@code scores} says so, then the values weighted in order (sinks, then the
-     * window oldest first, then the compensation token). The order is the logical one, never the ring's layout,
+     * window oldest first, then the compensation token). The order is the logical one, never the buffer's layout,
      * so a head rebuilt from storage computes bit-identical outputs; and a window that still holds every token
      * gives bit-identical outputs to a FULL head.
      */
     @Override
     public void attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
-        int kept = sinkCount + ringCount, n = kept + (evicted > 0 ? 1 : 0);
+        int kept = sinkCount + recentCount, n = kept + (evicted > 0 ? 1 : 0);
         if (probabilities.length < n) probabilities = new float[Math.max(n, 2 * probabilities.length)];
         float[] p = probabilities;
         for (int i = 0; i < sinkCount; i++) p[i] = scores.logit(Ops.dot(q, qOff, sinkKeys, i * headSize, headSize));
-        for (int i = 0; i < ringCount; i++) p[sinkCount + i] = scores.logit(Ops.dot(q, qOff, ringKeys, ring(i), headSize));
+        for (int i = 0; i < recentCount; i++) p[sinkCount + i] = scores.logit(Ops.dot(q, qOff, recentKeys, recent(i), headSize));
         if (evicted > 0) {
-            float count = evicted;
-            for (int d = 0; d < headSize; d++) {
-                meanK[d] = sumKeys[d] / count;
-                meanV[d] = sumValues[d] / count;
-            }
-            p[kept] = scores.logit(Ops.dot(q, qOff, meanK, 0, headSize)) + (float) Math.log(count);
+            compensationMeans();
+            p[kept] = scores.logit(Ops.dot(q, qOff, meanK, 0, headSize)) + (float) Math.log(evicted);
         }
         Ops.softmax(p, n);
         if (scores.roundProbabilities()) for (int i = 0; i < n; i++) p[i] = Numerics.roundToF16(p[i]);
         Arrays.fill(out, outOff, outOff + headSize, 0f);
         for (int i = 0; i < sinkCount; i++) Ops.axpy(out, outOff, p[i], sinkValues, i * headSize, headSize);
-        for (int i = 0; i < ringCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], ringValues, ring(i), headSize);
+        for (int i = 0; i < recentCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], recentValues, recent(i), headSize);
         if (evicted > 0) Ops.axpy(out, outOff, p[kept], meanV, 0, headSize);
     }
 
-    /** The offset of the window's i-th oldest vector in the ring arrays. */
-    private int ring(int i) {
-        return ((ringStart + i) % ringCapacity) * headSize;
+    /**
+     * {@link #attend} for the {@code group} queries side by side in {@code q} (rounded as the cache rounds) on the
+     * native tier, into {@code out} from {@code outOff}: the same softmax over the sinks, the window and the
+     * compensation token, in one kernel call that reads each kept row once for the whole group.
+     */
+    public void attendNative(MemorySegment q, int group, Scores scores, MemorySegment scratch, MemorySegment out, long outOff) {
+        boolean compensated = evicted > 0;
+        if (compensated) compensationMeans();
+        NativeKernels.attend(q, group, headSize, sinkKeySegment, sinkValueSegment, sinkCount, recentKeySegment, recentValueSegment, recentStart,
+                recentCount, compensated ? meanKSegment : null, compensated ? meanVSegment : null,
+                compensated ? (float) Math.log(evicted) : 0, scores.scale(), scores.softcap(), scores.roundProbabilities(), scratch, out, outOff);
+    }
+
+    private void compensationMeans() {
+        float count = evicted;
+        for (int d = 0; d < headSize; d++) {
+            meanK[d] = sumKeys[d] / count;
+            meanV[d] = sumValues[d] / count;
+        }
+    }
+
+    /** The offset of the window's i-th oldest vector in the recent-token arrays. */
+    private int recent(int i) {
+        return (recentStart + i) * headSize;
     }
 }

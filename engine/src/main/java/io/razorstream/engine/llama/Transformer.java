@@ -2,6 +2,7 @@ package io.razorstream.engine.llama;
 
 import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.kv.WindowHead;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.CompressedHead;
@@ -348,20 +349,21 @@ public final class Transformer {
         boolean f16 = cache.precision() == KvPrecision.F16;
         Scores scores = f16 ? scoresF16 : scoresF32;
         AttentionObserver observer = cache.observer();
-        if (observer == null && scores.softcap() == 0 && Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs)) {
-            nativeAttention(cache, layer, start, count, b, parallel, f16, scores.scale());
+        boolean nativeKernel = Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs);
+        if (observer == null && nativeKernel) {
+            nativeAttention(cache, layer, start, count, b, parallel, scores);
         } else {
             javaAttention(cache, layer, start, count, b, parallel, f16, scores, observer);
         }
-        windowAttention(cache, layer, count, b, parallel, scores);
+        windowAttention(cache, layer, count, b, parallel, scores, nativeKernel);
     }
 
-    /** The native tier's FULL-head attention: a tiled online softmax per (token, GQA group), see attention.c. */
-    private void nativeAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, float scale) {
+    /** The native tier's FULL-head attention, one call per (token, GQA group), see attention.c. */
+    private void nativeAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, Scores scores) {
         FullAttention pass = b.fullAttention;
-        pass.set(cache, layer, start, f16, scale);
+        pass.set(cache, layer, start, scores);
         parallel.forRange(count * config.kvHeadCount(), pass);
-        pass.set(null, 0, 0, false, 0);
+        pass.set(null, 0, 0, null);
     }
 
     /** {@link #nativeAttention}'s range body over (token, KV head) tasks, one per batch, reused for every layer. */
@@ -369,19 +371,17 @@ public final class Transformer {
         private final Batch b;
         private KvCache cache;
         private int layer, start;
-        private boolean f16;
-        private float scale;
+        private Scores scores;
 
         FullAttention(Batch b) {
             this.b = b;
         }
 
-        void set(KvCache cache, int layer, int start, boolean f16, float scale) {
+        void set(KvCache cache, int layer, int start, Scores scores) {
             this.cache = cache;
             this.layer = layer;
             this.start = start;
-            this.f16 = f16;
-            this.scale = scale;
+            this.scores = scores;
         }
 
         @Override
@@ -389,13 +389,14 @@ public final class Transformer {
             int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[] q = scratch.groupQueries(group * hs);
+            MemorySegment logits = scratch.nativeScores(NativeKernels.attentionScratch(group, start + to / kvHeads + 1));
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
                 if (cache.compressed(layer, kvh) != null) continue;
                 int base = kvh * group * hs;
-                roundedCopy(b.q[t], base, q, f16);
+                roundedCopy(b.q[t], base, q, scores.roundProbabilities());
                 NativeKernels.attend(scratch.groupQuerySegment(), group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
-                        start + t + 1, scale, b.attnOutSegments[t], base);
+                        start + t + 1, scores.scale(), scores.softcap(), scores.roundProbabilities(), logits, b.attnOutSegments[t], base);
             }
         }
     }
@@ -454,6 +455,15 @@ public final class Transformer {
         MemorySegment groupQuerySegment() {
             return groupQuerySegment;
         }
+
+        private float[] nativeScores = new float[0];
+        private MemorySegment nativeScoresSegment = MemorySegment.ofArray(nativeScores);
+
+        /** The native attention's scratch: at least {@code n} floats (grown by doubling as the context grows). */
+        MemorySegment nativeScores(int n) {
+            if (nativeScores.length < n) nativeScoresSegment = MemorySegment.ofArray(nativeScores = new float[Math.max(n, 2 * nativeScores.length)]);
+            return nativeScoresSegment;
+        }
         private final float[][] vectors = new float[3][];
 
         /** Scratch vector {@code i} of exactly {@code hs} floats (the compressed-head path copies whole arrays). */
@@ -480,13 +490,13 @@ public final class Transformer {
      * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
      * as in decode. KV heads are independent and run in parallel.
      */
-    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, Scores scores) {
+    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, Scores scores, boolean nativeKernel) {
         int[] compressed = cache.compressedKvHeads(layer);
         if (compressed.length == 0) return;
         CompressedAttention pass = b.compressedAttention;
-        pass.set(cache, layer, count, compressed, scores);
+        pass.set(cache, layer, count, compressed, scores, nativeKernel);
         parallel.forRange(compressed.length, pass);
-        pass.set(null, 0, 0, null, null);
+        pass.set(null, 0, 0, null, null, false);
     }
 
     /** {@link #windowAttention}'s range body over the layer's compressed KV heads, one per batch, reused. */
@@ -496,17 +506,19 @@ public final class Transformer {
         private int layer, count;
         private int[] compressed;
         private Scores scores;
+        private boolean nativeKernel;
 
         CompressedAttention(Batch b) {
             this.b = b;
         }
 
-        void set(KvCache cache, int layer, int count, int[] compressed, Scores scores) {
+        void set(KvCache cache, int layer, int count, int[] compressed, Scores scores, boolean nativeKernel) {
             this.cache = cache;
             this.layer = layer;
             this.count = count;
             this.compressed = compressed;
             this.scores = scores;
+            this.nativeKernel = nativeKernel;
         }
 
         @Override
@@ -516,16 +528,26 @@ public final class Transformer {
             int hs = config.headSize(), group = config.groupSize();
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[] k = scratch.vector(0, hs), v = scratch.vector(1, hs), q = scratch.vector(2, hs);
+            float[] groupQ = scratch.groupQueries(group * hs);
             for (int i = from; i < to; i++) {
                 int kvh = compressed[i];
                 CompressedHead head = cache.compressed(layer, kvh);
+                // Window heads (RazorAttention's and the model's own sliding windows) attend in the native kernel on
+                // that tier; the baselines' heads (heavy hitters, SnapKV) always in Java.
+                WindowHead window = nativeKernel && head instanceof WindowHead w ? w : null;
                 for (int t = 0; t < count; t++) {
                     precision.round(b.k[t], kvh * hs, k, 0, hs);
                     precision.round(b.v[t], kvh * hs, v, 0, hs);
                     head.append(k, 0, v, 0);
-                    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                        roundedCopy(b.q[t], h * hs, q, f16);
-                        head.attend(q, 0, scores, b.attnOut[t], h * hs);
+                    if (window != null) {
+                        roundedCopy(b.q[t], kvh * group * hs, groupQ, f16);
+                        window.attendNative(scratch.groupQuerySegment(), group, scores,
+                                scratch.nativeScores(NativeKernels.attentionScratch(group, window.entries())), b.attnOutSegments[t], kvh * group * hs);
+                    } else {
+                        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                            roundedCopy(b.q[t], h * hs, q, f16);
+                            head.attend(q, 0, scores, b.attnOut[t], h * hs);
+                        }
                     }
                     head.endToken();
                 }

@@ -41,7 +41,8 @@ public final class NativeKernels {
             JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
 
     private static final FunctionDescriptor ATTEND = FunctionDescriptor.of(JAVA_INT,
-            ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ValueLayout.JAVA_FLOAT, ADDRESS, JAVA_LONG);
+            ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS,
+            ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
     /** The attention kernel's limits (attention.c). */
     private static final int MAX_GROUP = 16, MAX_HEAD = 256;
 
@@ -289,37 +290,60 @@ public final class NativeKernels {
         return group >= 1 && group <= MAX_GROUP && headSize >= 8 && headSize <= MAX_HEAD && headSize % 8 == 0;
     }
 
-    /** {@link #attend(Variant, MemorySegment, int, int, MemorySegment, MemorySegment, int, float, MemorySegment, long)} with the bound variant. */
-    public static void attend(MemorySegment q, int group, int headSize, MemorySegment keys, MemorySegment values, int len, float scale,
-                              MemorySegment out, long outOffset) {
-        attend(ACTIVE, q, group, headSize, keys, values, len, scale, out, outOffset);
+    /** Scratch floats {@link #attend} needs for a group of {@code group} over {@code rows} rows. */
+    public static int attentionScratch(int group, int rows) {
+        return group * rows;
     }
 
-    /** As below, on float arrays (tests). */
+    /** {@link #attend(Variant, MemorySegment, int, int, MemorySegment, MemorySegment, int, MemorySegment, MemorySegment, long, int, MemorySegment, MemorySegment, float, float, float, boolean, MemorySegment, MemorySegment, long)} with the bound variant over one run (a FULL head). */
+    public static void attend(MemorySegment q, int group, int headSize, MemorySegment keys, MemorySegment values, int len, float scale,
+                              float softcap, boolean roundF16, MemorySegment scratch, MemorySegment out, long outOffset) {
+        attend(ACTIVE, q, group, headSize, keys, values, len, null, null, 0, 0, null, null, 0, scale, softcap, roundF16, scratch, out, outOffset);
+    }
+
+    /** As below with the bound variant. */
+    public static void attend(MemorySegment q, int group, int headSize, MemorySegment k0, MemorySegment v0, int n0, MemorySegment k1,
+                              MemorySegment v1, long from1, int n1, MemorySegment kc, MemorySegment vc, float bias, float scale, float softcap,
+                              boolean roundF16, MemorySegment scratch, MemorySegment out, long outOffset) {
+        attend(ACTIVE, q, group, headSize, k0, v0, n0, k1, v1, from1, n1, kc, vc, bias, scale, softcap, roundF16, scratch, out, outOffset);
+    }
+
+    /** One run on float arrays (tests). */
     public static void attend(Variant v, float[] q, int group, int headSize, float[] keys, float[] values, int len, float scale,
-                              float[] out, int outOffset) {
-        attend(v, MemorySegment.ofArray(q), group, headSize, MemorySegment.ofArray(keys), MemorySegment.ofArray(values), len, scale,
-                MemorySegment.ofArray(out), outOffset);
+                              float softcap, boolean roundF16, float[] out, int outOffset) {
+        attend(v, MemorySegment.ofArray(q), group, headSize, MemorySegment.ofArray(keys), MemorySegment.ofArray(values), len, null, null, 0, 0,
+                null, null, 0, scale, softcap, roundF16, MemorySegment.ofArray(new float[attentionScratch(group, len)]), MemorySegment.ofArray(out), outOffset);
     }
 
     /**
-     * Causal attention of one GQA group over positions [0, len) of a FULL head: for each of the {@code group}
-     * queries in {@code q} (rows of {@code headSize} floats), softmax(scale * q . k_p) weighted values into the
-     * floats of {@code out} from {@code outOffset + g * headSize}. Tiled online softmax in C (attention.c). The
+     * Attention of one GQA group, as llama.cpp's non-flash CPU path computes it (attention.c): for each of the
+     * {@code group} queries in {@code q} (rows of {@code headSize} floats), the logits over the rows (see
+     * {@link Rows}; {@code (softcap > 0 ? softcap * tanh(dot / softcap) : dot) * scale}), their softmax, rounded to
+     * F16 with {@code roundF16}, and the weighted values into the floats of {@code out} from
+     * {@code outOffset + g * headSize}. {@code scratch} holds at least {@link #attentionScratch} floats. The
      * segments are the caller's to keep (decode passes the same ones every token).
      */
-    public static void attend(Variant v, MemorySegment q, int group, int headSize, MemorySegment keys, MemorySegment values, int len, float scale,
-                              MemorySegment out, long outOffset) {
+    public static void attend(Variant v, MemorySegment q, int group, int headSize, MemorySegment k0, MemorySegment v0, int n0,
+                              MemorySegment k1, MemorySegment v1, long from1, int n1, MemorySegment kc, MemorySegment vc, float bias,
+                              float scale, float softcap, boolean roundF16, MemorySegment scratch, MemorySegment out, long outOffset) {
         if (v == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
         if (!attentionCovers(group, headSize)) throw new IllegalArgumentException("attention kernel: group " + group + ", head size " + headSize);
-        long rows = 4L * len * headSize, qs = (long) group * headSize;
-        if (len < 1 || q.byteSize() < 4 * qs || keys.byteSize() < rows || values.byteSize() < rows || outOffset < 0
-                || out.byteSize() < 4 * (outOffset + qs)) {
-            throw new IndexOutOfBoundsException("attention over " + len + " positions does not fit the segments given");
+        long row = 4L * headSize, qs = (long) group * headSize;
+        int rows = n0 + n1 + (kc != null ? 1 : 0);
+        if (n0 < 0 || n1 < 0 || from1 < 0 || rows < 1 || q.byteSize() < 4 * qs || k0.byteSize() < row * n0 || v0.byteSize() < row * n0
+                || (n1 > 0 && (k1.byteSize() < row * (from1 + n1) || v1.byteSize() < row * (from1 + n1)))
+                || (kc != null && (kc.byteSize() < row || vc.byteSize() < row))
+                || scratch.byteSize() < 4L * attentionScratch(group, rows) || outOffset < 0 || out.byteSize() < 4 * (outOffset + qs)) {
+            throw new IndexOutOfBoundsException("attention over " + rows + " rows does not fit the segments given");
         }
+        if (!(softcap >= 0)) throw new IllegalArgumentException("softcap must be >= 0, got " + softcap);
+        // Locals, not conditionals in the call: invokeExact takes each argument's static type, and a conditional there is typed Object.
+        MemorySegment run1Keys = n1 > 0 ? k1 : MemorySegment.NULL, run1Values = n1 > 0 ? v1 : MemorySegment.NULL;
+        MemorySegment extraKey = kc != null ? kc : MemorySegment.NULL, extraValue = kc != null ? vc : MemorySegment.NULL;
         int rc;
         try {
-            rc = (int) v.attend.invokeExact(q, group, headSize, keys, values, len, scale, out, outOffset);
+            rc = (int) v.attend.invokeExact(q, group, headSize, k0, v0, n0, run1Keys, run1Values, from1, n1, extraKey, extraValue, bias, scale,
+                    softcap, roundF16 ? 1 : 0, scratch, out, outOffset);
         } catch (Throwable t) {
             throw new IllegalStateException("native attention call failed", t);
         }

@@ -153,4 +153,37 @@ class WindowHeadTest {
         double[] expected = reference(q, 0.3f, keys, values, java.util.Collections.nCopies(keys.size(), 1.0));
         for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
     }
+
+    /**
+     * The native tier's group attention over a window head equals the Java tier's per-head attention (the same
+     * definition; float accuracy without rounding, one F16 step of a probability with it), through hundreds of
+     * appends: sinks filling, the window sliding, its buffer moving back to row 0 and doubling, the compensation
+     * token growing; and for a model's sliding window (no sinks, no compensation).
+     */
+    @ParameterizedTest(name = "sinks={0} window={1} compensate={2}")
+    @CsvSource({"2, 7, true", "0, 5, false", "4, 64, true"})
+    void nativeGroupAttentionEqualsTheJavaTiers(int sinks, int window, boolean compensate) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.razorstream.engine.tensor.NativeKernels.available(), "the native kernel tier is not built here");
+        int hs = 32, group = 3, tokens = 300;
+        WindowParams params = compensate ? new WindowParams(sinks, window, 1000) : new WindowParams(sinks, window, 1000).withoutCompensation();
+        WindowHead head = new WindowHead(hs, params);
+        SplittableRandom r = new SplittableRandom(sinks * 31L + window);
+        for (int t = 0; t < tokens; t++) {
+            head.append(random(r, hs), 0, random(r, hs), 0);
+            float[] q = random(r, group * hs);
+            for (boolean round : new boolean[] {false, true}) {
+                Scores scores = new Scores(0.3f, 0, round);
+                float[] javaOut = new float[group * hs], nativeOut = new float[group * hs];
+                for (int g = 0; g < group; g++) head.attend(java.util.Arrays.copyOfRange(q, g * hs, (g + 1) * hs), 0, scores, javaOut, g * hs);
+                head.attendNative(java.lang.foreign.MemorySegment.ofArray(q), group, scores,
+                        java.lang.foreign.MemorySegment.ofArray(new float[group * head.entries()]), java.lang.foreign.MemorySegment.ofArray(nativeOut), 0);
+                for (int i = 0; i < group * hs; i++) {
+                    assertThat(nativeOut[i]).as("token %d, round %s, element %d", t, round, i)
+                            .isCloseTo(javaOut[i], org.assertj.core.data.Offset.offset(round ? 3e-3f : 2e-5f));
+                }
+            }
+            head.endToken();
+        }
+        assertThat(head.evictedCount()).isEqualTo(compensate ? tokens - sinks - window : 0);
+    }
 }

@@ -238,7 +238,7 @@ class NativeKernelTest {
         float scale = (float) (1 / Math.sqrt(hs));
         float[] out = new float[group * hs + 10];
         Arrays.fill(out, Float.NaN);
-        NativeKernels.attend(v, q, group, hs, k, val, len, scale, out, 5);
+        NativeKernels.attend(v, q, group, hs, k, val, len, scale, 0, false, out, 5);
         for (int g = 0; g < group; g++) {
             double[] s = new double[len];
             double max = Double.NEGATIVE_INFINITY, sum = 0;
@@ -260,14 +260,93 @@ class NativeKernelTest {
         for (int i : new int[] {0, 4, 5 + group * hs, out.length - 1}) assertThat(out[i]).isNaN();
     }
 
+    /**
+     * The definition the native kernel follows, in float as the Java tier computes it: logits (softcapped, scaled,
+     * the extra row biased), softmax summed in double, probabilities rounded to F16 when asked, values weighted.
+     */
+    static float[] attentionDefinition(float[] q, int group, int hs, float[][] keys, float[][] values, float bias, boolean biased, float scale,
+                                       float softcap, boolean round) {
+        int n = keys.length;
+        float[] out = new float[group * hs];
+        io.razorstream.engine.kv.Scores scores = new io.razorstream.engine.kv.Scores(scale, softcap, round);
+        for (int g = 0; g < group; g++) {
+            float[] p = new float[n];
+            for (int r = 0; r < n; r++) {
+                double dot = 0;
+                for (int i = 0; i < hs; i++) dot += (double) q[g * hs + i] * keys[r][i];
+                p[r] = scores.logit((float) dot) + (biased && r == n - 1 ? bias : 0);
+            }
+            Ops.softmax(p, n);
+            if (round) for (int r = 0; r < n; r++) p[r] = Numerics.roundToF16(p[r]);
+            for (int r = 0; r < n; r++) for (int i = 0; i < hs; i++) out[g * hs + i] += p[r] * values[r][i];
+        }
+        return out;
+    }
+
+    /**
+     * Two runs of rows (the second read from an offset) and a biased extra row, as a window head passes its sinks, its
+     * window and its compensation token; softcapped logits large enough for the cap to matter; probabilities rounded to
+     * F16 or not. Without rounding the kernel agrees with the definition to float accuracy; with it, to one F16 step of
+     * a probability (a probability on a rounding boundary may go either way), and it is nearer the rounded definition
+     * than the unrounded one.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variantNames")
+    void attentionOverRunsWithSoftcapAndRoundingFollowsTheDefinition(String isa) {
+        NativeKernels.Variant v = variant(isa);
+        int group = 4, hs = 64, n0 = 3, from1 = 5, n1 = 21;
+        SplittableRandom rnd = new SplittableRandom(7);
+        float[] q = KernelTest.gaussian(rnd, group * hs, 2f), sinkK = KernelTest.gaussian(rnd, n0 * hs, 2f), sinkV = KernelTest.gaussian(rnd, n0 * hs, 1);
+        float[] winK = KernelTest.gaussian(rnd, (from1 + n1) * hs, 2f), winV = KernelTest.gaussian(rnd, (from1 + n1) * hs, 1);
+        float[] extraK = KernelTest.gaussian(rnd, hs, 2f), extraV = KernelTest.gaussian(rnd, hs, 1);
+        float[][] keys = new float[n0 + n1 + 1][], values = new float[n0 + n1 + 1][];
+        for (int r = 0; r < n0; r++) {
+            keys[r] = Arrays.copyOfRange(sinkK, r * hs, (r + 1) * hs);
+            values[r] = Arrays.copyOfRange(sinkV, r * hs, (r + 1) * hs);
+        }
+        for (int r = 0; r < n1; r++) {
+            keys[n0 + r] = Arrays.copyOfRange(winK, (from1 + r) * hs, (from1 + r + 1) * hs);
+            values[n0 + r] = Arrays.copyOfRange(winV, (from1 + r) * hs, (from1 + r + 1) * hs);
+        }
+        keys[n0 + n1] = extraK;
+        values[n0 + n1] = extraV;
+        float bias = (float) Math.log(9), scale = 0.125f, softcap = 8f;
+        for (boolean round : new boolean[] {false, true}) {
+            float[] out = new float[group * hs + 2];
+            Arrays.fill(out, Float.NaN);
+            NativeKernels.attend(v, MemorySegment.ofArray(q), group, hs, MemorySegment.ofArray(sinkK), MemorySegment.ofArray(sinkV), n0,
+                    MemorySegment.ofArray(winK), MemorySegment.ofArray(winV), from1, n1, MemorySegment.ofArray(extraK), MemorySegment.ofArray(extraV),
+                    bias, scale, softcap, round, MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, n0 + n1 + 1)]),
+                    MemorySegment.ofArray(out), 1);
+            float[] expected = attentionDefinition(q, group, hs, keys, values, bias, true, scale, softcap, round);
+            float[] otherRounding = attentionDefinition(q, group, hs, keys, values, bias, true, scale, softcap, !round);
+            float[] uncapped = attentionDefinition(q, group, hs, keys, values, bias, true, scale, 0, round);
+            float[] unbiased = attentionDefinition(q, group, hs, keys, values, 0, true, scale, softcap, round);
+            double err = 0, errOther = 0, errUncapped = 0, errUnbiased = 0;
+            for (int i = 0; i < group * hs; i++) {
+                double got = out[1 + i];
+                assertThat(got).as("%s round=%s element %d", isa, round, i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(round ? 2e-3 : 2e-5));
+                err += Math.abs(got - expected[i]);
+                errOther += Math.abs(got - otherRounding[i]);
+                errUncapped = Math.max(errUncapped, Math.abs(got - uncapped[i]));
+                errUnbiased = Math.max(errUnbiased, Math.abs(got - unbiased[i]));
+            }
+            assertThat(err).as("%s round=%s: nearer its own rounding", isa, round).isLessThan(errOther);
+            assertThat(errUncapped).as("the cap matters here").isGreaterThan(1e-2);
+            assertThat(errUnbiased).as("the bias matters here").isGreaterThan(1e-2);
+            assertThat(out[0]).isNaN();
+            assertThat(out[out.length - 1]).isNaN();
+        }
+    }
+
     @Test
     void attentionRefusesWhatItCannotHold() {
         NativeKernels.Variant v = NativeKernels.variants().get(0);
         float[] a = new float[64 * 64];
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 65, 1, a, 0)).isInstanceOf(IndexOutOfBoundsException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 60, a, a, 4, 1, a, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, a, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, a, 64 * 64 - 8 * 64 + 1)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 65, 1, 0, false, a, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 60, a, a, 4, 1, 0, false, a, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, 0, false, a, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, 0, false, a, 64 * 64 - 8 * 64 + 1)).isInstanceOf(IndexOutOfBoundsException.class);
     }
 
     /** Preparing into an earlier input overwrites all of it (an all-zero block included) and gives the bits of a fresh one. */
