@@ -14,6 +14,7 @@
 
 #include "simd.h"
 
+#define TILE 32        /* positions whose keys or values are read by every query of the group in turn */
 #define MAX_GROUP 16   /* query heads per KV head */
 #define MAX_HEAD 256   /* head size, a multiple of 8 */
 
@@ -59,26 +60,33 @@ INLINE float exp1(float x) {
     return _mm256_cvtss_f32(exp_nonpositive(_mm256_loadu_ps(v)));
 }
 
-/* s[g * stride + p] = q_g . k_p for the run's n rows: eight positions at a time (one transposed lane sum), the rest one by one. */
+/*
+ * s[g * stride + p] = q_g . k_p for the run's n rows, a tile of positions at a time for all the group's queries (the
+ * tile's keys stay in cache while each query reads them); within a tile eight positions at a time (one transposed
+ * lane sum), the rest one by one.
+ */
 static void dot_rows(const float *q, int group, int hs, const float *k, int n, float *s, int stride) {
     const int nv = hs / 8;
-    for (int g = 0; g < group; g++) {
-        const float *qg = q + g * hs;
-        float *sg = s + (int64_t) g * stride;
-        int p = 0;
-        for (; p + 8 <= n; p += 8) {
-            __m256 acc[8];
-            for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
-            for (int c = 0; c < nv; c++) {
-                __m256 qv = _mm256_loadu_ps(qg + 8 * c);
-                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (int64_t) (p + j) * hs + 8 * c), acc[j]);
+    for (int p0 = 0; p0 < n; p0 += TILE) {
+        const int end = n - p0 < TILE ? n : p0 + TILE;
+        for (int g = 0; g < group; g++) {
+            const float *qg = q + g * hs;
+            float *sg = s + (int64_t) g * stride;
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                __m256 acc[8];
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+                for (int c = 0; c < nv; c++) {
+                    __m256 qv = _mm256_loadu_ps(qg + 8 * c);
+                    for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (int64_t) (p + j) * hs + 8 * c), acc[j]);
+                }
+                _mm256_storeu_ps(sg + p, hsum8x8(acc));
             }
-            _mm256_storeu_ps(sg + p, hsum8x8(acc));
-        }
-        for (; p < n; p++) {
-            __m256 acc = _mm256_setzero_ps();
-            for (int c = 0; c < nv; c++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_loadu_ps(k + (int64_t) p * hs + 8 * c), acc);
-            sg[p] = hsum(acc);
+            for (; p < end; p++) {
+                __m256 acc = _mm256_setzero_ps();
+                for (int c = 0; c < nv; c++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + 8 * c), _mm256_loadu_ps(k + (int64_t) p * hs + 8 * c), acc);
+                sg[p] = hsum(acc);
+            }
         }
     }
 }
@@ -97,11 +105,23 @@ INLINE void accumulate_values(float *o, const float *v, int hs, const float *w, 
     for (int j = 0; j < width; j++) _mm256_storeu_ps(o + 8 * j, acc[j]);
 }
 
-static void weigh_values(float *og, const float *v, int hs, const float *w, int n) {
+/*
+ * out_g += sum_p w[g * stride + p] v_p for the run's n rows and every query of the group, a tile of positions at a
+ * time (the tile's values stay in cache while each query's accumulator passes over them).
+ */
+static void weigh_values(float *out, int group, int hs, const float *v, int n, const float *w, int stride) {
     const int nv = hs / 8;
-    int c0 = 0;
-    for (; c0 + 8 <= nv; c0 += 8) accumulate_values(og + 8 * c0, v + 8 * c0, hs, w, n, 8);
-    for (; c0 < nv; c0++) accumulate_values(og + 8 * c0, v + 8 * c0, hs, w, n, 1);
+    for (int p0 = 0; p0 < n; p0 += TILE) {
+        const int m = n - p0 < TILE ? n - p0 : TILE;
+        const float *vt = v + (int64_t) p0 * hs;
+        for (int g = 0; g < group; g++) {
+            float *og = out + g * hs;
+            const float *wg = w + (int64_t) g * stride + p0;
+            int c0 = 0;
+            for (; c0 + 8 <= nv; c0 += 8) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, wg, m, 8);
+            for (; c0 < nv; c0++) accumulate_values(og + 8 * c0, vt + 8 * c0, hs, wg, m, 1);
+        }
+    }
 }
 
 /*
@@ -174,12 +194,11 @@ int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k0, con
                 s[p] = w;
             }
         }
-        /* values, in position order */
-        float *og = out + g * hs;
-        for (int i = 0; i < hs; i++) og[i] = 0;
-        weigh_values(og, v0, hs, s, n0);
-        weigh_values(og, v1, hs, s + n0, n1);
-        if (nc) weigh_values(og, vc, hs, s + n0 + n1, 1);
     }
+    /* values, in position order */
+    for (int i = 0; i < group * hs; i++) out[i] = 0;
+    weigh_values(out, group, hs, v0, n0, scratch, n);
+    weigh_values(out, group, hs, v1, n1, scratch + n0, n);
+    if (nc) weigh_values(out, group, hs, vc, 1, scratch + n0 + n1, n);
     return 0;
 }

@@ -224,7 +224,7 @@ class NativeKernelTest {
     }
 
     /**
-     * The tiled online-softmax attention against the plain definition in double (scores, softmax, weighted
+     * The attention kernel against the plain definition in double (scores, softmax, weighted
      * values), for group sizes, head sizes and lengths that leave partial tiles and partial 8-position runs;
      * the output outside the group's rows is left alone.
      */
