@@ -46,16 +46,12 @@ public final class Benchmark {
         double[] prefill = new double[repeats], decode = new double[repeats];
         long allocated = 0;
         for (int run = -warmups; run < repeats; run++) {
-            KvCache cache = model.newCache(promptTokens + genTokens, KvPrecision.F16);
-            long t0 = System.nanoTime();
-            float[] logits = decoder.prefill(cache, prompt);
-            long t1 = System.nanoTime();
             long allocatedBefore = ALLOCATION.getTotalThreadAllocatedBytes();
-            Decoder.Reply reply = decoder.generate(cache, cache.maxTokens(), logits, request, null);
+            double[] speeds = once(model, decoder, prompt, genTokens, request);
             allocated = ALLOCATION.getTotalThreadAllocatedBytes() - allocatedBefore; // the last run's, the most warmed up
             if (run >= 0) {
-                prefill[run] = promptTokens / ((t1 - t0) / 1e9);
-                decode[run] = reply.tokensPerSecond();
+                prefill[run] = speeds[0];
+                decode[run] = speeds[1];
             }
         }
         long perToken = decodeBytesPerToken(model);
@@ -63,6 +59,54 @@ public final class Benchmark {
         return new Result(loaded.gguf().path().getFileName().toString(), parallel.threads(), promptTokens, genTokens, repeats,
                 median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken,
                 allocated / genTokens);
+    }
+
+    /** One prefill of {@code prompt} and greedy decode: {prefill tokens/s, decode tokens/s}. */
+    private static double[] once(Transformer model, Decoder decoder, int[] prompt, int genTokens, Decoder.Request request) {
+        KvCache cache = model.newCache(prompt.length + genTokens, KvPrecision.F16);
+        long t0 = System.nanoTime();
+        float[] logits = decoder.prefill(cache, prompt);
+        long t1 = System.nanoTime();
+        Decoder.Reply reply = decoder.generate(cache, cache.maxTokens(), logits, request, null);
+        return new double[] {prompt.length / ((t1 - t0) / 1e9), reply.tokensPerSecond()};
+    }
+
+    /** Two models alternated in one process: decode tokens/s of each per round, and each round's ratio b / a. */
+    public record Comparison(String a, String b, double[] decodeA, double[] decodeB, double[] ratios) {
+        public double medianRatio() {
+            return median(ratios);
+        }
+    }
+
+    /**
+     * {@code a} and {@code b} run in turn, ABBA (a round's first model alternates), in one process and on one thread
+     * pool, so what differs between processes (core placement, compiled code) cancels; each round's ratio is of two
+     * runs made seconds apart. The models must share a vocabulary size (the same random prompt feeds both).
+     */
+    public static Comparison compare(LoadedModel a, LoadedModel b, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
+        int vocab = Math.min(a.model().config().vocabularySize(), b.model().config().vocabularySize());
+        int context = Math.min(a.model().config().contextLength(), b.model().config().contextLength());
+        if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
+            throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
+        }
+        int[] prompt = randomTokens(promptTokens, vocab);
+        Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
+        Decoder da = new Decoder(a, parallel), db = new Decoder(b, parallel);
+        double[] decodeA = new double[repeats], decodeB = new double[repeats], ratios = new double[repeats];
+        for (int run = -warmups; run < repeats; run++) {
+            boolean aFirst = Math.floorMod(run, 2) == 0;
+            double x = 0, y = 0;
+            for (int turn = 0; turn < 2; turn++) {
+                if ((turn == 0) == aFirst) x = once(a.model(), da, prompt, genTokens, request)[1];
+                else y = once(b.model(), db, prompt, genTokens, request)[1];
+            }
+            if (run >= 0) {
+                decodeA[run] = x;
+                decodeB[run] = y;
+                ratios[run] = y / x;
+            }
+        }
+        return new Comparison(a.gguf().path().getFileName().toString(), b.gguf().path().getFileName().toString(), decodeA, decodeB, ratios);
     }
 
     public record ContextResult(int context, int genTokens, double decodeTokensPerSecond, double[] runs, long cacheBytes, long fullCacheBytes) {}

@@ -64,6 +64,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--compression", defaultValue = "5", description = "window heads: the window is max(S0, N / C) (default: ${DEFAULT-VALUE})")
     int compression;
 
+    @Option(names = "--against", paramLabel = "FILE", description = "alternate with this second model in the same process (ABBA rounds) "
+            + "and report both decode speeds and the per-round ratio against --model; prefill + decode mode only")
+    java.nio.file.Path against;
+
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
@@ -71,7 +75,15 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
             if (context > 0) {
+                if (against != null) throw new IllegalArgumentException("--against works with prefill + decode runs, not with --context");
                 contextBench(loaded, parallel, out);
+                out.flush();
+                return 0;
+            }
+            if (against != null) {
+                try (LoadedModel other = LoadedModel.open(against)) {
+                    compare(loaded, other, parallel, out);
+                }
                 out.flush();
                 return 0;
             }
@@ -101,6 +113,26 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    private void compare(LoadedModel a, LoadedModel b, Parallel parallel, PrintWriter out) {
+        Benchmark.Comparison c = Benchmark.compare(a, b, promptTokens, genTokens, repeats, warmups, parallel);
+        double medianA = Benchmark.median(c.decodeA()), medianB = Benchmark.median(c.decodeB());
+        if (json) {
+            out.println(String.format(Locale.ROOT, "{\"model\":\"%s\",\"against\":\"%s\",\"threads\":%d,\"promptTokens\":%d,\"genTokens\":%d,"
+                            + "\"repeats\":%d,\"decodeTokensPerSecond\":%.3f,\"againstDecodeTokensPerSecond\":%.3f,\"decodeRuns\":%s,"
+                            + "\"againstDecodeRuns\":%s,\"ratios\":%s,\"medianRatio\":%.4f,\"kernels\":\"%s\",\"isa\":\"%s\"}",
+                    c.a().replace("\\", "\\\\").replace("\"", "\\\""), c.b().replace("\\", "\\\\").replace("\"", "\\\""), parallel.threads(),
+                    promptTokens, genTokens, repeats, medianA, medianB, list(c.decodeA()), list(c.decodeB()), list(c.ratios()), c.medianRatio(),
+                    Kernels.tier(), Kernels.isa()));
+        } else {
+            out.printf(Locale.ROOT, "%s against %s, %d threads, %d prompt tokens, %d generated, %d ABBA rounds after %d warm-up%n",
+                    c.a(), c.b(), parallel.threads(), promptTokens, genTokens, repeats, warmups);
+            out.printf(Locale.ROOT, "decode %s: %.2f tokens/s   (runs: %s)%n", c.a(), medianA, list(c.decodeA()));
+            out.printf(Locale.ROOT, "decode %s: %.2f tokens/s   (runs: %s)%n", c.b(), medianB, list(c.decodeB()));
+            out.printf(Locale.ROOT, "ratio %s / %s per round: %s, median %.3f%n", c.b(), c.a(), list(c.ratios()), c.medianRatio());
+            out.printf(Locale.ROOT, "%s%n", Kernels.describe());
+        }
     }
 
     private void contextBench(LoadedModel loaded, Parallel parallel, PrintWriter out) {

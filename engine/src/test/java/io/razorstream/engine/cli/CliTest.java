@@ -147,6 +147,25 @@ class CliTest {
                 .contains("\"modelBytes\":").contains("\"ceilingTokensPerSecond\":");
     }
 
+    /** Two files alternated in one process: both decode speeds, one ratio per round, and their median. */
+    @Test
+    void benchAgainstASecondModelReportsPerRoundRatios(@TempDir Path dir) {
+        Path a = dir.resolve("a.gguf"), b = dir.resolve("b.gguf");
+        assertThat(run("random-model", "--like", "tiny", "--type", "Q8_0", "--out", a.toString()).exit()).isZero();
+        assertThat(run("random-model", "--like", "tiny", "--type", "Q4_0", "--out", b.toString()).exit()).isZero();
+        Run r = run("bench", "--model", a.toString(), "--against", b.toString(), "--prompt-tokens", "4", "--gen-tokens", "3",
+                "--repeats", "3", "--warmups", "0", "--threads", "1", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        String json = r.out().trim();
+        assertThat(json).startsWith("{\"model\":\"a.gguf\",\"against\":\"b.gguf\"").contains("\"medianRatio\":");
+        String[] ratios = json.replaceAll("(?s).*\"ratios\":\\[([^\\]]*)\\].*", "$1").split(",");
+        assertThat(ratios).hasSize(3);
+        for (String x : ratios) assertThat(Double.parseDouble(x)).isPositive();
+        Run withContext = run("bench", "--model", a.toString(), "--against", b.toString(), "--context", "16");
+        assertThat(withContext.exit()).isEqualTo(1);
+        assertThat(withContext.err().trim()).contains("--against works with prefill + decode runs, not with --context").doesNotContain("\n");
+    }
+
     @Test
     void synthModelCopiesAKeyItHasSeenInEveryWeightType(@TempDir Path dir) {
         for (String type : new String[] {"F32", "Q8_0", "Q4_0"}) {
