@@ -53,6 +53,7 @@ final class Services {
         flags.put("data.dir", dataDir.toString());
         flags.put("grpc.port", "0");
         flags.put("engine.threads", "2");
+        flags.put("stream.threads", "2"); // every service test runs with several stream threads (issue 14)
         flags.put("application.id", appId);
         flags.put("topic.partitions", "4");
         flags.put("turn.timeout", "PT2M");

@@ -38,10 +38,12 @@ public final class ServiceConfig {
         key("topic.replies", "razorstream.replies", "replies topic (ReplyEvent, keyed by session id)");
         key("topic.turns-rerouted", "razorstream.turns.rerouted", "turns a producer put in another partition than their session's are moved here (as many partitions as the turns topic)");
         key("topic.dead-letters", "razorstream.dead-letters", "malformed or rejected turns, with the reason in the 'razorstream.error' header");
-        key("topic.partitions", "4", "partitions of the topics the service creates");
+        key("topic.partitions", "8", "partitions of the topics the service creates (sessions spread over them, and so over stream threads and instances)");
         key("topic.replication", "1", "replication factor of the topics the service creates (and of Streams' changelogs)");
         key("standby.replicas", "0", "Kafka Streams standby replicas (warm copies of the session stores)");
         key("engine.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())), "threads of the inference engine");
+        key("stream.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())),
+                "Kafka Streams threads: sessions on different threads have their turns processed at the same time, sharing the one engine");
         key("engine.kernels", "auto", "kernel tier: auto (native when its library loads and the CPU has AVX2), native or java");
         key("chat.template", "", "chat template: chatml, llama3, llama2, mistral, phi3, zephyr or plain; empty: recognised from the model (plain for the synthetic model)");
         key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");

@@ -15,7 +15,7 @@ import java.util.Locale;
  */
 public record ServiceSettings(Path dataDir, String model, String profile, String bootstrapServers, int grpcPort, String advertisedHost,
                               String instanceId, String applicationId, String turnsTopic, String repliesTopic, String reroutedTopic,
-                              String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads,
+                              String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
                               Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout) {
@@ -31,6 +31,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         if (c.getInt("turn.max-bytes") < 1) throw new IllegalArgumentException("setting turn.max-bytes must be >= 1");
         Kernels.Mode kernels = Kernels.Mode.parse(c.get("engine.kernels"));
         if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
+        if (c.getInt("stream.threads") < 1) throw new IllegalArgumentException("setting stream.threads must be >= 1");
         if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
         KvPrecision precision;
         try {
@@ -46,7 +47,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         return new ServiceSettings(c.dataDir(), blankToNull(c.get("model")), blankToNull(c.get("profile")), c.get("bootstrap.servers"),
                 c.getInt("grpc.port"), c.get("advertised.host"), c.get("instance.id"), c.get("application.id"), c.get("topic.turns"),
                 c.get("topic.replies"), c.get("topic.turns-rerouted"), c.get("topic.dead-letters"), c.getInt("topic.partitions"),
-                c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), kernels, blankToNull(c.get("chat.template")),
+                c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
