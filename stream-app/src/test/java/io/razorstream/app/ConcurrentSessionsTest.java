@@ -112,4 +112,62 @@ class ConcurrentSessionsTest {
         }
         assertThat(distinct).as("the turns are different enough to get different replies").hasSizeGreaterThan(SESSIONS);
     }
+
+    /** A session id on a partition of the given set (the partitions one stream thread owns). */
+    static String onPartitions(String prefix, Set<Integer> partitions) {
+        for (int i = 0; ; i++) if (partitions.contains(partition(prefix + i))) return prefix + i;
+    }
+
+    /**
+     * A short turn sent while another session's long AppendTurns (thousands of tokens) is being prefilled on the other
+     * stream thread gets its first token before that ingestion finishes: the engine's passes alternate, so the
+     * short turn's passes go between the long prefill's batches instead of waiting for all of them.
+     */
+    @Test
+    void aShortTurnIsNotStuckBehindAnotherSessionsLongIngestion() throws Exception {
+        List<ThreadMetadata> threads = new ArrayList<>(service.streams().metadataForLocalThreads());
+        List<Set<Integer>> owned = new ArrayList<>();
+        for (ThreadMetadata t : threads) {
+            Set<Integer> partitions = new HashSet<>();
+            t.activeTasks().forEach(task -> task.topicPartitions().forEach(tp -> partitions.add(tp.partition())));
+            owned.add(partitions);
+        }
+        String longSession = onPartitions("document-", owned.get(0)), shortSession = onPartitions("quick-", owned.get(1));
+        assertThat(owned.get(1)).doesNotContain(partition(longSession));
+
+        var append = io.razorstream.proto.v1.AppendTurnsRequest.newBuilder().setSessionId(longSession);
+        Random r = new Random(5);
+        for (int i = 0; i < 10; i++) {
+            append.addTurns(io.razorstream.proto.v1.Turn.newBuilder().setRole(io.razorstream.proto.v1.Role.ROLE_USER)
+                    .setTurnId("doc-" + i).setText(Services.filler(r, 900)));
+        }
+        java.util.concurrent.CompletableFuture<Long> appended = new java.util.concurrent.CompletableFuture<>();
+        long sent = System.nanoTime();
+        MemoryServiceGrpc.newStub(channel).appendTurns(append.build(), new io.grpc.stub.StreamObserver<>() {
+            @Override
+            public void onNext(io.razorstream.proto.v1.AppendTurnsResponse value) {}
+
+            @Override
+            public void onError(Throwable t) {
+                appended.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                appended.complete(System.nanoTime());
+            }
+        });
+        Thread.sleep(1000); // the long ingestion is under way (it takes several seconds)
+        var chat = stub.chat(io.razorstream.proto.v1.ChatRequest.newBuilder().setSessionId(shortSession).setTurnId("q1").setText("Quick question. ")
+                .setParams(io.razorstream.proto.v1.GenerationParams.newBuilder().setMaxTokens(4)).build());
+        long firstToken = 0;
+        while (chat.hasNext()) {
+            if (chat.next().hasDelta() && firstToken == 0) firstToken = System.nanoTime();
+        }
+        long done = appended.get(5, TimeUnit.MINUTES);
+        System.out.printf("long AppendTurns took %.1f s; the short turn's first token came %.1f s after it was sent%n",
+                (done - sent) / 1e9, (firstToken - sent) / 1e9);
+        assertThat(firstToken).as("the short turn streamed a token").isNotZero();
+        assertThat(firstToken).as("the short turn's first token came before the long ingestion finished").isLessThan(done);
+    }
 }

@@ -125,8 +125,20 @@ public final class Transformer {
         b.logits[0] = null; // the caller's array is not kept
     }
 
-    /** The forward pass over tokens[from, from + count) in {@code b}, logits of the last logits.length tokens into {@code logits}. */
+    /**
+     * The forward pass over tokens[from, from + count) in {@code b}, logits of the last logits.length tokens into
+     * {@code logits}; other callers of {@code parallel} wait for it, and it for those that came first.
+     */
     private void run(KvCache cache, int[] tokens, int from, int count, Batch b, float[][] logits, Parallel parallel) {
+        parallel.beginPass();
+        try {
+            pass(cache, tokens, from, count, b, logits, parallel);
+        } finally {
+            parallel.endPass();
+        }
+    }
+
+    private void pass(KvCache cache, int[] tokens, int from, int count, Batch b, float[][] logits, Parallel parallel) {
         int d = config.embeddingLength();
         for (int t = 0; t < count; t++) {
             int tok = tokens[from + t];
