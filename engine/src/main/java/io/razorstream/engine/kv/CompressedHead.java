@@ -19,4 +19,17 @@ public interface CompressedHead {
 
     /** Entries held (a compensation token counts as one); their size is {@link HeadSpec#bytes}'s to say. */
     int entries();
+
+    /**
+     * Remembers the head as it is now, keeping the last {@code keep} such marks, so that {@link #rollback} can take
+     * back exactly what was appended since. Heads whose eviction depends on attention (the baselines) cannot.
+     */
+    default void mark(int keep) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot take turns back");
+    }
+
+    /** Returns the head to its latest mark (which is then dropped), bit for bit. */
+    default void rollback() {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot take turns back");
+    }
 }

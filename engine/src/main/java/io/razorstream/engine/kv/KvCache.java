@@ -29,6 +29,8 @@ public final class KvCache {
     private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
     private int capacity;
     private int size;
+    /** Sizes at the turn marks, newest first (see {@link #mark}). */
+    private final java.util.ArrayDeque<Integer> marks = new java.util.ArrayDeque<>();
     private long promptEnd = -1;
     private AttentionObserver observer;
 
@@ -112,6 +114,34 @@ public final class KvCache {
 
     public int size() {
         return size;
+    }
+
+    /**
+     * Marks a turn boundary: {@link #rollback} can take back, exactly, what is appended after any of the last
+     * {@code keep} marks. FULL heads only need their length; window heads keep undo records (the entries a turn
+     * evicts and the compensation sums before it). Fails for heads that evict by attention (the baselines).
+     */
+    public void mark(int keep) {
+        if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.mark(keep);
+        marks.addFirst(size);
+        while (marks.size() > keep) marks.removeLast();
+    }
+
+    /** Marks that {@link #rollback} can still return to. */
+    public int marks() {
+        return marks.size();
+    }
+
+    /** Takes back everything appended since the {@code turns}-th latest mark: the cache is then as it was there, bit for bit. */
+    public void rollback(int turns) {
+        if (turns < 1 || turns > marks.size()) {
+            throw new IllegalArgumentException("cannot roll back " + turns + " turns: " + marks.size() + " can be taken back");
+        }
+        for (int i = 0; i < turns; i++) {
+            size = marks.removeFirst();
+            for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.rollback();
+        }
     }
 
     public int maxTokens() {
@@ -231,6 +261,7 @@ public final class KvCache {
         if (promptEnd < -1 || promptEnd > tokens) throw new IllegalArgumentException("prompt end " + promptEnd + " outside 0.." + tokens);
         reserve(tokens);
         size = tokens;
+        marks.clear(); // undo records are not stored
         this.promptEnd = promptEnd;
     }
 
@@ -280,6 +311,7 @@ public final class KvCache {
     public void clear() {
         size = 0;
         promptEnd = -1;
+        marks.clear();
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);

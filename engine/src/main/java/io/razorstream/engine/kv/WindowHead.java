@@ -32,6 +32,13 @@ public final class WindowHead implements CompressedHead {
     private float[] probabilities = new float[0];
     private long evicted;
     private long tokens;
+    /**
+     * Undo records, newest first: the head's counts and compensation sums at a mark, and the window entries that
+     * were already there and have been evicted since (oldest first). Enough to restore the mark exactly.
+     */
+    private record Undo(long tokens, int sinkCount, int windowCount, long evicted, float[] sumKeys, float[] sumValues,
+                        java.util.List<float[]> evictedKeys, java.util.List<float[]> evictedValues) {}
+    private final java.util.ArrayDeque<Undo> undo = new java.util.ArrayDeque<>();
 
     public WindowHead(int headSize, WindowParams params) {
         this.headSize = headSize;
@@ -79,6 +86,11 @@ public final class WindowHead implements CompressedHead {
 
     private void evictOldest() {
         int base = recentStart * headSize;
+        Undo latest = undo.peekFirst();
+        if (latest != null && tokens - recentCount < latest.tokens()) { // the entry was there at the latest mark
+            latest.evictedKeys().add(Arrays.copyOfRange(recentKeys, base, base + headSize));
+            latest.evictedValues().add(Arrays.copyOfRange(recentValues, base, base + headSize));
+        }
         if (params.compensate()) {
             for (int i = 0; i < headSize; i++) {
                 sumKeys[i] += recentKeys[base + i];
@@ -243,6 +255,45 @@ public final class WindowHead implements CompressedHead {
         for (int i = 0; i < sinkCount; i++) Ops.axpy(out, outOff, p[i], sinkValues, i * headSize, headSize);
         for (int i = 0; i < recentCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], recentValues, recent(i), headSize);
         if (evicted > 0) Ops.axpy(out, outOff, p[kept], meanV, 0, headSize);
+    }
+
+    @Override
+    public void mark(int keep) {
+        if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
+        undo.addFirst(new Undo(tokens, sinkCount, recentCount, evicted, sumKeys.clone(), sumValues.clone(), new java.util.ArrayList<>(),
+                new java.util.ArrayList<>()));
+        while (undo.size() > keep) undo.removeLast();
+    }
+
+    /** Marks that {@link #rollback} can still return to. */
+    public int marks() {
+        return undo.size();
+    }
+
+    @Override
+    public void rollback() {
+        Undo u = undo.pollFirst();
+        if (u == null) throw new IllegalStateException("no mark to roll back to");
+        // Window entries appended since the mark are the newest ones; those from before it follow the evicted ones back.
+        long firstSinceMark = Math.max(u.tokens(), params.sinks());
+        int sinceMark = (int) Math.max(0, Math.min(recentCount, tokens - firstSinceMark));
+        int kept = recentCount - sinceMark, restored = u.evictedKeys().size() + kept;
+        if (restored != u.windowCount()) throw new IllegalStateException("undo record of " + restored + " entries for a window of " + u.windowCount());
+        float[] k = new float[Math.max(recentCapacity, 2 * restored) * headSize], v = new float[k.length];
+        for (int i = 0; i < u.evictedKeys().size(); i++) {
+            System.arraycopy(u.evictedKeys().get(i), 0, k, i * headSize, headSize);
+            System.arraycopy(u.evictedValues().get(i), 0, v, i * headSize, headSize);
+        }
+        System.arraycopy(recentKeys, recentStart * headSize, k, u.evictedKeys().size() * headSize, kept * headSize);
+        System.arraycopy(recentValues, recentStart * headSize, v, u.evictedKeys().size() * headSize, kept * headSize);
+        setRecent(k, v);
+        recentStart = 0;
+        recentCount = restored;
+        tokens = u.tokens();
+        sinkCount = u.sinkCount();
+        evicted = u.evicted();
+        System.arraycopy(u.sumKeys(), 0, sumKeys, 0, headSize);
+        System.arraycopy(u.sumValues(), 0, sumValues, 0, headSize);
     }
 
     /**
