@@ -66,6 +66,14 @@ final class InspectCommand implements Callable<Integer> {
         }
         out.printf("model: %s, %d layers, %d heads (%d KV) of %d, features %s%n", c.architecture(), c.blockCount(), c.headCount(),
                 c.kvHeadCount(), c.headSize(), c.arch().features().isEmpty() ? "none" : new java.util.TreeSet<>(c.arch().features()));
+        try {
+            float localBase = c.slidingWindow().ropeBase();
+            out.printf("rope: %s, base %s%s, %d dimensions, scaling: %s%n", c.arch().rope().toString().toLowerCase(java.util.Locale.ROOT),
+                    c.ropeFreqBase(), localBase > 0 && localBase != c.ropeFreqBase() ? " (sliding-window layers: " + localBase + ")" : "", c.ropeDimensions(),
+                    io.razorstream.engine.llama.LlamaWeights.ropeScaling(f, c));
+        } catch (io.razorstream.engine.gguf.GgufFormatException e) {
+            out.printf("rope: not runnable: %s%n", e.getMessage());
+        }
         var w = c.slidingWindow();
         if (w.size() > 0) {
             out.printf("sliding window: %d tokens on %d of %d layers %s; those layers' heads keep at most %d positions by the model's own definition "

@@ -96,11 +96,32 @@ public record LlamaWeights(
             if (scalingFactors(gguf, c) != null) {
                 throw new GgufFormatException(gguf.path(), "LongRoPE factors together with a linear rope scaling factor are not supported");
             }
-            var original = gguf.get(c.architecture() + ".rope.scaling.original_context_length");
-            long originalContext = original != null ? original.asLong() : c.contextLength();
-            return vector(gguf, c.contextLength() > originalContext ? "rope_factors_long.weight" : "rope_factors_short.weight", pairs);
+            return vector(gguf, longRopeTakesLong(gguf, c) ? "rope_factors_long.weight" : "rope_factors_short.weight", pairs);
         }
         return scalingFactors(gguf, c);
+    }
+
+    /** LongRoPE's choice: the long factors when the model's context exceeds {@code rope.scaling.original_context_length}. */
+    private static boolean longRopeTakesLong(GgufFile gguf, LlamaConfig c) {
+        return c.contextLength() > originalContext(gguf, c);
+    }
+
+    private static long originalContext(GgufFile gguf, LlamaConfig c) {
+        var original = gguf.get(c.architecture() + ".rope.scaling.original_context_length");
+        return original != null ? original.asLong() : c.contextLength();
+    }
+
+    /** The rope scaling {@link #freqFactors} and {@link #ropeAttentionFactor} take from the file, in words (for inspect). */
+    public static String ropeScaling(GgufFile gguf, LlamaConfig c) {
+        float[] factors = freqFactors(gguf, c); // validates, as loading does
+        String what;
+        if (gguf.tensor("rope_freqs.weight") != null) what = "frequency factors from the rope_freqs tensor";
+        else if (gguf.tensor("rope_factors_long.weight") != null) {
+            what = String.format(java.util.Locale.ROOT, "LongRoPE, the %s factors (context %d %s original %d)", longRopeTakesLong(gguf, c) ? "long" : "short",
+                    c.contextLength(), longRopeTakesLong(gguf, c) ? ">" : "<=", originalContext(gguf, c));
+        } else what = factors == null ? "none" : "linear, factor " + factors[0];
+        float attention = ropeAttentionFactor(gguf, c);
+        return what + (attention != 1f ? ", attention factor " + attention : "");
     }
 
     /**

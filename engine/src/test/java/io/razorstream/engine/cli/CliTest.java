@@ -108,7 +108,8 @@ class CliTest {
         Run r = run("inspect");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("GGUF version 3").contains("general.architecture").contains("\"llama\"").contains("runs on: ")
-                .contains("llama.embedding_length").contains("blk.4.ffn_down.weight").contains("tensors (48)");
+                .contains("llama.embedding_length").contains("blk.4.ffn_down.weight").contains("tensors (48)")
+                .contains("rope: normal, base ").contains("scaling: none");
     }
 
     @Test

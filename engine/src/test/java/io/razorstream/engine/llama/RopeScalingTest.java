@@ -80,6 +80,10 @@ class RopeScalingTest {
         }
         assertThat(logits(asLong)).isNotEqualTo(logits(asShort));
         assertThat(logits(beyond)).as("context 64 > original 16: the long factors").isEqualTo(logits(asLong));
+        try (var gguf = io.razorstream.engine.gguf.GgufFile.open(beyond); var other = io.razorstream.engine.gguf.GgufFile.open(within)) {
+            assertThat(LlamaWeights.ropeScaling(gguf, LlamaConfig.from(gguf))).isEqualTo("LongRoPE, the long factors (context 64 > original 16)");
+            assertThat(LlamaWeights.ropeScaling(other, LlamaConfig.from(other))).isEqualTo("LongRoPE, the short factors (context 64 <= original 64)");
+        }
         assertThat(logits(within)).as("context 64 = original 64: the short factors").isEqualTo(logits(asShort));
 
         Path half = dir.resolve("half.gguf");
@@ -106,6 +110,10 @@ class RopeScalingTest {
         float[] withFactor = logits(factor), expected = logits(scaled), without = logits(plain);
         assertThat(maxDifference(withFactor, expected)).as("m * rope(q) = rope(m * q), up to rounding").isLessThan(1e-4f);
         assertThat(maxDifference(without, expected)).as("and the factor matters").isGreaterThan(1e-2f);
+        try (var gguf = io.razorstream.engine.gguf.GgufFile.open(factor); var none = io.razorstream.engine.gguf.GgufFile.open(plain)) {
+            assertThat(LlamaWeights.ropeScaling(gguf, LlamaConfig.from(gguf))).isEqualTo("none, attention factor 1.5");
+            assertThat(LlamaWeights.ropeScaling(none, LlamaConfig.from(none))).isEqualTo("none");
+        }
     }
 
     static float maxDifference(float[] a, float[] b) {
