@@ -35,10 +35,7 @@ public final class Benchmark {
 
     public static Result run(LoadedModel loaded, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
         Transformer model = loaded.model();
-        int context = model.config().contextLength();
-        if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
-            throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
-        }
+        checkLengths(promptTokens, genTokens, model.config().contextLength());
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
         Decoder decoder = new Decoder(loaded, parallel);
         // Greedy, past end-of-generation tokens: exactly genTokens - 1 decode steps per run (the last token is not fed).
@@ -59,6 +56,12 @@ public final class Benchmark {
         return new Result(loaded.gguf().path().getFileName().toString(), parallel.threads(), promptTokens, genTokens, repeats,
                 median(prefill), median(decode), prefill, decode, loaded.gguf().fileSize(), perToken, bandwidth, bandwidth / perToken,
                 allocated / genTokens);
+    }
+
+    private static void checkLengths(int promptTokens, int genTokens, int context) {
+        if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
+            throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
+        }
     }
 
     /** One prefill of {@code prompt} and greedy decode: {prefill tokens/s, decode tokens/s}. */
@@ -85,10 +88,7 @@ public final class Benchmark {
      */
     public static Comparison compare(LoadedModel a, LoadedModel b, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
         int vocab = Math.min(a.model().config().vocabularySize(), b.model().config().vocabularySize());
-        int context = Math.min(a.model().config().contextLength(), b.model().config().contextLength());
-        if (promptTokens < 1 || genTokens < 1 || promptTokens + genTokens > context) {
-            throw new IllegalArgumentException("need 1 <= prompt tokens, 1 <= gen tokens and their sum <= context " + context);
-        }
+        checkLengths(promptTokens, genTokens, Math.min(a.model().config().contextLength(), b.model().config().contextLength()));
         int[] prompt = randomTokens(promptTokens, vocab);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         Decoder da = new Decoder(a, parallel), db = new Decoder(b, parallel);

@@ -95,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
                                 + "\"prefillRuns\":%s,\"decodeRuns\":%s,\"modelBytes\":%d,\"bytesPerDecodedToken\":%d,"
                                 + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f,"
                                 + "\"kernels\":\"%s\",\"isa\":\"%s\",\"decodeFractionOfCeiling\":%.3f,\"decodeAllocatedBytesPerToken\":%d}",
-                        r.model().replace("\\", "\\\\").replace("\"", "\\\""), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(),
+                        jsonText(r.model()), r.threads(), r.promptTokens(), r.genTokens(), r.repeats(),
                         r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), list(r.prefillRuns()), list(r.decodeRuns()),
                         r.modelBytes(), r.bytesPerDecodedToken(), r.bandwidthBytesPerSecond(), r.ceilingTokensPerSecond(),
                         Kernels.tier(), Kernels.isa(), r.decodeTokensPerSecond() / r.ceilingTokensPerSecond(), r.decodeAllocatedBytesPerToken()));
@@ -122,7 +122,7 @@ final class BenchCommand implements Callable<Integer> {
             out.println(String.format(Locale.ROOT, "{\"model\":\"%s\",\"against\":\"%s\",\"threads\":%d,\"promptTokens\":%d,\"genTokens\":%d,"
                             + "\"repeats\":%d,\"decodeTokensPerSecond\":%.3f,\"againstDecodeTokensPerSecond\":%.3f,\"decodeRuns\":%s,"
                             + "\"againstDecodeRuns\":%s,\"ratios\":%s,\"medianRatio\":%.4f,\"kernels\":\"%s\",\"isa\":\"%s\"}",
-                    c.a().replace("\\", "\\\\").replace("\"", "\\\""), c.b().replace("\\", "\\\\").replace("\"", "\\\""), parallel.threads(),
+                    jsonText(c.a()), jsonText(c.b()), parallel.threads(),
                     promptTokens, genTokens, repeats, medianA, medianB, list(c.decodeA()), list(c.decodeB()), list(c.ratios()), c.medianRatio(),
                     Kernels.tier(), Kernels.isa()));
         } else {
@@ -157,6 +157,11 @@ final class BenchCommand implements Callable<Integer> {
                     name, kvPrecision, r.context(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes(),
                     KvPolicy.compressionRatio(r.fullCacheBytes(), r.cacheBytes()));
         }
+    }
+
+    /** {@code s} escaped for a JSON string (file names: backslashes and quotes). */
+    private static String jsonText(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 
     private static String list(double[] xs) {

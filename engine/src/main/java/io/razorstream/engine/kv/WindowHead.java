@@ -265,11 +265,6 @@ public final class WindowHead implements CompressedHead {
         while (undo.size() > keep) undo.removeLast();
     }
 
-    /** Marks that {@link #rollback} can still return to. */
-    public int marks() {
-        return undo.size();
-    }
-
     @Override
     public void rollback() {
         Undo u = undo.pollFirst();

@@ -117,8 +117,9 @@ public record LlamaWeights(
         String what;
         if (gguf.tensor("rope_freqs.weight") != null) what = "frequency factors from the rope_freqs tensor";
         else if (gguf.tensor("rope_factors_long.weight") != null) {
-            what = String.format(java.util.Locale.ROOT, "LongRoPE, the %s factors (context %d %s original %d)", longRopeTakesLong(gguf, c) ? "long" : "short",
-                    c.contextLength(), longRopeTakesLong(gguf, c) ? ">" : "<=", originalContext(gguf, c));
+            boolean takesLong = longRopeTakesLong(gguf, c);
+            what = String.format(java.util.Locale.ROOT, "LongRoPE, the %s factors (context %d %s original %d)", takesLong ? "long" : "short",
+                    c.contextLength(), takesLong ? ">" : "<=", originalContext(gguf, c));
         } else what = factors == null ? "none" : "linear, factor " + factors[0];
         float attention = ropeAttentionFactor(gguf, c);
         return what + (attention != 1f ? ", attention factor " + attention : "");

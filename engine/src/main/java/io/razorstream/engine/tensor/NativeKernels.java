@@ -317,8 +317,9 @@ public final class NativeKernels {
 
     /**
      * Attention of one GQA group, as llama.cpp's non-flash CPU path computes it (attention.c): for each of the
-     * {@code group} queries in {@code q} (rows of {@code headSize} floats), the logits over the rows (see
-     * {@link Rows}; {@code (softcap > 0 ? softcap * tanh(dot / softcap) : dot) * scale}), their softmax, rounded to
+     * {@code group} queries in {@code q} (rows of {@code headSize} floats), the logits over the rows ({@code n0} of {@code k0}/{@code v0}, then
+     * {@code n1} of {@code k1}/{@code v1} from row {@code from1}, then one row {@code kc}/{@code vc} when not null, its
+     * logit plus {@code bias}; {@code (softcap > 0 ? softcap * tanh(dot / softcap) : dot) * scale}), their softmax, rounded to
      * F16 with {@code roundF16}, and the weighted values into the floats of {@code out} from
      * {@code outOffset + g * headSize}. {@code scratch} holds at least {@link #attentionScratch} floats. The
      * segments are the caller's to keep (decode passes the same ones every token).
