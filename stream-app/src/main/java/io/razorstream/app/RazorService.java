@@ -151,8 +151,8 @@ public final class RazorService implements AutoCloseable {
         p.put(StreamsConfig.STATE_DIR_CONFIG, config.dataDir().resolve("streams").toString());
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.topicReplication());
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
-        // Sessions on different stream threads run their turns at the same time; the engine they share takes their
-        // forward passes in turn, in arrival order (each pass still uses every engine thread).
+        // Sessions on different stream threads run their turns at the same time; the engine they share batches their
+        // prefill chunks and decode steps into common forward passes (continuous batching, see PassScheduler).
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         // Static membership: a restarted instance rejoins as itself and gets its partitions back at once.

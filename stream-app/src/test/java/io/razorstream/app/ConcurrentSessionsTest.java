@@ -120,8 +120,8 @@ class ConcurrentSessionsTest {
 
     /**
      * A short turn sent while another session's long AppendTurns (thousands of tokens) is being prefilled on the other
-     * stream thread gets its first token before that ingestion finishes: the engine's passes alternate, so the
-     * short turn's passes go between the long prefill's batches instead of waiting for all of them.
+     * stream thread gets its first token before that ingestion finishes: the engine's passes take every waiting
+     * sequence's work, so the short turn's prefill and decode steps join the long prefill's chunks instead of waiting for all of them.
      */
     @Test
     void aShortTurnIsNotStuckBehindAnotherSessionsLongIngestion() throws Exception {

@@ -109,6 +109,70 @@ public final class Benchmark {
         return new Comparison(a.gguf().path().getFileName().toString(), b.gguf().path().getFileName().toString(), decodeA, decodeB, ratios);
     }
 
+    /** One session's decode against {@code sessions} decoding at once, per round: tokens/s and each round's ratio aggregate / single. */
+    public record ConcurrentResult(int sessions, double[] single, double[] aggregate, double[] ratios, double rowsPerPass) {
+        public double medianRatio() {
+            return median(ratios);
+        }
+    }
+
+    /**
+     * Continuous batching's gain: in each round one session decodes alone, then {@code sessions} sessions (threads, each
+     * with its own cache and the same prompt) prefill and then decode at the same time, their steps sharing forward
+     * passes; aggregate decode = all sessions' decoded tokens / the wall time from the last prefill's end to the last
+     * reply's end. The round's ratio aggregate / single compares runs made seconds apart.
+     */
+    public static ConcurrentResult concurrent(LoadedModel loaded, int sessions, int promptTokens, int genTokens, int repeats, int warmups,
+                                              Parallel parallel) {
+        if (sessions < 1) throw new IllegalArgumentException("sessions must be >= 1, got " + sessions);
+        Transformer model = loaded.model();
+        checkLengths(promptTokens, genTokens, model.config().contextLength());
+        int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
+        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
+        double[] single = new double[repeats], aggregate = new double[repeats], ratios = new double[repeats];
+        long passesBefore = 0, rowsBefore = 0;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(sessions);
+        try {
+            for (int run = -warmups; run < repeats; run++) {
+                double alone = once(model, decoder, prompt, genTokens, request)[1];
+                if (run == 0) {
+                    passesBefore = model.passCounts().passes();
+                    rowsBefore = model.passCounts().rows();
+                }
+                java.util.concurrent.CyclicBarrier prefilled = new java.util.concurrent.CyclicBarrier(sessions);
+                long[] decodeStart = new long[1];
+                java.util.List<java.util.concurrent.Future<Long>> ends = new java.util.ArrayList<>();
+                for (int s = 0; s < sessions; s++) {
+                    ends.add(pool.submit(() -> {
+                        KvCache cache = model.newCache(prompt.length + genTokens, KvPrecision.F16);
+                        float[] logits = decoder.prefill(cache, prompt);
+                        if (prefilled.await() == 0) decodeStart[0] = System.nanoTime(); // the last to arrive
+                        decoder.generate(cache, cache.maxTokens(), logits, request, null);
+                        return System.nanoTime();
+                    }));
+                }
+                long last = 0;
+                for (java.util.concurrent.Future<Long> f : ends) last = Math.max(last, f.get());
+                double together = (double) sessions * (genTokens - 1) / ((last - decodeStart[0]) / 1e9);
+                if (run >= 0) {
+                    single[run] = alone;
+                    aggregate[run] = together;
+                    ratios[run] = together / alone;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("a session failed: " + e.getCause(), e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        double rowsPerPass = (double) (model.passCounts().rows() - rowsBefore) / (model.passCounts().passes() - passesBefore);
+        return new ConcurrentResult(sessions, single, aggregate, ratios, rowsPerPass);
+    }
+
     public record ContextResult(int context, int genTokens, double decodeTokensPerSecond, double[] runs, long cacheBytes, long fullCacheBytes) {}
 
     /**

@@ -68,6 +68,10 @@ final class BenchCommand implements Callable<Integer> {
             + "and report both decode speeds and the per-round ratio against --model; prefill + decode mode only")
     java.nio.file.Path against;
 
+    @Option(names = "--sessions", defaultValue = "1", description = "decode this many sessions at once (threads sharing forward passes) "
+            + "and compare their aggregate decode with one session's, round by round; prefill + decode mode only (default: ${DEFAULT-VALUE})")
+    int sessions;
+
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
@@ -77,6 +81,12 @@ final class BenchCommand implements Callable<Integer> {
             if (context > 0) {
                 if (against != null) throw new IllegalArgumentException("--against works with prefill + decode runs, not with --context");
                 contextBench(loaded, parallel, out);
+                out.flush();
+                return 0;
+            }
+            if (sessions > 1) {
+                if (against != null) throw new IllegalArgumentException("--sessions and --against are separate comparisons: pick one");
+                concurrent(loaded, parallel, out);
                 out.flush();
                 return 0;
             }
@@ -131,6 +141,28 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "decode %s: %.2f tokens/s   (runs: %s)%n", c.a(), medianA, list(c.decodeA()));
             out.printf(Locale.ROOT, "decode %s: %.2f tokens/s   (runs: %s)%n", c.b(), medianB, list(c.decodeB()));
             out.printf(Locale.ROOT, "ratio %s / %s per round: %s, median %.3f%n", c.b(), c.a(), list(c.ratios()), c.medianRatio());
+            out.printf(Locale.ROOT, "%s%n", Kernels.describe());
+        }
+    }
+
+    private void concurrent(LoadedModel loaded, Parallel parallel, PrintWriter out) {
+        Benchmark.ConcurrentResult r = Benchmark.concurrent(loaded, sessions, promptTokens, genTokens, repeats, warmups, parallel);
+        double single = Benchmark.median(r.single()), aggregate = Benchmark.median(r.aggregate());
+        String name = loaded.gguf().path().getFileName().toString();
+        if (json) {
+            out.println(String.format(Locale.ROOT, "{\"model\":\"%s\",\"threads\":%d,\"sessions\":%d,\"promptTokens\":%d,\"genTokens\":%d,"
+                            + "\"repeats\":%d,\"singleSessionDecodeTokensPerSecond\":%.3f,\"aggregateDecodeTokensPerSecond\":%.3f,"
+                            + "\"singleRuns\":%s,\"aggregateRuns\":%s,\"ratios\":%s,\"medianRatio\":%.4f,\"rowsPerPass\":%.2f,"
+                            + "\"kernels\":\"%s\",\"isa\":\"%s\"}",
+                    jsonText(name), parallel.threads(), r.sessions(), promptTokens, genTokens, repeats, single, aggregate,
+                    list(r.single()), list(r.aggregate()), list(r.ratios()), r.medianRatio(), r.rowsPerPass(), Kernels.tier(), Kernels.isa()));
+        } else {
+            out.printf(Locale.ROOT, "model %s, %d threads, %d sessions at once, %d prompt tokens, %d generated each, %d rounds after %d warm-up%n",
+                    name, parallel.threads(), r.sessions(), promptTokens, genTokens, repeats, warmups);
+            out.printf(Locale.ROOT, "decode, one session:   %.2f tokens/s   (runs: %s)%n", single, list(r.single()));
+            out.printf(Locale.ROOT, "decode, %d sessions:    %.2f tokens/s aggregate   (runs: %s)%n", r.sessions(), aggregate, list(r.aggregate()));
+            out.printf(Locale.ROOT, "aggregate / single per round: %s, median %.2fx; %.1f rows per forward pass%n",
+                    list(r.ratios()), r.medianRatio(), r.rowsPerPass());
             out.printf(Locale.ROOT, "%s%n", Kernels.describe());
         }
     }

@@ -100,17 +100,13 @@ public final class Transformer {
         int outCount = allLogits ? count : 1;
         float[][] logits = new float[outCount][];
         for (int t = 0; t < outCount; t++) logits[t] = new float[config.vocabularySize()];
-        if (count == 1) {
-            decode(cache, tokens[from], logits[0], parallel);
-        } else {
-            run(cache, tokens, from, count, new Batch(count), logits, parallel);
-        }
+        run(new PassScheduler.Work().set(cache, tokens, from, count, logits, parallel));
         return logits;
     }
 
     /**
      * One decode step: appends {@code token} to the cache and writes the logits after it into {@code logits}
-     * (one per vocabulary entry). Uses this thread's one-token buffers, so a decode loop that passes the
+     * (one per vocabulary entry). Uses this thread's one-token work item, so a decode loop that passes the
      * same array allocates nothing per token on the native kernel tier (the Java tier's activations are
      * still allocated per matrix).
      */
@@ -118,44 +114,82 @@ public final class Transformer {
         if (logits.length != config.vocabularySize()) {
             throw new IllegalArgumentException("logits has " + logits.length + " entries, the vocabulary " + config.vocabularySize());
         }
-        Batch b = decodeBatch.get();
-        b.token[0] = token;
-        b.logits[0] = logits;
-        run(cache, b.token, 0, 1, b, b.logits, parallel);
-        b.logits[0] = null; // the caller's array is not kept
-    }
-
-    /**
-     * The forward pass over tokens[from, from + count) in {@code b}, logits of the last logits.length tokens into
-     * {@code logits}; other callers of {@code parallel} wait for it, and it for those that came first.
-     */
-    private void run(KvCache cache, int[] tokens, int from, int count, Batch b, float[][] logits, Parallel parallel) {
-        parallel.beginPass();
+        DecodeStep step = decodeStep.get();
+        step.token[0] = token;
+        step.logits[0] = logits;
         try {
-            pass(cache, tokens, from, count, b, logits, parallel);
+            run(step.work.set(cache, step.token, 0, 1, step.logits, parallel));
         } finally {
-            parallel.endPass();
+            step.logits[0] = null; // the caller's array is not kept
+            step.work.set(null, null, 0, 0, null, null);
         }
     }
 
-    private void pass(KvCache cache, int[] tokens, int from, int count, Batch b, float[][] logits, Parallel parallel) {
-        int d = config.embeddingLength();
-        for (int t = 0; t < count; t++) {
-            int tok = tokens[from + t];
+    /**
+     * Checks the work and makes room in its cache (on the caller's thread: a refusal fails only this caller), then
+     * runs it in the next forward pass, together with whatever other sequences are waiting (see {@link PassScheduler}).
+     */
+    private void run(PassScheduler.Work w) {
+        for (int t = 0; t < w.count; t++) {
+            int tok = w.tokens[w.from + t];
             if (tok < 0 || tok >= config.vocabularySize()) {
                 throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary (0.." + (config.vocabularySize() - 1) + ")");
             }
         }
-        cache.reserve(count);
-        int start = cache.size();
+        w.cache.reserve(w.count);
+        scheduler.submit(w);
+    }
+
+    private final PassScheduler scheduler = new PassScheduler(this::pass);
+
+    /** The forward passes this model has run and the rows (tokens) they took, over all sequences. */
+    public PassCounts passCounts() {
+        return scheduler.counts();
+    }
+
+    /** decode's token, logits row and work item, kept per calling thread. */
+    private static final class DecodeStep {
+        final int[] token = new int[1];
+        final float[][] logits = new float[1][];
+        final PassScheduler.Work work = new PassScheduler.Work();
+    }
+
+    private final ThreadLocal<DecodeStep> decodeStep = ThreadLocal.withInitial(DecodeStep::new);
+
+    /**
+     * One forward pass over the rows of every part (each part: consecutive tokens of one sequence), weight
+     * matrices applied once to all rows, RoPE, cache writes and attention per row with its own cache and position.
+     * A row's numbers do not depend on the other rows on the native tier (its GEMM computes every (row, token) pair
+     * the same way); on the Java tier, a batch of several rows takes the float GEMM, a single row the quantised dot.
+     */
+    private void pass(java.util.List<PassScheduler.Work> parts, Parallel parallel) {
+        int d = config.embeddingLength();
+        int count = 0, outCount = 0;
+        for (int pi = 0; pi < parts.size(); pi++) {
+            PassScheduler.Work p = parts.get(pi);
+            p.row = count;
+            p.start = p.cache.size();
+            count += p.count;
+            outCount += p.logits.length;
+        }
+        Batch b = batch(count);
+        b.parts = parts;
         float[][] x = b.x;
-        for (int t = 0; t < count; t++) weights.tokenEmbedding().embeddingRow(tokens[from + t], x[t]);
+        for (int pi = 0; pi < parts.size(); pi++) {
+            PassScheduler.Work p = parts.get(pi);
+            for (int t = 0; t < p.count; t++) {
+                int row = p.row + t;
+                b.rowCache[row] = p.cache;
+                b.position[row] = p.start + t;
+                weights.tokenEmbedding().embeddingRow(p.tokens[p.from + t], x[row]);
+            }
+        }
         if (config.arch().has(Architecture.Feature.EMBEDDING_SCALE)) {
             float scale = (float) Math.sqrt(d);
             for (int t = 0; t < count; t++) Ops.scale(x[t], d, scale);
         }
-        ropeTable(b.cos, b.sin, thetaScale, start, count);
-        if (localThetaScale != 0) ropeTable(b.localCos, b.localSin, localThetaScale, start, count);
+        ropeTable(b.cos, b.sin, thetaScale, b.position, count);
+        if (localThetaScale != 0) ropeTable(b.localCos, b.localSin, localThetaScale, b.position, count);
 
         boolean gelu = config.arch().has(Architecture.Feature.GELU_FFN);
         for (int l = 0; l < config.blockCount(); l++) {
@@ -176,9 +210,9 @@ public final class Transformer {
                 rope(b.q[t], config.headCount(), cos[t], sin[t]);
                 rope(b.k[t], config.kvHeadCount(), cos[t], sin[t]);
                 if (queryScale != 1f) Ops.scale(b.q[t], config.queryDim(), queryScale);
-                cache.put(l, start + t, b.k[t], b.v[t]);
+                b.rowCache[t].put(l, b.position[t], b.k[t], b.v[t]);
             }
-            attention(cache, l, start, count, b, parallel);
+            attention(l, count, b, parallel);
             b.prepare(WO, groups[l][WO], b.attnOut, count);
             b.plan(l, WO).run(parallel);
             if (layer.postAttentionNorm() != null) {
@@ -200,18 +234,43 @@ public final class Transformer {
             }
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
-        cache.advance(count);
+        for (int pi = 0; pi < parts.size(); pi++) parts.get(pi).cache.advance(parts.get(pi).count);
 
-        int outCount = logits.length, outFrom = count - outCount;
-        float[][] finalNormed = b.normed; // free again: only the last outCount rows are normed into it
-        for (int t = 0; t < outCount; t++) Ops.rmsNorm(finalNormed[t], x[outFrom + t], weights.outputNorm(), config.rmsNormEps());
+        // The head over each part's last logits.length rows; finalNormed reuses normed (free again: outCount <= count).
+        float[][] finalNormed = b.normed, outRows = b.outputRows(outCount);
+        int o = 0;
+        for (int pi = 0; pi < parts.size(); pi++) {
+            PassScheduler.Work p = parts.get(pi);
+            for (int i = 0; i < p.logits.length; i++, o++) {
+                Ops.rmsNorm(finalNormed[o], x[p.row + p.count - p.logits.length + i], weights.outputNorm(), config.rmsNormEps());
+                outRows[o] = p.logits[i];
+            }
+        }
         b.prepare(OUTPUT, outputGroup, finalNormed, outCount);
-        b.outputPlan(logits).run(parallel);
-        if (config.finalSoftcap() > 0) for (float[] row : logits) Ops.softcap(row, row.length, config.finalSoftcap());
+        b.outputPlan(outCount).run(parallel);
+        if (config.finalSoftcap() > 0) for (int i = 0; i < outCount; i++) Ops.softcap(outRows[i], outRows[i].length, config.finalSoftcap());
+        for (int i = 0; i < outCount; i++) outRows[i] = null; // the callers' arrays are not kept
+        for (int t = 0; t < count; t++) b.rowCache[t] = null;
+        b.parts = null;
     }
 
-    /** The one-token buffers of decode, kept per calling thread: decoding allocates no per-token scratch. */
-    private final ThreadLocal<Batch> decodeBatch = ThreadLocal.withInitial(() -> new Batch(1));
+    /**
+     * The batch buffers for {@code rows} rows: the few row counts in use (1 for a lone decoder, N for N decoding
+     * sessions, a prefill chunk plus decode steps) keep theirs, least recently used dropped. Only the pass's runner
+     * touches them (passes never overlap).
+     */
+    private Batch batch(int rows) {
+        Batch b = batches.get(rows);
+        if (b == null) batches.put(rows, b = new Batch(rows));
+        return b;
+    }
+
+    private final java.util.Map<Integer, Batch> batches = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<Integer, Batch> eldest) {
+            return size() > 8;
+        }
+    };
 
     /**
      * Per-token scratch buffers of one forward pass (every entry is overwritten before it is read), with the
@@ -227,15 +286,20 @@ public final class Transformer {
         final float[][] localCos, localSin;
         /** {@link #attnOut}'s rows as segments for the native attention */
         final MemorySegment[] attnOutSegments;
-        /** decode's token and logits row (see {@link #decode}) */
-        final int[] token = new int[1];
-        final float[][] logits = new float[1][];
+        /** Per row: its sequence's cache and its position there. */
+        final KvCache[] rowCache;
+        final int[] position;
+        /** The pass's parts (sequences), while it runs. */
+        java.util.List<PassScheduler.Work> parts;
+        /** The compressed-head tasks of one layer: (part, KV head) pairs. */
+        final int[] taskPart, taskHead;
         /** Prepared inputs per group slot and weight type, overwritten in place by each pass. */
         final Activation[][][] inputs = new Activation[OUTPUT + 1][GgmlType.values().length][];
         /** Per layer and group, the products over {@link #inputs} into this batch's rows. */
         final Multiplication[][] plans;
-        Multiplication outputPlan;
-        float[][] outputPlanLogits;
+        /** Per output count: the head's input rows are the pass's logits arrays, set before it runs (see {@link #outputRows}). */
+        private final Multiplication[] outputPlans;
+        private final float[][][] outputRows;
         final FullAttention fullAttention = new FullAttention(this);
         final CompressedAttention compressedAttention = new CompressedAttention(this);
 
@@ -255,6 +319,12 @@ public final class Transformer {
             sin = new float[n][config.ropeDimensions() / 2];
             localCos = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
             localSin = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
+            rowCache = new KvCache[n];
+            position = new int[n];
+            taskPart = new int[n * config.kvHeadCount()];
+            taskHead = new int[n * config.kvHeadCount()];
+            outputPlans = new Multiplication[n + 1];
+            outputRows = new float[n + 1][][];
             attnOutSegments = new MemorySegment[n];
             for (int t = 0; t < n; t++) attnOutSegments[t] = MemorySegment.ofArray(attnOut[t]);
             for (Activation[][] slot : inputs) for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
@@ -288,13 +358,16 @@ public final class Transformer {
             return m;
         }
 
-        /** The output head's product over the last {@code logits.length} inputs, into {@code logits}. */
-        Multiplication outputPlan(float[][] logits) {
-            if (outputPlanLogits != logits) {
-                outputPlan = multiplication(outputGroup, OUTPUT, logits.length, new float[][][] {logits});
-                outputPlanLogits = logits;
-            }
-            return outputPlan;
+        /** The rows the head writes for {@code count} outputs: the pass puts its callers' logits arrays in before it runs. */
+        float[][] outputRows(int count) {
+            if (outputRows[count] == null) outputRows[count] = new float[count][];
+            return outputRows[count];
+        }
+
+        /** The output head's product over the first {@code count} inputs, into {@link #outputRows}. */
+        Multiplication outputPlan(int count) {
+            if (outputPlans[count] == null) outputPlans[count] = multiplication(outputGroup, OUTPUT, count, new float[][][] {outputRows(count)});
+            return outputPlans[count];
         }
 
         private Multiplication multiplication(WeightMatrix[] matrices, int slot, int count, float[][][] outs) {
@@ -312,11 +385,11 @@ public final class Transformer {
      * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches;
      * cos and sin are multiplied by the rope's attention factor (1 unless the file sets one), as ggml's mscale.
      */
-    private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int start, int count) {
+    private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int[] positions, int count) {
         float[] factors = weights.ropeFreqFactors();
         float mscale = weights.ropeAttentionFactor();
         for (int t = 0; t < count; t++) {
-            float theta = start + t;
+            float theta = positions[t];
             for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
                 float angle = factors != null ? theta / factors[i] : theta;
                 cosTable[t][i] = (float) Math.cos(angle) * mscale;
@@ -356,44 +429,38 @@ public final class Transformer {
      * plain definition (scores, softmax, weighted values in position order), so the numbers do not depend
      * on the grouping.
      */
-    private void attention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel) {
+    private void attention(int layer, int count, Batch b, Parallel parallel) {
         int hs = config.headSize(), group = config.groupSize();
-        boolean f16 = cache.precision() == KvPrecision.F16;
-        Scores scores = f16 ? scoresF16 : scoresF32;
-        AttentionObserver observer = cache.observer();
+        // The head profiler's sequence always runs alone (PassScheduler.Work#alone).
+        AttentionObserver observer = b.parts.size() == 1 ? b.parts.get(0).cache.observer() : null;
         boolean nativeKernel = Kernels.nativeSelected() && NativeKernels.attentionCovers(group, hs);
         if (observer == null && nativeKernel) {
-            nativeAttention(cache, layer, start, count, b, parallel, scores);
+            nativeAttention(layer, count, b, parallel);
         } else {
-            javaAttention(cache, layer, start, count, b, parallel, f16, scores, observer);
+            javaAttention(layer, count, b, parallel, observer);
         }
-        windowAttention(cache, layer, count, b, parallel, scores, nativeKernel);
+        windowAttention(layer, b, parallel, nativeKernel);
     }
 
-    /** The native tier's FULL-head attention, one call per (token, GQA group), see attention.c. */
-    private void nativeAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, Scores scores) {
+    /** The scores of a cache: an F16 cache rounds the probabilities as llama.cpp does. */
+    private Scores scores(KvCache cache) {
+        return cache.precision() == KvPrecision.F16 ? scoresF16 : scoresF32;
+    }
+
+    /** The native tier's FULL-head attention, one call per (row, GQA group), see attention.c. */
+    private void nativeAttention(int layer, int count, Batch b, Parallel parallel) {
         FullAttention pass = b.fullAttention;
-        pass.set(cache, layer, start, scores);
+        pass.layer = layer;
         parallel.forRange(count * config.kvHeadCount(), pass);
-        pass.set(null, 0, 0, null);
     }
 
-    /** {@link #nativeAttention}'s range body over (token, KV head) tasks, one per batch, reused for every layer. */
+    /** {@link #nativeAttention}'s range body over (row, KV head) tasks, one per batch, reused for every layer. */
     private final class FullAttention implements Parallel.RangeBody {
         private final Batch b;
-        private KvCache cache;
-        private int layer, start;
-        private Scores scores;
+        private int layer;
 
         FullAttention(Batch b) {
             this.b = b;
-        }
-
-        void set(KvCache cache, int layer, int start, Scores scores) {
-            this.cache = cache;
-            this.layer = layer;
-            this.start = start;
-            this.scores = scores;
         }
 
         @Override
@@ -401,14 +468,16 @@ public final class Transformer {
             int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[] q = scratch.groupQueries(group * hs);
-            MemorySegment logits = scratch.nativeScores(NativeKernels.attentionScratch(group, start + to / kvHeads + 1));
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
+                KvCache cache = b.rowCache[t];
                 if (cache.compressed(layer, kvh) != null) continue;
-                int base = kvh * group * hs;
-                roundedCopy(b.q[t], base, q, scores.roundProbabilities());
+                Scores scores = scores(cache);
+                int length = b.position[t] + 1;
+                roundedCopy(b.q[t], kvh * group * hs, q, scores.roundProbabilities());
                 NativeKernels.attend(scratch.groupQuerySegment(), group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
-                        start + t + 1, scores.scale(), scores.softcap(), scores.roundProbabilities(), logits, b.attnOutSegments[t], base);
+                        length, scores.scale(), scores.softcap(), scores.roundProbabilities(),
+                        scratch.nativeScores(NativeKernels.attentionScratch(group, length)), b.attnOutSegments[t], kvh * group * hs);
             }
         }
     }
@@ -417,17 +486,19 @@ public final class Transformer {
      * The Java tier's FULL-head attention (and the profiler's, which needs every probability): scores,
      * softmax and weighted values in position order, as llama.cpp's non-flash CPU path rounds them.
      */
-    private void javaAttention(KvCache cache, int layer, int start, int count, Batch b, Parallel parallel, boolean f16, Scores scores,
-                               AttentionObserver observer) {
+    private void javaAttention(int layer, int count, Batch b, Parallel parallel, AttentionObserver observer) {
         int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
         parallel.forRange(count * kvHeads, (from, to) -> {
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[][] q = scratch.queries(group, hs);
-            float[][] att = scratch.scores(group, start + count); // scores of the group's heads for one token, reused across the range
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
+                KvCache cache = b.rowCache[t];
                 if (cache.compressed(layer, kvh) != null) continue;
-                int len = start + t + 1;
+                boolean f16 = cache.precision() == KvPrecision.F16;
+                Scores scores = scores(cache);
+                int len = b.position[t] + 1;
+                float[][] att = scratch.scores(group, len); // scores of the group's heads for one token, reused across the range
                 float[] keys = cache.keys(layer, kvh), values = cache.values(layer, kvh);
                 for (int g = 0; g < group; g++) {
                     System.arraycopy(b.q[t], (kvh * group + g) * hs, q[g], 0, hs);
@@ -439,7 +510,7 @@ public final class Transformer {
                 float[] out = b.attnOut[t];
                 for (int g = 0; g < group; g++) {
                     Ops.softmax(att[g], len);
-                    if (observer != null) observer.observe(layer, kvh * group + g, start + t, att[g], len);
+                    if (observer != null) observer.observe(layer, kvh * group + g, b.position[t], att[g], len);
                     if (f16) for (int p = 0; p < len; p++) att[g][p] = Numerics.roundToF16(att[g][p]);
                     java.util.Arrays.fill(out, (kvh * group + g) * hs, (kvh * group + g + 1) * hs, 0f);
                 }
@@ -500,54 +571,50 @@ public final class Transformer {
     /**
      * Compressed heads (WINDOW, HEAVY_HITTERS), token by token: each token is appended before its queries
      * attend and the head evicts after them, so every token sees the head as of itself, in a prefill batch
-     * as in decode. KV heads are independent and run in parallel.
+     * as in decode. Heads (of one sequence or of different ones) are independent and run in parallel.
      */
-    private void windowAttention(KvCache cache, int layer, int count, Batch b, Parallel parallel, Scores scores, boolean nativeKernel) {
-        int[] compressed = cache.compressedKvHeads(layer);
-        if (compressed.length == 0) return;
+    private void windowAttention(int layer, Batch b, Parallel parallel, boolean nativeKernel) {
+        int tasks = 0;
+        for (int p = 0; p < b.parts.size(); p++) {
+            for (int kvh : b.parts.get(p).cache.compressedKvHeads(layer)) {
+                b.taskPart[tasks] = p;
+                b.taskHead[tasks++] = kvh;
+            }
+        }
+        if (tasks == 0) return;
         CompressedAttention pass = b.compressedAttention;
-        pass.set(cache, layer, count, compressed, scores, nativeKernel);
-        parallel.forRange(compressed.length, pass);
-        pass.set(null, 0, 0, null, null, false);
+        pass.layer = layer;
+        pass.nativeKernel = nativeKernel;
+        parallel.forRange(tasks, pass);
     }
 
-    /** {@link #windowAttention}'s range body over the layer's compressed KV heads, one per batch, reused. */
+    /** {@link #windowAttention}'s range body over the layer's (part, compressed KV head) tasks, one per batch, reused. */
     private final class CompressedAttention implements Parallel.RangeBody {
         private final Batch b;
-        private KvCache cache;
-        private int layer, count;
-        private int[] compressed;
-        private Scores scores;
+        private int layer;
         private boolean nativeKernel;
 
         CompressedAttention(Batch b) {
             this.b = b;
         }
 
-        void set(KvCache cache, int layer, int count, int[] compressed, Scores scores, boolean nativeKernel) {
-            this.cache = cache;
-            this.layer = layer;
-            this.count = count;
-            this.compressed = compressed;
-            this.scores = scores;
-            this.nativeKernel = nativeKernel;
-        }
-
         @Override
         public void run(int from, int to) {
-            KvPrecision precision = cache.precision();
-            boolean f16 = precision == KvPrecision.F16;
             int hs = config.headSize(), group = config.groupSize();
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
             float[] k = scratch.vector(0, hs), v = scratch.vector(1, hs), q = scratch.vector(2, hs);
             float[] groupQ = scratch.groupQueries(group * hs);
             for (int i = from; i < to; i++) {
-                int kvh = compressed[i];
-                CompressedHead head = cache.compressed(layer, kvh);
+                PassScheduler.Work part = b.parts.get(b.taskPart[i]);
+                int kvh = b.taskHead[i];
+                KvPrecision precision = part.cache.precision();
+                boolean f16 = precision == KvPrecision.F16;
+                Scores scores = scores(part.cache);
+                CompressedHead head = part.cache.compressed(layer, kvh);
                 // Window heads (RazorAttention's and the model's own sliding windows) attend in the native kernel on
                 // that tier; the baselines' heads (heavy hitters, SnapKV) always in Java.
                 WindowHead window = nativeKernel && head instanceof WindowHead w ? w : null;
-                for (int t = 0; t < count; t++) {
+                for (int t = part.row; t < part.row + part.count; t++) {
                     precision.round(b.k[t], kvh * hs, k, 0, hs);
                     precision.round(b.v[t], kvh * hs, v, 0, hs);
                     head.append(k, 0, v, 0);

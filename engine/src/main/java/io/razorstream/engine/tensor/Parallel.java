@@ -5,7 +5,6 @@ import java.lang.invoke.VarHandle;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Splits index ranges across a fixed set of threads (the caller's thread is one of them). Decode calls
@@ -38,8 +37,6 @@ public final class Parallel implements AutoCloseable {
 
     private final int threads;
     private final Thread[] workers;
-    /** Held for a whole forward pass (see {@link #beginPass}); fair, so waiting callers take turns in arrival order. */
-    private final ReentrantLock passes = new ReentrantLock(true);
     private volatile boolean closed;
 
     // The current call. Written by the caller before it publishes {@link #published} (a volatile write), read by
@@ -77,20 +74,6 @@ public final class Parallel implements AutoCloseable {
     }
 
     /** Runs {@code body} over [0, n) in at most {@code threads} contiguous pieces and waits for all of them. */
-    /**
-     * Starts a forward pass that no other caller's pass interleaves with; {@link #endPass} ends it. Callers that
-     * share this pool (sessions on different stream threads) then alternate pass by pass, first come first served:
-     * a long prefill, cut into batches, lets a short turn's passes in between its batches, where bare
-     * {@link #forRange} calls would interleave operation by operation with no order.
-     */
-    public void beginPass() {
-        passes.lock();
-    }
-
-    public void endPass() {
-        passes.unlock();
-    }
-
     public void forRange(int n, RangeBody body) {
         forRange(n, 1, body);
     }
