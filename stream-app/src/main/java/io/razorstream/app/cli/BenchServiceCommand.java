@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
@@ -30,8 +31,10 @@ import java.util.concurrent.TimeUnit;
 
 @Command(name = "bench-service", mixinStandardHelpOptions = true,
         description = {"Service overhead: time to first token through gRPC + Kafka minus the engine's own prefill time (p50, p99), "
-                + "and AppendTurns ingestion rate. Starts an embedded service (own broker, synthetic model) in a temporary "
-                + "directory unless --target names a running one."})
+                + "and AppendTurns ingestion rate. With --sessions N: N sessions growing through the --history lengths, time to "
+                + "first token per length against a stateless re-prefill of the whole history, and aggregate decode. Starts an "
+                + "embedded service (own broker, synthetic model unless --set model.path=...) in a temporary directory unless "
+                + "--target names a running one."})
 final class BenchServiceCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -55,8 +58,35 @@ final class BenchServiceCommand implements Callable<Integer> {
             description = "deadline of each call (default: ${DEFAULT-VALUE})")
     Duration timeout;
 
+    @Option(names = "--sessions", defaultValue = "0", description = "sessions at once: the memory benchmark (0: the overhead benchmark)")
+    int sessions;
+
+    @Option(names = "--history", split = ",", paramLabel = "TOKENS", defaultValue = "1024,2048,4096,8192,16384",
+            description = "with --sessions: history lengths the sessions grow through (default: ${DEFAULT-VALUE})")
+    int[] history;
+
+    @Option(names = "--reply-tokens", defaultValue = "16", description = "with --sessions: tokens per reply (default: ${DEFAULT-VALUE})")
+    int replyTokens;
+
+    @Option(names = "--reprefill-runs", defaultValue = "1", description = "with --sessions: stateless re-prefill turns per length (default: ${DEFAULT-VALUE})")
+    int reprefillRuns;
+
+    @Option(names = "--json", description = "with --sessions: print one JSON object")
+    boolean json;
+
+    @Option(names = "--chart", paramLabel = "FILE.png", description = "with --sessions: plot time to first token against history length")
+    Path chart;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting of the embedded service (repeatable), e.g. model.path=/models/x.gguf")
+    Map<String, String> settings = new java.util.LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
+        boolean memory = sessions > 0;
+        if (memory && !spec.commandLine().getParseResult().hasMatchedOption("--turns")) turns = 3; // rounds per history length
+        if (sessions < 0 || replyTokens < 1 || reprefillRuns < 0 || Arrays.stream(history).anyMatch(h -> h < 1)) {
+            throw new IllegalArgumentException("--sessions must be >= 0, --reply-tokens >= 1, --reprefill-runs >= 0 and --history lengths >= 1");
+        }
         if (turns < 1 || warmup < 0 || historyTurns < 1 || batch < 1) {
             throw new IllegalArgumentException("--turns, --history-turns and --batch must be >= 1, --warmup >= 0");
         }
@@ -67,13 +97,17 @@ final class BenchServiceCommand implements Callable<Integer> {
         try {
             if (where == null) {
                 dir = Files.createTempDirectory("razorstream-bench-service");
-                service = RazorService.start(ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString(), "grpc.port", "0")));
+                Map<String, String> overrides = new java.util.LinkedHashMap<>(settings);
+                overrides.put("data.dir", dir.toString());
+                overrides.put("grpc.port", "0");
+                service = RazorService.start(ServiceConfig.load(null, Map.of(), overrides));
                 service.awaitRunning(Duration.ofMinutes(2));
                 where = "localhost:" + service.grpcPort();
             }
             ManagedChannel channel = ManagedChannelBuilder.forTarget(ClientOptions.checkTarget(where)).usePlaintext().build();
             try {
-                run(MemoryServiceGrpc.newBlockingStub(channel), out);
+                if (memory) memory(MemoryServiceGrpc.newBlockingStub(channel), out);
+                else run(MemoryServiceGrpc.newBlockingStub(channel), out);
             } catch (io.grpc.StatusRuntimeException e) {
                 ClientOptions.report(spec.commandLine().getErr(), where, e, timeout, null);
                 return 1;
@@ -129,6 +163,46 @@ final class BenchServiceCommand implements Callable<Integer> {
                 + "engine prefill %.0f%% of the time%n", historyTurns, batch, historyTurns / seconds, tokens / seconds, tokens,
                 100 * engineMicros / 1e6 / seconds);
         out.flush();
+    }
+
+    private void memory(MemoryServiceGrpc.MemoryServiceBlockingStub stub, PrintWriter out) throws Exception {
+        PrintWriter progress = json ? spec.commandLine().getErr() : out;
+        progress.printf(Locale.ROOT, "%d sessions, %d rounds per history length, %d-token replies, histories %s%n", sessions, turns, replyTokens,
+                Arrays.toString(history));
+        List<MemoryBenchmark.Level> levels = new MemoryBenchmark(() -> deadline(stub), sessions, turns, replyTokens, reprefillRuns).run(history, progress);
+        double aggregate = BenchServiceCommand.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
+        double single = BenchServiceCommand.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
+        var ttft = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP50);
+        var ttft99 = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP99);
+        var reprefill = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::reprefillTtftP50);
+        if (json) {
+            out.println(String.format(Locale.ROOT, "{\"sessions\":%d,\"turns\":%d,\"replyTokens\":%d,\"aggregateDecodeTokensPerSecond\":%.3f,"
+                            + "\"singleSessionDecodeTokensPerSecond\":%.3f,\"ttftP50MsByHistory\":%s,\"ttftP99MsByHistory\":%s,"
+                            + "\"reprefillTtftP50MsByHistory\":%s}", sessions, turns, replyTokens, aggregate, single, jsonMap(ttft), jsonMap(ttft99),
+                    jsonMap(reprefill)));
+        } else {
+            out.printf(Locale.ROOT, "decode: %.2f tokens/s aggregate over %d sessions, %.2f for one session alone (medians over the lengths)%n",
+                    aggregate, sessions, single);
+        }
+        if (chart != null) {
+            org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(700).height(450)
+                    .title("Time to first token vs history (" + sessions + " sessions)").xAxisTitle("history (tokens)").yAxisTitle("TTFT p50 (ms)").build();
+            double[] x = ttft.keySet().stream().mapToDouble(Integer::doubleValue).toArray();
+            c.addSeries("RazorStream (cached session)", x, ttft.values().stream().mapToDouble(Double::doubleValue).toArray());
+            if (reprefillRuns > 0) c.addSeries("stateless re-prefill", x, reprefill.values().stream().mapToDouble(Double::doubleValue).toArray());
+            org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+            progress.println("chart: " + chart);
+        }
+        out.flush();
+    }
+
+    private static String jsonMap(java.util.SortedMap<Integer, Double> m) {
+        return m.entrySet().stream().map(e -> String.format(Locale.ROOT, "\"%d\":%.1f", e.getKey(), e.getValue()))
+                .collect(java.util.stream.Collectors.joining(",", "{", "}"));
+    }
+
+    static double median(double[] x) {
+        return pct(x, 50);
     }
 
     private MemoryServiceGrpc.MemoryServiceBlockingStub deadline(MemoryServiceGrpc.MemoryServiceBlockingStub stub) {
