@@ -32,6 +32,7 @@ public final class Session {
     boolean stored;
     int persistedTokens;
     long persistedPromptEnd = -1;
+    int persistedShifts;
 
     Session(String id, KvCache cache, String modelFingerprint, String profileFingerprint, int blockSize) {
         SessionKeys.idBytes(id);
@@ -117,7 +118,8 @@ public final class Session {
     SessionMeta meta() {
         ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
-                template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis);
+                template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis,
+                cache.positionOffset(), cache.shifts());
     }
 
     void restoreBookkeeping(SessionMeta meta) {

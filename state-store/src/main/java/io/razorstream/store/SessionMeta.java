@@ -14,11 +14,12 @@ import java.nio.charset.StandardCharsets;
  * bookkeeping the next turn needs (tokens generated but not yet in the cache - the last sampled token is
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
  * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
- * and the last activity time.
+ * the last activity time, and the context shifts (positions given back, how many shifts; written after the rest,
+ * absent from records older than shifts: read as none).
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
-                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis) {
+                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts) {
 
     /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
     public long kvBytes(int headSize) {
@@ -45,6 +46,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         b.put((byte) (afterReply ? 1 : 0));
         b.putLong(turnsApplied);
         b.putLong(lastActivityMillis);
+        b.putInt(positionOffset).putInt(shifts);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
 
@@ -67,9 +69,10 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
             String lastRole = getString(b);
             boolean afterReply = b.get() == 1;
-            long turns = b.getLong();
+            long turns = b.getLong(), lastActivity = b.getLong();
+            int offset = b.hasRemaining() ? b.getInt() : 0, shifts = b.hasRemaining() ? b.getInt() : 0;
             return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
-                    turns, b.getLong());
+                    turns, lastActivity, offset, shifts);
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

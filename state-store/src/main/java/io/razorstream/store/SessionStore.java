@@ -28,7 +28,8 @@ import java.util.Optional;
  * <li>One metadata record per session ({@link SessionMeta}).</li>
  * </ul>
  * {@link #save} writes one atomic batch per turn with only the changed records: the blocks that received
- * new tokens, the window heads' records, the metadata, and deletes of blocks that left the window.
+ * new tokens, the window heads' records, the metadata, and deletes of blocks that left the window. After a context
+ * shift (every kept key re-rotated, the policy changed) it rewrites the session's data whole, in the same one batch.
  */
 public final class SessionStore {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SessionStore.class);
@@ -50,10 +51,18 @@ public final class SessionStore {
         session.touch(nowMillis);
         KvCache cache = session.cache();
         KvPolicy policy = cache.policy();
-        int tokens = cache.size(), persisted = session.persistedTokens, b = session.blockSize();
-        if (tokens < persisted) throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
-        boolean unchanged = session.stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd;
+        int tokens = cache.size(), b = session.blockSize();
         WriteBatchBuilder batch = new WriteBatchBuilder();
+        boolean stored = session.stored;
+        int persisted = session.persistedTokens;
+        if (stored && cache.shifts() != session.persistedShifts) { // every kept key moved: write the data again, whole
+            byte[] prefix = SessionKeys.dataPrefix(session.id());
+            batch.deleteRange(prefix, SessionKeys.after(prefix));
+            stored = false;
+            persisted = 0;
+        }
+        if (tokens < persisted) throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
+        boolean unchanged = stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd;
         for (int l = 0; l < cache.layers() && !unchanged; l++) {
             for (int h = 0; h < cache.kvHeads(); h++) {
                 HeadSpec spec = policy.spec(l, h);
@@ -64,7 +73,7 @@ public final class SessionStore {
                         if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), block(cache, l, h, start, (int) from, (int) to));
                     }
                     long storedStart = spec.blockPositions(persisted);
-                    if (session.stored && persisted > storedStart) {
+                    if (stored && persisted > storedStart) {
                         // Stored blocks were storedStart/B .. (persisted-1)/B; those wholly before the new start go.
                         long lastStored = (persisted - 1) / b;
                         for (long block = storedStart / b; block < start / b && block <= lastStored; block++) {
@@ -82,6 +91,7 @@ public final class SessionStore {
         session.stored = true;
         session.persistedTokens = tokens;
         session.persistedPromptEnd = cache.promptEnd();
+        session.persistedShifts = cache.shifts();
         return new WriteStats(batch.bytes(), batch.puts(), batch.deletes());
     }
 
@@ -142,7 +152,7 @@ public final class SessionStore {
         KvCache cache = session.cache();
         int tokens = m.tokens(), hs = config.headSize();
         try {
-            cache.restoreLength(tokens, m.promptEnd());
+            cache.restoreLength(tokens, m.promptEnd(), m.positionOffset(), m.shifts());
         } catch (IllegalArgumentException e) {
             throw new StoreFormatException(where + ": " + e.getMessage());
         }
@@ -217,6 +227,7 @@ public final class SessionStore {
         session.stored = true;
         session.persistedTokens = tokens;
         session.persistedPromptEnd = m.promptEnd();
+        session.persistedShifts = m.shifts();
         return Optional.of(session);
     }
 

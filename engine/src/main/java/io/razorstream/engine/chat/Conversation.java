@@ -14,21 +14,27 @@ import io.razorstream.engine.tensor.Parallel;
  * again. The terminal chat and the service's turns are both this class, over their own cache and state.
  */
 public final class Conversation {
-    /** One applied turn: the tokens it added, the reply (null when none was asked for), the prefill time. */
-    public record Turn(int promptTokens, Decoder.Reply reply, long prefillNanos) {}
+    /** One applied turn: the tokens it added, the reply (null when none was asked for), the prefill time, positions a context shift gave back first (0: none). */
+    public record Turn(int promptTokens, Decoder.Reply reply, long prefillNanos, int shiftedTokens) {}
+
+    /** What a turn that would outgrow the limit does: shift the cache ({@link #shiftFor}) or be refused. */
+    public enum Overflow { SHIFT, REFUSE }
 
     private final Decoder decoder;
     private final ChatTemplate template;
     private final KvCache cache;
     private final ConversationState state;
     private final int tokenLimit;
+    private final Overflow overflow;
 
     /**
-     * A conversation over {@code cache} and {@code state} (a stored session's), growing to at most
-     * {@code tokenLimit} tokens, rendered with the state's template, or with {@code template} when it is new.
+     * A conversation over {@code cache} and {@code state} (a stored session's), its positions at most
+     * {@code tokenLimit}, rendered with the state's template, or with {@code template} when it is new; a turn that
+     * would go past the limit shifts the cache or is refused, as {@code overflow} says.
      */
-    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit) {
+    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit, Overflow overflow) {
         if (tokenLimit < 1) throw new IllegalArgumentException("token limit must be >= 1, got " + tokenLimit);
+        this.overflow = overflow;
         this.decoder = decoder;
         this.template = template;
         this.cache = cache;
@@ -39,7 +45,7 @@ public final class Conversation {
     /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
     public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
         KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
-        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens());
+        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT);
     }
 
     /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */
@@ -76,23 +82,47 @@ public final class Conversation {
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
         ChatTemplate rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
-        if (cache.size() + tokens.length > tokenLimit) {
-            throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.size()
+        int need = tokens.length + (reply ? Math.min(request.maxTokens(), replyReserve()) : 0), shifted = 0;
+        if (overflow == Overflow.SHIFT && cache.position() + need > tokenLimit && cache.canShift(cache.shiftSinks())) {
+            shifted = shiftFor(need);
+        } else if (cache.position() + tokens.length > tokenLimit) {
+            throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.position()
                     + "; it holds at most " + tokenLimit + " tokens");
         }
         if (tokens.length == 0) {
             if (reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
             state.prefilled(rendering, message.role());
-            return new Turn(0, null, 0);
+            return new Turn(0, null, 0, shifted);
         }
         long t0 = System.nanoTime();
         float[] logits = decoder.prefill(cache, tokens);
         state.prefilled(rendering, message.role());
         long prefill = System.nanoTime() - t0;
-        if (!reply) return new Turn(tokens.length, null, prefill);
+        if (!reply) return new Turn(tokens.length, null, prefill, shifted);
         Decoder.Reply r = decoder.generate(cache, tokenLimit, logits, request.withHistory(tokens), listener);
         state.replied(r);
-        return new Turn(tokens.length, r, prefill);
+        return new Turn(tokens.length, r, prefill, shifted);
+    }
+
+    /** Positions a shift keeps free for the reply: its budget, up to a quarter of the limit (past that it ends CONTEXT_FULL). */
+    private int replyReserve() {
+        return (tokenLimit - cache.shiftSinks()) / 4;
+    }
+
+    /**
+     * Shifts the cache so that {@code need} more positions fit: gives back what is missing, and at least a quarter of
+     * the positions after the sinks (so that shifts, which rewrite the stored session, stay rare). Refuses, with
+     * nothing changed, when even that cannot make room while keeping one recent token.
+     */
+    private int shiftFor(int need) {
+        int position = cache.position(), sinks = cache.shiftSinks(), missing = position + need - tokenLimit;
+        int discard = Math.max(missing, (position - sinks) / 4);
+        if (need > tokenLimit - sinks - 1 || discard > position - sinks - 1) {
+            throw new IllegalArgumentException("the turn needs " + need + " positions (its tokens and the reply's reserve) after a conversation of "
+                    + position + "; it holds at most " + tokenLimit + ", and a context shift keeps " + sinks + " sinks and one recent token");
+        }
+        decoder.model().shift(cache, discard);
+        return discard;
     }
 
     /** Adds a system or user message without a reply. */

@@ -185,7 +185,7 @@ public final class Decoder {
                 pending = token;
                 break;
             }
-            if (cache.size() + 1 >= limit) {
+            if (cache.position() + 1 >= limit) {
                 finish = FinishReason.CONTEXT_FULL;
                 pending = token;
                 break;

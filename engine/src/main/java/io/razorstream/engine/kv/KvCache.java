@@ -24,11 +24,16 @@ public final class KvCache {
     private final float[][][] values;
     /** The native attention's views of keys and values, made on first use after each growth. */
     private final MemorySegment[][] keySegments, valueSegments;
-    private final KvPolicy policy;
+    private KvPolicy policy;
+    /** The policy the cache was made with (a shift changes {@link #policy}; {@link #clear} goes back to this one). */
+    private final KvPolicy initialPolicy;
     private final CompressedHead[][] compressedHeads; // [layer][kv head], null for FULL heads
     private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
     private int capacity;
+    /** Tokens appended ever (the policy's N); the next token's RoPE position is size - positionOffset. */
     private int size;
+    /** Positions given back by context shifts, and how many shifts there were. */
+    private int positionOffset, shifts;
     /** Sizes at the turn marks, newest first (see {@link #mark}). */
     private final java.util.ArrayDeque<Integer> marks = new java.util.ArrayDeque<>();
     private long promptEnd = -1;
@@ -58,16 +63,22 @@ public final class KvCache {
         this.keySegments = new MemorySegment[layers][kvHeads];
         this.valueSegments = new MemorySegment[layers][kvHeads];
         this.compressedHeads = new CompressedHead[layers][kvHeads];
+        this.compressedKvHeads = new int[layers][];
+        this.initialPolicy = policy;
+        install(policy);
+    }
+
+    /** The heads of {@code policy}, empty: FULL heads' storage at the current capacity, the others new. */
+    private void install(KvPolicy policy) {
+        this.policy = policy;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 boolean full = policy.isFull(l, h);
                 keys[l][h] = new float[full ? capacity * headSize : 0];
                 values[l][h] = new float[full ? capacity * headSize : 0];
+                keySegments[l][h] = valueSegments[l][h] = null;
                 compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
             }
-        }
-        this.compressedKvHeads = new int[layers][];
-        for (int l = 0; l < layers; l++) {
             int layer = l;
             compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).filter(h -> !policy.isFull(layer, h)).toArray();
         }
@@ -112,8 +123,89 @@ public final class KvCache {
         return compressedHeads[layer][kvHead] instanceof WindowHead w ? w : null;
     }
 
+    /** Tokens appended to this cache, ever (what the policy's sizes are computed from). */
     public int size() {
         return size;
+    }
+
+    /** The next token's position: {@link #size} less the positions context shifts gave back; always below {@link #maxTokens}. */
+    public int position() {
+        return size - positionOffset;
+    }
+
+    /** Positions context shifts gave back (tokens folded out of every head's range), and the number of shifts. */
+    public int positionOffset() {
+        return positionOffset;
+    }
+
+    public int shifts() {
+        return shifts;
+    }
+
+    /**
+     * Context shift, for a sequence that would outgrow the model's context: {@code discard} positions after the first
+     * {@code sinks} are given back. Every head then keeps at most the {@code position - discard - sinks} most recent
+     * tokens besides its sinks: a FULL head becomes a window head of exactly that many (its sinks, the recent run and a
+     * compensation token for the rest, RazorAttention's mechanism), window heads get that cap; what falls out is
+     * folded into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
+     * {@code rotation}, as llama.cpp's context shift re-rotates its cache. The policy changes accordingly (so do the
+     * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse.
+     */
+    /** Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the window heads' own if they keep more. */
+    public int shiftSinks() {
+        int sinks = 4;
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) if (policy.spec(l, h) instanceof HeadSpec.Window w) sinks = Math.max(sinks, w.params().sinks());
+        }
+        return sinks;
+    }
+
+    /** Whether {@link #shift} can run with {@code sinks} sinks: every head FULL or a window of at most that many sinks (the baselines' heads cannot). */
+    public boolean canShift(int sinks) {
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                HeadSpec spec = policy.spec(l, h);
+                if (!(spec instanceof HeadSpec.Full) && !(spec instanceof HeadSpec.Window w && w.params().sinks() <= sinks)) return false;
+            }
+        }
+        return true;
+    }
+
+    public void shift(int discard, int sinks, KeyRotation rotation) {
+        int position = position(), keep = position - discard - sinks;
+        if (discard < 1 || sinks < 0 || keep < 1) {
+            throw new IllegalArgumentException("cannot shift " + discard + " of " + position + " positions keeping " + sinks + " sinks");
+        }
+        if (!canShift(sinks)) throw new IllegalStateException("only FULL heads and windows of at most " + sinks + " sinks can be shifted");
+        HeadSpec[][] specs = new HeadSpec[layers][kvHeads];
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                WindowParams params;
+                WindowHead head;
+                if (compressedHeads[l][h] == null) {
+                    // A FULL head: replayed into a window head of `keep` recent tokens, which folds the rest as it goes.
+                    params = new WindowParams(sinks, keep, Integer.MAX_VALUE, true, keep);
+                    head = new WindowHead(headSize, params);
+                    for (int p = 0; p < size; p++) {
+                        head.append(keys[l][h], p * headSize, values[l][h], p * headSize);
+                        head.endToken();
+                    }
+                    keys[l][h] = values[l][h] = new float[0];
+                    keySegments[l][h] = valueSegments[l][h] = null;
+                } else {
+                    head = (WindowHead) compressedHeads[l][h];
+                    params = head.params().withMaxWindow(keep);
+                }
+                head.shift(params, rotation, l, precision);
+                compressedHeads[l][h] = head;
+                specs[l][h] = new HeadSpec.Window(params);
+            }
+            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).toArray();
+        }
+        policy = new KvPolicy(specs);
+        positionOffset += discard;
+        shifts++;
+        marks.clear();
     }
 
     /**
@@ -154,10 +246,10 @@ public final class KvCache {
 
     /** Makes room for {@code more} positions after the current ones. */
     public void reserve(int more) {
-        int need = size + more;
-        if (need > maxTokens) {
-            throw new IllegalStateException("context full: " + size + " + " + more + " tokens exceed the limit of " + maxTokens);
+        if (position() + more > maxTokens) {
+            throw new IllegalStateException("context full: " + position() + " + " + more + " tokens exceed the limit of " + maxTokens);
         }
+        int need = size + more; // FULL heads' storage (they exist only while no shift has happened: size is the position)
         if (need <= capacity) return;
         int newCapacity = Math.min(maxTokens, Math.max(need, capacity * 2));
         for (int l = 0; l < layers; l++) {
@@ -256,10 +348,18 @@ public final class KvCache {
      * {@code promptEnd} (-1: not yet); then every FULL head's positions are written with {@link #writeFull} and
      * every other head is set with {@link #restoreHead}.
      */
-    public void restoreLength(int tokens, long promptEnd) {
+    public void restoreLength(int tokens, long promptEnd, int positionOffset, int shifts) {
         if (size != 0) throw new IllegalStateException("restore into an empty cache only (this one holds " + size + " tokens)");
         if (promptEnd < -1 || promptEnd > tokens) throw new IllegalArgumentException("prompt end " + promptEnd + " outside 0.." + tokens);
-        reserve(tokens);
+        if (positionOffset < 0 || positionOffset > tokens || shifts < 0 || (positionOffset > 0) != (shifts > 0)) {
+            throw new IllegalArgumentException("position offset " + positionOffset + " after " + shifts + " shifts, for " + tokens + " tokens");
+        }
+        if (positionOffset > 0 && java.util.Arrays.stream(keys).flatMap(java.util.Arrays::stream).anyMatch(k -> k.length > 0)) {
+            throw new IllegalArgumentException("a shifted session has no FULL heads");
+        }
+        this.positionOffset = positionOffset;
+        this.shifts = shifts;
+        reserve(tokens - positionOffset);
         size = tokens;
         marks.clear(); // undo records are not stored
         this.promptEnd = promptEnd;
@@ -307,16 +407,21 @@ public final class KvCache {
         return bytes;
     }
 
-    /** Forgets everything (FULL heads keep their storage for reuse). */
+    /** Forgets everything (FULL heads keep their storage for reuse; a shifted cache gets its first policy back). */
     public void clear() {
-        size = 0;
         promptEnd = -1;
         marks.clear();
-        for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) {
-                if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
+        if (shifts > 0) {
+            install(initialPolicy);
+        } else {
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
+                }
             }
         }
+        size = 0;
+        positionOffset = shifts = 0;
     }
 
     private int vectorBytes() {

@@ -16,7 +16,7 @@ import java.util.Arrays;
  */
 public final class WindowHead implements CompressedHead {
     private final int headSize;
-    private final WindowParams params;
+    private WindowParams params;
     private final float[] sinkKeys, sinkValues;
     private int sinkCount;
     // Recent tokens, oldest first, in rows [recentStart, recentStart + recentCount) of a buffer of recentCapacity rows: one
@@ -255,6 +255,23 @@ public final class WindowHead implements CompressedHead {
         for (int i = 0; i < sinkCount; i++) Ops.axpy(out, outOff, p[i], sinkValues, i * headSize, headSize);
         for (int i = 0; i < recentCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], recentValues, recent(i), headSize);
         if (evicted > 0) Ops.axpy(out, outOff, p[kept], meanV, 0, headSize);
+    }
+
+    /**
+     * Context shift: the head's window is capped by {@code capped} (the same params with a max window), so it folds
+     * its oldest entries into the compensation sums until it holds what the capped formula says for its tokens; then
+     * every window key and the key sum are re-rotated by {@code rotation} (the positions moved), the keys rounded
+     * again to {@code precision}. Sinks keep their positions. Undo records are dropped: a shift cannot be taken back.
+     */
+    void shift(WindowParams capped, KeyRotation rotation, int layer, KvPrecision precision) {
+        params = capped;
+        undo.clear();
+        while (recentCount > params.window(tokens)) evictOldest();
+        for (int i = 0; i < recentCount; i++) {
+            rotation.rotate(layer, recentKeys, recent(i));
+            precision.round(recentKeys, recent(i), recentKeys, recent(i), headSize);
+        }
+        rotation.rotate(layer, sumKeys, 0);
     }
 
     @Override

@@ -168,7 +168,7 @@ public final class Transformer {
         for (int pi = 0; pi < parts.size(); pi++) {
             PassScheduler.Work p = parts.get(pi);
             p.row = count;
-            p.start = p.cache.size();
+            p.start = p.cache.position();
             count += p.count;
             outCount += p.logits.length;
         }
@@ -380,14 +380,39 @@ public final class Transformer {
     }
 
     /**
+     * Context shift ({@link KvCache#shift}): gives back {@code discard} positions after the first {@link KvCache#shiftSinks},
+     * re-rotating the kept keys by {@code -discard} with this model's rope (per layer: its base, style and frequency
+     * factors; no attention factor, which the keys already carry). The angles are built as {@link #ropeTable} builds them.
+     */
+    public void shift(KvCache cache, int discard) {
+        int half = config.ropeDimensions() / 2;
+        float[][] cos = new float[2][half], sin = new float[2][half];
+        int[] position = {-discard};
+        float[][] c = {cos[0]}, s = {sin[0]};
+        ropeTable(c, s, thetaScale, position, 1, 1f);
+        if (localThetaScale != 0) {
+            c[0] = cos[1];
+            s[0] = sin[1];
+            ropeTable(c, s, localThetaScale, position, 1, 1f);
+        }
+        cache.shift(discard, cache.shiftSinks(), (layer, key, offset) -> {
+            int table = localThetaScale != 0 && config.isLocal(layer) ? 1 : 0;
+            rotateHead(key, offset, cos[table], sin[table]);
+        });
+    }
+
+    /**
      * The RoPE table of one forward pass: cos and sin of every rotated pair's angle at each of the batch's positions,
      * built once and used by every layer. The angles are built as llama.cpp builds them, in float: theta = position,
      * multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding matches;
      * cos and sin are multiplied by the rope's attention factor (1 unless the file sets one), as ggml's mscale.
      */
     private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int[] positions, int count) {
+        ropeTable(cosTable, sinTable, thetaScale, positions, count, weights.ropeAttentionFactor());
+    }
+
+    private void ropeTable(float[][] cosTable, float[][] sinTable, float thetaScale, int[] positions, int count, float mscale) {
         float[] factors = weights.ropeFreqFactors();
-        float mscale = weights.ropeAttentionFactor();
         for (int t = 0; t < count; t++) {
             float theta = positions[t];
             for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {
@@ -409,16 +434,18 @@ public final class Transformer {
      * llama.cpp's "normal" mode, (i, i + ropeDimensions/2) in NeoX mode (qwen2).
      */
     private void rope(float[] vec, int heads, float[] cos, float[] sin) {
-        int hs = config.headSize(), half = config.ropeDimensions() / 2;
+        for (int h = 0; h < heads; h++) rotateHead(vec, h * config.headSize(), cos, sin);
+    }
+
+    /** {@link #rope} of the one head at vec[offset, offset + headSize). */
+    private void rotateHead(float[] vec, int offset, float[] cos, float[] sin) {
+        int half = config.ropeDimensions() / 2;
         boolean neox = config.arch().rope() == Architecture.RopeStyle.NEOX;
         for (int i = 0; i < half; i++) {
-            int first = neox ? i : 2 * i, second = neox ? i + half : 2 * i + 1;
-            for (int h = 0; h < heads; h++) {
-                int j0 = h * hs + first, j1 = h * hs + second;
-                float x0 = vec[j0], x1 = vec[j1];
-                vec[j0] = x0 * cos[i] - x1 * sin[i];
-                vec[j1] = x0 * sin[i] + x1 * cos[i];
-            }
+            int j0 = offset + (neox ? i : 2 * i), j1 = offset + (neox ? i + half : 2 * i + 1);
+            float x0 = vec[j0], x1 = vec[j1];
+            vec[j0] = x0 * cos[i] - x1 * sin[i];
+            vec[j1] = x0 * sin[i] + x1 * cos[i];
         }
     }
 

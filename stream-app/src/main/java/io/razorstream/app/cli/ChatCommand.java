@@ -140,8 +140,10 @@ final class ChatCommand implements Callable<Integer> {
             out.println();
             out.flush();
             if (stats && done != null) {
-                err.printf(Locale.ROOT, "[turn %s%s; %d tokens in the session; cache %,d bytes, full %,d (%.2fx smaller); finish %s]%n", id,
-                        done.getDuplicate() ? " (duplicate: the stored reply)" : "", done.getCache().getTokens(),
+                err.printf(Locale.ROOT, "[turn %s%s%s; %d tokens in the session; cache %,d bytes, full %,d (%.2fx smaller); finish %s]%n", id,
+                        done.getDuplicate() ? " (duplicate: the stored reply)" : "",
+                        done.getShiftedTokens() > 0 ? " (context shift: " + done.getShiftedTokens() + " positions given back first)" : "",
+                        done.getCache().getTokens(),
                         done.getCache().getKvBytes(), done.getCache().getFullKvBytes(), done.getCache().getCompressionRatio(), done.getFinishReason());
                 err.flush();
             }

@@ -106,12 +106,12 @@ final class MemoryBenchmark {
     /**
      * Appends filler turns to the session until it holds at least {@code target} tokens; returns what it holds. The
      * first call sends one turn to learn the tokenizer's tokens per turn, later ones as many turns as should reach the
-     * target (at most 16 a call), so a session overshoots by less than a turn.
+     * target (at most 4 a call: a call must end within the deadline while N sessions share the engine), so a session overshoots by less than a turn.
      */
     private int grow(String id, int tokens, int target) {
         double perTurn = 0;
         while (tokens < target) {
-            int count = perTurn <= 0 ? 1 : (int) Math.max(1, Math.min(16, Math.ceil((target - tokens) / perTurn)));
+            int count = perTurn <= 0 ? 1 : (int) Math.max(1, Math.min(4, Math.ceil((target - tokens) / perTurn)));
             AppendTurnsRequest.Builder req = AppendTurnsRequest.newBuilder().setSessionId(id);
             for (int k = 0; k < count; k++) req.addTurns(Turn.newBuilder().setTurnId("history-" + tokens + "-" + k).setText(filler()));
             int now = (int) stub.get().appendTurns(req.build()).getCache().getTokens();

@@ -52,7 +52,9 @@ public final class ServiceConfig {
         key("window.compression", "", "window heads: the window is max(S0, N / C); empty: 1000000 for the synthetic model (fixed window), 5 otherwise");
         key("store.block-tokens", "32", "tokens per stored block");
         key("sessions.hot-bytes", String.valueOf(1L << 30), "memory for decoded sessions (LRU)");
-        key("sessions.max-tokens", "0", "longest a session may grow, in tokens; 0: the model's context length");
+        key("sessions.max-tokens", "0", "positions a session may use, in tokens; 0: the model's context length");
+        key("session.overflow", "shift", "a turn that would go past sessions.max-tokens: shift (give back a quarter of the positions, "
+                + "folding the oldest tokens into compensation tokens, as llama.cpp's context shift) or refuse");
         key("sessions.ttl", "P7D", "sessions idle longer than this are deleted (ISO-8601 duration)");
         key("sessions.expiry-interval", "PT1M", "how often idle sessions are looked for");
         key("turn.max-bytes", "262144", "largest turn text accepted (UTF-8 bytes)");

@@ -17,7 +17,8 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               String instanceId, String applicationId, String turnsTopic, String repliesTopic, String reroutedTopic,
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
-                              Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens, Duration sessionTtl,
+                              Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
+                              io.razorstream.engine.chat.Conversation.Overflow overflow, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout) {
 
     public static ServiceSettings parse(ServiceConfig c) {
@@ -50,8 +51,16 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
-                c.getInt("sessions.max-tokens"), c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
+                c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"));
+    }
+
+    private static io.razorstream.engine.chat.Conversation.Overflow overflow(String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "shift" -> io.razorstream.engine.chat.Conversation.Overflow.SHIFT;
+            case "refuse" -> io.razorstream.engine.chat.Conversation.Overflow.REFUSE;
+            default -> throw new IllegalArgumentException("setting session.overflow must be shift or refuse, got '" + value + "'");
+        };
     }
 
     private static String blankToNull(String s) {

@@ -92,7 +92,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                     stream.done(ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(reply.getText())
                             .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
                             .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
-                            .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros())).build());
+                            .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros()).setShiftedTokens(reply.getShiftedTokens())).build());
                 }
             });
         } catch (StatusRuntimeException e) {

@@ -8,8 +8,8 @@ public final class CacheFigures {
     private CacheFigures() {}
 
     /** {@code kvBytes} kept where an ordinary cache would keep {@code fullBytes}; the ratio is 1 for an empty session. */
-    public static CacheStats of(int tokens, long kvBytes, long fullBytes) {
+    public static CacheStats of(int tokens, long kvBytes, long fullBytes, int positionOffset, int shifts) {
         return CacheStats.newBuilder().setTokens(tokens).setKvBytes(kvBytes).setFullKvBytes(fullBytes)
-                .setCompressionRatio(KvPolicy.compressionRatio(fullBytes, kvBytes)).build();
+                .setCompressionRatio(KvPolicy.compressionRatio(fullBytes, kvBytes)).setPosition(tokens - positionOffset).setShifts(shifts).build();
     }
 }

@@ -80,7 +80,7 @@ final class TurnPipeline {
             session = Session.create(id, model.loaded().model().config(), model.policy(), model.precision(), model.fingerprint(),
                     model.profileFingerprint(), settings.blockTokens());
         }
-        int prompt = 0;
+        int prompt = 0, shifted = 0;
         long prefill = 0;
         TurnResult last = null;
         List<AppliedTurn> applied = new ArrayList<>();
@@ -101,6 +101,7 @@ final class TurnPipeline {
             }
             prompt += last.promptTokens();
             prefill += last.prefillNanos();
+            shifted += last.shiftedTokens();
             applied.add(new AppliedTurn(t.getTurnId(), last.text(), last.finishReason().getNumber(), last.promptTokens(), last.completionTokens()));
         }
         for (AppliedTurn a : applied) session.recordTurn(a);
@@ -108,7 +109,7 @@ final class TurnPipeline {
         damaged.cleared(id);
         return reply(turn, now).setText(last.text()).setPromptTokens(prompt).setCompletionTokens(last.completionTokens())
                 .setFinishReason(batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason()).setCache(stats(session))
-                .setTurnsApplied(applied.size()).setPrefillMicros(prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).build();
+                .setTurnsApplied(applied.size()).setPrefillMicros(prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).setShiftedTokens(shifted).build();
     }
 
     /** The stored outcome of a turn id applied before: the same text, finish reason and token counts; nothing changes. */
@@ -133,7 +134,7 @@ final class TurnPipeline {
 
     static CacheStats stats(Session s) {
         if (s == null) return CacheStats.getDefaultInstance();
-        return CacheFigures.of(s.tokens(), s.cache().bytesInUse(), s.cache().fullBytes());
+        return CacheFigures.of(s.tokens(), s.cache().bytesInUse(), s.cache().fullBytes(), s.cache().positionOffset(), s.cache().shifts());
     }
 
     /** A reply refusing the turn with a gRPC status code name and a message; the cache figures when the session has any. */

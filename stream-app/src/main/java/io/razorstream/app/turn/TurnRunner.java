@@ -25,9 +25,19 @@ public final class TurnRunner {
     private final ServedModel model;
     private final Decoder decoder;
     private final int maxSessionTokens;
+    private final Conversation.Overflow overflow;
 
-    /** {@code maxSessionTokens}: the longest a session may grow; 0 or more than the model's context: the context. */
+    /** The refusing runner of tests that never outgrow the context (see the four-argument constructor). */
     public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens) {
+        this(model, parallel, maxSessionTokens, Conversation.Overflow.REFUSE);
+    }
+
+    /**
+     * {@code maxSessionTokens}: the positions a session may use; 0 or more than the model's context: the context. A turn
+     * that would go past them shifts the session or is refused, as {@code overflow} says.
+     */
+    public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens, Conversation.Overflow overflow) {
+        this.overflow = overflow;
         this.model = model;
         this.decoder = new Decoder(model.loaded(), parallel);
         int context = model.loaded().model().config().contextLength();
@@ -39,13 +49,14 @@ public final class TurnRunner {
      * session's limit; any other exception leaves the session's cache half-updated (drop it).
      */
     public TurnResult run(Session session, String role, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
-        Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens);
+        Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow);
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
         Decoder.Request request = Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
         Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece));
         Decoder.Reply r = turn.reply();
-        if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0);
-        return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos());
+        if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0, turn.shiftedTokens());
+        return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos(),
+                turn.shiftedTokens());
     }
 
     private static FinishReason finishReason(io.razorstream.engine.generation.FinishReason f) {
