@@ -32,6 +32,9 @@ final class Caches {
     /** Every stored number of the two caches is identical. */
     static void assertSameContents(KvCache a, KvCache b) {
         assertThat(b.size()).isEqualTo(a.size());
+        assertThat(b.position()).isEqualTo(a.position());
+        assertThat(b.shifts()).isEqualTo(a.shifts());
+        assertThat(b.policy()).isEqualTo(a.policy());
         int hs = a.headSize();
         float[] ka = new float[hs], va = new float[hs], kb = new float[hs], vb = new float[hs];
         for (int l = 0; l < a.layers(); l++) {

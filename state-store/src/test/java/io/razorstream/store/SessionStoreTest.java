@@ -63,6 +63,51 @@ class SessionStoreTest {
         }
     }
 
+    /**
+     * A session shifted again and again (its FULL heads turned into capped windows, every kept key re-rotated) is
+     * stored whole after each shift and loads back the same, with no block left over from before (each head keeps at
+     * most its window's blocks plus a partial one), while its applied-turn records stay.
+     */
+    @Test
+    void shiftedSessionsAreRewrittenAndLoadBackTheSame(@TempDir Path dir) {
+        int block = 16;
+        io.razorstream.engine.kv.KeyRotation rotation = (layer, key, off) -> { // any fixed rotation of pairs will do here
+            float c = (float) Math.cos(0.3 + layer), sn = (float) Math.sin(0.3 + layer);
+            for (int i = 0; i + 1 < SMALL.headSize(); i += 2) {
+                float x0 = key[off + i], x1 = key[off + i + 1];
+                key[off + i] = x0 * c - x1 * sn;
+                key[off + i + 1] = x0 * sn + x1 * c;
+            }
+        };
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("shifty", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, block);
+            SplittableRandom r = new SplittableRandom(21);
+            for (int turn = 0; turn < 40; turn++) {
+                s.cache().appendRandom(1 + r.nextInt(150), r.nextLong());
+                if (s.cache().position() > 900) s.cache().shift(s.cache().position() / 4, 4, rotation);
+                s.recordTurn(new AppliedTurn("t" + turn, "", 1, 1, 0));
+                store.save(s, turn);
+                Session back = store.load("shifty", SMALL, "model-fp").orElseThrow();
+                Caches.assertSameContents(s.cache(), back.cache());
+                assertThat(store.meta("shifty").orElseThrow().kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
+                for (int l = 0; l < SMALL.blockCount(); l++) {
+                    for (int h = 0; h < SMALL.kvHeadCount(); h++) {
+                        if (!(s.cache().policy().spec(l, h) instanceof io.razorstream.engine.kv.HeadSpec.Window w)) continue;
+                        int bound = (int) Math.ceil(w.params().window(s.tokens()) / (double) block) + 1;
+                        assertThat(countBlocks(db, "shifty", l, h)).as("turn %d, head (%d, %d) blocks", turn, l, h).isLessThanOrEqualTo(bound);
+                    }
+                }
+            }
+            assertThat(s.cache().shifts()).isGreaterThan(2);
+            assertThat(s.tokens()).isGreaterThan(2500);
+            assertThat(store.appliedTurn("shifty", "t0")).as("turn records outlive the rewrites").isPresent();
+            SessionMeta meta = store.meta("shifty").orElseThrow();
+            assertThat(meta.shifts()).isEqualTo(s.cache().shifts());
+            assertThat(meta.positionOffset()).isEqualTo(s.cache().positionOffset());
+        }
+    }
+
     @Test
     void windowHeadsStoreAtMostTheWindowPlusOnePartialBlock(@TempDir Path dir) {
         int block = 16;
