@@ -209,6 +209,30 @@ class ReliabilityTest {
         assertThat(stub.appendTurns(next.setSessionId(session + "-control").build()).getCache().getTokens()).isEqualTo(after);
     }
 
+    /**
+     * A session pushed past sessions.max-tokens keeps answering: its cache is shifted (the default session.overflow),
+     * the turn that shifted says so, and GetSession shows the shifts, a position within the limit and more tokens than it.
+     */
+    @Test
+    void aSessionPushedPastTheContextKeepsAnswering() {
+        String session = "never-ending";
+        String paragraph = "the quick brown fox jumps over a lazy dog. ".repeat(12);
+        int shiftedTurns = 0;
+        for (int i = 0; i < 30; i++) {
+            AppendTurnsResponse r = stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId(session)
+                    .addTurns(Turn.newBuilder().setTurnId("p" + i).setText(paragraph)).build());
+            assertThat(r.getCache().getPosition()).isLessThanOrEqualTo(MAX_SESSION_TOKENS);
+            if (r.getCache().getShifts() > shiftedTurns) shiftedTurns = r.getCache().getShifts();
+        }
+        var reply = Services.chat(stub, session, "question", "What jumps over the dog? ", 4);
+        assertThat(reply.done().getCompletionTokens()).as("the shifted session still answers").isPositive();
+        SessionInfo info = stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
+        assertThat(info.getCache().getTokens()).as("tokens ever").isGreaterThan(MAX_SESSION_TOKENS);
+        assertThat(info.getCache().getPosition()).isLessThanOrEqualTo(MAX_SESSION_TOKENS);
+        assertThat(info.getCache().getShifts()).as("GetSession shows the shifts").isPositive().isGreaterThanOrEqualTo(shiftedTurns);
+        assertThat(info.getCache().getTokens() - info.getCache().getPosition()).as("positions given back").isPositive();
+    }
+
     @Test
     void aTurnIdIsRememberedForTheSessionsLife() {
         String session = "long-memory";
