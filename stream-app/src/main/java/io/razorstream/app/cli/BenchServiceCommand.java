@@ -29,11 +29,11 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-@Command(name = "bench-service", mixinStandardHelpOptions = true,
+@Command(name = "bench-service", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = {"Service overhead: time to first token through gRPC + Kafka minus the engine's own prefill time (p50, p99), "
                 + "and AppendTurns ingestion rate. With --sessions N: N sessions growing through the --history lengths, time to "
                 + "first token per length against a stateless re-prefill of the whole history, and aggregate decode. Starts an "
-                + "embedded service (own broker, synthetic model unless --set model.path=...) in a temporary directory unless "
+                + "embedded service (own broker, synthetic model unless --set model=FILE) in a temporary directory unless "
                 + "--target names a running one."})
 final class BenchServiceCommand implements Callable<Integer> {
     @Spec
@@ -74,10 +74,10 @@ final class BenchServiceCommand implements Callable<Integer> {
     @Option(names = "--json", description = "with --sessions: print one JSON object")
     boolean json;
 
-    @Option(names = "--chart", paramLabel = "FILE.png", description = "with --sessions: plot time to first token against history length")
+    @Option(names = "--chart", paramLabel = "PNG", description = "with --sessions: plot time to first token against history length into this PNG file")
     Path chart;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting of the embedded service (repeatable), e.g. model.path=/models/x.gguf")
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting of the embedded service (repeatable), for example the model to serve")
     Map<String, String> settings = new java.util.LinkedHashMap<>();
 
     @Override
