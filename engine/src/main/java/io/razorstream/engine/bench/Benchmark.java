@@ -131,15 +131,12 @@ public final class Benchmark {
         Decoder decoder = new Decoder(loaded, parallel);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] single = new double[repeats], aggregate = new double[repeats], ratios = new double[repeats];
-        long passesBefore = 0, rowsBefore = 0;
+        io.razorstream.engine.llama.PassCounts before = model.passCounts();
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(sessions);
         try {
             for (int run = -warmups; run < repeats; run++) {
                 double alone = once(model, decoder, prompt, genTokens, request)[1];
-                if (run == 0) {
-                    passesBefore = model.passCounts().passes();
-                    rowsBefore = model.passCounts().rows();
-                }
+                if (run == 0) before = model.passCounts();
                 java.util.concurrent.CyclicBarrier prefilled = new java.util.concurrent.CyclicBarrier(sessions);
                 long[] decodeStart = new long[1];
                 java.util.List<java.util.concurrent.Future<Long>> ends = new java.util.ArrayList<>();
@@ -169,8 +166,7 @@ public final class Benchmark {
         } finally {
             pool.shutdownNow();
         }
-        double rowsPerPass = (double) (model.passCounts().rows() - rowsBefore) / (model.passCounts().passes() - passesBefore);
-        return new ConcurrentResult(sessions, single, aggregate, ratios, rowsPerPass);
+        return new ConcurrentResult(sessions, single, aggregate, ratios, model.passCounts().since(before).meanRows());
     }
 
     public record ContextResult(int context, int genTokens, double decodeTokensPerSecond, double[] runs, long cacheBytes, long fullCacheBytes) {}

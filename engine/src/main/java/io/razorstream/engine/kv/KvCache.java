@@ -142,15 +142,6 @@ public final class KvCache {
         return shifts;
     }
 
-    /**
-     * Context shift, for a sequence that would outgrow the model's context: {@code discard} positions after the first
-     * {@code sinks} are given back. Every head then keeps at most the {@code position - discard - sinks} most recent
-     * tokens besides its sinks: a FULL head becomes a window head of exactly that many (its sinks, the recent run and a
-     * compensation token for the rest, RazorAttention's mechanism), window heads get that cap; what falls out is
-     * folded into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
-     * {@code rotation}, as llama.cpp's context shift re-rotates its cache. The policy changes accordingly (so do the
-     * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse.
-     */
     /** Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the window heads' own if they keep more. */
     public int shiftSinks() {
         int sinks = 4;
@@ -171,6 +162,15 @@ public final class KvCache {
         return true;
     }
 
+    /**
+     * Context shift, for a sequence that would outgrow the model's context: {@code discard} positions after the first
+     * {@code sinks} are given back. Every head then keeps at most the {@code position - discard - sinks} most recent
+     * tokens besides its sinks: a FULL head becomes a window head of exactly that many (its sinks, the recent run and a
+     * compensation token for the rest, RazorAttention's mechanism), window heads get that cap; what falls out is
+     * folded into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
+     * {@code rotation}, as llama.cpp's context shift re-rotates its cache. The policy changes accordingly (so do the
+     * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse.
+     */
     public void shift(int discard, int sinks, KeyRotation rotation) {
         int position = position(), keep = position - discard - sinks;
         if (discard < 1 || sinks < 0 || keep < 1) {
@@ -354,8 +354,8 @@ public final class KvCache {
         if (positionOffset < 0 || positionOffset > tokens || shifts < 0 || (positionOffset > 0) != (shifts > 0)) {
             throw new IllegalArgumentException("position offset " + positionOffset + " after " + shifts + " shifts, for " + tokens + " tokens");
         }
-        if (positionOffset > 0 && java.util.Arrays.stream(keys).flatMap(java.util.Arrays::stream).anyMatch(k -> k.length > 0)) {
-            throw new IllegalArgumentException("a shifted session has no FULL heads");
+        for (int l = 0; l < layers && positionOffset > 0; l++) {
+            for (int h = 0; h < kvHeads; h++) if (policy.isFull(l, h)) throw new IllegalArgumentException("a shifted session has no FULL heads");
         }
         this.positionOffset = positionOffset;
         this.shifts = shifts;

@@ -386,18 +386,18 @@ public final class Transformer {
      */
     public void shift(KvCache cache, int discard) {
         int half = config.ropeDimensions() / 2;
-        float[][] cos = new float[2][half], sin = new float[2][half];
         int[] position = {-discard};
-        float[][] c = {cos[0]}, s = {sin[0]};
-        ropeTable(c, s, thetaScale, position, 1, 1f);
+        float[][] cos = new float[1][half], sin = new float[1][half], localCos = cos, localSin = sin;
+        ropeTable(cos, sin, thetaScale, position, 1, 1f);
         if (localThetaScale != 0) {
-            c[0] = cos[1];
-            s[0] = sin[1];
-            ropeTable(c, s, localThetaScale, position, 1, 1f);
+            localCos = new float[1][half];
+            localSin = new float[1][half];
+            ropeTable(localCos, localSin, localThetaScale, position, 1, 1f);
         }
+        float[] c = cos[0], s = sin[0], lc = localCos[0], ls = localSin[0];
         cache.shift(discard, cache.shiftSinks(), (layer, key, offset) -> {
-            int table = localThetaScale != 0 && config.isLocal(layer) ? 1 : 0;
-            rotateHead(key, offset, cos[table], sin[table]);
+            boolean local = localThetaScale != 0 && config.isLocal(layer);
+            rotateHead(key, offset, local ? lc : c, local ? ls : s);
         });
     }
 

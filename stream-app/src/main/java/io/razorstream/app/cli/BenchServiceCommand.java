@@ -170,8 +170,8 @@ final class BenchServiceCommand implements Callable<Integer> {
         progress.printf(Locale.ROOT, "%d sessions, %d rounds per history length, %d-token replies, histories %s%n", sessions, turns, replyTokens,
                 Arrays.toString(history));
         List<MemoryBenchmark.Level> levels = new MemoryBenchmark(() -> deadline(stub), sessions, turns, replyTokens, reprefillRuns).run(history, progress);
-        double aggregate = BenchServiceCommand.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
-        double single = BenchServiceCommand.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
+        double aggregate = io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
+        double single = io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
         var ttft = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP50);
         var ttft99 = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP99);
         var reprefill = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::reprefillTtftP50);
@@ -199,10 +199,6 @@ final class BenchServiceCommand implements Callable<Integer> {
     private static String jsonMap(java.util.SortedMap<Integer, Double> m) {
         return m.entrySet().stream().map(e -> String.format(Locale.ROOT, "\"%d\":%.1f", e.getKey(), e.getValue()))
                 .collect(java.util.stream.Collectors.joining(",", "{", "}"));
-    }
-
-    static double median(double[] x) {
-        return pct(x, 50);
     }
 
     private MemoryServiceGrpc.MemoryServiceBlockingStub deadline(MemoryServiceGrpc.MemoryServiceBlockingStub stub) {

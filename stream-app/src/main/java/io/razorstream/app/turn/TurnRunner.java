@@ -27,11 +27,6 @@ public final class TurnRunner {
     private final int maxSessionTokens;
     private final Conversation.Overflow overflow;
 
-    /** The refusing runner of tests that never outgrow the context (see the four-argument constructor). */
-    public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens) {
-        this(model, parallel, maxSessionTokens, Conversation.Overflow.REFUSE);
-    }
-
     /**
      * {@code maxSessionTokens}: the positions a session may use; 0 or more than the model's context: the context. A turn
      * that would go past them shifts the session or is refused, as {@code overflow} says.
