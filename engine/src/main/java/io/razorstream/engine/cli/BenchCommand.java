@@ -75,6 +75,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
+        if (sessions < 1) throw new IllegalArgumentException("--sessions must be >= 1, got " + sessions);
         int n = threads.resolve();
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
