@@ -15,7 +15,7 @@ final class RecordCodec {
     // 2: applied turns are records of their own (1 kept the last 64 in the metadata); 3: any head spec per head
     // (H2O and SnapKV persist too), the prompt's end, and a head record with its spec's state
     static final int FORMAT_VERSION = 3;
-    static final byte KIND_META = 1, KIND_HEAD = 2, KIND_BLOCK = 3, KIND_TURN = 4;
+    static final byte KIND_META = 1, KIND_HEAD = 2, KIND_BLOCK = 3, KIND_TURN = 4, KIND_UNDO = 5;
     private static final int HEADER = 2 + 1 + 1 + 4 + 4;
 
     private RecordCodec() {}

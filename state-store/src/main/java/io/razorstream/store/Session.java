@@ -7,6 +7,7 @@ import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -27,12 +28,26 @@ public final class Session {
     private long turnsApplied;
     private final List<AppliedTurn> unsavedTurns = new ArrayList<>(); // applied since the last save
     private long lastActivityMillis;
+    /** The turns that can be taken back, newest first; one per mark of the cache (the same count, always). */
+    private final ArrayDeque<TurnMark> marks = new ArrayDeque<>();
+    private long nextMarkSeq;
 
     // What the store holds for this session (maintained by SessionStore).
     boolean stored;
     int persistedTokens;
     long persistedPromptEnd = -1;
     int persistedShifts;
+    /** The newest mark whose undo record is stored; the stored marks dropped since the last save (their records go). */
+    long persistedMarkSeq = -1;
+    final List<Long> droppedMarks = new ArrayList<>();
+    /** The smallest size a rollback took the cache to since the last save (-1: none): blocks from there are stale. */
+    int rolledBackTo = -1;
+
+    /**
+     * A turn that can be taken back ({@link #rollback}): its undo record's number in the store, its turn id, the message as
+     * it was sent (a regenerate sends it again), whether it asked for a reply, and the conversation's bookkeeping before it.
+     */
+    public record TurnMark(long seq, String turnId, String role, String text, boolean replied, ConversationState before) {}
 
     Session(String id, KvCache cache, String modelFingerprint, String profileFingerprint, int blockSize) {
         SessionKeys.idBytes(id);
@@ -107,6 +122,63 @@ public final class Session {
         return out;
     }
 
+    /**
+     * The cache was marked and a turn applied on top ({@code before}: the bookkeeping before it). The marks the cache has
+     * dropped since (past the undo limit, or all of them by a context shift) are forgotten here too.
+     */
+    public void turnMarked(String turnId, String role, String text, boolean replied, ConversationState before) {
+        marks.addFirst(new TurnMark(nextMarkSeq++, turnId, role, text, replied, before.copy()));
+        trimMarks();
+    }
+
+    private void trimMarks() {
+        while (marks.size() > cache.marks()) drop(marks.removeLast());
+    }
+
+    private void drop(TurnMark m) {
+        if (m.seq() <= persistedMarkSeq) droppedMarks.add(m.seq());
+    }
+
+    /** The turns {@link #rollback} can take back, newest first. */
+    public List<TurnMark> undoableTurns() {
+        trimMarks(); // a shift on the cache alone (not through a turn) drops them too
+        return List.copyOf(marks);
+    }
+
+    /**
+     * Takes back the last {@code turns} turns: the cache bit for bit as it was before them, the bookkeeping too. Returns
+     * the turns taken back, newest first. Throws IllegalArgumentException, with nothing changed, when fewer can be.
+     */
+    public List<TurnMark> rollback(int turns) {
+        trimMarks();
+        if (turns < 1 || turns > marks.size()) {
+            throw new IllegalArgumentException("cannot take back " + turns + " turn" + (turns == 1 ? "" : "s") + ": " + marks.size() + " can be");
+        }
+        cache.rollback(turns);
+        List<TurnMark> undone = new ArrayList<>();
+        for (int i = 0; i < turns; i++) {
+            TurnMark m = marks.removeFirst();
+            drop(m);
+            undone.add(m);
+        }
+        conversation = undone.get(undone.size() - 1).before().copy();
+        rolledBackTo = rolledBackTo < 0 ? cache.size() : Math.min(rolledBackTo, cache.size());
+        return undone;
+    }
+
+    /** The marks as stored (oldest first), after the cache got its own back. */
+    void restoreMarks(List<TurnMark> oldestFirst) {
+        marks.clear();
+        for (TurnMark m : oldestFirst) marks.addFirst(m);
+        long newest = marks.isEmpty() ? -1 : marks.peekFirst().seq();
+        persistedMarkSeq = newest;
+        nextMarkSeq = newest + 1;
+    }
+
+    long nextMarkSeq() {
+        return nextMarkSeq;
+    }
+
     public long lastActivityMillis() {
         return lastActivityMillis;
     }
@@ -119,7 +191,7 @@ public final class Session {
         ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
                 template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis,
-                cache.positionOffset(), cache.shifts());
+                cache.positionOffset(), cache.shifts(), cache.undoBytes());
     }
 
     void restoreBookkeeping(SessionMeta meta) {

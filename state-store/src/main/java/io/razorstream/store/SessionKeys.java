@@ -10,12 +10,13 @@ import java.nio.charset.StandardCharsets;
  *   meta:  0x01 | len u16 | session id (UTF-8)
  *   data:  0x02 | len u16 | session id | layer u16 | kv head u16 | kind u8 | block u32
  *   turn:  0x03 | len u16 | session id | turn id (UTF-8)
+ *   undo:  0x04 | len u16 | session id | mark number u64
  * </pre>
  * The length prefix keeps {@code abc} and {@code abcd} apart (no session's range contains another's), and
  * putting every meta record under 0x01 lets sessions be listed without reading a single block.
  */
 final class SessionKeys {
-    static final byte META = 1, DATA = 2, TURN = 3;
+    static final byte META = 1, DATA = 2, TURN = 3, UNDO = 4;
     /** Kinds of data record: a WINDOW head's sinks and compensation accumulator, or a block of tokens. */
     static final byte HEAD_RECORD = 0, BLOCK = 1;
     private static final int DATA_SUFFIX = 2 + 2 + 1 + 4;
@@ -52,6 +53,21 @@ final class SessionKeys {
     /** Every turn key of the session starts with this. */
     static byte[] turnPrefix(String sessionId) {
         return prefix(TURN, idBytes(sessionId), 0).array();
+    }
+
+    /** The undo record of a turn that can be taken back (numbered in the session's order: keys sort oldest first). */
+    static byte[] undo(String sessionId, long mark) {
+        return prefix(UNDO, idBytes(sessionId), Long.BYTES).putLong(mark).array();
+    }
+
+    /** Every undo key of the session starts with this. */
+    static byte[] undoPrefix(String sessionId) {
+        return prefix(UNDO, idBytes(sessionId), 0).array();
+    }
+
+    /** The mark number of an undo key. */
+    static long markOfUndo(byte[] key) {
+        return ByteBuffer.wrap(key, key.length - Long.BYTES, Long.BYTES).getLong();
     }
 
     static byte[] headRecord(String sessionId, int layer, int kvHead) {

@@ -14,12 +14,13 @@ import java.nio.charset.StandardCharsets;
  * bookkeeping the next turn needs (tokens generated but not yet in the cache - the last sampled token is
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
  * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
- * the last activity time, and the context shifts (positions given back, how many shifts; written after the rest,
- * absent from records older than shifts: read as none).
+ * the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo records
+ * of the turns that can be taken back (these written after the rest; absent from older records: read as none).
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
-                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts) {
+                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts,
+                          long undoBytes) {
 
     /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
     public long kvBytes(int headSize) {
@@ -46,7 +47,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         b.put((byte) (afterReply ? 1 : 0));
         b.putLong(turnsApplied);
         b.putLong(lastActivityMillis);
-        b.putInt(positionOffset).putInt(shifts);
+        b.putInt(positionOffset).putInt(shifts).putLong(undoBytes);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
 
@@ -71,19 +72,20 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             boolean afterReply = b.get() == 1;
             long turns = b.getLong(), lastActivity = b.getLong();
             int offset = b.hasRemaining() ? b.getInt() : 0, shifts = b.hasRemaining() ? b.getInt() : 0;
+            long undoBytes = b.hasRemaining() ? b.getLong() : 0;
             return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
-                    turns, lastActivity, offset, shifts);
+                    turns, lastActivity, offset, shifts, undoBytes);
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }
     }
 
-    private static void putString(ByteBuffer b, String s) {
+    static void putString(ByteBuffer b, String s) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         b.putInt(bytes.length).put(bytes);
     }
 
-    private static String getString(ByteBuffer b) {
+    static String getString(ByteBuffer b) {
         byte[] bytes = new byte[b.getInt()];
         b.get(bytes);
         return new String(bytes, StandardCharsets.UTF_8);

@@ -5,6 +5,7 @@ import io.razorstream.engine.kv.HeadRecord;
 import io.razorstream.engine.kv.HeadSpec;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowHead;
+import io.razorstream.engine.kv.WindowUndo;
 import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -26,10 +27,13 @@ import java.util.Optional;
  * the window; a block holds the positions of its range that were in the window when it was written, and
  * is deleted once the window has moved past its end (its tokens are then in the compensation sums).</li>
  * <li>One metadata record per session ({@link SessionMeta}).</li>
+ * <li>One undo record per turn that can be taken back ({@link UndoRecordCodec}), written once with its turn and
+ * deleted when the turn can no longer be taken back.</li>
  * </ul>
  * {@link #save} writes one atomic batch per turn with only the changed records: the blocks that received
- * new tokens, the window heads' records, the metadata, and deletes of blocks that left the window. After a context
- * shift (every kept key re-rotated, the policy changed) it rewrites the session's data whole, in the same one batch.
+ * new tokens, the window heads' records, the metadata, the new undo records, and deletes of blocks that left the
+ * window. After a context shift (every kept key re-rotated, the policy changed) it rewrites the session's data whole,
+ * in the same one batch; after a rollback, the blocks from where the cache went back to (a window head's whole window).
  */
 public final class SessionStore {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SessionStore.class);
@@ -55,36 +59,49 @@ public final class SessionStore {
         WriteBatchBuilder batch = new WriteBatchBuilder();
         boolean stored = session.stored;
         int persisted = session.persistedTokens;
+        int rolledBack = session.rolledBackTo; // the lowest size a rollback went to since the last save, or -1
         if (stored && cache.shifts() != session.persistedShifts) { // every kept key moved: write the data again, whole
             byte[] prefix = SessionKeys.dataPrefix(session.id());
             batch.deleteRange(prefix, SessionKeys.after(prefix));
             stored = false;
             persisted = 0;
         }
-        if (tokens < persisted) throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
-        boolean unchanged = stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd;
+        if (!stored) rolledBack = -1;
+        if (tokens < persisted && rolledBack < 0) {
+            throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
+        }
+        boolean unchanged = stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd && rolledBack < 0;
         for (int l = 0; l < cache.layers() && !unchanged; l++) {
             for (int h = 0; h < cache.kvHeads(); h++) {
                 HeadSpec spec = policy.spec(l, h);
                 long start = spec.blockPositions(tokens);
                 if (start >= 0) {
-                    for (long block = Math.max(persisted, start) / b; block * b < tokens && tokens > persisted; block++) {
-                        long from = Math.max(block * b, start), to = Math.min(tokens, (block + 1) * b);
-                        if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), block(cache, l, h, start, (int) from, (int) to));
-                    }
-                    long storedStart = spec.blockPositions(persisted);
-                    if (stored && persisted > storedStart) {
+                    long storedStart = spec.blockPositions(persisted), writeFrom = Math.max(persisted, start);
+                    if (rolledBack >= 0) {
+                        // Stored blocks past the rollback point are stale (a window head's, all of them: its window moved
+                        // back over blocks it had deleted): they go first, and are written again from memory.
+                        long staleFrom = policy.isFull(l, h) ? rolledBack : storedStart;
+                        if (persisted > staleFrom) {
+                            for (long block = staleFrom / b; block <= (persisted - 1) / b; block++) batch.delete(SessionKeys.block(session.id(), l, h, block));
+                        }
+                        writeFrom = policy.isFull(l, h) ? rolledBack / b * b : start; // from the first stale block
+                    } else if (stored && persisted > storedStart) {
                         // Stored blocks were storedStart/B .. (persisted-1)/B; those wholly before the new start go.
                         long lastStored = (persisted - 1) / b;
                         for (long block = storedStart / b; block < start / b && block <= lastStored; block++) {
                             batch.delete(SessionKeys.block(session.id(), l, h, block));
                         }
                     }
+                    for (long block = writeFrom / b; block * b < tokens && tokens > writeFrom; block++) {
+                        long from = Math.max(block * b, start), to = Math.min(tokens, (block + 1) * b);
+                        if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), block(cache, l, h, start, (int) from, (int) to));
+                    }
                 }
                 CompressedHead head = cache.compressed(l, h);
                 if (head != null) batch.put(SessionKeys.headRecord(session.id(), l, h), HeadRecordCodec.encode(spec, head, cache.precision(), cache.headSize()));
             }
         }
+        saveUndo(session, batch);
         for (AppliedTurn t : session.takeUnsavedTurns()) batch.put(SessionKeys.turn(session.id(), t.turnId()), t.encode());
         batch.put(SessionKeys.meta(session.id()), session.meta().encode());
         backend.write(batch);
@@ -92,7 +109,27 @@ public final class SessionStore {
         session.persistedTokens = tokens;
         session.persistedPromptEnd = cache.promptEnd();
         session.persistedShifts = cache.shifts();
+        session.rolledBackTo = -1;
         return new WriteStats(batch.bytes(), batch.puts(), batch.deletes());
+    }
+
+    /**
+     * The undo records of the turns marked since the last save (complete now: a record stops growing when the next
+     * turn marks the cache, and nothing is appended between a turn and its save) and deletes of those dropped since.
+     */
+    private static void saveUndo(Session session, WriteBatchBuilder batch) {
+        for (long seq : session.droppedMarks) batch.delete(SessionKeys.undo(session.id(), seq));
+        session.droppedMarks.clear();
+        List<Session.TurnMark> newestFirst = session.undoableTurns();
+        if (newestFirst.size() != session.cache().marks()) {
+            throw new IllegalStateException("session '" + session.id() + "' has " + newestFirst.size() + " turns to undo and " + session.cache().marks() + " marks");
+        }
+        for (int i = newestFirst.size() - 1; i >= 0; i--) {
+            Session.TurnMark m = newestFirst.get(i);
+            if (m.seq() <= session.persistedMarkSeq) continue;
+            batch.put(SessionKeys.undo(session.id(), m.seq()), UndoRecordCodec.encode(m, session.cache(), newestFirst.size() - 1 - i));
+        }
+        if (!newestFirst.isEmpty()) session.persistedMarkSeq = Math.max(session.persistedMarkSeq, newestFirst.get(0).seq());
     }
 
     /** Positions [from, to) of a head's block-stored positions (which start at {@code start}): keys, then values. */
@@ -223,6 +260,7 @@ public final class SessionStore {
                 }
             }
         }
+        restoreUndo(session, where);
         session.restoreBookkeeping(m);
         session.stored = true;
         session.persistedTokens = tokens;
@@ -231,17 +269,43 @@ public final class SessionStore {
         return Optional.of(session);
     }
 
+    /** The undo records of the turns that can be taken back: into the window heads, the cache's marks and the session's. */
+    private void restoreUndo(Session session, String where) {
+        KvCache cache = session.cache();
+        List<int[]> windows = new ArrayList<>();
+        for (int l = 0; l < cache.layers(); l++) for (int h = 0; h < cache.kvHeads(); h++) if (cache.window(l, h) != null) windows.add(new int[] {l, h});
+        List<UndoRecordCodec.Decoded> records = new ArrayList<>();
+        byte[] prefix = SessionKeys.undoPrefix(session.id());
+        backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
+            long seq = SessionKeys.markOfUndo(key);
+            records.add(UndoRecordCodec.decode(value, seq, windows.size(), cache.headSize(), cache.precision(), where + ", undo record " + seq));
+            return true;
+        });
+        if (records.isEmpty()) return;
+        try {
+            for (int i = 0; i < windows.size(); i++) {
+                List<WindowUndo> head = new ArrayList<>(records.size());
+                for (UndoRecordCodec.Decoded r : records) head.add(r.heads().get(i));
+                cache.window(windows.get(i)[0], windows.get(i)[1]).restoreUndo(head);
+            }
+            cache.restoreMarks(records.stream().map(UndoRecordCodec.Decoded::mark).toList());
+        } catch (IllegalArgumentException e) {
+            throw new StoreFormatException(where + ", undo records: " + e.getMessage());
+        }
+        session.restoreMarks(records.stream().map(UndoRecordCodec.Decoded::turn).toList());
+    }
+
     /** The stored record of an applied turn id, or empty. */
     public Optional<AppliedTurn> appliedTurn(String sessionId, String turnId) {
         byte[] value = backend.get(SessionKeys.turn(sessionId, turnId));
         return value == null ? Optional.empty() : Optional.of(AppliedTurn.decode(turnId, value, "session '" + sessionId + "', turn '" + turnId + "'"));
     }
 
-    /** Deletes every key of the session (its metadata, its whole data range and its turn records) in one batch. */
+    /** Deletes every key of the session (its metadata, its whole data range, its turn and undo records) in one batch. */
     public void delete(String sessionId) {
         WriteBatchBuilder batch = new WriteBatchBuilder();
         batch.delete(SessionKeys.meta(sessionId));
-        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId))) {
+        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId), SessionKeys.undoPrefix(sessionId))) {
             batch.deleteRange(prefix, SessionKeys.after(prefix));
         }
         backend.write(batch);
@@ -253,7 +317,7 @@ public final class SessionStore {
         byte[] meta = SessionKeys.meta(sessionId);
         byte[] m = backend.get(meta);
         if (m != null) bytes[0] += meta.length + m.length;
-        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId))) {
+        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId), SessionKeys.undoPrefix(sessionId))) {
             backend.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
                 bytes[0] += k.length + v.length;
                 return true;

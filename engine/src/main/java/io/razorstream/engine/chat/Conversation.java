@@ -26,14 +26,19 @@ public final class Conversation {
     private final ConversationState state;
     private final int tokenLimit;
     private final Overflow overflow;
+    private final int undoTurns;
 
     /**
      * A conversation over {@code cache} and {@code state} (a stored session's), its positions at most
      * {@code tokenLimit}, rendered with the state's template, or with {@code template} when it is new; a turn that
-     * would go past the limit shifts the cache or is refused, as {@code overflow} says.
+     * would go past the limit shifts the cache or is refused, as {@code overflow} says. With {@code undoTurns} above
+     * 0 each turn marks the cache first ({@link KvCache#mark}), so that the last {@code undoTurns} turns can be taken back.
      */
-    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit, Overflow overflow) {
+    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit, Overflow overflow,
+                        int undoTurns) {
         if (tokenLimit < 1) throw new IllegalArgumentException("token limit must be >= 1, got " + tokenLimit);
+        if (undoTurns < 0) throw new IllegalArgumentException("undo turns must be >= 0, got " + undoTurns);
+        this.undoTurns = undoTurns;
         this.overflow = overflow;
         this.decoder = decoder;
         this.template = template;
@@ -45,7 +50,7 @@ public final class Conversation {
     /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
     public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
         KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
-        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT);
+        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT, 0);
     }
 
     /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */
@@ -77,11 +82,13 @@ public final class Conversation {
     /**
      * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history
      * becomes the turn's tokens), streaming its text to {@code listener}. Throws IllegalArgumentException, with
-     * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated.
+     * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated. A turn
+     * that shifted the context is taken back to just after the shift.
      */
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
         ChatTemplate rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
+        if (tokens.length == 0 && reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
         int need = tokens.length + (reply ? Math.min(request.maxTokens(), replyReserve()) : 0), shifted = 0;
         if (overflow == Overflow.SHIFT && cache.position() + need > tokenLimit && cache.canShift(cache.shiftSinks())) {
             shifted = shiftFor(need);
@@ -89,8 +96,9 @@ public final class Conversation {
             throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.position()
                     + "; it holds at most " + tokenLimit + " tokens");
         }
+        // After a shift (which drops the marks) and every refusal: a mark is made only for a turn that is applied.
+        if (undoTurns > 0) cache.mark(undoTurns);
         if (tokens.length == 0) {
-            if (reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
             state.prefilled(rendering, message.role());
             return new Turn(0, null, 0, shifted);
         }

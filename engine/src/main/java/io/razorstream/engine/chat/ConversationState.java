@@ -30,6 +30,11 @@ public final class ConversationState {
         this.pendingTokens = pendingTokens.clone();
     }
 
+    /** An independent copy (to return to: a turn taken back restores the state before it). */
+    public ConversationState copy() {
+        return new ConversationState(template, lastRole, afterReply, pendingTokens);
+    }
+
     /** The template the conversation's turns are rendered with; null until its first turn. */
     public ChatTemplate template() {
         return template;

@@ -34,8 +34,8 @@ public final class KvCache {
     private int size;
     /** Positions given back by context shifts, and how many shifts there were. */
     private int positionOffset, shifts;
-    /** Sizes at the turn marks, newest first (see {@link #mark}). */
-    private final java.util.ArrayDeque<Integer> marks = new java.util.ArrayDeque<>();
+    /** The turn marks, newest first (see {@link #mark}). */
+    private final java.util.ArrayDeque<Mark> marks = new java.util.ArrayDeque<>();
     private long promptEnd = -1;
     private AttentionObserver observer;
 
@@ -208,6 +208,9 @@ public final class KvCache {
         marks.clear();
     }
 
+    /** A turn mark: the cache's size and prompt end there (the window heads keep the rest, {@link WindowUndo}). */
+    public record Mark(int tokens, long promptEnd) {}
+
     /**
      * Marks a turn boundary: {@link #rollback} can take back, exactly, what is appended after any of the last
      * {@code keep} marks. FULL heads only need their length; window heads keep undo records (the entries a turn
@@ -215,14 +218,26 @@ public final class KvCache {
      */
     public void mark(int keep) {
         if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
+        if (!canMark()) throw new UnsupportedOperationException("this cache has heads that evict by attention: it cannot take turns back");
         for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.mark(keep);
-        marks.addFirst(size);
+        marks.addFirst(new Mark(size, promptEnd));
         while (marks.size() > keep) marks.removeLast();
+    }
+
+    /** Whether {@link #mark} works: every head is FULL or a window head (heads that evict by attention cannot undo). */
+    public boolean canMark() {
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null && !(h instanceof WindowHead)) return false;
+        return true;
     }
 
     /** Marks that {@link #rollback} can still return to. */
     public int marks() {
         return marks.size();
+    }
+
+    /** The marks {@link #rollback} can return to, oldest first. */
+    public java.util.List<Mark> markList() {
+        return java.util.List.copyOf(marks.reversed());
     }
 
     /** Takes back everything appended since the {@code turns}-th latest mark: the cache is then as it was there, bit for bit. */
@@ -231,9 +246,52 @@ public final class KvCache {
             throw new IllegalArgumentException("cannot roll back " + turns + " turns: " + marks.size() + " can be taken back");
         }
         for (int i = 0; i < turns; i++) {
-            size = marks.removeFirst();
+            Mark m = marks.removeFirst();
+            size = m.tokens();
+            promptEnd = m.promptEnd();
             for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.rollback();
         }
+    }
+
+    /**
+     * Restoring from storage, last step: the marks (oldest first) of a cache restored as it is now, whose window heads
+     * got their undo records back ({@link WindowHead#restoreUndo}), one per mark.
+     */
+    public void restoreMarks(java.util.List<Mark> oldestFirst) {
+        int last = -1;
+        for (Mark m : oldestFirst) {
+            if (m.tokens() < last || m.tokens() > size || m.promptEnd() < -1 || m.promptEnd() > m.tokens()) {
+                throw new IllegalArgumentException("mark at " + m.tokens() + " tokens (prompt end " + m.promptEnd() + ") in a cache of " + size);
+            }
+            last = m.tokens();
+        }
+        for (CompressedHead[] row : compressedHeads) {
+            for (CompressedHead h : row) {
+                if (h == null) continue;
+                if (!(h instanceof WindowHead w) || w.undoRecords().size() != oldestFirst.size()) {
+                    throw new IllegalArgumentException("a head has " + (h instanceof WindowHead w ? w.undoRecords().size() : 0)
+                            + " undo records for " + oldestFirst.size() + " marks");
+                }
+            }
+        }
+        marks.clear();
+        for (Mark m : oldestFirst) marks.addFirst(m);
+    }
+
+    /** What the undo records of the marks keep, at the cache's precision (as the store holds them): evicted entries and compensation sums. */
+    public long undoBytes() {
+        return undoBytes(vectorBytes());
+    }
+
+    private long undoBytes(int vectorBytes) {
+        long bytes = 0;
+        for (CompressedHead[] row : compressedHeads) {
+            for (CompressedHead h : row) {
+                if (!(h instanceof WindowHead w)) continue;
+                for (WindowUndo u : w.undoRecords()) bytes += 2L * u.entries() * vectorBytes + 2L * headSize * Float.BYTES;
+            }
+        }
+        return bytes;
     }
 
     public int maxTokens() {
@@ -404,7 +462,7 @@ public final class KvCache {
                         : policy.spec(l, h).bytes(size, promptEnd, headSize, headSize * Float.BYTES);
             }
         }
-        return bytes;
+        return bytes + undoBytes(headSize * Float.BYTES);
     }
 
     /** Forgets everything (FULL heads keep their storage for reuse; a shifted cache gets its first policy back). */

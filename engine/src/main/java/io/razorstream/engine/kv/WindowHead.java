@@ -32,13 +32,8 @@ public final class WindowHead implements CompressedHead {
     private float[] probabilities = new float[0];
     private long evicted;
     private long tokens;
-    /**
-     * Undo records, newest first: the head's counts and compensation sums at a mark, and the window entries that
-     * were already there and have been evicted since (oldest first). Enough to restore the mark exactly.
-     */
-    private record Undo(long tokens, int sinkCount, int windowCount, long evicted, float[] sumKeys, float[] sumValues,
-                        java.util.List<float[]> evictedKeys, java.util.List<float[]> evictedValues) {}
-    private final java.util.ArrayDeque<Undo> undo = new java.util.ArrayDeque<>();
+    /** Undo records of the last marks, newest first ({@link WindowUndo}). */
+    private final java.util.ArrayDeque<WindowUndo> undo = new java.util.ArrayDeque<>();
 
     public WindowHead(int headSize, WindowParams params) {
         this.headSize = headSize;
@@ -86,7 +81,7 @@ public final class WindowHead implements CompressedHead {
 
     private void evictOldest() {
         int base = recentStart * headSize;
-        Undo latest = undo.peekFirst();
+        WindowUndo latest = undo.peekFirst();
         if (latest != null && tokens - recentCount < latest.tokens()) { // the entry was there at the latest mark
             latest.evictedKeys().add(Arrays.copyOfRange(recentKeys, base, base + headSize));
             latest.evictedValues().add(Arrays.copyOfRange(recentValues, base, base + headSize));
@@ -277,14 +272,13 @@ public final class WindowHead implements CompressedHead {
     @Override
     public void mark(int keep) {
         if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
-        undo.addFirst(new Undo(tokens, sinkCount, recentCount, evicted, sumKeys.clone(), sumValues.clone(), new java.util.ArrayList<>(),
-                new java.util.ArrayList<>()));
+        undo.addFirst(WindowUndo.at(tokens, sinkCount, recentCount, evicted, sumKeys, sumValues));
         while (undo.size() > keep) undo.removeLast();
     }
 
     @Override
     public void rollback() {
-        Undo u = undo.pollFirst();
+        WindowUndo u = undo.pollFirst();
         if (u == null) throw new IllegalStateException("no mark to roll back to");
         // Window entries appended since the mark are the newest ones; those from before it follow the evicted ones back.
         long firstSinceMark = Math.max(u.tokens(), params.sinks());
@@ -306,6 +300,32 @@ public final class WindowHead implements CompressedHead {
         evicted = u.evicted();
         System.arraycopy(u.sumKeys(), 0, sumKeys, 0, headSize);
         System.arraycopy(u.sumValues(), 0, sumValues, 0, headSize);
+    }
+
+    /** The undo records of the marks this head can return to, oldest first (not to be modified). */
+    public java.util.List<WindowUndo> undoRecords() {
+        return java.util.List.copyOf(undo.reversed());
+    }
+
+    /**
+     * Restoring from storage: the head, already restored as it is now, gets back the undo records of its marks
+     * (oldest first). Each must fit the head's history: its tokens below the next one's, its evicted entries no more
+     * than the window entries the head has evicted since.
+     */
+    public void restoreUndo(java.util.List<WindowUndo> oldestFirst) {
+        long after = tokens;
+        for (int i = oldestFirst.size() - 1; i >= 0; i--) {
+            WindowUndo u = oldestFirst.get(i);
+            if (u.tokens() > after || u.sumKeys().length != headSize || u.sumValues().length != headSize) {
+                throw new IllegalArgumentException("undo record " + (i + 1) + " of " + oldestFirst.size() + " (at " + u.tokens()
+                        + " tokens) does not fit a head of " + tokens + " tokens and size " + headSize);
+            }
+            for (float[] e : u.evictedKeys()) if (e.length != headSize) throw new IllegalArgumentException("an undo entry of " + e.length + " floats");
+            for (float[] e : u.evictedValues()) if (e.length != headSize) throw new IllegalArgumentException("an undo entry of " + e.length + " floats");
+            after = u.tokens();
+        }
+        undo.clear();
+        for (WindowUndo u : oldestFirst) undo.addFirst(u);
     }
 
     /**

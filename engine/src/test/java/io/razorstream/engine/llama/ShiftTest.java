@@ -103,7 +103,7 @@ class ShiftTest {
             KvPolicy policy = KvPolicy.razor(retrieval, new WindowParams(4, 16, 5));
             Decoder decoder = new Decoder(loaded, parallel);
             KvCache cache = m.newCache(128, KvPrecision.F16, policy);
-            Conversation shifting = new Conversation(decoder, ChatTemplate.PLAIN, cache, new ConversationState(), 128, Conversation.Overflow.SHIFT);
+            Conversation shifting = new Conversation(decoder, ChatTemplate.PLAIN, cache, new ConversationState(), 128, Conversation.Overflow.SHIFT, 0);
             int shiftedTurns = 0;
             for (int t = 0; t < 30; t++) {
                 Conversation.Turn turn = shifting.turn(Message.user("turn " + t + " of a long day"), true,
@@ -128,7 +128,7 @@ class ShiftTest {
             for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) assertThat(cache.policy().isFull(l, h)).isFalse();
 
             KvCache refusing = m.newCache(128, KvPrecision.F16, policy);
-            Conversation refuse = new Conversation(decoder, ChatTemplate.PLAIN, refusing, new ConversationState(), 128, Conversation.Overflow.REFUSE);
+            Conversation refuse = new Conversation(decoder, ChatTemplate.PLAIN, refusing, new ConversationState(), 128, Conversation.Overflow.REFUSE, 0);
             assertThatThrownBy(() -> {
                 for (int t = 0; t < 30; t++) refuse.turn(Message.user("turn " + t + " of a long day"), true, Decoder.Request.of(SamplerConfig.GREEDY, 8), null);
             }).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("holds at most 128");
