@@ -99,10 +99,15 @@ public final class Session {
         this.conversation = state;
     }
 
-    /** An applied turn not saved yet (the store has the rest: {@link SessionRepository#appliedTurn}). */
+    /** An applied turn not saved yet, its latest version (the store has the rest: {@link SessionRepository#appliedTurn}). */
     Optional<AppliedTurn> unsavedTurn(String turnId) {
-        for (AppliedTurn t : unsavedTurns) if (t.turnId().equals(turnId)) return Optional.of(t);
+        for (int i = unsavedTurns.size() - 1; i >= 0; i--) if (unsavedTurns.get(i).turnId().equals(turnId)) return Optional.of(unsavedTurns.get(i));
         return Optional.empty();
+    }
+
+    /** A turn applied before, now taken back: its record is rewritten as such with the next save (the count stays). */
+    public void recordTakenBack(AppliedTurn turn) {
+        unsavedTurns.add(turn.takenBack());
     }
 
     /** Remembers an applied turn for the session's life (written with the next save). */
@@ -191,7 +196,7 @@ public final class Session {
         ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
                 template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis,
-                cache.positionOffset(), cache.shifts(), cache.undoBytes());
+                cache.positionOffset(), cache.shifts(), cache.undoBytes(), undoableTurns().size());
     }
 
     void restoreBookkeeping(SessionMeta meta) {

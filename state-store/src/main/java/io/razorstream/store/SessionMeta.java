@@ -15,12 +15,12 @@ import java.nio.charset.StandardCharsets;
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
  * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
  * the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo records
- * of the turns that can be taken back (these written after the rest; absent from older records: read as none).
+ * of the turns that can be taken back and their count (these written after the rest; absent from older records: read as none).
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
                           String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts,
-                          long undoBytes) {
+                          long undoBytes, int undoableTurns) {
 
     /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
     public long kvBytes(int headSize) {
@@ -47,7 +47,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         b.put((byte) (afterReply ? 1 : 0));
         b.putLong(turnsApplied);
         b.putLong(lastActivityMillis);
-        b.putInt(positionOffset).putInt(shifts).putLong(undoBytes);
+        b.putInt(positionOffset).putInt(shifts).putLong(undoBytes).putInt(undoableTurns);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
 
@@ -73,8 +73,9 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             long turns = b.getLong(), lastActivity = b.getLong();
             int offset = b.hasRemaining() ? b.getInt() : 0, shifts = b.hasRemaining() ? b.getInt() : 0;
             long undoBytes = b.hasRemaining() ? b.getLong() : 0;
+            int undoable = b.hasRemaining() ? b.getInt() : 0;
             return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
-                    turns, lastActivity, offset, shifts, undoBytes);
+                    turns, lastActivity, offset, shifts, undoBytes, undoable);
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

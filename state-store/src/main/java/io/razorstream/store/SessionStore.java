@@ -311,6 +311,35 @@ public final class SessionStore {
         backend.write(batch);
     }
 
+    /**
+     * A SHA-256 of what the session's cache is as stored: every data record (key less the session id, and value, in key
+     * order), every undo record's value (oldest first; their numbers are only names) and the metadata less the session's
+     * id, applied-turn count and activity time. Two sessions with equal
+     * digests hold the same cache bit for bit, the same bookkeeping and the same undo records, whatever their ids.
+     */
+    public byte[] contentDigest(String sessionId) {
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        SessionMeta m = meta(sessionId).orElseThrow(() -> new IllegalArgumentException("no session '" + sessionId + "'"));
+        sha.update(new SessionMeta("", m.modelFingerprint(), m.profileFingerprint(), m.precision(), m.policy(), m.blockSize(), m.tokens(), m.promptEnd(),
+                m.chatTemplate(), m.pendingTokens(), m.lastRole(), m.afterReply(), 0, 0, m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns()).encode());
+        byte[] data = SessionKeys.dataPrefix(sessionId), undo = SessionKeys.undoPrefix(sessionId);
+        backend.scan(data, SessionKeys.after(data), (k, v) -> {
+            sha.update(k, data.length, k.length - data.length);
+            sha.update(v);
+            return true;
+        });
+        backend.scan(undo, SessionKeys.after(undo), (k, v) -> {
+            sha.update(v);
+            return true;
+        });
+        return sha.digest();
+    }
+
     /** Bytes of keys and values the session occupies in the store (before RocksDB's own compression). */
     public long storedBytes(String sessionId) {
         long[] bytes = {0};

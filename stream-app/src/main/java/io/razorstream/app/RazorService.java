@@ -93,7 +93,7 @@ public final class RazorService implements AutoCloseable {
             RazorTopology.Settings settings = new RazorTopology.Settings(s.turnsTopic(), s.reroutedTopic(), turnPartitions,
                     s.repliesTopic(), s.deadLetterTopic(), s.blockTokens(), s.turnMaxBytes(), s.replyMaxTokens(), s.replyDefaultTokens(),
                     s.sessionTtl(), s.expiryInterval());
-            TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens(), s.overflow());
+            TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens(), s.overflow(), s.undoTurns());
             KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions()),
                     streamsProperties(s, bootstrap, self, identity, embedded));
             streams.setUncaughtExceptionHandler(new ThreadFailures());

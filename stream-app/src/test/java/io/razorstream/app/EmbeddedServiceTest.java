@@ -17,6 +17,8 @@ import io.razorstream.proto.v1.ListSessionsRequest;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 import io.razorstream.proto.v1.ModelInfo;
 import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.RollbackRequest;
+import io.razorstream.proto.v1.RollbackResponse;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
@@ -254,8 +256,73 @@ class EmbeddedServiceTest {
                 .getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
     }
 
+    /** Sampled (temperature and seed), so that "the same reply again" means the same seed gives it, not just greedy. */
+    static final GenerationParams SAMPLED = GenerationParams.newBuilder().setMaxTokens(6).setTemperature(0.9f).setSeed(11).build();
+    static String firstReply;
+
+    /**
+     * Session undo-a has three turns and takes two back; undo-b only ever had the first. Their stored caches (every block,
+     * head record and undo record) are then bit for bit the same; a regenerate takes back the first turn of each and,
+     * with the same seed, gives the first reply again. The restart test checks both again after a restart.
+     */
     @Test
     @Order(6)
+    void aTurnTakenBackLeavesTheSessionAsIfItWasNeverSent() {
+        Random r = new Random(7);
+        // Each turn is longer than the synthetic model's 64-token window: its window heads evict during every turn.
+        String t1 = "The code is #" + KEY + ". " + Services.filler(r, 400) + " Code #";
+        String t2 = Services.filler(r, 400) + " The code is #", t3 = Services.filler(r, 400) + " Again, the code is #";
+        Services.Reply a1 = Services.chat(stub, "undo-a", "t1", t1, SAMPLED, false);
+        Services.chat(stub, "undo-a", "t2", t2, SAMPLED, false);
+        Services.chat(stub, "undo-a", "t3", t3, SAMPLED, false);
+        Services.Reply b1 = Services.chat(stub, "undo-b", "t1", t1, SAMPLED, false);
+        firstReply = a1.done().getText();
+        assertThat(b1.done().getText()).isEqualTo(firstReply);
+        SessionInfo withThree = info("undo-a");
+        assertThat(withThree.getCache().getUndoableTurns()).isEqualTo(3);
+        assertThat(withThree.getCache().getUndoBytes()).as("window entries the turns evicted are kept to undo them").isPositive();
+        assertThat(Services.storedDigest(service, "undo-a")).isNotEqualTo(Services.storedDigest(service, "undo-b"));
+
+        RollbackRequest rollback = RollbackRequest.newBuilder().setSessionId("undo-a").setTurns(2).setTurnId("undo-1").build();
+        RollbackResponse back = stub.rollback(rollback);
+        assertThat(back.getTurnIdsList()).containsExactly("t3", "t2");
+        assertThat(back.getDuplicate()).isFalse();
+        assertThat(Services.storedDigest(service, "undo-a")).as("stored cache after the rollback").isEqualTo(Services.storedDigest(service, "undo-b"));
+        assertThat(info("undo-a").getCache()).isEqualTo(info("undo-b").getCache());
+        assertThat(back.getCache()).isEqualTo(info("undo-b").getCache());
+
+        // The same rollback again (a retry) takes nothing more back.
+        assertThat(stub.rollback(rollback).getDuplicate()).isTrue();
+        assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
+        // A turn taken back is never applied again under its id; more turns than are left cannot be taken back.
+        StatusRuntimeException resent = Services.failure(() -> Services.chat(stub, "undo-a", "t2", t2, SAMPLED, false));
+        assertThat(resent.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(resent.getStatus().getDescription()).contains("taken back", "new turn id");
+        StatusRuntimeException tooMany = Services.failure(() -> stub.rollback(rollback.toBuilder().setTurnId("undo-2").build()));
+        assertThat(tooMany.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(tooMany.getStatus().getDescription()).contains("cannot take back 2 turns", "1 can be");
+        assertThat(Services.failure(() -> stub.rollback(RollbackRequest.newBuilder().setSessionId("nobody").setTurns(1).build())).getStatus().getCode())
+                .isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(Services.failure(() -> stub.rollback(rollback.toBuilder().setTurns(0).build())).getStatus().getCode())
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+
+        // Regenerate: the first turn taken back and its message answered again; the same seed gives the same reply.
+        Services.Reply regenerated = Services.chat(stub, "undo-a", "t1-again", "", SAMPLED, true);
+        assertThat(regenerated.done().getRolledBackTurnIdsList()).containsExactly("t1");
+        assertThat(regenerated.done().getText()).isEqualTo(firstReply);
+        assertThat(regenerated.streamed()).isEqualTo(firstReply);
+        Services.chat(stub, "undo-b", "t1-again", "", SAMPLED, true);
+        assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
+        StatusRuntimeException nothing = Services.failure(() -> Services.chat(stub, "fresh", "x", "", SAMPLED, true));
+        assertThat(nothing.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    }
+
+    private static SessionInfo info(String session) {
+        return stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
+    }
+
+    @Test
+    @Order(7)
     void afterARestartOnTheSameDataDirTheSessionContinues() throws Exception {
         long before = stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build()).getCache().getTokens();
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
@@ -267,5 +334,14 @@ class EmbeddedServiceTest {
         Services.Reply again = Services.chat(stub, "alice", "q2", " Once more, the code is #", 6);
         assertThat(again.done().getText()).startsWith(KEY);
         assertThat(again.done().getCache().getTokens()).isGreaterThan(before);
+
+        // The sessions of the rollback test, loaded from disk: still the same; their undo records take them back the same.
+        assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
+        for (String s : new String[] {"undo-a", "undo-b"}) {
+            Services.Reply next = Services.chat(stub, s, "t2-again", "", SAMPLED, true);
+            assertThat(next.done().getRolledBackTurnIdsList()).containsExactly("t1-again");
+            assertThat(next.done().getText()).isEqualTo(firstReply);
+        }
+        assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
     }
 }

@@ -77,8 +77,14 @@ final class Services {
     record Reply(String streamed, ChatDone done, int deltas) {}
 
     static Reply chat(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String session, String turnId, String text, int maxTokens) {
-        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setText(text)
-                .setParams(GenerationParams.newBuilder().setMaxTokens(maxTokens)).build());
+        return chat(stub, session, turnId, text, GenerationParams.newBuilder().setMaxTokens(maxTokens).build(), false);
+    }
+
+    /** A chat turn with these params (Chat with regenerate when {@code regenerate}). */
+    static Reply chat(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String session, String turnId, String text, GenerationParams params,
+                      boolean regenerate) {
+        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setText(text).setParams(params)
+                .setRegenerate(regenerate).build());
         StringBuilder sb = new StringBuilder();
         ChatDone done = null;
         int deltas = 0;
@@ -92,6 +98,15 @@ final class Services {
             }
         }
         return new Reply(sb.toString(), done, deltas);
+    }
+
+    /** The session's cache as the instance's store holds it ({@link io.razorstream.store.SessionStore#contentDigest}), in hex. */
+    static String storedDigest(RazorService service, String session) {
+        var store = service.streams().store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
+                io.razorstream.app.stream.RazorTopology.STORE,
+                org.apache.kafka.streams.state.QueryableStoreTypes.<org.apache.kafka.common.utils.Bytes, byte[]>keyValueStore()));
+        return java.util.HexFormat.of().formatHex(new io.razorstream.store.SessionStore(new io.razorstream.store.ReadOnlyStreamsBackend(store))
+                .contentDigest(session));
     }
 
     /** The failure of a call that must fail (an AssertionError if it succeeds). */

@@ -55,6 +55,8 @@ public final class ServiceConfig {
         key("sessions.max-tokens", "0", "positions a session may use, in tokens; 0: the model's context length");
         key("session.overflow", "shift", "a turn that would go past sessions.max-tokens: shift (give back a quarter of the positions, "
                 + "folding the oldest tokens into compensation tokens, as llama.cpp's context shift) or refuse");
+        key("session.undo-turns", "4", "turns of each session that Rollback (and Chat regenerate) can take back; their undo records "
+                + "(the window entries they evicted, the compensation sums before them) are stored with the session; 0: off");
         key("sessions.ttl", "P7D", "sessions idle longer than this are deleted (ISO-8601 duration)");
         key("sessions.expiry-interval", "PT1M", "how often idle sessions are looked for");
         key("turn.max-bytes", "262144", "largest turn text accepted (UTF-8 bytes)");

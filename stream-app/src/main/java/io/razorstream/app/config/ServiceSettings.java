@@ -18,7 +18,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
                               Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
-                              io.razorstream.engine.chat.Conversation.Overflow overflow, Duration sessionTtl,
+                              io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout) {
 
     public static ServiceSettings parse(ServiceConfig c) {
@@ -34,6 +34,8 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
         if (c.getInt("stream.threads") < 1) throw new IllegalArgumentException("setting stream.threads must be >= 1");
         if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
+        int undo = c.getInt("session.undo-turns");
+        if (undo < 0 || undo > 64) throw new IllegalArgumentException("setting session.undo-turns must be in [0, 64], got " + undo);
         KvPrecision precision;
         try {
             precision = KvPrecision.valueOf(c.get("kv.precision").toUpperCase(Locale.ROOT));
@@ -51,7 +53,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
-                c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
+                c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"));
     }
 

@@ -22,6 +22,8 @@ import io.razorstream.proto.v1.MemoryServiceGrpc;
 import io.razorstream.proto.v1.ModelInfo;
 import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.proto.v1.Role;
+import io.razorstream.proto.v1.RollbackRequest;
+import io.razorstream.proto.v1.RollbackResponse;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
@@ -64,7 +66,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             TurnEvent event = TurnEvent.newBuilder().setSessionId(req.getSessionId())
                     .setTurnId(req.getTurnId().isEmpty() ? UUID.randomUUID().toString() : req.getTurnId())
                     .setRoleValue(roleOrUser(req.getRoleValue())).setText(req.getText())
-                    .setReply(true).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()).build();
+                    .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()).build();
             check(event);
             HostInfo owner = queries.ownerUnlessHere(req.getSessionId());
             if (owner != null) {
@@ -92,7 +94,8 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                     stream.done(ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(reply.getText())
                             .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
                             .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
-                            .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros()).setShiftedTokens(reply.getShiftedTokens())).build());
+                            .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros()).setShiftedTokens(reply.getShiftedTokens())
+                            .addAllRolledBackTurnIds(reply.getRolledBackTurnIdsList())).build());
                 }
             });
         } catch (StatusRuntimeException e) {
@@ -133,6 +136,26 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             return "batch-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 16);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    // ---- Rollback ----
+
+    @Override
+    public void rollback(RollbackRequest req, StreamObserver<RollbackResponse> out) {
+        try {
+            if (req.getTurns() < 1) throw SessionQueries.invalid("turns must be >= 1, got " + req.getTurns());
+            TurnEvent event = TurnEvent.newBuilder().setSessionId(req.getSessionId())
+                    .setTurnId(req.getTurnId().isEmpty() ? "rollback-" + UUID.randomUUID() : req.getTurnId())
+                    .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis()).build();
+            check(event);
+            if (forwardedToOwner(req.getSessionId(), out, stub -> stub.rollback(req))) return;
+            ReplyEvent r = gateway.await(gateway.submit(event, null));
+            if (!r.getError().isEmpty()) throw StatusMapping.ofReply(r).asRuntimeException();
+            out.onNext(RollbackResponse.newBuilder().addAllTurnIds(r.getRolledBackTurnIdsList()).setCache(r.getCache()).setDuplicate(r.getDuplicate()).build());
+            out.onCompleted();
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
         }
     }
 

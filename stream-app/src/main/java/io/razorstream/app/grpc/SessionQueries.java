@@ -62,7 +62,7 @@ final class SessionQueries {
     SessionInfo info(SessionMeta m) {
         int hs = ctx.model().loaded().model().config().headSize();
         return SessionInfo.newBuilder().setSessionId(m.sessionId())
-                .setCache(CacheFigures.of(m.tokens(), m.kvBytes(hs), m.fullKvBytes(hs), m.positionOffset(), m.shifts()))
+                .setCache(CacheFigures.of(m.tokens(), m.kvBytes(hs), m.fullKvBytes(hs), m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns()))
                 .setLastActivityMs(m.lastActivityMillis()).setTurnsRemembered((int) Math.min(Integer.MAX_VALUE, m.turnsApplied()))
                 .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
     }

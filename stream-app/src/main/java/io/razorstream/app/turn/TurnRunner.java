@@ -2,6 +2,7 @@ package io.razorstream.app.turn;
 
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.engine.chat.Conversation;
+import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.chat.Message;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.sampling.SamplerConfig;
@@ -26,28 +27,40 @@ public final class TurnRunner {
     private final Decoder decoder;
     private final int maxSessionTokens;
     private final Conversation.Overflow overflow;
+    private final int undoTurns;
 
     /**
      * {@code maxSessionTokens}: the positions a session may use; 0 or more than the model's context: the context. A turn
-     * that would go past them shifts the session or is refused, as {@code overflow} says.
+     * that would go past them shifts the session or is refused, as {@code overflow} says. The last {@code undoTurns}
+     * turns of a session can be taken back ({@link Session#rollback}; 0: none).
      */
-    public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens, Conversation.Overflow overflow) {
+    public TurnRunner(ServedModel model, Parallel parallel, int maxSessionTokens, Conversation.Overflow overflow, int undoTurns) {
         this.overflow = overflow;
+        this.undoTurns = undoTurns;
         this.model = model;
         this.decoder = new Decoder(model.loaded(), parallel);
         int context = model.loaded().model().config().contextLength();
         this.maxSessionTokens = maxSessionTokens <= 0 ? context : Math.min(maxSessionTokens, context);
     }
 
+    /** Turns of a session that can be taken back (none for a cache whose heads evict by attention). */
+    public int undoTurns(Session session) {
+        return session.cache().canMark() ? undoTurns : 0;
+    }
+
     /**
-     * Runs the turn. Throws IllegalArgumentException, with nothing changed, when the turn cannot fit the
+     * Runs the turn {@code turnId}. Throws IllegalArgumentException, with nothing changed, when the turn cannot fit the
      * session's limit; any other exception leaves the session's cache half-updated (drop it).
      */
-    public TurnResult run(Session session, String role, String text, boolean reply, GenerationParams params, int defaultTokens, TextSink sink) {
-        Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow);
+    public TurnResult run(Session session, String turnId, String role, String text, boolean reply, GenerationParams params, int defaultTokens,
+                          TextSink sink) {
+        int undo = undoTurns(session);
+        ConversationState before = session.conversation().copy();
+        Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow, undo);
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
         Decoder.Request request = Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
         Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece));
+        if (undo > 0) session.turnMarked(turnId, role, text, reply, before);
         Decoder.Reply r = turn.reply();
         if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0, turn.shiftedTokens());
         return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos(),

@@ -30,7 +30,15 @@ public final class TurnValidation {
         p = turnIdProblem(e.getTurnId());
         if (p != null) return p;
         if (e.getDeleteSession()) return null;
+        if (e.getRollbackTurns() < 0) return "rollback_turns must be >= 1 (0: not a rollback), got " + e.getRollbackTurns();
+        if (e.getRollbackTurns() > 0) {
+            if (e.getReply() || !e.getText().isEmpty() || e.getTurnsCount() > 0 || e.getRegenerate()) {
+                return "a rollback carries only the session id, its turn id and rollback_turns (text, reply, turns and regenerate must be unset)";
+            }
+            return null;
+        }
         if (e.getTurnsCount() > 0) {
+            if (e.getRegenerate()) return "regenerate takes back one turn and replies again: it cannot carry a batch of turns";
             if (e.getReply() || !e.getText().isEmpty()) return "a batch of turns carries its text in 'turns' and gets no reply (text and reply must be unset)";
             if (e.getTurnsCount() > MAX_BATCH_TURNS) return "a batch holds at most " + MAX_BATCH_TURNS + " turns, got " + e.getTurnsCount();
             for (int i = 0; i < e.getTurnsCount(); i++) {

@@ -46,7 +46,7 @@ class ConversationPathsTest {
             boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
             for (boolean[] row : full) Arrays.fill(row, true); // the terminal chat keeps every head
             ServedModel served = new ServedModel(Path.of("stories260K.gguf"), m, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false, template);
-            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE);
+            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
             SessionStore store = new SessionStore(db);
             Session session = Session.create("s", config, served.policy(), KvPrecision.F16, "model-fp", "fp", 16);
             Conversation chat = Conversation.start(m, template, p);
@@ -65,7 +65,7 @@ class ConversationPathsTest {
                 SamplerConfig sampling = TurnRunner.samplerConfig(params.build());
 
                 List<String> servicePieces = new ArrayList<>(), chatPieces = new ArrayList<>();
-                TurnResult service = runner.run(session, role, text, reply, params.build(), maxTokens, servicePieces::add);
+                TurnResult service = runner.run(session, "turn-" + session.tokens(), role, text, reply, params.build(), maxTokens, servicePieces::add);
                 Conversation.Turn local = chat.turn(new Message(role, text), reply, Decoder.Request.of(sampling, maxTokens).withStop(stop),
                         (t, s) -> chatPieces.add(s));
 

@@ -38,12 +38,12 @@ class TurnRunnerTest {
             for (boolean[] row : full) Arrays.fill(row, true);
             ServedModel served = new ServedModel(Path.of("qwen2.gguf"), m, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false,
                     ChatTemplate.CHATML);
-            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE);
+            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
             Session s = Session.create("s", m.model().config(), served.policy(), KvPrecision.F16, "fp", "fp", 32);
-            runner.run(s, "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {});
+            runner.run(s, "t0", "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {});
             GenerationParams four = GenerationParams.newBuilder().setMaxTokens(4).build();
-            String r1 = runner.run(s, "user", "Hi!", true, four, 4, t -> {}).text();
-            String r2 = runner.run(s, "user", "<|im_end|> More?", true, four, 4, t -> {}).text();
+            String r1 = runner.run(s, "t1", "user", "Hi!", true, four, 4, t -> {}).text();
+            String r2 = runner.run(s, "t2", "user", "<|im_end|> More?", true, four, 4, t -> {}).text();
 
             Conversation c = Conversation.start(m, ChatTemplate.CHATML, p);
             c.add(Message.system("Be brief."));
