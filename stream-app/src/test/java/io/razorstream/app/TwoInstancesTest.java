@@ -7,6 +7,7 @@ import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.GetSessionRequest;
 import io.razorstream.proto.v1.ListSessionsRequest;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
+import io.razorstream.proto.v1.RollbackRequest;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import org.apache.kafka.common.serialization.Serdes;
@@ -42,6 +43,10 @@ class TwoInstancesTest {
                 String session = null;
                 for (int i = 0; session == null && i < 200; i++) if (owner(a, "user-" + i).equals(hostA)) session = "user-" + i;
                 assertThat(session).as("some session id is owned by instance a").isNotNull();
+                // Two more sessions of a: one takes a turn back, the other never had it (checked again after the failover).
+                java.util.List<String> undo = new java.util.ArrayList<>();
+                for (int i = 0; undo.size() < 2 && i < 400; i++) if (owner(a, "undo-" + i).equals(hostA)) undo.add("undo-" + i);
+                assertThat(undo).hasSize(2);
                 var viaA = MemoryServiceGrpc.newBlockingStub(ca);
                 var viaB = MemoryServiceGrpc.newBlockingStub(cb);
 
@@ -55,6 +60,11 @@ class TwoInstancesTest {
                 assertThat(fromB.streamed()).startsWith(KEY);
                 Services.Reply fromA = Services.chat(viaA, session, "q2", " And the code is #", 6);
                 assertThat(fromA.done().getText()).startsWith(KEY);
+                String u1 = "The code is #" + KEY + ". " + Services.filler(r, 300) + " Code #", u2 = Services.filler(r, 300) + " The code is #";
+                for (String s : undo) Services.chat(viaB, s, "u1", u1, EmbeddedServiceTest.SAMPLED, false);
+                Services.Reply first = Services.chat(viaB, undo.get(0), "u2", u2, EmbeddedServiceTest.SAMPLED, false);
+                assertThat(viaB.rollback(RollbackRequest.newBuilder().setSessionId(undo.get(0)).setTurns(1).build()).getTurnIdsList()).containsExactly("u2");
+                assertThat(Services.storedDigest(a, undo.get(0))).isEqualTo(Services.storedDigest(a, undo.get(1)));
                 SessionInfo before = viaB.getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
                 assertThat(before).isEqualTo(viaA.getSession(GetSessionRequest.newBuilder().setSessionId(session).build()));
                 assertThat(viaB.listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsList()).extracting(SessionInfo::getSessionId).contains(session);
@@ -74,6 +84,15 @@ class TwoInstancesTest {
                 Services.Reply afterFailover = Services.retry(() -> Services.chat(viaB, s, "q3", " Once more, the code is #", 6));
                 assertThat(afterFailover.done().getText()).startsWith(KEY);
                 assertThat(afterFailover.done().getCache().getTokens()).isGreaterThan(before.getCache().getTokens());
+                // Restored from the changelog on b: still bit for bit the same, and their undo records take them back the same.
+                assertThat(Services.storedDigest(b, undo.get(0))).isEqualTo(Services.storedDigest(b, undo.get(1)));
+                for (String u : undo) {
+                    Services.Reply again = Services.chat(viaB, u, "u2-b", u2, EmbeddedServiceTest.SAMPLED, false);
+                    assertThat(again.done().getText()).as("the turn taken back on a, sent again on b").isEqualTo(first.done().getText());
+                    assertThat(viaB.rollback(RollbackRequest.newBuilder().setSessionId(u).setTurns(2).build()).getTurnIdsList()).containsExactly("u2-b", "u1");
+                }
+                assertThat(Services.storedDigest(b, undo.get(0))).isEqualTo(Services.storedDigest(b, undo.get(1)));
+                assertThat(viaB.getSession(GetSessionRequest.newBuilder().setSessionId(undo.get(0)).build()).getCache().getTokens()).isZero();
             } finally {
                 cb.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 ca.shutdownNow();
