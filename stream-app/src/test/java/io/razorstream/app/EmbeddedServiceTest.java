@@ -343,5 +343,14 @@ class EmbeddedServiceTest {
             assertThat(next.done().getText()).isEqualTo(firstReply);
         }
         assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
+        // The command-line client's rollback, and the RPC: the same again.
+        var out = new java.io.StringWriter();
+        var cli = io.razorstream.app.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        assertThat(cli.execute("rollback", "--target", "localhost:" + service.grpcPort(), "--session", "undo-a")).isZero();
+        assertThat(out.toString()).contains("\"turnIds\": [\"t2-again\"]").contains("\"undoableTurns\"");
+        stub.rollback(RollbackRequest.newBuilder().setSessionId("undo-b").setTurns(1).build());
+        assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
+        assertThat(info("undo-a").getCache().getTokens()).isZero();
     }
 }

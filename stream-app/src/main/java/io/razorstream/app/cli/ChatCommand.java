@@ -28,6 +28,8 @@ import java.util.concurrent.TimeUnit;
         description = {"Talk to a running service over gRPC: each line you type is a turn of the session, the reply streams back.",
                 "With --message it sends that one turn, prints the reply and exits; the turn id goes to stderr as 'turn-id: ID'. "
                         + "A script that retries with --turn-id ID gets the stored reply instead of a second turn.",
+                "In a session, /regenerate replies to the last message again and /undo takes the last turn back; "
+                        + "--regenerate (with or without --message, which then replaces the last message) does it once.",
                 "With --model FILE it chats with a local model instead, using the model's chat template; the history stays in the "
                         + "KV cache and only each new turn is prefilled. /reset starts over, /quit or Ctrl-D ends."})
 final class ChatCommand implements Callable<Integer> {
@@ -71,6 +73,9 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--temperature", description = "0 = greedy (the default)")
     Float temperature;
 
+    @Option(names = "--regenerate", description = "take back the last turn and reply again: to its message, or to --message instead")
+    boolean regenerate;
+
     @Option(names = "--stats", description = "print the turn id, tokens and cache bytes after each reply (to stderr)")
     boolean stats;
 
@@ -78,6 +83,7 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (model != null) {
             if (turnId != null) throw new IllegalArgumentException("--turn-id is for a service (--target), not for --model");
+            if (regenerate) throw new IllegalArgumentException("--regenerate is for a service (--target), not for --model");
             io.razorstream.engine.tensor.Kernels.select(io.razorstream.engine.tensor.Kernels.Mode.parse(kernels));
             io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
                     : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
@@ -86,26 +92,34 @@ final class ChatCommand implements Callable<Integer> {
                     new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), spec.commandLine().getOut());
         }
         if (session == null) throw new IllegalArgumentException("--session is required (or --model FILE for a local chat)");
-        if (turnId != null && message == null) throw new IllegalArgumentException("--turn-id needs --message (one turn; each interactive turn gets its own id)");
+        if (turnId != null && message == null && !regenerate) {
+            throw new IllegalArgumentException("--turn-id needs --message or --regenerate (one turn; each interactive turn gets its own id)");
+        }
         if (turnId != null && turnId.isBlank()) throw new IllegalArgumentException("--turn-id is empty");
         ManagedChannel channel = client.channel();
         try {
             MemoryServiceGrpc.MemoryServiceBlockingStub stub = MemoryServiceGrpc.newBlockingStub(channel);
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            if (message != null) {
+            if (message != null || regenerate) {
                 String id = turnId != null ? turnId : UUID.randomUUID().toString();
                 // Before the call: a script that is killed or times out still knows which id to retry with.
                 err.println("turn-id: " + id);
                 err.flush();
-                return turn(stub, id, message, out, err);
+                return turn(stub, id, message == null ? "" : message, regenerate, out, err);
             }
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            err.println("session " + session + " at " + client.target + "; one turn per line, Ctrl-D to quit");
+            err.println("session " + session + " at " + client.target + "; one turn per line, /regenerate, /undo, Ctrl-D to quit");
             err.flush();
             for (String line; (line = in.readLine()) != null; ) {
                 if (line.isBlank()) continue;
-                int rc = turn(stub, UUID.randomUUID().toString(), line, out, err);
+                int rc;
+                if (line.strip().equals("/undo")) {
+                    rc = undo(stub, err);
+                } else {
+                    boolean again = line.strip().equals("/regenerate");
+                    rc = turn(stub, UUID.randomUUID().toString(), again ? "" : line, again, out, err);
+                }
                 if (rc != 0) return rc;
             }
             return 0;
@@ -114,11 +128,29 @@ final class ChatCommand implements Callable<Integer> {
         }
     }
 
-    private int turn(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String id, String text, PrintWriter out, PrintWriter err) {
+    /** /undo: the last turn taken back; a refusal (nothing to take back) is reported and the chat goes on. */
+    private int undo(MemoryServiceGrpc.MemoryServiceBlockingStub stub, PrintWriter err) {
+        Duration deadline = client.timeout(DEFAULT_TIMEOUT);
+        try {
+            var r = stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                    .rollback(io.razorstream.proto.v1.RollbackRequest.newBuilder().setSessionId(session).setTurns(1).build());
+            err.println("[took back turn " + String.join(", ", r.getTurnIdsList()) + "; " + r.getCache().getUndoableTurns() + " more can be]");
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() != io.grpc.Status.Code.FAILED_PRECONDITION) {
+                ClientOptions.report(err, client.target, e, deadline, null);
+                return 1;
+            }
+            err.println("[" + e.getStatus().getDescription() + "]");
+        }
+        err.flush();
+        return 0;
+    }
+
+    private int turn(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String id, String text, boolean regenerate, PrintWriter out, PrintWriter err) {
         GenerationParams.Builder params = GenerationParams.newBuilder();
         if (maxTokens != null) params.setMaxTokens(maxTokens);
         if (temperature != null) params.setTemperature(temperature);
-        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(id).setText(text).setParams(params).build();
+        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(id).setText(text).setRegenerate(regenerate).setParams(params).build();
         // The deadline starts now, per turn (a stub's deadline is fixed when the stub is made).
         Duration deadline = client.timeout(DEFAULT_TIMEOUT);
         boolean streamed = false;

@@ -37,6 +37,7 @@ public final class Main {
         cl.addSubcommand("serve", new ServeCommand());
         cl.addSubcommand("chat", new ChatCommand());
         cl.addSubcommand("session", new SessionCommand());
+        cl.addSubcommand("rollback", new RollbackCommand());
         cl.addSubcommand("turn-event", new TurnEventCommand.Write());
         cl.addSubcommand("reply-event", new TurnEventCommand.Read());
         cl.addSubcommand("bench-store", new BenchStoreCommand());
