@@ -25,7 +25,8 @@ final class TurnEventCommand {
                     "  bin/razorstream turn-event --session demo --text 'Hello #' --reply \\",
                     "      --out turn.bin",
                     "  kcat -P -b localhost:9092 -t razorstream.turns -k demo turn.bin",
-                    "The turn id goes to stderr as 'turn-id: ID'; producing the same id again is a duplicate and changes nothing."})
+                    "The turn id goes to stderr as 'turn-id: ID'; producing the same id again is a duplicate and changes nothing.",
+                    "--rollback N writes a rollback of the last N turns; --regenerate a regenerate of the last reply."})
     static final class Write implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -36,8 +37,14 @@ final class TurnEventCommand {
         @Option(names = "--turn-id", description = "turn id (default: a random one)")
         String turnId;
 
-        @Option(names = "--text", required = true, description = "the turn's text")
+        @Option(names = "--text", defaultValue = "", description = "the turn's text (with --regenerate: replaces the last message)")
         String text;
+
+        @Option(names = "--rollback", paramLabel = "N", description = "a rollback of the session's last N turns instead of a turn")
+        Integer rollback;
+
+        @Option(names = "--regenerate", description = "take back the last turn and reply again (to its message, or to --text)")
+        boolean regenerate;
 
         @Option(names = "--reply", description = "ask for a reply")
         boolean reply;
@@ -54,8 +61,16 @@ final class TurnEventCommand {
             if (maxTokens != null) params.setMaxTokens(maxTokens);
             if (turnId != null && turnId.isBlank()) throw new IllegalArgumentException("--turn-id is empty");
             String id = turnId != null ? turnId : UUID.randomUUID().toString();
-            TurnEvent e = TurnEvent.newBuilder().setSessionId(session).setTurnId(id)
-                    .setText(text).setReply(reply).setParams(params).setCreatedAtMs(System.currentTimeMillis()).build();
+            TurnEvent.Builder b = TurnEvent.newBuilder().setSessionId(session).setTurnId(id).setCreatedAtMs(System.currentTimeMillis());
+            if (rollback != null) {
+                if (rollback < 1) throw new IllegalArgumentException("--rollback must be >= 1, got " + rollback);
+                if (!text.isEmpty() || reply || regenerate) throw new IllegalArgumentException("--rollback takes no --text, --reply or --regenerate");
+                b.setRollbackTurns(rollback);
+            } else {
+                if (text.isEmpty() && !regenerate) throw new IllegalArgumentException("--text is required (or --rollback N, or --regenerate)");
+                b.setText(text).setReply(reply || regenerate).setRegenerate(regenerate).setParams(params);
+            }
+            TurnEvent e = b.build();
             Files.write(out, e.toByteArray());
             spec.commandLine().getErr().println("turn-id: " + id);
             spec.commandLine().getErr().flush();

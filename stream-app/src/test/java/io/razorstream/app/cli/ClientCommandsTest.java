@@ -206,6 +206,14 @@ class ClientCommandsTest {
         assertThat(TurnEvent.parseFrom(Files.readAllBytes(file)).getTurnId()).isEqualTo("t-42");
         Run random = run("turn-event", "--session", "demo", "--text", "Hello #", "--out", file.toString());
         assertThat(random.err()).contains("turn-id: " + TurnEvent.parseFrom(Files.readAllBytes(file)).getTurnId());
+        assertThat(run("turn-event", "--session", "demo", "--rollback", "2", "--out", file.toString()).exit()).isZero();
+        assertThat(TurnEvent.parseFrom(Files.readAllBytes(file)).getRollbackTurns()).isEqualTo(2);
+        assertThat(run("turn-event", "--session", "demo", "--regenerate", "--out", file.toString()).exit()).isZero();
+        TurnEvent regenerate = TurnEvent.parseFrom(Files.readAllBytes(file));
+        assertThat(regenerate.getRegenerate() && regenerate.getReply()).isTrue();
+        Run both = run("turn-event", "--session", "demo", "--rollback", "1", "--text", "x", "--out", file.toString());
+        assertThat(both.exit()).isNotZero();
+        assertThat(both.err()).contains("--rollback takes no --text");
     }
 
     /**
@@ -231,7 +239,7 @@ class ClientCommandsTest {
         List<String> broken = new ArrayList<>();
         CommandLine root = Main.commandLine();
         for (CommandLine cl : root.getSubcommands().values()) usage(cl, 100); // renders every description
-        for (String name : List.of("serve", "chat", "session", "turn-event", "reply-event", "bench-store", "bench-service")) {
+        for (String name : List.of("serve", "chat", "session", "rollback", "turn-event", "reply-event", "bench-store", "bench-service")) {
             CommandLine cl = root.getSubcommands().get(name);
             Set<String> whole = tokens(usage(cl, 2000));
             for (int width : new int[] {80, 100}) {
