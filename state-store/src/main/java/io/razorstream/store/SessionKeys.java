@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
  *   meta:  0x01 | len u16 | session id (UTF-8)
  *   data:  0x02 | len u16 | session id | layer u16 | kv head u16 | kind u8 | block u32
  *   turn:  0x03 | len u16 | session id | turn id (UTF-8)
- *   undo:  0x04 | len u16 | session id | mark number u64
+ *   undo:  0x04 | len u16 | session id | mark number u64 | part u32
  * </pre>
  * The length prefix keeps {@code abc} and {@code abcd} apart (no session's range contains another's), and
  * putting every meta record under 0x01 lets sessions be listed without reading a single block.
@@ -55,8 +55,16 @@ final class SessionKeys {
         return prefix(TURN, idBytes(sessionId), 0).array();
     }
 
-    /** The undo record of a turn that can be taken back (numbered in the session's order: keys sort oldest first). */
-    static byte[] undo(String sessionId, long mark) {
+    /**
+     * A part of the undo record of a turn that can be taken back (marks numbered in the session's order: keys sort oldest
+     * first; a record is cut into parts so that no changelog record outgrows Kafka's message size).
+     */
+    static byte[] undo(String sessionId, long mark, int part) {
+        return prefix(UNDO, idBytes(sessionId), Long.BYTES + Integer.BYTES).putLong(mark).putInt(part).array();
+    }
+
+    /** Every part of one mark's undo record starts with this. */
+    static byte[] undoMark(String sessionId, long mark) {
         return prefix(UNDO, idBytes(sessionId), Long.BYTES).putLong(mark).array();
     }
 
@@ -67,7 +75,7 @@ final class SessionKeys {
 
     /** The mark number of an undo key. */
     static long markOfUndo(byte[] key) {
-        return ByteBuffer.wrap(key, key.length - Long.BYTES, Long.BYTES).getLong();
+        return ByteBuffer.wrap(key, key.length - Long.BYTES - Integer.BYTES, Long.BYTES).getLong();
     }
 
     static byte[] headRecord(String sessionId, int layer, int kvHead) {

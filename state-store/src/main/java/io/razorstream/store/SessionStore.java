@@ -118,7 +118,10 @@ public final class SessionStore {
      * turn marks the cache, and nothing is appended between a turn and its save) and deletes of those dropped since.
      */
     private static void saveUndo(Session session, WriteBatchBuilder batch) {
-        for (long seq : session.droppedMarks) batch.delete(SessionKeys.undo(session.id(), seq));
+        for (long seq : session.droppedMarks) {
+            byte[] mark = SessionKeys.undoMark(session.id(), seq);
+            batch.deleteRange(mark, SessionKeys.after(mark));
+        }
         session.droppedMarks.clear();
         List<Session.TurnMark> newestFirst = session.undoableTurns();
         if (newestFirst.size() != session.cache().marks()) {
@@ -127,7 +130,8 @@ public final class SessionStore {
         for (int i = newestFirst.size() - 1; i >= 0; i--) {
             Session.TurnMark m = newestFirst.get(i);
             if (m.seq() <= session.persistedMarkSeq) continue;
-            batch.put(SessionKeys.undo(session.id(), m.seq()), UndoRecordCodec.encode(m, session.cache(), newestFirst.size() - 1 - i));
+            List<byte[]> parts = UndoRecordCodec.encode(m, session.cache(), newestFirst.size() - 1 - i);
+            for (int p = 0; p < parts.size(); p++) batch.put(SessionKeys.undo(session.id(), m.seq(), p), parts.get(p));
         }
         if (!newestFirst.isEmpty()) session.persistedMarkSeq = Math.max(session.persistedMarkSeq, newestFirst.get(0).seq());
     }
@@ -274,13 +278,15 @@ public final class SessionStore {
         KvCache cache = session.cache();
         List<int[]> windows = new ArrayList<>();
         for (int l = 0; l < cache.layers(); l++) for (int h = 0; h < cache.kvHeads(); h++) if (cache.window(l, h) != null) windows.add(new int[] {l, h});
-        List<UndoRecordCodec.Decoded> records = new ArrayList<>();
+        java.util.TreeMap<Long, List<byte[]>> parts = new java.util.TreeMap<>();
         byte[] prefix = SessionKeys.undoPrefix(session.id());
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
-            long seq = SessionKeys.markOfUndo(key);
-            records.add(UndoRecordCodec.decode(value, seq, windows.size(), cache.headSize(), cache.precision(), where + ", undo record " + seq));
+            parts.computeIfAbsent(SessionKeys.markOfUndo(key), k -> new ArrayList<>()).add(value);
             return true;
         });
+        List<UndoRecordCodec.Decoded> records = new ArrayList<>();
+        parts.forEach((seq, values) -> records.add(UndoRecordCodec.decode(values, seq, windows.size(), cache.headSize(), cache.precision(),
+                where + ", undo record " + seq)));
         if (records.isEmpty()) return;
         try {
             for (int i = 0; i < windows.size(); i++) {

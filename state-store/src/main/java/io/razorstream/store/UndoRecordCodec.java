@@ -21,16 +21,20 @@ import java.util.List;
  *   per window head, in (layer, KV head) order: tokens i64 | sinks i32 | window i32 | evicted i64 |
  *       key sum, value sum (fp32) | n i32 | n evicted keys, n evicted values (at the cache's precision)
  * </pre>
- * Strings are u32 length + UTF-8. FULL heads need nothing: a rollback truncates them.
+ * Strings are u32 length + UTF-8. FULL heads need nothing: a rollback truncates them. The record is stored in parts of
+ * at most {@link #PART_BYTES} (a window of thousands of entries evicted by one long turn is megabytes; Kafka's
+ * changelog takes about one per record), each {@code part index u32 | part count u32 | bytes} in its own envelope.
  */
 final class UndoRecordCodec {
+    static final int PART_BYTES = 256 * 1024;
+
     private UndoRecordCodec() {}
 
     /** A decoded record: the session's part and the cache's. */
     record Decoded(Session.TurnMark turn, KvCache.Mark mark, List<WindowUndo> heads) {}
 
-    /** The record of the cache's {@code index}-th mark (oldest first), which is {@code turn}. */
-    static byte[] encode(Session.TurnMark turn, KvCache cache, int index) {
+    /** The record of the cache's {@code index}-th mark (oldest first), which is {@code turn}, in its parts. */
+    static List<byte[]> encode(Session.TurnMark turn, KvCache cache, int index) {
         KvCache.Mark mark = cache.markList().get(index);
         int hs = cache.headSize();
         KvPrecision p = cache.precision();
@@ -66,12 +70,36 @@ final class UndoRecordCodec {
             for (float[] k : u.evictedKeys()) VectorCodec.encode(p, k, 0, hs, b);
             for (float[] v : u.evictedValues()) VectorCodec.encode(p, v, 0, hs, b);
         }
-        return RecordCodec.wrap(RecordCodec.KIND_UNDO, b.flip());
+        b.flip();
+        int count = Math.max(1, (b.remaining() + PART_BYTES - 1) / PART_BYTES);
+        List<byte[]> parts = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int n = Math.min(PART_BYTES, b.remaining());
+            ByteBuffer part = ByteBuffer.allocate(8 + n).order(ByteOrder.LITTLE_ENDIAN).putInt(i).putInt(count);
+            part.put(b.slice(b.position(), n));
+            b.position(b.position() + n);
+            parts.add(RecordCodec.wrap(RecordCodec.KIND_UNDO, part.flip()));
+        }
+        return parts;
     }
 
-    /** Decodes the record of mark {@code seq} for a cache of {@code windowHeads} window heads of {@code headSize}. */
-    static Decoded decode(byte[] value, long seq, int windowHeads, int headSize, KvPrecision p, String where) {
-        ByteBuffer b = RecordCodec.unwrap(value, RecordCodec.KIND_UNDO, () -> where);
+    /** Decodes the record of mark {@code seq} from its parts (in key order) for a cache of {@code windowHeads} window heads of {@code headSize}. */
+    static Decoded decode(List<byte[]> values, long seq, int windowHeads, int headSize, KvPrecision p, String where) {
+        List<ByteBuffer> parts = new ArrayList<>(values.size());
+        int total = 0;
+        for (int i = 0; i < values.size(); i++) {
+            int at = i;
+            ByteBuffer part = RecordCodec.unwrap(values.get(i), RecordCodec.KIND_UNDO, () -> where + ", part " + at);
+            int index = part.getInt(), count = part.getInt();
+            if (index != i || count != values.size()) {
+                throw new StoreFormatException(where + ": part " + index + " of " + count + " found where part " + i + " of " + values.size() + " belongs");
+            }
+            parts.add(part);
+            total += part.remaining();
+        }
+        ByteBuffer b = ByteBuffer.allocate(total).order(ByteOrder.LITTLE_ENDIAN);
+        for (ByteBuffer part : parts) b.put(part);
+        b.flip();
         try {
             String turnId = SessionMeta.getString(b), role = SessionMeta.getString(b), text = SessionMeta.getString(b);
             boolean replied = b.get() == 1;
@@ -91,7 +119,7 @@ final class UndoRecordCodec {
                 for (int d = 0; d < headSize; d++) sumV[d] = b.getFloat();
                 int n = b.getInt();
                 if (n < 0 || n > window) throw new IllegalArgumentException(n + " evicted entries for a window of " + window);
-                List<float[]> keys = new ArrayList<>(n), values = new ArrayList<>(n);
+                List<float[]> keys = new ArrayList<>(n), vals = new ArrayList<>(n);
                 for (int e = 0; e < n; e++) {
                     float[] k = new float[headSize];
                     VectorCodec.decode(p, b, k, 0, headSize);
@@ -100,9 +128,9 @@ final class UndoRecordCodec {
                 for (int e = 0; e < n; e++) {
                     float[] v = new float[headSize];
                     VectorCodec.decode(p, b, v, 0, headSize);
-                    values.add(v);
+                    vals.add(v);
                 }
-                heads.add(new WindowUndo(tokens, sinks, window, evicted, sumK, sumV, keys, values));
+                heads.add(new WindowUndo(tokens, sinks, window, evicted, sumK, sumV, keys, vals));
             }
             if (b.hasRemaining()) throw new IllegalArgumentException(b.remaining() + " bytes after the last head (the session's heads changed?)");
             return new Decoded(new Session.TurnMark(seq, turnId, role, text, replied, before), mark, heads);

@@ -121,4 +121,40 @@ class SessionRollbackTest {
             assertThat(s.conversation().pendingTokens()).containsExactly(30);
         }
     }
+
+    /**
+     * A long turn over a wide window evicts megabytes' worth of entries: its undo record is stored in parts no larger
+     * than {@link UndoRecordCodec#PART_BYTES} (Kafka refuses changelog records over about 1 MB) and loads back whole.
+     */
+    @Test
+    void largeUndoRecordsAreStoredInBoundedParts(@TempDir Path dir) {
+        WindowParams wide = new WindowParams(4, 600, 1_000_000);
+        try (RocksBackend db = new RocksBackend(dir, false)) {
+            SessionStore store = new SessionStore(db);
+            Session s = Caches.session("big", SMALL, Caches.razor(SMALL, 3, wide), KvPrecision.F32, BLOCK);
+            apply(s, new Step(700, 1), "a");
+            apply(s, new Step(700, 2), "b"); // evicts the 600 entries the window held at the mark
+            store.save(s, 1);
+            int[] parts = {0};
+            long[] largest = {0};
+            byte[] prefix = SessionKeys.undoPrefix("big");
+            db.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
+                parts[0]++;
+                largest[0] = Math.max(largest[0], v.length);
+                return true;
+            });
+            assertThat(s.cache().undoBytes()).as("the undo records' size").isGreaterThan(2L * UndoRecordCodec.PART_BYTES);
+            assertThat(parts[0]).isGreaterThan(3);
+            assertThat(largest[0]).isLessThanOrEqualTo(UndoRecordCodec.PART_BYTES + 64);
+            Session back = store.load("big", SMALL, "model-fp").orElseThrow();
+            back.rollback(1);
+            s.rollback(1);
+            Caches.assertSameContents(s.cache(), back.cache());
+            store.save(back, 2);
+            db.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
+                assertThat(SessionKeys.markOfUndo(k)).as("the taken-back turn's parts are all gone").isZero();
+                return true;
+            });
+        }
+    }
 }
