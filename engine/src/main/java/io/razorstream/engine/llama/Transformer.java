@@ -174,6 +174,13 @@ public final class Transformer {
         }
         Batch b = batch(count);
         b.parts = parts;
+        b.runs = 0;
+        for (PassScheduler.Work p : parts) {
+            for (int r = 0; r < p.count; r += CAUSAL_RUN) {
+                b.runRow[b.runs] = p.row + r;
+                b.runCount[b.runs++] = Math.min(CAUSAL_RUN, p.count - r);
+            }
+        }
         float[][] x = b.x;
         for (int pi = 0; pi < parts.size(); pi++) {
             PassScheduler.Work p = parts.get(pi);
@@ -291,6 +298,9 @@ public final class Transformer {
         final int[] position;
         /** The pass's parts (sequences), while it runs. */
         java.util.List<PassScheduler.Work> parts;
+        /** The pass's runs for the FULL-head attention: first row and row count, at most {@link #CAUSAL_RUN} rows of one part. */
+        final int[] runRow, runCount;
+        int runs;
         /** The compressed-head tasks of one layer: (part, KV head) pairs. */
         final int[] taskPart, taskHead;
         /** Prepared inputs per group slot and weight type, overwritten in place by each pass. */
@@ -321,6 +331,8 @@ public final class Transformer {
             localSin = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
             rowCache = new KvCache[n];
             position = new int[n];
+            runRow = new int[n];
+            runCount = new int[n];
             taskPart = new int[n * config.kvHeadCount()];
             taskHead = new int[n * config.kvHeadCount()];
             outputPlans = new Multiplication[n + 1];
@@ -474,14 +486,20 @@ public final class Transformer {
         return cache.precision() == KvPrecision.F16 ? scoresF16 : scoresF32;
     }
 
-    /** The native tier's FULL-head attention, one call per (row, GQA group), see attention.c. */
+    /**
+     * The native tier's FULL-head attention: one call per (run, KV head), a run being up to {@link #CAUSAL_RUN} consecutive
+     * rows of one sequence (a decode step is a run of one), whose keys and values the kernel reads once (attention.c).
+     */
     private void nativeAttention(int layer, int count, Batch b, Parallel parallel) {
         FullAttention pass = b.fullAttention;
         pass.layer = layer;
-        parallel.forRange(count * config.kvHeadCount(), pass);
+        parallel.forRange(b.runs * config.kvHeadCount(), pass);
     }
 
-    /** {@link #nativeAttention}'s range body over (row, KV head) tasks, one per batch, reused for every layer. */
+    /** Rows of one sequence that share a FULL-head attention call: their keys are read once for all of them. */
+    static final int CAUSAL_RUN = 16;
+
+    /** {@link #nativeAttention}'s range body over (run, KV head) tasks, one per batch, reused for every layer. */
     private final class FullAttention implements Parallel.RangeBody {
         private final Batch b;
         private int layer;
@@ -492,19 +510,20 @@ public final class Transformer {
 
         @Override
         public void run(int from, int to) {
-            int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount();
+            int hs = config.headSize(), group = config.groupSize(), kvHeads = config.kvHeadCount(), gs = group * hs;
             AttentionScratch scratch = ATTENTION_SCRATCH.get();
-            float[] q = scratch.groupQueries(group * hs);
             for (int task = from; task < to; task++) {
-                int t = task / kvHeads, kvh = task % kvHeads;
-                KvCache cache = b.rowCache[t];
+                int run = task / kvHeads, kvh = task % kvHeads, first = b.runRow[run], tokens = b.runCount[run];
+                KvCache cache = b.rowCache[first];
                 if (cache.compressed(layer, kvh) != null) continue;
                 Scores scores = scores(cache);
-                int length = b.position[t] + 1;
-                roundedCopy(b.q[t], kvh * group * hs, q, scores.roundProbabilities());
-                NativeKernels.attend(scratch.groupQuerySegment(), group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
-                        length, scores.scale(), scores.softcap(), scores.roundProbabilities(),
-                        scratch.nativeScores(NativeKernels.attentionScratch(group, length)), b.attnOutSegments[t], kvh * group * hs);
+                float[] q = scratch.runQueries(tokens * gs), out = scratch.runOutput(tokens * gs);
+                for (int t = 0; t < tokens; t++) roundedCopy(b.q[first + t], kvh * gs, q, t * gs, gs, scores.roundProbabilities());
+                int firstRows = b.position[first] + 1;
+                NativeKernels.attendCausal(scratch.runQuerySegment(), tokens, group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
+                        firstRows, scores.scale(), scores.softcap(), scores.roundProbabilities(),
+                        scratch.nativeScores(NativeKernels.causalScratch(tokens, group, firstRows)), scratch.runOutputSegment());
+                for (int t = 0; t < tokens; t++) System.arraycopy(out, t * gs, b.attnOut[first + t], kvh * gs, gs);
             }
         }
     }
@@ -570,9 +589,35 @@ public final class Transformer {
         private MemorySegment nativeScoresSegment = MemorySegment.ofArray(nativeScores);
 
         /** The native attention's scratch: at least {@code n} floats (grown by doubling as the context grows). */
-        MemorySegment nativeScores(int n) {
-            if (nativeScores.length < n) nativeScoresSegment = MemorySegment.ofArray(nativeScores = new float[Math.max(n, 2 * nativeScores.length)]);
+        MemorySegment nativeScores(long n) {
+            if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("attention scratch of " + n + " floats");
+            if (nativeScores.length < n) {
+                nativeScoresSegment = MemorySegment.ofArray(nativeScores = new float[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(n, 2L * nativeScores.length))]);
+            }
             return nativeScoresSegment;
+        }
+
+        private float[] runQueries = new float[0], runOutput = new float[0];
+        private MemorySegment runQuerySegment = MemorySegment.ofArray(runQueries), runOutputSegment = MemorySegment.ofArray(runOutput);
+
+        /** The FULL-head attention's query rows of one run: at least {@code n} floats (grown, never shrunk: no garbage per step). */
+        float[] runQueries(int n) {
+            if (runQueries.length < n) runQuerySegment = MemorySegment.ofArray(runQueries = new float[n]);
+            return runQueries;
+        }
+
+        MemorySegment runQuerySegment() {
+            return runQuerySegment;
+        }
+
+        /** Its output rows: at least {@code n} floats. */
+        float[] runOutput(int n) {
+            if (runOutput.length < n) runOutputSegment = MemorySegment.ofArray(runOutput = new float[n]);
+            return runOutput;
+        }
+
+        MemorySegment runOutputSegment() {
+            return runOutputSegment;
         }
         private final float[][] vectors = new float[3][];
 
@@ -663,6 +708,10 @@ public final class Transformer {
 
     /** out = src[from, from + out.length), rounded to F16 when the cache is F16 (as the FULL path rounds). */
     private static void roundedCopy(float[] src, int from, float[] out, boolean f16) {
-        for (int i = 0; i < out.length; i++) out[i] = f16 ? Numerics.roundToF16(src[from + i]) : src[from + i];
+        roundedCopy(src, from, out, 0, out.length, f16);
+    }
+
+    private static void roundedCopy(float[] src, int from, float[] out, int to, int n, boolean f16) {
+        for (int i = 0; i < n; i++) out[to + i] = f16 ? Numerics.roundToF16(src[from + i]) : src[from + i];
     }
 }

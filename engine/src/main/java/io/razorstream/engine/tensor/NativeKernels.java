@@ -43,11 +43,13 @@ public final class NativeKernels {
     private static final FunctionDescriptor ATTEND = FunctionDescriptor.of(JAVA_INT,
             ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS,
             ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+    private static final FunctionDescriptor ATTEND_CAUSAL = FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_FLOAT, JAVA_INT, ADDRESS, ADDRESS);
     /** The attention kernel's limits (attention.c). */
     private static final int MAX_GROUP = 16, MAX_HEAD = 256;
 
     /** One instruction-set variant of the kernels. */
-    public record Variant(String isa, MethodHandle gemm, MethodHandle attend) {}
+    public record Variant(String isa, MethodHandle gemm, MethodHandle attend, MethodHandle attendCausal) {}
 
     private record Library(List<Variant> variants, String error) {}
 
@@ -98,10 +100,12 @@ public final class NativeKernels {
             Linker.Option critical = Linker.Option.critical(true);
             if (level >= 2) {
                 variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical),
-                        linker.downcallHandle(lib.findOrThrow("rs_attend_avx512"), ATTEND, critical)));
+                        linker.downcallHandle(lib.findOrThrow("rs_attend_avx512"), ATTEND, critical),
+                        linker.downcallHandle(lib.findOrThrow("rs_attend_causal_avx512"), ATTEND_CAUSAL, critical)));
             }
             variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_attend_avx2"), ATTEND, critical)));
+                    linker.downcallHandle(lib.findOrThrow("rs_attend_avx2"), ATTEND, critical),
+                    linker.downcallHandle(lib.findOrThrow("rs_attend_causal_avx2"), ATTEND_CAUSAL, critical)));
             return new Library(List.copyOf(variants), null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
@@ -349,5 +353,41 @@ public final class NativeKernels {
             throw new IllegalStateException("native attention call failed", t);
         }
         if (rc != 0) throw new IllegalStateException("native attention refused group " + group + ", head size " + headSize);
+    }
+
+    /** Scratch floats {@link #attendCausal} needs for {@code tokens} tokens of a group of {@code group}, the first over {@code firstRows} rows. */
+    public static long causalScratch(int tokens, int group, int firstRows) {
+        return (long) tokens * group * (firstRows + tokens - 1);
+    }
+
+    /** As below with the bound variant. */
+    public static void attendCausal(MemorySegment q, int tokens, int group, int headSize, MemorySegment keys, MemorySegment values, int firstRows,
+                                    float scale, float softcap, boolean roundF16, MemorySegment scratch, MemorySegment out) {
+        attendCausal(ACTIVE, q, tokens, group, headSize, keys, values, firstRows, scale, softcap, roundF16, scratch, out);
+    }
+
+    /**
+     * A FULL head's attention for {@code tokens} consecutive positions of one sequence (a prefill chunk): token t's GQA group
+     * of queries (rows {@code t * group ..} of {@code q}) over the first {@code firstRows + t} rows of the keys and values,
+     * into the same rows of {@code out}. Each token's result is exactly {@link #attend}'s over its rows (the same arithmetic),
+     * but each key and value is read once for the chunk. {@code scratch} holds at least {@link #causalScratch} floats.
+     */
+    public static void attendCausal(Variant v, MemorySegment q, int tokens, int group, int headSize, MemorySegment keys, MemorySegment values,
+                                    int firstRows, float scale, float softcap, boolean roundF16, MemorySegment scratch, MemorySegment out) {
+        if (v == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
+        if (!attentionCovers(group, headSize)) throw new IllegalArgumentException("attention kernel: group " + group + ", head size " + headSize);
+        long rows = firstRows + tokens - 1L, qs = (long) tokens * group * headSize * 4;
+        if (tokens < 1 || firstRows < 1 || q.byteSize() < qs || out.byteSize() < qs || keys.byteSize() < rows * headSize * 4
+                || values.byteSize() < rows * headSize * 4 || scratch.byteSize() < 4 * causalScratch(tokens, group, firstRows)) {
+            throw new IndexOutOfBoundsException("attention of " + tokens + " tokens over " + rows + " rows does not fit the segments given");
+        }
+        if (!(softcap >= 0)) throw new IllegalArgumentException("softcap must be >= 0, got " + softcap);
+        int rc;
+        try {
+            rc = (int) v.attendCausal.invokeExact(q, tokens, group, headSize, keys, values, firstRows, scale, softcap, roundF16 ? 1 : 0, scratch, out);
+        } catch (Throwable t) {
+            throw new IllegalStateException("native attention call failed", t);
+        }
+        if (rc != 0) throw new IllegalStateException("native attention refused " + tokens + " tokens, group " + group + ", head size " + headSize);
     }
 }

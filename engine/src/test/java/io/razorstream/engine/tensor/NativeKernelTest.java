@@ -223,6 +223,44 @@ class NativeKernelTest {
         return out.stream();
     }
 
+    static Stream<Arguments> causalCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (NativeKernels.Variant v : NativeKernels.variants()) {
+            for (int[] c : new int[][] {{1, 8, 1, 1}, {8, 64, 1, 16}, {8, 64, 30, 5}, {4, 128, 100, 16}, {7, 72, 33, 9}, {1, 256, 64, 16}, {16, 64, 3, 40}}) {
+                out.add(Arguments.of(v.isa(), c[0], c[1], c[2], c[3]));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
+     * The chunk kernel (a FULL head's attention for consecutive tokens, each over one more row) gives every token exactly,
+     * bit for bit, what the one-token kernel gives it over its rows, with and without F16 probabilities and a softcap.
+     */
+    @ParameterizedTest(name = "{0} group={1} head={2} first={3} tokens={4}")
+    @MethodSource("causalCases")
+    void theChunkKernelEqualsOneTokenAtATime(String isa, int group, int hs, int first, int tokens) {
+        NativeKernels.Variant v = variant(isa);
+        SplittableRandom rnd = new SplittableRandom(7L * first + tokens + hs);
+        int rows = first + tokens - 1;
+        float[] q = KernelTest.gaussian(rnd, tokens * group * hs, 1), k = KernelTest.gaussian(rnd, rows * hs, 1), val = KernelTest.gaussian(rnd, rows * hs, 1);
+        float scale = (float) (1 / Math.sqrt(hs));
+        for (boolean f16 : new boolean[] {false, true}) {
+            for (float softcap : new float[] {0, 30}) {
+                float[] chunk = new float[tokens * group * hs];
+                NativeKernels.attendCausal(v, MemorySegment.ofArray(q), tokens, group, hs, MemorySegment.ofArray(k), MemorySegment.ofArray(val), first,
+                        scale, softcap, f16, MemorySegment.ofArray(new float[(int) NativeKernels.causalScratch(tokens, group, first)]), MemorySegment.ofArray(chunk));
+                for (int t = 0; t < tokens; t++) {
+                    float[] one = new float[group * hs];
+                    NativeKernels.attend(v, MemorySegment.ofArray(Arrays.copyOfRange(q, t * group * hs, (t + 1) * group * hs)), group, hs,
+                            MemorySegment.ofArray(k), MemorySegment.ofArray(val), first + t, null, null, 0, 0, null, null, 0, scale, softcap, f16,
+                            MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, first + t)]), MemorySegment.ofArray(one), 0);
+                    assertThat(Arrays.copyOfRange(chunk, t * group * hs, (t + 1) * group * hs)).as("token %d (f16 %s, softcap %s)", t, f16, softcap).isEqualTo(one);
+                }
+            }
+        }
+    }
+
     /**
      * The attention kernel against the plain definition in double (scores, softmax, weighted
      * values), for group sizes, head sizes and lengths that leave partial tiles and partial 8-position runs;
