@@ -30,6 +30,7 @@ public final class Session {
     private long lastActivityMillis;
     /** The turns that can be taken back, newest first; one per mark of the cache (the same count, always). */
     private final ArrayDeque<TurnMark> marks = new ArrayDeque<>();
+    private final ArrayDeque<String> recentTurnIds = new ArrayDeque<>(); // newest first
     private long nextMarkSeq;
 
     // What the store holds for this session (maintained by SessionStore).
@@ -136,6 +137,17 @@ public final class Session {
         trimMarks();
     }
 
+    /** A turn ran on the session: its id is remembered among the last {@code keep} (newest first; see {@link #recentTurnIds}). */
+    public void turnRan(String turnId, int keep) {
+        recentTurnIds.addFirst(turnId);
+        while (recentTurnIds.size() > Math.max(1, keep)) recentTurnIds.removeLast();
+    }
+
+    /** The ids of the last turns run on the session, newest first (taken-back turns removed). */
+    public List<String> recentTurnIds() {
+        return List.copyOf(recentTurnIds);
+    }
+
     private void trimMarks() {
         while (marks.size() > cache.marks()) drop(marks.removeLast());
     }
@@ -163,6 +175,7 @@ public final class Session {
         List<TurnMark> undone = new ArrayList<>();
         for (int i = 0; i < turns; i++) {
             TurnMark m = marks.removeFirst();
+            recentTurnIds.remove(m.turnId());
             drop(m);
             undone.add(m);
         }
@@ -196,7 +209,7 @@ public final class Session {
         ChatTemplate template = conversation.template();
         return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
                 template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis,
-                cache.positionOffset(), cache.shifts(), cache.undoBytes(), undoableTurns().size());
+                cache.positionOffset(), cache.shifts(), cache.undoBytes(), undoableTurns().size(), recentTurnIds());
     }
 
     void restoreBookkeeping(SessionMeta meta) {
@@ -204,5 +217,7 @@ public final class Session {
                 meta.afterReply(), meta.pendingTokens());
         turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
+        recentTurnIds.clear();
+        recentTurnIds.addAll(meta.recentTurnIds());
     }
 }

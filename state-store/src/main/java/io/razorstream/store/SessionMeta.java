@@ -6,6 +6,8 @@ import io.razorstream.engine.kv.KvPrecision;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
@@ -15,12 +17,17 @@ import java.nio.charset.StandardCharsets;
  * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
  * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
  * the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo records
- * of the turns that can be taken back and their count (these written after the rest; absent from older records: read as none).
+ * of the turns that can be taken back and their count, and the ids of the last turns run on it, newest first (these written after
+ * the rest; absent from older records: read as none). The recent ids let a client that resends a whole conversation (the
+ * OpenAI protocol does) find where it and the session part.
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
                           String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts,
-                          long undoBytes, int undoableTurns) {
+                          long undoBytes, int undoableTurns, List<String> recentTurnIds) {
+    public SessionMeta {
+        recentTurnIds = List.copyOf(recentTurnIds);
+    }
 
     /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
     public long kvBytes(int headSize) {
@@ -48,12 +55,15 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         b.putLong(turnsApplied);
         b.putLong(lastActivityMillis);
         b.putInt(positionOffset).putInt(shifts).putLong(undoBytes).putInt(undoableTurns);
+        b.putInt(recentTurnIds.size());
+        for (String t : recentTurnIds) putString(b, t);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
 
     private int estimate() {
         int n = 256 + 4 * lastRole.length() + 4 * chatTemplate.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
                 + HeadSpecCodec.bytes(policy) + 4 * pendingTokens.length;
+        for (String t : recentTurnIds) n += 4 + 4 * t.length();
         return n;
     }
 
@@ -74,8 +84,10 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             int offset = b.hasRemaining() ? b.getInt() : 0, shifts = b.hasRemaining() ? b.getInt() : 0;
             long undoBytes = b.hasRemaining() ? b.getLong() : 0;
             int undoable = b.hasRemaining() ? b.getInt() : 0;
+            List<String> recent = new ArrayList<>();
+            for (int i = 0, n = b.hasRemaining() ? b.getInt() : 0; i < n; i++) recent.add(getString(b));
             return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
-                    turns, lastActivity, offset, shifts, undoBytes, undoable);
+                    turns, lastActivity, offset, shifts, undoBytes, undoable, recent);
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

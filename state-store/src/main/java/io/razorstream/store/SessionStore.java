@@ -332,7 +332,7 @@ public final class SessionStore {
         }
         SessionMeta m = meta(sessionId).orElseThrow(() -> new IllegalArgumentException("no session '" + sessionId + "'"));
         sha.update(new SessionMeta("", m.modelFingerprint(), m.profileFingerprint(), m.precision(), m.policy(), m.blockSize(), m.tokens(), m.promptEnd(),
-                m.chatTemplate(), m.pendingTokens(), m.lastRole(), m.afterReply(), 0, 0, m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns()).encode());
+                m.chatTemplate(), m.pendingTokens(), m.lastRole(), m.afterReply(), 0, 0, m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns(), List.of()).encode());
         byte[] data = SessionKeys.dataPrefix(sessionId), undo = SessionKeys.undoPrefix(sessionId);
         backend.scan(data, SessionKeys.after(data), (k, v) -> {
             sha.update(k, data.length, k.length - data.length);

@@ -4,6 +4,7 @@ import io.razorstream.app.broker.EmbeddedBroker;
 import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.app.config.ServiceSettings;
 import io.razorstream.app.grpc.GrpcServer;
+import io.razorstream.app.http.HttpApi;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.stream.CommittedReplies;
@@ -52,12 +53,13 @@ public final class RazorService implements AutoCloseable {
     private final List<AutoCloseable> closeInOrder = new ArrayList<>();
     private final KafkaStreams streams;
     private final String bootstrap;
-    private final int grpcPort;
+    private final int grpcPort, httpPort;
 
-    private RazorService(KafkaStreams streams, String bootstrap, int grpcPort) {
+    private RazorService(KafkaStreams streams, String bootstrap, int grpcPort, int httpPort) {
         this.streams = streams;
         this.bootstrap = bootstrap;
         this.grpcPort = grpcPort;
+        this.httpPort = httpPort;
     }
 
     public static RazorService start(ServiceConfig config) throws Exception {
@@ -108,7 +110,7 @@ public final class RazorService implements AutoCloseable {
             });
             ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
                     settings.maxReplyTokens(), s.turnTimeout(), timer, s.applicationId());
-            GrpcServer grpc = new GrpcServer(port, ctx);
+            GrpcServer grpc = new GrpcServer(s.bind(), port, ctx);
             streams.setStateListener((now, before) -> {
                 grpc.setServing(now == KafkaStreams.State.RUNNING);
                 if (now == KafkaStreams.State.RUNNING) log.info("stream processing: {} -> {}: serving", before, now);
@@ -125,9 +127,16 @@ public final class RazorService implements AutoCloseable {
             streams.start();
             grpc.start();
             resources.add(() -> grpc.shutdown(Duration.ofSeconds(30)));
-            RazorService service = new RazorService(streams, bootstrap, port);
+            HttpApi http = null;
+            if (s.httpPort() > 0) {
+                http = HttpApi.start(grpc.inProcessChannel(), model.path().getFileName().toString(), Files.getLastModifiedTime(model.path()).toMillis() / 1000,
+                        null, s.bind(), s.httpPort());
+                resources.add(http); // closed before gRPC
+            }
+            RazorService service = new RazorService(streams, bootstrap, port, http == null ? 0 : http.port());
             service.closeInOrder.addAll(resources.reversed());
-            log.info("RazorStream serving gRPC on port {} (advertised as {}), Kafka at {}", port, self, bootstrap);
+            log.info("RazorStream serving gRPC on {}:{} (advertised as {}){}, Kafka at {}", s.bind(), port, self,
+                    http == null ? "" : ", HTTP on " + s.bind() + ":" + http.port(), bootstrap);
             return service;
         } catch (Exception e) {
             for (AutoCloseable r : resources.reversed()) {
@@ -256,6 +265,11 @@ public final class RazorService implements AutoCloseable {
 
     public int grpcPort() {
         return grpcPort;
+    }
+
+    /** The OpenAI-compatible HTTP port, or 0 when it is off. */
+    public int httpPort() {
+        return httpPort;
     }
 
     public String bootstrapServers() {

@@ -203,7 +203,7 @@ class ChaosTest {
                     "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
                     "-cp", System.getProperty("java.class.path"), "io.razorstream.app.cli.Main", "serve",
                     "--data-dir", dataDir.toString(), "--grpc-port", String.valueOf(port),
-                    "--set", "engine.threads=2", "--set", "stream.threads=2", "--set", "turn.timeout=PT1M");
+                    "--set", "http.port=0", "--set", "engine.threads=2", "--set", "stream.threads=2", "--set", "turn.timeout=PT1M");
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(dataDir.getParent().toFile()).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
             pb.environment().keySet().removeIf(k -> k.startsWith("RAZORSTREAM_")); // only the flags above count

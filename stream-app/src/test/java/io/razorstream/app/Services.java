@@ -52,6 +52,7 @@ final class Services {
         Map<String, String> flags = new LinkedHashMap<>();
         flags.put("data.dir", dataDir.toString());
         flags.put("grpc.port", "0");
+        flags.put("http.port", "0"); // off unless a test asks for it (instances side by side would share 8080)
         flags.put("engine.threads", "2");
         flags.put("stream.threads", "2"); // every service test runs with several stream threads (issue 14)
         flags.put("application.id", appId);

@@ -100,6 +100,7 @@ final class BenchServiceCommand implements Callable<Integer> {
                 Map<String, String> overrides = new java.util.LinkedHashMap<>(settings);
                 overrides.put("data.dir", dir.toString());
                 overrides.put("grpc.port", "0");
+                overrides.putIfAbsent("http.port", "0");
                 service = RazorService.start(ServiceConfig.load(null, Map.of(), overrides));
                 service.awaitRunning(Duration.ofMinutes(2));
                 where = "localhost:" + service.grpcPort();

@@ -30,6 +30,8 @@ public final class ServiceConfig {
         key("profile", "", "head profile (JSON) of the model; empty: the model's own '<model>.heads.json' or a new profile");
         key("bootstrap.servers", "", "Kafka bootstrap servers; empty: start an embedded single-node broker in the data dir");
         key("grpc.port", "7070", "gRPC port (0: any free port)");
+        key("http.port", "8080", "OpenAI-compatible HTTP port (POST /v1/chat/completions, GET /v1/models, GET /metrics), on the same bind address as gRPC; 0: off");
+        key("bind", "", "address the gRPC and HTTP ports listen on; empty: 127.0.0.1 with the embedded broker (one local instance), 0.0.0.0 (all interfaces) with bootstrap.servers set");
         key("advertised.host", "localhost", "host name other instances use to reach this one's gRPC port (application.server)");
         key("data.dir", "razorstream-data", "state: the embedded broker's logs, Kafka Streams' RocksDB stores, the generated model");
         key("instance.id", "", "this instance's static group member id (unique per instance, e.g. the pod name); empty: made on first start, kept in DATA_DIR/instance.id");

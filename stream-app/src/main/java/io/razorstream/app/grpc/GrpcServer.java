@@ -1,8 +1,11 @@
 package io.razorstream.app.grpc;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -16,21 +19,32 @@ import java.util.concurrent.TimeUnit;
 /** The gRPC server: MemoryService, standard health checking and server reflection. */
 public final class GrpcServer implements AutoCloseable {
     private final Server server;
+    /** The same services in process, for the HTTP port: its calls take the gRPC path without a socket. */
+    private final Server inProcess;
+    private final String inProcessName = "razorstream-" + java.util.UUID.randomUUID();
     private final HealthStatusManager health = new HealthStatusManager();
     private final Forwarding forwarding = new Forwarding();
 
-    public GrpcServer(int port, ServiceContext ctx) {
-        this.server = NettyServerBuilder.forAddress(new InetSocketAddress(port))
-                .addService(ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(), Forwarding.interceptor()))
+    public GrpcServer(String bind, int port, ServiceContext ctx) {
+        io.grpc.ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(), Forwarding.interceptor());
+        this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port))
+                .addService(memory)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .build();
+        this.inProcess = InProcessServerBuilder.forName(inProcessName).addService(memory).build();
         setServing(false);
     }
 
     public GrpcServer start() throws IOException {
         server.start();
+        inProcess.start();
         return this;
+    }
+
+    /** A channel to this server's services in process (close it when done). */
+    public ManagedChannel inProcessChannel() {
+        return InProcessChannelBuilder.forName(inProcessName).build();
     }
 
     public int port() {
@@ -47,13 +61,16 @@ public final class GrpcServer implements AutoCloseable {
     /** Stops accepting calls, lets calls in flight finish for up to {@code grace}, then cancels the rest. */
     public void shutdown(Duration grace) {
         health.enterTerminalState();
+        inProcess.shutdown();
         server.shutdown();
         try {
             if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
                 server.shutdownNow();
                 server.awaitTermination(5, TimeUnit.SECONDS);
             }
+            inProcess.shutdownNow();
         } catch (InterruptedException e) {
+            inProcess.shutdownNow();
             server.shutdownNow();
             Thread.currentThread().interrupt();
         }

@@ -27,6 +27,7 @@ import io.razorstream.proto.v1.RollbackResponse;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.store.SessionMeta;
 import org.apache.kafka.streams.state.HostInfo;
 
 import java.nio.charset.StandardCharsets;
@@ -121,7 +122,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             // One event: the owner applies every turn or none.
             ReplyEvent r = gateway.await(gateway.submit(event, null));
             if (!r.getError().isEmpty()) throw StatusMapping.ofReply(r).asRuntimeException();
-            out.onNext(AppendTurnsResponse.newBuilder().setAppended(r.getTurnsApplied()).setCache(r.getCache()).setPrefillMicros(r.getPrefillMicros()).build());
+            out.onNext(AppendTurnsResponse.newBuilder().setAppended(r.getTurnsApplied()).setCache(r.getCache()).setPrefillMicros(r.getPrefillMicros()).setPromptTokens(r.getPromptTokens()).build());
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);
@@ -184,8 +185,9 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             String problem = TurnValidation.sessionIdProblem(req.getSessionId());
             if (problem != null) throw SessionQueries.invalid(problem);
             if (forwardedToOwner(req.getSessionId(), out, stub -> stub.getSession(req))) return;
-            out.onNext(queries.info(queries.meta(req.getSessionId())
-                    .orElseThrow(() -> io.grpc.Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException())));
+            SessionMeta meta = queries.meta(req.getSessionId())
+                    .orElseThrow(() -> io.grpc.Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
+            out.onNext(req.getIncludeRecentTurns() ? queries.infoWithRecentTurns(meta) : queries.info(meta));
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);

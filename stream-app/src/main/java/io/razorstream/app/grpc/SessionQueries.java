@@ -3,8 +3,10 @@ package io.razorstream.app.grpc;
 import io.grpc.Status;
 import io.razorstream.app.stream.CacheFigures;
 import io.razorstream.app.stream.RazorTopology;
+import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ListSessionsRequest;
 import io.razorstream.proto.v1.ListSessionsResponse;
+import io.razorstream.proto.v1.RecentTurn;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.store.ReadOnlyStreamsBackend;
 import io.razorstream.store.SessionMeta;
@@ -57,6 +59,17 @@ final class SessionQueries {
     /** A session of this instance's store, or empty. */
     Optional<SessionMeta> meta(String sessionId) {
         return localStore().meta(sessionId);
+    }
+
+    /** As {@link #info(SessionMeta)}, with the session's recent turns and their replies (newest first). */
+    SessionInfo infoWithRecentTurns(SessionMeta m) {
+        SessionInfo.Builder b = info(m).toBuilder();
+        SessionStore store = localStore();
+        for (String turnId : m.recentTurnIds()) {
+            store.appliedTurn(m.sessionId(), turnId).filter(t -> !t.rolledBack()).ifPresent(t -> b.addRecentTurns(RecentTurn.newBuilder().setTurnId(turnId)
+                    .setReplied(t.finishReason() != FinishReason.FINISH_REASON_NO_REPLY_VALUE).setReply(t.reply())));
+        }
+        return b.build();
     }
 
     SessionInfo info(SessionMeta m) {

@@ -61,6 +61,7 @@ public final class TurnRunner {
         Decoder.Request request = Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
         Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece));
         if (undo > 0) session.turnMarked(turnId, role, text, reply, before);
+        session.turnRan(turnId, undoTurns + 1);
         Decoder.Reply r = turn.reply();
         if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0, turn.shiftedTokens());
         return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos(),

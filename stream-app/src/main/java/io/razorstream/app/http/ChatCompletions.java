@@ -1,0 +1,301 @@
+package io.razorstream.app.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.razorstream.proto.v1.AppendTurnsRequest;
+import io.razorstream.proto.v1.AppendTurnsResponse;
+import io.razorstream.proto.v1.ChatDone;
+import io.razorstream.proto.v1.ChatRequest;
+import io.razorstream.proto.v1.ChatResponse;
+import io.razorstream.proto.v1.DeleteSessionRequest;
+import io.razorstream.proto.v1.FinishReason;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.GetSessionRequest;
+import io.razorstream.proto.v1.MemoryServiceGrpc.MemoryServiceBlockingStub;
+import io.razorstream.proto.v1.RecentTurn;
+import io.razorstream.proto.v1.Role;
+import io.razorstream.proto.v1.RollbackRequest;
+import io.razorstream.proto.v1.SessionInfo;
+import io.razorstream.proto.v1.Turn;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * {@code POST /v1/chat/completions}: an OpenAI chat request becomes turns of a session, sent through the same gRPC
+ * service (in process) as every other call, so the turns are Kafka events whatever door they came in by.
+ *
+ * <p>The session is named by the {@code X-Session-Id} header (or a {@code session_id} body field); the message list is
+ * matched against it ({@link HistoryMatch}) and only what it lacks is prefilled. Without a session id the request is a
+ * one-off: its own session, deleted afterwards.
+ */
+final class ChatCompletions {
+    static final String SESSION_HEADER = "X-Session-Id";
+
+    private final MemoryServiceBlockingStub service;
+    private final ObjectMapper json;
+    private final String modelName;
+
+    ChatCompletions(MemoryServiceBlockingStub service, ObjectMapper json, String modelName) {
+        this.service = service;
+        this.json = json;
+        this.modelName = modelName;
+    }
+
+    /** A parsed request: what to send and how to answer. */
+    record Request(List<HistoryMatch.Message> messages, GenerationParams params, boolean stream, boolean includeUsage, String sessionId) {}
+
+    /** What a completed turn gives the client. */
+    record Answer(String turnId, String text, int promptTokens, int completionTokens, long cachedTokens, FinishReason finish) {}
+
+    /** Receives the reply text as it is generated (streamed requests). */
+    interface Deltas {
+        void delta(String text) throws IOException;
+    }
+
+    Request parse(String body, String sessionHeader) {
+        JsonNode root;
+        try {
+            root = json.readTree(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw ApiError.invalid("the request body is not JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");
+        JsonNode model = root.get("model");
+        if (model != null && !model.isNull() && !servedName(model.asText())) {
+            throw new ApiError(404, "not_found_error", "model_not_found", "the model '" + model.asText() + "' does not exist; this server serves '" + modelName + "'");
+        }
+        if (root.path("n").asInt(1) != 1) throw ApiError.invalid("n must be 1: one answer per request");
+        for (String unsupported : new String[] {"tools", "functions", "tool_choice"}) {
+            if (root.hasNonNull(unsupported) && !(root.get(unsupported).isArray() && root.get(unsupported).isEmpty())) {
+                throw ApiError.invalid("'" + unsupported + "' is not supported: this server answers with text only");
+            }
+        }
+        if (root.path("logprobs").asBoolean(false)) throw ApiError.invalid("logprobs are not supported");
+        String format = root.path("response_format").path("type").asText("text");
+        if (!format.equals("text")) throw ApiError.invalid("response_format '" + format + "' is not supported: only text");
+
+        JsonNode list = root.get("messages");
+        if (list == null || !list.isArray() || list.isEmpty()) throw ApiError.invalid("messages must be a non-empty array");
+        List<HistoryMatch.Message> messages = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), i));
+        if (messages.getLast().role().equals("assistant")) {
+            throw ApiError.invalid("the last message is the assistant's: there is nothing to answer (end the list with a user message)");
+        }
+
+        GenerationParams.Builder p = GenerationParams.newBuilder();
+        JsonNode max = root.hasNonNull("max_completion_tokens") ? root.get("max_completion_tokens") : root.get("max_tokens");
+        if (max != null && !max.isNull()) p.setMaxTokens(positiveInt(max, "max_tokens"));
+        if (root.hasNonNull("temperature")) p.setTemperature((float) number(root.get("temperature"), "temperature"));
+        if (root.hasNonNull("top_p")) p.setTopP((float) number(root.get("top_p"), "top_p"));
+        if (root.hasNonNull("top_k")) p.setTopK((int) number(root.get("top_k"), "top_k"));
+        if (root.hasNonNull("min_p")) p.setMinP((float) number(root.get("min_p"), "min_p"));
+        if (root.hasNonNull("repeat_penalty")) p.setRepeatPenalty((float) number(root.get("repeat_penalty"), "repeat_penalty"));
+        if (root.hasNonNull("seed")) p.setSeed((long) number(root.get("seed"), "seed"));
+        JsonNode stop = root.get("stop");
+        if (stop != null && stop.isTextual()) p.addStop(stop.asText());
+        else if (stop != null && stop.isArray()) stop.forEach(s -> p.addStop(s.asText()));
+        else if (stop != null && !stop.isNull()) throw ApiError.invalid("stop must be a string or an array of strings");
+
+        String session = sessionHeader != null && !sessionHeader.isBlank() ? sessionHeader : root.path("session_id").asText("");
+        return new Request(messages, p.build(), root.path("stream").asBoolean(false), root.path("stream_options").path("include_usage").asBoolean(false),
+                session.isBlank() ? null : session);
+    }
+
+    boolean servedName(String name) {
+        return name.equals(modelName) || name.equals(modelName.replaceFirst("\\.gguf$", ""));
+    }
+
+    private static HistoryMatch.Message message(JsonNode m, int index) {
+        String where = "messages[" + index + "]";
+        if (!m.isObject()) throw ApiError.invalid(where + " must be an object");
+        String role = m.path("role").asText("");
+        role = switch (role) {
+            case "system", "developer" -> "system";
+            case "user", "assistant" -> role;
+            case "tool", "function" -> throw ApiError.invalid(where + ": role '" + role + "' is not supported (no tool calls)");
+            default -> throw ApiError.invalid(where + ": role must be system, developer, user or assistant, got '" + role + "'");
+        };
+        JsonNode content = m.get("content");
+        if (content != null && content.isTextual()) return new HistoryMatch.Message(role, content.asText());
+        if (content != null && content.isArray()) {
+            StringBuilder text = new StringBuilder();
+            for (JsonNode part : content) {
+                if (!part.path("type").asText().equals("text")) {
+                    throw ApiError.invalid(where + ": content part of type '" + part.path("type").asText() + "' is not supported (text only)");
+                }
+                text.append(part.path("text").asText());
+            }
+            return new HistoryMatch.Message(role, text.toString());
+        }
+        throw ApiError.invalid(where + ": content must be a string or an array of text parts");
+    }
+
+    private static double number(JsonNode n, String name) {
+        if (!n.isNumber()) throw ApiError.invalid(name + " must be a number, got " + n);
+        return n.asDouble();
+    }
+
+    private static int positiveInt(JsonNode n, String name) {
+        if (!n.canConvertToInt() || n.asInt() < 1) throw ApiError.invalid(name + " must be a whole number >= 1, got " + n);
+        return n.asInt();
+    }
+
+    /** Runs the request on its session; {@code deltas} (or null) gets the reply as it is generated. */
+    Answer run(Request req, Deltas deltas) throws IOException {
+        boolean oneOff = req.sessionId() == null;
+        String session = oneOff ? "oai-once-" + UUID.randomUUID() : req.sessionId();
+        try {
+            return runOn(session, oneOff, req, deltas);
+        } finally {
+            if (oneOff) {
+                try {
+                    service.deleteSession(DeleteSessionRequest.newBuilder().setSessionId(session).build());
+                } catch (StatusRuntimeException ignored) { // expiry deletes it later
+                }
+            }
+        }
+    }
+
+    private Answer runOn(String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
+        List<HistoryMatch.Message> messages = req.messages();
+        SessionInfo info = oneOff ? null : sessionOrNull(session);
+        HistoryMatch.Plan plan;
+        try {
+            plan = HistoryMatch.plan(messages, info == null ? null : recent(info), info == null ? 0 : info.getCache().getUndoableTurns(), session);
+        } catch (HistoryMatch.Conflict e) {
+            throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getMessage());
+        }
+        long cached = info == null ? 0 : info.getCache().getTokens();
+        if (plan.rollback() > 0) {
+            cached = service.rollback(RollbackRequest.newBuilder().setSessionId(session).setTurns(plan.rollback())
+                    .setTurnId("oai-rollback-" + UUID.randomUUID()).build()).getCache().getTokens();
+        }
+        HistoryMatch.Message last = messages.getLast();
+        if (plan.answeredTurnId() != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
+            ChatDone done = chat(session, plan.answeredTurnId(), last, req.params(), null);
+            if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
+            return new Answer(done.getTurnId(), done.getText(), done.getPromptTokens(), done.getCompletionTokens(), 0, done.getFinishReason());
+        }
+        List<String> hashes = HistoryMatch.prefixHashes(messages);
+        int prompt = 0;
+        if (plan.sendFrom() < messages.size() - 1) {
+            AppendTurnsRequest.Builder append = AppendTurnsRequest.newBuilder().setSessionId(session);
+            for (int i = plan.sendFrom(); i < messages.size() - 1; i++) {
+                HistoryMatch.Message m = messages.get(i);
+                append.addTurns(Turn.newBuilder().setRole(role(m.role())).setText(m.content()).setTurnId(HistoryMatch.turnId(hashes.get(i), unique())));
+            }
+            AppendTurnsResponse r = service.appendTurns(append.build());
+            prompt += r.getPromptTokens();
+        }
+        ChatDone done = chat(session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas);
+        return new Answer(done.getTurnId(), done.getText(), prompt + done.getPromptTokens(), done.getCompletionTokens(), cached, done.getFinishReason());
+    }
+
+    /** One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call. */
+    private ChatDone chat(String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas) throws IOException {
+        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setRole(role(m.role())).setText(m.content()).setParams(params).build();
+        Context.CancellableContext call = Context.current().withCancellation();
+        Context previous = call.attach();
+        try {
+            Iterator<ChatResponse> it = service.chat(req);
+            while (it.hasNext()) {
+                ChatResponse r = it.next();
+                if (r.hasDone()) return r.getDone();
+                if (deltas != null) deltas.delta(r.getDelta());
+            }
+            throw Status.INTERNAL.withDescription("the reply ended without its final message").asRuntimeException();
+        } catch (IOException e) {
+            call.cancel(e);
+            throw e;
+        } finally {
+            call.detach(previous);
+            call.cancel(null);
+        }
+    }
+
+    private SessionInfo sessionOrNull(String session) {
+        try {
+            return service.getSession(GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.NOT_FOUND) return null;
+            throw e;
+        }
+    }
+
+    private static List<HistoryMatch.Recent> recent(SessionInfo info) {
+        List<HistoryMatch.Recent> out = new ArrayList<>();
+        for (RecentTurn t : info.getRecentTurnsList()) out.add(new HistoryMatch.Recent(t.getTurnId(), t.getReplied(), t.getReply()));
+        return out;
+    }
+
+    private static Role role(String role) {
+        return switch (role) {
+            case "system" -> Role.ROLE_SYSTEM;
+            case "assistant" -> Role.ROLE_ASSISTANT;
+            default -> Role.ROLE_USER;
+        };
+    }
+
+    private static String unique() {
+        return Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE).substring(0, 12);
+    }
+
+    // ---- the protocol's JSON ----
+
+    static String finishReason(FinishReason f) {
+        return switch (f) {
+            case FINISH_REASON_LENGTH, FINISH_REASON_CONTEXT_FULL -> "length";
+            default -> "stop";
+        };
+    }
+
+    ObjectNode completion(Answer a, String id, long created, String session) {
+        ObjectNode root = json.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created).put("model", modelName);
+        ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+        choice.putObject("message").put("role", "assistant").put("content", a.text());
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason(a.finish()));
+        root.set("usage", usage(a));
+        if (session != null) root.put("session_id", session);
+        return root;
+    }
+
+    ObjectNode usage(Answer a) {
+        ObjectNode u = json.createObjectNode().put("prompt_tokens", a.promptTokens()).put("completion_tokens", a.completionTokens())
+                .put("total_tokens", a.promptTokens() + a.completionTokens());
+        u.putObject("prompt_tokens_details").put("cached_tokens", Math.max(0, a.cachedTokens()));
+        return u;
+    }
+
+    /** One streamed chunk: a delta (role and/or content; both null for the final one), a finish reason or null. */
+    ObjectNode chunk(String id, long created, String role, String content, String finish) {
+        ObjectNode root = json.createObjectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", modelName);
+        ArrayNode choices = root.putArray("choices");
+        ObjectNode choice = choices.addObject().put("index", 0);
+        ObjectNode delta = choice.putObject("delta");
+        if (role != null) delta.put("role", role);
+        if (content != null) delta.put("content", content);
+        choice.putNull("logprobs");
+        if (finish == null) choice.putNull("finish_reason");
+        else choice.put("finish_reason", finish);
+        return root;
+    }
+
+    /** Writes one server-sent event and flushes it to the client. */
+    static void event(OutputStream out, String data) throws IOException {
+        out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+}

@@ -1,0 +1,176 @@
+package io.razorstream.app.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.razorstream.proto.v1.MemoryServiceGrpc;
+import jakarta.servlet.http.HttpServletResponse;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} (JSON or server-sent events), {@code GET /v1/models},
+ * {@code GET /health} and, when given, {@code GET /metrics} (Prometheus text). Every call goes to the gRPC service in
+ * process, so turns take the one path into a session. Javalin (on Jetty) because it is small, embeds in a few lines,
+ * streams a response with plain blocking writes, and is well kept; see docs/HTTP.md.
+ */
+public final class HttpApi implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    /** A non-streamed answer can take minutes of prefill: the connection must not time out under it. */
+    private static final Duration IDLE_TIMEOUT = Duration.ofMinutes(15);
+
+    private final Javalin app;
+    private final ManagedChannel channel;
+    private final ObjectMapper json = new ObjectMapper();
+    private final ChatCompletions chat;
+    private final String modelName;
+    private final long modelCreated;
+    private final Supplier<String> metrics;
+
+    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port) {
+        this.channel = channel;
+        this.modelName = modelName;
+        this.modelCreated = modelCreated;
+        this.metrics = metrics;
+        this.chat = new ChatCompletions(MemoryServiceGrpc.newBlockingStub(channel), json, modelName);
+        this.app = Javalin.create(config -> {
+            config.startup.showJavalinBanner = false;
+            config.jetty.addConnector((server, http) -> {
+                ServerConnector c = new ServerConnector(server, new HttpConnectionFactory(http));
+                c.setHost(host);
+                c.setPort(port);
+                c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+                return c;
+            });
+            config.routes.post("/v1/chat/completions", this::chatCompletions);
+            config.routes.get("/v1/models", this::models);
+            config.routes.get("/v1/models/{model}", this::model);
+            config.routes.get("/health", ctx -> ctx.json(json.createObjectNode().put("status", "ok")));
+            if (metrics != null) config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.get()));
+            config.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
+            config.routes.exception(StatusRuntimeException.class, (e, ctx) -> error(ctx, ApiError.of(e)));
+            config.routes.exception(Exception.class, (e, ctx) -> {
+                log.error("HTTP {} {} failed", ctx.method(), ctx.path(), e);
+                error(ctx, new ApiError(500, "server_error", null, e.toString()));
+            });
+            config.routes.error(404, ctx -> {
+                if (!ctx.path().startsWith("/v1/models/")) error(ctx, new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
+            });
+            config.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", null, "method " + ctx.method() + " not allowed on " + ctx.path())));
+        });
+    }
+
+    /** Starts listening on {@code host:port}; calls go to {@code channel} (closed with this). */
+    public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port) {
+        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port);
+        api.app.start();
+        log.info("OpenAI-compatible HTTP on {}:{} (POST /v1/chat/completions, GET /v1/models{})", host, port, metrics == null ? "" : ", GET /metrics");
+        return api;
+    }
+
+    private void chatCompletions(Context ctx) throws IOException {
+        ChatCompletions.Request req = chat.parse(ctx.body(), ctx.header(ChatCompletions.SESSION_HEADER));
+        if (req.sessionId() != null) ctx.header(ChatCompletions.SESSION_HEADER, req.sessionId());
+        String id = "chatcmpl-" + UUID.randomUUID();
+        long created = System.currentTimeMillis() / 1000;
+        if (!req.stream()) {
+            ChatCompletions.Answer a = chat.run(req, null);
+            ctx.contentType("application/json").result(json.writeValueAsString(chat.completion(a, id, created, req.sessionId())));
+            return;
+        }
+        // Server-sent events. The status and headers go with the first event, so an error before any text is still a plain error response.
+        HttpServletResponse res = ctx.res();
+        OutputStream[] out = {null};
+        ChatCompletions.Deltas deltas = text -> {
+            if (out[0] == null) out[0] = openEvents(res, id, created);
+            if (!text.isEmpty()) ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, text, null)));
+        };
+        try {
+            ChatCompletions.Answer a = chat.run(req, deltas);
+            deltas.delta("");
+            ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()))));
+            if (req.includeUsage()) {
+                ObjectNode usage = chat.chunk(id, created, null, null, null);
+                usage.putArray("choices");
+                usage.set("usage", chat.usage(a));
+                ChatCompletions.event(out[0], json.writeValueAsString(usage));
+            }
+            ChatCompletions.event(out[0], "[DONE]");
+        } catch (ApiError | StatusRuntimeException e) {
+            if (out[0] == null) throw e;
+            ApiError err = e instanceof ApiError a ? a : ApiError.of((StatusRuntimeException) e);
+            ChatCompletions.event(out[0], json.writeValueAsString(errorBody(err))); // the stream is under way: the error is its last event
+        }
+    }
+
+    private OutputStream openEvents(HttpServletResponse res, String id, long created) throws IOException {
+        res.setStatus(200);
+        res.setContentType("text/event-stream");
+        res.setCharacterEncoding("utf-8");
+        res.setHeader("Cache-Control", "no-cache");
+        OutputStream out = res.getOutputStream();
+        ChatCompletions.event(out, json.writeValueAsString(chat.chunk(id, created, "assistant", "", null)));
+        return out;
+    }
+
+    private void models(Context ctx) throws IOException {
+        ObjectNode root = json.createObjectNode().put("object", "list");
+        root.putArray("data").add(modelObject());
+        ctx.contentType("application/json").result(json.writeValueAsString(root));
+    }
+
+    private void model(Context ctx) throws IOException {
+        if (!chat.servedName(ctx.pathParam("model"))) {
+            throw new ApiError(404, "not_found_error", "model_not_found", "the model '" + ctx.pathParam("model") + "' does not exist; this server serves '" + modelName + "'");
+        }
+        ctx.contentType("application/json").result(json.writeValueAsString(modelObject()));
+    }
+
+    private ObjectNode modelObject() {
+        return json.createObjectNode().put("id", modelName).put("object", "model").put("created", modelCreated).put("owned_by", "razorstream");
+    }
+
+    private ObjectNode errorBody(ApiError e) {
+        ObjectNode root = json.createObjectNode();
+        ObjectNode err = root.putObject("error").put("message", e.getMessage()).put("type", e.type);
+        err.putNull("param");
+        if (e.code == null) err.putNull("code");
+        else err.put("code", e.code);
+        return root;
+    }
+
+    private void error(Context ctx, ApiError e) {
+        try {
+            ctx.status(e.status).contentType("application/json").result(json.writeValueAsString(errorBody(e)));
+        } catch (IOException io) {
+            throw new java.io.UncheckedIOException(io);
+        }
+    }
+
+    public int port() {
+        return ((ServerConnector) app.jettyServer().server().getConnectors()[0]).getLocalPort();
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+        channel.shutdown();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
