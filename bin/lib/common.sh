@@ -62,6 +62,19 @@ razorstream_ensure_maven() {
 
 # kcat (a plain Kafka command-line client) for the test that produces a turn the way shell users do.
 # Optional: when it cannot be installed, that test uses a Java producer instead and says so.
+# The official openai npm package for the HTTP API's client test (stream-app/src/test/node); optional: the test
+# skips with the reason when it is missing.
+razorstream_try_openai_client() {
+  local dir="$1/stream-app/src/test/node"
+  if [ -d "$dir/node_modules/openai" ]; then return 0; fi
+  if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    echo "razorstream: node/npm not found; the openai client test will be skipped." >&2
+    return 0
+  fi
+  echo "razorstream: installing the openai npm package (for the HTTP API's client test)..." >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || echo "razorstream: npm install failed; the openai client test will be skipped." >&2
+}
+
 razorstream_try_kcat() {
   if command -v kcat >/dev/null 2>&1; then return 0; fi
   echo "razorstream: installing kcat (optional, for the Kafka shell-client test)..." >&2

@@ -31,6 +31,8 @@ public final class HttpApi implements AutoCloseable {
     /** A non-streamed answer can take minutes of prefill: the connection must not time out under it. */
     private static final Duration IDLE_TIMEOUT = Duration.ofMinutes(15);
 
+    private static final String ANSWERED = "razorstream.error-answered";
+
     private final Javalin app;
     private final ManagedChannel channel;
     private final ObjectMapper json = new ObjectMapper();
@@ -66,7 +68,7 @@ public final class HttpApi implements AutoCloseable {
                 error(ctx, new ApiError(500, "server_error", null, e.toString()));
             });
             config.routes.error(404, ctx -> {
-                if (!ctx.path().startsWith("/v1/models/")) error(ctx, new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null) error(ctx, new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
             });
             config.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", null, "method " + ctx.method() + " not allowed on " + ctx.path())));
         });
@@ -152,6 +154,7 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void error(Context ctx, ApiError e) {
+        ctx.attribute(ANSWERED, Boolean.TRUE); // the status handlers leave an answered error alone
         try {
             ctx.status(e.status).contentType("application/json").result(json.writeValueAsString(errorBody(e)));
         } catch (IOException io) {

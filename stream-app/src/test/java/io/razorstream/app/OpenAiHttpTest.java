@@ -1,0 +1,165 @@
+package io.razorstream.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.razorstream.app.broker.EmbeddedBroker;
+import io.razorstream.proto.v1.ChatDone;
+import io.razorstream.proto.v1.ChatRequest;
+import io.razorstream.proto.v1.ChatResponse;
+import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.GetSessionRequest;
+import io.razorstream.proto.v1.ListSessionsRequest;
+import io.razorstream.proto.v1.MemoryServiceGrpc;
+import io.razorstream.proto.v1.SessionInfo;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The OpenAI-compatible HTTP API driven by the official {@code openai} npm package (installed by bin/test): a plain and a
+ * streamed completion, a three-turn conversation sent the stateless way (each request prefills only its new message:
+ * the usage equals what the same turns cost through gRPC Chat on a session of their own), and an edited last message,
+ * which takes the old one back (the session then equals one that never had it).
+ */
+class OpenAiHttpTest {
+    static final Path CLIENT = Path.of("src/test/node");
+    static final String MODEL = "synth-retrieval.gguf";
+    @TempDir
+    static Path dataDir;
+    static RazorService service;
+    static ManagedChannel channel;
+    static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void start() throws Exception {
+        service = Services.start(dataDir, null, "razorstream", Map.of("http.port", String.valueOf(EmbeddedBroker.freePort())));
+        channel = Services.channel(service);
+        stub = MemoryServiceGrpc.newBlockingStub(channel);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (channel != null) channel.shutdownNow();
+        if (service != null) service.close();
+    }
+
+    static String base() {
+        return "http://127.0.0.1:" + service.httpPort() + "/v1";
+    }
+
+    /** One gRPC Chat turn, greedy, at most {@code tokens} tokens. */
+    static ChatDone chat(String session, String text, int tokens) {
+        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setText(text)
+                .setParams(GenerationParams.newBuilder().setMaxTokens(tokens)).build());
+        ChatDone done = null;
+        while (it.hasNext()) {
+            ChatResponse r = it.next();
+            if (r.hasDone()) done = r.getDone();
+        }
+        return done;
+    }
+
+    static SessionInfo session(String id) {
+        return stub.getSession(GetSessionRequest.newBuilder().setSessionId(id).build());
+    }
+
+    @Test
+    void theOpenAiPackageTalksToIt() throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(CLIENT.resolve("node_modules/openai")),
+                "the openai npm package is not installed in " + CLIENT + " (bin/test installs it with npm; Node 20 and the npm registry are needed)");
+        Process p = new ProcessBuilder("node", "openai-client.mjs", base(), MODEL, "web-1").directory(CLIENT.toFile()).redirectErrorStream(false).start();
+        String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        assertThat(p.exitValue()).as("node client failed:\n%s", stderr).isZero();
+        JsonNode out = JSON.readTree(stdout);
+
+        // One-off requests: the constructed model recalls the code; streamed and not streamed agree, usage included.
+        assertThat(out.at("/plain/content").asText()).startsWith("K7Q2");
+        assertThat(out.at("/plain/object").asText()).isEqualTo("chat.completion");
+        assertThat(out.at("/plain/finish").asText()).isEqualTo("length");
+        assertThat(out.at("/plain/usage/completion_tokens").asInt()).isEqualTo(8);
+        assertThat(out.at("/streamed/content").asText()).isEqualTo(out.at("/plain/content").asText());
+        assertThat(out.at("/streamed/usage")).isEqualTo(out.at("/plain/usage"));
+        assertThat(out.at("/streamed/finish").asText()).isEqualTo("length");
+        assertThat(out.at("/streamed/chunks").asInt()).as("a chunk per token or so, not one at the end").isGreaterThanOrEqualTo(5);
+        // ... and their sessions are gone.
+        assertThat(stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1000).build()).getSessionsList())
+                .noneMatch(s -> s.getSessionId().startsWith("oai-once-"));
+
+        // The stateless conversation costs what the same turns cost on a session of their own through gRPC.
+        String[] turns = {"My name is Ada. Remember the code #", " Tell me the code again #", " Once more, the code is #"};
+        for (int i = 0; i < turns.length; i++) {
+            ChatDone ref = chat("ref-1", turns[i], 6);
+            JsonNode got = out.at("/conversation/" + i);
+            assertThat(got.at("/content").asText()).as("turn %d", i + 1).isEqualTo(ref.getText());
+            assertThat(got.at("/usage/prompt_tokens").asInt()).as("turn %d prefills only its own message", i + 1).isEqualTo(ref.getPromptTokens());
+            assertThat(got.at("/usage/completion_tokens").asInt()).isEqualTo(ref.getCompletionTokens());
+        }
+        assertThat(out.at("/conversation/2/usage/prompt_tokens_details/cached_tokens").asLong()).as("the session's tokens before the turn")
+                .isGreaterThan(out.at("/conversation/0/usage/prompt_tokens").asLong());
+
+        // The edited last message: the old one is taken back, the new one answered; the session equals one that never had the old one.
+        chat("ref-2", turns[0], 6);
+        chat("ref-2", turns[1], 6);
+        ChatDone ref = chat("ref-2", " Edited: what was the code? #", 6);
+        assertThat(out.at("/edited/content").asText()).isEqualTo(ref.getText());
+        assertThat(out.at("/edited/usage/prompt_tokens").asInt()).isEqualTo(ref.getPromptTokens());
+        assertThat(session("web-1").getCache().getTokens()).isEqualTo(session("ref-2").getCache().getTokens());
+
+        // Errors in the protocol's shape, as the package's typed errors.
+        assertThat(out.at("/unknownModel/status").asInt()).isEqualTo(404);
+        assertThat(out.at("/unknownModel/code").asText()).isEqualTo("model_not_found");
+        assertThat(out.at("/noMessages/status").asInt()).isEqualTo(400);
+        assertThat(out.at("/noMessages/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(out.at("/models").toString()).contains(MODEL);
+    }
+
+    /** A list that parts from the session further back than it can take back is refused (409), and the session is left as it was. */
+    @Test
+    void aListThatCannotContinueTheSessionIsAConflict() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String first = "{\"model\":\"" + MODEL + "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"one #\"}]}";
+        for (String sid : new String[] {"web-2"}) {
+            HttpResponse<String> r = post(http, sid, first);
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        }
+        chat("web-2", " a turn sent through gRPC #", 3); // not through this API: the list below cannot reach past it
+        long tokens = session("web-2").getCache().getTokens();
+        HttpResponse<String> r = post(http, "web-2", "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\"other #\"}]}");
+        assertThat(r.statusCode()).isEqualTo(409);
+        JsonNode err = JSON.readTree(r.body()).path("error");
+        assertThat(err.path("code").asText()).isEqualTo("session_history_conflict");
+        assertThat(err.path("message").asText()).contains("web-2");
+        assertThat(session("web-2").getCache().getTokens()).isEqualTo(tokens);
+
+        HttpResponse<String> bad = post(http, "web-2", "{not json");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(bad.body()).at("/error/type").asText()).isEqualTo("invalid_request_error");
+        HttpResponse<String> nowhere = http.send(HttpRequest.newBuilder(URI.create(base() + "/nowhere")).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(nowhere.statusCode()).isEqualTo(404);
+        assertThat(JSON.readTree(nowhere.body()).at("/error/type").asText()).isEqualTo("not_found_error");
+    }
+
+    static HttpResponse<String> post(HttpClient http, String session, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(base() + "/chat/completions")).header("Content-Type", "application/json")
+                .header("X-Session-Id", session).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+}
