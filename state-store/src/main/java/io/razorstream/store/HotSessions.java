@@ -10,11 +10,12 @@ import java.util.Map;
  * again from it, bit for bit.
  */
 public final class HotSessions {
-    private record Entry(Session session, long bytes) {}
+    /** Measured when put (on the session's own thread), so that reading the totals never touches a cache another thread changes. */
+    private record Entry(Session session, long bytes, long kvBytes, long fullKvBytes) {}
 
     private final long budgetBytes;
     private final LinkedHashMap<String, Entry> lru = new LinkedHashMap<>(16, 0.75f, true);
-    private long bytes;
+    private long bytes, kvBytes, fullKvBytes;
 
     public HotSessions(long budgetBytes) {
         if (budgetBytes < 0) throw new IllegalArgumentException("budget must be >= 0");
@@ -32,21 +33,40 @@ public final class HotSessions {
      * budget holds (a session larger than the whole budget is not kept at all).
      */
     public synchronized void put(Session session) {
-        Entry old = lru.remove(session.id());
-        if (old != null) bytes -= old.bytes();
+        drop(lru.remove(session.id()));
         long size = session.cache().heapBytes();
         if (size > budgetBytes) return; // would push out everything else and then itself
-        lru.put(session.id(), new Entry(session, size));
-        bytes += size;
+        Entry e = new Entry(session, size, session.cache().bytesInUse(), session.cache().fullBytes());
+        lru.put(session.id(), e);
+        bytes += e.bytes();
+        kvBytes += e.kvBytes();
+        fullKvBytes += e.fullKvBytes();
         for (Iterator<Map.Entry<String, Entry>> it = lru.entrySet().iterator(); bytes > budgetBytes && it.hasNext(); ) {
-            bytes -= it.next().getValue().bytes();
+            Entry oldest = it.next().getValue();
             it.remove();
+            drop(oldest);
         }
     }
 
+    private void drop(Entry e) {
+        if (e == null) return;
+        bytes -= e.bytes();
+        kvBytes -= e.kvBytes();
+        fullKvBytes -= e.fullKvBytes();
+    }
+
     public synchronized void remove(String sessionId) {
-        Entry e = lru.remove(sessionId);
-        if (e != null) bytes -= e.bytes();
+        drop(lru.remove(sessionId));
+    }
+
+    /** KV bytes the hot sessions' caches keep (as KvCache.bytesInUse counts them). */
+    public synchronized long kvBytes() {
+        return kvBytes;
+    }
+
+    /** What ordinary caches of the same tokens would keep (KvCache.fullBytes). */
+    public synchronized long fullKvBytes() {
+        return fullKvBytes;
     }
 
     public synchronized boolean contains(String sessionId) {

@@ -5,6 +5,7 @@ import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.app.config.ServiceSettings;
 import io.razorstream.app.grpc.GrpcServer;
 import io.razorstream.app.http.HttpApi;
+import io.razorstream.app.metrics.ServiceMetrics;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.stream.CommittedReplies;
@@ -96,7 +97,9 @@ public final class RazorService implements AutoCloseable {
                     s.repliesTopic(), s.deadLetterTopic(), s.blockTokens(), s.turnMaxBytes(), s.replyMaxTokens(), s.replyDefaultTokens(),
                     s.sessionTtl(), s.expiryInterval());
             TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens(), s.overflow(), s.undoTurns());
-            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions()),
+            ServiceMetrics metrics = new ServiceMetrics();
+            metrics.watch(hot);
+            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions(), metrics),
                     streamsProperties(s, bootstrap, self, identity, embedded));
             streams.setUncaughtExceptionHandler(new ThreadFailures());
 
@@ -109,7 +112,8 @@ public final class RazorService implements AutoCloseable {
                 return t;
             });
             ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
-                    settings.maxReplyTokens(), s.turnTimeout(), timer, s.applicationId());
+                    settings.maxReplyTokens(), s.turnTimeout(), timer, s.applicationId(), metrics);
+            metrics.watch(streams);
             GrpcServer grpc = new GrpcServer(s.bind(), port, ctx);
             streams.setStateListener((now, before) -> {
                 grpc.setServing(now == KafkaStreams.State.RUNNING);
@@ -130,7 +134,7 @@ public final class RazorService implements AutoCloseable {
             HttpApi http = null;
             if (s.httpPort() > 0) {
                 http = HttpApi.start(grpc.inProcessChannel(), model.path().getFileName().toString(), Files.getLastModifiedTime(model.path()).toMillis() / 1000,
-                        null, s.bind(), s.httpPort());
+                        metrics::scrape, s.bind(), s.httpPort());
                 resources.add(http); // closed before gRPC
             }
             RazorService service = new RazorService(streams, bootstrap, port, http == null ? 0 : http.port());

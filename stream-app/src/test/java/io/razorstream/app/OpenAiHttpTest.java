@@ -76,6 +76,17 @@ class OpenAiHttpTest {
         return done;
     }
 
+    static ChatDone chatWithId(String session, String turnId, String text) {
+        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setText(text)
+                .setParams(GenerationParams.newBuilder().setMaxTokens(4)).build());
+        ChatDone done = null;
+        while (it.hasNext()) {
+            ChatResponse r = it.next();
+            if (r.hasDone()) done = r.getDone();
+        }
+        return done;
+    }
+
     static SessionInfo session(String id) {
         return stub.getSession(GetSessionRequest.newBuilder().setSessionId(id).build());
     }
@@ -156,6 +167,59 @@ class OpenAiHttpTest {
         HttpResponse<String> nowhere = http.send(HttpRequest.newBuilder(URI.create(base() + "/nowhere")).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(nowhere.statusCode()).isEqualTo(404);
         assertThat(JSON.readTree(nowhere.body()).at("/error/type").asText()).isEqualTo("not_found_error");
+    }
+
+    /** /metrics is Prometheus text, and its counters move by what a known number of turns did. */
+    @Test
+    void metricsCountTheTurns() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        Map<String, Double> before = scrape(http);
+        int prompt = 0, completion = 0;
+        for (int i = 0; i < 4; i++) {
+            ChatDone d = chatWithId("metered", "turn-" + i, " metered turn " + i + " #");
+            prompt += d.getPromptTokens();
+            completion += d.getCompletionTokens();
+        }
+        assertThat(chatWithId("metered", "turn-3", " metered turn 3 #").getDuplicate()).isTrue();
+        Map<String, Double> after = scrape(http);
+        assertThat(delta(before, after, "razorstream_turns_total{outcome=\"applied\"}")).isEqualTo(4);
+        assertThat(delta(before, after, "razorstream_duplicates_total")).isEqualTo(1);
+        assertThat(delta(before, after, "razorstream_prompt_tokens_total")).isEqualTo(prompt);
+        assertThat(delta(before, after, "razorstream_completion_tokens_total")).isEqualTo(completion);
+        assertThat(delta(before, after, "razorstream_turn_seconds_count")).isEqualTo(4);
+        assertThat(delta(before, after, "razorstream_time_to_first_token_seconds_count")).as("the four new replies and the stored one").isEqualTo(5);
+        assertThat(after.get("razorstream_sessions_hot")).isGreaterThanOrEqualTo(1);
+        assertThat(after.get("razorstream_kv_full_bytes")).isGreaterThan(after.get("razorstream_kv_bytes"));
+        assertThat(after.get("razorstream_stream_state{state=\"RUNNING\"}")).isEqualTo(1);
+        assertThat(after).containsKey("razorstream_consumer_lag_records");
+    }
+
+    static final java.util.regex.Pattern SAMPLE = java.util.regex.Pattern.compile(
+            "([a-zA-Z_:][a-zA-Z0-9_:]*(?:\\{(?:[a-zA-Z_][a-zA-Z0-9_]*=\"(?:\\\\.|[^\"\\\\])*\",?)*\\})?) ([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|Inf))( [0-9]+)?");
+
+    /** Every sample of the Prometheus text exposition, by name and labels; fails on any line that is not the format. */
+    static Map<String, Double> scrape(HttpClient http) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + service.httpPort() + "/metrics")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
+        Map<String, Double> samples = new java.util.HashMap<>();
+        for (String line : r.body().split("\n")) {
+            if (line.isEmpty()) continue;
+            if (line.startsWith("#")) {
+                assertThat(line).as("a comment line").matches("# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*");
+                continue;
+            }
+            java.util.regex.Matcher m = SAMPLE.matcher(line);
+            assertThat(m.matches()).as("not Prometheus text: %s", line).isTrue();
+            samples.put(m.group(1), Double.parseDouble(m.group(2).replace("Inf", "Infinity")));
+        }
+        return samples;
+    }
+
+    static double delta(Map<String, Double> before, Map<String, Double> after, String sample) {
+        assertThat(after).as("sample %s", sample).containsKey(sample);
+        return after.get(sample) - before.getOrDefault(sample, 0.0);
     }
 
     static HttpResponse<String> post(HttpClient http, String session, String body) throws Exception {

@@ -33,11 +33,13 @@ final class TurnGateway {
     /** Produces {@code event} and registers for its reply; {@code deltas} (or null) gets the reply text as it is generated. */
     Turned submit(TurnEvent event, TokenRouter.Waiter deltas) {
         CompletableFuture<ReplyEvent> future = new CompletableFuture<>();
-        AtomicBoolean finished = new AtomicBoolean();
+        AtomicBoolean finished = new AtomicBoolean(), firstText = new AtomicBoolean();
+        long arrived = System.nanoTime();
         TokenRouter router = ctx.router();
         TokenRouter.Waiter waiter = new TokenRouter.Waiter() {
             @Override
             public void delta(String text) {
+                if (!text.isEmpty() && firstText.compareAndSet(false, true)) ctx.metrics().firstToken(System.nanoTime() - arrived);
                 if (deltas != null && !finished.get()) deltas.delta(text);
             }
 

@@ -2,6 +2,7 @@ package io.razorstream.app.stream;
 
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.app.metrics.ServiceMetrics;
 import io.razorstream.store.HotSessions;
 import io.razorstream.store.SessionStores;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -27,14 +28,15 @@ public final class RazorTopology {
 
     private RazorTopology() {}
 
-    public static Topology build(Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router, DamagedSessions damaged) {
+    public static Topology build(Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router, DamagedSessions damaged,
+                                 ServiceMetrics metrics) {
         Topology t = new Topology();
         t.addSource("turns", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.turnsTopic());
         t.addSource("rerouted", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.reroutedTopic());
         t.addProcessor("partition-guard", () -> new PartitionGuard(settings.turnPartitions()), "turns", "rerouted");
         StreamPartitioner<byte[], byte[]> byKey = (topic, key, value, n) -> Optional.of(Set.of(PartitionGuard.partitionOf(key, n)));
         t.addSink(REROUTE_SINK, settings.reroutedTopic(), new ByteArraySerializer(), new ByteArraySerializer(), byKey, "partition-guard");
-        t.addProcessor(SESSIONS, () -> new SessionProcessor(settings, model, runner, hot, router, damaged), "partition-guard");
+        t.addProcessor(SESSIONS, () -> new SessionProcessor(settings, model, runner, hot, router, damaged, metrics), "partition-guard");
         t.addStateStore(SessionStores.builder(STORE), SESSIONS);
         t.addSink(REPLIES_SINK, settings.repliesTopic(), new ByteArraySerializer(), new ByteArraySerializer(), SESSIONS);
         t.addSink(DEAD_LETTER_SINK, settings.deadLetterTopic(), new ByteArraySerializer(), new ByteArraySerializer(), SESSIONS);

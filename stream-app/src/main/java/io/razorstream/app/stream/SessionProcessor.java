@@ -6,6 +6,7 @@ import io.razorstream.app.turn.TurnRunner;
 import io.razorstream.app.turn.TurnValidation;
 import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.app.metrics.ServiceMetrics;
 import io.razorstream.store.HotSessions;
 import io.razorstream.store.SessionRepository;
 import io.razorstream.store.SessionStore;
@@ -45,6 +46,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private final ServedModel model;
     private final TurnRunner runner;
     private final HotSessions hot;
+    private final ServiceMetrics metrics;
     private final TokenRouter router;
     private final DamagedSessions damaged;
     private ProcessorContext<byte[], byte[]> context;
@@ -55,7 +57,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private final Set<String> awaitingRebuild = new HashSet<>();
 
     SessionProcessor(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router,
-                     DamagedSessions damaged) {
+                     DamagedSessions damaged, ServiceMetrics metrics) {
+        this.metrics = metrics;
         this.settings = settings;
         this.model = model;
         this.runner = runner;
@@ -116,11 +119,15 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
             return;
         }
         ReplyEvent reply;
+        long started = System.nanoTime();
         try {
             reply = pipeline.apply(turn, waiter, context.currentSystemTimeMs());
         } catch (StoreFormatException | ProcessorStateException e) {
             reply = quarantine(record, turn, e);
         }
+        long nanos = System.nanoTime() - started;
+        metrics.turnProcessed(reply, nanos);
+        logTurn(turn, reply, nanos);
         // A waiting call is completed by CommittedReplies once this reply is committed, not here.
         context.forward(new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
     }
@@ -147,7 +154,24 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         return TurnPipeline.error(turn, "DATA_LOSS", reason, null);
     }
 
+    /** One line per turn: who, how much, how fast, how it ended. */
+    private static void logTurn(TurnEvent turn, ReplyEvent r, long nanos) {
+        if (!r.getError().isEmpty()) {
+            log.info("turn session={} turn={} error={} ({} ms): {}", turn.getSessionId(), turn.getTurnId(), r.getErrorCode(), nanos / 1_000_000, r.getError());
+            return;
+        }
+        log.info("turn session={} turn={} in={} out={} prefill={} ms ({} tok/s) decode={} tok/s finish={}{} total={} ms", turn.getSessionId(), turn.getTurnId(),
+                r.getPromptTokens(), r.getCompletionTokens(), r.getPrefillMicros() / 1000, rate(r.getPromptTokens(), r.getPrefillMicros()),
+                rate(r.getCompletionTokens(), r.getDecodeMicros()), r.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(java.util.Locale.ROOT),
+                r.getDuplicate() ? " duplicate" : "", nanos / 1_000_000);
+    }
+
+    private static String rate(int tokens, long micros) {
+        return micros <= 0 || tokens <= 0 ? "-" : String.format(java.util.Locale.ROOT, "%.1f", tokens * 1e6 / micros);
+    }
+
     private void deadLetter(Record<byte[], byte[]> record, String reason) {
+        metrics.deadLetter();
         RecordHeaders headers = new RecordHeaders(record.headers().toArray());
         headers.add(ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
         context.recordMetadata().ifPresent(m -> headers.add("razorstream.source",

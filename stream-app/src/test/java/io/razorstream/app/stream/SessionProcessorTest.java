@@ -40,7 +40,7 @@ class SessionProcessorTest {
             props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
             props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
             try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), hot,
-                    new TokenRouter(), new DamagedSessions()), props)) {
+                    new TokenRouter(), new DamagedSessions(), new io.razorstream.app.metrics.ServiceMetrics()), props)) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 var dead = driver.createOutputTopic("dead", new ByteArrayDeserializer(), new ByteArrayDeserializer());
