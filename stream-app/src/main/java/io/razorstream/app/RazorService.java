@@ -6,6 +6,7 @@ import io.razorstream.app.config.ServiceSettings;
 import io.razorstream.app.grpc.GrpcServer;
 import io.razorstream.app.http.HttpApi;
 import io.razorstream.app.metrics.ServiceMetrics;
+import io.razorstream.app.security.Tenants;
 import io.razorstream.app.grpc.ServiceContext;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.stream.CommittedReplies;
@@ -114,7 +115,8 @@ public final class RazorService implements AutoCloseable {
             ServiceContext ctx = new ServiceContext(streams, producer, router, model, self, settings.turnsTopic(), settings.maxTextBytes(),
                     settings.maxReplyTokens(), s.turnTimeout(), timer, s.applicationId(), metrics);
             metrics.watch(streams);
-            GrpcServer grpc = new GrpcServer(s.bind(), port, ctx);
+            Tenants tenants = new Tenants(s.apiKeys());
+            GrpcServer grpc = new GrpcServer(s.bind(), port, ctx, s.tls(), tenants);
             streams.setStateListener((now, before) -> {
                 grpc.setServing(now == KafkaStreams.State.RUNNING);
                 if (now == KafkaStreams.State.RUNNING) log.info("stream processing: {} -> {}: serving", before, now);
@@ -134,7 +136,7 @@ public final class RazorService implements AutoCloseable {
             HttpApi http = null;
             if (s.httpPort() > 0) {
                 http = HttpApi.start(grpc.inProcessChannel(), model.path().getFileName().toString(), Files.getLastModifiedTime(model.path()).toMillis() / 1000,
-                        metrics::scrape, s.bind(), s.httpPort());
+                        metrics::scrape, s.bind(), s.httpPort(), s.tls(), tenants);
                 resources.add(http); // closed before gRPC
             }
             RazorService service = new RazorService(streams, bootstrap, port, http == null ? 0 : http.port());

@@ -22,13 +22,39 @@ final class ClientOptions {
             description = "deadline of each call: 500ms, 30s, 2m, 1h or ISO-8601 (PT30S) (default: 60s for chat, 10s for session)")
     Duration timeout;
 
+    @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:RAZORSTREAM_API_KEY}",
+            description = "API key, sent as 'authorization: Bearer KEY' (default: $RAZORSTREAM_API_KEY; needed when the service has auth.keys-file)")
+    String apiKey;
+
+    @Option(names = "--tls", description = "connect with TLS (trusting the system's CAs, or --ca-file)")
+    boolean tls;
+
+    @Option(names = "--ca-file", paramLabel = "PEM", description = "CA certificate(s) to trust for TLS (implies --tls)")
+    java.nio.file.Path caFile;
+
     /** The --timeout given, or {@code fallback}. */
     Duration timeout(Duration fallback) {
         return timeout != null ? timeout : fallback;
     }
 
     ManagedChannel channel() {
-        return ManagedChannelBuilder.forTarget(checkTarget(target)).usePlaintext().build();
+        io.grpc.ChannelCredentials creds;
+        if (caFile != null) {
+            try {
+                creds = io.grpc.TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("--ca-file " + caFile + ": " + e.getMessage());
+            }
+        } else {
+            creds = tls ? io.grpc.TlsChannelCredentials.create() : io.grpc.InsecureChannelCredentials.create();
+        }
+        io.grpc.ManagedChannelBuilder<?> b = io.grpc.Grpc.newChannelBuilder(checkTarget(target), creds);
+        if (apiKey != null && !apiKey.isBlank()) {
+            io.grpc.Metadata md = new io.grpc.Metadata();
+            md.put(io.razorstream.app.security.Tenants.AUTHORIZATION, "Bearer " + apiKey.strip());
+            b.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+        }
+        return b.build();
     }
 
     private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9A-Fa-f:.%\\w]+]|[^:/\\[\\]]*):([^:]*)");

@@ -32,6 +32,10 @@ public final class ServiceConfig {
         key("grpc.port", "7070", "gRPC port (0: any free port)");
         key("http.port", "8080", "OpenAI-compatible HTTP port (POST /v1/chat/completions, GET /v1/models, GET /metrics), on the same bind address as gRPC; 0: off");
         key("bind", "", "address the gRPC and HTTP ports listen on; empty: 127.0.0.1 with the embedded broker (one local instance), 0.0.0.0 (all interfaces) with bootstrap.servers set");
+        key("auth.keys-file", "", "API keys: a file of 'KEY TENANT' lines; when set, every gRPC and HTTP call needs 'authorization: Bearer KEY' and sees only its tenant's sessions; empty: no keys");
+        key("tls.cert-file", "", "PEM certificate chain for TLS on the gRPC and HTTP ports (with tls.key-file); empty: plaintext");
+        key("tls.key-file", "", "PEM PKCS#8 private key of tls.cert-file");
+        key("tls.ca-file", "", "PEM CA certificates instances trust when calling each other; empty: tls.cert-file");
         key("advertised.host", "localhost", "host name other instances use to reach this one's gRPC port (application.server)");
         key("data.dir", "razorstream-data", "state: the embedded broker's logs, Kafka Streams' RocksDB stores, the generated model");
         key("instance.id", "", "this instance's static group member id (unique per instance, e.g. the pod name); empty: made on first start, kept in DATA_DIR/instance.id");
@@ -72,7 +76,7 @@ public final class ServiceConfig {
      * bin/lib/common.sh) or the tests: never warned about.
      */
     public static final Set<String> NOT_SETTINGS = Set.of("RAZORSTREAM_JAVA_OPTS", "RAZORSTREAM_PRINT_JDK", "RAZORSTREAM_JVM_DIR",
-            "RAZORSTREAM_DRY_RUN", "RAZORSTREAM_MIN_JDK", "RAZORSTREAM_SHARED");
+            "RAZORSTREAM_DRY_RUN", "RAZORSTREAM_API_KEY", "RAZORSTREAM_MIN_JDK", "RAZORSTREAM_SHARED");
 
     private static final String ENV_PREFIX = "RAZORSTREAM_";
 

@@ -19,7 +19,8 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
                               Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
                               io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
-                              Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout) {
+                              Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout,
+                              io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys) {
 
     public static ServiceSettings parse(ServiceConfig c) {
         int block = c.getInt("store.block-tokens");
@@ -56,7 +57,9 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
-                c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"));
+                c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"),
+                io.razorstream.app.security.Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),
+                path(c, "auth.keys-file") == null ? null : io.razorstream.app.security.ApiKeys.load(path(c, "auth.keys-file")));
     }
 
     private static io.razorstream.engine.chat.Conversation.Overflow overflow(String value) {
@@ -65,6 +68,10 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
             case "refuse" -> io.razorstream.engine.chat.Conversation.Overflow.REFUSE;
             default -> throw new IllegalArgumentException("setting session.overflow must be shift or refuse, got '" + value + "'");
         };
+    }
+
+    private static Path path(ServiceConfig c, String key) {
+        return c.get(key).isBlank() ? null : Path.of(c.get(key).trim());
     }
 
     private static String blankToNull(String s) {

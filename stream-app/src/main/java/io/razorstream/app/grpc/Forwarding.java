@@ -3,12 +3,14 @@ package io.razorstream.app.grpc;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.stub.MetadataUtils;
+import io.razorstream.app.security.Tenants;
+import io.razorstream.app.security.Tls;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 import org.apache.kafka.streams.state.HostInfo;
 
@@ -24,6 +26,13 @@ final class Forwarding implements AutoCloseable {
     static final Context.Key<Boolean> IS_FORWARDED = Context.key("razorstream-forwarded");
 
     private final ConcurrentHashMap<HostInfo, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final Tenants tenants;
+    private final Tls tls;
+
+    Forwarding(Tenants tenants, Tls tls) {
+        this.tenants = tenants;
+        this.tls = tls;
+    }
 
     /** Puts "was this call forwarded?" into the call's context. */
     static ServerInterceptor interceptor() {
@@ -48,12 +57,15 @@ final class Forwarding implements AutoCloseable {
     }
 
     private ManagedChannel channel(HostInfo host) {
-        return channels.computeIfAbsent(host, h -> ManagedChannelBuilder.forAddress(h.host(), h.port()).usePlaintext().build());
+        return channels.computeIfAbsent(host, h -> Grpc.newChannelBuilderForAddress(h.host(), h.port(), Tls.grpcClient(tls)).build());
     }
 
-    private static Metadata marker() {
+    /** Marks the call forwarded and carries the caller's tenant (with the instances' shared secret when keys are on). */
+    private Metadata marker() {
         Metadata m = new Metadata();
         m.put(FORWARDED, "1");
+        Metadata tenant = tenants.forwardingHeaders();
+        if (tenant != null) m.merge(tenant);
         return m;
     }
 

@@ -9,6 +9,8 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.razorstream.app.security.Tenants;
+import io.razorstream.app.security.Tls;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 
 import java.io.IOException;
@@ -23,11 +25,15 @@ public final class GrpcServer implements AutoCloseable {
     private final Server inProcess;
     private final String inProcessName = "razorstream-" + java.util.UUID.randomUUID();
     private final HealthStatusManager health = new HealthStatusManager();
-    private final Forwarding forwarding = new Forwarding();
+    private final Forwarding forwarding;
 
-    public GrpcServer(String bind, int port, ServiceContext ctx) {
-        io.grpc.ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(), Forwarding.interceptor());
-        this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port))
+    /** {@code tls}: null for plaintext; {@code tenants}: the API keys (every MemoryService call is authenticated first when they are on). */
+    public GrpcServer(String bind, int port, ServiceContext ctx, Tls tls, Tenants tenants) {
+        this.forwarding = new Forwarding(tenants, tls);
+        // the last interceptor runs first: authentication, then the forwarded mark, then status mapping around the service
+        io.grpc.ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(),
+                Forwarding.interceptor(), tenants.interceptor());
+        this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), Tls.grpcServer(tls))
                 .addService(memory)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())

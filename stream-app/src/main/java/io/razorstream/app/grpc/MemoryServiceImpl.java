@@ -27,6 +27,7 @@ import io.razorstream.proto.v1.RollbackResponse;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.app.security.Tenants;
 import io.razorstream.store.SessionMeta;
 import org.apache.kafka.streams.state.HostInfo;
 
@@ -64,12 +65,12 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
         try {
-            TurnEvent event = TurnEvent.newBuilder().setSessionId(req.getSessionId())
+            TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? UUID.randomUUID().toString() : req.getTurnId())
                     .setRoleValue(roleOrUser(req.getRoleValue())).setText(req.getText())
                     .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()).build();
             check(event);
-            HostInfo owner = queries.ownerUnlessHere(req.getSessionId());
+            HostInfo owner = queries.ownerUnlessHere(Tenants.internal(req.getSessionId()));
             if (owner != null) {
                 forwarding.async(owner).chat(req, out);
                 return;
@@ -111,14 +112,14 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
         try {
             if (req.getTurnsCount() == 0) throw SessionQueries.invalid("no turns to append");
             String base = UUID.randomUUID().toString();
-            TurnEvent.Builder batch = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setCreatedAtMs(System.currentTimeMillis());
+            TurnEvent.Builder batch = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId())).setCreatedAtMs(System.currentTimeMillis());
             for (int i = 0; i < req.getTurnsCount(); i++) {
                 Turn t = req.getTurns(i);
                 batch.addTurns(t.toBuilder().setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId()).setRoleValue(roleOrUser(t.getRoleValue())));
             }
             TurnEvent event = batch.setTurnId(batchId(batch.getTurnsList())).build();
             check(event);
-            if (forwardedToOwner(req.getSessionId(), out, stub -> stub.appendTurns(req))) return;
+            if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.appendTurns(req))) return;
             // One event: the owner applies every turn or none.
             ReplyEvent r = gateway.await(gateway.submit(event, null));
             if (!r.getError().isEmpty()) throw StatusMapping.ofReply(r).asRuntimeException();
@@ -146,11 +147,11 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     public void rollback(RollbackRequest req, StreamObserver<RollbackResponse> out) {
         try {
             if (req.getTurns() < 1) throw SessionQueries.invalid("turns must be >= 1, got " + req.getTurns());
-            TurnEvent event = TurnEvent.newBuilder().setSessionId(req.getSessionId())
+            TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? "rollback-" + UUID.randomUUID() : req.getTurnId())
                     .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis()).build();
             check(event);
-            if (forwardedToOwner(req.getSessionId(), out, stub -> stub.rollback(req))) return;
+            if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.rollback(req))) return;
             ReplyEvent r = gateway.await(gateway.submit(event, null));
             if (!r.getError().isEmpty()) throw StatusMapping.ofReply(r).asRuntimeException();
             out.onNext(RollbackResponse.newBuilder().addAllTurnIds(r.getRolledBackTurnIdsList()).setCache(r.getCache()).setDuplicate(r.getDuplicate()).build());
@@ -165,10 +166,10 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void deleteSession(DeleteSessionRequest req, StreamObserver<DeleteSessionResponse> out) {
         try {
-            TurnEvent e = TurnEvent.newBuilder().setSessionId(req.getSessionId()).setTurnId("delete-" + UUID.randomUUID())
+            TurnEvent e = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId())).setTurnId("delete-" + UUID.randomUUID())
                     .setDeleteSession(true).setCreatedAtMs(System.currentTimeMillis()).build();
             check(e);
-            if (forwardedToOwner(req.getSessionId(), out, stub -> stub.deleteSession(req))) return;
+            if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.deleteSession(req))) return;
             ReplyEvent r = gateway.await(gateway.submit(e, null));
             out.onNext(DeleteSessionResponse.newBuilder().setDeleted(!r.getDuplicate()).build());
             out.onCompleted();
@@ -182,12 +183,13 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void getSession(GetSessionRequest req, StreamObserver<SessionInfo> out) {
         try {
-            String problem = TurnValidation.sessionIdProblem(req.getSessionId());
+            String problem = TurnValidation.sessionIdProblem(Tenants.internal(req.getSessionId()));
             if (problem != null) throw SessionQueries.invalid(problem);
-            if (forwardedToOwner(req.getSessionId(), out, stub -> stub.getSession(req))) return;
-            SessionMeta meta = queries.meta(req.getSessionId())
+            if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.getSession(req))) return;
+            SessionMeta meta = queries.meta(Tenants.internal(req.getSessionId()))
                     .orElseThrow(() -> io.grpc.Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
-            out.onNext(req.getIncludeRecentTurns() ? queries.infoWithRecentTurns(meta) : queries.info(meta));
+            SessionInfo info = req.getIncludeRecentTurns() ? queries.infoWithRecentTurns(meta) : queries.info(meta);
+            out.onNext(Forwarding.forwarded() ? info : info.toBuilder().setSessionId(Tenants.external(info.getSessionId())).build());
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);
@@ -197,7 +199,13 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
         try {
-            out.onNext(queries.page(req));
+            ListSessionsResponse page = queries.page(req);
+            if (!Forwarding.forwarded()) { // the caller knows its sessions by their own ids
+                ListSessionsResponse.Builder b = page.toBuilder().clearSessions();
+                for (SessionInfo i : page.getSessionsList()) b.addSessions(i.toBuilder().setSessionId(Tenants.external(i.getSessionId())));
+                page = b.build();
+            }
+            out.onNext(page);
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);

@@ -2,6 +2,7 @@ package io.razorstream.app.grpc;
 
 import io.grpc.Status;
 import io.razorstream.app.stream.CacheFigures;
+import io.razorstream.app.security.Tenants;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ListSessionsRequest;
@@ -93,7 +94,7 @@ final class SessionQueries {
         List<SessionInfo> all = new ArrayList<>();
         boolean more = false;
         // Each local partition's store in its own key order (the all-partitions view goes partition by partition)
-        for (SessionStore store : partitionStores()) for (SessionMeta m : store.list(after, size + 1)) all.add(info(m));
+        for (SessionStore store : partitionStores()) for (SessionMeta m : tenantsSessions(store, after, size + 1)) all.add(info(m));
         if (!Forwarding.forwarded()) {
             for (StreamsMetadata peer : ctx.streams().metadataForAllStreamsClients()) {
                 if (peer.hostInfo().equals(ctx.self())) continue;
@@ -107,6 +108,22 @@ final class SessionQueries {
         ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder().addAllSessions(all.subList(0, Math.min(size, all.size())));
         if (more && !all.isEmpty()) b.setNextPageToken(pageTokens.encode(all.get(Math.min(size, all.size()) - 1).getSessionId()));
         return b.build();
+    }
+
+    /**
+     * Up to {@code n} of the store's sessions after {@code after} that belong to the call's tenant. The store's order
+     * (shorter ids first) does not keep a tenant's ids together, so other tenants' are read and skipped.
+     */
+    private static List<SessionMeta> tenantsSessions(SessionStore store, String after, int n) {
+        List<SessionMeta> out = new ArrayList<>();
+        String cursor = after;
+        while (out.size() < n) {
+            List<SessionMeta> batch = store.list(cursor, n);
+            for (SessionMeta m : batch) if (Tenants.mine(m.sessionId()) && out.size() < n) out.add(m);
+            if (batch.size() < n) break;
+            cursor = batch.getLast().sessionId();
+        }
+        return out;
     }
 
     /** The store's order: shorter ids first, then by UTF-8 bytes. */

@@ -43,12 +43,12 @@ import java.util.concurrent.ThreadLocalRandom;
 final class ChatCompletions {
     static final String SESSION_HEADER = "X-Session-Id";
 
-    private final MemoryServiceBlockingStub service;
+    private final MemoryServiceBlockingStub base;
     private final ObjectMapper json;
     private final String modelName;
 
     ChatCompletions(MemoryServiceBlockingStub service, ObjectMapper json, String modelName) {
-        this.service = service;
+        this.base = service;
         this.json = json;
         this.modelName = modelName;
     }
@@ -152,12 +152,21 @@ final class ChatCompletions {
         return n.asInt();
     }
 
-    /** Runs the request on its session; {@code deltas} (or null) gets the reply as it is generated. */
-    Answer run(Request req, Deltas deltas) throws IOException {
+    /**
+     * Runs the request on its session; {@code deltas} (or null) gets the reply as it is generated. {@code authorization}:
+     * the request's header, passed on to the service, which authenticates every call.
+     */
+    Answer run(Request req, Deltas deltas, String authorization) throws IOException {
+        MemoryServiceBlockingStub service = base;
+        if (authorization != null) {
+            io.grpc.Metadata md = new io.grpc.Metadata();
+            md.put(io.razorstream.app.security.Tenants.AUTHORIZATION, authorization);
+            service = base.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+        }
         boolean oneOff = req.sessionId() == null;
         String session = oneOff ? "oai-once-" + UUID.randomUUID() : req.sessionId();
         try {
-            return runOn(session, oneOff, req, deltas);
+            return runOn(service, session, oneOff, req, deltas);
         } finally {
             if (oneOff) {
                 try {
@@ -168,9 +177,9 @@ final class ChatCompletions {
         }
     }
 
-    private Answer runOn(String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
+    private Answer runOn(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
         List<HistoryMatch.Message> messages = req.messages();
-        SessionInfo info = oneOff ? null : sessionOrNull(session);
+        SessionInfo info = oneOff ? null : sessionOrNull(service, session);
         HistoryMatch.Plan plan;
         try {
             plan = HistoryMatch.plan(messages, info == null ? null : recent(info), info == null ? 0 : info.getCache().getUndoableTurns(), session);
@@ -184,7 +193,7 @@ final class ChatCompletions {
         }
         HistoryMatch.Message last = messages.getLast();
         if (plan.answeredTurnId() != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
-            ChatDone done = chat(session, plan.answeredTurnId(), last, req.params(), null);
+            ChatDone done = chat(service, session, plan.answeredTurnId(), last, req.params(), null);
             if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
             return new Answer(done.getTurnId(), done.getText(), done.getPromptTokens(), done.getCompletionTokens(), 0, done.getFinishReason());
         }
@@ -199,12 +208,12 @@ final class ChatCompletions {
             AppendTurnsResponse r = service.appendTurns(append.build());
             prompt += r.getPromptTokens();
         }
-        ChatDone done = chat(session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas);
+        ChatDone done = chat(service, session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas);
         return new Answer(done.getTurnId(), done.getText(), prompt + done.getPromptTokens(), done.getCompletionTokens(), cached, done.getFinishReason());
     }
 
     /** One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call. */
-    private ChatDone chat(String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas) throws IOException {
+    private ChatDone chat(MemoryServiceBlockingStub service, String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas) throws IOException {
         ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setRole(role(m.role())).setText(m.content()).setParams(params).build();
         Context.CancellableContext call = Context.current().withCancellation();
         Context previous = call.attach();
@@ -225,7 +234,7 @@ final class ChatCompletions {
         }
     }
 
-    private SessionInfo sessionOrNull(String session) {
+    private SessionInfo sessionOrNull(MemoryServiceBlockingStub service, String session) {
         try {
             return service.getSession(GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
         } catch (StatusRuntimeException e) {

@@ -6,6 +6,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
+import io.razorstream.app.security.Tenants;
+import io.razorstream.app.security.Tls;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 import jakarta.servlet.http.HttpServletResponse;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -41,7 +43,7 @@ public final class HttpApi implements AutoCloseable {
     private final long modelCreated;
     private final Supplier<String> metrics;
 
-    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port) {
+    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port, Tls tls, Tenants tenants) {
         this.channel = channel;
         this.modelName = modelName;
         this.modelCreated = modelCreated;
@@ -50,11 +52,19 @@ public final class HttpApi implements AutoCloseable {
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.jetty.addConnector((server, http) -> {
-                ServerConnector c = new ServerConnector(server, new HttpConnectionFactory(http));
+                ServerConnector c = tls == null ? new ServerConnector(server, new HttpConnectionFactory(http))
+                        : new ServerConnector(server, tls.jetty(), new HttpConnectionFactory(http));
                 c.setHost(host);
                 c.setPort(port);
                 c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
                 return c;
+            });
+            // With API keys on, the /v1 routes need one (the gRPC service checks it again on each call); /health and /metrics stay open.
+            config.routes.before("/v1/*", ctx -> {
+                if (tenants.tenantOfHeader(ctx.header("Authorization")).isEmpty()) {
+                    throw new ApiError(401, "authentication_error", "invalid_api_key", ctx.header("Authorization") == null
+                            ? "no API key: send the header 'Authorization: Bearer KEY'" : "the API key is not valid");
+                }
             });
             config.routes.post("/v1/chat/completions", this::chatCompletions);
             config.routes.get("/v1/models", this::models);
@@ -75,10 +85,11 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /** Starts listening on {@code host:port}; calls go to {@code channel} (closed with this). */
-    public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port) {
-        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port);
+    public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port,
+                                Tls tls, Tenants tenants) {
+        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants);
         api.app.start();
-        log.info("OpenAI-compatible HTTP on {}:{} (POST /v1/chat/completions, GET /v1/models{})", host, port, metrics == null ? "" : ", GET /metrics");
+        log.info("OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, GET /v1/models{})", tls == null ? "" : "S", host, port, metrics == null ? "" : ", GET /metrics");
         return api;
     }
 
@@ -88,7 +99,7 @@ public final class HttpApi implements AutoCloseable {
         String id = "chatcmpl-" + UUID.randomUUID();
         long created = System.currentTimeMillis() / 1000;
         if (!req.stream()) {
-            ChatCompletions.Answer a = chat.run(req, null);
+            ChatCompletions.Answer a = chat.run(req, null, ctx.header("Authorization"));
             ctx.contentType("application/json").result(json.writeValueAsString(chat.completion(a, id, created, req.sessionId())));
             return;
         }
@@ -100,7 +111,7 @@ public final class HttpApi implements AutoCloseable {
             if (!text.isEmpty()) ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, text, null)));
         };
         try {
-            ChatCompletions.Answer a = chat.run(req, deltas);
+            ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
             deltas.delta("");
             ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()))));
             if (req.includeUsage()) {
