@@ -143,6 +143,33 @@ class OpenAiHttpTest {
         assertThat(out.at("/models").toString()).contains(MODEL);
     }
 
+    /** examples/python/chat.py (standard library only) holds a streamed conversation; its second request prefills only the new message. */
+    @Test
+    void thePythonExampleHoldsAConversation() throws Exception {
+        Path example = Path.of("../examples/python/chat.py");
+        Process p;
+        try {
+            p = new ProcessBuilder("python3", example.toString(), "--base-url", base(), "--session", "py-1", "--json", "--stream", "--max-tokens", "6",
+                    "Note this. The code is #K7Q2. the quick brown fox jumps over a lazy dog. Remember the code #", " Again, the code is #").start();
+        } catch (java.io.IOException e) {
+            Assumptions.abort("python3 is not installed: " + e.getMessage());
+            return;
+        }
+        String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        assertThat(p.exitValue()).as("chat.py: %s", stderr).isZero();
+        String[] lines = stdout.strip().split("\n");
+        assertThat(lines).hasSize(2);
+        JsonNode first = JSON.readTree(lines[0]), second = JSON.readTree(lines[1]);
+        assertThat(first.path("reply").asText()).startsWith("K7Q2");
+        chat("py-ref", "Note this. The code is #K7Q2. the quick brown fox jumps over a lazy dog. Remember the code #", 6);
+        ChatDone ref = chat("py-ref", " Again, the code is #", 6);
+        assertThat(second.path("reply").asText()).isEqualTo(ref.getText());
+        assertThat(second.at("/usage/prompt_tokens").asInt()).isEqualTo(ref.getPromptTokens());
+        assertThat(second.at("/usage/prompt_tokens_details/cached_tokens").asInt()).isGreaterThan(first.at("/usage/prompt_tokens").asInt());
+    }
+
     /** A list that parts from the session further back than it can take back is refused (409), and the session is left as it was. */
     @Test
     void aListThatCannotContinueTheSessionIsAConflict() throws Exception {

@@ -79,6 +79,11 @@ public final class Conversation {
         state.reset();
     }
 
+    /** Told how far a turn's prefill has got. */
+    public interface PrefillProgress {
+        void done(int tokens, int of);
+    }
+
     /**
      * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history
      * becomes the turn's tokens), streaming its text to {@code listener}. Throws IllegalArgumentException, with
@@ -86,6 +91,11 @@ public final class Conversation {
      * that shifted the context is taken back to just after the shift.
      */
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
+        return turn(message, reply, request, listener, null);
+    }
+
+    /** As {@link #turn(Message, boolean, Decoder.Request, Decoder.TokenListener)}; {@code prefillProgress} (or null) gets (done, total) prompt tokens after each prefill batch. */
+    public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener, PrefillProgress prefillProgress) {
         ChatTemplate rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
         if (tokens.length == 0 && reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
@@ -103,7 +113,7 @@ public final class Conversation {
             return new Turn(0, null, 0, shifted);
         }
         long t0 = System.nanoTime();
-        float[] logits = decoder.prefill(cache, tokens);
+        float[] logits = decoder.prefill(cache, tokens, 0, tokens.length, prefillProgress == null ? null : done -> prefillProgress.done(done, tokens.length));
         state.prefilled(rendering, message.role());
         long prefill = System.nanoTime() - t0;
         if (!reply) return new Turn(tokens.length, null, prefill, shifted);

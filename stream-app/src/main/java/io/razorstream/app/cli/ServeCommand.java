@@ -37,6 +37,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--grpc-port", paramLabel = "PORT", description = "gRPC port (default: 7070)")
     String grpcPort;
 
+    @Option(names = "--http-port", paramLabel = "PORT", description = "OpenAI-compatible HTTP port, with /metrics (default: 8080; 0: off)")
+    String httpPort;
+
+    @Option(names = "--bind", paramLabel = "ADDRESS", description = "address gRPC and HTTP listen on (default: 127.0.0.1 with the embedded broker, else 0.0.0.0)")
+    String bind;
+
     @Option(names = "--data-dir", paramLabel = "DIR", description = "state directory (default: razorstream-data)")
     String dataDir;
 
@@ -62,6 +68,8 @@ final class ServeCommand implements Callable<Integer> {
         put(flags, "profile", profile);
         put(flags, "bootstrap.servers", bootstrap);
         put(flags, "grpc.port", grpcPort);
+        put(flags, "http.port", httpPort);
+        put(flags, "bind", bind);
         put(flags, "data.dir", dataDir);
         put(flags, "advertised.host", advertisedHost);
         ServiceConfig c = ServiceConfig.load(config, System.getenv(), flags);
@@ -80,8 +88,9 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("razorstream: stream processing stopped (see the log above); shutting down");
             return 1;
         }
-        System.err.printf("razorstream: serving on port %d (gRPC), Kafka at %s. Try:%n  bin/razorstream chat --target localhost:%d --session demo%n",
-                service.grpcPort(), service.bootstrapServers(), service.grpcPort());
+        System.err.printf("razorstream: serving on port %d (gRPC)%s, Kafka at %s. Try:%n  bin/razorstream chat --target localhost:%d --session demo%n",
+                service.grpcPort(), service.httpPort() == 0 ? "" : " and " + service.httpPort() + " (HTTP: OpenAI /v1/chat/completions, /metrics)",
+                service.bootstrapServers(), service.grpcPort());
         stopped.await();
         return 0;
     }

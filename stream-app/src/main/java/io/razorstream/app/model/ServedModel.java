@@ -63,7 +63,17 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 // The synthetic model's heads show up with a short probe; real models get the spec's default.
                 HeadProfiler.Options options = synthetic ? new HeadProfiler.Options(3, 0.14, 0.01, 100) : HeadProfiler.Options.DEFAULT;
                 log.info("profiling the heads of {} (once; written to {})", path.getFileName(), profile);
-                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options, parallel, null);
+                long started = System.nanoTime();
+                long[] lastLog = {started};
+                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options, parallel,
+                        tokens -> { // a line every 5 s: profiling a real model takes a while
+                            long now = System.nanoTime();
+                            if (now - lastLog[0] > 5_000_000_000L) {
+                                lastLog[0] = now;
+                                log.info("profiling the heads: {} probe tokens in {} s", tokens, (now - started) / 1_000_000_000L);
+                            }
+                        });
+                log.info("profiled the heads in {} s", (System.nanoTime() - started) / 1_000_000_000L);
                 Files.writeString(profile, made.toJson());
                 retrieval = made.retrieval();
             }

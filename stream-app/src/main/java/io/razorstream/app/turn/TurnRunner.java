@@ -17,6 +17,7 @@ import io.razorstream.store.Session;
  * handed to {@code sink} as it is complete.
  */
 public final class TurnRunner {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TurnRunner.class);
     /** Receives reply text as it is generated. */
     @FunctionalInterface
     public interface TextSink {
@@ -59,13 +60,27 @@ public final class TurnRunner {
         Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow, undo);
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
         Decoder.Request request = Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
-        Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece));
+        Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece),
+                progressLog(session.id(), turnId));
         if (undo > 0) session.turnMarked(turnId, role, text, reply, before);
         session.turnRan(turnId, undoTurns + 1);
         Decoder.Reply r = turn.reply();
         if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0, turn.shiftedTokens());
         return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos(),
                 turn.shiftedTokens());
+    }
+
+    /** Logs a long prefill's progress, a line every 5 s (short turns never log). */
+    private static Conversation.PrefillProgress progressLog(String session, String turnId) {
+        long started = System.nanoTime();
+        long[] last = {started};
+        return (done, of) -> {
+            long now = System.nanoTime();
+            if (now - last[0] >= 5_000_000_000L && done < of) {
+                last[0] = now;
+                log.info("prefill session={} turn={}: {} of {} tokens in {} s", session, turnId, done, of, (now - started) / 1_000_000_000L);
+            }
+        };
     }
 
     private static FinishReason finishReason(io.razorstream.engine.generation.FinishReason f) {
