@@ -49,6 +49,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * API keys, tenants and TLS on one service: a call without a valid key is refused on gRPC, HTTP and the CLI; a tenant
  * cannot read, list or delete another's sessions (they are simply not found); both ports speak TLS only.
  */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class SecurityTest {
     static final String KEY_A = "key-of-tenant-acme-0001", KEY_B = "key-of-tenant-globex-02";
     @TempDir
@@ -211,6 +212,32 @@ class SecurityTest {
             status = -1; // the connection was dropped: refused too
         }
         assertThat(status).as("plain HTTP to the TLS port").isNotEqualTo(200);
+    }
+
+    /** A call that reaches an instance that does not own the session is forwarded over TLS with its tenant, vouched for by the shared secret. */
+    @Test
+    @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // last: the second instance moves partitions about
+    void aForwardedCallKeepsItsTenant() throws Exception {
+        RazorService second = Services.start(dir.resolve("data-2"), service.bootstrapServers(), "razorstream", Map.of("auth.keys-file", keysFile.toString(),
+                "tls.cert-file", cert.toString(), "tls.key-file", dir.resolve("key.pem").toString(), "advertised.host", "localhost"));
+        ManagedChannel ch = tlsChannel();
+        try {
+            TwoInstancesTest.awaitBothInGroup(service, second);
+            org.apache.kafka.streams.state.HostInfo other = new org.apache.kafka.streams.state.HostInfo("localhost", second.grpcPort());
+            String session = null;
+            for (int i = 0; session == null && i < 200; i++) if (TwoInstancesTest.owner(service, "acme/fwd-" + i).equals(other)) session = "fwd-" + i;
+            assertThat(session).as("a session of tenant acme owned by the second instance").isNotNull();
+            String id = session;
+            MemoryServiceGrpc.MemoryServiceBlockingStub a = stub(ch, "Bearer " + KEY_A), b = stub(ch, "Bearer " + KEY_B);
+            chat(a, id, "forwarded turn #"); // reaches the first instance, served by the second
+            assertThat(a.getSession(GetSessionRequest.newBuilder().setSessionId(id).build()).getCache().getTokens()).isPositive();
+            assertThat(a.listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsList()).extracting(SessionInfo::getSessionId).contains(id);
+            assertThat(code(() -> b.getSession(GetSessionRequest.newBuilder().setSessionId(id).build()))).isEqualTo(Status.Code.NOT_FOUND);
+            assertThat(b.listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsList()).extracting(SessionInfo::getSessionId).doesNotContain(id);
+        } finally {
+            ch.shutdownNow();
+            second.close();
+        }
     }
 
     record Run(int exit, String out, String err) {}
