@@ -96,7 +96,7 @@ public final class RazorService implements AutoCloseable {
             HotSessions hot = new HotSessions(s.hotBytes());
             RazorTopology.Settings settings = new RazorTopology.Settings(s.turnsTopic(), s.reroutedTopic(), turnPartitions,
                     s.repliesTopic(), s.deadLetterTopic(), s.blockTokens(), s.turnMaxBytes(), s.replyMaxTokens(), s.replyDefaultTokens(),
-                    s.sessionTtl(), s.expiryInterval());
+                    s.sessionTtl(), s.expiryInterval(), s.jsonTurnLog());
             TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens(), s.overflow(), s.undoTurns());
             ServiceMetrics metrics = new ServiceMetrics();
             metrics.watch(hot);

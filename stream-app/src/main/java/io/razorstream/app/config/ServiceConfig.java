@@ -68,6 +68,7 @@ public final class ServiceConfig {
         key("turn.max-bytes", "262144", "largest turn text accepted (UTF-8 bytes)");
         key("reply.default-tokens", "64", "reply length when a turn does not say");
         key("reply.max-tokens", "2048", "largest reply length a turn may ask for");
+        key("log.turns", "text", "the log line of each turn: text (key=value words) or json (one JSON object, for log shippers)");
         key("turn.timeout", "PT10M", "how long a Chat waits for its turn to be processed");
     }
 

@@ -20,7 +20,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
                               io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout,
-                              io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys) {
+                              io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys, boolean jsonTurnLog) {
 
     public static ServiceSettings parse(ServiceConfig c) {
         int block = c.getInt("store.block-tokens");
@@ -59,7 +59,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"),
                 io.razorstream.app.security.Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),
-                path(c, "auth.keys-file") == null ? null : io.razorstream.app.security.ApiKeys.load(path(c, "auth.keys-file")));
+                path(c, "auth.keys-file") == null ? null : io.razorstream.app.security.ApiKeys.load(path(c, "auth.keys-file")), jsonTurnLog(c.get("log.turns")));
     }
 
     private static io.razorstream.engine.chat.Conversation.Overflow overflow(String value) {
@@ -67,6 +67,14 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
             case "shift" -> io.razorstream.engine.chat.Conversation.Overflow.SHIFT;
             case "refuse" -> io.razorstream.engine.chat.Conversation.Overflow.REFUSE;
             default -> throw new IllegalArgumentException("setting session.overflow must be shift or refuse, got '" + value + "'");
+        };
+    }
+
+    private static boolean jsonTurnLog(String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "text" -> false;
+            case "json" -> true;
+            default -> throw new IllegalArgumentException("setting log.turns must be text or json, got '" + value + "'");
         };
     }
 

@@ -24,7 +24,8 @@ public final class RazorTopology {
 
     /** {@code turnPartitions}: partitions of the turns topic (and of the reroute topic). */
     public record Settings(String turnsTopic, String reroutedTopic, int turnPartitions, String repliesTopic, String deadLetterTopic,
-                           int blockTokens, int maxTextBytes, int maxReplyTokens, int defaultReplyTokens, Duration ttl, Duration expiryInterval) {}
+                           int blockTokens, int maxTextBytes, int maxReplyTokens, int defaultReplyTokens, Duration ttl, Duration expiryInterval,
+                           boolean jsonTurnLog) {}
 
     private RazorTopology() {}
 

@@ -127,7 +127,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         long nanos = System.nanoTime() - started;
         metrics.turnProcessed(reply, nanos);
-        logTurn(turn, reply, nanos);
+        if (settings.jsonTurnLog()) log.info("{}", TurnLogJson.of(turn, reply, nanos));
+        else logTurn(turn, reply, nanos);
         // A waiting call is completed by CommittedReplies once this reply is committed, not here.
         context.forward(new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
     }

@@ -34,7 +34,7 @@ class SessionProcessorTest {
         try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel)) {
             HotSessions hot = new HotSessions(1L << 30);
             RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 1000, 64, 8,
-                    Duration.ofMinutes(30), Duration.ofMinutes(1));
+                    Duration.ofMinutes(30), Duration.ofMinutes(1), false);
             Properties props = new Properties();
             props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
             props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
