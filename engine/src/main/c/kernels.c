@@ -33,6 +33,7 @@ enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14,
  */
 #define MAX_RM 4
 #define MAX_RN 4
+#define MAX_RN512 8 /* tokens of the avx512 variant's Q8_0 tiles (four zmm pairs) */
 /*
  * Decode (fewer than MIN_TILE_TOKENS inputs) is bound by memory bandwidth: rows are streamed one at a time
  * with a software prefetch PREFETCH bytes ahead, which took one core from ~0.6 to ~0.95 of its plain
@@ -121,6 +122,59 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
 }
+
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+/*
+ * Q8_0 on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
+ * (row, token) pairs side by side: bytes 0..31 token j, bytes 32..63 token j + 1, against the row's quants in both
+ * halves. Every lane goes through the same integer and float operations as in tile_q8 (a lane's four products
+ * summed exactly, converted, scaled by dw * dy, fused into that lane's sum; the same horizontal sum at the end), so
+ * the results are bit for bit those of the 256-bit tiles and of the one-row decode path.
+ *
+ * VNNI multiplies unsigned by signed bytes; instead of tile_q8's sign trick (two operations per pair), the
+ * activations are offset to unsigned once (y ^ 0x80 = y + 128) and each lane starts from -128 * (its four quants'
+ * sum), once per row: dpbusd then yields exactly the signed dot product.
+ */
+INLINE __m512 halves_ps(float lo, float hi) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(lo))),
+                                               _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
+}
+
+INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                          float *out, int64_t os, const int nr, const int nt) {
+    const int np = nt / 2;
+    __m512 acc[MAX_RM][MAX_RN512 / 2];
+    for (int i = 0; i < nr; i++)
+        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
+    const float *ad[MAX_RN512];
+    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
+    const __m512i offset = _mm512_set1_epi8((char) 0x80);
+    for (int b = 0; b < nb; b++) {
+        __m512i u[MAX_RN512 / 2];
+        __m512 dy[MAX_RN512 / 2];
+        for (int p = 0; p < np; p++) {
+            const uint8_t *y0 = act + (2 * p) * as + 32 * b, *y1 = act + (2 * p + 1) * as + 32 * b;
+            u[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load32(y0)), load32(y1), 1), offset);
+            dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
+        }
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * 34;
+            __m512i q = _mm512_broadcast_i64x4(load32(blk + 2));
+            __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
+            __m512 dw = _mm512_set1_ps(f16(blk));
+            for (int p = 0; p < np; p++) {
+                __m512 prod = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, u[p], q));
+                acc[i][p] = _mm512_fmadd_ps(prod, _mm512_mul_ps(dw, dy[p]), acc[i][p]);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int p = 0; p < np; p++) {
+            out[(2 * p) * os + i] = hsum(_mm512_castps512_ps256(acc[i][p]));
+            out[(2 * p + 1) * os + i] = hsum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i][p]), 1)));
+        }
+}
+#endif
 
 /* ---------------------------------------------------------------- K-quants (Q8_K activations) */
 
@@ -326,6 +380,24 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
         }                                                                                            \
     }
 
+/*
+ * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
+ * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
+ */
+#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT)
+#define Q8_0_ZMM_ROWS(WR, O, NR)                                                                     \
+    do {                                                                                             \
+        int t = 0;                                                                                   \
+        for (; t + 8 <= nt; t += 8) Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 8);                   \
+        switch (nt - t) {                                                                            \
+        case 7: case 6: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 6); t += 6; break;                \
+        case 5: case 4: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 4); t += 4; break;                \
+        case 3: case 2: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 2); t += 2; break;                \
+        default: break;                                                                              \
+        }                                                                                            \
+        if (t < nt) Q8_0_TILE(WR, act + t * as, O + t * os, NR, 1);                                  \
+    } while (0)
+
 #define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
 #define Q4_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 1)
 #define Q4_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
@@ -343,7 +415,16 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
                        const uint8_t *act, int64_t as, int nt, float *out, int64_t out_off, int64_t os) {
     out += out_off;
     switch (type) {
-    case T_Q8_0: WALK(4, 2, Q8_0_TILE) return 0;
+    case T_Q8_0:
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+        if (nt >= MIN_TILE_TOKENS) {
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) Q8_0_ZMM_ROWS(w + (int64_t) r * rb, out + (r - r0), 4);
+            for (; r < r1; r++) Q8_0_ZMM_ROWS(w + (int64_t) r * rb, out + (r - r0), 1);
+            return 0;
+        }
+#endif
+        WALK(4, 2, Q8_0_TILE) return 0;
     case T_Q4_0: WALK(2, 4, Q4_0_TILE) return 0;
     case T_Q4_K: WALK(4, 2, Q4_K_TILE) return 0;
     case T_Q5_K: WALK(4, 2, Q5_K_TILE) return 0;
