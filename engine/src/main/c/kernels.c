@@ -259,6 +259,91 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
         }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+INLINE __m512i both_halves(__m256i v) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
+}
+
+/*
+ * Q4_K / Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q45k with two tokens per
+ * register, the row's quants in both halves. Every lane's integers and float operations are tile_q45k's, in the same
+ * order, so the results are the same bits (see tile_q8_0_zmm). The mins' term stays per token, on 128 bits.
+ */
+INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                          float *out, int64_t os, const int nr, const int nt, const int five) {
+    const int np = nt / 2;
+    __m512 acc[MAX_RM][MAX_RN512 / 2];
+    __m128 accm[MAX_RM][MAX_RN512];
+    for (int i = 0; i < nr; i++) {
+        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
+        for (int j = 0; j < nt; j++) accm[i][j] = _mm_setzero_ps();
+    }
+    const int bb = five ? 176 : 144;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int b = 0; b < nb; b++) {
+        float dy[MAX_RN512];
+        __m128i ysum[MAX_RN512];
+        for (int j = 0; j < nt; j++) {
+            dy[j] = ((const float *) (act + j * as + cols))[b];
+            const int16_t *bs = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
+            ysum[j] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs), _mm_loadu_si128((const __m128i *) (bs + 8)));
+        }
+        /* the activations of this super-block, token pairs side by side: [pair][sub-block half 0..7] */
+        __m512i y[MAX_RN512 / 2][8];
+        for (int p = 0; p < np; p++)
+            for (int k = 0; k < 8; k++) {
+                const uint8_t *y0 = act + (2 * p) * as + 256 * b + 32 * k, *y1 = act + (2 * p + 1) * as + 256 * b + 32 * k;
+                y[p][k] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(y0)), load32(y1), 1);
+            }
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
+            float d = f16(blk), dmin = f16(blk + 2);
+            uint8_t sm[16];
+            scales_mins(blk + 4, sm);
+            const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
+            const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
+            __m256i hbits = five ? load32(qh) : _mm256_setzero_si256();
+            __m512i sum[MAX_RN512 / 2];
+            for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
+            for (int c = 0; c < 4; c++) {
+                __m256i q = load32(qs + 32 * c);
+                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (five) {
+                    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
+                }
+                const __m512i lo2 = both_halves(lo), hi2 = both_halves(hi);
+                /* pairs of products fit int16 (quants <= 31, |y| <= 127), and vpmaddwd applies the scale: the same integers as
+                   dpbusd then a 32-bit multiply, in two single-uop instructions */
+                const __m512i slo = _mm512_set1_epi16(sm[2 * c]), shi = _mm512_set1_epi16(sm[2 * c + 1]);
+                for (int p = 0; p < np; p++) {
+                    __m512i plo = _mm512_madd_epi16(_mm512_maddubs_epi16(lo2, y[p][2 * c]), slo);
+                    __m512i phi = _mm512_madd_epi16(_mm512_maddubs_epi16(hi2, y[p][2 * c + 1]), shi);
+                    sum[p] = _mm512_add_epi32(sum[p], _mm512_add_epi32(plo, phi));
+                }
+            }
+            for (int p = 0; p < np; p++) {
+                acc[i][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[p]), halves_ps(d * dy[2 * p], d * dy[2 * p + 1]), acc[i][p]);
+            }
+            for (int j = 0; j < nt; j++) {
+                __m128i m = _mm_madd_epi16(mins, ysum[j]);
+                accm[i][j] = _mm_fmadd_ps(_mm_cvtepi32_ps(m), _mm_set1_ps(dmin * dy[j]), accm[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nt; j++) {
+            __m128 m = accm[i][j];
+            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            __m512 a = acc[i][j / 2];
+            __m256 half = (j & 1) ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)) : _mm512_castps512_ps256(a);
+            out[j * os + i] = hsum(half) - _mm_cvtss_f32(m);
+        }
+}
+#endif
+
 /*
  * Q6_K (210-byte blocks: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d).
  * Quants are 0..63 offset by 32: sum sc * q * y in int32 lanes, minus 32 * sum sc * (16-sums of y).
@@ -385,17 +470,26 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
 #define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT)
-#define Q8_0_ZMM_ROWS(WR, O, NR)                                                                     \
+#define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
+#define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
+#define ZMM_ROWS(ZMM, TILE, WR, O, NR)                                                               \
     do {                                                                                             \
         int t = 0;                                                                                   \
-        for (; t + 8 <= nt; t += 8) Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 8);                   \
+        for (; t + 8 <= nt; t += 8) ZMM(WR, act + t * as, O + t * os, NR, 8);                        \
         switch (nt - t) {                                                                            \
-        case 7: case 6: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 6); t += 6; break;                \
-        case 5: case 4: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 4); t += 4; break;                \
-        case 3: case 2: Q8_0_ZMM(WR, act + t * as, O + t * os, NR, 2); t += 2; break;                \
+        case 7: case 6: ZMM(WR, act + t * as, O + t * os, NR, 6); t += 6; break;                     \
+        case 5: case 4: ZMM(WR, act + t * as, O + t * os, NR, 4); t += 4; break;                     \
+        case 3: case 2: ZMM(WR, act + t * as, O + t * os, NR, 2); t += 2; break;                     \
         default: break;                                                                              \
         }                                                                                            \
-        if (t < nt) Q8_0_TILE(WR, act + t * as, O + t * os, NR, 1);                                  \
+        if (t < nt) TILE(WR, act + t * as, O + t * os, NR, 1);                                       \
+    } while (0)
+/* 4-row tiles, then the rows left over one at a time */
+#define WALK_ZMM(ZMM, TILE)                                                                          \
+    do {                                                                                             \
+        int r = r0;                                                                                  \
+        for (; r + 4 <= r1; r += 4) ZMM_ROWS(ZMM, TILE, w + (int64_t) r * rb, out + (r - r0), 4);    \
+        for (; r < r1; r++) ZMM_ROWS(ZMM, TILE, w + (int64_t) r * rb, out + (r - r0), 1);            \
     } while (0)
 
 #define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
@@ -418,16 +512,29 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
     case T_Q8_0:
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
         if (nt >= MIN_TILE_TOKENS) {
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) Q8_0_ZMM_ROWS(w + (int64_t) r * rb, out + (r - r0), 4);
-            for (; r < r1; r++) Q8_0_ZMM_ROWS(w + (int64_t) r * rb, out + (r - r0), 1);
+            WALK_ZMM(Q8_0_ZMM, Q8_0_TILE);
             return 0;
         }
 #endif
         WALK(4, 2, Q8_0_TILE) return 0;
     case T_Q4_0: WALK(2, 4, Q4_0_TILE) return 0;
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+    case T_Q4_K:
+        if (nt >= MIN_TILE_TOKENS) {
+            WALK_ZMM(Q4_K_ZMM, Q4_K_TILE);
+            return 0;
+        }
+        WALK(4, 2, Q4_K_TILE) return 0;
+    case T_Q5_K:
+        if (nt >= MIN_TILE_TOKENS) {
+            WALK_ZMM(Q5_K_ZMM, Q5_K_TILE);
+            return 0;
+        }
+        WALK(4, 2, Q5_K_TILE) return 0;
+#else
     case T_Q4_K: WALK(4, 2, Q4_K_TILE) return 0;
     case T_Q5_K: WALK(4, 2, Q5_K_TILE) return 0;
+#endif
     case T_Q6_K: WALK(2, 4, Q6_K_TILE) return 0;
     case T_F16: WALK(4, 3, F16_TILE) return 0;
     case T_BF16: WALK(4, 3, BF16_TILE) return 0;
