@@ -397,6 +397,64 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
         for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
 }
 
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+/* Q6_K on 512-bit registers (avx512 variant): tile_q6k with two tokens per register, the same bits (see tile_q8_0_zmm). */
+INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                         float *out, int64_t os, const int nr, const int nt) {
+    const int np = nt / 2;
+    __m512 acc[MAX_RM][MAX_RN512 / 2];
+    for (int i = 0; i < nr; i++)
+        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < nb; b++) {
+        float dy[MAX_RN512];
+        __m512i bs[MAX_RN512 / 2];        /* the sixteen 16-element sums of y, token pairs side by side */
+        __m512i y[MAX_RN512 / 2][8];      /* the super-block's activations, token pairs side by side */
+        for (int j = 0; j < nt; j++) dy[j] = ((const float *) (act + j * as + cols))[b];
+        for (int p = 0; p < np; p++) {
+            const uint8_t *a0 = act + (2 * p) * as, *a1 = act + (2 * p + 1) * as;
+            const int64_t sums = cols + 4 * (cols / 256) + 32 * (int64_t) b;
+            bs[p] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(a0 + sums)), load32(a1 + sums), 1);
+            for (int k = 0; k < 8; k++) y[p][k] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(a0 + 256 * b + 32 * k)), load32(a1 + 256 * b + 32 * k), 1);
+        }
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *blk = w + i * rb + (int64_t) b * 210;
+            const int8_t *sc = (const int8_t *) (blk + 192);
+            const __m512i sc32 = both_halves(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5));
+            float d = f16(blk + 208);
+            __m512i sum[MAX_RN512 / 2];
+            for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+                const int8_t *s = sc + 8 * h;
+                __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
+                __m256i q[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                for (int k = 0; k < 4; k++) {
+                    /* per 256-bit half: lanes 0..3 elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]);
+                       pairs of products fit int16 (quants <= 63, |y| <= 127) */
+                    const __m512i q2 = both_halves(q[k]);
+                    const __m512i s16 = both_halves(_mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k])));
+                    for (int p = 0; p < np; p++) sum[p] = _mm512_add_epi32(sum[p], _mm512_madd_epi16(_mm512_maddubs_epi16(q2, y[p][4 * h + k]), s16));
+                }
+            }
+            for (int p = 0; p < np; p++) {
+                __m512i total = _mm512_sub_epi32(sum[p], _mm512_madd_epi16(sc32, bs[p]));
+                acc[i][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), halves_ps(d * dy[2 * p], d * dy[2 * p + 1]), acc[i][p]);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int p = 0; p < np; p++) {
+            out[(2 * p) * os + i] = hsum(_mm512_castps512_ps256(acc[i][p]));
+            out[(2 * p + 1) * os + i] = hsum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i][p]), 1)));
+        }
+}
+#endif
+
 /* ---------------------------------------------------------------- F16 and BF16 (float activations) */
 
 INLINE __m256 widen8(const uint8_t *p, const int bf16) {
@@ -472,6 +530,7 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
 #define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT)
 #define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
 #define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
+#define Q6_K_ZMM(W, A, O, NR, NT) tile_q6k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT)
 #define ZMM_ROWS(ZMM, TILE, WR, O, NR)                                                               \
     do {                                                                                             \
         int t = 0;                                                                                   \
@@ -535,7 +594,14 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
     case T_Q4_K: WALK(4, 2, Q4_K_TILE) return 0;
     case T_Q5_K: WALK(4, 2, Q5_K_TILE) return 0;
 #endif
-    case T_Q6_K: WALK(2, 4, Q6_K_TILE) return 0;
+    case T_Q6_K:
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+        if (nt >= MIN_TILE_TOKENS) {
+            WALK_ZMM(Q6_K_ZMM, Q6_K_TILE);
+            return 0;
+        }
+#endif
+        WALK(2, 4, Q6_K_TILE) return 0;
     case T_F16: WALK(4, 3, F16_TILE) return 0;
     case T_BF16: WALK(4, 3, BF16_TILE) return 0;
     default: return -1;
