@@ -106,7 +106,8 @@ final class ChatCommand implements Callable<Integer> {
                 // Before the call: a script that is killed or times out still knows which id to retry with.
                 err.println("turn-id: " + id);
                 err.flush();
-                return turn(stub, id, message == null ? "" : message, regenerate, out, err);
+                int rc = turn(stub, id, message == null ? "" : message, regenerate, out, err);
+                return rc == REFUSED ? 1 : rc;
             }
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             err.println("session " + session + " at " + client.target + "; one turn per line, /regenerate, /undo, Ctrl-D to quit");
@@ -120,6 +121,7 @@ final class ChatCommand implements Callable<Integer> {
                     boolean again = line.strip().equals("/regenerate");
                     rc = turn(stub, UUID.randomUUID().toString(), again ? "" : line, again, out, err);
                 }
+                if (rc == REFUSED) continue; // reported; the session is as it was, the chat goes on
                 if (rc != 0) return rc;
             }
             return 0;
@@ -145,6 +147,9 @@ final class ChatCommand implements Callable<Integer> {
         err.flush();
         return 0;
     }
+
+    /** What turn() returns for a turn the service refused, changing nothing (nothing to regenerate, too long, ...): exit status 1 for one turn. */
+    private static final int REFUSED = -1;
 
     private int turn(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String id, String text, boolean regenerate, PrintWriter out, PrintWriter err) {
         GenerationParams.Builder params = GenerationParams.newBuilder();
@@ -184,7 +189,8 @@ final class ChatCommand implements Callable<Integer> {
             if (streamed) out.println(); // the reply broke off
             out.flush();
             ClientOptions.report(err, client.target, e, deadline, message != null ? "retry with --turn-id " + id + " to not repeat the turn" : null);
-            return 1;
+            io.grpc.Status.Code code = e.getStatus().getCode();
+            return code == io.grpc.Status.Code.FAILED_PRECONDITION || code == io.grpc.Status.Code.INVALID_ARGUMENT ? REFUSED : 1;
         }
     }
 }

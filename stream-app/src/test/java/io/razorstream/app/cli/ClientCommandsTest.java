@@ -68,6 +68,10 @@ class ClientCommandsTest {
         fake = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()).addService(new MemoryServiceGrpc.MemoryServiceImplBase() {
             @Override
             public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
+                if (req.getRegenerate()) { // as the service answers a session with nothing to regenerate
+                    out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("nothing to regenerate here").asRuntimeException());
+                    return;
+                }
                 String stored = replies.get(req.getTurnId());
                 ChatDone.Builder done = ChatDone.newBuilder().setTurnId(req.getTurnId()).setCache(CacheStats.newBuilder().setTokens(7));
                 if (stored != null) {
@@ -280,10 +284,25 @@ class ClientCommandsTest {
         assertThat(session[1]).contains("\"tokens\": \"42\"").doesNotContain("WARNING");
     }
 
+    /** An interactive chat reports a refused turn (nothing to regenerate) and goes on with the next line. */
+    @Test
+    void anInteractiveChatGoesOnAfterARefusedTurn() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String[] r = childWithInput("/regenerate\nhello\n", java, System.getProperty("java.class.path"), "chat", "--target", "localhost:" + fake.getPort(),
+                "--session", "s");
+        assertThat(r[0]).as(r[1]).isEqualTo("0");
+        assertThat(r[1]).contains("FAILED_PRECONDITION: nothing to regenerate here").contains("OK:hello");
+    }
+
     private static String[] child(String java, String cp, String... args) throws Exception {
+        return childWithInput("", java, cp, args);
+    }
+
+    private static String[] childWithInput(String input, String java, String cp, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", cp, Main.class.getName()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().close();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
             p.destroyForcibly();
