@@ -125,7 +125,7 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 /*
- * Q8_0 on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
+ * Q8_0 and Q4_0 (is_q4) on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
  * (row, token) pairs side by side: bytes 0..31 token j, bytes 32..63 token j + 1, against the row's quants in both
  * halves. Every lane goes through the same integer and float operations as in tile_q8 (a lane's four products
  * summed exactly, converted, scaled by dw * dy, fused into that lane's sum; the same horizontal sum at the end), so
@@ -135,13 +135,17 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
  * activations are offset to unsigned once (y ^ 0x80 = y + 128) and each lane starts from -128 * (its four quants'
  * sum), once per row: dpbusd then yields exactly the signed dot product.
  */
+INLINE __m512i both_halves(__m256i v) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
+}
+
 INLINE __m512 halves_ps(float lo, float hi) {
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(lo))),
                                                _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
 }
 
 INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                          float *out, int64_t os, const int nr, const int nt) {
+                          float *out, int64_t os, const int nr, const int nt, const int is_q4) {
     const int np = nt / 2;
     __m512 acc[MAX_RM][MAX_RN512 / 2];
     for (int i = 0; i < nr; i++)
@@ -158,8 +162,8 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * 34;
-            __m512i q = _mm512_broadcast_i64x4(load32(blk + 2));
+            const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? 18 : 34);
+            __m512i q = both_halves(is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2));
             __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
             __m512 dw = _mm512_set1_ps(f16(blk));
             for (int p = 0; p < np; p++) {
@@ -260,10 +264,6 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
 }
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
-INLINE __m512i both_halves(__m256i v) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
-}
-
 /*
  * Q4_K / Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q45k with two tokens per
  * register, the row's quants in both halves. Every lane's integers and float operations are tile_q45k's, in the same
@@ -527,7 +527,8 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
-#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT)
+#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
+#define Q4_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 1)
 #define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
 #define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
 #define Q6_K_ZMM(W, A, O, NR, NT) tile_q6k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT)
@@ -576,7 +577,14 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
         }
 #endif
         WALK(4, 2, Q8_0_TILE) return 0;
-    case T_Q4_0: WALK(2, 4, Q4_0_TILE) return 0;
+    case T_Q4_0:
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+        if (nt >= MIN_TILE_TOKENS) {
+            WALK_ZMM(Q4_0_ZMM, Q4_0_TILE);
+            return 0;
+        }
+#endif
+        WALK(2, 4, Q4_0_TILE) return 0;
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
     case T_Q4_K:
         if (nt >= MIN_TILE_TOKENS) {
