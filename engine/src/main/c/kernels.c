@@ -163,6 +163,9 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? 18 : 34);
+            /* the next tile's rows, one tile ahead: with few tokens (batched decode) the tile's arithmetic and the weight
+               stream otherwise take turns instead of overlapping (8 tokens: 52 -> 69 tokens/s on the Xeon) */
+            if ((b & 1) == 0) _mm_prefetch((const char *) (blk + nr * rb), _MM_HINT_T0);
             __m512i q = both_halves(is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2));
             __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
             __m512 dw = _mm512_set1_ps(f16(blk));
@@ -297,6 +300,7 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
+            for (int o = 0; o < bb; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
@@ -419,6 +423,7 @@ INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * 210;
+            for (int o = 0; o < 210; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
             const int8_t *sc = (const int8_t *) (blk + 192);
             const __m512i sc32 = both_halves(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5));
             float d = f16(blk + 208);
