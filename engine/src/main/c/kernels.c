@@ -110,6 +110,7 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
             if (nr == 1 && (b & 1) == 0) prefetch_ahead(blk, 2 * bb);
+            else if ((b & 1) == 0) _mm_prefetch((const char *) (blk + nr * rb), _MM_HINT_T0); /* the next tile's rows (see tile_q8_0_zmm) */
             __m256i q = is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2);
             __m256i aq = _mm256_sign_epi8(q, q);
             __m256 dw = _mm256_set1_ps(f16(blk));
@@ -224,6 +225,7 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
             if (nr == 1) prefetch_ahead(blk, bb);
+            else for (int o = 0; o < bb; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
@@ -368,6 +370,7 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * 210;
             if (nr == 1) prefetch_ahead(blk, 210);
+            else for (int o = 0; o < 210; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
             const int8_t *sc = (const int8_t *) (blk + 192);
             /* the offset 32: 32 * sum_k sc_k * (16-sum k of y), folded into the int32 lanes exactly */
             const __m256i sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5);
@@ -491,6 +494,7 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
         for (int j = 0; j < nt; j++) x[j] = _mm256_loadu_ps((const float *) (act + j * as) + k);
         for (int i = 0; i < nr; i++) {
             if (nr == 1 && (k & 31) == 0) prefetch_ahead(w + i * rb + 2 * k, 64);
+            else if ((k & 31) == 0) _mm_prefetch((const char *) (w + (i + nr) * rb + 2 * k), _MM_HINT_T0); /* the next tile's rows */
             __m256 wv = widen8(w + i * rb + 2 * k, bf16);
             for (int j = 0; j < nt; j++) acc[i][j] = _mm256_fmadd_ps(wv, x[j], acc[i][j]);
         }
