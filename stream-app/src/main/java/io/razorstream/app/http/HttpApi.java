@@ -88,7 +88,12 @@ public final class HttpApi implements AutoCloseable {
     public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port,
                                 Tls tls, Tenants tenants) {
         HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants);
-        api.app.start();
+        try {
+            api.app.start();
+        } catch (io.javalin.util.JavalinBindException e) {
+            api.close();
+            throw new IllegalArgumentException("HTTP port " + port + " on " + host + " is in use: pick another (--http-port, setting http.port) or 0 to turn HTTP off");
+        }
         log.info("OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, GET /v1/models{})", tls == null ? "" : "S", host, port, metrics == null ? "" : ", GET /metrics");
         return api;
     }
