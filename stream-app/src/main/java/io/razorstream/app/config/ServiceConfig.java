@@ -57,7 +57,10 @@ public final class ServiceConfig {
         key("window.min", "", "window heads: minimum recent tokens S0; empty: 64 for the synthetic model, 4000 otherwise");
         key("window.compression", "", "window heads: the window is max(S0, N / C); empty: 1000000 for the synthetic model (fixed window), 5 otherwise");
         key("store.block-tokens", "32", "tokens per stored block");
-        key("sessions.hot-bytes", String.valueOf(1L << 30), "memory for decoded sessions (LRU)");
+        // A third of the heap: a session's decoded cache is several times its stored bytes (floats, undo records), and
+        // 8 sessions of 16k tokens on the synthetic model already outgrow a fixed 1 GiB (each turn then reloads one).
+        key("sessions.hot-bytes", String.valueOf(Math.max(256L << 20, Runtime.getRuntime().maxMemory() / 3)),
+                "memory for decoded sessions (LRU); default: a third of the JVM's maximum heap");
         key("sessions.max-tokens", "0", "positions a session may use, in tokens; 0: the model's context length");
         key("session.overflow", "shift", "a turn that would go past sessions.max-tokens: shift (give back a quarter of the positions, "
                 + "folding the oldest tokens into compensation tokens, as llama.cpp's context shift) or refuse");
