@@ -136,7 +136,7 @@ public final class RazorService implements AutoCloseable {
             HttpApi http = null;
             if (s.httpPort() > 0) {
                 http = HttpApi.start(grpc.inProcessChannel(), model.path().getFileName().toString(), Files.getLastModifiedTime(model.path()).toMillis() / 1000,
-                        metrics::scrape, s.bind(), s.httpPort(), s.tls(), tenants);
+                        metrics::scrape, s.bind(), s.httpPort(), s.tls(), tenants, s.httpMaxRequestBytes());
                 resources.add(http); // closed before gRPC
             }
             RazorService service = new RazorService(streams, bootstrap, port, http == null ? 0 : http.port());

@@ -46,10 +46,13 @@ class OpenAiHttpTest {
     static ManagedChannel channel;
     static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
     static final ObjectMapper JSON = new ObjectMapper();
+    /** Small here so that a too-large body is cheap to send; the default is 32 MiB. */
+    static final int MAX_BODY = 16384;
 
     @BeforeAll
     static void start() throws Exception {
-        service = Services.start(dataDir, null, "razorstream", Map.of("http.port", String.valueOf(EmbeddedBroker.freePort())));
+        service = Services.start(dataDir, null, "razorstream", Map.of("http.port", String.valueOf(EmbeddedBroker.freePort()),
+                "http.max-request-bytes", String.valueOf(MAX_BODY)));
         channel = Services.channel(service);
         stub = MemoryServiceGrpc.newBlockingStub(channel);
     }
@@ -247,6 +250,21 @@ class OpenAiHttpTest {
     static double delta(Map<String, Double> before, Map<String, Double> after, String sample) {
         assertThat(after).as("sample %s", sample).containsKey(sample);
         return after.get(sample) - before.getOrDefault(sample, 0.0);
+    }
+
+    /** A body over http.max-request-bytes is refused in the protocol's shape, naming the setting; one under it is served. */
+    @Test
+    void aTooLargeBodyIsRefusedNamingTheSetting() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String under = "{\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(MAX_BODY - 200) + " #\"}]}";
+        HttpResponse<String> ok = post(http, "large-1", under);
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        String over = "{\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(MAX_BODY + 100) + " #\"}]}";
+        HttpResponse<String> refused = post(http, "large-2", over);
+        assertThat(refused.statusCode()).isEqualTo(413);
+        JsonNode err = JSON.readTree(refused.body()).path("error");
+        assertThat(err.path("code").asText()).isEqualTo("request_too_large");
+        assertThat(err.path("message").asText()).contains("http.max-request-bytes");
     }
 
     static HttpResponse<String> post(HttpClient http, String session, String body) throws Exception {

@@ -31,6 +31,7 @@ public final class ServiceConfig {
         key("bootstrap.servers", "", "Kafka bootstrap servers; empty: start an embedded single-node broker in the data dir");
         key("grpc.port", "7070", "gRPC port (0: any free port)");
         key("http.port", "8080", "OpenAI-compatible HTTP port (POST /v1/chat/completions, GET /v1/models, GET /metrics), on the same bind address as gRPC; 0: off");
+        key("http.max-request-bytes", String.valueOf(32L << 20), "largest HTTP request body (OpenAI clients resend the whole conversation each time)");
         key("bind", "", "address the gRPC and HTTP ports listen on; empty: 127.0.0.1 with the embedded broker (one local instance), 0.0.0.0 (all interfaces) with bootstrap.servers set");
         key("auth.keys-file", "", "API keys: a file of 'KEY TENANT' lines; when set, every gRPC and HTTP call needs 'authorization: Bearer KEY' and sees only its tenant's sessions; empty: no keys");
         key("tls.cert-file", "", "PEM certificate chain for TLS on the gRPC and HTTP ports (with tls.key-file); empty: plaintext");

@@ -13,7 +13,7 @@ import java.util.Locale;
  * fields, never strings. Optional values are null ({@code model}, {@code profile}, {@code chatTemplate},
  * {@code windowMin}, {@code windowCompression}: their defaults depend on the model).
  */
-public record ServiceSettings(Path dataDir, String model, String profile, String bootstrapServers, int grpcPort, int httpPort, String bind, String advertisedHost,
+public record ServiceSettings(Path dataDir, String model, String profile, String bootstrapServers, int grpcPort, int httpPort, long httpMaxRequestBytes, String bind, String advertisedHost,
                               String instanceId, String applicationId, String turnsTopic, String repliesTopic, String reroutedTopic,
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
@@ -49,9 +49,10 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         if (c.getInt("standby.replicas") < 0) throw new IllegalArgumentException("setting standby.replicas must be >= 0");
         if (c.getInt("grpc.port") < 0 || c.getInt("grpc.port") > 65535) throw new IllegalArgumentException("setting grpc.port must be in [0, 65535]");
         if (c.getInt("http.port") < 0 || c.getInt("http.port") > 65535) throw new IllegalArgumentException("setting http.port must be in [0, 65535] (0: off)");
+        if (c.getLong("http.max-request-bytes") < 1024) throw new IllegalArgumentException("setting http.max-request-bytes must be >= 1024");
         String bind = c.get("bind").isBlank() ? (c.get("bootstrap.servers").isBlank() ? "127.0.0.1" : "0.0.0.0") : c.get("bind").trim();
         return new ServiceSettings(c.dataDir(), blankToNull(c.get("model")), blankToNull(c.get("profile")), c.get("bootstrap.servers"),
-                c.getInt("grpc.port"), c.getInt("http.port"), bind, c.get("advertised.host"), c.get("instance.id"), c.get("application.id"), c.get("topic.turns"),
+                c.getInt("grpc.port"), c.getInt("http.port"), c.getLong("http.max-request-bytes"), bind, c.get("advertised.host"), c.get("instance.id"), c.get("application.id"), c.get("topic.turns"),
                 c.get("topic.replies"), c.get("topic.turns-rerouted"), c.get("topic.dead-letters"), c.getInt("topic.partitions"),
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),

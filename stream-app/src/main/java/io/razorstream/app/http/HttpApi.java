@@ -43,7 +43,8 @@ public final class HttpApi implements AutoCloseable {
     private final long modelCreated;
     private final Supplier<String> metrics;
 
-    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port, Tls tls, Tenants tenants) {
+    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port, Tls tls, Tenants tenants,
+                    long maxRequestBytes) {
         this.channel = channel;
         this.modelName = modelName;
         this.modelCreated = modelCreated;
@@ -51,6 +52,8 @@ public final class HttpApi implements AutoCloseable {
         this.chat = new ChatCompletions(MemoryServiceGrpc.newBlockingStub(channel), json, modelName);
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
+            // OpenAI clients resend the whole conversation each time: a long one outgrows Javalin's 1 MB default
+            config.http.maxRequestSize = maxRequestBytes;
             config.jetty.addConnector((server, http) -> {
                 ServerConnector c = tls == null ? new ServerConnector(server, new HttpConnectionFactory(http))
                         : new ServerConnector(server, tls.jetty(), new HttpConnectionFactory(http));
@@ -80,14 +83,16 @@ public final class HttpApi implements AutoCloseable {
             config.routes.error(404, ctx -> {
                 if (ctx.attribute(ANSWERED) == null) error(ctx, new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
             });
+            config.routes.error(413, ctx -> error(ctx, new ApiError(413, "invalid_request_error", "request_too_large", "the request body is larger than "
+                    + maxRequestBytes + " bytes (setting http.max-request-bytes)")));
             config.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", null, "method " + ctx.method() + " not allowed on " + ctx.path())));
         });
     }
 
     /** Starts listening on {@code host:port}; calls go to {@code channel} (closed with this). */
     public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port,
-                                Tls tls, Tenants tenants) {
-        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants);
+                                Tls tls, Tenants tenants, long maxRequestBytes) {
+        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
         try {
             api.app.start();
         } catch (io.javalin.util.JavalinBindException e) {
