@@ -74,8 +74,22 @@ INLINE __m256i dot_u8s8_scaled(__m256i a, __m256i b, int s_lo, int s_hi) {
 INLINE __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *) p); }
 
 /* Prefetches the weights PREFETCH bytes past [p, p + bytes), one request per cache line. */
+INLINE void prefetch_lines(const uint8_t *p, const int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *) p + o, _MM_HINT_T0);
+}
+
 INLINE void prefetch_ahead(const uint8_t *p, const int bytes) {
-    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *) p + PREFETCH + o, _MM_HINT_T0);
+    prefetch_lines(p + PREFETCH, bytes);
+}
+
+/*
+ * A row tile's weights: a row on its own (decode) prefetches PREFETCH bytes ahead in the row; a tile of nr rows
+ * prefetches the same bytes of the next tile's rows (nr rows further), so that with few tokens the arithmetic and the
+ * weight stream overlap instead of taking turns (8-token passes: 52 -> 69 tokens/s on a Xeon, docs/PERFORMANCE.md).
+ */
+INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const int bytes) {
+    if (nr == 1) prefetch_ahead(blk, bytes);
+    else prefetch_lines(blk + nr * rb, bytes);
 }
 
 /* ---------------------------------------------------------------- Q8_0 and Q4_0 (Q8_0 activations) */
@@ -109,8 +123,7 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            if (nr == 1 && (b & 1) == 0) prefetch_ahead(blk, 2 * bb);
-            else if ((b & 1) == 0) _mm_prefetch((const char *) (blk + nr * rb), _MM_HINT_T0); /* the next tile's rows (see tile_q8_0_zmm) */
+            if ((b & 1) == 0) prefetch_weights(blk, rb, nr, nr == 1 ? 2 * bb : 1);
             __m256i q = is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2);
             __m256i aq = _mm256_sign_epi8(q, q);
             __m256 dw = _mm256_set1_ps(f16(blk));
@@ -140,6 +153,16 @@ INLINE __m512i both_halves(__m256i v) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
 }
 
+/* Token j's 32 bytes in the low half, token j + 1's in the high half. */
+INLINE __m512i pair_of(const uint8_t *a, const uint8_t *b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load32(a)), load32(b), 1);
+}
+
+/* The fixed-order sum of one pair's eight lanes: the first token's (low half) or the second's. */
+INLINE float hsum_pair(__m512 acc, const int second) {
+    return hsum(second ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)) : _mm512_castps512_ps256(acc));
+}
+
 INLINE __m512 halves_ps(float lo, float hi) {
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(lo))),
                                                _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
@@ -159,14 +182,12 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         __m512 dy[MAX_RN512 / 2];
         for (int p = 0; p < np; p++) {
             const uint8_t *y0 = act + (2 * p) * as + 32 * b, *y1 = act + (2 * p + 1) * as + 32 * b;
-            u[p] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load32(y0)), load32(y1), 1), offset);
+            u[p] = _mm512_xor_si512(pair_of(y0, y1), offset);
             dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? 18 : 34);
-            /* the next tile's rows, one tile ahead: with few tokens (batched decode) the tile's arithmetic and the weight
-               stream otherwise take turns instead of overlapping (8 tokens: 52 -> 69 tokens/s on the Xeon) */
-            if ((b & 1) == 0) _mm_prefetch((const char *) (blk + nr * rb), _MM_HINT_T0);
+            if ((b & 1) == 0) prefetch_lines(blk + nr * rb, 1); /* the next tile's rows (prefetch_weights) */
             __m512i q = both_halves(is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2));
             __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
             __m512 dw = _mm512_set1_ps(f16(blk));
@@ -178,8 +199,8 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
     }
     for (int i = 0; i < nr; i++)
         for (int p = 0; p < np; p++) {
-            out[(2 * p) * os + i] = hsum(_mm512_castps512_ps256(acc[i][p]));
-            out[(2 * p + 1) * os + i] = hsum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i][p]), 1)));
+            out[(2 * p) * os + i] = hsum_pair(acc[i][p], 0);
+            out[(2 * p + 1) * os + i] = hsum_pair(acc[i][p], 1);
         }
 }
 #endif
@@ -202,6 +223,22 @@ INLINE void scales_mins(const uint8_t *s, uint8_t out[16]) {
 }
 
 /*
+ * Q4_K / Q5_K: the quants of sub-blocks 2c (lo: low nibbles) and 2c + 1 (hi: high nibbles) of a super-block, with
+ * Q5_K's fifth bits (bits 2c and 2c + 1 of hbits) on top.
+ */
+INLINE void q45k_quants(const uint8_t *qs, __m256i hbits, const int c, const int five, __m256i *lo, __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i q = load32(qs + 32 * c);
+    *lo = _mm256_and_si256(q, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    if (five) {
+        __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
+    }
+}
+
+/*
  * Q4_K (144-byte blocks: f16 d, f16 dmin, 12 scale bytes, 128 quant bytes) and Q5_K (176 bytes: the same
  * with 32 bytes of fifth bits before the quants). Per super-block: sum_j scale_j * (q . y over
  * sub-block j) in int32 lanes, times d * dy; the mins come off through the activation's 16-sums.
@@ -213,7 +250,6 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = _mm_setzero_ps(); }
     const int bb = five ? 176 : 144;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int b = 0; b < nb; b++) {
         const float *dy[MAX_RN];
         __m128i ysum[MAX_RN]; /* the eight 32-element sums of y: pairs of the 16-element sums */
@@ -224,8 +260,7 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            if (nr == 1) prefetch_ahead(blk, bb);
-            else for (int o = 0; o < bb; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
+            prefetch_weights(blk, rb, nr, bb);
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
@@ -236,13 +271,8 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
             __m256i sum[MAX_RN];
             for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
-                __m256i q = load32(qs + 32 * c);
-                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if (five) {
-                    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
-                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
-                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
-                }
+                __m256i lo, hi;
+                q45k_quants(qs, hbits, c, five, &lo, &hi);
                 int slo = sc[2 * c], shi = sc[2 * c + 1];
                 for (int j = 0; j < nt; j++) {
                     const uint8_t *y = act + j * as + 256 * b + 64 * c;
@@ -284,7 +314,6 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         for (int j = 0; j < nt; j++) accm[i][j] = _mm_setzero_ps();
     }
     const int bb = five ? 176 : 144;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int b = 0; b < nb; b++) {
         float dy[MAX_RN512];
         __m128i ysum[MAX_RN512];
@@ -298,11 +327,11 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         for (int p = 0; p < np; p++)
             for (int k = 0; k < 8; k++) {
                 const uint8_t *y0 = act + (2 * p) * as + 256 * b + 32 * k, *y1 = act + (2 * p + 1) * as + 256 * b + 32 * k;
-                y[p][k] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(y0)), load32(y1), 1);
+                y[p][k] = pair_of(y0, y1);
             }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            for (int o = 0; o < bb; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
+            prefetch_lines(blk + nr * rb, bb); /* the next tile's rows (prefetch_weights) */
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
@@ -312,13 +341,8 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             __m512i sum[MAX_RN512 / 2];
             for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
-                __m256i q = load32(qs + 32 * c);
-                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if (five) {
-                    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
-                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
-                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
-                }
+                __m256i lo, hi;
+                q45k_quants(qs, hbits, c, five, &lo, &hi);
                 const __m512i lo2 = both_halves(lo), hi2 = both_halves(hi);
                 /* pairs of products fit int16 (quants <= 31, |y| <= 127), and vpmaddwd applies the scale: the same integers as
                    dpbusd then a 32-bit multiply, in two single-uop instructions */
@@ -343,12 +367,21 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             __m128 m = accm[i][j];
             m = _mm_add_ps(m, _mm_movehl_ps(m, m));
             m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            __m512 a = acc[i][j / 2];
-            __m256 half = (j & 1) ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)) : _mm512_castps512_ps256(a);
-            out[j * os + i] = hsum(half) - _mm_cvtss_f32(m);
+            out[j * os + i] = hsum_pair(acc[i][j / 2], j & 1) - _mm_cvtss_f32(m);
         }
 }
 #endif
+
+/* Q6_K: the four 32-quant groups (0..63) of half h of a super-block, from the low nibbles and the high 2-bit pairs. */
+INLINE void q6k_quants(const uint8_t *blk, const int h, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+    __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+}
 
 /*
  * Q6_K (210-byte blocks: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d).
@@ -359,7 +392,6 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
     __m256 acc[MAX_RM][MAX_RN];
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < nb; b++) {
         const float *dy[MAX_RN];
         __m256i bs[MAX_RN]; /* the sixteen 16-element sums of y */
@@ -369,8 +401,7 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * 210;
-            if (nr == 1) prefetch_ahead(blk, 210);
-            else for (int o = 0; o < 210; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
+            prefetch_weights(blk, rb, nr, 210);
             const int8_t *sc = (const int8_t *) (blk + 192);
             /* the offset 32: 32 * sum_k sc_k * (16-sum k of y), folded into the int32 lanes exactly */
             const __m256i sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5);
@@ -378,14 +409,9 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
             __m256i sum[MAX_RN];
             for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
             for (int h = 0; h < 2; h++) {
-                const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
                 const int8_t *s = sc + 8 * h;
-                __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
                 __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                q6k_quants(blk, h, q);
                 for (int k = 0; k < 4; k++) {
                     /* lanes 0..3 cover elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]) */
                     for (int j = 0; j < nt; j++) {
@@ -412,7 +438,6 @@ INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
     __m512 acc[MAX_RM][MAX_RN512 / 2];
     for (int i = 0; i < nr; i++)
         for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < nb; b++) {
         float dy[MAX_RN512];
         __m512i bs[MAX_RN512 / 2];        /* the sixteen 16-element sums of y, token pairs side by side */
@@ -421,26 +446,21 @@ INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
         for (int p = 0; p < np; p++) {
             const uint8_t *a0 = act + (2 * p) * as, *a1 = act + (2 * p + 1) * as;
             const int64_t sums = cols + 4 * (cols / 256) + 32 * (int64_t) b;
-            bs[p] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(a0 + sums)), load32(a1 + sums), 1);
-            for (int k = 0; k < 8; k++) y[p][k] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(a0 + 256 * b + 32 * k)), load32(a1 + 256 * b + 32 * k), 1);
+            bs[p] = pair_of(a0 + sums, a1 + sums);
+            for (int k = 0; k < 8; k++) y[p][k] = pair_of(a0 + 256 * b + 32 * k, a1 + 256 * b + 32 * k);
         }
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * 210;
-            for (int o = 0; o < 210; o += 64) _mm_prefetch((const char *) (blk + nr * rb + o), _MM_HINT_T0); /* the next tile's rows */
+            prefetch_lines(blk + nr * rb, 210); /* the next tile's rows (prefetch_weights) */
             const int8_t *sc = (const int8_t *) (blk + 192);
             const __m512i sc32 = both_halves(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5));
             float d = f16(blk + 208);
             __m512i sum[MAX_RN512 / 2];
             for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
             for (int h = 0; h < 2; h++) {
-                const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
                 const int8_t *s = sc + 8 * h;
-                __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
                 __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                q6k_quants(blk, h, q);
                 for (int k = 0; k < 4; k++) {
                     /* per 256-bit half: lanes 0..3 elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]);
                        pairs of products fit int16 (quants <= 63, |y| <= 127) */
@@ -457,8 +477,8 @@ INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
     }
     for (int i = 0; i < nr; i++)
         for (int p = 0; p < np; p++) {
-            out[(2 * p) * os + i] = hsum(_mm512_castps512_ps256(acc[i][p]));
-            out[(2 * p + 1) * os + i] = hsum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i][p]), 1)));
+            out[(2 * p) * os + i] = hsum_pair(acc[i][p], 0);
+            out[(2 * p + 1) * os + i] = hsum_pair(acc[i][p], 1);
         }
 }
 #endif
@@ -493,8 +513,7 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
         __m256 x[MAX_RN];
         for (int j = 0; j < nt; j++) x[j] = _mm256_loadu_ps((const float *) (act + j * as) + k);
         for (int i = 0; i < nr; i++) {
-            if (nr == 1 && (k & 31) == 0) prefetch_ahead(w + i * rb + 2 * k, 64);
-            else if ((k & 31) == 0) _mm_prefetch((const char *) (w + (i + nr) * rb + 2 * k), _MM_HINT_T0); /* the next tile's rows */
+            if ((k & 31) == 0) prefetch_weights(w + i * rb + 2 * k, rb, nr, 64);
             __m256 wv = widen8(w + i * rb + 2 * k, bf16);
             for (int j = 0; j < nt; j++) acc[i][j] = _mm256_fmadd_ps(wv, x[j], acc[i][j]);
         }
