@@ -5,9 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.razorstream.app.broker.EmbeddedBroker;
 import io.razorstream.proto.v1.ChatDone;
-import io.razorstream.proto.v1.ChatRequest;
-import io.razorstream.proto.v1.ChatResponse;
-import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.GetSessionRequest;
 import io.razorstream.proto.v1.ListSessionsRequest;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
@@ -25,7 +22,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -69,25 +65,11 @@ class OpenAiHttpTest {
 
     /** One gRPC Chat turn, greedy, at most {@code tokens} tokens. */
     static ChatDone chat(String session, String text, int tokens) {
-        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setText(text)
-                .setParams(GenerationParams.newBuilder().setMaxTokens(tokens)).build());
-        ChatDone done = null;
-        while (it.hasNext()) {
-            ChatResponse r = it.next();
-            if (r.hasDone()) done = r.getDone();
-        }
-        return done;
+        return Services.chat(stub, session, java.util.UUID.randomUUID().toString(), text, tokens).done();
     }
 
     static ChatDone chatWithId(String session, String turnId, String text) {
-        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setText(text)
-                .setParams(GenerationParams.newBuilder().setMaxTokens(4)).build());
-        ChatDone done = null;
-        while (it.hasNext()) {
-            ChatResponse r = it.next();
-            if (r.hasDone()) done = r.getDone();
-        }
-        return done;
+        return Services.chat(stub, session, turnId, text, 4).done();
     }
 
     static SessionInfo session(String id) {

@@ -9,11 +9,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.MetadataUtils;
 import io.razorstream.app.broker.EmbeddedBroker;
-import io.razorstream.app.cli.Main;
+import io.razorstream.app.cli.ClientCommandsTest;
 import io.razorstream.app.security.ApiKeys;
-import io.razorstream.proto.v1.ChatRequest;
 import io.razorstream.proto.v1.DeleteSessionRequest;
-import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.GetSessionRequest;
 import io.razorstream.proto.v1.ListSessionsRequest;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
@@ -23,13 +21,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -94,17 +89,7 @@ class SecurityTest {
     }
 
     static void chat(MemoryServiceGrpc.MemoryServiceBlockingStub s, String session, String text) {
-        s.chat(ChatRequest.newBuilder().setSessionId(session).setText(text).setParams(GenerationParams.newBuilder().setMaxTokens(2)).build())
-                .forEachRemaining(r -> {});
-    }
-
-    static Status.Code code(Runnable call) {
-        try {
-            call.run();
-            return Status.Code.OK;
-        } catch (StatusRuntimeException e) {
-            return e.getStatus().getCode();
-        }
+        Services.chat(s, session, java.util.UUID.randomUUID().toString(), text, 2);
     }
 
     @Test
@@ -113,20 +98,20 @@ class SecurityTest {
         try {
             for (String header : new String[] {null, "Bearer not-a-key-at-all-xx", KEY_A /* no Bearer */}) {
                 MemoryServiceGrpc.MemoryServiceBlockingStub s = stub(ch, header);
-                assertThat(code(() -> chat(s, "x", "hi"))).as("Chat with %s", header).isEqualTo(Status.Code.UNAUTHENTICATED);
-                assertThat(code(() -> s.getSession(GetSessionRequest.newBuilder().setSessionId("x").build()))).isEqualTo(Status.Code.UNAUTHENTICATED);
-                assertThat(code(() -> s.listSessions(ListSessionsRequest.getDefaultInstance()))).isEqualTo(Status.Code.UNAUTHENTICATED);
+                assertThat(EmbeddedServiceTest.code(() -> chat(s, "x", "hi"))).as("Chat with %s", header).isEqualTo(Status.Code.UNAUTHENTICATED);
+                assertThat(EmbeddedServiceTest.code(() -> s.getSession(GetSessionRequest.newBuilder().setSessionId("x").build()))).isEqualTo(Status.Code.UNAUTHENTICATED);
+                assertThat(EmbeddedServiceTest.code(() -> s.listSessions(ListSessionsRequest.getDefaultInstance()))).isEqualTo(Status.Code.UNAUTHENTICATED);
             }
             // A forwarded call must carry the instances' shared secret (the same keys file gives the same one).
             Metadata forged = new Metadata();
             forged.put(Metadata.Key.of("razorstream-internal", Metadata.ASCII_STRING_MARSHALLER), "guess");
             forged.put(Metadata.Key.of("razorstream-tenant", Metadata.ASCII_STRING_MARSHALLER), "acme");
-            assertThat(code(() -> MemoryServiceGrpc.newBlockingStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forged))
+            assertThat(EmbeddedServiceTest.code(() -> MemoryServiceGrpc.newBlockingStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(forged))
                     .listSessions(ListSessionsRequest.getDefaultInstance()))).isEqualTo(Status.Code.UNAUTHENTICATED);
             Metadata vouched = new Metadata();
             vouched.put(Metadata.Key.of("razorstream-internal", Metadata.ASCII_STRING_MARSHALLER), ApiKeys.load(keysFile).internalSecret());
             vouched.put(Metadata.Key.of("razorstream-tenant", Metadata.ASCII_STRING_MARSHALLER), "acme");
-            assertThat(code(() -> MemoryServiceGrpc.newBlockingStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(vouched))
+            assertThat(EmbeddedServiceTest.code(() -> MemoryServiceGrpc.newBlockingStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(vouched))
                     .listSessions(ListSessionsRequest.getDefaultInstance()))).isEqualTo(Status.Code.OK);
         } finally {
             ch.shutdownNow();
@@ -153,12 +138,12 @@ class SecurityTest {
         // The CLI: refused without --api-key, served with it.
         String target = "localhost:" + service.grpcPort();
         String[] without = {"session", "--target", target, "--ca-file", cert.toString(), "--session", "over-http", "--api-key", ""};
-        Run refused = run(without);
-        assertThat(refused.exit).isNotZero();
-        assertThat(refused.err).contains("UNAUTHENTICATED").contains("--api-key");
-        Run served = run("session", "--target", target, "--ca-file", cert.toString(), "--session", "over-http", "--api-key", KEY_A);
-        assertThat(served.exit).as(served.err).isZero();
-        assertThat(served.out).contains("\"sessionId\": \"over-http\"");
+        ClientCommandsTest.Run refused = ClientCommandsTest.run(without);
+        assertThat(refused.exit()).isNotZero();
+        assertThat(refused.err()).contains("UNAUTHENTICATED").contains("--api-key");
+        ClientCommandsTest.Run served = ClientCommandsTest.run("session", "--target", target, "--ca-file", cert.toString(), "--session", "over-http", "--api-key", KEY_A);
+        assertThat(served.exit()).as(served.err()).isZero();
+        assertThat(served.out()).contains("\"sessionId\": \"over-http\"");
     }
 
     @Test
@@ -198,7 +183,7 @@ class SecurityTest {
     void plaintextIsRefusedWhenTlsIsOn() throws Exception {
         ManagedChannel plain = Grpc.newChannelBuilderForAddress("localhost", service.grpcPort(), InsecureChannelCredentials.create()).build();
         try {
-            assertThat(code(() -> stub(plain, "Bearer " + KEY_A).withDeadlineAfter(10, TimeUnit.SECONDS).listSessions(ListSessionsRequest.getDefaultInstance())))
+            assertThat(EmbeddedServiceTest.code(() -> stub(plain, "Bearer " + KEY_A).withDeadlineAfter(10, TimeUnit.SECONDS).listSessions(ListSessionsRequest.getDefaultInstance())))
                     .isEqualTo(Status.Code.UNAVAILABLE);
         } finally {
             plain.shutdownNow();
@@ -232,23 +217,12 @@ class SecurityTest {
             chat(a, id, "forwarded turn #"); // reaches the first instance, served by the second
             assertThat(a.getSession(GetSessionRequest.newBuilder().setSessionId(id).build()).getCache().getTokens()).isPositive();
             assertThat(a.listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsList()).extracting(SessionInfo::getSessionId).contains(id);
-            assertThat(code(() -> b.getSession(GetSessionRequest.newBuilder().setSessionId(id).build()))).isEqualTo(Status.Code.NOT_FOUND);
+            assertThat(EmbeddedServiceTest.code(() -> b.getSession(GetSessionRequest.newBuilder().setSessionId(id).build()))).isEqualTo(Status.Code.NOT_FOUND);
             assertThat(b.listSessions(ListSessionsRequest.getDefaultInstance()).getSessionsList()).extracting(SessionInfo::getSessionId).doesNotContain(id);
         } finally {
             ch.shutdownNow();
             second.close();
         }
-    }
-
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Main.commandLine();
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
     }
 
     static SSLContext trusting(Path pem) throws Exception {

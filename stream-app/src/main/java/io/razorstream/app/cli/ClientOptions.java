@@ -1,7 +1,6 @@
 package io.razorstream.app.cli;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Option;
@@ -49,11 +48,7 @@ final class ClientOptions {
             creds = tls ? io.grpc.TlsChannelCredentials.create() : io.grpc.InsecureChannelCredentials.create();
         }
         io.grpc.ManagedChannelBuilder<?> b = io.grpc.Grpc.newChannelBuilder(checkTarget(target), creds);
-        if (apiKey != null && !apiKey.isBlank()) {
-            io.grpc.Metadata md = new io.grpc.Metadata();
-            md.put(io.razorstream.app.security.Tenants.AUTHORIZATION, "Bearer " + apiKey.strip());
-            b.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
-        }
+        if (apiKey != null && !apiKey.isBlank()) b.intercept(io.razorstream.app.security.Tenants.sending("Bearer " + apiKey.strip()));
         return b.build();
     }
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.razorstream.app.security.Tenants;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
 import io.razorstream.proto.v1.ChatDone;
@@ -157,12 +158,7 @@ final class ChatCompletions {
      * the request's header, passed on to the service, which authenticates every call.
      */
     Answer run(Request req, Deltas deltas, String authorization) throws IOException {
-        MemoryServiceBlockingStub service = base;
-        if (authorization != null) {
-            io.grpc.Metadata md = new io.grpc.Metadata();
-            md.put(io.razorstream.app.security.Tenants.AUTHORIZATION, authorization);
-            service = base.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
-        }
+        MemoryServiceBlockingStub service = authorization == null ? base : base.withInterceptors(Tenants.sending(authorization));
         boolean oneOff = req.sessionId() == null;
         String session = oneOff ? "oai-once-" + UUID.randomUUID() : req.sessionId();
         try {
@@ -180,9 +176,10 @@ final class ChatCompletions {
     private Answer runOn(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
         List<HistoryMatch.Message> messages = req.messages();
         SessionInfo info = oneOff ? null : sessionOrNull(service, session);
+        List<String> hashes = HistoryMatch.prefixHashes(messages);
         HistoryMatch.Plan plan;
         try {
-            plan = HistoryMatch.plan(messages, info == null ? null : recent(info), info == null ? 0 : info.getCache().getUndoableTurns(), session);
+            plan = HistoryMatch.plan(messages, hashes, info == null ? null : recent(info), info == null ? 0 : info.getCache().getUndoableTurns(), session);
         } catch (HistoryMatch.Conflict e) {
             throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getMessage());
         }
@@ -197,7 +194,6 @@ final class ChatCompletions {
             if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
             return new Answer(done.getTurnId(), done.getText(), done.getPromptTokens(), done.getCompletionTokens(), 0, done.getFinishReason());
         }
-        List<String> hashes = HistoryMatch.prefixHashes(messages);
         int prompt = 0;
         if (plan.sendFrom() < messages.size() - 1) {
             AppendTurnsRequest.Builder append = AppendTurnsRequest.newBuilder().setSessionId(session);

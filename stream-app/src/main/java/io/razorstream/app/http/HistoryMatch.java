@@ -77,12 +77,12 @@ final class HistoryMatch {
     }
 
     /**
-     * The plan for {@code messages} (the last one not an assistant's) on a session with {@code recent} turns (newest
-     * first) of which {@code undoable} can be taken back; {@code recent == null}: no such session yet.
+     * The plan for {@code messages} (the last one not an assistant's, {@code hashes} their {@link #prefixHashes}) on a
+     * session with {@code recent} turns (newest first) of which {@code undoable} can be taken back; {@code recent ==
+     * null}: no such session yet.
      */
-    static Plan plan(List<Message> messages, List<Recent> recent, int undoable, String sessionId) throws Conflict {
+    static Plan plan(List<Message> messages, List<String> hashes, List<Recent> recent, int undoable, String sessionId) throws Conflict {
         if (recent == null) return new Plan(0, 0, null);
-        List<String> hashes = prefixHashes(messages);
         int last = messages.size() - 1;
         for (int j = 0; j < recent.size() && j <= undoable; j++) {
             Recent r = recent.get(j);

@@ -69,6 +69,13 @@ public final class Tenants {
         return new ServerCall.Listener<>() {};
     }
 
+    /** A client interceptor that sends {@code authorization} (a whole header value, {@code Bearer KEY}) with every call. */
+    public static io.grpc.ClientInterceptor sending(String authorization) {
+        Metadata m = new Metadata();
+        m.put(AUTHORIZATION, authorization);
+        return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(m);
+    }
+
     /** The current call's tenant ("" without keys). */
     public static String current() {
         String t = CURRENT.get();

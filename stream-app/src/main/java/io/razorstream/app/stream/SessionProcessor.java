@@ -127,8 +127,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
         long nanos = System.nanoTime() - started;
         metrics.turnProcessed(reply, nanos);
-        if (settings.jsonTurnLog()) log.info("{}", TurnLogJson.of(turn, reply, nanos));
-        else logTurn(turn, reply, nanos);
+        log.info("{}", settings.jsonTurnLog() ? TurnLog.json(turn, reply, nanos) : TurnLog.text(turn, reply, nanos));
         // A waiting call is completed by CommittedReplies once this reply is committed, not here.
         context.forward(new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
     }
@@ -153,22 +152,6 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         log.error("turn {} refused: {}", turn.getTurnId(), reason, e);
         deadLetter(record, reason);
         return TurnPipeline.error(turn, "DATA_LOSS", reason, null);
-    }
-
-    /** One line per turn: who, how much, how fast, how it ended. */
-    private static void logTurn(TurnEvent turn, ReplyEvent r, long nanos) {
-        if (!r.getError().isEmpty()) {
-            log.info("turn session={} turn={} error={} ({} ms): {}", turn.getSessionId(), turn.getTurnId(), r.getErrorCode(), nanos / 1_000_000, r.getError());
-            return;
-        }
-        log.info("turn session={} turn={} in={} out={} prefill={} ms ({} tok/s) decode={} tok/s finish={}{} total={} ms", turn.getSessionId(), turn.getTurnId(),
-                r.getPromptTokens(), r.getCompletionTokens(), r.getPrefillMicros() / 1000, rate(r.getPromptTokens(), r.getPrefillMicros()),
-                rate(r.getCompletionTokens(), r.getDecodeMicros()), r.getFinishReason().name().replace("FINISH_REASON_", "").toLowerCase(java.util.Locale.ROOT),
-                r.getDuplicate() ? " duplicate" : "", nanos / 1_000_000);
-    }
-
-    private static String rate(int tokens, long micros) {
-        return micros <= 0 || tokens <= 0 ? "-" : String.format(java.util.Locale.ROOT, "%.1f", tokens * 1e6 / micros);
     }
 
     private void deadLetter(Record<byte[], byte[]> record, String reason) {

@@ -45,7 +45,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
  * The client commands (chat --target, session, turn-event) against a fake service, a port where nothing
  * answers and bad targets; run in process, plus one run as a child JVM without jdk.incubator.vector.
  */
-class ClientCommandsTest {
+public class ClientCommandsTest {
     /** Accepts TCP connections and never says a word (no HTTP/2): a call can only end by its deadline. */
     private static ServerSocket silent;
     private static final List<Socket> accepted = new CopyOnWriteArrayList<>();
@@ -104,9 +104,10 @@ class ClientCommandsTest {
         fake.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
 
-    record Run(int exit, String out, String err) {}
+    /** A command's exit status and output, run in process (SecurityTest runs the CLI this way too). */
+    public record Run(int exit, String out, String err) {}
 
-    static Run run(String... args) {
+    public static Run run(String... args) {
         CommandLine cl = Main.commandLine();
         StringWriter out = new StringWriter(), err = new StringWriter();
         cl.setOut(new PrintWriter(out));
