@@ -61,9 +61,9 @@ public final class SessionRepository {
         madeHot.clear();
     }
 
-    /** Deletes the sessions idle longer than {@code ttl} (store and memory); returns their ids. */
-    public java.util.List<String> expireIdle(long nowMillis, java.time.Duration ttl) {
-        java.util.List<String> expired = store.expireIdle(nowMillis, ttl);
+    /** Deletes the sessions idle longer than {@code ttl} (store and memory) but those {@code inUse} names; returns their ids. */
+    public java.util.List<String> expireIdle(long nowMillis, java.time.Duration ttl, java.util.function.Predicate<String> inUse) {
+        java.util.List<String> expired = store.expireIdle(nowMillis, ttl, inUse);
         for (String id : expired) {
             hot.remove(id);
             madeHot.remove(id);

@@ -388,9 +388,15 @@ public final class SessionStore {
 
     /** Deletes the sessions idle for longer than {@code ttl} at {@code nowMillis}; returns their ids. */
     public List<String> expireIdle(long nowMillis, Duration ttl) {
+        return expireIdle(nowMillis, ttl, id -> false);
+    }
+
+    /** As {@link #expireIdle(long, Duration)}, sparing the sessions {@code inUse} names (a turn of theirs is under way). */
+    public List<String> expireIdle(long nowMillis, Duration ttl, java.util.function.Predicate<String> inUse) {
         List<String> idle = new ArrayList<>();
         backend.scan(SessionKeys.metaStart(), SessionKeys.metaEnd(), (k, v) -> {
-            decodeOrSkip(k, v).filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis()).ifPresent(m -> idle.add(m.sessionId()));
+            decodeOrSkip(k, v).filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis() && !inUse.test(m.sessionId()))
+                    .ifPresent(m -> idle.add(m.sessionId()));
             return true;
         });
         for (String id : idle) delete(id);

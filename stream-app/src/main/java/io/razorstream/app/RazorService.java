@@ -13,6 +13,7 @@ import io.razorstream.app.stream.CommittedReplies;
 import io.razorstream.app.stream.DamagedSessions;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.app.stream.TokenRouter;
+import io.razorstream.app.stream.TurnSlots;
 import io.razorstream.app.turn.TurnRunner;
 import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
@@ -100,7 +101,10 @@ public final class RazorService implements AutoCloseable {
             TurnRunner runner = new TurnRunner(model, parallel, s.maxSessionTokens(), s.overflow(), s.undoTurns());
             ServiceMetrics metrics = new ServiceMetrics();
             metrics.watch(hot);
-            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, hot, router, new DamagedSessions(), metrics),
+            TurnSlots slots = new TurnSlots(s.maxTurnsInFlight());
+            resources.add(slots); // closed after Streams (whose tasks stop their turns first)
+            metrics.watch(slots);
+            KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, slots, hot, router, new DamagedSessions(), metrics),
                     streamsProperties(s, bootstrap, self, identity, embedded));
             streams.setUncaughtExceptionHandler(new ThreadFailures());
 
@@ -166,10 +170,13 @@ public final class RazorService implements AutoCloseable {
         p.put(StreamsConfig.STATE_DIR_CONFIG, config.dataDir().resolve("streams").toString());
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.topicReplication());
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
-        // Sessions on different stream threads run their turns at the same time; the engine they share batches their
-        // prefill chunks and decode steps into common forward passes (continuous batching, see PassScheduler).
+        // Stream threads only move records, sessions and replies: turns run on turn threads (SessionProcessor, TurnSlots),
+        // any number of sessions of any partition at once, their prefill chunks and decode steps batched into common
+        // forward passes (continuous batching, see the engine's PassScheduler).
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // An idle stream thread comes round to its punctuations (taking finished turns back) this often.
+        p.put(StreamsConfig.POLL_MS_CONFIG, 5);
         // Static membership: a restarted instance rejoins as itself and gets its partitions back at once.
         p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), identity.instanceId());
         // Sized for one machine when the broker is embedded (it restarts with the service); a cluster keeps Kafka's defaults.

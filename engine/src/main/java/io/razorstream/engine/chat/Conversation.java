@@ -86,7 +86,7 @@ public final class Conversation {
 
     /**
      * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history
-     * becomes the turn's tokens), streaming its text to {@code listener}. Throws IllegalArgumentException, with
+     * becomes the turn's tokens), streaming its text to {@code listener}. Throws {@link TurnRefused}, with
      * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated. A turn
      * that shifted the context is taken back to just after the shift.
      */
@@ -98,12 +98,12 @@ public final class Conversation {
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener, PrefillProgress prefillProgress) {
         ChatTemplate rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
-        if (tokens.length == 0 && reply) throw new IllegalArgumentException("nothing to reply to: the turn adds no tokens");
+        if (tokens.length == 0 && reply) throw new TurnRefused("nothing to reply to: the turn adds no tokens");
         int need = tokens.length + (reply ? Math.min(request.maxTokens(), replyReserve()) : 0), shifted = 0;
         if (overflow == Overflow.SHIFT && cache.position() + need > tokenLimit && cache.canShift(cache.shiftSinks())) {
             shifted = shiftFor(need);
         } else if (cache.position() + tokens.length > tokenLimit) {
-            throw new IllegalArgumentException("the turn adds " + tokens.length + " tokens to a conversation of " + cache.position()
+            throw new TurnRefused("the turn adds " + tokens.length + " tokens to a conversation of " + cache.position()
                     + "; it holds at most " + tokenLimit + " tokens");
         }
         // After a shift (which drops the marks) and every refusal: a mark is made only for a turn that is applied.
@@ -136,7 +136,7 @@ public final class Conversation {
         int position = cache.position(), sinks = cache.shiftSinks(), missing = position + need - tokenLimit;
         int discard = Math.max(missing, (position - sinks) / 4);
         if (need > tokenLimit - sinks - 1 || discard > position - sinks - 1) {
-            throw new IllegalArgumentException("the turn needs " + need + " positions (its tokens and the reply's reserve) after a conversation of "
+            throw new TurnRefused("the turn needs " + need + " positions (its tokens and the reply's reserve) after a conversation of "
                     + position + "; it holds at most " + tokenLimit + ", and a context shift keeps " + sinks + " sinks and one recent token");
         }
         decoder.model().shift(cache, discard);

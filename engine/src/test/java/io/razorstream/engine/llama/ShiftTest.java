@@ -131,7 +131,7 @@ class ShiftTest {
             Conversation refuse = new Conversation(decoder, ChatTemplate.PLAIN, refusing, new ConversationState(), 128, Conversation.Overflow.REFUSE, 0);
             assertThatThrownBy(() -> {
                 for (int t = 0; t < 30; t++) refuse.turn(Message.user("turn " + t + " of a long day"), true, Decoder.Request.of(SamplerConfig.GREEDY, 8), null);
-            }).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("holds at most 128");
+            }).isInstanceOf(io.razorstream.engine.chat.TurnRefused.class).hasMessageContaining("holds at most 128");
             assertThat(refusing.shifts()).isZero();
 
             cache.clear();

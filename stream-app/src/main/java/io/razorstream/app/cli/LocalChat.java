@@ -42,7 +42,7 @@ final class LocalChat {
                         out.print(piece);
                         out.flush();
                     });
-                } catch (IllegalArgumentException e) {
+                } catch (io.razorstream.engine.chat.TurnRefused e) {
                     System.err.println("error: " + e.getMessage());
                 }
                 out.println();

@@ -49,8 +49,11 @@ public final class ServiceConfig {
         key("topic.replication", "1", "replication factor of the topics the service creates (and of Streams' changelogs)");
         key("standby.replicas", "0", "Kafka Streams standby replicas (warm copies of the session stores)");
         key("engine.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())), "threads of the inference engine");
-        key("stream.threads", String.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors())),
-                "Kafka Streams threads: sessions on different threads have their turns processed at the same time, sharing the one engine");
+        // Stream threads move records, load and write sessions, emit replies; turns run on turn threads, so neither
+        // this nor topic.partitions limits how many run at once (turns.max-in-flight does).
+        key("stream.threads", "2", "Kafka Streams threads (they accept turns, load and write sessions and emit replies; the turns themselves run on turn threads)");
+        key("turns.max-in-flight", "64", "turns this instance runs at once, over all partitions (each session one at a time, in order); "
+                + "they share the engine's forward passes, so up to this many sessions decode in one pass");
         key("engine.kernels", "auto", "kernel tier: auto (native when its library loads and the CPU has AVX2), native or java");
         key("chat.template", "", "chat template: chatml, llama3, llama2, mistral, phi3, zephyr or plain; empty: recognised from the model (plain for the synthetic model)");
         key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");

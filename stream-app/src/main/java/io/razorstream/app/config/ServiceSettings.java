@@ -16,6 +16,7 @@ import java.util.Locale;
 public record ServiceSettings(Path dataDir, String model, String profile, String bootstrapServers, int grpcPort, int httpPort, long httpMaxRequestBytes, String bind, String advertisedHost,
                               String instanceId, String applicationId, String turnsTopic, String repliesTopic, String reroutedTopic,
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
+                              int maxTurnsInFlight,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
                               Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
                               io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
@@ -34,6 +35,8 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         Kernels.Mode kernels = Kernels.Mode.parse(c.get("engine.kernels"));
         if (c.getInt("engine.threads") < 1) throw new IllegalArgumentException("setting engine.threads must be >= 1");
         if (c.getInt("stream.threads") < 1) throw new IllegalArgumentException("setting stream.threads must be >= 1");
+        int inFlight = c.getInt("turns.max-in-flight");
+        if (inFlight < 1 || inFlight > 4096) throw new IllegalArgumentException("setting turns.max-in-flight must be in [1, 4096], got " + inFlight);
         if (c.getInt("sessions.max-tokens") < 0) throw new IllegalArgumentException("setting sessions.max-tokens must be >= 0 (0: the model's context length)");
         int undo = c.getInt("session.undo-turns");
         if (undo < 0 || undo > 64) throw new IllegalArgumentException("setting session.undo-turns must be in [0, 64], got " + undo);
@@ -54,7 +57,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
         return new ServiceSettings(c.dataDir(), blankToNull(c.get("model")), blankToNull(c.get("profile")), c.get("bootstrap.servers"),
                 c.getInt("grpc.port"), c.getInt("http.port"), c.getLong("http.max-request-bytes"), bind, c.get("advertised.host"), c.get("instance.id"), c.get("application.id"), c.get("topic.turns"),
                 c.get("topic.replies"), c.get("topic.turns-rerouted"), c.get("topic.dead-letters"), c.getInt("topic.partitions"),
-                c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), kernels, blankToNull(c.get("chat.template")),
+                c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), inFlight, kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),

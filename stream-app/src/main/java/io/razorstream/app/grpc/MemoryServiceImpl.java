@@ -68,7 +68,8 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? UUID.randomUUID().toString() : req.getTurnId())
                     .setRoleValue(roleOrUser(req.getRoleValue())).setText(req.getText())
-                    .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()).build();
+                    .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis())
+                    .mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
             check(event);
             HostInfo owner = queries.ownerUnlessHere(Tenants.internal(req.getSessionId()));
             if (owner != null) {
@@ -97,7 +98,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                             .setPromptTokens(reply.getPromptTokens()).setCompletionTokens(reply.getCompletionTokens())
                             .setFinishReason(reply.getFinishReason()).setCache(reply.getCache()).setDuplicate(reply.getDuplicate())
                             .setTurnId(reply.getTurnId()).setPrefillMicros(reply.getPrefillMicros()).setDecodeMicros(reply.getDecodeMicros()).setShiftedTokens(reply.getShiftedTokens())
-                            .addAllRolledBackTurnIds(reply.getRolledBackTurnIdsList())).build());
+                            .addAllRolledBackTurnIds(reply.getRolledBackTurnIdsList()).setStages(reply.getStages())).build());
                 }
             });
         } catch (StatusRuntimeException e) {
@@ -117,7 +118,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 Turn t = req.getTurns(i);
                 batch.addTurns(t.toBuilder().setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId()).setRoleValue(roleOrUser(t.getRoleValue())));
             }
-            TurnEvent event = batch.setTurnId(batchId(batch.getTurnsList())).build();
+            TurnEvent event = batch.setTurnId(batchId(batch.getTurnsList())).mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
             check(event);
             if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.appendTurns(req))) return;
             // One event: the owner applies every turn or none.
@@ -149,7 +150,8 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             if (req.getTurns() < 1) throw SessionQueries.invalid("turns must be >= 1, got " + req.getTurns());
             TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? "rollback-" + UUID.randomUUID() : req.getTurnId())
-                    .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis()).build();
+                    .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis())
+                    .mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
             check(event);
             if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.rollback(req))) return;
             ReplyEvent r = gateway.await(gateway.submit(event, null));
@@ -227,6 +229,11 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     }
 
     // ---- plumbing ----
+
+    /** A turn event carrying the request's history condition (the empty event when it has none). */
+    private static TurnEvent condition(boolean has, io.razorstream.proto.v1.HistoryCondition c) {
+        return has ? TurnEvent.newBuilder().setIfHistory(c).build() : TurnEvent.getDefaultInstance();
+    }
 
     /** Answers the call from the session's owner when that is another instance; false to handle it here. */
     private <T> boolean forwardedToOwner(String sessionId, StreamObserver<T> out, Function<MemoryServiceGrpc.MemoryServiceBlockingStub, T> call) {

@@ -47,7 +47,7 @@ final class TurnGateway {
             public void done(ReplyEvent reply) {
                 if (finished.compareAndSet(false, true)) {
                     router.unregister(event.getSessionId(), event.getTurnId(), this);
-                    future.complete(reply);
+                    future.complete(withCommitted(reply));
                 }
             }
         };
@@ -72,6 +72,14 @@ final class TurnGateway {
             }
         });
         return new Turned(future, cancel);
+    }
+
+    /** The reply with its stages' last one: emitted to seen committed here (instances' clocks agree to NTP's precision). */
+    private ReplyEvent withCommitted(ReplyEvent reply) {
+        if (!reply.hasStages() || reply.getCreatedAtMs() <= 0) return reply;
+        long micros = Math.max(0, System.currentTimeMillis() - reply.getCreatedAtMs()) * 1000;
+        ctx.metrics().committed(micros);
+        return reply.toBuilder().setStages(reply.getStages().toBuilder().setCommittedMicros(micros)).build();
     }
 
     /** Blocks for a submitted turn's reply (a refused turn's reply carries its error: {@link StatusMapping#ofReply}). */

@@ -21,6 +21,7 @@ import io.razorstream.proto.v1.MemoryServiceGrpc.MemoryServiceBlockingStub;
 import io.razorstream.proto.v1.RecentTurn;
 import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.RollbackRequest;
+import io.razorstream.proto.v1.HistoryCondition;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 
@@ -174,43 +175,75 @@ final class ChatCompletions {
     }
 
     private Answer runOn(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
+        try {
+            return planAndSend(service, session, oneOff, req, deltas);
+        } catch (StatusRuntimeException e) {
+            // Another request changed the session between our read and one of our steps: the step was refused, unapplied.
+            if (e.getStatus().getCode() == Status.Code.ABORTED) {
+                throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getStatus().getDescription());
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Reads the session, plans what to send, and sends it. Every step carries the session's last turn id as the step
+     * before it left it (HistoryCondition), checked when the step is applied: a concurrent request for the same session
+     * makes one of them fail with ABORTED, never a reply on a history mixed from both.
+     */
+    private Answer planAndSend(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
         List<HistoryMatch.Message> messages = req.messages();
         SessionInfo info = oneOff ? null : sessionOrNull(service, session);
         List<String> hashes = HistoryMatch.prefixHashes(messages);
+        List<HistoryMatch.Recent> recent = info == null ? List.of() : recent(info);
         HistoryMatch.Plan plan;
         try {
-            plan = HistoryMatch.plan(messages, hashes, info == null ? null : recent(info), info == null ? 0 : info.getCache().getUndoableTurns(), session);
+            plan = HistoryMatch.plan(messages, hashes, info == null ? null : recent, info == null ? 0 : info.getCache().getUndoableTurns(), session);
         } catch (HistoryMatch.Conflict e) {
             throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getMessage());
         }
         long cached = info == null ? 0 : info.getCache().getTokens();
+        HistoryMatch.Message last = messages.getLast();
+        String lastTurn = recent.isEmpty() ? "" : recent.get(0).turnId();
         if (plan.rollback() > 0) {
             cached = service.rollback(RollbackRequest.newBuilder().setSessionId(session).setTurns(plan.rollback())
-                    .setTurnId("oai-rollback-" + UUID.randomUUID()).build()).getCache().getTokens();
+                    .setTurnId("oai-rollback-" + UUID.randomUUID()).setIfHistory(after(lastTurn)).build()).getCache().getTokens();
+            lastTurn = recent.size() > plan.rollback() ? recent.get(plan.rollback()).turnId() : "";
         }
-        HistoryMatch.Message last = messages.getLast();
         if (plan.answeredTurnId() != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
-            ChatDone done = chat(service, session, plan.answeredTurnId(), last, req.params(), null);
+            ChatDone done = chat(service, session, plan.answeredTurnId(), last, req.params(), null, null);
             if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
             return new Answer(done.getTurnId(), done.getText(), done.getPromptTokens(), done.getCompletionTokens(), 0, done.getFinishReason());
         }
         int prompt = 0;
         if (plan.sendFrom() < messages.size() - 1) {
-            AppendTurnsRequest.Builder append = AppendTurnsRequest.newBuilder().setSessionId(session);
+            AppendTurnsRequest.Builder append = AppendTurnsRequest.newBuilder().setSessionId(session).setIfHistory(after(lastTurn));
             for (int i = plan.sendFrom(); i < messages.size() - 1; i++) {
                 HistoryMatch.Message m = messages.get(i);
                 append.addTurns(Turn.newBuilder().setRole(role(m.role())).setText(m.content()).setTurnId(HistoryMatch.turnId(hashes.get(i), unique())));
             }
             AppendTurnsResponse r = service.appendTurns(append.build());
             prompt += r.getPromptTokens();
+            lastTurn = append.getTurns(append.getTurnsCount() - 1).getTurnId();
         }
-        ChatDone done = chat(service, session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas);
+        ChatDone done = chat(service, session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas, after(lastTurn));
         return new Answer(done.getTurnId(), done.getText(), prompt + done.getPromptTokens(), done.getCompletionTokens(), cached, done.getFinishReason());
     }
 
-    /** One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call. */
-    private ChatDone chat(MemoryServiceBlockingStub service, String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas) throws IOException {
-        ChatRequest req = ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setRole(role(m.role())).setText(m.content()).setParams(params).build();
+    /** The condition that the session's last turn is {@code turnId} ("": none). */
+    private static HistoryCondition after(String turnId) {
+        return HistoryCondition.newBuilder().setLastTurnId(turnId).build();
+    }
+
+    /**
+     * One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call. {@code condition}
+     * (or null): the session's last turn it must follow.
+     */
+    private ChatDone chat(MemoryServiceBlockingStub service, String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas,
+                          HistoryCondition condition) throws IOException {
+        ChatRequest.Builder b = ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setRole(role(m.role())).setText(m.content()).setParams(params);
+        if (condition != null) b.setIfHistory(condition);
+        ChatRequest req = b.build();
         Context.CancellableContext call = Context.current().withCancellation();
         Context previous = call.attach();
         try {

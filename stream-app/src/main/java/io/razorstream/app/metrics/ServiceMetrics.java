@@ -13,6 +13,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.TurnStages;
 import io.razorstream.store.HotSessions;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
@@ -55,6 +56,7 @@ public final class ServiceMetrics {
 
     /** A turn event was processed into {@code reply} in {@code nanos}. */
     public void turnProcessed(ReplyEvent reply, long nanos) {
+        if (reply.hasStages()) stages(reply.getStages());
         String outcome = !reply.getError().isEmpty() ? "error" : reply.getDuplicate() ? "duplicate" : "applied";
         Counter.builder("razorstream.turns").description("turn events processed, by outcome").tag("outcome", outcome).register(registry).increment();
         if (!reply.getError().isEmpty()) {
@@ -73,6 +75,42 @@ public final class ServiceMetrics {
         if (reply.getFinishReason() != FinishReason.FINISH_REASON_NO_REPLY && reply.getCompletionTokens() > 0 && reply.getDecodeMicros() > 0) {
             decodeRate.record(reply.getCompletionTokens() * 1e6 / reply.getDecodeMicros());
         }
+    }
+
+    /**
+     * Where turns' time goes, one timer per stage (razorstream_turn_stage_seconds{stage=...}); stages a turn did not
+     * go through (no engine work, or not measured here) are left out.
+     */
+    public void stages(TurnStages s) {
+        stage("queued", s.getQueuedMicros());
+        stage("waited", s.getWaitedMicros());
+        stage("load", s.getLoadMicros());
+        stage("prefill", s.getPrefillMicros());
+        stage("decode", s.getDecodeMicros());
+        stage("handoff", s.getHandoffMicros());
+        stage("store", s.getStoreMicros());
+    }
+
+    /** A reply was seen committed {@code micros} after it was emitted (measured where the call waits for it). */
+    public void committed(long micros) {
+        stage("committed", micros);
+    }
+
+    private void stage(String name, long micros) {
+        if (micros <= 0) return;
+        Timer.builder("razorstream.turn.stage").description("time a turn spent in each stage: queued (record produced to received), waited "
+                        + "(behind its session's earlier turns or for a turn slot), load, prefill, decode, handoff (engine done to the stream thread), "
+                        + "store (the session's write), committed (reply emitted to seen committed)")
+                .tag("stage", name).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry).record(Duration.ofNanos(micros * 1000));
+    }
+
+    /** Gauges of the turn slots: turns running now, and the most that may. */
+    public void watch(io.razorstream.app.stream.TurnSlots slots) {
+        Gauge.builder("razorstream.turns.in.flight", slots, io.razorstream.app.stream.TurnSlots::inFlight)
+                .description("turns running now on this instance (all partitions)").register(registry);
+        Gauge.builder("razorstream.turns.max.in.flight", slots, io.razorstream.app.stream.TurnSlots::max)
+                .description("setting turns.max-in-flight").register(registry);
     }
 
     public void deadLetter() {

@@ -16,7 +16,7 @@ import java.util.Set;
 
 /**
  * The whole stream topology in one place:
- * turns | rerouted turns -> partition guard -> (misplaced: rerouted turns) | session processor (+ session store) -> replies | dead letters.
+ * turns | rerouted turns -> partition guard -> (misplaced: rerouted turns) | session processor (+ session store, turn inbox) -> replies | dead letters.
  */
 public final class RazorTopology {
     public static final String STORE = "sessions";
@@ -29,7 +29,7 @@ public final class RazorTopology {
 
     private RazorTopology() {}
 
-    public static Topology build(Settings settings, ServedModel model, TurnRunner runner, HotSessions hot, TokenRouter router, DamagedSessions damaged,
+    public static Topology build(Settings settings, ServedModel model, TurnRunner runner, TurnSlots slots, HotSessions hot, TokenRouter router, DamagedSessions damaged,
                                  ServiceMetrics metrics) {
         Topology t = new Topology();
         t.addSource("turns", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.turnsTopic());
@@ -37,8 +37,9 @@ public final class RazorTopology {
         t.addProcessor("partition-guard", () -> new PartitionGuard(settings.turnPartitions()), "turns", "rerouted");
         StreamPartitioner<byte[], byte[]> byKey = (topic, key, value, n) -> Optional.of(Set.of(PartitionGuard.partitionOf(key, n)));
         t.addSink(REROUTE_SINK, settings.reroutedTopic(), new ByteArraySerializer(), new ByteArraySerializer(), byKey, "partition-guard");
-        t.addProcessor(SESSIONS, () -> new SessionProcessor(settings, model, runner, hot, router, damaged, metrics), "partition-guard");
+        t.addProcessor(SESSIONS, () -> new SessionProcessor(settings, model, runner, slots, hot, router, damaged, metrics), "partition-guard");
         t.addStateStore(SessionStores.builder(STORE), SESSIONS);
+        t.addStateStore(TurnInbox.builder(), SESSIONS);
         t.addSink(REPLIES_SINK, settings.repliesTopic(), new ByteArraySerializer(), new ByteArraySerializer(), SESSIONS);
         t.addSink(DEAD_LETTER_SINK, settings.deadLetterTopic(), new ByteArraySerializer(), new ByteArraySerializer(), SESSIONS);
         return t;

@@ -3,6 +3,7 @@ package io.razorstream.app.stream;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.turn.TurnResult;
 import io.razorstream.app.turn.TurnRunner;
+import io.razorstream.engine.chat.TurnRefused;
 import io.razorstream.proto.v1.CacheStats;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ReplyEvent;
@@ -20,12 +21,18 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * The one turn pipeline of the service, between the Kafka record and the reply: a delete, a turn id seen before
  * (its stored reply again, nothing changes), a rollback (the last turns taken back), or new turns run on the session
  * (found, loaded or created) by the {@link TurnRunner} - after taking back the last one for a regenerate -, committed to
  * the store, and answered with the reply event. A batch is applied all or none; a refused turn leaves the session as it was.
+ *
+ * <p>Three steps, so that the engine work can run off the stream thread: {@link #begin} (stream thread: everything
+ * but the engine; answers at once, or returns the {@link EngineTurn}), {@link #run} (a turn thread: the engine, on the
+ * session's in-memory copy only) and {@link #finish} (stream thread: the store write and the reply).
  */
 final class TurnPipeline {
     private static final Logger log = LoggerFactory.getLogger(TurnPipeline.class);
@@ -44,32 +51,78 @@ final class TurnPipeline {
         this.damaged = damaged;
     }
 
+    /** What {@link #begin} found: a reply already (nothing for the engine), or an {@link EngineTurn}. */
+    sealed interface Step permits Answered, EngineTurn {}
+
+    record Answered(ReplyEvent reply) implements Step {}
+
+    /** Turns of one event for the engine: prepared by {@link #begin}, run by {@link #run}, answered by {@link #finish}. */
+    static final class EngineTurn implements Step {
+        final TurnEvent turn;
+        final Session session;
+        final List<Message> todo;
+        final List<String> takenBack;
+        final boolean batch, wantsReply;
+        final long loadNanos;
+        // the outcome, set by run()
+        private ReplyEvent refused;
+        private boolean evict;
+        private TurnResult last;
+        private final List<AppliedTurn> applied = new ArrayList<>();
+        private int prompt, shifted;
+        private long prefill;
+
+        private EngineTurn(TurnEvent turn, Session session, List<Message> todo, List<String> takenBack, boolean batch, boolean wantsReply, long loadNanos) {
+            this.turn = turn;
+            this.session = session;
+            this.todo = todo;
+            this.takenBack = takenBack;
+            this.batch = batch;
+            this.wantsReply = wantsReply;
+            this.loadNanos = loadNanos;
+        }
+
+        /** Engine time of the turn: prefill and decode, in nanoseconds. */
+        long prefillNanos() {
+            return prefill;
+        }
+
+        long decodeNanos() {
+            return last == null ? 0 : last.decodeNanos();
+        }
+    }
+
     /**
-     * Applies one validated turn event (a delete, one turn, or a batch applied all or none) and returns its reply.
-     * Throws {@link io.razorstream.store.StoreFormatException} when the session's stored state fails its checks.
+     * Applies one validated turn event up to its engine work: answers a delete, a duplicate, a rollback or a refusal at
+     * once; otherwise returns the turns to run. Throws {@link io.razorstream.store.StoreFormatException} when the
+     * session's stored state fails its checks.
      */
-    ReplyEvent apply(TurnEvent turn, TokenRouter.Waiter waiter, long now) {
+    Step begin(TurnEvent turn, TokenRouter.Waiter waiter, long now) {
         String id = turn.getSessionId();
         if (turn.getDeleteSession()) {
             boolean existed = sessions.exists(id);
             sessions.delete(id);
             damaged.cleared(id);
-            return reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_DELETED).setDuplicate(!existed).build();
+            return new Answered(reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_DELETED).setDuplicate(!existed).build());
         }
         String broken = damaged.broken(id);
         if (broken != null) throw new StoreFormatException(broken + " (found earlier; delete the session to start it again)");
+        long t0 = System.nanoTime();
         Session session = sessions.find(id).orElse(null);
+        long load = System.nanoTime() - t0;
         boolean batch = turn.getTurnsCount() > 0;
         if (!batch && session != null) {
             Optional<AppliedTurn> done = sessions.appliedTurn(session, turn.getTurnId());
-            if (done.isPresent()) return duplicate(turn, done.get(), session, waiter, now);
+            if (done.isPresent()) return new Answered(duplicate(turn, done.get(), session, waiter, now));
         }
-        if (turn.getRollbackTurns() > 0) return rollback(turn, session, now);
+        String conflict = batch ? null : historyConflict(turn, session); // a batch's: once its duplicates are known
+        if (conflict != null) return new Answered(error(turn, "ABORTED", conflict, session));
+        if (turn.getRollbackTurns() > 0) return new Answered(rollback(turn, session, now));
         List<Message> todo = new ArrayList<>();
         List<String> takenBack = List.of();
         if (turn.getRegenerate()) {
             String problem = regenerateProblem(turn, session);
-            if (problem != null) return error(turn, "FAILED_PRECONDITION", problem, session);
+            if (problem != null) return new Answered(error(turn, "FAILED_PRECONDITION", problem, session));
             Session.TurnMark last = session.undoableTurns().get(0);
             takenBack = takeBack(session, 1);
             todo.add(new Message(turn.getTurnId(), last.role(), turn.getText().isEmpty() ? last.text() : turn.getText()));
@@ -81,8 +134,10 @@ final class TurnPipeline {
                 }
             }
             if (todo.isEmpty()) {
-                return reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_NO_REPLY).setDuplicate(true).setCache(stats(session)).build();
+                return new Answered(reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_NO_REPLY).setDuplicate(true).setCache(stats(session)).build());
             }
+            conflict = historyConflict(turn, session);
+            if (conflict != null) return new Answered(error(turn, "ABORTED", conflict, session));
         } else {
             todo.add(new Message(turn.getTurnId(), role(turn.getRole()), turn.getText()));
         }
@@ -90,44 +145,83 @@ final class TurnPipeline {
             session = Session.create(id, model.loaded().model().config(), model.policy(), model.precision(), model.fingerprint(),
                     model.profileFingerprint(), settings.blockTokens());
         }
-        boolean wantsReply = turn.getRegenerate() || (!batch && turn.getReply());
-        int prompt = 0, shifted = 0;
-        long prefill = 0;
-        TurnResult last = null;
-        List<AppliedTurn> applied = new ArrayList<>();
-        for (int i = 0; i < todo.size(); i++) {
-            Message t = todo.get(i);
+        return new EngineTurn(turn, session, todo, takenBack, batch, turn.getRegenerate() || (!batch && turn.getReply()), load);
+    }
+
+    /**
+     * Why the event's history condition fails on the session as it is now, or null (no condition, or it holds). A
+     * writer that read the session before another one changed it is refused instead of applied on a history it never saw.
+     */
+    static String historyConflict(TurnEvent turn, Session session) {
+        if (!turn.hasIfHistory()) return null;
+        String expected = turn.getIfHistory().getLastTurnId();
+        List<String> recent = session == null ? List.of() : session.recentTurnIds();
+        String actual = recent.isEmpty() ? "" : recent.get(0);
+        if (actual.equals(expected)) return null;
+        return "session '" + turn.getSessionId() + "' changed since the caller read it: its last turn is "
+                + (actual.isEmpty() ? "none" : "'" + actual + "'") + ", the caller expected " + (expected.isEmpty() ? "none" : "'" + expected + "'")
+                + " (another request wrote to the session meanwhile); nothing was applied";
+    }
+
+    /**
+     * The engine part of an {@link EngineTurn}, on a turn thread: runs its turns on the session's in-memory copy,
+     * which nothing else touches meanwhile; text goes to {@code waiter} (or nowhere). Never throws: the outcome waits
+     * in the turn for {@link #finish}. Stops early once {@code cancelled} says so (the outcome is then an error).
+     */
+    void run(EngineTurn e, TokenRouter.Waiter waiter, BooleanSupplier cancelled) {
+        TurnEvent turn = e.turn;
+        for (int i = 0; i < e.todo.size(); i++) {
+            Message t = e.todo.get(i);
             try {
-                last = runner.run(session, t.turnId(), t.role(), t.text(), wantsReply, turn.getParams(), settings.defaultReplyTokens(),
-                        waiter == null ? text -> {} : waiter::delta);
-            } catch (IllegalArgumentException e) { // this turn was refused before it changed anything
+                e.last = runner.run(e.session, t.turnId(), t.role(), t.text(), e.wantsReply, turn.getParams(), settings.defaultReplyTokens(),
+                        waiter == null ? text -> {} : waiter::delta, cancelled);
+            } catch (TurnRefused refused) { // this turn was refused before it changed anything
                 // all or none: the in-memory copy goes when earlier turns of the batch (or the regenerate's rollback) changed it
-                if (i > 0 || turn.getRegenerate()) sessions.evict(id);
-                String which = batch ? "turn " + (turn.getTurnsList().stream().map(Turn::getTurnId).toList().indexOf(t.turnId()) + 1) + " of "
+                boolean changed = i > 0 || turn.getRegenerate();
+                String which = e.batch ? "turn " + (turn.getTurnsList().stream().map(Turn::getTurnId).toList().indexOf(t.turnId()) + 1) + " of "
                         + turn.getTurnsCount() + " ('" + t.turnId() + "'): " : "";
-                return error(turn, "INVALID_ARGUMENT", which + e.getMessage() + (batch ? "; no turn of the batch was applied" : ""),
-                        i > 0 || turn.getRegenerate() ? null : session);
-            } catch (RuntimeException e) {
-                log.error("turn {} of session '{}' failed; the session is reloaded from the store", t.turnId(), id, e);
-                sessions.evict(id);
-                return error(turn, "INTERNAL", "the turn failed: " + e, null);
+                e.evict = changed;
+                e.refused = error(turn, "INVALID_ARGUMENT", which + refused.getMessage() + (e.batch ? "; no turn of the batch was applied" : ""),
+                        changed ? null : e.session);
+                return;
+            } catch (CancellationException c) {
+                e.evict = true;
+                e.refused = error(turn, "UNAVAILABLE", "the turn was stopped: its partition moved or the service is shutting down; send it again "
+                        + "with the same turn id", null);
+                return;
+            } catch (RuntimeException | Error failure) {
+                log.error("turn {} of session '{}' failed; the session is reloaded from the store", t.turnId(), turn.getSessionId(), failure);
+                e.evict = true;
+                e.refused = error(turn, "INTERNAL", "the turn failed: " + failure, null);
+                return;
             }
-            prompt += last.promptTokens();
-            prefill += last.prefillNanos();
-            shifted += last.shiftedTokens();
-            applied.add(new AppliedTurn(t.turnId(), last.text(), last.finishReason().getNumber(), last.promptTokens(), last.completionTokens()));
+            e.prompt += e.last.promptTokens();
+            e.prefill += e.last.prefillNanos();
+            e.shifted += e.last.shiftedTokens();
+            e.applied.add(new AppliedTurn(t.turnId(), e.last.text(), e.last.finishReason().getNumber(), e.last.promptTokens(), e.last.completionTokens()));
         }
-        for (AppliedTurn a : applied) session.recordTurn(a);
+    }
+
+    /** Answers a run {@link EngineTurn} on the stream thread: commits the session's changes to the store, or drops them. */
+    ReplyEvent finish(EngineTurn e, long now) {
+        String id = e.turn.getSessionId();
+        if (e.refused != null) {
+            if (e.evict) sessions.evict(id);
+            return e.refused;
+        }
+        Session session = e.session;
+        for (AppliedTurn a : e.applied) session.recordTurn(a);
         sessions.commit(session, now);
         damaged.cleared(id);
-        return reply(turn, now).setText(last.text()).setPromptTokens(prompt).setCompletionTokens(last.completionTokens())
-                .setFinishReason(batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason()).setCache(stats(session))
-                .setTurnsApplied(applied.size()).setPrefillMicros(prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).setShiftedTokens(shifted)
-                .addAllRolledBackTurnIds(takenBack).build();
+        TurnResult last = e.last;
+        return reply(e.turn, now).setText(last.text()).setPromptTokens(e.prompt).setCompletionTokens(last.completionTokens())
+                .setFinishReason(e.batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason()).setCache(stats(session))
+                .setTurnsApplied(e.applied.size()).setPrefillMicros(e.prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).setShiftedTokens(e.shifted)
+                .addAllRolledBackTurnIds(e.takenBack).build();
     }
 
     /** A message of the event to run: its turn id, chat role and text. */
-    private record Message(String turnId, String role, String text) {}
+    record Message(String turnId, String role, String text) {}
 
     /** Why a regenerate cannot be applied to the session, or null. */
     private String regenerateProblem(TurnEvent turn, Session session) {

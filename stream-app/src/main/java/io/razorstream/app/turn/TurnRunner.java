@@ -50,24 +50,35 @@ public final class TurnRunner {
     }
 
     /**
-     * Runs the turn {@code turnId}. Throws IllegalArgumentException, with nothing changed, when the turn cannot fit the
-     * session's limit; any other exception leaves the session's cache half-updated (drop it).
+     * Runs the turn {@code turnId}. Throws {@link io.razorstream.engine.chat.TurnRefused}, with nothing changed, when the
+     * turn cannot fit the session's limit; any other exception leaves the session's cache half-updated (drop it). Once
+     * {@code cancelled} says so, the turn stops at its next prefill chunk or token with a CancellationException.
      */
     public TurnResult run(Session session, String turnId, String role, String text, boolean reply, GenerationParams params, int defaultTokens,
-                          TextSink sink) {
+                          TextSink sink, java.util.function.BooleanSupplier cancelled) {
         int undo = undoTurns(session);
         ConversationState before = session.conversation().copy();
         Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow, undo);
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
         Decoder.Request request = Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
-        Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> sink.delta(piece),
-                progressLog(session.id(), turnId));
+        Conversation.PrefillProgress progress = progressLog(session.id(), turnId);
+        Conversation.Turn turn = conversation.turn(new Message(role, text), reply, request, (token, piece) -> {
+            stopIf(cancelled);
+            sink.delta(piece);
+        }, (done, of) -> {
+            stopIf(cancelled);
+            progress.done(done, of);
+        });
         if (undo > 0) session.turnMarked(turnId, role, text, reply, before);
         session.turnRan(turnId, undoTurns + 1);
         Decoder.Reply r = turn.reply();
         if (r == null) return new TurnResult("", turn.promptTokens(), 0, FinishReason.FINISH_REASON_NO_REPLY, turn.prefillNanos(), 0, turn.shiftedTokens());
         return new TurnResult(r.text(), turn.promptTokens(), r.tokens().length, finishReason(r.finish()), turn.prefillNanos(), r.nanos(),
                 turn.shiftedTokens());
+    }
+
+    private static void stopIf(java.util.function.BooleanSupplier cancelled) {
+        if (cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("the turn was cancelled (its partition is closing)");
     }
 
     /** Logs a long prefill's progress, a line every 5 s (short turns never log). */

@@ -31,7 +31,8 @@ class SessionProcessorTest {
     @Test
     void repliesThenExpiresIdleSessions(@TempDir Path dir) throws Exception {
         ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
-        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel)) {
+        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel);
+             TurnSlots slots = new TurnSlots(4)) {
             HotSessions hot = new HotSessions(1L << 30);
             RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 1000, 64, 8,
                     Duration.ofMinutes(30), Duration.ofMinutes(1), false);
@@ -39,7 +40,7 @@ class SessionProcessorTest {
             props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
             props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
             props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
-            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), hot,
+            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), slots, hot,
                     new TokenRouter(), new DamagedSessions(), new io.razorstream.app.metrics.ServiceMetrics()), props)) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -47,7 +48,9 @@ class SessionProcessorTest {
                 in.pipeInput("s1", TurnEvent.newBuilder().setSessionId("s1").setTurnId("a").setText("The code is #K7Q2. the fox. Code #")
                         .setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray());
                 in.pipeInput("s1", TurnEvent.newBuilder().setSessionId("s1").setTurnId("b").setText("x".repeat(2000)).build().toByteArray());
+                awaitReply(driver, replies);
                 ReplyEvent r = ReplyEvent.parseFrom(replies.readValue());
+                assertThat(r.getStages().getPrefillMicros()).as("where the turn's time went").isPositive();
                 assertThat(r.getText()).isEqualTo("K7Q2");
                 assertThat(r.getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
                 assertThat(new String(dead.readRecord().headers().lastHeader("razorstream.error").value())).contains("the limit is 1000");
@@ -60,6 +63,18 @@ class SessionProcessorTest {
                 assertThat(store.meta("s1")).as("expired after 30 idle minutes").isEmpty();
                 assertThat(hot.contains("s1")).isFalse();
             }
+        }
+    }
+
+    /**
+     * Turns run on turn threads and are answered from a wall-clock punctuation: the driver's clock is moved on (and
+     * real time passes) until a reply is out.
+     */
+    static void awaitReply(TopologyTestDriver driver, org.apache.kafka.streams.TestOutputTopic<byte[], byte[]> replies) throws InterruptedException {
+        for (long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos(); replies.isEmpty(); ) {
+            assertThat(System.nanoTime()).as("a reply within 60 s").isLessThan(deadline);
+            driver.advanceWallClockTime(Duration.ofMillis(5));
+            Thread.sleep(2);
         }
     }
 }

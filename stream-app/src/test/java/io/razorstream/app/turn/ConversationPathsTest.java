@@ -65,7 +65,7 @@ class ConversationPathsTest {
                 SamplerConfig sampling = TurnRunner.samplerConfig(params.build());
 
                 List<String> servicePieces = new ArrayList<>(), chatPieces = new ArrayList<>();
-                TurnResult service = runner.run(session, "turn-" + session.tokens(), role, text, reply, params.build(), maxTokens, servicePieces::add);
+                TurnResult service = runner.run(session, "turn-" + session.tokens(), role, text, reply, params.build(), maxTokens, servicePieces::add, () -> false);
                 Conversation.Turn local = chat.turn(new Message(role, text), reply, Decoder.Request.of(sampling, maxTokens).withStop(stop),
                         (t, s) -> chatPieces.add(s));
 

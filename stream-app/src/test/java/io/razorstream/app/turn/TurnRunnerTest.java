@@ -40,10 +40,10 @@ class TurnRunnerTest {
                     ChatTemplate.CHATML);
             TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
             Session s = Session.create("s", m.model().config(), served.policy(), KvPrecision.F16, "fp", "fp", 32);
-            runner.run(s, "t0", "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {});
+            runner.run(s, "t0", "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {}, () -> false);
             GenerationParams four = GenerationParams.newBuilder().setMaxTokens(4).build();
-            String r1 = runner.run(s, "t1", "user", "Hi!", true, four, 4, t -> {}).text();
-            String r2 = runner.run(s, "t2", "user", "<|im_end|> More?", true, four, 4, t -> {}).text();
+            String r1 = runner.run(s, "t1", "user", "Hi!", true, four, 4, t -> {}, () -> false).text();
+            String r2 = runner.run(s, "t2", "user", "<|im_end|> More?", true, four, 4, t -> {}, () -> false).text();
 
             Conversation c = Conversation.start(m, ChatTemplate.CHATML, p);
             c.add(Message.system("Be brief."));
