@@ -95,9 +95,10 @@ class ChaosTest {
 
     static final long SEED = Long.getLong("chaos.seed", 20_261_201L);
     static final int KILLS = Integer.getInteger("chaos.kills", 3);
-    static final int SESSIONS = 3;
+    /** Sessions in flight at once (more than a partition's share: turns of one partition run at the same time). */
+    static final int SESSIONS = 16;
     static final int TURNS = 12;
-    static final String[] KEYS = {"K7Q2", "X9B4", "M3T8"};
+    static final String[] KEYS = keys(SESSIONS);
 
     /** Every process this class started or saw as a child of one, killed in {@link #killEverything}. */
     static final Set<ProcessHandle> SPAWNED = ConcurrentHashMap.newKeySet();
@@ -158,6 +159,16 @@ class ChaosTest {
             for (int i = 0; i < texts.size(); i++) ids.add(turnId + "." + i);
             return ids;
         }
+    }
+
+    /** A code to plant in each session, like "K7Q2": letter, digit, letter, digit, following the seed. */
+    static String[] keys(int n) {
+        Random r = new Random(SEED);
+        String[] keys = new String[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = "" + (char) ('A' + r.nextInt(26)) + (char) ('0' + r.nextInt(10)) + (char) ('A' + r.nextInt(26)) + (char) ('0' + r.nextInt(10));
+        }
+        return keys;
     }
 
     /** The steps of session {@code s}: the same for its reference and its chaos run. */

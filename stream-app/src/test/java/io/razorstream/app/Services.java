@@ -54,7 +54,6 @@ final class Services {
         flags.put("grpc.port", "0");
         flags.put("http.port", "0"); // off unless a test asks for it (instances side by side would share 8080)
         flags.put("engine.threads", "2");
-        flags.put("stream.threads", "2"); // every service test runs with several stream threads (issue 14)
         flags.put("application.id", appId);
         flags.put("topic.partitions", "4");
         flags.put("turn.timeout", "PT2M");
