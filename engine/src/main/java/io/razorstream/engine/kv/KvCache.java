@@ -38,6 +38,13 @@ public final class KvCache {
     private final java.util.ArrayDeque<Mark> marks = new java.util.ArrayDeque<>();
     private long promptEnd = -1;
     private AttentionObserver observer;
+    private FaultInjector faults;
+
+    /** Fault injection (tests, failure drills): called before a position's keys and values are stored; what it throws fails the pass for this cache's sequence only. */
+    @FunctionalInterface
+    public interface FaultInjector {
+        void beforePut(int layer, int position);
+    }
 
     public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision) {
         this(config, maxTokens, precision, KvPolicy.full(config.blockCount(), config.kvHeadCount()));
@@ -95,6 +102,11 @@ public final class KvCache {
 
     public AttentionObserver observer() {
         return observer;
+    }
+
+    /** Installs (or with null removes) a {@link FaultInjector}. */
+    public void injectFaults(FaultInjector faults) {
+        this.faults = faults;
     }
 
     /** The compressed head at (layer, kvHead), or null when that head is FULL. */
@@ -328,6 +340,7 @@ public final class KvCache {
      * heads; WINDOW heads take theirs in {@link WindowHead#append} as the model attends.
      */
     public void put(int layer, int position, float[] k, float[] v) {
+        if (faults != null) faults.beforePut(layer, position);
         int base = position * headSize;
         for (int h = 0; h < kvHeads; h++) {
             if (compressedHeads[layer][h] != null) continue;

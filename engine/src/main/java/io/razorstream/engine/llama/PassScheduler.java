@@ -21,6 +21,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * chunks. Gathering: sequences of the last pass are usually about to submit their next decode step (they are
  * sampling); the next pass waits for them for at most half the last pass's duration (and {@link #MAX_GATHER_NANOS}),
  * so that N decoding sequences settle into one pass per step rather than alternating groups.
+ *
+ * <p>Isolation: a failure in one sequence's own part of a pass (its cache writes, its attention) is {@link Work#fail
+ * recorded on that part}, which the pass then skips; that sequence's caller gets the failure, the others complete
+ * as if it had never joined (each row's numbers are its own). Only a failure of the pass as a whole (a shared matrix
+ * product) reaches every part.
  */
 final class PassScheduler {
     /**
@@ -50,6 +55,8 @@ final class PassScheduler {
         int row, start;
         private boolean done;
         private Throwable failure;
+        /** This part's own failure in the pass in progress (see {@link #fail}). */
+        private volatile Throwable partFailure;
 
         Work set(KvCache cache, int[] tokens, int from, int count, float[][] logits, Parallel parallel) {
             this.cache = cache;
@@ -58,7 +65,17 @@ final class PassScheduler {
             this.count = count;
             this.logits = logits;
             this.parallel = parallel;
+            this.partFailure = null;
             return this;
+        }
+
+        /** This part failed in the pass (the first failure counts): the pass skips the rest of its work, its caller gets the failure. */
+        synchronized void fail(Throwable t) {
+            if (partFailure == null) partFailure = t;
+        }
+
+        boolean failed() {
+            return partFailure != null;
         }
 
         /** The head profiler watches every probability of its sequence: such work runs in a pass of its own. */
@@ -83,7 +100,10 @@ final class PassScheduler {
         this.pass = pass;
     }
 
-    /** Runs {@code w} in the next pass it fits in and returns when it is done; a failure of that pass is thrown to each of its parts. */
+    /**
+     * Runs {@code w} in the next pass it fits in and returns when it is done; a failure of its own part, or of that pass
+     * as a whole, is thrown.
+     */
     void submit(Work w) {
         lock.lock();
         try {
@@ -115,7 +135,8 @@ final class PassScheduler {
                 expected.clear();
                 for (int i = 0; i < members.size(); i++) {
                     Work m = members.get(i);
-                    m.failure = failure;
+                    m.failure = failure != null ? failure : m.partFailure;
+                    m.partFailure = null;
                     m.done = true;
                     expected.add(m);
                 }

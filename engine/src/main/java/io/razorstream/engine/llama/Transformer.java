@@ -162,7 +162,7 @@ public final class Transformer {
      * A row's numbers do not depend on the other rows on the native tier (its GEMM computes every (row, token) pair
      * the same way); on the Java tier, a batch of several rows takes the float GEMM, a single row the quantised dot.
      */
-    private void pass(java.util.List<PassScheduler.Work> parts, Parallel parallel) {
+    void pass(java.util.List<PassScheduler.Work> parts, Parallel parallel) {
         int d = config.embeddingLength();
         int count = 0, outCount = 0;
         for (int pi = 0; pi < parts.size(); pi++) {
@@ -186,6 +186,7 @@ public final class Transformer {
             PassScheduler.Work p = parts.get(pi);
             for (int t = 0; t < p.count; t++) {
                 int row = p.row + t;
+                b.rowPart[row] = pi;
                 b.rowCache[row] = p.cache;
                 b.position[row] = p.start + t;
                 weights.tokenEmbedding().embeddingRow(p.tokens[p.from + t], x[row]);
@@ -217,7 +218,13 @@ public final class Transformer {
                 rope(b.q[t], config.headCount(), cos[t], sin[t]);
                 rope(b.k[t], config.kvHeadCount(), cos[t], sin[t]);
                 if (queryScale != 1f) Ops.scale(b.q[t], config.queryDim(), queryScale);
-                b.rowCache[t].put(l, b.position[t], b.k[t], b.v[t]);
+                PassScheduler.Work part = b.parts.get(b.rowPart[t]);
+                if (part.failed()) continue;
+                try {
+                    b.rowCache[t].put(l, b.position[t], b.k[t], b.v[t]);
+                } catch (RuntimeException e) {
+                    part.fail(e);
+                }
             }
             attention(l, count, b, parallel);
             b.prepare(WO, groups[l][WO], b.attnOut, count);
@@ -241,7 +248,7 @@ public final class Transformer {
             }
             for (int t = 0; t < count; t++) Ops.add(x[t], b.projected[t], d);
         }
-        for (int pi = 0; pi < parts.size(); pi++) parts.get(pi).cache.advance(parts.get(pi).count);
+        for (int pi = 0; pi < parts.size(); pi++) if (!parts.get(pi).failed()) parts.get(pi).cache.advance(parts.get(pi).count);
 
         // The head over each part's last logits.length rows; finalNormed reuses normed (free again: outCount <= count).
         float[][] finalNormed = b.normed, outRows = b.outputRows(outCount);
@@ -296,6 +303,8 @@ public final class Transformer {
         /** Per row: its sequence's cache and its position there. */
         final KvCache[] rowCache;
         final int[] position;
+        /** Per row: the index of its part (sequence) in {@link #parts}. */
+        final int[] rowPart;
         /** The pass's parts (sequences), while it runs. */
         java.util.List<PassScheduler.Work> parts;
         /** The pass's runs for the FULL-head attention: first row and row count, at most {@link #CAUSAL_RUN} rows of one part. */
@@ -330,6 +339,7 @@ public final class Transformer {
             localCos = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
             localSin = localThetaScale != 0 ? new float[n][config.ropeDimensions() / 2] : null;
             rowCache = new KvCache[n];
+            rowPart = new int[n];
             position = new int[n];
             runRow = new int[n];
             runCount = new int[n];
@@ -515,15 +525,20 @@ public final class Transformer {
             for (int task = from; task < to; task++) {
                 int run = task / kvHeads, kvh = task % kvHeads, first = b.runRow[run], tokens = b.runCount[run];
                 KvCache cache = b.rowCache[first];
-                if (cache.compressed(layer, kvh) != null) continue;
-                Scores scores = scores(cache);
-                float[] q = scratch.runQueries(tokens * gs), out = scratch.runOutput(tokens * gs);
-                for (int t = 0; t < tokens; t++) roundedCopy(b.q[first + t], kvh * gs, q, t * gs, gs, scores.roundProbabilities());
-                int firstRows = b.position[first] + 1;
-                NativeKernels.attendCausal(scratch.runQuerySegment(), tokens, group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
-                        firstRows, scores.scale(), scores.softcap(), scores.roundProbabilities(),
-                        scratch.nativeScores(NativeKernels.causalScratch(tokens, group, firstRows)), scratch.runOutputSegment());
-                for (int t = 0; t < tokens; t++) System.arraycopy(out, t * gs, b.attnOut[first + t], kvh * gs, gs);
+                PassScheduler.Work part = b.parts.get(b.rowPart[first]);
+                if (cache.compressed(layer, kvh) != null || part.failed()) continue;
+                try {
+                    Scores scores = scores(cache);
+                    float[] q = scratch.runQueries(tokens * gs), out = scratch.runOutput(tokens * gs);
+                    for (int t = 0; t < tokens; t++) roundedCopy(b.q[first + t], kvh * gs, q, t * gs, gs, scores.roundProbabilities());
+                    int firstRows = b.position[first] + 1;
+                    NativeKernels.attendCausal(scratch.runQuerySegment(), tokens, group, hs, cache.keySegment(layer, kvh), cache.valueSegment(layer, kvh),
+                            firstRows, scores.scale(), scores.softcap(), scores.roundProbabilities(),
+                            scratch.nativeScores(NativeKernels.causalScratch(tokens, group, firstRows)), scratch.runOutputSegment());
+                    for (int t = 0; t < tokens; t++) System.arraycopy(out, t * gs, b.attnOut[first + t], kvh * gs, gs);
+                } catch (RuntimeException e) {
+                    part.fail(e);
+                }
             }
         }
     }
@@ -540,31 +555,42 @@ public final class Transformer {
             for (int task = from; task < to; task++) {
                 int t = task / kvHeads, kvh = task % kvHeads;
                 KvCache cache = b.rowCache[t];
-                if (cache.compressed(layer, kvh) != null) continue;
-                boolean f16 = cache.precision() == KvPrecision.F16;
-                Scores scores = scores(cache);
-                int len = b.position[t] + 1;
-                float[][] att = scratch.scores(group, len); // scores of the group's heads for one token, reused across the range
-                float[] keys = cache.keys(layer, kvh), values = cache.values(layer, kvh);
-                for (int g = 0; g < group; g++) {
-                    System.arraycopy(b.q[t], (kvh * group + g) * hs, q[g], 0, hs);
-                    if (f16) for (int i = 0; i < hs; i++) q[g][i] = Numerics.roundToF16(q[g][i]);
-                }
-                for (int p = 0; p < len; p++) {
-                    for (int g = 0; g < group; g++) att[g][p] = scores.logit(Ops.dot(q[g], 0, keys, p * hs, hs));
-                }
-                float[] out = b.attnOut[t];
-                for (int g = 0; g < group; g++) {
-                    Ops.softmax(att[g], len);
-                    if (observer != null) observer.observe(layer, kvh * group + g, b.position[t], att[g], len);
-                    if (f16) for (int p = 0; p < len; p++) att[g][p] = Numerics.roundToF16(att[g][p]);
-                    java.util.Arrays.fill(out, (kvh * group + g) * hs, (kvh * group + g + 1) * hs, 0f);
-                }
-                for (int p = 0; p < len; p++) {
-                    for (int g = 0; g < group; g++) Ops.axpy(out, (kvh * group + g) * hs, att[g][p], values, p * hs, hs);
+                PassScheduler.Work part = b.parts.get(b.rowPart[t]);
+                if (cache.compressed(layer, kvh) != null || part.failed()) continue;
+                try {
+                    attendJava(layer, t, kvh, cache, b, scratch, q, observer);
+                } catch (RuntimeException e) {
+                    part.fail(e);
                 }
             }
         });
+    }
+
+    /** One (row, KV head) task of {@link #javaAttention}: the group's query heads over the FULL head's cache. */
+    private void attendJava(int layer, int t, int kvh, KvCache cache, Batch b, AttentionScratch scratch, float[][] q, AttentionObserver observer) {
+        int hs = config.headSize(), group = config.groupSize();
+        boolean f16 = cache.precision() == KvPrecision.F16;
+        Scores scores = scores(cache);
+        int len = b.position[t] + 1;
+        float[][] att = scratch.scores(group, len); // scores of the group's heads for one token, reused across the range
+        float[] keys = cache.keys(layer, kvh), values = cache.values(layer, kvh);
+        for (int g = 0; g < group; g++) {
+            System.arraycopy(b.q[t], (kvh * group + g) * hs, q[g], 0, hs);
+            if (f16) for (int i = 0; i < hs; i++) q[g][i] = Numerics.roundToF16(q[g][i]);
+        }
+        for (int p = 0; p < len; p++) {
+            for (int g = 0; g < group; g++) att[g][p] = scores.logit(Ops.dot(q[g], 0, keys, p * hs, hs));
+        }
+        float[] out = b.attnOut[t];
+        for (int g = 0; g < group; g++) {
+            Ops.softmax(att[g], len);
+            if (observer != null) observer.observe(layer, kvh * group + g, b.position[t], att[g], len);
+            if (f16) for (int p = 0; p < len; p++) att[g][p] = Numerics.roundToF16(att[g][p]);
+            java.util.Arrays.fill(out, (kvh * group + g) * hs, (kvh * group + g + 1) * hs, 0f);
+        }
+        for (int p = 0; p < len; p++) {
+            for (int g = 0; g < group; g++) Ops.axpy(out, (kvh * group + g) * hs, att[g][p], values, p * hs, hs);
+        }
     }
 
     /** Per worker thread: query copies and score rows of one GQA group (grown as the context grows), and head vectors. */
@@ -678,30 +704,40 @@ public final class Transformer {
             float[] groupQ = scratch.groupQueries(group * hs);
             for (int i = from; i < to; i++) {
                 PassScheduler.Work part = b.parts.get(b.taskPart[i]);
-                int kvh = b.taskHead[i];
-                KvPrecision precision = part.cache.precision();
-                boolean f16 = precision == KvPrecision.F16;
-                Scores scores = scores(part.cache);
-                CompressedHead head = part.cache.compressed(layer, kvh);
-                // Window heads (RazorAttention's and the model's own sliding windows) attend in the native kernel on
-                // that tier; the baselines' heads (heavy hitters, SnapKV) always in Java.
-                WindowHead window = nativeKernel && head instanceof WindowHead w ? w : null;
-                for (int t = part.row; t < part.row + part.count; t++) {
-                    precision.round(b.k[t], kvh * hs, k, 0, hs);
-                    precision.round(b.v[t], kvh * hs, v, 0, hs);
-                    head.append(k, 0, v, 0);
-                    if (window != null) {
-                        roundedCopy(b.q[t], kvh * group * hs, groupQ, f16);
-                        window.attendNative(scratch.groupQuerySegment(), group, scores,
-                                scratch.nativeScores(NativeKernels.attentionScratch(group, window.entries())), b.attnOutSegments[t], kvh * group * hs);
-                    } else {
-                        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                            roundedCopy(b.q[t], h * hs, q, f16);
-                            head.attend(q, 0, scores, b.attnOut[t], h * hs);
-                        }
-                    }
-                    head.endToken();
+                if (part.failed()) continue;
+                try {
+                    attendCompressed(part, b.taskHead[i], scratch, k, v, q, groupQ);
+                } catch (RuntimeException e) {
+                    part.fail(e);
                 }
+            }
+        }
+
+        /** One (sequence, compressed KV head) task: its rows appended and attended in order. */
+        private void attendCompressed(PassScheduler.Work part, int kvh, AttentionScratch scratch, float[] k, float[] v, float[] q, float[] groupQ) {
+            int hs = config.headSize(), group = config.groupSize();
+            KvPrecision precision = part.cache.precision();
+            boolean f16 = precision == KvPrecision.F16;
+            Scores scores = scores(part.cache);
+            CompressedHead head = part.cache.compressed(layer, kvh);
+            // Window heads (RazorAttention's and the model's own sliding windows) attend in the native kernel on
+            // that tier; the baselines' heads (heavy hitters, SnapKV) always in Java.
+            WindowHead window = nativeKernel && head instanceof WindowHead w ? w : null;
+            for (int t = part.row; t < part.row + part.count; t++) {
+                precision.round(b.k[t], kvh * hs, k, 0, hs);
+                precision.round(b.v[t], kvh * hs, v, 0, hs);
+                head.append(k, 0, v, 0);
+                if (window != null) {
+                    roundedCopy(b.q[t], kvh * group * hs, groupQ, f16);
+                    window.attendNative(scratch.groupQuerySegment(), group, scores,
+                            scratch.nativeScores(NativeKernels.attentionScratch(group, window.entries())), b.attnOutSegments[t], kvh * group * hs);
+                } else {
+                    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                        roundedCopy(b.q[t], h * hs, q, f16);
+                        head.attend(q, 0, scores, b.attnOut[t], h * hs);
+                    }
+                }
+                head.endToken();
             }
         }
     }

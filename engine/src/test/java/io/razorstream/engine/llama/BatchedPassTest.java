@@ -84,6 +84,57 @@ class BatchedPassTest {
     }
 
     /**
+     * Isolation: three sequences share one pass (run directly, so they surely do); a fault injected into the middle
+     * one's cache writes fails that part only. The other two get the logits they get alone, and their caches go on
+     * exactly as caches that never shared a pass (three more decode steps, compared logit for logit).
+     */
+    @org.junit.jupiter.api.Test
+    void aFailureInOneSequenceOfASharedPassFailsOnlyThatSequence() throws Exception {
+        Path file = dir.resolve("tiny-isolation.gguf");
+        RandomModel.write(ModelShape.TINY, GgmlType.Q8_0, 12, file);
+        try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
+            Transformer m = loaded.model();
+            int vocab = m.config().vocabularySize();
+            KvCache[] shared = new KvCache[3], alone = new KvCache[3];
+            for (int s = 0; s < 3; s++) {
+                int[] prompt = new int[9 + 7 * s];
+                for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 11 + s * 5 + 2) % vocab;
+                shared[s] = m.newCache(128, KvPrecision.F16);
+                alone[s] = m.newCache(128, KvPrecision.F16);
+                m.forward(shared[s], prompt, 0, prompt.length, parallel);
+                m.forward(alone[s], prompt, 0, prompt.length, parallel);
+            }
+            shared[1].injectFaults((layer, position) -> {
+                if (layer == 1) throw new IllegalStateException("injected fault at layer 1, position " + position);
+            });
+            List<PassScheduler.Work> parts = new ArrayList<>();
+            float[][][] logits = new float[3][1][vocab];
+            for (int s = 0; s < 3; s++) {
+                shared[s].reserve(1);
+                parts.add(new PassScheduler.Work().set(shared[s], new int[] {(s * 17 + 3) % vocab}, 0, 1, logits[s], parallel));
+            }
+            m.pass(parts, parallel);
+            assertThat(parts.get(1).failed()).as("the faulty sequence's part failed").isTrue();
+            for (int s : new int[] {0, 2}) {
+                assertThat(parts.get(s).failed()).as("sequence %d", s).isFalse();
+                float[] expected = new float[vocab];
+                m.decode(alone[s], (s * 17 + 3) % vocab, expected, parallel);
+                assertThat(logits[s][0]).as("sequence %d's logits in the shared pass", s).isEqualTo(expected);
+                assertThat(shared[s].size()).isEqualTo(alone[s].size());
+                for (int step = 0; step < 3; step++) {
+                    float[] a = new float[vocab], b = new float[vocab];
+                    m.decode(shared[s], step + 40, a, parallel);
+                    m.decode(alone[s], step + 40, b, parallel);
+                    assertThat(a).as("sequence %d, step %d after the shared pass", s, step).isEqualTo(b);
+                }
+            }
+            // Through the scheduler, the failure reaches the faulty sequence's caller (and only its: the others above went on).
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.decode(shared[1], 5, new float[vocab], parallel))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("injected fault");
+        }
+    }
+
+    /**
      * Sequence {@code s}: a prompt of 5 + 13 s tokens prefilled in chunks of 32, then {@link #STEPS} decode steps of
      * fixed tokens; odd sequences keep a RazorAttention cache (one FULL head per layer, the others windowed, small
      * enough to evict). Returns the logits after the prompt and after each step.

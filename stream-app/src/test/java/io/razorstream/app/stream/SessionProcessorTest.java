@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
@@ -64,6 +65,77 @@ class SessionProcessorTest {
                 assertThat(hot.contains("s1")).isFalse();
             }
         }
+    }
+
+    /**
+     * Isolation: three sessions' turns run at once, sharing the engine's passes, and a fault is injected into one
+     * session's cache writes a few tokens into its reply. Only that turn fails (INTERNAL, and its session is as
+     * stored before: the half-updated copy is dropped); the other two replies, and what the store holds for them,
+     * equal those of the same turns run alone.
+     */
+    @Test
+    void aFaultInOneSessionOfASharedPassFailsOnlyThatTurn(@TempDir Path dir) throws Exception {
+        ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
+        try (Parallel parallel = new Parallel(2); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel);
+             TurnSlots slots = new TurnSlots(8)) {
+            HotSessions hot = new HotSessions(1L << 30);
+            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 100_000, 64, 8,
+                    Duration.ofDays(1), Duration.ofHours(1), false);
+            Properties props = new Properties();
+            props.put(StreamsConfig.APPLICATION_ID_CONFIG, "isolation-test");
+            props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+            props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
+            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0,
+                    io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), slots, hot, new TokenRouter(), new DamagedSessions(),
+                    new io.razorstream.app.metrics.ServiceMetrics()), props)) {
+                var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
+                var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                String[] first = {"The code is #K7Q2. the quick brown fox. ", "Note #B4X9 now. a lazy dog jumps far. ", "Keep #M3T8 in mind. over the fox. "};
+                String second = " the quick brown fox jumps over a lazy dog and runs far away. Remember the code #";
+                java.util.function.BiFunction<String, String[], TurnEvent> turn = (session, idText) -> TurnEvent.newBuilder().setSessionId(session)
+                        .setTurnId(idText[0]).setText(idText[1]).setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(16)).build();
+                SessionStore store = new SessionStore(new ReadOnlyStreamsBackend(driver.getKeyValueStore(RazorTopology.STORE)));
+                for (int s = 0; s < 3; s++) {
+                    in.pipeInput("s" + s, turn.apply("s" + s, new String[] {"one", first[s]}).toByteArray());
+                    awaitReplies(driver, replies, 1);
+                }
+                byte[] faultyBefore = store.contentDigest("s0");
+                int faultFrom = hot.get("s0").cache().size() + 24; // a few tokens into the reply: the others are decoding too
+                hot.get("s0").cache().injectFaults((layer, position) -> {
+                    if (position >= faultFrom) throw new IllegalStateException("injected fault at position " + position);
+                });
+                for (int s = 0; s < 3; s++) in.pipeInput("s" + s, turn.apply("s" + s, new String[] {"two", second}).toByteArray());
+                Map<String, ReplyEvent> together = new java.util.HashMap<>();
+                for (byte[] r : awaitReplies(driver, replies, 3)) together.put(ReplyEvent.parseFrom(r).getSessionId(), ReplyEvent.parseFrom(r));
+
+                assertThat(together.get("s0").getErrorCode()).as("the faulty session's turn").isEqualTo("INTERNAL");
+                assertThat(together.get("s0").getError()).contains("injected fault");
+                assertThat(store.contentDigest("s0")).as("the faulty session as stored before its turn").isEqualTo(faultyBefore);
+                assertThat(hot.contains("s0")).as("its half-updated copy is dropped").isFalse();
+                for (int s = 1; s < 3; s++) {
+                    in.pipeInput("alone" + s, turn.apply("alone" + s, new String[] {"one", first[s]}).toByteArray());
+                    awaitReplies(driver, replies, 1);
+                    in.pipeInput("alone" + s, turn.apply("alone" + s, new String[] {"two", second}).toByteArray());
+                    ReplyEvent alone = ReplyEvent.parseFrom(awaitReplies(driver, replies, 1).get(0));
+                    assertThat(together.get("s" + s).getError()).isEmpty();
+                    assertThat(together.get("s" + s).getText()).as("session %d's reply beside the fault", s).isEqualTo(alone.getText()).isNotEmpty();
+                    assertThat(store.contentDigest("s" + s)).as("session %d as stored", s).isEqualTo(store.contentDigest("alone" + s));
+                }
+                in.pipeInput("s0", turn.apply("s0", new String[] {"two", second}).toByteArray());
+                assertThat(ReplyEvent.parseFrom(awaitReplies(driver, replies, 1).get(0)).getError()).as("the faulty session's turn sent again").isEmpty();
+            }
+        }
+    }
+
+    /** Waits for {@code n} replies (see {@link #awaitReply}) and reads them. */
+    static List<byte[]> awaitReplies(TopologyTestDriver driver, org.apache.kafka.streams.TestOutputTopic<byte[], byte[]> replies, int n) throws InterruptedException {
+        List<byte[]> out = new java.util.ArrayList<>();
+        while (out.size() < n) {
+            awaitReply(driver, replies);
+            out.addAll(replies.readValuesToList());
+        }
+        assertThat(out).hasSize(n);
+        return out;
     }
 
     /**
