@@ -22,6 +22,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -181,6 +182,48 @@ class OpenAiHttpTest {
         assertThat(JSON.readTree(nowhere.body()).at("/error/type").asText()).isEqualTo("not_found_error");
     }
 
+    /**
+     * Two stateless requests for one new session, sent at once, with different one-message histories. Whatever the
+     * interleaving, no reply is computed on a history its caller did not send: each request is answered on exactly its
+     * own messages (the reply a one-off request with them gets) or refused with 409 session_history_conflict, and the
+     * session ends holding exactly one of the two histories.
+     */
+    @Test
+    void concurrentRequestsForOneSessionNeverMixTheirHistories() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        int conflicts = 0;
+        for (int round = 0; round < 6; round++) {
+            String session = "race-" + round;
+            String[] bodies = new String[2], references = new String[2];
+            for (int i = 0; i < 2; i++) {
+                bodies[i] = "{\"model\":\"" + MODEL + "\",\"max_tokens\":6,\"messages\":[{\"role\":\"user\",\"content\":\""
+                        + (i == 0 ? "The code is #A" + round + "Q. the quick fox. Code #" : "Note #Z" + round + "W now. a lazy dog. Note #") + "\"}]}";
+                HttpResponse<String> alone = post(http, null, bodies[i]); // a one-off: exactly these messages
+                assertThat(alone.statusCode()).as(alone.body()).isEqualTo(200);
+                references[i] = JSON.readTree(alone.body()).at("/choices/0/message/content").asText();
+            }
+            assertThat(references[0]).isNotEqualTo(references[1]);
+            List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> sent = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) sent.add(http.sendAsync(request(session, bodies[i]), HttpResponse.BodyHandlers.ofString()));
+            for (int i = 0; i < 2; i++) {
+                HttpResponse<String> r = sent.get(i).get(2, java.util.concurrent.TimeUnit.MINUTES);
+                if (r.statusCode() == 409) {
+                    assertThat(JSON.readTree(r.body()).at("/error/code").asText()).as(r.body()).isEqualTo("session_history_conflict");
+                    conflicts++;
+                } else {
+                    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                    assertThat(JSON.readTree(r.body()).at("/choices/0/message/content").asText()).as("request %d of round %d", i, round)
+                            .isEqualTo(references[i]);
+                }
+            }
+            SessionInfo info = stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
+            assertThat(info.getRecentTurnsCount()).as("round %d: the session holds one request's one message", round).isEqualTo(1);
+            String reply = info.getRecentTurns(0).getReply();
+            assertThat(reply).as("round %d: the reply the session holds", round).isIn(references[0], references[1]);
+        }
+        System.out.printf("concurrent stateless requests: %d of 12 refused with session_history_conflict%n", conflicts);
+    }
+
     /** /metrics is Prometheus text, and its counters move by what a known number of turns did. */
     @Test
     void metricsCountTheTurns() throws Exception {
@@ -249,8 +292,15 @@ class OpenAiHttpTest {
         assertThat(err.path("message").asText()).contains("http.max-request-bytes");
     }
 
+    /** A chat completion; {@code session} null: a one-off request (no X-Session-Id). */
     static HttpResponse<String> post(HttpClient http, String session, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(base() + "/chat/completions")).header("Content-Type", "application/json")
-                .header("X-Session-Id", session).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return http.send(request(session, body), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpRequest request(String session, String body) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + "/chat/completions")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (session != null) b.header("X-Session-Id", session);
+        return b.build();
     }
 }
