@@ -58,8 +58,10 @@ final class BenchServiceCommand implements Callable<Integer> {
             description = "deadline of each call (default: ${DEFAULT-VALUE})")
     Duration timeout;
 
-    @Option(names = "--sessions", defaultValue = "0", description = "sessions at once: the memory benchmark (0: the overhead benchmark)")
-    int sessions;
+    @Option(names = "--sessions", split = ",", defaultValue = "0", paramLabel = "N[,N...]",
+            description = "sessions at once: the memory benchmark (0: the overhead benchmark); several counts (1,2,4,8,16,32): the benchmark "
+                    + "for each, and with --chart the concurrency curve")
+    int[] sessions;
 
     @Option(names = "--history", split = ",", paramLabel = "TOKENS", defaultValue = "1024,2048,4096,8192,16384",
             description = "with --sessions: history lengths the sessions grow through (default: ${DEFAULT-VALUE})")
@@ -82,10 +84,10 @@ final class BenchServiceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        boolean memory = sessions > 0;
+        boolean memory = Arrays.stream(sessions).allMatch(n -> n > 0);
         if (memory && !spec.commandLine().getParseResult().hasMatchedOption("--turns")) turns = 3; // rounds per history length
-        if (sessions < 0 || replyTokens < 1 || reprefillRuns < 0 || Arrays.stream(history).anyMatch(h -> h < 1)) {
-            throw new IllegalArgumentException("--sessions must be >= 0, --reply-tokens >= 1, --reprefill-runs >= 0 and --history lengths >= 1");
+        if (Arrays.stream(sessions).anyMatch(n -> n < 0) || (!memory && sessions.length > 1) || replyTokens < 1 || reprefillRuns < 0 || Arrays.stream(history).anyMatch(h -> h < 1)) {
+            throw new IllegalArgumentException("--sessions must be one 0 or counts >= 1, --reply-tokens >= 1, --reprefill-runs >= 0 and --history lengths >= 1");
         }
         if (turns < 1 || warmup < 0 || historyTurns < 1 || batch < 1) {
             throw new IllegalArgumentException("--turns, --history-turns and --batch must be >= 1, --warmup >= 0");
@@ -166,35 +168,85 @@ final class BenchServiceCommand implements Callable<Integer> {
         out.flush();
     }
 
+    /** What one session count gave: per history length, the benchmark's figures. */
+    private record Run(int sessions, List<MemoryBenchmark.Level> levels) {
+        double aggregate() {
+            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
+        }
+
+        double single() {
+            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
+        }
+
+        /** A figure at the shortest history (the concurrency curve's). */
+        double first(java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
+            return f.applyAsDouble(levels.getFirst());
+        }
+    }
+
     private void memory(MemoryServiceGrpc.MemoryServiceBlockingStub stub, PrintWriter out) throws Exception {
         PrintWriter progress = json ? spec.commandLine().getErr() : out;
-        progress.printf(Locale.ROOT, "%d sessions, %d rounds per history length, %d-token replies, histories %s%n", sessions, turns, replyTokens,
-                Arrays.toString(history));
-        List<MemoryBenchmark.Level> levels = new MemoryBenchmark(() -> deadline(stub), sessions, turns, replyTokens, reprefillRuns).run(history, progress);
-        double aggregate = io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
-        double single = io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
-        var ttft = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP50);
-        var ttft99 = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::ttftP99);
-        var reprefill = MemoryBenchmark.byHistory(levels, MemoryBenchmark.Level::reprefillTtftP50);
+        List<Run> runs = new java.util.ArrayList<>();
+        for (int n : sessions) {
+            progress.printf(Locale.ROOT, "%d sessions, %d rounds per history length, %d-token replies, histories %s%n", n, turns, replyTokens,
+                    Arrays.toString(history));
+            runs.add(new Run(n, new MemoryBenchmark(() -> deadline(stub), n, turns, replyTokens, reprefillRuns).run(history, progress)));
+        }
         if (json) {
-            out.println(String.format(Locale.ROOT, "{\"sessions\":%d,\"turns\":%d,\"replyTokens\":%d,\"aggregateDecodeTokensPerSecond\":%.3f,"
-                            + "\"singleSessionDecodeTokensPerSecond\":%.3f,\"ttftP50MsByHistory\":%s,\"ttftP99MsByHistory\":%s,"
-                            + "\"reprefillTtftP50MsByHistory\":%s}", sessions, turns, replyTokens, aggregate, single, jsonMap(ttft), jsonMap(ttft99),
-                    jsonMap(reprefill)));
+            List<String> objects = runs.stream().map(this::json).toList();
+            out.println(objects.size() == 1 ? objects.getFirst() : "{\"runs\":[" + String.join(",", objects) + "]}");
         } else {
-            out.printf(Locale.ROOT, "decode: %.2f tokens/s aggregate over %d sessions, %.2f for one session alone (medians over the lengths)%n",
-                    aggregate, sessions, single);
+            for (Run r : runs) {
+                out.printf(Locale.ROOT, "decode: %.2f tokens/s aggregate over %d sessions, %.2f for one session alone (medians over the lengths); "
+                        + "stages (p50 ms, first length): %s%n", r.aggregate(), r.sessions(), r.single(), r.levels().getFirst().stagesP50Ms());
+            }
         }
         if (chart != null) {
-            org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(700).height(450)
-                    .title("Time to first token vs history (" + sessions + " sessions)").xAxisTitle("history (tokens)").yAxisTitle("TTFT p50 (ms)").build();
-            double[] x = ttft.keySet().stream().mapToDouble(Integer::doubleValue).toArray();
-            c.addSeries("RazorStream (cached session)", x, ttft.values().stream().mapToDouble(Double::doubleValue).toArray());
-            if (reprefillRuns > 0) c.addSeries("stateless re-prefill", x, reprefill.values().stream().mapToDouble(Double::doubleValue).toArray());
-            org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+            if (runs.size() == 1) historyChart(runs.getFirst());
+            else concurrencyChart(runs);
             progress.println("chart: " + chart);
         }
         out.flush();
+    }
+
+    private String json(Run r) {
+        var ttft = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP50);
+        var ttft99 = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP99);
+        var reprefill = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::reprefillTtftP50);
+        String stages = r.levels().stream().map(l -> String.format(Locale.ROOT, "\"%d\":%s", l.history(), l.stagesP50Ms().entrySet().stream()
+                        .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue())).collect(java.util.stream.Collectors.joining(",", "{", "}"))))
+                .collect(java.util.stream.Collectors.joining(",", "{", "}"));
+        return String.format(Locale.ROOT, "{\"sessions\":%d,\"turns\":%d,\"replyTokens\":%d,\"aggregateDecodeTokensPerSecond\":%.3f,"
+                        + "\"singleSessionDecodeTokensPerSecond\":%.3f,\"ttftP50MsByHistory\":%s,\"ttftP99MsByHistory\":%s,"
+                        + "\"reprefillTtftP50MsByHistory\":%s,\"stagesP50MsByHistory\":%s}", r.sessions(), turns, replyTokens, r.aggregate(), r.single(),
+                jsonMap(ttft), jsonMap(ttft99), jsonMap(reprefill), stages);
+    }
+
+    /** Time to first token against history length, beside a stateless re-prefill. */
+    private void historyChart(Run r) throws java.io.IOException {
+        var ttft = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP50);
+        var reprefill = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::reprefillTtftP50);
+        org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(700).height(450)
+                .title("Time to first token vs history (" + r.sessions() + " sessions)").xAxisTitle("history (tokens)").yAxisTitle("TTFT p50 (ms)").build();
+        double[] x = ttft.keySet().stream().mapToDouble(Integer::doubleValue).toArray();
+        c.addSeries("RazorStream (cached session)", x, ttft.values().stream().mapToDouble(Double::doubleValue).toArray());
+        if (reprefillRuns > 0) c.addSeries("stateless re-prefill", x, reprefill.values().stream().mapToDouble(Double::doubleValue).toArray());
+        org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    /** Aggregate decode (left axis) and time to first token p50 / p99 (right axis) against sessions at once, at the first history length. */
+    private void concurrencyChart(List<Run> runs) throws java.io.IOException {
+        org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(760).height(460)
+                .title("Sessions at once (history " + runs.getFirst().levels().getFirst().history() + " tokens, " + replyTokens + "-token replies)")
+                .xAxisTitle("sessions at once").build();
+        double[] x = runs.stream().mapToDouble(Run::sessions).toArray();
+        c.addSeries("aggregate decode (tokens/s)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::aggregateDecode)).toArray());
+        c.addSeries("TTFT p50 (ms)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::ttftP50)).toArray()).setYAxisGroup(1);
+        c.addSeries("TTFT p99 (ms)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::ttftP99)).toArray()).setYAxisGroup(1);
+        c.setYAxisGroupTitle(0, "aggregate decode (tokens/s)");
+        c.setYAxisGroupTitle(1, "time to first token (ms)");
+        c.getStyler().setYAxisGroupPosition(1, org.knowm.xchart.style.Styler.YAxisPosition.Right);
+        org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
     }
 
     private static String jsonMap(java.util.SortedMap<Integer, Double> m) {

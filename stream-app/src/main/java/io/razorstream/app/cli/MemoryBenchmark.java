@@ -8,6 +8,7 @@ import io.razorstream.proto.v1.DeleteSessionRequest;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 import io.razorstream.proto.v1.Turn;
+import io.razorstream.proto.v1.TurnStages;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,7 +35,12 @@ final class MemoryBenchmark {
     private static final String[] WORDS = {"the", "river", "carried", "small", "boats", "past", "old", "mills", "while", "children",
         "counted", "clouds", "and", "merchants", "argued", "about", "prices", "of", "salt", "grain", "wool", "copper", "in", "autumn"};
 
-    record Level(int history, int measuredTokens, double ttftP50, double ttftP99, double aggregateDecode, double singleDecode, double reprefillTtftP50) {}
+    /** {@code stagesP50Ms}: the median of each server-side stage of the measured turns (TurnStages), in milliseconds. */
+    record Level(int history, int measuredTokens, double ttftP50, double ttftP99, double aggregateDecode, double singleDecode, double reprefillTtftP50,
+                 java.util.Map<String, Double> stagesP50Ms) {}
+
+    /** One Chat turn as the client saw it (System.nanoTime() instants) and the server's stages. */
+    private record Sample(long sent, long first, long end, int completionTokens, int sessionTokens, TurnStages stages) {}
 
     private final Supplier<MemoryServiceGrpc.MemoryServiceBlockingStub> stub;
     private final int sessions, turns, replyTokens, reprefillRuns;
@@ -68,29 +74,31 @@ final class MemoryBenchmark {
                 for (int s = 0; s < sessions; s++) tokens[s] = grown.get(s).get();
                 List<Double> ttft = new ArrayList<>();
                 List<Double> aggregate = new ArrayList<>();
+                List<TurnStages> stages = new ArrayList<>();
                 for (int round = 0; round < turns; round++) {
-                    List<Future<long[]>> replies = new ArrayList<>();
+                    List<Future<Sample>> replies = new ArrayList<>();
                     for (int s = 0; s < sessions; s++) {
                         String id = ids.get(s);
                         replies.add(pool.submit(() -> chat(id)));
                     }
                     long firstFirst = Long.MAX_VALUE, lastDone = 0, decoded = 0;
                     for (int s = 0; s < sessions; s++) {
-                        long[] r = replies.get(s).get(); // sent, first token, done, completion tokens, tokens in the session
-                        ttft.add((r[1] - r[0]) / 1e6);
-                        firstFirst = Math.min(firstFirst, r[1]);
-                        lastDone = Math.max(lastDone, r[2]);
-                        decoded += Math.max(0, r[3] - 1);
-                        tokens[s] = (int) r[4];
+                        Sample r = replies.get(s).get();
+                        ttft.add((r.first() - r.sent()) / 1e6);
+                        firstFirst = Math.min(firstFirst, r.first());
+                        lastDone = Math.max(lastDone, r.end());
+                        decoded += Math.max(0, r.completionTokens() - 1);
+                        tokens[s] = r.sessionTokens();
+                        stages.add(r.stages());
                     }
                     if (lastDone > firstFirst) aggregate.add(decoded / ((lastDone - firstFirst) / 1e9));
                 }
-                long[] alone = chat(ids.get(0));
-                tokens[0] = (int) alone[4];
-                double single = alone[2] > alone[1] ? Math.max(0, alone[3] - 1) / ((alone[2] - alone[1]) / 1e9) : 0;
+                Sample alone = chat(ids.get(0));
+                tokens[0] = alone.sessionTokens();
+                double single = alone.end() > alone.first() ? Math.max(0, alone.completionTokens() - 1) / ((alone.end() - alone.first()) / 1e9) : 0;
                 List<Double> reprefill = new ArrayList<>();
                 for (int k = 0; k < reprefillRuns; k++) reprefill.add(reprefill(run + "-" + level + "-" + k, level));
-                Level l = new Level(level, tokens[0], pct(ttft, 50), pct(ttft, 99), pct(aggregate, 50), single, pct(reprefill, 50));
+                Level l = new Level(level, tokens[0], pct(ttft, 50), pct(ttft, 99), pct(aggregate, 50), single, pct(reprefill, 50), stageMedians(stages));
                 out.add(l);
                 progress.printf(java.util.Locale.ROOT, "history %d (sessions at %d tokens): TTFT p50 %.0f ms, p99 %.0f ms; re-prefill TTFT p50 %.0f ms; "
                         + "decode %.2f tokens/s aggregate, %.2f alone%n", level, tokens[0], l.ttftP50(), l.ttftP99(), l.reprefillTtftP50(),
@@ -121,8 +129,24 @@ final class MemoryBenchmark {
         return tokens;
     }
 
-    /** One short Chat turn: {sent, first token, done (nanoTime), completion tokens, the session's tokens after it}. */
-    private long[] chat(String id) {
+    /** The median of each stage over {@code stages}, in milliseconds, in the order a turn goes through them. */
+    static java.util.Map<String, Double> stageMedians(List<TurnStages> stages) {
+        java.util.Map<String, java.util.function.ToLongFunction<TurnStages>> fields = new java.util.LinkedHashMap<>();
+        fields.put("queued", TurnStages::getQueuedMicros);
+        fields.put("waited", TurnStages::getWaitedMicros);
+        fields.put("load", TurnStages::getLoadMicros);
+        fields.put("prefill", TurnStages::getPrefillMicros);
+        fields.put("decode", TurnStages::getDecodeMicros);
+        fields.put("handoff", TurnStages::getHandoffMicros);
+        fields.put("store", TurnStages::getStoreMicros);
+        fields.put("committed", TurnStages::getCommittedMicros);
+        java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
+        fields.forEach((name, f) -> out.put(name, pct(stages.stream().map(st -> f.applyAsLong(st) / 1e3).toList(), 50)));
+        return out;
+    }
+
+    /** One short Chat turn. */
+    private Sample chat(String id) {
         long sent = System.nanoTime();
         Iterator<ChatResponse> it = stub.get().chat(ChatRequest.newBuilder().setSessionId(id).setTurnId("q-" + random.nextLong())
                 .setText(" what did the merchants argue about in autumn? ").setParams(GenerationParams.newBuilder().setMaxTokens(replyTokens)).build());
@@ -135,7 +159,8 @@ final class MemoryBenchmark {
         }
         long end = System.nanoTime();
         if (first == 0) first = end;
-        return new long[] {sent, first, end, done == null ? 0 : done.getCompletionTokens(), done == null ? 0 : done.getCache().getTokens()};
+        return done == null ? new Sample(sent, first, end, 0, 0, TurnStages.getDefaultInstance())
+                : new Sample(sent, first, end, done.getCompletionTokens(), (int) done.getCache().getTokens(), done.getStages());
     }
 
     /** A stateless server's turn: the whole history sent again, then the question; time to the first token. */
@@ -143,9 +168,9 @@ final class MemoryBenchmark {
         String id = "reprefill-" + suffix;
         long t0 = System.nanoTime();
         grow(id, 0, history);
-        long[] r = chat(id);
+        Sample r = chat(id);
         stub.get().deleteSession(DeleteSessionRequest.newBuilder().setSessionId(id).build());
-        return (r[1] - t0) / 1e6;
+        return (r.first() - t0) / 1e6;
     }
 
     private String filler() {

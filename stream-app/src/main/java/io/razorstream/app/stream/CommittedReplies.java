@@ -39,7 +39,10 @@ public final class CommittedReplies implements AutoCloseable {
     public static CommittedReplies start(String bootstrap, String topic, TokenRouter router) {
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.CLIENT_ID_CONFIG, "razorstream-committed-replies"), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                ConsumerConfig.CLIENT_ID_CONFIG, "razorstream-committed-replies",
+                // A committed transaction moves the partition's last stable offset without new data for a waiting fetch:
+                // the broker answers that fetch only at fetch.max.wait.ms (500 ms by default), which callers would wait too.
+                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10), new ByteArrayDeserializer(), new ByteArrayDeserializer());
         try {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
                     .map(p -> new TopicPartition(topic, p.partition())).toList();
