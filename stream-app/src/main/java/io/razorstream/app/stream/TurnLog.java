@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.proto.v1.TurnStages;
 
 import java.util.Locale;
 
-/** The log line of a processed turn: who, how much, how fast, how it ended; as key=value words or (log.turns=json) one JSON object. */
+/**
+ * The log line of a processed turn: who, how much, how fast, how it ended, where its time went (TurnStages); as key=value
+ * words or (log.turns=json) one JSON object.
+ */
 final class TurnLog {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -18,10 +22,17 @@ final class TurnLog {
             return String.format(Locale.ROOT, "turn session=%s turn=%s error=%s (%d ms): %s", turn.getSessionId(), turn.getTurnId(), r.getErrorCode(),
                     nanos / 1_000_000, r.getError());
         }
-        return String.format(Locale.ROOT, "turn session=%s turn=%s in=%d out=%d prefill=%d ms (%s tok/s) decode=%s tok/s finish=%s%s total=%d ms",
+        TurnStages st = r.getStages();
+        return String.format(Locale.ROOT, "turn session=%s turn=%s in=%d out=%d prefill=%d ms (%s tok/s) decode=%s tok/s finish=%s%s total=%d ms"
+                        + " (queued=%s waited=%s load=%s handoff=%s store=%s ms)",
                 turn.getSessionId(), turn.getTurnId(), r.getPromptTokens(), r.getCompletionTokens(), r.getPrefillMicros() / 1000,
                 rate(r.getPromptTokens(), r.getPrefillMicros()), rate(r.getCompletionTokens(), r.getDecodeMicros()), finish(r),
-                r.getDuplicate() ? " duplicate" : "", nanos / 1_000_000);
+                r.getDuplicate() ? " duplicate" : "", nanos / 1_000_000, ms(st.getQueuedMicros()), ms(st.getWaitedMicros()), ms(st.getLoadMicros()),
+                ms(st.getHandoffMicros()), ms(st.getStoreMicros()));
+    }
+
+    private static String ms(long micros) {
+        return String.format(Locale.ROOT, "%.1f", micros / 1000.0);
     }
 
     static String json(TurnEvent turn, ReplyEvent r, long nanos) {
@@ -36,6 +47,10 @@ final class TurnLog {
             if (r.getPrefillMicros() > 0) o.put("prefill_tokens_per_s", r.getPromptTokens() * 1e6 / r.getPrefillMicros());
             if (r.getDecodeMicros() > 0) o.put("decode_tokens_per_s", r.getCompletionTokens() * 1e6 / r.getDecodeMicros());
         }
+        TurnStages st = r.getStages();
+        o.putObject("stages_ms").put("queued", st.getQueuedMicros() / 1e3).put("waited", st.getWaitedMicros() / 1e3).put("load", st.getLoadMicros() / 1e3)
+                .put("prefill", st.getPrefillMicros() / 1e3).put("decode", st.getDecodeMicros() / 1e3).put("handoff", st.getHandoffMicros() / 1e3)
+                .put("store", st.getStoreMicros() / 1e3);
         return o.put("total_ms", nanos / 1e6).toString();
     }
 
