@@ -171,6 +171,80 @@ class ConcurrentSessionsTest {
         assertThat(firstToken).as("the short turn's first token came before the import finished").isLessThan(done);
     }
 
+    /**
+     * Exactly once with many turns in flight: 16 sessions' turns are accepted and running when the service shuts down;
+     * after the restart (same data dir) the turns left in the inbox run again, and the clients resend them under the
+     * same turn ids. Every turn is applied once: the replies topic holds one applied reply per turn, and each session
+     * then equals a reference session that got the same turns without a restart.
+     */
+    @Test
+    void turnsInFlightAtARestartAreAppliedExactlyOnce() throws Exception {
+        int n = 16;
+        Random r = new Random(9);
+        String[] first = new String[n], second = new String[n];
+        for (int s = 0; s < n; s++) {
+            first[s] = "In flight " + s + ": the code is #" + (char) ('A' + s) + "7Q. " + Services.filler(r, 300 + 20 * s);
+            second[s] = " Again, the code is #";
+        }
+        long before = totalEndOffset();
+        MemoryServiceGrpc.MemoryServiceStub async = MemoryServiceGrpc.newStub(channel);
+        for (int s = 0; s < n; s++) {
+            async.chat(ChatRequest.newBuilder().setSessionId("inflight-" + s).setTurnId("t0").setText(first[s])
+                    .setParams(GenerationParams.newBuilder().setMaxTokens(24)).build(), new StreamObserver<>() {
+                @Override
+                public void onNext(ChatResponse value) {}
+
+                @Override
+                public void onError(Throwable t) {} // the service goes away under it
+
+                @Override
+                public void onCompleted() {}
+            });
+        }
+        for (long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos(); totalEndOffset() < before + n; Thread.sleep(10)) {
+            assertThat(System.nanoTime()).as("the %d turns reach the log", n).isLessThan(deadline);
+        }
+        Thread.sleep(300); // accepted, and most of them running
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        service.close();
+        service = Services.start(dataDir, null, "razorstream", Map.of("topic.partitions", String.valueOf(PARTITIONS)));
+        channel = Services.channel(service);
+        stub = MemoryServiceGrpc.newBlockingStub(channel);
+
+        for (int s = 0; s < n; s++) {
+            String[] replies = new String[2], reference = new String[2];
+            replies[0] = Services.chat(stub, "inflight-" + s, "t0", first[s], 24).streamed();
+            replies[1] = Services.chat(stub, "inflight-" + s, "t1", second[s], 6).streamed();
+            reference[0] = Services.chat(stub, "reference-" + s, "t0", first[s], 24).streamed();
+            reference[1] = Services.chat(stub, "reference-" + s, "t1", second[s], 6).streamed();
+            assertThat(replies).as("session %d's replies", s).containsExactly(reference);
+            assertThat(Services.storedDigest(service, "inflight-" + s)).as("session %d as stored", s)
+                    .isEqualTo(Services.storedDigest(service, "reference-" + s));
+        }
+        java.util.Map<String, Integer> applied = new java.util.HashMap<>();
+        Services.consume(service.bootstrapServers(), "count-" + System.nanoTime(), List.of("razorstream.replies"), Duration.ofSeconds(10), rec -> {
+            try {
+                var reply = io.razorstream.proto.v1.ReplyEvent.parseFrom(rec.value());
+                if (reply.getSessionId().startsWith("inflight-") && reply.getError().isEmpty() && !reply.getDuplicate()) {
+                    applied.merge(reply.getSessionId() + "/" + reply.getTurnId(), 1, Integer::sum);
+                }
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new AssertionError(e);
+            }
+            return false; // read everything there is within the wait
+        });
+        assertThat(applied).as("applied replies per turn on the replies topic").hasSize(2 * n).allSatisfy((turn, count) -> assertThat(count).as(turn).isEqualTo(1));
+    }
+
+    private static long totalEndOffset() {
+        List<TopicPartition> all = new ArrayList<>();
+        for (int p = 0; p < PARTITIONS; p++) all.add(new TopicPartition("razorstream.turns", p));
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            return c.endOffsets(all).values().stream().mapToLong(Long::longValue).sum();
+        }
+    }
+
     private static long endOffset(TopicPartition tp) {
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {

@@ -3,7 +3,6 @@ package io.razorstream.app.grpc;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.razorstream.app.stream.TokenRouter;
 import io.razorstream.app.turn.TurnValidation;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.proto.v1.AppendTurnsRequest;
@@ -78,15 +77,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             }
             ServerCallStreamObserver<ChatResponse> call = (ServerCallStreamObserver<ChatResponse>) out;
             ChatStream stream = new ChatStream(call);
-            TurnGateway.Turned turned = gateway.submit(event, new TokenRouter.Waiter() {
-                @Override
-                public void delta(String text) {
-                    stream.delta(text);
-                }
-
-                @Override
-                public void done(ReplyEvent reply) {}
-            });
+            TurnGateway.Turned turned = gateway.submit(event, stream::delta);
             call.setOnCancelHandler(turned::cancel);
             turned.future().whenComplete((reply, failure) -> {
                 if (failure != null) {

@@ -31,7 +31,7 @@ final class TurnGateway {
     }
 
     /** Produces {@code event} and registers for its reply; {@code deltas} (or null) gets the reply text as it is generated. */
-    Turned submit(TurnEvent event, TokenRouter.Waiter deltas) {
+    Turned submit(TurnEvent event, java.util.function.Consumer<String> deltas) {
         CompletableFuture<ReplyEvent> future = new CompletableFuture<>();
         AtomicBoolean finished = new AtomicBoolean(), firstText = new AtomicBoolean();
         long arrived = System.nanoTime();
@@ -40,7 +40,7 @@ final class TurnGateway {
             @Override
             public void delta(String text) {
                 if (!text.isEmpty() && firstText.compareAndSet(false, true)) ctx.metrics().firstToken(System.nanoTime() - arrived);
-                if (deltas != null && !finished.get()) deltas.delta(text);
+                if (deltas != null && !finished.get()) deltas.accept(text);
             }
 
             @Override

@@ -190,6 +190,9 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
             slots.giveBack();
             emit(a, quarantine(a, e), null, started);
             return;
+        } catch (RuntimeException | Error e) { // not the turn's fault: Streams' handler decides (ThreadFailures)
+            slots.giveBack();
+            throw e;
         }
         if (step instanceof TurnPipeline.Answered answered) {
             slots.giveBack();
