@@ -36,11 +36,16 @@ final class MemoryBenchmark {
         "counted", "clouds", "and", "merchants", "argued", "about", "prices", "of", "salt", "grain", "wool", "copper", "in", "autumn"};
 
     /** {@code stagesP50Ms}: the median of each server-side stage of the measured turns (TurnStages), in milliseconds. */
-    record Level(int history, int measuredTokens, double ttftP50, double ttftP99, double aggregateDecode, double singleDecode, double reprefillTtftP50,
-                 java.util.Map<String, Double> stagesP50Ms) {}
+    /**
+     * {@code allDecoding}: the aggregate rate while every session of a round is past its prefill and not done (0 when
+     * there is no such moment): streamed text pieces in that window (a piece is one token, or a few held back
+     * together, so this undercounts a little) over its length; the situation the engine's {@code bench --sessions} measures.
+     */
+    record Level(int history, int measuredTokens, double ttftP50, double ttftP99, double aggregateDecode, double allDecoding, double singleDecode,
+                 double reprefillTtftP50, java.util.Map<String, Double> stagesP50Ms) {}
 
-    /** One Chat turn as the client saw it (System.nanoTime() instants) and the server's stages. */
-    private record Sample(long sent, long first, long end, int completionTokens, int sessionTokens, TurnStages stages) {}
+    /** One Chat turn as the client saw it (System.nanoTime() instants, one per streamed piece) and the server's stages. */
+    private record Sample(long sent, long first, long end, int completionTokens, int sessionTokens, TurnStages stages, long[] pieces) {}
 
     private final Supplier<MemoryServiceGrpc.MemoryServiceBlockingStub> stub;
     private final int sessions, turns, replyTokens, reprefillRuns;
@@ -73,7 +78,7 @@ final class MemoryBenchmark {
                 }
                 for (int s = 0; s < sessions; s++) tokens[s] = grown.get(s).get();
                 List<Double> ttft = new ArrayList<>();
-                List<Double> aggregate = new ArrayList<>();
+                List<Double> aggregate = new ArrayList<>(), allDecoding = new ArrayList<>();
                 List<TurnStages> stages = new ArrayList<>();
                 for (int round = 0; round < turns; round++) {
                     List<Future<Sample>> replies = new ArrayList<>();
@@ -81,9 +86,13 @@ final class MemoryBenchmark {
                         String id = ids.get(s);
                         replies.add(pool.submit(() -> chat(id)));
                     }
-                    long firstFirst = Long.MAX_VALUE, lastDone = 0, decoded = 0;
+                    long firstFirst = Long.MAX_VALUE, lastDone = 0, decoded = 0, lastFirst = 0, firstDone = Long.MAX_VALUE;
+                    List<Sample> samples = new ArrayList<>();
                     for (int s = 0; s < sessions; s++) {
                         Sample r = replies.get(s).get();
+                        samples.add(r);
+                        lastFirst = Math.max(lastFirst, r.first());
+                        firstDone = Math.min(firstDone, r.end());
                         ttft.add((r.first() - r.sent()) / 1e6);
                         firstFirst = Math.min(firstFirst, r.first());
                         lastDone = Math.max(lastDone, r.end());
@@ -92,17 +101,25 @@ final class MemoryBenchmark {
                         stages.add(r.stages());
                     }
                     if (lastDone > firstFirst) aggregate.add(decoded / ((lastDone - firstFirst) / 1e9));
+                    if (firstDone > lastFirst) {
+                        long from = lastFirst, to = firstDone, inWindow = 0;
+                        for (Sample r : samples) for (long t : r.pieces()) if (t > from && t <= to) inWindow++;
+                        allDecoding.add(inWindow / ((to - from) / 1e9));
+                    } else {
+                        allDecoding.add(0.0);
+                    }
                 }
                 Sample alone = chat(ids.get(0));
                 tokens[0] = alone.sessionTokens();
                 double single = alone.end() > alone.first() ? Math.max(0, alone.completionTokens() - 1) / ((alone.end() - alone.first()) / 1e9) : 0;
                 List<Double> reprefill = new ArrayList<>();
                 for (int k = 0; k < reprefillRuns; k++) reprefill.add(reprefill(run + "-" + level + "-" + k, level));
-                Level l = new Level(level, tokens[0], pct(ttft, 50), pct(ttft, 99), pct(aggregate, 50), single, pct(reprefill, 50), stageMedians(stages));
+                Level l = new Level(level, tokens[0], pct(ttft, 50), pct(ttft, 99), pct(aggregate, 50), pct(allDecoding, 50), single, pct(reprefill, 50),
+                        stageMedians(stages));
                 out.add(l);
                 progress.printf(java.util.Locale.ROOT, "history %d (sessions at %d tokens): TTFT p50 %.0f ms, p99 %.0f ms; re-prefill TTFT p50 %.0f ms; "
-                        + "decode %.2f tokens/s aggregate, %.2f alone%n", level, tokens[0], l.ttftP50(), l.ttftP99(), l.reprefillTtftP50(),
-                        l.aggregateDecode(), l.singleDecode());
+                        + "decode %.2f tokens/s aggregate (%.2f while all decode), %.2f alone%n", level, tokens[0], l.ttftP50(), l.ttftP99(),
+                        l.reprefillTtftP50(), l.aggregateDecode(), l.allDecoding(), l.singleDecode());
                 progress.flush();
             }
         } finally {
@@ -152,15 +169,21 @@ final class MemoryBenchmark {
                 .setText(" what did the merchants argue about in autumn? ").setParams(GenerationParams.newBuilder().setMaxTokens(replyTokens)).build());
         long first = 0;
         ChatDone done = null;
+        List<Long> pieces = new ArrayList<>();
         while (it.hasNext()) {
             ChatResponse r = it.next();
-            if (r.hasDelta() && first == 0) first = System.nanoTime();
+            if (r.hasDelta()) {
+                long now = System.nanoTime();
+                if (first == 0) first = now;
+                pieces.add(now);
+            }
             if (r.hasDone()) done = r.getDone();
         }
         long end = System.nanoTime();
         if (first == 0) first = end;
-        return done == null ? new Sample(sent, first, end, 0, 0, TurnStages.getDefaultInstance())
-                : new Sample(sent, first, end, done.getCompletionTokens(), (int) done.getCache().getTokens(), done.getStages());
+        long[] times = pieces.stream().mapToLong(Long::longValue).toArray();
+        return done == null ? new Sample(sent, first, end, 0, 0, TurnStages.getDefaultInstance(), times)
+                : new Sample(sent, first, end, done.getCompletionTokens(), (int) done.getCache().getTokens(), done.getStages(), times);
     }
 
     /** A stateless server's turn: the whole history sent again, then the question; time to the first token. */
