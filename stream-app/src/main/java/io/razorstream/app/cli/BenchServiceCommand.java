@@ -245,12 +245,15 @@ final class BenchServiceCommand implements Callable<Integer> {
                 .title("Sessions at once (history " + runs.getFirst().levels().getFirst().history() + " tokens, " + replyTokens + "-token replies)")
                 .xAxisTitle("sessions at once").build();
         double[] x = runs.stream().mapToDouble(Run::sessions).toArray();
-        c.addSeries("aggregate decode (tokens/s)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::aggregateDecode)).toArray());
+        c.addSeries("aggregate decode, round (tokens/s)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::aggregateDecode)).toArray());
+        c.addSeries("aggregate while all decode (tokens/s)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::allDecoding)).toArray());
         c.addSeries("TTFT p50 (ms)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::ttftP50)).toArray()).setYAxisGroup(1);
         c.addSeries("TTFT p99 (ms)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::ttftP99)).toArray()).setYAxisGroup(1);
         c.setYAxisGroupTitle(0, "aggregate decode (tokens/s)");
         c.setYAxisGroupTitle(1, "time to first token (ms)");
         c.getStyler().setYAxisGroupPosition(1, org.knowm.xchart.style.Styler.YAxisPosition.Right);
+        c.getStyler().setYAxisMin(0, 0.0);
+        c.getStyler().setYAxisMin(1, 0.0);
         org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
     }
 

@@ -31,18 +31,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SessionProcessorTest {
     @Test
     void repliesThenExpiresIdleSessions(@TempDir Path dir) throws Exception {
-        ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
-        try (Parallel parallel = new Parallel(1); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel);
-             TurnSlots slots = new TurnSlots(4)) {
-            HotSessions hot = new HotSessions(1L << 30);
-            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 1000, 64, 8,
-                    Duration.ofMinutes(30), Duration.ofMinutes(1), false);
-            Properties props = new Properties();
-            props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
-            props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-            props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
-            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), slots, hot,
-                    new TokenRouter(), new DamagedSessions(), new io.razorstream.app.metrics.ServiceMetrics()), props)) {
+        try (Fixture f = Fixture.open(dir)) {
+            HotSessions hot = f.hot();
+            try (TopologyTestDriver driver = f.driver(dir, 1000, Duration.ofMinutes(30), Duration.ofMinutes(1))) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 var dead = driver.createOutputTopic("dead", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -75,19 +66,9 @@ class SessionProcessorTest {
      */
     @Test
     void aFaultInOneSessionOfASharedPassFailsOnlyThatTurn(@TempDir Path dir) throws Exception {
-        ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
-        try (Parallel parallel = new Parallel(2); ServedModel model = ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel);
-             TurnSlots slots = new TurnSlots(8)) {
-            HotSessions hot = new HotSessions(1L << 30);
-            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, 100_000, 64, 8,
-                    Duration.ofDays(1), Duration.ofHours(1), false);
-            Properties props = new Properties();
-            props.put(StreamsConfig.APPLICATION_ID_CONFIG, "isolation-test");
-            props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-            props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
-            try (TopologyTestDriver driver = new TopologyTestDriver(RazorTopology.build(settings, model, new TurnRunner(model, parallel, 0,
-                    io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0), slots, hot, new TokenRouter(), new DamagedSessions(),
-                    new io.razorstream.app.metrics.ServiceMetrics()), props)) {
+        try (Fixture f = Fixture.open(dir)) {
+            HotSessions hot = f.hot();
+            try (TopologyTestDriver driver = f.driver(dir, 100_000, Duration.ofDays(1), Duration.ofHours(1))) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new ByteArraySerializer());
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 String[] first = {"The code is #K7Q2. the quick brown fox. ", "Note #B4X9 now. a lazy dog jumps far. ", "Keep #M3T8 in mind. over the fox. "};
@@ -124,6 +105,36 @@ class SessionProcessorTest {
                 in.pipeInput("s0", turn.apply("s0", new String[] {"two", second}).toByteArray());
                 assertThat(ReplyEvent.parseFrom(awaitReplies(driver, replies, 1).get(0)).getError()).as("the faulty session's turn sent again").isEmpty();
             }
+        }
+    }
+
+    /** The synthetic model on two engine threads, eight turn slots and a hot-sessions budget: what a topology under test runs on. */
+    record Fixture(Parallel parallel, ServedModel model, TurnSlots slots, HotSessions hot) implements AutoCloseable {
+        static Fixture open(Path dir) throws Exception {
+            ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
+            Parallel parallel = new Parallel(2);
+            return new Fixture(parallel, ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel), new TurnSlots(8),
+                    new HotSessions(1L << 30));
+        }
+
+        /** The whole topology over a test driver, its state in {@code dir}: turns of at most {@code maxTextBytes}, sessions idle past {@code ttl} expire. */
+        TopologyTestDriver driver(Path dir, int maxTextBytes, Duration ttl, Duration expiryInterval) {
+            Properties props = new Properties();
+            props.put(StreamsConfig.APPLICATION_ID_CONFIG, "processor-test");
+            props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+            props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
+            RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, maxTextBytes, 64, 8, ttl,
+                    expiryInterval, false);
+            TurnRunner runner = new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
+            return new TopologyTestDriver(RazorTopology.build(settings, model, runner, slots, hot, new TokenRouter(), new DamagedSessions(),
+                    new io.razorstream.app.metrics.ServiceMetrics()), props);
+        }
+
+        @Override
+        public void close() throws Exception {
+            slots.close();
+            model.close();
+            parallel.close();
         }
     }
 
