@@ -170,16 +170,9 @@ final class BenchServiceCommand implements Callable<Integer> {
 
     /** What one session count gave: per history length, the benchmark's figures. */
     private record Run(int sessions, List<MemoryBenchmark.Level> levels) {
-        double aggregate() {
-            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::aggregateDecode).toArray());
-        }
-
-        double allDecoding() {
-            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::allDecoding).toArray());
-        }
-
-        double single() {
-            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(MemoryBenchmark.Level::singleDecode).toArray());
+        /** A figure's median over the history lengths. */
+        double median(java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
+            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(f).toArray());
         }
 
         /** A figure at the shortest history (the concurrency curve's). */
@@ -197,12 +190,19 @@ final class BenchServiceCommand implements Callable<Integer> {
             runs.add(new Run(n, new MemoryBenchmark(() -> deadline(stub), n, turns, replyTokens, reprefillRuns).run(history, progress)));
         }
         if (json) {
-            List<String> objects = runs.stream().map(this::json).toList();
-            out.println(objects.size() == 1 ? objects.getFirst() : "{\"runs\":[" + String.join(",", objects) + "]}");
+            if (runs.size() == 1) {
+                out.println(json(runs.getFirst()));
+            } else {
+                var all = JSON.createObjectNode();
+                var array = all.putArray("runs");
+                runs.forEach(r -> array.add(json(r)));
+                out.println(all);
+            }
         } else {
             for (Run r : runs) {
                 out.printf(Locale.ROOT, "decode: %.2f tokens/s aggregate over %d sessions (%.2f while all decode), %.2f for one session alone "
-                        + "(medians over the lengths); stages (p50 ms, first length): %s%n", r.aggregate(), r.sessions(), r.allDecoding(), r.single(),
+                        + "(medians over the lengths); stages (p50 ms, first length): %s%n", r.median(MemoryBenchmark.Level::aggregateDecode), r.sessions(),
+                        r.median(MemoryBenchmark.Level::allDecoding), r.median(MemoryBenchmark.Level::singleDecode),
                         r.levels().getFirst().stagesP50Ms());
             }
         }
@@ -214,17 +214,32 @@ final class BenchServiceCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private String json(Run r) {
-        var ttft = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP50);
-        var ttft99 = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP99);
-        var reprefill = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::reprefillTtftP50);
-        String stages = r.levels().stream().map(l -> String.format(Locale.ROOT, "\"%d\":%s", l.history(), l.stagesP50Ms().entrySet().stream()
-                        .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue())).collect(java.util.stream.Collectors.joining(",", "{", "}"))))
-                .collect(java.util.stream.Collectors.joining(",", "{", "}"));
-        return String.format(Locale.ROOT, "{\"sessions\":%d,\"turns\":%d,\"replyTokens\":%d,\"aggregateDecodeTokensPerSecond\":%.3f,"
-                        + "\"allDecodingTokensPerSecond\":%.3f,\"singleSessionDecodeTokensPerSecond\":%.3f,\"ttftP50MsByHistory\":%s,\"ttftP99MsByHistory\":%s,"
-                        + "\"reprefillTtftP50MsByHistory\":%s,\"stagesP50MsByHistory\":%s}", r.sessions(), turns, replyTokens, r.aggregate(), r.allDecoding(), r.single(),
-                jsonMap(ttft), jsonMap(ttft99), jsonMap(reprefill), stages);
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    private com.fasterxml.jackson.databind.node.ObjectNode json(Run r) {
+        var o = JSON.createObjectNode().put("sessions", r.sessions()).put("turns", turns).put("replyTokens", replyTokens)
+                .put("aggregateDecodeTokensPerSecond", round(r.median(MemoryBenchmark.Level::aggregateDecode), 3))
+                .put("allDecodingTokensPerSecond", round(r.median(MemoryBenchmark.Level::allDecoding), 3))
+                .put("singleSessionDecodeTokensPerSecond", round(r.median(MemoryBenchmark.Level::singleDecode), 3));
+        byHistory(o.putObject("ttftP50MsByHistory"), r, MemoryBenchmark.Level::ttftP50);
+        byHistory(o.putObject("ttftP99MsByHistory"), r, MemoryBenchmark.Level::ttftP99);
+        byHistory(o.putObject("reprefillTtftP50MsByHistory"), r, MemoryBenchmark.Level::reprefillTtftP50);
+        var stages = o.putObject("stagesP50MsByHistory");
+        for (MemoryBenchmark.Level l : r.levels()) {
+            var at = stages.putObject(String.valueOf(l.history()));
+            l.stagesP50Ms().forEach((stage, ms) -> at.put(stage, round(ms, 2)));
+        }
+        return o;
+    }
+
+    /** history length -> the figure, in milliseconds to 0.1. */
+    private static void byHistory(com.fasterxml.jackson.databind.node.ObjectNode into, Run r, java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
+        MemoryBenchmark.byHistory(r.levels(), f).forEach((history, value) -> into.put(String.valueOf(history), round(value, 1)));
+    }
+
+    private static double round(double x, int decimals) {
+        double scale = Math.pow(10, decimals);
+        return Math.round(x * scale) / scale;
     }
 
     /** Time to first token against history length, beside a stateless re-prefill. */
@@ -255,11 +270,6 @@ final class BenchServiceCommand implements Callable<Integer> {
         c.getStyler().setYAxisMin(0, 0.0);
         c.getStyler().setYAxisMin(1, 0.0);
         org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
-    }
-
-    private static String jsonMap(java.util.SortedMap<Integer, Double> m) {
-        return m.entrySet().stream().map(e -> String.format(Locale.ROOT, "\"%d\":%.1f", e.getKey(), e.getValue()))
-                .collect(java.util.stream.Collectors.joining(",", "{", "}"));
     }
 
     private MemoryServiceGrpc.MemoryServiceBlockingStub deadline(MemoryServiceGrpc.MemoryServiceBlockingStub stub) {

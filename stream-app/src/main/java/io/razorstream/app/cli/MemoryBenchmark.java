@@ -9,6 +9,7 @@ import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnStages;
+import io.razorstream.app.metrics.TurnStageTimes;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -148,17 +149,11 @@ final class MemoryBenchmark {
 
     /** The median of each stage over {@code stages}, in milliseconds, in the order a turn goes through them. */
     static java.util.Map<String, Double> stageMedians(List<TurnStages> stages) {
-        java.util.Map<String, java.util.function.ToLongFunction<TurnStages>> fields = new java.util.LinkedHashMap<>();
-        fields.put("queued", TurnStages::getQueuedMicros);
-        fields.put("waited", TurnStages::getWaitedMicros);
-        fields.put("load", TurnStages::getLoadMicros);
-        fields.put("prefill", TurnStages::getPrefillMicros);
-        fields.put("decode", TurnStages::getDecodeMicros);
-        fields.put("handoff", TurnStages::getHandoffMicros);
-        fields.put("store", TurnStages::getStoreMicros);
-        fields.put("committed", TurnStages::getCommittedMicros);
+        List<java.util.Map<String, Long>> byTurn = stages.stream().map(TurnStageTimes::micros).toList();
         java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
-        fields.forEach((name, f) -> out.put(name, pct(stages.stream().map(st -> f.applyAsLong(st) / 1e3).toList(), 50)));
+        for (String name : TurnStageTimes.micros(TurnStages.getDefaultInstance()).keySet()) {
+            out.put(name, pct(byTurn.stream().map(m -> m.get(name) / 1e3).toList(), 50));
+        }
         return out;
     }
 

@@ -64,11 +64,11 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     @Override
     public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
         try {
-            TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
+            TurnEvent event = ifHistory(TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? UUID.randomUUID().toString() : req.getTurnId())
                     .setRoleValue(roleOrUser(req.getRoleValue())).setText(req.getText())
-                    .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis())
-                    .mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
+                    .setReply(true).setRegenerate(req.getRegenerate()).setParams(req.getParams()).setCreatedAtMs(System.currentTimeMillis()),
+                    req.hasIfHistory(), req.getIfHistory()).build();
             check(event);
             HostInfo owner = queries.ownerUnlessHere(Tenants.internal(req.getSessionId()));
             if (owner != null) {
@@ -109,7 +109,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                 Turn t = req.getTurns(i);
                 batch.addTurns(t.toBuilder().setTurnId(t.getTurnId().isEmpty() ? base + "-" + i : t.getTurnId()).setRoleValue(roleOrUser(t.getRoleValue())));
             }
-            TurnEvent event = batch.setTurnId(batchId(batch.getTurnsList())).mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
+            TurnEvent event = ifHistory(batch.setTurnId(batchId(batch.getTurnsList())), req.hasIfHistory(), req.getIfHistory()).build();
             check(event);
             if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.appendTurns(req))) return;
             // One event: the owner applies every turn or none.
@@ -139,10 +139,9 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     public void rollback(RollbackRequest req, StreamObserver<RollbackResponse> out) {
         try {
             if (req.getTurns() < 1) throw SessionQueries.invalid("turns must be >= 1, got " + req.getTurns());
-            TurnEvent event = TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
+            TurnEvent event = ifHistory(TurnEvent.newBuilder().setSessionId(Tenants.internal(req.getSessionId()))
                     .setTurnId(req.getTurnId().isEmpty() ? "rollback-" + UUID.randomUUID() : req.getTurnId())
-                    .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis())
-                    .mergeFrom(condition(req.hasIfHistory(), req.getIfHistory())).build();
+                    .setRollbackTurns(req.getTurns()).setCreatedAtMs(System.currentTimeMillis()), req.hasIfHistory(), req.getIfHistory()).build();
             check(event);
             if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.rollback(req))) return;
             ReplyEvent r = gateway.await(gateway.submit(event, null));
@@ -221,9 +220,9 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
 
     // ---- plumbing ----
 
-    /** A turn event carrying the request's history condition (the empty event when it has none). */
-    private static TurnEvent condition(boolean has, io.razorstream.proto.v1.HistoryCondition c) {
-        return has ? TurnEvent.newBuilder().setIfHistory(c).build() : TurnEvent.getDefaultInstance();
+    /** The event with the request's history condition, when it has one. */
+    private static TurnEvent.Builder ifHistory(TurnEvent.Builder event, boolean has, io.razorstream.proto.v1.HistoryCondition condition) {
+        return has ? event.setIfHistory(condition) : event;
     }
 
     /** Answers the call from the session's owner when that is another instance; false to handle it here. */

@@ -33,6 +33,8 @@ public final class ServiceMetrics {
     private final Counter promptTokens, completionTokens, duplicates, deadLetters;
     private final Timer turnTime, firstToken;
     private final DistributionSummary prefillRate, decodeRate;
+    /** One timer per stage of TurnStages, by name. */
+    private final Map<String, Timer> stageTimers = new java.util.HashMap<>();
 
     public ServiceMetrics() {
         MeterRegistry r = registry;
@@ -48,6 +50,13 @@ public final class ServiceMetrics {
                 .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(1e5).register(r);
         decodeRate = DistributionSummary.builder("razorstream.decode.tokens.per.second").description("decode rate of a reply").baseUnit("tokens")
                 .publishPercentileHistogram().minimumExpectedValue(0.1).maximumExpectedValue(1e4).register(r);
+        for (String stage : TurnStageTimes.micros(TurnStages.getDefaultInstance()).keySet()) {
+            stageTimers.put(stage, Timer.builder("razorstream.turn.stage").description("time a turn spent in each stage: queued (record produced to "
+                            + "received), waited (behind its session's earlier turns or for a turn slot), load, prefill, decode, handoff (engine done to "
+                            + "the stream thread), store (the session's write), committed (reply emitted to seen committed)")
+                    .tag("stage", stage).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
+                    .maximumExpectedValue(Duration.ofMinutes(10)).register(r));
+        }
         new JvmMemoryMetrics().bindTo(r);
         new JvmGcMetrics().bindTo(r);
         new JvmThreadMetrics().bindTo(r);
@@ -82,27 +91,16 @@ public final class ServiceMetrics {
      * go through (no engine work, or not measured here) are left out.
      */
     public void stages(TurnStages s) {
-        stage("queued", s.getQueuedMicros());
-        stage("waited", s.getWaitedMicros());
-        stage("load", s.getLoadMicros());
-        stage("prefill", s.getPrefillMicros());
-        stage("decode", s.getDecodeMicros());
-        stage("handoff", s.getHandoffMicros());
-        stage("store", s.getStoreMicros());
+        TurnStageTimes.micros(s).forEach(this::stage);
     }
 
     /** A reply was seen committed {@code micros} after it was emitted (measured where the call waits for it). */
     public void committed(long micros) {
-        stage("committed", micros);
+        stage(TurnStageTimes.COMMITTED, micros);
     }
 
     private void stage(String name, long micros) {
-        if (micros <= 0) return;
-        Timer.builder("razorstream.turn.stage").description("time a turn spent in each stage: queued (record produced to received), waited "
-                        + "(behind its session's earlier turns or for a turn slot), load, prefill, decode, handoff (engine done to the stream thread), "
-                        + "store (the session's write), committed (reply emitted to seen committed)")
-                .tag("stage", name).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofMinutes(10))
-                .register(registry).record(Duration.ofNanos(micros * 1000));
+        if (micros > 0) stageTimers.get(name).record(Duration.ofNanos(micros * 1000));
     }
 
     /** Gauges of the turn slots: turns running now, and the most that may. */

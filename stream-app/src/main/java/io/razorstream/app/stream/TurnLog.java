@@ -3,6 +3,7 @@ package io.razorstream.app.stream;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.app.metrics.TurnStageTimes;
 import io.razorstream.proto.v1.TurnEvent;
 import io.razorstream.proto.v1.TurnStages;
 
@@ -47,10 +48,10 @@ final class TurnLog {
             if (r.getPrefillMicros() > 0) o.put("prefill_tokens_per_s", r.getPromptTokens() * 1e6 / r.getPrefillMicros());
             if (r.getDecodeMicros() > 0) o.put("decode_tokens_per_s", r.getCompletionTokens() * 1e6 / r.getDecodeMicros());
         }
-        TurnStages st = r.getStages();
-        o.putObject("stages_ms").put("queued", st.getQueuedMicros() / 1e3).put("waited", st.getWaitedMicros() / 1e3).put("load", st.getLoadMicros() / 1e3)
-                .put("prefill", st.getPrefillMicros() / 1e3).put("decode", st.getDecodeMicros() / 1e3).put("handoff", st.getHandoffMicros() / 1e3)
-                .put("store", st.getStoreMicros() / 1e3);
+        ObjectNode stages = o.putObject("stages_ms");
+        TurnStageTimes.micros(r.getStages()).forEach((stage, micros) -> {
+            if (!stage.equals(TurnStageTimes.COMMITTED)) stages.put(stage, micros / 1e3); // measured where the call waits, not here
+        });
         return o.put("total_ms", nanos / 1e6).toString();
     }
 
