@@ -211,6 +211,13 @@ class ConcurrentSessionsTest {
         channel = Services.channel(service);
         stub = MemoryServiceGrpc.newBlockingStub(channel);
 
+        // Nobody resends yet: the turns accepted before the shutdown run from the inbox on their own (a Kafka-only agent never resends).
+        for (int s = 0; s < n; s++) {
+            String session = "inflight-" + s;
+            for (long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos(); !applied(session, "t0"); Thread.sleep(100)) {
+                assertThat(System.nanoTime()).as("%s's turn t0 applied after the restart without a resend", session).isLessThan(deadline);
+            }
+        }
         for (int s = 0; s < n; s++) {
             String[] replies = new String[2], reference = new String[2];
             replies[0] = Services.chat(stub, "inflight-" + s, "t0", first[s], 24).streamed();
@@ -234,6 +241,17 @@ class ConcurrentSessionsTest {
             return false; // read everything there is within the wait
         });
         assertThat(applied).as("applied replies per turn on the replies topic").hasSize(2 * n).allSatisfy((turn, count) -> assertThat(count).as(turn).isEqualTo(1));
+    }
+
+    /** Whether the session exists and its last turn is {@code turnId}. */
+    private static boolean applied(String session, String turnId) {
+        try {
+            var info = stub.getSession(io.razorstream.proto.v1.GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
+            return info.getRecentTurnsCount() > 0 && info.getRecentTurns(0).getTurnId().equals(turnId);
+        } catch (io.grpc.StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) return false;
+            throw e;
+        }
     }
 
     private static long totalEndOffset() {

@@ -242,6 +242,8 @@ class OpenAiHttpTest {
         assertThat(delta(before, after, "razorstream_prompt_tokens_total")).isEqualTo(prompt);
         assertThat(delta(before, after, "razorstream_completion_tokens_total")).isEqualTo(completion);
         assertThat(delta(before, after, "razorstream_turn_seconds_count")).isEqualTo(4);
+        assertThat(delta(before, after, "razorstream_turn_stage_seconds_count{stage=\"prefill\"}")).as("turns with a prefill stage").isEqualTo(4);
+        assertThat(delta(before, after, "razorstream_turn_stage_seconds_count{stage=\"committed\"}")).as("replies seen committed").isEqualTo(5);
         assertThat(delta(before, after, "razorstream_time_to_first_token_seconds_count")).as("the four new replies and the stored one").isEqualTo(5);
         assertThat(after.get("razorstream_sessions_hot")).isGreaterThanOrEqualTo(1);
         assertThat(after.get("razorstream_kv_full_bytes")).isGreaterThan(after.get("razorstream_kv_bytes"));
