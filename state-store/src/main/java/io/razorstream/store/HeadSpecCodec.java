@@ -9,11 +9,11 @@ import java.nio.ByteBuffer;
 /**
  * A cache policy in the metadata record: layers u16, KV heads u16, then per head a kind byte and its parameters
  * (FULL: none; WINDOW: sinks, min window, compression i32, compensate u8; CAPPED_WINDOW: the same, then the max
- * window i32 (a shifted session's); H2O: budget, recent i32; SnapKV: budget, window, observe i32). Equal specs are
+ * window i32 (a shifted session's); H2O: budget, recent i32; SnapKV: budget, window, observe i32; MASKED: none). Equal specs are
  * written again per head: the grid stays simple to read.
  */
 final class HeadSpecCodec {
-    private static final byte FULL = 0, WINDOW = 1, HEAVY_HITTERS = 2, SNAP = 3, CAPPED_WINDOW = 4;
+    private static final byte FULL = 0, WINDOW = 1, HEAVY_HITTERS = 2, SNAP = 3, CAPPED_WINDOW = 4, MASKED = 5;
 
     private HeadSpecCodec() {}
 
@@ -35,6 +35,8 @@ final class HeadSpecCodec {
                     }
                     case HeadSpec.HeavyHitters hh -> b.put(HEAVY_HITTERS).putInt(hh.budget()).putInt(hh.recent());
                     case HeadSpec.Snap s -> b.put(SNAP).putInt(s.budget()).putInt(s.window()).putInt(s.observe());
+                    case HeadSpec.Masked m -> b.put(MASKED);
+                    case HeadSpec.Gated g -> throw new IllegalArgumentException("a gated head (DuoAttention profiling) is not stored");
                 }
             }
         }
@@ -51,6 +53,7 @@ final class HeadSpecCodec {
                     case CAPPED_WINDOW -> new HeadSpec.Window(new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1, b.getInt()));
                     case HEAVY_HITTERS -> new HeadSpec.HeavyHitters(b.getInt(), b.getInt());
                     case SNAP -> new HeadSpec.Snap(b.getInt(), b.getInt(), b.getInt());
+                    case MASKED -> HeadSpec.MASKED;
                     default -> throw new IllegalArgumentException("unknown head kind " + kind);
                 };
             }

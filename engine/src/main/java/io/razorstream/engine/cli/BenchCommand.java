@@ -176,7 +176,8 @@ final class BenchCommand implements Callable<Integer> {
             if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
             int heads = c.blockCount() * c.kvHeadCount(), keep = HeadSelection.count(retrievalRatio, heads);
             boolean[][] retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), keep, 5, null);
-            policy = PolicyNames.parse("razor", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null,
+            // every window head compensated (the paper's formula): a calibrated profile compensates a subset, so this is the upper bound of its cost
+            policy = PolicyNames.parse("razor-paper", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, null,
                     new WindowParams(4, window, compression), context));
             name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, heads, window, compression);
         }

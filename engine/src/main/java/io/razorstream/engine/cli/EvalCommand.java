@@ -9,6 +9,10 @@ import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.profile.CompensationCalibration;
+import io.razorstream.engine.profile.ProfileMethod;
+import io.razorstream.engine.profile.Profiling;
+import io.razorstream.engine.kv.HeadSelection;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
@@ -50,8 +54,15 @@ final class EvalCommand implements Callable<Integer> {
     int probePeriod;
 
     @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
-            description = "full, razor, razor-nocomp (no compensation token), razor-noecho (induction heads only), streaming, h2o and snapkv (these three at Razor's byte budget), random (Razor with random heads)")
+            description = "full, razor (compensation token where the profile's calibration chose it), razor-paper (on every window head, the paper's formula), "
+                    + "razor-nocomp (no compensation token), razor-noecho (induction heads only), streaming, h2o and snapkv (these three at Razor's byte budget), "
+                    + "random (Razor with random heads)")
     List<String> policies;
+
+    @Option(names = "--mask-heads", paramLabel = "retrieval|random|PROFILE.json",
+            description = "also evaluate the full cache with heads masked (zero output): the profile's retrieval heads, as many random ones, "
+                    + "or another profile's retrieval heads; reported as policy masked-<which>")
+    String maskHeads;
 
     @Option(names = "--lengths", defaultValue = "1k,4k", split = ",", description = "filler lengths in characters (k = 1000)")
     List<String> lengths;
@@ -81,23 +92,46 @@ final class EvalCommand implements Callable<Integer> {
         var err = spec.commandLine().getErr();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new io.razorstream.engine.tensor.Parallel(threads.resolve())) {
             LlamaConfig c = loaded.model().config();
-            boolean[][] retrieval, inductionOnly;
+            boolean[][] retrieval, inductionOnly, compensated;
+            String fingerprint = loaded.gguf().fingerprint();
             if (profile != null) {
-                retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                retrieval = HeadProfileFile.readRetrieval(profile, fingerprint, c.blockCount(), c.kvHeadCount());
                 inductionOnly = policies.contains("razor-noecho")
-                        ? HeadProfileFile.readHeads(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount(), "inductionHeads") : null;
+                        ? HeadProfileFile.readHeads(profile, fingerprint, c.blockCount(), c.kvHeadCount(), "inductionHeads") : null;
+                compensated = HeadProfileFile.readCompensated(profile, fingerprint, c.blockCount(), c.kvHeadCount());
+                if (compensated == null) err.printf("%s has no compensation calibration: razor keeps no compensation token (run `profile` again)%n", profile);
             } else {
-                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(),
-                        new HeadProfiler.Options(3, 0.14, 0.01, probePeriod), parallel, null);
+                HeadProfile made = Profiling.make(loaded, ProfileMethod.RAZOR, new HeadProfiler.Options(3, 0.14, 0.01, probePeriod),
+                        CompensationCalibration.Options.DEFAULT, parallel, null);
                 retrieval = made.retrieval();
                 inductionOnly = made.inductionHeads();
+                compensated = made.compensated();
+            }
+            List<String> evaluated = new ArrayList<>(policies);
+            boolean[][] masked = null;
+            if (maskHeads != null) {
+                masked = switch (maskHeads) {
+                    case "retrieval" -> retrieval;
+                    case "random" -> HeadSelection.random(c.blockCount(), c.kvHeadCount(), HeadSelection.marked(retrieval), 13, retrieval);
+                    default -> {
+                        Path file = Path.of(maskHeads);
+                        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--mask-heads: " + maskHeads + " is neither retrieval, random nor a profile file");
+                        yield HeadProfileFile.readRetrieval(file, fingerprint, c.blockCount(), c.kvHeadCount());
+                    }
+                };
+                evaluated.add(maskedName());
+                err.printf("masking %d KV heads (%s)%n", HeadSelection.marked(masked), maskHeads);
             }
             WindowParams params = new WindowParams(sinks, window, Integer.MAX_VALUE);
             StringBuilder passkeyCsv = new StringBuilder("policy,length,depth,accuracy,kv_bytes,full_kv_bytes\n");
             StringBuilder klCsv = new StringBuilder("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes\n");
             Map<String, double[][]> accuracy = new LinkedHashMap<>();
             Map<String, double[]> bytesByLength = new LinkedHashMap<>();
-            for (String p : policies) {
+            boolean[][] mask = masked;
+            java.util.function.BiFunction<String, Integer, KvPolicy> policyOf = (p, tokens) -> mask != null && p.equals(maskedName())
+                    ? KvPolicy.full(c.blockCount(), c.kvHeadCount()).withMasked(mask)
+                    : PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, compensated, params, tokens));
+            for (String p : evaluated) {
                 accuracy.put(p, new double[chars.size()][depths.size()]);
                 bytesByLength.put(p, new double[chars.size()]);
             }
@@ -107,8 +141,8 @@ final class EvalCommand implements Callable<Integer> {
                     String key = Evaluation.randomKey(31L * length + di);
                     String context = Evaluation.passkeyContext(key, length, depths.get(di) / 100.0, length + di);
                     int tokens = loaded.tokenizer().encode(context + Evaluation.QUESTION, true, true).length;
-                    for (String p : policies) {
-                        KvPolicy policy = PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, params, tokens));
+                    for (String p : evaluated) {
+                        KvPolicy policy = policyOf.apply(p, tokens);
                         Evaluation.Passkey r = Evaluation.passkey(loaded, policy, key, context, parallel);
                         accuracy.get(p)[li][di] = r.correct() ? 1 : 0;
                         bytesByLength.get(p)[li] = r.kvBytes();
@@ -119,11 +153,10 @@ final class EvalCommand implements Callable<Integer> {
                     }
                 }
                 int[] text = loaded.tokenizer().encode(Evaluation.passkeyPrompt(Evaluation.randomKey(length), length, 0.5, 7), true, true);
-                for (String p : policies) {
+                for (String p : evaluated) {
                     // KL over the second half, after a long (compressed) first half; one-shot policies compress at the midpoint.
                     Evaluation.Divergence d = Evaluation.divergence(loaded.model(), text, text.length / 2,
-                            PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, params, text.length)),
-                            parallel);
+                            policyOf.apply(p, text.length), parallel);
                     klCsv.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%d,%d%n", p, text.length, d.kl(), d.top1Agreement(),
                             d.kvBytes(), d.fullKvBytes()));
                 }
@@ -136,6 +169,12 @@ final class EvalCommand implements Callable<Integer> {
             err.flush();
         }
         return 0;
+    }
+
+    /** The name the masked run is reported under: masked-retrieval, masked-random, masked-FILE. */
+    private String maskedName() {
+        String which = maskHeads.equals("retrieval") || maskHeads.equals("random") ? maskHeads : Path.of(maskHeads).getFileName().toString();
+        return "masked-" + which;
     }
 
     static int parseLength(String s) {

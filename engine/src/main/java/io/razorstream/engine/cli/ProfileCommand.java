@@ -2,7 +2,10 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.profile.HeadProfile;
+import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.profile.ProfileMethod;
+import io.razorstream.engine.profile.Profiling;
 import io.razorstream.engine.tensor.Parallel;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -19,7 +22,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "profile", mixinStandardHelpOptions = true,
-        description = "Find a model's retrieval heads with the echo/induction probe; write the head profile (JSON) and optionally a heatmap.")
+        description = "Find a model's retrieval heads (echo/induction probe, retrieval score, DuoAttention gates or masking influence), "
+                + "calibrate which window heads get the compensation token; write the head profile (JSON) and optionally a heatmap.")
 final class ProfileCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -36,21 +40,34 @@ final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "heads.png", description = "also draw layers x heads heatmaps of both scores")
     Path plot;
 
+    @Option(names = "--method", defaultValue = "razor", paramLabel = "METHOD",
+            description = "razor (echo/induction on repeated random tokens), retrieval-score (Wu et al.: top-1 attention on the needle token being copied), "
+                    + "duo (DuoAttention gates, optimised with the weights frozen), influence (passkey damage when the head is masked); default: ${DEFAULT-VALUE}")
+    String method;
+
+    @Option(names = "--calibration-tokens", defaultValue = "1024",
+            description = "tokens of the model's own text on which each window head's compensation token is tried; 0: none get it (default: ${DEFAULT-VALUE})")
+    int calibrationTokens;
+
     @Option(names = "--seeds", defaultValue = "3", description = "probe sequences averaged (default: ${DEFAULT-VALUE})")
     int seeds;
 
     @Option(names = "--period", defaultValue = "0", description = "probe length K (default: min(2500, (context-1)/4))")
     int period;
 
-    @Option(names = "--induction-ratio", defaultValue = "0.14", description = "share of KV heads kept by induction score (default: ${DEFAULT-VALUE})")
+    @Option(names = "--induction-ratio", defaultValue = "0.14", description = "share of KV heads kept by induction score, or by the method's score (default: ${DEFAULT-VALUE})")
     double inductionRatio;
 
-    @Option(names = "--echo-ratio", defaultValue = "0.01", description = "share of KV heads kept by echo score (default: ${DEFAULT-VALUE})")
+    @Option(names = "--echo-ratio", defaultValue = "0.01", description = "razor: share of KV heads kept by echo score (default: ${DEFAULT-VALUE})")
     double echoRatio;
 
     @Override
     public Integer call() throws IOException {
         HeadProfiler.Options options = new HeadProfiler.Options(seeds, inductionRatio, echoRatio, period);
+        ProfileMethod chosen = ProfileMethod.parse(method);
+        if (calibrationTokens < 0) throw new IllegalArgumentException("--calibration-tokens must be >= 0");
+        CompensationCalibration.Options calibration = calibrationTokens == 0 ? null
+                : CompensationCalibration.Options.tokens(calibrationTokens);
         Path modelPath = model.resolve();
         Path target = out != null ? out : modelPath.resolveSibling(modelPath.getFileName() + ".heads.json");
         try (LoadedModel loaded = LoadedModel.open(modelPath); Parallel parallel = new Parallel(threads.resolve())) {
@@ -59,12 +76,12 @@ final class ProfileCommand implements Callable<Integer> {
             HeadProfile profile;
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("probing").setInitialMax(total).setUnit(" tok", 1)
                     .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
-                profile = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options,
-                        parallel, bar::stepTo);
+                profile = Profiling.make(loaded, chosen, options, calibration, parallel, bar::stepTo);
             }
             Files.writeString(target, profile.toJson());
-            spec.commandLine().getErr().printf("wrote %s: %d of %d KV heads are retrieval heads (K = %d, %d seeds)%n", target,
-                    profile.retrievalCount(), profile.layers() * profile.kvHeads(), k, seeds);
+            spec.commandLine().getErr().printf("wrote %s: %d of %d KV heads are retrieval heads (method %s), %d window heads keep a compensation token%n",
+                    target, profile.retrievalCount(), profile.layers() * profile.kvHeads(), chosen.label(),
+                    io.razorstream.engine.kv.HeadSelection.marked(profile.compensated()));
             if (plot != null) {
                 HeadmapPlot.write(profile, plot);
                 spec.commandLine().getErr().printf("wrote %s%n", plot);

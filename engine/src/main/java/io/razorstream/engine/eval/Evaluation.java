@@ -105,6 +105,15 @@ public final class Evaluation {
         return kl;
     }
 
+    /** ln softmax(logits)[token], in double. */
+    public static double logProbability(float[] logits, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : logits) max = Math.max(max, v);
+        double sum = 0;
+        for (float v : logits) sum += Math.exp(v - max);
+        return logits[token] - max - Math.log(sum);
+    }
+
     static double[] softmax(float[] x) {
         double max = Double.NEGATIVE_INFINITY;
         for (float v : x) max = Math.max(max, v);

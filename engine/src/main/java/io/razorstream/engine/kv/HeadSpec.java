@@ -33,7 +33,18 @@ public sealed interface HeadSpec {
         }
     }
 
+    /** A head taken out of the model: nothing kept, zero output (`eval --mask-heads`, the influence profile). */
+    record Masked() implements HeadSpec {}
+
+    /** DuoAttention's gate between full and streaming attention: a profiling tool ({@link GatedHead}), kept whole. */
+    record Gated(float gate, WindowParams streaming) implements HeadSpec {
+        public Gated {
+            if (!(gate >= 0 && gate <= 1)) throw new IllegalArgumentException("a gate must be in [0, 1], got " + gate);
+        }
+    }
+
     Full FULL = new Full();
+    Masked MASKED = new Masked();
 
     /** A new, empty head of this kind, or null for FULL (the cache stores those itself). */
     default CompressedHead newHead(int headSize) {
@@ -42,6 +53,8 @@ public sealed interface HeadSpec {
             case Window w -> new WindowHead(headSize, w.params());
             case HeavyHitters h -> new HeavyHitterHead(headSize, h.budget(), h.recent());
             case Snap s -> new SnapHead(headSize, s.budget(), s.window(), s.observe());
+            case Masked m -> new MaskedHead(headSize);
+            case Gated g -> new GatedHead(headSize, g.gate(), g.streaming());
         };
     }
 
@@ -58,6 +71,8 @@ public sealed interface HeadSpec {
             }
             case HeavyHitters h -> Math.min(tokens, h.budget());
             case Snap s -> promptTokens < 0 || tokens < promptTokens ? tokens : Math.min(promptTokens, s.budget()) + tokens - promptTokens;
+            case Masked m -> 0;
+            case Gated g -> tokens;
         };
     }
 
@@ -87,6 +102,8 @@ public sealed interface HeadSpec {
             case Window w -> tokens - (kept(tokens, -1) - Math.min(tokens, w.params().sinks()));
             case HeavyHitters h -> -1;
             case Snap s -> -1;
+            case Masked m -> -1;
+            case Gated g -> -1;
         };
     }
 
@@ -95,13 +112,15 @@ public sealed interface HeadSpec {
         return this instanceof Window w && w.params().isSliding();
     }
 
-    /** A short name for reports: full, window, sliding (a model's own window), h2o, snapkv. */
+    /** A short name for reports: full, window, sliding (a model's own window), h2o, snapkv, masked. */
     default String label() {
         return switch (this) {
             case Full f -> "full";
             case Window w -> isSliding() ? "sliding" : "window";
             case HeavyHitters h -> "h2o";
             case Snap s -> "snapkv";
+            case Masked m -> "masked";
+            case Gated g -> "gated";
         };
     }
 
@@ -112,6 +131,8 @@ public sealed interface HeadSpec {
             case Window w -> ((WindowHead) head).writeRecord(out);
             case HeavyHitters h -> ((HeavyHitterHead) head).writeRecord(out);
             case Snap s -> ((SnapHead) head).writeRecord(out);
+            case Masked m -> { }
+            case Gated g -> throw new UnsupportedOperationException("a gated head is a profiling tool: sessions do not store it");
         }
     }
 
@@ -125,6 +146,8 @@ public sealed interface HeadSpec {
             case Window w -> WindowHead.readRecord(headSize, w.params(), tokens, in, blockKeys, blockValues);
             case HeavyHitters h -> HeavyHitterHead.readRecord(headSize, h.budget(), h.recent(), in);
             case Snap s -> SnapHead.readRecord(headSize, s.budget(), s.window(), s.observe(), in);
+            case Masked m -> new MaskedHead(headSize);
+            case Gated g -> throw new UnsupportedOperationException("a gated head is a profiling tool: sessions do not store it");
         };
     }
 }

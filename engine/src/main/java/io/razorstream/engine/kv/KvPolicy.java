@@ -44,13 +44,24 @@ public final class KvPolicy {
         return uniform(layers, kvHeads, new HeadSpec.Snap(budget, window, SNAP_OBSERVE));
     }
 
-    /** RazorAttention: the given retrieval heads FULL, every other head windowed. */
+    /** RazorAttention: the given retrieval heads FULL, every other head windowed (with a compensation token if {@code window} says so). */
     public static KvPolicy razor(boolean[][] retrieval, WindowParams window) {
-        HeadSpec.Window windowed = new HeadSpec.Window(window);
+        boolean[][] all = new boolean[retrieval.length][retrieval[0].length];
+        for (boolean[] row : all) Arrays.fill(row, window.compensate());
+        return razor(retrieval, all, window);
+    }
+
+    /**
+     * RazorAttention with the compensation token where {@code compensated} says (a calibrated profile's choice,
+     * {@code io.razorstream.engine.profile.CompensationCalibration}): the retrieval heads FULL, the others windowed.
+     */
+    public static KvPolicy razor(boolean[][] retrieval, boolean[][] compensated, WindowParams window) {
+        HeadSpec.Window with = new HeadSpec.Window(new WindowParams(window.sinks(), window.minWindow(), window.compression(), true, window.maxWindow()));
+        HeadSpec.Window without = new HeadSpec.Window(window.withoutCompensation());
         HeadSpec[][] h = new HeadSpec[retrieval.length][];
         for (int l = 0; l < retrieval.length; l++) {
             h[l] = new HeadSpec[retrieval[l].length];
-            for (int k = 0; k < h[l].length; k++) h[l][k] = retrieval[l][k] ? HeadSpec.FULL : windowed;
+            for (int k = 0; k < h[l].length; k++) h[l][k] = retrieval[l][k] ? HeadSpec.FULL : compensated[l][k] ? with : without;
         }
         return new KvPolicy(h);
     }
@@ -75,6 +86,16 @@ public final class KvPolicy {
             }
         }
         return changed ? new KvPolicy(h) : this;
+    }
+
+    /** This policy with the heads marked in {@code masked} taken out ({@link HeadSpec#MASKED}): the causal check of `eval --mask-heads`. */
+    public KvPolicy withMasked(boolean[][] masked) {
+        HeadSpec[][] h = new HeadSpec[heads.length][];
+        for (int l = 0; l < heads.length; l++) {
+            h[l] = heads[l].clone();
+            for (int k = 0; k < h[l].length; k++) if (masked[l][k]) h[l][k] = HeadSpec.MASKED;
+        }
+        return new KvPolicy(h);
     }
 
     /** Whether (layer, kvHead) holds a model's own sliding window ({@link #withSlidingLayers}). */

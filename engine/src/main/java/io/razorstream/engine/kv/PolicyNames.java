@@ -10,13 +10,19 @@ import java.util.List;
  */
 public final class PolicyNames {
     /** Every name, in the order the tools list them. */
-    public static final List<String> NAMES = List.of("full", "razor", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
+    public static final List<String> NAMES = List.of("full", "razor", "razor-paper", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
 
     /**
      * What names resolve against. {@code inductionOnly} (razor-noecho) may be null when that name is not used;
+     * {@code compensated} (the window heads a calibrated profile gives the compensation token) null for none;
      * {@code tokens} is the sequence length the budget baselines (streaming, h2o, snapkv) are matched at.
      */
-    public record Context(int layers, int kvHeads, boolean[][] retrieval, boolean[][] inductionOnly, WindowParams window, int tokens) {}
+    public record Context(int layers, int kvHeads, boolean[][] retrieval, boolean[][] inductionOnly, boolean[][] compensated,
+                          WindowParams window, int tokens) {
+        boolean[][] compensatedOrNone() {
+            return compensated != null ? compensated : new boolean[layers][kvHeads];
+        }
+    }
 
     private PolicyNames() {}
 
@@ -32,14 +38,17 @@ public final class PolicyNames {
         WindowParams w = c.window();
         return switch (name) {
             case "full" -> KvPolicy.full(c.layers(), c.kvHeads());
-            case "razor" -> KvPolicy.razor(c.retrieval(), w);
+            case "razor" -> razor(c);
+            // the paper's formula on every window head: mean post-RoPE key and value, + ln n
+            case "razor-paper" -> KvPolicy.razor(c.retrieval(), w);
             case "razor-nocomp" -> KvPolicy.razor(c.retrieval(), w.withoutCompensation());
             case "razor-noecho" -> {
                 if (c.inductionOnly() == null) throw new IllegalArgumentException("razor-noecho needs the profile's induction heads");
-                yield KvPolicy.razor(c.inductionOnly(), w);
+                yield KvPolicy.razor(c.inductionOnly(), c.compensatedOrNone(), w);
             }
             // Razor with as many FULL heads, at random among the others (fixed seed)
-            case "random" -> KvPolicy.razor(HeadSelection.random(c.layers(), c.kvHeads(), HeadSelection.marked(c.retrieval()), 13, c.retrieval()), w);
+            case "random" -> KvPolicy.razor(HeadSelection.random(c.layers(), c.kvHeads(), HeadSelection.marked(c.retrieval()), 13, c.retrieval()),
+                    c.compensatedOrNone(), w);
             case "streaming" -> KvPolicy.razor(new boolean[c.layers()][c.kvHeads()],
                     new WindowParams(w.sinks(), Math.max(1, razorEntriesPerHead(c) - w.sinks()), Integer.MAX_VALUE).withoutCompensation());
             case "snapkv" -> {
@@ -56,7 +65,11 @@ public final class PolicyNames {
 
     /** Razor's entries at the context's length (its spec formula), spread evenly over all heads: the budget the baselines get. */
     static int razorEntriesPerHead(Context c) {
-        KvPolicy razor = KvPolicy.razor(c.retrieval(), c.window());
-        return (int) (razor.entries(c.tokens(), -1) / ((long) c.layers() * c.kvHeads()));
+        return (int) (razor(c).entries(c.tokens(), -1) / ((long) c.layers() * c.kvHeads()));
+    }
+
+    /** The default Razor policy: the retrieval heads FULL, the compensation token where the profile's calibration chose it. */
+    private static KvPolicy razor(Context c) {
+        return KvPolicy.razor(c.retrieval(), c.compensatedOrNone(), c.window());
     }
 }

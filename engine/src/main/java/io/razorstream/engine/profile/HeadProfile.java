@@ -4,17 +4,24 @@ import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * Which KV heads of a model are retrieval heads, and why: echo and induction scores per query head, their
- * maximum over each GQA group (the KV head's score), and the chosen set (top {@code inductionRatio} by
- * induction united with top {@code echoRatio} by echo, each rounded up to whole heads). Made once per
- * model, keyed by the model's fingerprint.
+ * Which KV heads of a model are retrieval heads, and why: the method that chose them ({@link ProfileMethod}), its
+ * parameters, its scores (per query head and per KV head, by name), and the chosen set; and, once calibrated,
+ * which window heads get the compensation token ({@link CompensationCalibration}). Made once per model, keyed by the
+ * model's fingerprint; {@link #toJson} is the file the service and the tools load.
  */
-public record HeadProfile(String modelFingerprint, int period, long[] seeds, double inductionRatio, double echoRatio,
-                          double[][] echo, double[][] induction, double[][] kvEcho, double[][] kvInduction,
-                          boolean[][] retrieval) {
+public record HeadProfile(String modelFingerprint, ProfileMethod method, Map<String, Object> parameters,
+                          Map<String, double[][]> scores, boolean[][] retrieval, boolean[][] inductionOnly,
+                          CompensationCalibration.Result compensation) {
+
+    public HeadProfile {
+        parameters = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+        scores = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(scores));
+    }
 
     public int layers() {
         return retrieval.length;
@@ -25,38 +32,67 @@ public record HeadProfile(String modelFingerprint, int period, long[] seeds, dou
     }
 
     public int retrievalCount() {
-        int n = 0;
-        for (boolean[] row : retrieval) for (boolean r : row) if (r) n++;
-        return n;
+        return HeadSelection.marked(retrieval);
     }
 
-    /** RazorAttention's cache policy: the retrieval heads keep everything, the others are windowed. */
+    /** A score matrix by name ("kvInduction", "echo", ...); an error naming the ones this method has when missing. */
+    public double[][] score(String name) {
+        double[][] s = scores.get(name);
+        if (s == null) throw new IllegalArgumentException("the " + method.label() + " profile has no '" + name + "' scores (it has " + scores.keySet() + ")");
+        return s;
+    }
+
+    /** The same profile with its compensation calibrated. */
+    public HeadProfile withCompensation(CompensationCalibration.Result calibrated) {
+        return new HeadProfile(modelFingerprint, method, parameters, scores, retrieval, inductionOnly, calibrated);
+    }
+
+    /** The heads that keep the compensation token: the calibrated ones, or none before calibration. */
+    public boolean[][] compensated() {
+        return compensation != null ? compensation.heads() : new boolean[layers()][kvHeads()];
+    }
+
+    /** RazorAttention's cache policy: the retrieval heads keep everything, the others are windowed, compensated where calibrated. */
     public KvPolicy policy(WindowParams window) {
-        return KvPolicy.razor(retrieval, window);
+        return KvPolicy.razor(retrieval, compensated(), window);
     }
 
-    /** The induction heads alone (the echo heads' share left out): the "no echo heads" ablation. */
+    /** The induction heads alone (the echo heads' share left out): the "no echo heads" ablation; null for other methods. */
     public boolean[][] inductionHeads() {
-        boolean[][] chosen = new boolean[layers()][kvHeads()];
-        HeadSelection.top(kvInduction, inductionRatio, chosen);
-        return chosen;
+        return inductionOnly;
     }
 
-    /** The profile as JSON (scores, chosen set, probe parameters, model fingerprint). */
+    /** The profile as JSON: format, fingerprint, method and parameters, scores, chosen heads, compensation. */
     public String toJson() {
         StringBuilder sb = new StringBuilder("{\n");
         sb.append("  \"format\": \"razorstream-head-profile/1\",\n");
         sb.append("  \"modelFingerprint\": \"").append(modelFingerprint).append("\",\n");
-        sb.append("  \"probe\": {\"period\": ").append(period).append(", \"repeats\": 4, \"seeds\": ").append(java.util.Arrays.toString(seeds))
-                .append(", \"inductionRatio\": ").append(inductionRatio).append(", \"echoRatio\": ").append(echoRatio).append("},\n");
-        sb.append("  \"layers\": ").append(layers()).append(", \"heads\": ").append(echo[0].length).append(", \"kvHeads\": ").append(kvHeads()).append(",\n");
-        sb.append("  \"echo\": ").append(matrix(echo)).append(",\n");
-        sb.append("  \"induction\": ").append(matrix(induction)).append(",\n");
-        sb.append("  \"kvEcho\": ").append(matrix(kvEcho)).append(",\n");
-        sb.append("  \"kvInduction\": ").append(matrix(kvInduction)).append(",\n");
-        sb.append("  \"inductionHeads\": ").append(heads(inductionHeads())).append(",\n");
+        sb.append("  \"method\": \"").append(method.label()).append("\",\n");
+        sb.append("  \"probe\": {");
+        String sep = "";
+        for (Map.Entry<String, Object> e : parameters.entrySet()) {
+            sb.append(sep).append('"').append(e.getKey()).append("\": ").append(json(e.getValue()));
+            sep = ", ";
+        }
+        sb.append("},\n");
+        sb.append("  \"layers\": ").append(layers()).append(", \"kvHeads\": ").append(kvHeads()).append(",\n");
+        for (Map.Entry<String, double[][]> e : scores.entrySet()) sb.append("  \"").append(e.getKey()).append("\": ").append(matrix(e.getValue())).append(",\n");
+        if (inductionOnly != null) sb.append("  \"inductionHeads\": ").append(heads(inductionOnly)).append(",\n");
+        if (compensation != null) {
+            sb.append("  \"compensation\": {\"tokens\": ").append(compensation.tokens()).append(", \"window\": ").append(compensation.window())
+                    .append(", \"margin\": ").append(compensation.margin()).append(",\n");
+            sb.append("    \"errorWithout\": ").append(matrix(compensation.errorWithout())).append(",\n");
+            sb.append("    \"errorWith\": ").append(matrix(compensation.errorWith())).append("},\n");
+            sb.append("  \"compensatedHeads\": ").append(heads(compensation.heads())).append(",\n");
+        }
         sb.append("  \"retrievalHeads\": ").append(heads(retrieval)).append('\n');
         return sb.append("}\n").toString();
+    }
+
+    private static String json(Object v) {
+        if (v instanceof long[] a) return java.util.Arrays.toString(a);
+        if (v instanceof String s) return '"' + s + '"';
+        return String.valueOf(v);
     }
 
     private static String heads(boolean[][] chosen) {

@@ -18,7 +18,15 @@ public final class HeadProfileFile {
         return readHeads(file, modelFingerprint, layers, kvHeads, "retrievalHeads");
     }
 
-    /** A list of heads the profile names under {@code field} ("retrievalHeads" or "inductionHeads"). */
+    /**
+     * The window heads that keep the compensation token ("compensatedHeads"), or null when the profile was made
+     * before calibration existed (then no head has one: compensating every head can break retrieval; docs/FIDELITY.md).
+     */
+    public static boolean[][] readCompensated(Path file, String modelFingerprint, int layers, int kvHeads) throws IOException {
+        return Files.readString(file).contains("\"compensatedHeads\"") ? readHeads(file, modelFingerprint, layers, kvHeads, "compensatedHeads") : null;
+    }
+
+    /** A list of heads the profile names under {@code field} ("retrievalHeads", "inductionHeads", "compensatedHeads"). */
     public static boolean[][] readHeads(Path file, String modelFingerprint, int layers, int kvHeads, String field) throws IOException {
         String json = Files.readString(file);
         if (!json.contains("\"format\": \"razorstream-head-profile/1\"")) {

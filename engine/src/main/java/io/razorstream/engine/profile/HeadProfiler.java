@@ -81,8 +81,20 @@ public final class HeadProfiler {
         boolean[] local = c.slidingWindow().local();
         HeadSelection.top(kvInduction, options.inductionRatio(), retrieval, local);
         HeadSelection.top(kvEcho, options.echoRatio(), retrieval, local);
-        return new HeadProfile(fingerprint, k, seeds, options.inductionRatio(), options.echoRatio(), echo, induction, kvEcho,
-                kvInduction, retrieval);
+        boolean[][] inductionOnly = new boolean[c.blockCount()][c.kvHeadCount()];
+        HeadSelection.top(kvInduction, options.inductionRatio(), inductionOnly, local);
+        java.util.Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        parameters.put("period", k);
+        parameters.put("repeats", 4);
+        parameters.put("seeds", seeds);
+        parameters.put("inductionRatio", options.inductionRatio());
+        parameters.put("echoRatio", options.echoRatio());
+        java.util.Map<String, double[][]> scores = new java.util.LinkedHashMap<>();
+        scores.put("echo", echo);
+        scores.put("induction", induction);
+        scores.put("kvEcho", kvEcho);
+        scores.put("kvInduction", kvInduction);
+        return new HeadProfile(fingerprint, ProfileMethod.RAZOR, parameters, scores, retrieval, inductionOnly, null);
     }
 
     /** BOS, then K tokens drawn uniformly from {@code ordinary}, repeated 4 times. */

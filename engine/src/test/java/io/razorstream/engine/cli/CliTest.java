@@ -230,6 +230,15 @@ class CliTest {
         assertThat(out.resolve("memory.png")).exists();
         assertThat(out.resolve("passkey-razor.png")).exists();
         assertThat(run("eval", "--model", model.toString(), "--policies", "pyramid", "--out", out.toString()).err()).contains("unknown policy");
+        // The causal check: masking the profile's retrieval heads loses the key at the start, which the full cache keeps.
+        Path masked = dir.resolve("masked");
+        Run m = run("eval", "--model", model.toString(), "--probe-period", "100", "--policies", "full", "--mask-heads", "retrieval",
+                "--lengths", "400", "--depths", "0", "--out", masked.toString(), "--threads", "1");
+        assertThat(m.exit()).as(m.err()).isZero();
+        assertThat(Files.readAllLines(masked.resolve("passkey.csv"))).anyMatch(l -> l.startsWith("full,") && l.contains(",0,1,"))
+                .anyMatch(l -> l.startsWith("masked-retrieval,") && l.contains(",0,0,"));
+        assertThat(run("eval", "--model", model.toString(), "--mask-heads", "nowhere.json", "--out", masked.toString()).err())
+                .contains("--mask-heads: nowhere.json is neither retrieval, random nor a profile file");
     }
 
     private static String[] concat(String[] a, String b) {

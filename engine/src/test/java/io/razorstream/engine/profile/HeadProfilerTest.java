@@ -78,11 +78,11 @@ class HeadProfilerTest {
         try (LoadedModel m = LoadedModel.open(SharedModels.require("stories260K.gguf")); Parallel p = new Parallel(2)) {
             HeadProfile a = HeadProfiler.profile(m.model(), m.tokenizer().vocabulary(), m.gguf().fingerprint(),
                     new HeadProfiler.Options(1, 0.14, 0.01, 127), p, null);
-            assertThat(a.period()).isEqualTo(127);
+            assertThat(a.parameters().get("period")).isEqualTo(127);
             assertThat(a.retrievalCount()).isBetween(3, 4); // ceil(0.14 x 20) = 3 by induction, 1 by echo, maybe the same
             for (int l = 0; l < 5; l++) {
                 for (int h = 0; h < 8; h++) {
-                    assertThat(a.echo()[l][h] + a.induction()[l][h]).isBetween(0.0, 1.0 + 1e-6);
+                    assertThat(a.score("echo")[l][h] + a.score("induction")[l][h]).isBetween(0.0, 1.0 + 1e-6);
                 }
             }
             assertThat(a.toJson()).contains("\"modelFingerprint\": \"" + m.gguf().fingerprint()).contains("\"retrievalHeads\": [{");

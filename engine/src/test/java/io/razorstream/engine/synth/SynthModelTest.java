@@ -88,7 +88,7 @@ class SynthModelTest {
 
     @Test
     void theProfilerRanksTheConstructedHeads() {
-        double[][] induction = profile.kvInduction(), echo = profile.kvEcho();
+        double[][] induction = profile.score("kvInduction"), echo = profile.score("kvEcho");
         int[] ind = SynthModel.INDUCTION, ech = SynthModel.ECHO;
         for (int l = 0; l < SynthModel.LAYERS; l++) {
             for (int h = 0; h < SynthModel.HEADS; h++) {
@@ -192,8 +192,8 @@ class SynthModelTest {
     @Test
     void inductionHeadsAloneLeaveTheEchoHeadOut() {
         // One head by induction and one by echo: the chosen set is both, the induction set only the first.
-        HeadProfile p = new HeadProfile(profile.modelFingerprint(), profile.period(), profile.seeds(), 0.1, 0.1, profile.echo(),
-                profile.induction(), profile.kvEcho(), profile.kvInduction(), profile.retrieval());
+        HeadProfile p = HeadProfiler.profile(model.model(), model.tokenizer().vocabulary(), model.gguf().fingerprint(),
+                new HeadProfiler.Options(2, 0.1, 0.1, 200), parallel, null);
         boolean[][] induction = p.inductionHeads();
         for (int l = 0; l < SynthModel.LAYERS; l++) {
             for (int h = 0; h < SynthModel.HEADS; h++) {

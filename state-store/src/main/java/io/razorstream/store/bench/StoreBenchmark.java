@@ -60,10 +60,10 @@ public final class StoreBenchmark {
         return new Result(tokens, tokens / (saveNanos / 1e9), io.razorstream.engine.bench.Benchmark.median(loadMillis), loadMillis, directoryBytes(dir), cacheBytes, fullF16);
     }
 
-    /** RazorAttention at the paper's settings with {@code ratio} of the KV heads full (spread evenly). */
+    /** RazorAttention at the paper's settings (every window head compensated) with {@code ratio} of the KV heads full (spread evenly). */
     public static KvPolicy razor(LlamaConfig config, double ratio) {
         boolean[][] retrieval = HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio);
-        return PolicyNames.parse("razor", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, WindowParams.PAPER, 0));
+        return PolicyNames.parse("razor-paper", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, null, WindowParams.PAPER, 0));
     }
 
     static long directoryBytes(Path dir) {

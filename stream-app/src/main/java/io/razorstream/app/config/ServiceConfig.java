@@ -59,6 +59,8 @@ public final class ServiceConfig {
         key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");
         key("window.sinks", "4", "window heads: sink tokens (N0)");
         key("window.min", "", "window heads: minimum recent tokens S0; empty: 64 for the synthetic model, 4000 otherwise");
+        key("window.compensation", "calibrated", "window heads' compensation token: calibrated (where the head profile's calibration "
+                + "measured that it helps), paper (every window head, as the paper specifies; it can break retrieval: docs/FIDELITY.md), none");
         key("window.compression", "", "window heads: the window is max(S0, N / C); empty: 1000000 for the synthetic model (fixed window), 5 otherwise");
         key("store.block-tokens", "32", "tokens per stored block");
         // A third of the heap: a session's decoded cache is several times its stored bytes (floats, undo records), and

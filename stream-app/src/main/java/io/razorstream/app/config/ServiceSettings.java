@@ -18,7 +18,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               int maxTurnsInFlight,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
-                              Integer windowCompression, int blockTokens, long hotBytes, int maxSessionTokens,
+                              Integer windowCompression, io.razorstream.engine.kv.Compensation windowCompensation, int blockTokens, long hotBytes, int maxSessionTokens,
                               io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout,
                               io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys, boolean jsonTurnLog) {
@@ -59,7 +59,8 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.get("topic.replies"), c.get("topic.turns-rerouted"), c.get("topic.dead-letters"), c.getInt("topic.partitions"),
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), inFlight, kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
-                c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"), block, c.getLong("sessions.hot-bytes"),
+                c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"),
+                io.razorstream.engine.kv.Compensation.parse("setting window.compensation", c.get("window.compensation")), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"),
                 io.razorstream.app.security.Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),

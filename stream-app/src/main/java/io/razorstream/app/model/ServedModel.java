@@ -10,6 +10,10 @@ import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.profile.HeadProfiler;
+import io.razorstream.engine.profile.CompensationCalibration;
+import io.razorstream.engine.profile.ProfileMethod;
+import io.razorstream.engine.profile.Profiling;
+import io.razorstream.engine.kv.Compensation;
 import io.razorstream.engine.synth.SynthModel;
 import io.razorstream.engine.tensor.GgmlType;
 import io.razorstream.engine.tensor.Parallel;
@@ -29,7 +33,7 @@ import java.util.HexFormat;
  * heads FULL, the others windowed. With no model configured it is the synthetic retrieval model
  * (docs/SYNTH-MODEL.md), written into the data dir on first start, so nothing has to be downloaded.
  */
-public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, String profileFingerprint, WindowParams window,
+public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, boolean[][] compensated, String profileFingerprint, WindowParams window,
                           KvPrecision precision, boolean synthetic, ChatTemplate template) implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
     public static final String SYNTH_FILE = "synth-retrieval.gguf";
@@ -54,9 +58,14 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
         try {
             int layers = loaded.model().config().blockCount(), kvHeads = loaded.model().config().kvHeadCount();
             Path profile = settings.profile() == null ? path.resolveSibling(path.getFileName() + ".heads.json") : Path.of(settings.profile());
-            boolean[][] retrieval;
+            boolean[][] retrieval, calibrated;
             if (Files.exists(profile)) {
                 retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), layers, kvHeads);
+                calibrated = HeadProfileFile.readCompensated(profile, loaded.gguf().fingerprint(), layers, kvHeads);
+                if (calibrated == null && settings.windowCompensation() == Compensation.CALIBRATED) {
+                    log.warn("head profile {} has no compensation calibration (made by an older version): no window head keeps a compensation token; "
+                            + "run `razorstream profile` again to calibrate", profile);
+                }
             } else if (settings.profile() != null) {
                 throw new IllegalArgumentException("head profile " + profile + " does not exist");
             } else {
@@ -65,7 +74,7 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 log.info("profiling the heads of {} (once; written to {})", path.getFileName(), profile);
                 long started = System.nanoTime();
                 long[] lastLog = {started};
-                HeadProfile made = HeadProfiler.profile(loaded.model(), loaded.tokenizer().vocabulary(), loaded.gguf().fingerprint(), options, parallel,
+                HeadProfile made = Profiling.make(loaded, ProfileMethod.RAZOR, options, CompensationCalibration.Options.DEFAULT, parallel,
                         tokens -> { // a line every 5 s: profiling a real model takes a while
                             long now = System.nanoTime();
                             if (now - lastLog[0] > 5_000_000_000L) {
@@ -76,7 +85,9 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 log.info("profiled the heads in {} s", (System.nanoTime() - started) / 1_000_000_000L);
                 Files.writeString(profile, made.toJson());
                 retrieval = made.retrieval();
+                calibrated = made.compensated();
             }
+            boolean[][] compensated = settings.windowCompensation().heads(calibrated, layers, kvHeads);
             int min = settings.windowMin() != null ? settings.windowMin() : synthetic ? 64 : 4000;
             int compression = settings.windowCompression() != null ? settings.windowCompression() : synthetic ? 1_000_000 : 5;
             ChatTemplate template = settings.chatTemplate() != null ? ChatTemplate.named(settings.chatTemplate())
@@ -84,7 +95,7 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
             if (!synthetic && template == ChatTemplate.PLAIN && settings.chatTemplate() == null) {
                 log.warn("no known chat template in {}: turns are appended as plain text (set chat.template to choose one)", path.getFileName());
             }
-            return new ServedModel(path, loaded, retrieval, fingerprint(loaded.gguf().fingerprint(), retrieval),
+            return new ServedModel(path, loaded, retrieval, compensated, fingerprint(loaded.gguf().fingerprint(), retrieval, compensated),
                     new WindowParams(settings.windowSinks(), min, compression), settings.kvPrecision(), synthetic, template);
         } catch (RuntimeException | IOException e) {
             loaded.close();
@@ -94,7 +105,7 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
 
     /** The cache policy of a new session. */
     public KvPolicy policy() {
-        return KvPolicy.razor(retrieval, window);
+        return KvPolicy.razor(retrieval, compensated, window);
     }
 
     public String fingerprint() {
@@ -107,11 +118,12 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
         return n;
     }
 
-    private static String fingerprint(String model, boolean[][] retrieval) {
+    /** The profile's identity as sessions record it: the model, its retrieval heads, and the heads that keep a compensation token. */
+    private static String fingerprint(String model, boolean[][] retrieval, boolean[][] compensated) {
         StringBuilder sb = new StringBuilder(model);
-        for (boolean[] row : retrieval) {
+        for (int l = 0; l < retrieval.length; l++) {
             sb.append('|');
-            for (boolean r : row) sb.append(r ? '1' : '0');
+            for (int k = 0; k < retrieval[l].length; k++) sb.append(retrieval[l][k] ? 'F' : compensated[l][k] ? 'c' : 'w');
         }
         try {
             byte[] d = MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes(StandardCharsets.UTF_8));

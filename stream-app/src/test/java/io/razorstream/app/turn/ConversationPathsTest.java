@@ -45,7 +45,7 @@ class ConversationPathsTest {
             var config = m.model().config();
             boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
             for (boolean[] row : full) Arrays.fill(row, true); // the terminal chat keeps every head
-            ServedModel served = new ServedModel(Path.of("stories260K.gguf"), m, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false, template);
+            ServedModel served = new ServedModel(Path.of("stories260K.gguf"), m, full, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false, template);
             TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
             SessionStore store = new SessionStore(db);
             Session session = Session.create("s", config, served.policy(), KvPrecision.F16, "model-fp", "fp", 16);

@@ -36,7 +36,7 @@ class TurnRunnerTest {
         try (LoadedModel m = LoadedModel.open(fixture("qwen2-q-F16.gguf")); Parallel p = new Parallel(2)) {
             boolean[][] full = new boolean[m.model().config().blockCount()][m.model().config().kvHeadCount()];
             for (boolean[] row : full) Arrays.fill(row, true);
-            ServedModel served = new ServedModel(Path.of("qwen2.gguf"), m, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false,
+            ServedModel served = new ServedModel(Path.of("qwen2.gguf"), m, full, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false,
                     ChatTemplate.CHATML);
             TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
             Session s = Session.create("s", m.model().config(), served.policy(), KvPrecision.F16, "fp", "fp", 32);

@@ -1,0 +1,99 @@
+package io.razorstream.engine.profile;
+
+import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.eval.Evaluation;
+import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.kv.HeadSpec;
+import io.razorstream.engine.kv.KvCache;
+import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.tensor.Parallel;
+
+import java.util.List;
+
+/**
+ * DuoAttention's retrieval-head gates (Xiao et al. 2024) on a CPU, with the weights frozen. Each KV head's output is
+ * gate x full attention + (1 - gate) x streaming attention ({@link HeadSpec.Gated}: 4 sinks + {@link #RECENT} recent
+ * tokens). The gates start at 1 and minimise, as in the paper, a distillation loss plus an L1 penalty: here the KL of
+ * the full model's next-token distributions at the needle's copy events ({@link NeedleProfiler}) plus
+ * {@link #LAMBDA} x the sum of the gates, each gate clamped to [0, 1] after every step. The paper backpropagates
+ * through the model; this engine has no backward pass, so each step's gradient is a finite difference per gate (one
+ * forward pass per head). That is exact up to the step {@link #DELTA}, and it costs (heads + 1) passes a step, which
+ * is why there are few steps. A head's score is its final gate; heads pinned at 1 are ordered by how hard the loss
+ * pulled them up.
+ */
+final class DuoGates {
+    static final int RECENT = 64, STEPS = 4;
+    static final double LAMBDA = 0.02, DELTA = 0.1, RATE = 2.0;
+
+    private DuoGates() {}
+
+    static double[][] optimise(LoadedModel loaded, List<NeedleProfiler.Probe> probes, Parallel parallel) {
+        LlamaConfig c = loaded.model().config();
+        int layers = c.blockCount(), kvHeads = c.kvHeadCount();
+        float[][][] reference = new float[probes.size()][][];
+        for (int i = 0; i < probes.size(); i++) reference[i] = copyLogits(loaded, probes.get(i), KvPolicy.full(layers, kvHeads), parallel);
+        double[][] gate = new double[layers][kvHeads], pull = new double[layers][kvHeads];
+        for (double[] row : gate) java.util.Arrays.fill(row, 1);
+        boolean[] local = c.slidingWindow().local();
+        for (int step = 0; step < STEPS; step++) {
+            double base = distillation(loaded, probes, reference, gate, parallel);
+            double[][] gradient = new double[layers][kvHeads];
+            for (int l = 0; l < layers; l++) {
+                if (l < local.length && local[l]) continue; // the model windows these heads itself
+                for (int k = 0; k < kvHeads; k++) {
+                    double[][] moved = copy(gate);
+                    double delta = gate[l][k] >= DELTA ? -DELTA : DELTA;
+                    moved[l][k] += delta;
+                    gradient[l][k] = (distillation(loaded, probes, reference, moved, parallel) - base) / delta + LAMBDA;
+                }
+            }
+            for (int l = 0; l < layers; l++) {
+                for (int k = 0; k < kvHeads; k++) {
+                    gate[l][k] = Math.clamp(gate[l][k] - RATE * gradient[l][k], 0, 1);
+                    pull[l][k] -= gradient[l][k];
+                }
+            }
+        }
+        double[][] score = new double[layers][kvHeads];
+        for (int l = 0; l < layers; l++) for (int k = 0; k < kvHeads; k++) score[l][k] = gate[l][k] + 1e-6 * Math.tanh(pull[l][k]);
+        return score;
+    }
+
+    /** Mean KL(full || gated) over the probes' copy events. */
+    static double distillation(LoadedModel loaded, List<NeedleProfiler.Probe> probes, float[][][] reference, double[][] gate, Parallel parallel) {
+        LlamaConfig c = loaded.model().config();
+        WindowParams streaming = new WindowParams(4, RECENT, Integer.MAX_VALUE, false);
+        HeadSpec[][] specs = new HeadSpec[c.blockCount()][c.kvHeadCount()];
+        for (int l = 0; l < specs.length; l++) {
+            for (int k = 0; k < specs[l].length; k++) specs[l][k] = gate[l][k] >= 1 ? HeadSpec.FULL : new HeadSpec.Gated((float) gate[l][k], streaming);
+        }
+        KvPolicy policy = new KvPolicy(specs);
+        double kl = 0;
+        int n = 0;
+        for (int i = 0; i < probes.size(); i++) {
+            float[][] logits = copyLogits(loaded, probes.get(i), policy, parallel);
+            for (int e = 0; e < logits.length; e++) {
+                kl += Evaluation.kl(reference[i][e], logits[e]);
+                n++;
+            }
+        }
+        return kl / n;
+    }
+
+    /** The logits at a probe's copy events under {@code policy}. */
+    static float[][] copyLogits(LoadedModel loaded, NeedleProfiler.Probe probe, KvPolicy policy, Parallel parallel) {
+        Decoder prefiller = new Decoder(loaded.model(), null, parallel, Decoder.PREFILL_BATCH);
+        KvCache cache = loaded.model().newCache(probe.tokens().length, KvPrecision.F16, policy);
+        prefiller.prefill(cache, probe.tokens(), 0, probe.second(), null);
+        return prefiller.prefillAll(cache, probe.tokens(), probe.second(), probe.events());
+    }
+
+    private static double[][] copy(double[][] m) {
+        double[][] out = new double[m.length][];
+        for (int i = 0; i < m.length; i++) out[i] = m[i].clone();
+        return out;
+    }
+}
