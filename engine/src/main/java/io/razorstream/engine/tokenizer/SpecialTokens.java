@@ -58,22 +58,53 @@ final class SpecialTokens {
     /**
      * As {@link #split(String, boolean, Consumer, IntConsumer)} over several segments, special tokens
      * recognised only in the segments that allow them; ordinary text of adjacent segments is handed on as
-     * one stretch (so the tokens are those of the concatenated text).
+     * one stretch (so the tokens are those of the concatenated text). A token with the lstrip or rstrip
+     * attribute drops the whitespace run before or after it, across segment boundaries too, as llama.cpp
+     * does on the whole prompt.
      */
     void split(List<Tokenizer.Segment> segments, Consumer<String> text, IntConsumer special) {
         StringBuilder pending = new StringBuilder();
+        boolean[] stripNext = {false}; // the last special token drops the whitespace that follows it
         for (Tokenizer.Segment seg : segments) {
-            split(seg.text(), seg.parseSpecial(), pending::append, id -> {
+            split(seg.text(), seg.parseSpecial(), fragment -> {
+                if (stripNext[0]) {
+                    fragment = fragment.substring(leadingWhitespace(fragment));
+                    stripNext[0] = fragment.isEmpty(); // all whitespace: keep stripping into the next stretch
+                }
+                pending.append(fragment);
+            }, id -> {
+                if (vocab.lstrip(id)) pending.setLength(pending.length() - trailingWhitespace(pending));
                 if (!pending.isEmpty()) text.accept(pending.toString());
                 pending.setLength(0);
                 special.accept(id);
+                stripNext[0] = vocab.rstrip(id);
             });
         }
         if (!pending.isEmpty()) text.accept(pending.toString());
     }
 
+    /**
+     * Whitespace as llama.cpp's partitioning strips it: C {@code isspace} on the UTF-8 bytes, that is ASCII space,
+     * tab, newline, vertical tab, form feed and carriage return only (not U+00A0 or other Unicode spaces).
+     */
+    private static boolean isStrippable(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r');
+    }
+
+    private static int leadingWhitespace(CharSequence s) {
+        int n = 0;
+        while (n < s.length() && isStrippable(s.charAt(n))) n++;
+        return n;
+    }
+
+    private static int trailingWhitespace(CharSequence s) {
+        int n = 0;
+        while (n < s.length() && isStrippable(s.charAt(s.length() - 1 - n))) n++;
+        return n;
+    }
+
     /** Hands each stretch of ordinary text to {@code text} and each special token's id to {@code special}, in order. */
-    void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
+    private void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
         java.util.Map<Character, List<String>> byFirstChar = parseSpecial ? parsing : always;
         int pos = 0;
         while (pos < s.length()) {

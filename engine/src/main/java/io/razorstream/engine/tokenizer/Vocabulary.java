@@ -4,13 +4,28 @@ import io.razorstream.engine.gguf.GgufArray;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufValue;
+import io.razorstream.engine.gguf.GgufValueType;
 
+import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
-/** The token table of a GGUF file: texts, scores, types and the special ids with their flags. */
+/**
+ * The token table of a GGUF file: texts, scores, types and the special ids with their flags, and which special
+ * tokens strip the whitespace beside them (attributes the GGUF does not carry; llama.cpp sets them by model name).
+ */
 public final class Vocabulary {
     public enum TokenType { UNDEFINED, NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE }
+
+    /**
+     * The GGUF names llama.cpp picks per-token attributes by: {@code general.name}, {@code tokenizer.ggml.pre},
+     * {@code general.architecture} (each may be null).
+     */
+    public record ModelNames(String name, String pre, String architecture) {
+        public static final ModelNames NONE = new ModelNames(null, null, null);
+    }
 
     private final String model;
     private final String[] texts;
@@ -19,9 +34,17 @@ public final class Vocabulary {
     private final Map<String, Integer> ids;
     private final int bos, eos, unk;
     private final boolean addBos, addEos, addSpacePrefix;
+    /** Special tokens that drop the whitespace before them (llama.cpp's LSTRIP) and after them (RSTRIP). */
+    private final BitSet lstrip = new BitSet(), rstrip = new BitSet();
 
     public Vocabulary(String model, String[] texts, float[] scores, TokenType[] types, int bos, int eos, int unk,
                       boolean addBos, boolean addEos, boolean addSpacePrefix) {
+        this(model, texts, scores, types, bos, eos, unk, addBos, addEos, addSpacePrefix, ModelNames.NONE);
+    }
+
+    /** As above, with the strip attributes llama.cpp gives the vocabulary of the model so named. */
+    public Vocabulary(String model, String[] texts, float[] scores, TokenType[] types, int bos, int eos, int unk,
+                      boolean addBos, boolean addEos, boolean addSpacePrefix, ModelNames names) {
         this.model = model;
         this.texts = texts;
         this.scores = scores;
@@ -34,6 +57,40 @@ public final class Vocabulary {
         this.addSpacePrefix = addSpacePrefix;
         this.ids = new HashMap<>(texts.length * 2);
         for (int i = 0; i < texts.length; i++) ids.putIfAbsent(texts[i], i);
+        setStripAttributes(names);
+    }
+
+    /**
+     * llama.cpp's per-model token attributes (llama-vocab.cpp, end of {@code load}), first rule that applies:
+     * jina-v2 tokenizers (and the nomic-bert-moe, jina-bert-v3 architectures) strip the whitespace before
+     * {@code <mask>}; a model named phi-3 strips the whitespace after every special token and {@code </s>}, except
+     * {@code <unk>}, {@code <s>} and {@code <|endoftext|>}; a model named modern-bert strips it before {@code [MASK]}.
+     * llama.cpp refuses to load a phi-3 vocabulary that lacks one of those four tokens; here a missing one is skipped.
+     */
+    private void setStripAttributes(ModelNames names) {
+        String name = names.name() == null ? "" : names.name().toLowerCase(Locale.ROOT);
+        if (containsAny(names.pre(), "jina-v2-de", "jina-v2-es", "jina-v2-code") || containsAny(names.architecture(), "nomic-bert-moe", "jina-bert-v3")) {
+            setIfPresent(lstrip, "<mask>", true);
+        } else if (containsAny(name, "phi-3", "phi3")) {
+            for (int i = 0; i < texts.length; i++) {
+                if (types[i] == TokenType.CONTROL || types[i] == TokenType.USER_DEFINED || types[i] == TokenType.UNKNOWN) rstrip.set(i);
+            }
+            setIfPresent(rstrip, "</s>", true);
+            for (String t : List.of("<unk>", "<s>", "<|endoftext|>")) setIfPresent(rstrip, t, false);
+        } else if (containsAny(name, "modern-bert")) {
+            setIfPresent(lstrip, "[MASK]", true);
+        }
+    }
+
+    private static boolean containsAny(String s, String... parts) {
+        if (s == null) return false;
+        for (String p : parts) if (s.contains(p)) return true;
+        return false;
+    }
+
+    private void setIfPresent(BitSet flags, String text, boolean value) {
+        int id = id(text);
+        if (id >= 0) flags.set(id, value);
     }
 
     public static Vocabulary from(GgufFile gguf) {
@@ -61,13 +118,20 @@ public final class Vocabulary {
             types[i] = TokenType.values()[code];
         }
         boolean spm = "llama".equals(model);
+        ModelNames names = new ModelNames(string(gguf, "general.name"), string(gguf, "tokenizer.ggml.pre"), string(gguf, "general.architecture"));
         return new Vocabulary(model, texts, scores, types,
                 id(gguf, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, n),
                 id(gguf, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, n),
                 id(gguf, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, n),
                 flag(gguf, "tokenizer.ggml.add_bos_token", spm),
                 flag(gguf, "tokenizer.ggml.add_eos_token", false),
-                flag(gguf, "tokenizer.ggml.add_space_prefix", spm));
+                flag(gguf, "tokenizer.ggml.add_space_prefix", spm), names);
+    }
+
+    /** A name key's value; one that is not a string is taken as absent (it only picks token attributes). */
+    private static String string(GgufFile gguf, String key) {
+        GgufValue v = gguf.get(key);
+        return v == null || v.type() != GgufValueType.STRING ? null : v.asString();
     }
 
     private static int id(GgufFile gguf, String key, int fallback, int n) {
@@ -93,6 +157,10 @@ public final class Vocabulary {
     public boolean addBos() { return addBos && bos >= 0; }
     public boolean addEos() { return addEos && eos >= 0; }
     public boolean addSpacePrefix() { return addSpacePrefix; }
+    /** Whether this special token, found in text, drops the whitespace right before it (llama.cpp's LSTRIP). */
+    public boolean lstrip(int id) { return lstrip.get(id); }
+    /** Whether this special token, found in text, drops the whitespace right after it (llama.cpp's RSTRIP). */
+    public boolean rstrip(int id) { return rstrip.get(id); }
 
     /** The id of a token text, or -1. */
     public int id(String text) {
