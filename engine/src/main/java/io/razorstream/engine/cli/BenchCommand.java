@@ -177,7 +177,7 @@ final class BenchCommand implements Callable<Integer> {
             int heads = c.blockCount() * c.kvHeadCount(), keep = HeadSelection.count(retrievalRatio, heads);
             boolean[][] retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), keep, 5, null);
             // every window head compensated (the paper's formula): a calibrated profile compensates a subset, so this is the upper bound of its cost
-            policy = PolicyNames.parse("razor-paper", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, null,
+            policy = PolicyNames.parse("razor-paper", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, null, null,
                     new WindowParams(4, window, compression), context));
             name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, heads, window, compression);
         }

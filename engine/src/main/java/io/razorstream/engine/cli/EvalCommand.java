@@ -13,6 +13,8 @@ import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.ProfileMethod;
 import io.razorstream.engine.profile.Profiling;
 import io.razorstream.engine.kv.HeadSelection;
+import io.razorstream.engine.kv.SpanProfile;
+import io.razorstream.engine.profile.SpanMeasurement;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
@@ -55,9 +57,12 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--policies", defaultValue = "full,razor,streaming", split = ",",
             description = "full, razor (compensation token where the profile's calibration chose it), razor-paper (on every window head, the paper's formula), "
-                    + "razor-nocomp (no compensation token), razor-noecho (induction heads only), streaming, h2o and snapkv (these three at Razor's byte budget), "
-                    + "random (Razor with random heads)")
+                    + "razor-nocomp (no compensation token), razor-noecho (induction heads only), streaming, h2o and snapkv (at Razor's byte budget), "
+                    + "moa (per-head elastic windows from a span profile, at Razor's entries), random (Razor with random heads)")
     List<String> policies;
+
+    /** The smallest window a moa head gets: its windows are shares of the tokens so far, down to this. */
+    static final int MOA_MIN_WINDOW = 16;
 
     @Option(names = "--mask-heads", paramLabel = "retrieval|random|PROFILE.json",
             description = "also evaluate the full cache with heads masked (zero output): the profile's retrieval heads, as many random ones, "
@@ -123,6 +128,7 @@ final class EvalCommand implements Callable<Integer> {
                 err.printf("masking %d KV heads (%s)%n", HeadSelection.marked(masked), maskHeads);
             }
             WindowParams params = new WindowParams(sinks, window, Integer.MAX_VALUE);
+            SpanProfile spans = evaluated.contains("moa") ? SpanMeasurement.measure(loaded, 1, sinks, MOA_MIN_WINDOW, parallel) : null;
             StringBuilder passkeyCsv = new StringBuilder("policy,length,depth,accuracy,kv_bytes,full_kv_bytes\n");
             StringBuilder klCsv = new StringBuilder("policy,length,kl,top1_agreement,kv_bytes,full_kv_bytes\n");
             Map<String, double[][]> accuracy = new LinkedHashMap<>();
@@ -130,7 +136,7 @@ final class EvalCommand implements Callable<Integer> {
             boolean[][] mask = masked;
             java.util.function.BiFunction<String, Integer, KvPolicy> policyOf = (p, tokens) -> mask != null && p.equals(maskedName())
                     ? KvPolicy.full(c.blockCount(), c.kvHeadCount()).withMasked(mask)
-                    : PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, compensated, params, tokens));
+                    : PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, compensated, spans, params, tokens));
             for (String p : evaluated) {
                 accuracy.put(p, new double[chars.size()][depths.size()]);
                 bytesByLength.put(p, new double[chars.size()]);

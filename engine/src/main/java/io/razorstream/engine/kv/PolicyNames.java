@@ -10,15 +10,16 @@ import java.util.List;
  */
 public final class PolicyNames {
     /** Every name, in the order the tools list them. */
-    public static final List<String> NAMES = List.of("full", "razor", "razor-paper", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "random");
+    public static final List<String> NAMES = List.of("full", "razor", "razor-paper", "razor-nocomp", "razor-noecho", "streaming", "h2o", "snapkv", "moa", "random");
 
     /**
      * What names resolve against. {@code inductionOnly} (razor-noecho) may be null when that name is not used;
      * {@code compensated} (the window heads a calibrated profile gives the compensation token) null for none;
-     * {@code tokens} is the sequence length the budget baselines (streaming, h2o, snapkv) are matched at.
+     * {@code spans} (moa) may be null when that name is not used; {@code tokens} is the sequence length the budget
+     * baselines (streaming, h2o, snapkv, moa) are matched at.
      */
     public record Context(int layers, int kvHeads, boolean[][] retrieval, boolean[][] inductionOnly, boolean[][] compensated,
-                          WindowParams window, int tokens) {
+                          SpanProfile spans, WindowParams window, int tokens) {
         boolean[][] compensatedOrNone() {
             return compensated != null ? compensated : new boolean[layers][kvHeads];
         }
@@ -54,6 +55,11 @@ public final class PolicyNames {
             case "snapkv" -> {
                 int budget = Math.max(2, razorEntriesPerHead(c));
                 yield KvPolicy.snapKV(c.layers(), c.kvHeads(), budget, Math.min(budget, w.minWindow()));
+            }
+            // per-head elastic windows from a span profile, spending Razor's entries where they save the most attention mass
+            case "moa" -> {
+                if (c.spans() == null) throw new IllegalArgumentException("moa needs a span profile (SpanMeasurement)");
+                yield c.spans().policy(razor(c).entries(c.tokens(), -1), c.tokens());
             }
             case "h2o" -> {
                 int budget = Math.max(2, razorEntriesPerHead(c));

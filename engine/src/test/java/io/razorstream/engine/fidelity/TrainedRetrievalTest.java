@@ -6,6 +6,7 @@ import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.PolicyNames;
+import io.razorstream.engine.kv.SpanProfile;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.profile.CompensationCalibration;
@@ -55,6 +56,10 @@ class TrainedRetrievalTest {
     record Measured(int passkeys, double kl, long bytes, long fullBytes) {}
 
     static Measured measure(String name, boolean[][] retrieval, boolean[][] compensated) {
+        return measure(name, retrieval, compensated, null);
+    }
+
+    static Measured measure(String name, boolean[][] retrieval, boolean[][] compensated, io.razorstream.engine.kv.SpanProfile spans) {
         LlamaConfig c = model.model().config();
         WindowParams window = new WindowParams(4, 64, Integer.MAX_VALUE);
         int passkeys = 0;
@@ -62,11 +67,11 @@ class TrainedRetrievalTest {
             String key = Evaluation.randomKey(31L * CHARS + di);
             String context = Evaluation.passkeyContext(key, CHARS, DEPTHS[di] / 100.0, CHARS + di);
             int tokens = model.tokenizer().encode(context + Evaluation.QUESTION, true, true).length;
-            KvPolicy policy = PolicyNames.parse(name, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, compensated, window, tokens));
+            KvPolicy policy = PolicyNames.parse(name, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, compensated, spans, window, tokens));
             if (Evaluation.passkey(model, policy, key, context, parallel).correct()) passkeys++;
         }
         int[] text = model.tokenizer().encode(Evaluation.passkeyPrompt(Evaluation.randomKey(CHARS), CHARS, 0.5, 7), true, true);
-        KvPolicy policy = PolicyNames.parse(name, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, compensated, window, text.length));
+        KvPolicy policy = PolicyNames.parse(name, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, compensated, spans, window, text.length));
         Evaluation.Divergence d = Evaluation.divergence(model.model(), text, text.length / 2, policy, parallel);
         return new Measured(passkeys, d.kl(), d.kvBytes(), d.fullKvBytes());
     }
@@ -89,6 +94,19 @@ class TrainedRetrievalTest {
         // The calibration leaves the token off the first layer's broad heads, where the paper's formula does the damage.
         assertThat(razor.compensated()[0]).containsOnly(false);
         assertThat(paper.kl()).isGreaterThan(10 * razorDefault.kl());
+    }
+
+    @Test
+    void moaWindowsProfiledByTheirLossKeepThePasskeysWithinRazorsEntries() {
+        var spans = io.razorstream.engine.profile.SpanMeasurement.measure(model, 1, 4, 16, parallel);
+        Measured razorDefault = measure("razor", razor.retrieval(), razor.compensated());
+        Measured moa = measure("moa", razor.retrieval(), razor.compensated(), spans);
+        System.out.printf("moa %s%n", moa);
+        assertThat(moa.bytes()).isLessThanOrEqualTo(razorDefault.bytes());
+        assertThat(moa.passkeys()).isEqualTo(DEPTHS.length);
+        // Windowing the learned head costs the most loss: its span is the whole cache.
+        assertThat(spans.lost()[LEARNED[0]][LEARNED[1]][SpanProfile.COMPRESSIONS.length - 1])
+                .isGreaterThan(spans.lost()[1][0][SpanProfile.COMPRESSIONS.length - 1]);
     }
 
     @ParameterizedTest

@@ -63,7 +63,7 @@ public final class StoreBenchmark {
     /** RazorAttention at the paper's settings (every window head compensated) with {@code ratio} of the KV heads full (spread evenly). */
     public static KvPolicy razor(LlamaConfig config, double ratio) {
         boolean[][] retrieval = HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio);
-        return PolicyNames.parse("razor-paper", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, null, WindowParams.PAPER, 0));
+        return PolicyNames.parse("razor-paper", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, null, null, WindowParams.PAPER, 0));
     }
 
     static long directoryBytes(Path dir) {
