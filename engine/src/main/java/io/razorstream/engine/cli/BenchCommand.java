@@ -5,6 +5,8 @@ import io.razorstream.engine.bench.Benchmark;
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.PolicyNames;
+import io.razorstream.engine.kv.Compensation;
+import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
@@ -54,6 +56,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--retrieval-ratio", description = "with --context: a RazorAttention cache keeping this share of KV heads full "
             + "(chosen at random: speed does not depend on which) and windowing the rest; default: the full cache")
     Double retrievalRatio;
+
+    @Option(names = "--profile", paramLabel = "PROFILE.json", description = "with --context: a RazorAttention cache with this head profile's "
+            + "retrieval heads full (instead of --retrieval-ratio's random ones) and its calibrated compensation")
+    java.nio.file.Path profile;
+
+    @Option(names = "--compensation", defaultValue = "paper", description = "with --context and a Razor cache: which window heads keep the "
+            + "compensation token: calibrated (the profile's choice; needs --profile), paper (all), none (default: ${DEFAULT-VALUE})")
+    String compensation;
 
     @Option(names = "--kv-precision", defaultValue = "F16", description = "with --context: KV cache precision, ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     io.razorstream.engine.kv.KvPrecision kvPrecision;
@@ -172,19 +182,37 @@ final class BenchCommand implements Callable<Integer> {
         var c = loaded.model().config();
         KvPolicy policy = KvPolicy.full(c.blockCount(), c.kvHeadCount());
         String name = "full";
-        if (retrievalRatio != null) {
-            if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
-            int heads = c.blockCount() * c.kvHeadCount(), keep = HeadSelection.count(retrievalRatio, heads);
-            boolean[][] retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), keep, 5, null);
-            // every window head compensated (the paper's formula): a calibrated profile compensates a subset, so this is the upper bound of its cost
-            policy = PolicyNames.parse("razor-paper", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, null, null,
+        Compensation which = Compensation.parse("--compensation", compensation);
+        if (retrievalRatio != null || profile != null) {
+            if (retrievalRatio != null && profile != null) throw new IllegalArgumentException("--retrieval-ratio and --profile both choose the full heads: give one");
+            int heads = c.blockCount() * c.kvHeadCount();
+            boolean[][] retrieval, calibrated = null;
+            if (profile != null) {
+                if (!java.nio.file.Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
+                try {
+                    retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                    calibrated = HeadProfileFile.readCompensated(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            } else {
+                if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
+                retrieval = HeadSelection.random(c.blockCount(), c.kvHeadCount(), HeadSelection.count(retrievalRatio, heads), 5, null);
+            }
+            if (which == Compensation.CALIBRATED && calibrated == null) {
+                throw new IllegalArgumentException("--compensation calibrated needs a --profile with a compensation calibration");
+            }
+            boolean[][] compensated = which.heads(calibrated, c.blockCount(), c.kvHeadCount());
+            policy = PolicyNames.parse("razor", new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, null, compensated, null,
                     new WindowParams(4, window, compression), context));
-            name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d))", keep, heads, window, compression);
+            name = String.format(Locale.ROOT, "razor (%d of %d heads full, window max(%d, N/%d), compensation token on %d heads: %s)",
+                    HeadSelection.marked(retrieval), heads, window, compression, HeadSelection.marked(compensated), which.name().toLowerCase(Locale.ROOT));
         }
         Benchmark.ContextResult r = Benchmark.decodeAtContext(loaded, context, genTokens, repeats, policy, kvPrecision, parallel);
         if (json) {
-            out.println(String.format(Locale.ROOT, "{\"policy\":\"%s\",\"kvPrecision\":\"%s\",\"context\":%d,\"genTokens\":%d,\"decodeTokensPerSecond\":%.3f,"
-                    + "\"decodeRuns\":%s,\"cacheBytes\":%d,\"fullCacheBytes\":%d}", retrievalRatio == null ? "full" : "razor", kvPrecision, r.context(),
+            out.println(String.format(Locale.ROOT, "{\"policy\":\"%s\",\"compensation\":\"%s\",\"kvPrecision\":\"%s\",\"context\":%d,\"genTokens\":%d,\"decodeTokensPerSecond\":%.3f,"
+                    + "\"decodeRuns\":%s,\"cacheBytes\":%d,\"fullCacheBytes\":%d}", policy.equals(KvPolicy.full(c.blockCount(), c.kvHeadCount())) ? "full" : "razor",
+                    which.name().toLowerCase(Locale.ROOT), kvPrecision, r.context(),
                     r.genTokens(), r.decodeTokensPerSecond(), list(r.runs()), r.cacheBytes(), r.fullCacheBytes()));
         } else {
             out.printf(Locale.ROOT, "%s, %s cache, %d tokens of context: decode %.2f tokens/s (runs: %s); cache %d bytes (full cache %d, %.2fx)%n",

@@ -37,19 +37,20 @@ final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "PROFILE.json", description = "where to write the profile (default: next to the model, MODEL.heads.json)")
     Path out;
 
-    @Option(names = "--plot", paramLabel = "heads.png", description = "also draw layers x heads heatmaps of both scores")
+    @Option(names = "--plot", paramLabel = "heads.png", description = "also draw layers x heads heatmaps: the method's scores, the chosen heads, the compensated heads")
     Path plot;
 
     @Option(names = "--method", defaultValue = "razor", paramLabel = "METHOD",
             description = "razor (echo/induction on repeated random tokens), retrieval-score (Wu et al.: top-1 attention on the needle token being copied), "
-                    + "duo (DuoAttention gates, optimised with the weights frozen), influence (passkey damage when the head is masked); default: ${DEFAULT-VALUE}")
+                    + "duo (DuoAttention gates, optimised with the weights frozen), influence (the rise of the needle's loss when the head is masked); "
+                    + "default: ${DEFAULT-VALUE}")
     String method;
 
     @Option(names = "--calibration-tokens", defaultValue = "1024",
             description = "tokens of the model's own text on which each window head's compensation token is tried; 0: none get it (default: ${DEFAULT-VALUE})")
     int calibrationTokens;
 
-    @Option(names = "--seeds", defaultValue = "3", description = "probe sequences averaged (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seeds", defaultValue = "3", description = "razor: probe sequences averaged; the needle methods: haystacks, each with needles at 3 depths (default: ${DEFAULT-VALUE})")
     int seeds;
 
     @Option(names = "--period", defaultValue = "0", description = "probe length K (default: min(2500, (context-1)/4))")
@@ -71,12 +72,19 @@ final class ProfileCommand implements Callable<Integer> {
         Path modelPath = model.resolve();
         Path target = out != null ? out : modelPath.resolveSibling(modelPath.getFileName() + ".heads.json");
         try (LoadedModel loaded = LoadedModel.open(modelPath); Parallel parallel = new Parallel(threads.resolve())) {
-            int k = HeadProfiler.period(loaded.model().config(), options);
-            long total = (long) seeds * (4L * k + 1);
             HeadProfile profile;
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("probing").setInitialMax(total).setUnit(" tok", 1)
-                    .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
-                profile = Profiling.make(loaded, chosen, options, calibration, parallel, bar::stepTo);
+            if (chosen == ProfileMethod.RAZOR) {
+                int k = HeadProfiler.period(loaded.model().config(), options);
+                long total = (long) seeds * (4L * k + 1);
+                try (ProgressBar bar = new ProgressBarBuilder().setTaskName("probing").setInitialMax(total).setUnit(" tok", 1)
+                        .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
+                    profile = Profiling.make(loaded, chosen, options, calibration, parallel, bar::stepTo);
+                }
+            } else {
+                spec.commandLine().getErr().printf("profiling with %s on %d needle probes (sampling the haystacks, then the passes it needs)%n",
+                        chosen.label(), 3 * seeds);
+                spec.commandLine().getErr().flush();
+                profile = Profiling.make(loaded, chosen, options, calibration, parallel, null);
             }
             Files.writeString(target, profile.toJson());
             spec.commandLine().getErr().printf("wrote %s: %d of %d KV heads are retrieval heads (method %s), %d window heads keep a compensation token%n",

@@ -21,8 +21,9 @@ import java.util.List;
  * {@link #LAMBDA} x the sum of the gates, each gate clamped to [0, 1] after every step. The paper backpropagates
  * through the model; this engine has no backward pass, so each step's gradient is a finite difference per gate (one
  * forward pass per head). That is exact up to the step {@link #DELTA}, and it costs (heads + 1) passes a step, which
- * is why there are few steps. A head's score is its final gate; heads pinned at 1 are ordered by how hard the loss
- * pulled them up.
+ * is why there are few steps. A head's score is its final gate. Several gates can end pinned at 1 (the loss pulls
+ * them harder than the penalty); those are ordered by what closing each one alone costs (the loss with that gate at 0),
+ * as the paper's sorted gates would order them after enough steps to come apart.
  */
 final class DuoGates {
     static final int RECENT = 64, STEPS = 4;
@@ -35,7 +36,7 @@ final class DuoGates {
         int layers = c.blockCount(), kvHeads = c.kvHeadCount();
         float[][][] reference = new float[probes.size()][][];
         for (int i = 0; i < probes.size(); i++) reference[i] = copyLogits(loaded, probes.get(i), KvPolicy.full(layers, kvHeads), parallel);
-        double[][] gate = new double[layers][kvHeads], pull = new double[layers][kvHeads];
+        double[][] gate = new double[layers][kvHeads];
         for (double[] row : gate) java.util.Arrays.fill(row, 1);
         boolean[] local = c.slidingWindow().local();
         for (int step = 0; step < STEPS; step++) {
@@ -53,12 +54,20 @@ final class DuoGates {
             for (int l = 0; l < layers; l++) {
                 for (int k = 0; k < kvHeads; k++) {
                     gate[l][k] = Math.clamp(gate[l][k] - RATE * gradient[l][k], 0, 1);
-                    pull[l][k] -= gradient[l][k];
                 }
             }
         }
         double[][] score = new double[layers][kvHeads];
-        for (int l = 0; l < layers; l++) for (int k = 0; k < kvHeads; k++) score[l][k] = gate[l][k] + 1e-6 * Math.tanh(pull[l][k]);
+        for (int l = 0; l < layers; l++) {
+            for (int k = 0; k < kvHeads; k++) {
+                score[l][k] = gate[l][k];
+                if (gate[l][k] < 1) continue;
+                double[][] closed = copy(gate);
+                closed[l][k] = 0;
+                double cost = distillation(loaded, probes, reference, closed, parallel);
+                score[l][k] += 1e-6 * cost / (1 + cost); // below any gate step, monotone in the cost: orders the pinned gates only
+            }
+        }
         return score;
     }
 

@@ -132,7 +132,10 @@ public final class NeedleProfiler {
                 }
             }
         }
-        if (events == 0) throw new IllegalStateException("the model copied no needle token: retrieval scores need a model that can copy");
+        if (events == 0) {
+            throw new IllegalArgumentException("the model copied none of the needle tokens of " + probes.size()
+                    + " probes: the retrieval score needs a model that copies (try --method razor or influence)");
+        }
         for (double[] row : hits) for (int h = 0; h < row.length; h++) row[h] /= events;
         return hits;
     }
