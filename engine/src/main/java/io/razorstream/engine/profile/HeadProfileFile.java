@@ -38,7 +38,10 @@ public final class HeadProfileFile {
             throw new IllegalArgumentException(file + ": made for another model (fingerprint " + f.group(1) + ", this model " + modelFingerprint + ")");
         }
         int at = json.indexOf('"' + field + '"');
-        if (at < 0) throw new IllegalArgumentException(file + ": no " + field + " (a profile from an older version? run `profile` again)");
+        if (at < 0) {
+            throw new IllegalArgumentException(file + ": no " + field + (field.equals("inductionHeads")
+                    ? " (only profiles made with --method razor have them)" : " (a profile from an older version? run `profile` again)"));
+        }
         boolean[][] retrieval = new boolean[layers][kvHeads];
         Matcher h = HEAD.matcher(json.substring(at, json.indexOf(']', at) + 1));
         while (h.find()) {
