@@ -28,11 +28,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ~1,400 tokens and a 64-token window: the default Razor policy keeps every passkey the full cache keeps with >= 3x
  * fewer bytes, and its KL is below StreamingLLM's at the same budget, which loses passkeys; the paper's compensation
  * token on every window head breaks retrieval (docs/FIDELITY.md). Every profile method finds the learned head, and
- * masking the heads it chose breaks every passkey where masking as many random heads keeps most.
+ * masking it breaks every passkey where masking as many random heads keeps them.
  */
 class TrainedRetrievalTest {
     static final int[] LEARNED = {3, 1};
     static final int CHARS = 2000; // ~1,400 tokens
+    static final int MASK_CHARS = 1000; // ~730 tokens
     static final int[] DEPTHS = {0, 25, 50, 75, 100};
 
     static LoadedModel model;
@@ -109,32 +110,49 @@ class TrainedRetrievalTest {
                 .isGreaterThan(spans.lost()[1][0][SpanProfile.COMPRESSIONS.length - 1]);
     }
 
+    /**
+     * Each method, asked for one head (ratio 0.1 of 8), names the learned one. Masking it loses every passkey at ~730
+     * tokens; masking as many random heads (one) keeps them all. Why one: two of this model's eight heads are a quarter
+     * of its attention, and masking random pairs loses passkeys in most draws (docs/FIDELITY.md), while no single
+     * head but the learned one loses any.
+     */
     @ParameterizedTest
     @EnumSource(ProfileMethod.class)
-    void everyMethodFindsTheLearnedHeadAndMaskingItsHeadsBreaksPasskeys(ProfileMethod method) {
-        HeadProfile p = method == ProfileMethod.RAZOR ? razor
-                : Profiling.make(model, method, new HeadProfiler.Options(1, 0.14, 0.01, 0), null, parallel, null);
+    void everyMethodFindsTheLearnedHeadAndMaskingItBreaksPasskeys(ProfileMethod method) {
+        HeadProfile p = Profiling.make(model, method, new HeadProfiler.Options(1, 0.1, 0, 0), null, parallel, null);
         System.out.printf("%s: %d retrieval heads, scores %s%n", method.label(), p.retrievalCount(), p.scores().keySet());
-        assertThat(p.retrieval()[LEARNED[0]][LEARNED[1]]).as("%s finds the learned head", method.label()).isTrue();
-        LlamaConfig c = model.model().config();
         boolean[][] chosen = p.retrieval();
+        assertThat(HeadSelection.marked(chosen)).isEqualTo(1);
+        assertThat(chosen[LEARNED[0]][LEARNED[1]]).as("%s finds the learned head", method.label()).isTrue();
+        LlamaConfig c = model.model().config();
         boolean[][] random = HeadSelection.random(c.blockCount(), c.kvHeadCount(), HeadSelection.marked(chosen), 13, chosen);
-        int maskedChosen = maskedPasskeys(chosen), maskedRandom = maskedPasskeys(random);
-        System.out.printf("%s: passkeys with its heads masked %d, with as many random heads masked %d, of %d%n", method.label(), maskedChosen,
+        int maskedChosen = maskedPasskeys(chosen, MASK_CHARS), maskedRandom = maskedPasskeys(random, MASK_CHARS);
+        System.out.printf("%s: passkeys with its head masked %d, with a random head masked %d, of %d%n", method.label(), maskedChosen,
                 maskedRandom, DEPTHS.length);
-        // Two of this model's eight KV heads are a quarter of its attention: masking random ones costs a passkey or two
-        // (measured: 3-4 of 5), masking the chosen ones costs them all.
         assertThat(maskedChosen).isZero();
-        assertThat(maskedRandom).isGreaterThanOrEqualTo(3);
+        assertThat(maskedRandom).isEqualTo(DEPTHS.length);
     }
 
-    static int maskedPasskeys(boolean[][] masked) {
+    @Test
+    void noOtherSingleHeadMaskedLosesAPasskey() {
+        LlamaConfig c = model.model().config();
+        for (int l = 0; l < c.blockCount(); l++) {
+            for (int k = 0; k < c.kvHeadCount(); k++) {
+                if (l == LEARNED[0] && k == LEARNED[1]) continue;
+                boolean[][] one = new boolean[c.blockCount()][c.kvHeadCount()];
+                one[l][k] = true;
+                assertThat(maskedPasskeys(one, MASK_CHARS)).as("head (%d, %d) masked", l, k).isEqualTo(DEPTHS.length);
+            }
+        }
+    }
+
+    static int maskedPasskeys(boolean[][] masked, int chars) {
         LlamaConfig c = model.model().config();
         KvPolicy policy = KvPolicy.full(c.blockCount(), c.kvHeadCount()).withMasked(masked);
         int ok = 0;
         for (int di = 0; di < DEPTHS.length; di++) {
-            String key = Evaluation.randomKey(31L * CHARS + di);
-            if (Evaluation.passkey(model, policy, key, Evaluation.passkeyContext(key, CHARS, DEPTHS[di] / 100.0, CHARS + di), parallel).correct()) ok++;
+            String key = Evaluation.randomKey(31L * chars + di);
+            if (Evaluation.passkey(model, policy, key, Evaluation.passkeyContext(key, chars, DEPTHS[di] / 100.0, chars + di), parallel).correct()) ok++;
         }
         return ok;
     }
