@@ -91,6 +91,9 @@ final class EvalCommand implements Callable<Integer> {
             if (problem != null) throw new IllegalArgumentException(problem);
         }
         if (profile != null && !Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
+        if (maskHeads != null && !maskHeads.equals("retrieval") && !maskHeads.equals("random") && !Files.isRegularFile(Path.of(maskHeads))) {
+            throw new IllegalArgumentException("--mask-heads: " + maskHeads + " is neither retrieval, random nor a profile file");
+        }
         for (int d : depths) if (d < 0 || d > 100) throw new IllegalArgumentException("depths are percentages, got " + d);
         List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
         Files.createDirectories(out);
@@ -118,11 +121,7 @@ final class EvalCommand implements Callable<Integer> {
                 masked = switch (maskHeads) {
                     case "retrieval" -> retrieval;
                     case "random" -> HeadSelection.random(c.blockCount(), c.kvHeadCount(), HeadSelection.marked(retrieval), 13, retrieval);
-                    default -> {
-                        Path file = Path.of(maskHeads);
-                        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--mask-heads: " + maskHeads + " is neither retrieval, random nor a profile file");
-                        yield HeadProfileFile.readRetrieval(file, fingerprint, c.blockCount(), c.kvHeadCount());
-                    }
+                    default -> HeadProfileFile.readRetrieval(Path.of(maskHeads), fingerprint, c.blockCount(), c.kvHeadCount());
                 };
                 evaluated.add(maskedName());
                 err.printf("masking %d KV heads (%s)%n", HeadSelection.marked(masked), maskHeads);

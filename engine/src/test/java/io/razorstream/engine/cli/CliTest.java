@@ -207,6 +207,13 @@ class CliTest {
         long fullBytes = Long.parseLong(full.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
         long razorBytes = Long.parseLong(razor.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim());
         assertThat(razorBytes).isLessThan(fullBytes / 2);
+        // Without the compensation token the window heads drop their fp32 sums; calibrated needs a profile to say where.
+        String[] razorArgs = concat(concat(concat(concat(base, "--retrieval-ratio"), "0.25"), "--window"), "16");
+        Run none = run(concat(concat(razorArgs, "--compensation"), "none"));
+        assertThat(none.exit()).as(none.err()).isZero();
+        assertThat(none.out()).contains("\"compensation\":\"none\"");
+        assertThat(Long.parseLong(none.out().replaceAll("(?s).*\"cacheBytes\":(\\d+).*", "$1").trim())).isLessThan(razorBytes);
+        assertThat(run(concat(concat(razorArgs, "--compensation"), "calibrated")).err()).contains("--compensation calibrated needs a --profile");
     }
 
     @Test
