@@ -1,7 +1,9 @@
 package io.razorstream.engine;
 
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.llama.Transformer;
+import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
@@ -49,6 +51,11 @@ public final class LoadedModel implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /** A decoder of this model (its tokenizer, the default prefill batch) on {@code parallel}. */
+    public Decoder decoder(Parallel parallel) {
+        return new Decoder(model(), tokenizer(), parallel, Decoder.PREFILL_BATCH);
     }
 
     @Override

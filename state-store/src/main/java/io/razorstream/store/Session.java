@@ -63,7 +63,7 @@ public final class Session {
     public static Session create(String id, LlamaConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
                                  String profileFingerprint, int blockSize) {
         if (blockSize < 1 || blockSize > 65535) throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
-        return new Session(id, new KvCache(config, config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);
+        return new Session(id, new KvCache(config.cacheShape(), config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);
     }
 
     public String id() {

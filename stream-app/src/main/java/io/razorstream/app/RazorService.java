@@ -103,7 +103,7 @@ public final class RazorService implements AutoCloseable {
             metrics.watch(hot);
             TurnSlots slots = new TurnSlots(s.maxTurnsInFlight());
             resources.add(slots); // closed after Streams (whose tasks stop their turns first)
-            metrics.watch(slots);
+            metrics.watchTurns(slots::inFlight, slots.max());
             KafkaStreams streams = new KafkaStreams(RazorTopology.build(settings, model, runner, slots, hot, router, new DamagedSessions(), metrics),
                     streamsProperties(s, bootstrap, self, identity, embedded));
             streams.setUncaughtExceptionHandler(new ThreadFailures());

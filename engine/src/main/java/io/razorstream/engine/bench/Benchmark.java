@@ -37,7 +37,7 @@ public final class Benchmark {
         Transformer model = loaded.model();
         checkLengths(promptTokens, genTokens, model.config().contextLength());
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
-        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder decoder = loaded.decoder(parallel);
         // Greedy, past end-of-generation tokens: exactly genTokens - 1 decode steps per run (the last token is not fed).
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] prefill = new double[repeats], decode = new double[repeats];
@@ -91,7 +91,7 @@ public final class Benchmark {
         checkLengths(promptTokens, genTokens, Math.min(a.model().config().contextLength(), b.model().config().contextLength()));
         int[] prompt = randomTokens(promptTokens, vocab);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
-        Decoder da = new Decoder(a, parallel), db = new Decoder(b, parallel);
+        Decoder da = a.decoder(parallel), db = b.decoder(parallel);
         double[] decodeA = new double[repeats], decodeB = new double[repeats], ratios = new double[repeats];
         for (int run = -warmups; run < repeats; run++) {
             boolean aFirst = Math.floorMod(run, 2) == 0;
@@ -128,7 +128,7 @@ public final class Benchmark {
         Transformer model = loaded.model();
         checkLengths(promptTokens, genTokens, model.config().contextLength());
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
-        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder decoder = loaded.decoder(parallel);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] single = new double[repeats], aggregate = new double[repeats], ratios = new double[repeats];
         io.razorstream.engine.llama.PassCounts before = model.passCounts();
@@ -184,7 +184,7 @@ public final class Benchmark {
         }
         double[] runs = new double[repeats];
         long bytes = 0, full = 0;
-        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder decoder = loaded.decoder(parallel);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         for (int run = -1; run < repeats; run++) {
             KvCache cache = model.newCache(context + genTokens, precision, policy);

@@ -50,7 +50,7 @@ public final class Conversation {
     /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
     public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
         KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
-        return new Conversation(new Decoder(model, parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT, 0);
+        return new Conversation(model.decoder(parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT, 0);
     }
 
     /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */

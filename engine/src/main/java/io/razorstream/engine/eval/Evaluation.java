@@ -62,7 +62,7 @@ public final class Evaluation {
         int[] tokens = model.tokenizer().encode(context + QUESTION, true, true);
         int split = Math.min(tokens.length - 1, model.tokenizer().encode(context, true, true).length);
         KvCache cache = m.newCache(tokens.length + key.length() + 1, KvPrecision.F16, policy);
-        Decoder decoder = new Decoder(model, parallel);
+        Decoder decoder = model.decoder(parallel);
         decoder.prefill(cache, tokens, 0, split, null);
         cache.compressNow();
         float[] logits = decoder.prefill(cache, tokens, split, tokens.length - split, null);

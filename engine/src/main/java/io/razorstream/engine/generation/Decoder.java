@@ -1,6 +1,5 @@
 package io.razorstream.engine.generation;
 
-import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.sampling.Sampler;
@@ -90,10 +89,6 @@ public final class Decoder {
     private final int prefillBatch;
     /** Decode's logits row per calling thread, kept across replies: a reply allocates no vocabulary-sized array. */
     private final ThreadLocal<float[]> stepLogits;
-
-    public Decoder(LoadedModel loaded, Parallel parallel) {
-        this(loaded.model(), loaded.tokenizer(), parallel, PREFILL_BATCH);
-    }
 
     /** {@code tokenizer} may be null for a decoder that only prefills (the head profiler's probes). */
     public Decoder(Transformer model, Tokenizer tokenizer, Parallel parallel, int prefillBatch) {

@@ -1,7 +1,5 @@
 package io.razorstream.engine.kv;
 
-import io.razorstream.engine.llama.AttentionObserver;
-import io.razorstream.engine.llama.LlamaConfig;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -46,22 +44,22 @@ public final class KvCache {
         void beforePut(int layer, int position);
     }
 
-    public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision) {
-        this(config, maxTokens, precision, KvPolicy.full(config.blockCount(), config.kvHeadCount()));
+    public KvCache(CacheShape shape, int maxTokens, KvPrecision precision) {
+        this(shape, maxTokens, precision, KvPolicy.full(shape.layers(), shape.kvHeads()));
     }
 
     /** A cache whose heads follow {@code requested}, with the model's sliding-window layers as the model defines them ({@link KvPolicy#withSlidingLayers}). */
-    public KvCache(LlamaConfig config, int maxTokens, KvPrecision precision, KvPolicy requested) {
+    public KvCache(CacheShape shape, int maxTokens, KvPrecision precision, KvPolicy requested) {
         if (maxTokens <= 0) throw new IllegalArgumentException("maxTokens must be positive");
-        if (requested.layers() != config.blockCount() || requested.kvHeads() != config.kvHeadCount()) {
+        if (requested.layers() != shape.layers() || requested.kvHeads() != shape.kvHeads()) {
             throw new IllegalArgumentException("policy is for " + requested.layers() + " layers x " + requested.kvHeads()
-                    + " KV heads, the model has " + config.blockCount() + " x " + config.kvHeadCount());
+                    + " KV heads, the model has " + shape.layers() + " x " + shape.kvHeads());
         }
-        KvPolicy policy = requested.withSlidingLayers(config.slidingWindow().local(), config.slidingWindow().size());
+        KvPolicy policy = requested.withSlidingLayers(shape.slidingLayers(), shape.slidingSize());
         this.policy = policy;
-        this.layers = config.blockCount();
-        this.kvHeads = config.kvHeadCount();
-        this.headSize = config.headSize();
+        this.layers = shape.layers();
+        this.kvHeads = shape.kvHeads();
+        this.headSize = shape.headSize();
         this.maxTokens = maxTokens;
         this.precision = precision;
         this.capacity = Math.min(maxTokens, 256);

@@ -4,6 +4,7 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufValueType;
+import io.razorstream.engine.kv.CacheShape;
 import io.razorstream.engine.llama.arch.Architecture;
 
 /**
@@ -57,6 +58,11 @@ public record LlamaConfig(
     }
 
     /** This configuration with another sliding window (what-if runs: a model with its window removed or widened). */
+    /** What the cache of a sequence of this model is made for. */
+    public CacheShape cacheShape() {
+        return new CacheShape(blockCount(), kvHeadCount(), headSize(), slidingWindow().local(), slidingWindow().size());
+    }
+
     public LlamaConfig withSlidingWindow(SlidingWindow window) {
         return new LlamaConfig(embeddingLength, blockCount, headCount, kvHeadCount, headSize, feedForwardLength, vocabularySize,
                 contextLength, rmsNormEps, ropeFreqBase, ropeDimensions, arch, attentionScale, attentionSoftcap, finalSoftcap, window);

@@ -1,5 +1,6 @@
 package io.razorstream.engine.llama;
 
+import io.razorstream.engine.kv.AttentionObserver;
 import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.kv.WindowHead;
@@ -77,12 +78,12 @@ public final class Transformer {
     }
 
     public KvCache newCache(int maxTokens, KvPrecision precision) {
-        return new KvCache(config, Math.min(maxTokens, config.contextLength()), precision);
+        return new KvCache(config.cacheShape(), Math.min(maxTokens, config.contextLength()), precision);
     }
 
     /** A cache whose heads follow {@code policy} (RazorAttention: retrieval heads full, the others windowed). */
     public KvCache newCache(int maxTokens, KvPrecision precision, KvPolicy policy) {
-        return new KvCache(config, Math.min(maxTokens, config.contextLength()), precision, policy);
+        return new KvCache(config.cacheShape(), Math.min(maxTokens, config.contextLength()), precision, policy);
     }
 
     /**

@@ -118,7 +118,7 @@ public final class CompensationCalibration {
         Vocabulary vocab = loaded.tokenizer().vocabulary();
         int start = vocab.bos() >= 0 ? vocab.bos()
                 : IntStream.range(0, vocab.size()).filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).findFirst().orElse(0);
-        Decoder decoder = new Decoder(loaded, parallel);
+        Decoder decoder = loaded.decoder(parallel);
         KvCache cache = loaded.model().newCache(count + 1, KvPrecision.F16);
         float[] logits = decoder.prefill(cache, new int[] {start});
         int[] generated = decoder.generate(cache, cache.maxTokens(), logits,

@@ -1,6 +1,6 @@
 package io.razorstream.engine.profile;
 
-import io.razorstream.engine.llama.AttentionObserver;
+import io.razorstream.engine.kv.AttentionObserver;
 
 /**
  * Echo and induction scores of every query head over one probe: a sequence of {@code period} random

@@ -26,7 +26,7 @@ class DecoderTest {
     static void open() {
         model = LoadedModel.open(DefaultModel.path());
         parallel = new Parallel(2);
-        decoder = new Decoder(model, parallel);
+        decoder = model.decoder(parallel);
         prompt = model.tokenizer().encode("Once upon a time", true, true);
     }
 

@@ -51,7 +51,7 @@ class RollbackTest {
         HeadSpec[][] heads = new HeadSpec[2][2];
         for (int l = 0; l < 2; l++) for (int h = 0; h < 2; h++) heads[l][h] = policy.spec(l, h);
         heads[1][1] = new HeadSpec.Window(new WindowParams(2, 8, 1000).withoutCompensation());
-        return new KvCache(model.config(), 256, KvPrecision.F16, new KvPolicy(heads));
+        return new KvCache(model.config().cacheShape(), 256, KvPrecision.F16, new KvPolicy(heads));
     }
 
     static int[] turn(long seed, int n) {
@@ -124,7 +124,7 @@ class RollbackTest {
         assertThat(cache.marks()).isEqualTo(4);
         assertThatThrownBy(() -> cache.rollback(5)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("cannot roll back 5 turns: 4 can be taken back");
-        KvCache heavy = new KvCache(model.config(), 64, KvPrecision.F16, KvPolicy.heavyHitters(2, 2, 8, 4));
+        KvCache heavy = new KvCache(model.config().cacheShape(), 64, KvPrecision.F16, KvPolicy.heavyHitters(2, 2, 8, 4));
         assertThatThrownBy(() -> heavy.mark(4)).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("cannot take turns back");
     }
 }

@@ -101,7 +101,7 @@ class ShiftTest {
             boolean[][] retrieval = new boolean[layers][kvHeads];
             for (int l = 0; l < layers; l++) retrieval[l][l % kvHeads] = true;
             KvPolicy policy = KvPolicy.razor(retrieval, new WindowParams(4, 16, 5));
-            Decoder decoder = new Decoder(loaded, parallel);
+            Decoder decoder = loaded.decoder(parallel);
             KvCache cache = m.newCache(128, KvPrecision.F16, policy);
             Conversation shifting = new Conversation(decoder, ChatTemplate.PLAIN, cache, new ConversationState(), 128, Conversation.Overflow.SHIFT, 0);
             int shiftedTurns = 0;

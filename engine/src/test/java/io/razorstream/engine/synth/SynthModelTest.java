@@ -120,7 +120,7 @@ class SynthModelTest {
         StringBuilder report = new StringBuilder("depth | key position | kept from | shifts | answer\n");
         for (double depth : new double[] {0.02, 0.2, 0.4, 0.6, 0.8, 0.95}) {
             io.razorstream.engine.kv.KvCache cache = model.model().newCache(limit, io.razorstream.engine.kv.KvPrecision.F16, profile.policy(window));
-            var decoder = new io.razorstream.engine.generation.Decoder(model, parallel);
+            var decoder = model.decoder(parallel);
             var chat = new io.razorstream.engine.chat.Conversation(decoder, io.razorstream.engine.chat.ChatTemplate.PLAIN, cache,
                     new io.razorstream.engine.chat.ConversationState(), limit, io.razorstream.engine.chat.Conversation.Overflow.SHIFT, 0);
             String prompt = passkeyPrompt(1500, depth);

@@ -21,6 +21,7 @@ import org.apache.kafka.streams.KafkaStreams;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.IntSupplier;
 
 /**
  * The service's metrics, in Prometheus form ({@code GET /metrics} on the HTTP port). Turns are counted where they are
@@ -103,12 +104,11 @@ public final class ServiceMetrics {
         if (micros > 0) stageTimers.get(name).record(Duration.ofNanos(micros * 1000));
     }
 
-    /** Gauges of the turn slots: turns running now, and the most that may. */
-    public void watch(io.razorstream.app.stream.TurnSlots slots) {
-        Gauge.builder("razorstream.turns.in.flight", slots, io.razorstream.app.stream.TurnSlots::inFlight)
+    /** Gauges of the turn slots: turns running now ({@code inFlight}), and the most that may ({@code max}). */
+    public void watchTurns(IntSupplier inFlight, int max) {
+        Gauge.builder("razorstream.turns.in.flight", inFlight, IntSupplier::getAsInt)
                 .description("turns running now on this instance (all partitions)").register(registry);
-        Gauge.builder("razorstream.turns.max.in.flight", slots, io.razorstream.app.stream.TurnSlots::max)
-                .description("setting turns.max-in-flight").register(registry);
+        Gauge.builder("razorstream.turns.max.in.flight", () -> max).description("setting turns.max-in-flight").register(registry);
     }
 
     public void deadLetter() {

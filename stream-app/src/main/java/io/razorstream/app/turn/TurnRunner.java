@@ -39,7 +39,7 @@ public final class TurnRunner {
         this.overflow = overflow;
         this.undoTurns = undoTurns;
         this.model = model;
-        this.decoder = new Decoder(model.loaded(), parallel);
+        this.decoder = model.loaded().decoder(parallel);
         int context = model.loaded().model().config().contextLength();
         this.maxSessionTokens = maxSessionTokens <= 0 ? context : Math.min(maxSessionTokens, context);
     }

@@ -1,4 +1,4 @@
-package io.razorstream.engine.llama;
+package io.razorstream.engine.kv;
 
 /**
  * Sees the attention probabilities of every (layer, query head, position) of a forward pass over FULL
