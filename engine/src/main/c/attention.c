@@ -7,7 +7,7 @@
  * bias (RazorAttention's + ln n). Each key and value row is read once for the whole group; rs_attend_causal reads
  * a FULL head's rows once for a whole prefill chunk.
  *
- * Compiled once per ISA variant like kernels.c (RS_ISA gives the suffix).
+ * 256-bit code only, so it is compiled once, with the avx2 variant's flags, and every variant calls it (build.sh).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -188,7 +188,7 @@ static void probabilities(float *s, int n, int nc, float cbias, float scale, flo
  * floats; out: out_base + out_offset. Returns 0, or -1 when the sizes are beyond this kernel's limits (nothing
  * is written; the caller checks first).
  */
-int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k0, const float *v0, int n0, const float *k1,
+int RS_EXPORT_SHARED(rs_attend)(const float *q, int group, int hs, const float *k0, const float *v0, int n0, const float *k1,
                          const float *v1, int64_t from1, int n1, const float *kc, const float *vc, float cbias, float scale,
                          float softcap, int round_f16, float *scratch, float *out_base, int64_t out_offset) {
     const int nc = kc != 0, n = n0 + n1 + nc;
@@ -218,7 +218,7 @@ int RS_EXPORT(rs_attend)(const float *q, int group, int hs, const float *k0, con
  * once per token. q and out: tokens * group rows of hs floats; scratch: tokens * group * (n_first + tokens - 1) floats.
  * Returns 0, or -1 when the sizes are beyond this kernel's limits (nothing is written).
  */
-int RS_EXPORT(rs_attend_causal)(const float *q, int tokens, int group, int hs, const float *k, const float *v, int n_first, float scale,
+int RS_EXPORT_SHARED(rs_attend_causal)(const float *q, int tokens, int group, int hs, const float *k, const float *v, int n_first, float scale,
                                 float softcap, int round_f16, float *scratch, float *out) {
     if (tokens < 1 || group < 1 || group > MAX_GROUP || hs < 8 || hs > MAX_HEAD || hs % 8 != 0 || n_first < 1) return -1;
     const int stride = n_first + tokens - 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native kernel tier: kernels.c and attention.c once per ISA variant, plus the CPU check, into one shared
-# library that the engine loads with the FFM API and picks a variant from at run time.
+# Builds the native kernel tier: kernels.c once per ISA variant, attention.c (256-bit code, the same for every variant)
+# once, plus the CPU check, into one shared library that the engine loads with the FFM API and picks a variant from at
+# run time.
 # Usage: build.sh OUTPUT_DIR. Without gcc (or on a non-x86-64 build host) it builds nothing and says so:
 # the jar then runs on the Java kernel tier.
 set -euo pipefail
@@ -20,10 +21,9 @@ trap 'rm -rf "$tmp"' EXIT
 common=(-O3 -fPIC -std=c11 -Wall -Wextra -Werror -fvisibility=hidden -ffp-contract=off -fno-strict-aliasing)
 avx2=(-mavx2 -mfma -mf16c -DRS_ISA=avx2)
 avx512=(-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -DRS_ISA=avx512)
-for f in kernels attention; do
-    "$cc" "${common[@]}" "${avx2[@]}" -c "$src/$f.c" -o "$tmp/${f}_avx2.o"
-    "$cc" "${common[@]}" "${avx512[@]}" -c "$src/$f.c" -o "$tmp/${f}_avx512.o"
-done
+"$cc" "${common[@]}" "${avx2[@]}" -c "$src/kernels.c" -o "$tmp/kernels_avx2.o"
+"$cc" "${common[@]}" "${avx512[@]}" -c "$src/kernels.c" -o "$tmp/kernels_avx512.o"
+"$cc" "${common[@]}" -mavx2 -mfma -mf16c -c "$src/attention.c" -o "$tmp/attention.o"
 "$cc" "${common[@]}" -c "$src/cpu.c" -o "$tmp/cpu.o"
 mkdir -p "$out"
 "$cc" -shared -Wl,-z,noexecstack -o "$out/librazorstream_kernels.so" "$tmp"/*.o -lm

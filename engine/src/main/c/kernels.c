@@ -23,6 +23,10 @@
 
 #include "simd.h"
 
+#ifndef RS_ISA
+#error "RS_ISA must name the variant (avx2, avx512)"
+#endif
+
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
 
@@ -31,6 +35,15 @@ enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14,
  * Q8_0 4x2 28.7 vs 2x4 24.8; Q4_0 2x4 23.6 vs 4x2 17.9 (its nibble decoding is shared by more tokens);
  * Q6_K 2x4 29.5 vs 19.8; Q4_K even (25); F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest.
  */
+/* ggml's block layouts: bytes per block, and elements per block (QK) or super-block (QK_K). */
+#define QK 32
+#define QK_K 256
+#define Q8_0_BLOCK 34  /* f16 d, 32 int8 quants */
+#define Q4_0_BLOCK 18  /* f16 d, 32 4-bit quants */
+#define Q4_K_BLOCK 144 /* f16 d, f16 dmin, 12 scale bytes, 128 quant bytes */
+#define Q5_K_BLOCK 176 /* Q4_K's, and 32 bytes of fifth bits before the quants */
+#define Q6_K_BLOCK 210 /* 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d */
+
 #define MAX_RM 4
 #define MAX_RN 4
 #define MAX_RN512 8 /* tokens of the avx512 variant's Q8_0 tiles (four zmm pairs) */
@@ -111,7 +124,7 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
     __m256 acc[MAX_RM][MAX_RN];
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
-    const int bb = is_q4 ? 18 : 34;
+    const int bb = is_q4 ? Q4_0_BLOCK : Q8_0_BLOCK;
     const float *ad[MAX_RN];
     for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
     for (int b = 0; b < nb; b++) {
@@ -186,7 +199,7 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? 18 : 34);
+            const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? Q4_0_BLOCK : Q8_0_BLOCK);
             if ((b & 1) == 0) prefetch_lines(blk + nr * rb, 1); /* the next tile's rows (prefetch_weights) */
             __m512i q = both_halves(is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2));
             __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
@@ -249,7 +262,7 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
     __m128 accm[MAX_RM][MAX_RN]; /* the mins' term, four lanes, scaled by dmin * dy */
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = _mm_setzero_ps(); }
-    const int bb = five ? 176 : 144;
+    const int bb = five ? Q5_K_BLOCK : Q4_K_BLOCK;
     for (int b = 0; b < nb; b++) {
         const float *dy[MAX_RN];
         __m128i ysum[MAX_RN]; /* the eight 32-element sums of y: pairs of the 16-element sums */
@@ -313,7 +326,7 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
         for (int j = 0; j < nt; j++) accm[i][j] = _mm_setzero_ps();
     }
-    const int bb = five ? 176 : 144;
+    const int bb = five ? Q5_K_BLOCK : Q4_K_BLOCK;
     for (int b = 0; b < nb; b++) {
         float dy[MAX_RN512];
         __m128i ysum[MAX_RN512];
@@ -400,8 +413,8 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
             bs[j] = load32((const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * 210;
-            prefetch_weights(blk, rb, nr, 210);
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q6_K_BLOCK;
+            prefetch_weights(blk, rb, nr, Q6_K_BLOCK);
             const int8_t *sc = (const int8_t *) (blk + 192);
             /* the offset 32: 32 * sum_k sc_k * (16-sum k of y), folded into the int32 lanes exactly */
             const __m256i sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5);
@@ -450,8 +463,8 @@ INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
             for (int k = 0; k < 8; k++) y[p][k] = pair_of(a0 + 256 * b + 32 * k, a1 + 256 * b + 32 * k);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * 210;
-            prefetch_lines(blk + nr * rb, 210); /* the next tile's rows (prefetch_weights) */
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q6_K_BLOCK;
+            prefetch_lines(blk + nr * rb, Q6_K_BLOCK); /* the next tile's rows (prefetch_weights) */
             const int8_t *sc = (const int8_t *) (blk + 192);
             const __m512i sc32 = both_halves(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5));
             float d = f16(blk + 208);
@@ -555,11 +568,11 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
-#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
-#define Q4_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 1)
-#define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
-#define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
-#define Q6_K_ZMM(W, A, O, NR, NT) tile_q6k_zmm(W, rb, cols / 256, A, as, cols, O, os, NR, NT)
+#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 0)
+#define Q4_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 1)
+#define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 0)
+#define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 1)
+#define Q6_K_ZMM(W, A, O, NR, NT) tile_q6k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT)
 #define ZMM_ROWS(ZMM, TILE, WR, O, NR)                                                               \
     do {                                                                                             \
         int t = 0;                                                                                   \
@@ -580,11 +593,11 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
         for (; r < r1; r++) ZMM_ROWS(ZMM, TILE, w + (int64_t) r * rb, out + (r - r0), 1);            \
     } while (0)
 
-#define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 0)
-#define Q4_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / 32, A, as, cols, O, os, NR, NT, 1)
-#define Q4_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 0)
-#define Q5_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / 256, A, as, cols, O, os, NR, NT, 1)
-#define Q6_K_TILE(W, A, O, NR, NT) tile_q6k(W, rb, cols / 256, A, as, cols, O, os, NR, NT)
+#define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 0)
+#define Q4_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 1)
+#define Q4_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 0)
+#define Q5_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 1)
+#define Q6_K_TILE(W, A, O, NR, NT) tile_q6k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT)
 #define F16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 0)
 #define BF16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 1)
 

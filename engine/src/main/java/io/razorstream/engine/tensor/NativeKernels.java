@@ -98,14 +98,11 @@ public final class NativeKernels {
             if (level == 0) return new Library(List.of(), "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
-            if (level >= 2) {
-                variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical),
-                        linker.downcallHandle(lib.findOrThrow("rs_attend_avx512"), ATTEND, critical),
-                        linker.downcallHandle(lib.findOrThrow("rs_attend_causal_avx512"), ATTEND_CAUSAL, critical)));
-            }
-            variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_attend_avx2"), ATTEND, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_attend_causal_avx2"), ATTEND_CAUSAL, critical)));
+            // attention is 256-bit code compiled once: every variant calls the same functions
+            MethodHandle attend = linker.downcallHandle(lib.findOrThrow("rs_attend"), ATTEND, critical);
+            MethodHandle attendCausal = linker.downcallHandle(lib.findOrThrow("rs_attend_causal"), ATTEND_CAUSAL, critical);
+            if (level >= 2) variants.add(new Variant("avx512-vnni", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx512"), GEMM, critical), attend, attendCausal));
+            variants.add(new Variant("avx2", linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical), attend, attendCausal));
             return new Library(List.copyOf(variants), null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
