@@ -542,24 +542,36 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
 
 /* ---------------------------------------------------------------- tiling over rows and tokens */
 
+/* One rs_gemm call's operands: the walks and the tile macros read them through this, and nothing else. */
+typedef struct {
+    const uint8_t *w;   /* the whole matrix, row r at w + r * rb */
+    int64_t rb;
+    int r0, r1, cols;   /* rows [r0, r1) of cols columns */
+    const uint8_t *act; /* nt activations, as bytes apart */
+    int64_t as;
+    int nt;
+    float *out;         /* out[t * os + (r - r0)] */
+    int64_t os;
+} gemm_call;
+
 /*
- * Walks rows in rm-row tiles and tokens in rn-token tiles; the edges use one-row / one-token tiles, and
+ * Walks g's rows in rm-row tiles and tokens in rn-token tiles; the edges use one-row / one-token tiles, and
  * so does decode (see MIN_TILE_TOKENS). Every tile computes a pair the same way, so the walk does not
  * change any result.
  */
-#define WALK(rm, rn, TILE)                                                                           \
-    for (int r = r0; r < r1;) {                                                                      \
-        const int full_rows = r1 - r >= (rm) && nt >= MIN_TILE_TOKENS;                               \
-        const uint8_t *wr = w + (int64_t) r * rb;                                                    \
-        float *o = out + (r - r0);                                                                   \
+#define WALK(g, rm, rn, TILE)                                                                        \
+    for (int r = (g)->r0; r < (g)->r1;) {                                                            \
+        const int full_rows = (g)->r1 - r >= (rm) && (g)->nt >= MIN_TILE_TOKENS;                     \
+        const uint8_t *wr = (g)->w + (int64_t) r * (g)->rb;                                          \
+        float *o = (g)->out + (r - (g)->r0);                                                         \
         int t = 0;                                                                                   \
         if (full_rows) {                                                                             \
-            for (; t + (rn) <= nt; t += (rn)) TILE(wr, act + t * as, o + t * os, (rm), (rn));        \
-            for (; t < nt; t++) TILE(wr, act + t * as, o + t * os, (rm), 1);                         \
+            for (; t + (rn) <= (g)->nt; t += (rn)) TILE(g, wr, (g)->act + t * (g)->as, o + t * (g)->os, (rm), (rn)); \
+            for (; t < (g)->nt; t++) TILE(g, wr, (g)->act + t * (g)->as, o + t * (g)->os, (rm), 1);  \
             r += (rm);                                                                               \
         } else {                                                                                     \
-            for (; t + (rn) <= nt; t += (rn)) TILE(wr, act + t * as, o + t * os, 1, (rn));           \
-            for (; t < nt; t++) TILE(wr, act + t * as, o + t * os, 1, 1);                            \
+            for (; t + (rn) <= (g)->nt; t += (rn)) TILE(g, wr, (g)->act + t * (g)->as, o + t * (g)->os, 1, (rn)); \
+            for (; t < (g)->nt; t++) TILE(g, wr, (g)->act + t * (g)->as, o + t * (g)->os, 1, 1);    \
             r += 1;                                                                                  \
         }                                                                                            \
     }
@@ -568,38 +580,38 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
-#define Q8_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 0)
-#define Q4_0_ZMM(W, A, O, NR, NT) tile_q8_0_zmm(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 1)
-#define Q4_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 0)
-#define Q5_K_ZMM(W, A, O, NR, NT) tile_q45k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 1)
-#define Q6_K_ZMM(W, A, O, NR, NT) tile_q6k_zmm(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT)
-#define ZMM_ROWS(ZMM, TILE, WR, O, NR)                                                               \
+#define Q8_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
+#define Q4_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q4_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
+#define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q6_K_ZMM(g, W, A, O, NR, NT) tile_q6k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
+#define ZMM_ROWS(g, ZMM, TILE, WR, O, NR)                                                            \
     do {                                                                                             \
         int t = 0;                                                                                   \
-        for (; t + 8 <= nt; t += 8) ZMM(WR, act + t * as, O + t * os, NR, 8);                        \
-        switch (nt - t) {                                                                            \
-        case 7: case 6: ZMM(WR, act + t * as, O + t * os, NR, 6); t += 6; break;                     \
-        case 5: case 4: ZMM(WR, act + t * as, O + t * os, NR, 4); t += 4; break;                     \
-        case 3: case 2: ZMM(WR, act + t * as, O + t * os, NR, 2); t += 2; break;                     \
+        for (; t + 8 <= (g)->nt; t += 8) ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 8); \
+        switch ((g)->nt - t) {                                                                       \
+        case 7: case 6: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 6); t += 6; break;  \
+        case 5: case 4: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 4); t += 4; break;  \
+        case 3: case 2: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 2); t += 2; break;  \
         default: break;                                                                              \
         }                                                                                            \
-        if (t < nt) TILE(WR, act + t * as, O + t * os, NR, 1);                                       \
+        if (t < (g)->nt) TILE(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 1);                \
     } while (0)
 /* 4-row tiles, then the rows left over one at a time */
-#define WALK_ZMM(ZMM, TILE)                                                                          \
+#define WALK_ZMM(g, ZMM, TILE)                                                                       \
     do {                                                                                             \
-        int r = r0;                                                                                  \
-        for (; r + 4 <= r1; r += 4) ZMM_ROWS(ZMM, TILE, w + (int64_t) r * rb, out + (r - r0), 4);    \
-        for (; r < r1; r++) ZMM_ROWS(ZMM, TILE, w + (int64_t) r * rb, out + (r - r0), 1);            \
+        int r = (g)->r0;                                                                             \
+        for (; r + 4 <= (g)->r1; r += 4) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 4); \
+        for (; r < (g)->r1; r++) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 1);        \
     } while (0)
 
-#define Q8_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 0)
-#define Q4_0_TILE(W, A, O, NR, NT) tile_q8(W, rb, cols / QK, A, as, cols, O, os, NR, NT, 1)
-#define Q4_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 0)
-#define Q5_K_TILE(W, A, O, NR, NT) tile_q45k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT, 1)
-#define Q6_K_TILE(W, A, O, NR, NT) tile_q6k(W, rb, cols / QK_K, A, as, cols, O, os, NR, NT)
-#define F16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 0)
-#define BF16_TILE(W, A, O, NR, NT) tile_half(W, rb, cols, A, as, O, os, NR, NT, 1)
+#define Q8_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
+#define Q4_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q4_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
+#define Q5_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q6_K_TILE(g, W, A, O, NR, NT) tile_q6k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
+#define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
+#define BF16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 1)
 
 /*
  * out[out_off + t * os + (r - r0)] = row r of w . activation t, for r in [r0, r1), t in [0, nt).
@@ -608,51 +620,51 @@ INLINE void tile_half(const uint8_t *w, int64_t rb, int cols, const uint8_t *act
  */
 int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, int cols,
                        const uint8_t *act, int64_t as, int nt, float *out, int64_t out_off, int64_t os) {
-    out += out_off;
+    const gemm_call call = {w, rb, r0, r1, cols, act, as, nt, out + out_off, os}, *g = &call;
     switch (type) {
     case T_Q8_0:
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
         if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(Q8_0_ZMM, Q8_0_TILE);
+            WALK_ZMM(g, Q8_0_ZMM, Q8_0_TILE);
             return 0;
         }
 #endif
-        WALK(4, 2, Q8_0_TILE) return 0;
+        WALK(g, 4, 2, Q8_0_TILE) return 0;
     case T_Q4_0:
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
         if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(Q4_0_ZMM, Q4_0_TILE);
+            WALK_ZMM(g, Q4_0_ZMM, Q4_0_TILE);
             return 0;
         }
 #endif
-        WALK(2, 4, Q4_0_TILE) return 0;
+        WALK(g, 2, 4, Q4_0_TILE) return 0;
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
     case T_Q4_K:
         if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(Q4_K_ZMM, Q4_K_TILE);
+            WALK_ZMM(g, Q4_K_ZMM, Q4_K_TILE);
             return 0;
         }
-        WALK(4, 2, Q4_K_TILE) return 0;
+        WALK(g, 4, 2, Q4_K_TILE) return 0;
     case T_Q5_K:
         if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(Q5_K_ZMM, Q5_K_TILE);
+            WALK_ZMM(g, Q5_K_ZMM, Q5_K_TILE);
             return 0;
         }
-        WALK(4, 2, Q5_K_TILE) return 0;
+        WALK(g, 4, 2, Q5_K_TILE) return 0;
 #else
-    case T_Q4_K: WALK(4, 2, Q4_K_TILE) return 0;
-    case T_Q5_K: WALK(4, 2, Q5_K_TILE) return 0;
+    case T_Q4_K: WALK(g, 4, 2, Q4_K_TILE) return 0;
+    case T_Q5_K: WALK(g, 4, 2, Q5_K_TILE) return 0;
 #endif
     case T_Q6_K:
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
         if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(Q6_K_ZMM, Q6_K_TILE);
+            WALK_ZMM(g, Q6_K_ZMM, Q6_K_TILE);
             return 0;
         }
 #endif
-        WALK(2, 4, Q6_K_TILE) return 0;
-    case T_F16: WALK(4, 3, F16_TILE) return 0;
-    case T_BF16: WALK(4, 3, BF16_TILE) return 0;
+        WALK(g, 2, 4, Q6_K_TILE) return 0;
+    case T_F16: WALK(g, 4, 3, F16_TILE) return 0;
+    case T_BF16: WALK(g, 4, 3, BF16_TILE) return 0;
     default: return -1;
     }
 }
