@@ -2,21 +2,25 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
+import io.razorstream.engine.kv.Compensation;
 import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.PolicyNames;
-import io.razorstream.engine.kv.Compensation;
-import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.tensor.Kernels;
 import io.razorstream.engine.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -59,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--profile", paramLabel = "PROFILE.json", description = "with --context: a RazorAttention cache with this head profile's "
             + "retrieval heads full (instead of --retrieval-ratio's random ones) and its calibrated compensation")
-    java.nio.file.Path profile;
+    Path profile;
 
     @Option(names = "--compensation", defaultValue = "paper", description = "with --context and a Razor cache: which window heads keep the "
             + "compensation token: calibrated (the profile's choice; needs --profile), paper (all), none (default: ${DEFAULT-VALUE})")
@@ -76,7 +80,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--against", paramLabel = "FILE", description = "alternate with this second model in the same process (ABBA rounds) "
             + "and report both decode speeds and the per-round ratio against --model; prefill + decode mode only")
-    java.nio.file.Path against;
+    Path against;
 
     @Option(names = "--sessions", defaultValue = "1", description = "decode this many sessions at once (threads sharing forward passes) "
             + "and compare their aggregate decode with one session's, round by round; prefill + decode mode only (default: ${DEFAULT-VALUE})")
@@ -188,12 +192,12 @@ final class BenchCommand implements Callable<Integer> {
             int heads = c.blockCount() * c.kvHeadCount();
             boolean[][] retrieval, calibrated = null;
             if (profile != null) {
-                if (!java.nio.file.Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
+                if (!Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
                 try {
                     retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
                     calibrated = HeadProfileFile.readCompensated(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             } else {
                 if (retrievalRatio < 0 || retrievalRatio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");

@@ -2,18 +2,18 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.PolicyNames;
+import io.razorstream.engine.kv.SpanProfile;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
 import io.razorstream.engine.profile.HeadProfiler;
-import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.ProfileMethod;
 import io.razorstream.engine.profile.Profiling;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.SpanProfile;
 import io.razorstream.engine.profile.SpanMeasurement;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
@@ -22,19 +22,22 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
+import io.razorstream.engine.tensor.Parallel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Compare cache policies: passkey retrieval over lengths x depths, KL divergence from the full cache, bytes kept.")
@@ -98,7 +101,7 @@ final class EvalCommand implements Callable<Integer> {
         List<Integer> chars = lengths.stream().map(EvalCommand::parseLength).toList();
         Files.createDirectories(out);
         var err = spec.commandLine().getErr();
-        try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new io.razorstream.engine.tensor.Parallel(threads.resolve())) {
+        try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new Parallel(threads.resolve())) {
             LlamaConfig c = loaded.model().config();
             boolean[][] retrieval, inductionOnly, compensated;
             String fingerprint = loaded.gguf().fingerprint();
@@ -133,7 +136,7 @@ final class EvalCommand implements Callable<Integer> {
             Map<String, double[][]> accuracy = new LinkedHashMap<>();
             Map<String, double[]> bytesByLength = new LinkedHashMap<>();
             boolean[][] mask = masked;
-            java.util.function.BiFunction<String, Integer, KvPolicy> policyOf = (p, tokens) -> mask != null && p.equals(maskedName())
+            BiFunction<String, Integer, KvPolicy> policyOf = (p, tokens) -> mask != null && p.equals(maskedName())
                     ? KvPolicy.full(c.blockCount(), c.kvHeadCount()).withMasked(mask)
                     : PolicyNames.parse(p, new PolicyNames.Context(c.blockCount(), c.kvHeadCount(), retrieval, inductionOnly, compensated, spans, params, tokens));
             for (String p : evaluated) {
@@ -202,7 +205,7 @@ final class EvalCommand implements Callable<Integer> {
         sb.append("\n| --- |").append(" --- |".repeat(chars.size())).append('\n');
         accuracy.forEach((p, grid) -> {
             sb.append("| ").append(p).append(" |");
-            for (double[] row : grid) sb.append(String.format(Locale.ROOT, " %.0f%% |", 100 * java.util.Arrays.stream(row).average().orElse(0)));
+            for (double[] row : grid) sb.append(String.format(Locale.ROOT, " %.0f%% |", 100 * Arrays.stream(row).average().orElse(0)));
             sb.append('\n');
         });
         sb.append("\n## KL(full || policy) under teacher forcing\n\n```\n").append(kl).append("```\n");

@@ -1,8 +1,8 @@
 package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.CompensationCalibration;
+import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.profile.ProfileMethod;
 import io.razorstream.engine.profile.Profiling;
@@ -12,10 +12,11 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
+import io.razorstream.engine.kv.HeadSelection;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,7 +90,7 @@ final class ProfileCommand implements Callable<Integer> {
             Files.writeString(target, profile.toJson());
             spec.commandLine().getErr().printf("wrote %s: %d of %d KV heads are retrieval heads (method %s), %d window heads keep a compensation token%n",
                     target, profile.retrievalCount(), profile.layers() * profile.kvHeads(), chosen.label(),
-                    io.razorstream.engine.kv.HeadSelection.marked(profile.compensated()));
+                    HeadSelection.marked(profile.compensated()));
             if (plot != null) {
                 HeadmapPlot.write(profile, plot);
                 spec.commandLine().getErr().printf("wrote %s%n", plot);

@@ -11,6 +11,7 @@ import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.tensor.Parallel;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -37,7 +38,7 @@ final class DuoGates {
         float[][][] reference = new float[probes.size()][][];
         for (int i = 0; i < probes.size(); i++) reference[i] = copyLogits(loaded, probes.get(i), KvPolicy.full(layers, kvHeads), parallel);
         double[][] gate = new double[layers][kvHeads];
-        for (double[] row : gate) java.util.Arrays.fill(row, 1);
+        for (double[] row : gate) Arrays.fill(row, 1);
         boolean[] local = c.slidingWindow().local();
         for (int step = 0; step < STEPS; step++) {
             double base = distillation(loaded, probes, reference, gate, parallel);

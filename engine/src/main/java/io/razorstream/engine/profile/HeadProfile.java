@@ -4,6 +4,8 @@ import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.WindowParams;
 
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -19,8 +21,8 @@ public record HeadProfile(String modelFingerprint, ProfileMethod method, Map<Str
                           CompensationCalibration.Result compensation) {
 
     public HeadProfile {
-        parameters = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
-        scores = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(scores));
+        parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+        scores = Collections.unmodifiableMap(new LinkedHashMap<>(scores));
     }
 
     public int layers() {
@@ -90,7 +92,7 @@ public record HeadProfile(String modelFingerprint, ProfileMethod method, Map<Str
     }
 
     private static String json(Object v) {
-        if (v instanceof long[] a) return java.util.Arrays.toString(a);
+        if (v instanceof long[] a) return Arrays.toString(a);
         if (v instanceof String s) return '"' + s + '"';
         return String.valueOf(v);
     }

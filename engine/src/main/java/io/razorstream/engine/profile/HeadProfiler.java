@@ -1,7 +1,7 @@
 package io.razorstream.engine.profile;
 
-import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.kv.HeadSelection;
 import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
@@ -9,8 +9,11 @@ import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
 
 /**
  * Finds retrieval heads with RazorAttention's echo/induction probe (../shared/docs/RAZOR.md, section 2):
@@ -51,7 +54,7 @@ public final class HeadProfiler {
                                       IntConsumer progress) {
         LlamaConfig c = model.config();
         int k = period(c, options);
-        int[] ordinary = java.util.stream.IntStream.range(0, vocab.size())
+        int[] ordinary = IntStream.range(0, vocab.size())
                 .filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).toArray();
         if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
         double[][] echo = new double[c.blockCount()][c.headCount()], induction = new double[c.blockCount()][c.headCount()];
@@ -83,13 +86,13 @@ public final class HeadProfiler {
         HeadSelection.top(kvEcho, options.echoRatio(), retrieval, local);
         boolean[][] inductionOnly = new boolean[c.blockCount()][c.kvHeadCount()];
         HeadSelection.top(kvInduction, options.inductionRatio(), inductionOnly, local);
-        java.util.Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("period", k);
         parameters.put("repeats", 4);
         parameters.put("seeds", seeds);
         parameters.put("inductionRatio", options.inductionRatio());
         parameters.put("echoRatio", options.echoRatio());
-        java.util.Map<String, double[][]> scores = new java.util.LinkedHashMap<>();
+        Map<String, double[][]> scores = new LinkedHashMap<>();
         scores.put("echo", echo);
         scores.put("induction", induction);
         scores.put("kvEcho", kvEcho);

@@ -11,6 +11,7 @@ import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
+import io.razorstream.engine.tensor.Ops;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -125,7 +126,7 @@ public final class NeedleProfiler {
             float[][] logits = prefiller.prefillAll(cache, probe.tokens(), probe.second(), NEEDLE);
             for (int k = 0; k < probe.events(); k++) {
                 int copied = probe.tokens()[probe.second() + k + 1];
-                if (io.razorstream.engine.tensor.Ops.argmax(logits[k]) != copied) continue; // the model did not copy here
+                if (Ops.argmax(logits[k]) != copied) continue; // the model did not copy here
                 events++;
                 for (int l = 0; l < c.blockCount(); l++) {
                     for (int h = 0; h < c.headCount(); h++) if (argmax[(l * c.headCount() + h) * NEEDLE + k] == probe.first() + k + 1) hits[l][h]++;

@@ -12,6 +12,7 @@ import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.tensor.Parallel;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -43,7 +44,7 @@ public final class SpanMeasurement {
             for (int k = 0; k < kvHeads; k++) {
                 for (int i = 0; i < compressions.length; i++) {
                     HeadSpec[][] specs = new HeadSpec[layers][kvHeads];
-                    for (HeadSpec[] row : specs) java.util.Arrays.fill(row, HeadSpec.FULL);
+                    for (HeadSpec[] row : specs) Arrays.fill(row, HeadSpec.FULL);
                     specs[l][k] = new HeadSpec.Window(new WindowParams(sinks, minWindow, compressions[i], false));
                     KvPolicy one = new KvPolicy(specs);
                     double sum = 0;

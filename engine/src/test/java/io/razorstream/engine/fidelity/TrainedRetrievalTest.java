@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import io.razorstream.engine.profile.SpanMeasurement;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -60,7 +61,7 @@ class TrainedRetrievalTest {
         return measure(name, retrieval, compensated, null);
     }
 
-    static Measured measure(String name, boolean[][] retrieval, boolean[][] compensated, io.razorstream.engine.kv.SpanProfile spans) {
+    static Measured measure(String name, boolean[][] retrieval, boolean[][] compensated, SpanProfile spans) {
         LlamaConfig c = model.model().config();
         WindowParams window = new WindowParams(4, 64, Integer.MAX_VALUE);
         int passkeys = 0;
@@ -99,7 +100,7 @@ class TrainedRetrievalTest {
 
     @Test
     void moaWindowsProfiledByTheirLossKeepThePasskeysWithinRazorsEntries() {
-        var spans = io.razorstream.engine.profile.SpanMeasurement.measure(model, 1, 4, 16, parallel);
+        var spans = SpanMeasurement.measure(model, 1, 4, 16, parallel);
         Measured razorDefault = measure("razor", razor.retrieval(), razor.compensated());
         Measured moa = measure("moa", razor.retrieval(), razor.compensated(), spans);
         System.out.printf("moa %s%n", moa);
