@@ -194,8 +194,9 @@ final class BenchCommand implements Callable<Integer> {
             if (profile != null) {
                 if (!Files.isRegularFile(profile)) throw new IllegalArgumentException("profile " + profile + " does not exist");
                 try {
-                    retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
-                    calibrated = HeadProfileFile.readCompensated(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                    HeadProfileFile.Heads chosen = HeadProfileFile.read(profile, loaded.gguf().fingerprint(), c.blockCount(), c.kvHeadCount());
+                    retrieval = chosen.retrieval();
+                    calibrated = chosen.compensated();
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

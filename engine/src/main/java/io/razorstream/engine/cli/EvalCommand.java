@@ -106,10 +106,13 @@ final class EvalCommand implements Callable<Integer> {
             boolean[][] retrieval, inductionOnly, compensated;
             String fingerprint = loaded.gguf().fingerprint();
             if (profile != null) {
-                retrieval = HeadProfileFile.readRetrieval(profile, fingerprint, c.blockCount(), c.kvHeadCount());
-                inductionOnly = policies.contains("razor-noecho")
-                        ? HeadProfileFile.readHeads(profile, fingerprint, c.blockCount(), c.kvHeadCount(), "inductionHeads") : null;
-                compensated = HeadProfileFile.readCompensated(profile, fingerprint, c.blockCount(), c.kvHeadCount());
+                HeadProfileFile.Heads heads = HeadProfileFile.read(profile, fingerprint, c.blockCount(), c.kvHeadCount());
+                retrieval = heads.retrieval();
+                inductionOnly = heads.inductionOnly();
+                if (inductionOnly == null && policies.contains("razor-noecho")) {
+                    throw new IllegalArgumentException(profile + ": no inductionHeads (only profiles made with --method razor have them)");
+                }
+                compensated = heads.compensated();
                 if (compensated == null) err.printf("%s has no compensation calibration: razor keeps no compensation token (run `profile` again)%n", profile);
             } else {
                 HeadProfile made = Profiling.make(loaded, ProfileMethod.RAZOR, new HeadProfiler.Options(3, 0.14, 0.01, probePeriod),

@@ -80,13 +80,9 @@ public final class Evaluation {
      */
     public static Divergence divergence(Transformer m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
         if (from < 1 || from >= tokens.length) throw new IllegalArgumentException("compare from a position in [1, " + tokens.length + "), got " + from);
-        KvCache full = m.newCache(tokens.length, KvPrecision.F16);
         KvCache other = m.newCache(tokens.length, KvPrecision.F16, policy);
-        Decoder decoder = new Decoder(m, null, parallel, Decoder.PREFILL_BATCH);
-        decoder.prefill(full, tokens, 0, from, null);
-        decoder.prefill(other, tokens, 0, from, null);
-        other.compressNow(); // one-shot policies (SnapKV) treat tokens before `from` as the prompt
-        float[][] ps = decoder.prefillAll(full, tokens, from, tokens.length - from), qs = decoder.prefillAll(other, tokens, from, tokens.length - from);
+        float[][] ps = teacherForced(m, m.newCache(tokens.length, KvPrecision.F16), tokens, from, tokens.length - from, parallel),
+                qs = teacherForced(m, other, tokens, from, tokens.length - from, parallel);
         double kl = 0;
         int agree = 0, n = 0;
         for (int i = 0; i < ps.length; i++) {
@@ -95,6 +91,17 @@ public final class Evaluation {
             n++;
         }
         return new Divergence(n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());
+    }
+
+    /**
+     * Teacher forcing on an empty {@code cache}: tokens[0, from) prefilled as the prompt (one-shot policies such as
+     * SnapKV compress there), then the logits after each of tokens[from, from + count), row i after token from + i.
+     */
+    public static float[][] teacherForced(Transformer m, KvCache cache, int[] tokens, int from, int count, Parallel parallel) {
+        Decoder decoder = new Decoder(m, null, parallel, Decoder.PREFILL_BATCH);
+        decoder.prefill(cache, tokens, 0, from, null);
+        cache.compressNow();
+        return decoder.prefillAll(cache, tokens, from, count);
     }
 
     /** KL(softmax(p) || softmax(q)) of two logit vectors, in nats. */

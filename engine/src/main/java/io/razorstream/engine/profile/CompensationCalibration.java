@@ -9,7 +9,6 @@ import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.tensor.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
-import java.util.stream.IntStream;
 
 /**
  * Which window heads the compensation token helps, measured per head (docs/FIDELITY.md, "Why the compensation token
@@ -116,8 +115,8 @@ public final class CompensationCalibration {
     /** {@code count} tokens the model samples from BOS (temperature 1, nothing cut), end of generation ignored. */
     static int[] sample(LoadedModel loaded, int count, long seed, Parallel parallel) {
         Vocabulary vocab = loaded.tokenizer().vocabulary();
-        int start = vocab.bos() >= 0 ? vocab.bos()
-                : IntStream.range(0, vocab.size()).filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).findFirst().orElse(0);
+        int[] ordinary = vocab.ordinaryTokens();
+        int start = vocab.bos() >= 0 ? vocab.bos() : ordinary.length > 0 ? ordinary[0] : 0;
         Decoder decoder = loaded.decoder(parallel);
         KvCache cache = loaded.model().newCache(count + 1, KvPrecision.F16);
         float[] logits = decoder.prefill(cache, new int[] {start});

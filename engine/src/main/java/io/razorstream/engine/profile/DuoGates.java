@@ -2,11 +2,8 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.kv.WindowParams;
 import io.razorstream.engine.llama.LlamaConfig;
 import io.razorstream.engine.tensor.Parallel;
@@ -36,7 +33,7 @@ final class DuoGates {
         LlamaConfig c = loaded.model().config();
         int layers = c.blockCount(), kvHeads = c.kvHeadCount();
         float[][][] reference = new float[probes.size()][][];
-        for (int i = 0; i < probes.size(); i++) reference[i] = copyLogits(loaded, probes.get(i), KvPolicy.full(layers, kvHeads), parallel);
+        for (int i = 0; i < probes.size(); i++) reference[i] = probes.get(i).copyLogits(loaded.model(), KvPolicy.full(layers, kvHeads), parallel);
         double[][] gate = new double[layers][kvHeads];
         for (double[] row : gate) Arrays.fill(row, 1);
         boolean[] local = c.slidingWindow().local();
@@ -84,21 +81,13 @@ final class DuoGates {
         double kl = 0;
         int n = 0;
         for (int i = 0; i < probes.size(); i++) {
-            float[][] logits = copyLogits(loaded, probes.get(i), policy, parallel);
+            float[][] logits = probes.get(i).copyLogits(loaded.model(), policy, parallel);
             for (int e = 0; e < logits.length; e++) {
                 kl += Evaluation.kl(reference[i][e], logits[e]);
                 n++;
             }
         }
         return kl / n;
-    }
-
-    /** The logits at a probe's copy events under {@code policy}. */
-    static float[][] copyLogits(LoadedModel loaded, NeedleProfiler.Probe probe, KvPolicy policy, Parallel parallel) {
-        Decoder prefiller = new Decoder(loaded.model(), null, parallel, Decoder.PREFILL_BATCH);
-        KvCache cache = loaded.model().newCache(probe.tokens().length, KvPrecision.F16, policy);
-        prefiller.prefill(cache, probe.tokens(), 0, probe.second(), null);
-        return prefiller.prefillAll(cache, probe.tokens(), probe.second(), probe.events());
     }
 
     private static double[][] copy(double[][] m) {

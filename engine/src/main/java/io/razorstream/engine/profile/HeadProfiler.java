@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * Finds retrieval heads with RazorAttention's echo/induction probe (../shared/docs/RAZOR.md, section 2):
@@ -54,8 +53,7 @@ public final class HeadProfiler {
                                       IntConsumer progress) {
         LlamaConfig c = model.config();
         int k = period(c, options);
-        int[] ordinary = IntStream.range(0, vocab.size())
-                .filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).toArray();
+        int[] ordinary = vocab.ordinaryTokens();
         if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
         double[][] echo = new double[c.blockCount()][c.headCount()], induction = new double[c.blockCount()][c.headCount()];
         long[] seeds = new long[options.seeds()];

@@ -8,8 +8,8 @@ import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.llama.Transformer;
 import io.razorstream.engine.tensor.Parallel;
-import io.razorstream.engine.tokenizer.Vocabulary;
 
 import io.razorstream.engine.tensor.Ops;
 import java.util.ArrayList;
@@ -17,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 
 /**
  * The head finders that watch the model copy a needle: a haystack of the model's own text with a needle of random
@@ -43,6 +42,11 @@ public final class NeedleProfiler {
         /** The copy events: second-copy positions whose next token is a needle token. */
         int events() {
             return NEEDLE - 1;
+        }
+
+        /** The logits at the copy events under {@code policy} (teacher forcing). */
+        float[][] copyLogits(Transformer model, KvPolicy policy, Parallel parallel) {
+            return Evaluation.teacherForced(model, model.newCache(tokens.length, KvPrecision.F16, policy), tokens, second, events(), parallel);
         }
     }
 
@@ -82,8 +86,7 @@ public final class NeedleProfiler {
 
     /** {@code seeds} x the depths: haystacks the model samples itself, needles of random ordinary tokens. */
     static List<Probe> probes(LoadedModel loaded, int seeds, Parallel parallel) {
-        Vocabulary vocab = loaded.tokenizer().vocabulary();
-        int[] ordinary = IntStream.range(0, vocab.size()).filter(id -> vocab.type(id) == Vocabulary.TokenType.NORMAL).toArray();
+        int[] ordinary = loaded.tokenizer().vocabulary().ordinaryTokens();
         if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to make a needle of");
         int haystack = Math.min(HAYSTACK, loaded.model().config().contextLength() - 2 * NEEDLE - 1);
         if (haystack < 2 * NEEDLE) throw new IllegalArgumentException("the model's context is too short for a needle probe");
@@ -161,13 +164,10 @@ public final class NeedleProfiler {
 
     /** Mean cross-entropy of the copied needle tokens (teacher forcing) under {@code policy}. */
     static double needleLoss(LoadedModel loaded, List<Probe> probes, KvPolicy policy, Parallel parallel) {
-        Decoder prefiller = new Decoder(loaded.model(), null, parallel, Decoder.PREFILL_BATCH);
         double loss = 0;
         int n = 0;
         for (Probe probe : probes) {
-            KvCache cache = loaded.model().newCache(probe.tokens().length, KvPrecision.F16, policy);
-            prefiller.prefill(cache, probe.tokens(), 0, probe.second(), null);
-            float[][] logits = prefiller.prefillAll(cache, probe.tokens(), probe.second(), probe.events());
+            float[][] logits = probe.copyLogits(loaded.model(), policy, parallel);
             for (int k = 0; k < probe.events(); k++) {
                 loss -= Evaluation.logProbability(logits[k], probe.tokens()[probe.second() + k + 1]);
                 n++;

@@ -2,9 +2,7 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvCache;
 import io.razorstream.engine.kv.KvPolicy;
 import io.razorstream.engine.kv.KvPrecision;
 import io.razorstream.engine.kv.SpanProfile;
@@ -64,9 +62,7 @@ public final class SpanMeasurement {
     private static float[][] secondHalf(LoadedModel loaded, NeedleProfiler.Probe probe, KvPolicy policy, Parallel parallel) {
         int[] tokens = probe.tokens();
         int from = tokens.length / 2;
-        Decoder prefiller = new Decoder(loaded.model(), null, parallel, Decoder.PREFILL_BATCH);
-        KvCache cache = loaded.model().newCache(tokens.length, KvPrecision.F16, policy);
-        prefiller.prefill(cache, tokens, 0, from, null);
-        return prefiller.prefillAll(cache, tokens, from, tokens.length - from);
+        return Evaluation.teacherForced(loaded.model(), loaded.model().newCache(tokens.length, KvPrecision.F16, policy), tokens, from,
+                tokens.length - from, parallel);
     }
 }

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * The token table of a GGUF file: texts, scores, types and the special ids with their flags, and which special
@@ -151,6 +152,8 @@ public final class Vocabulary {
     public String text(int id) { return texts[id]; }
     public float score(int id) { return scores[id]; }
     public TokenType type(int id) { return types[id]; }
+    /** The ids of ordinary text tokens (type NORMAL: no control, byte, unknown or user-defined ones), ascending. */
+    public int[] ordinaryTokens() { return IntStream.range(0, types.length).filter(id -> types[id] == TokenType.NORMAL).toArray(); }
     public int bos() { return bos; }
     public int eos() { return eos; }
     public int unk() { return unk; }

@@ -60,8 +60,9 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
             Path profile = settings.profile() == null ? path.resolveSibling(path.getFileName() + ".heads.json") : Path.of(settings.profile());
             boolean[][] retrieval, calibrated;
             if (Files.exists(profile)) {
-                retrieval = HeadProfileFile.readRetrieval(profile, loaded.gguf().fingerprint(), layers, kvHeads);
-                calibrated = HeadProfileFile.readCompensated(profile, loaded.gguf().fingerprint(), layers, kvHeads);
+                HeadProfileFile.Heads chosen = HeadProfileFile.read(profile, loaded.gguf().fingerprint(), layers, kvHeads);
+                retrieval = chosen.retrieval();
+                calibrated = chosen.compensated();
                 if (calibrated == null && settings.windowCompensation() == Compensation.CALIBRATED) {
                     log.warn("head profile {} has no compensation calibration (made by an older version): no window head keeps a compensation token; "
                             + "run `razorstream profile` again to calibrate", profile);
