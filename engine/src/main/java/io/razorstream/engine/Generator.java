@@ -2,11 +2,11 @@ package io.razorstream.engine;
 
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.generation.FinishReason;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.Transformer;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 
 /** Prompt in, continuation out, in a cache of its own: one {@link Decoder} run (the reply's last token is dropped, not fed). */
 public final class Generator {

@@ -2,8 +2,8 @@ package io.razorstream.engine;
 
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.gguf.GgufFile;
-import io.razorstream.engine.llama.Transformer;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Path;

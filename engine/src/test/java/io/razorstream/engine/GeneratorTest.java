@@ -5,7 +5,7 @@ import io.razorstream.engine.gguf.GgufTensorInfo;
 import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,9 +1,9 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.CompressedHead;
-import io.razorstream.engine.kv.HeadRecord;
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.CompressedHead;
+import io.razorstream.engine.attention.HeadRecord;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPrecision;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

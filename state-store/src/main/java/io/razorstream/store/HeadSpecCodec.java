@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
 
 import java.nio.ByteBuffer;
 

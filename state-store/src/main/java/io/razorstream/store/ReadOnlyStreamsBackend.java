@@ -9,7 +9,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * The layout read through Kafka Streams interactive queries (for GetSession, ListSessions): reads only;
  * every change goes through the turns topic and the processor that owns the session.
  */
-public final class ReadOnlyStreamsBackend implements KvBackend {
+public final class ReadOnlyStreamsBackend implements StoreBackend {
     private final ReadOnlyKeyValueStore<Bytes, byte[]> store;
 
     public ReadOnlyStreamsBackend(ReadOnlyKeyValueStore<Bytes, byte[]> store) {

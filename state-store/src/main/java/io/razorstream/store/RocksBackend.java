@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /** The layout straight on rocksdbjni, for tools, tests and benchmarks; each batch is one RocksDB WriteBatch. */
-public final class RocksBackend implements KvBackend, AutoCloseable {
+public final class RocksBackend implements StoreBackend, AutoCloseable {
     static {
         RocksDB.loadLibrary();
     }

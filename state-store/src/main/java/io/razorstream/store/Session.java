@@ -2,10 +2,10 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -60,7 +60,7 @@ public final class Session {
     }
 
     /** A new, empty session whose cache follows {@code policy} (any head specs: the store persists them all). */
-    public static Session create(String id, LlamaConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
+    public static Session create(String id, ModelConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
                                  String profileFingerprint, int blockSize) {
         if (blockSize < 1 || blockSize > 65535) throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
         return new Session(id, new KvCache(config.cacheShape(), config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);

@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

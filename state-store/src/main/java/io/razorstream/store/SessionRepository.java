@@ -1,6 +1,6 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.model.ModelConfig;
 
 import java.util.Optional;
 
@@ -11,11 +11,11 @@ import java.util.Optional;
 public final class SessionRepository {
     private final SessionStore store;
     private final HotSessions hot;
-    private final LlamaConfig config;
+    private final ModelConfig config;
     private final String modelFingerprint;
     private final java.util.Set<String> madeHot = new java.util.HashSet<>();
 
-    public SessionRepository(SessionStore store, HotSessions hot, LlamaConfig config, String modelFingerprint) {
+    public SessionRepository(SessionStore store, HotSessions hot, ModelConfig config, String modelFingerprint) {
         this.store = store;
         this.hot = hot;
         this.config = config;

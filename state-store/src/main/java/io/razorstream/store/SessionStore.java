@@ -1,14 +1,14 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.CompressedHead;
-import io.razorstream.engine.kv.HeadRecord;
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.kv.WindowUndo;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.CompressedHead;
+import io.razorstream.engine.attention.HeadRecord;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowHead;
+import io.razorstream.engine.attention.WindowUndo;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -37,9 +37,9 @@ import java.util.Optional;
  */
 public final class SessionStore {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SessionStore.class);
-    private final KvBackend backend;
+    private final StoreBackend backend;
 
-    public SessionStore(KvBackend backend) {
+    public SessionStore(StoreBackend backend) {
         this.backend = backend;
     }
 
@@ -176,7 +176,7 @@ public final class SessionStore {
      * Loads a session into a fresh cache for a model of {@code config} whose fingerprint is
      * {@code modelFingerprint}; empty if the session does not exist.
      */
-    public Optional<Session> load(String sessionId, LlamaConfig config, String modelFingerprint) {
+    public Optional<Session> load(String sessionId, ModelConfig config, String modelFingerprint) {
         Optional<SessionMeta> found = meta(sessionId);
         if (found.isEmpty()) return Optional.empty();
         SessionMeta m = found.get();

@@ -12,7 +12,7 @@ import java.util.List;
  * one {@code putAll} (one RocksDB write batch); deletes become tombstones, so they reach the changelog
  * too. Under exactly_once_v2 the whole turn commits, or not, with the task's transaction.
  */
-public final class StreamsStoreBackend implements KvBackend {
+public final class StreamsStoreBackend implements StoreBackend {
     private final KeyValueStore<Bytes, byte[]> store;
     private final ReadOnlyStreamsBackend reads;
 

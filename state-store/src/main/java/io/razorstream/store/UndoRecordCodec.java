@@ -2,10 +2,10 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.kv.WindowUndo;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.WindowHead;
+import io.razorstream.engine.attention.WindowUndo;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

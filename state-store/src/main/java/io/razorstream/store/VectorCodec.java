@@ -1,6 +1,6 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.KvPrecision;
 
 import java.nio.ByteBuffer;
 

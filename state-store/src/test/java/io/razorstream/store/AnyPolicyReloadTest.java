@@ -1,12 +1,12 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.synth.SynthModel;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

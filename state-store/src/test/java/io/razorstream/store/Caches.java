@@ -1,11 +1,11 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowHead;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowHead;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,18 +14,18 @@ final class Caches {
     private Caches() {}
 
     /** A small shape: 3 layers x 4 KV heads of 16, 4k context. */
-    static final LlamaConfig SMALL = new LlamaConfig(128, 3, 8, 4, 16, 256, 300, 4096, 1e-5f, 10000f, 16);
+    static final ModelConfig SMALL = new ModelConfig(128, 3, 8, 4, 16, 256, 300, 4096, 1e-5f, 10000f, 16);
     /** TinyLlama-1.1B's shape: 22 layers x 4 KV heads of 64. */
-    static final LlamaConfig TINYLLAMA = new LlamaConfig(2048, 22, 32, 4, 64, 5632, 32000, 65536, 1e-5f, 10000f, 64);
+    static final ModelConfig TINYLLAMA = new ModelConfig(2048, 22, 32, 4, 64, 5632, 32000, 65536, 1e-5f, 10000f, 64);
 
     /** Razor over {@code config}: every {@code every}-th KV head (in layer-major order) full, the rest windowed. */
-    static KvPolicy razor(LlamaConfig config, int every, WindowParams window) {
+    static KvPolicy razor(ModelConfig config, int every, WindowParams window) {
         boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
         for (int i = 0; i < config.blockCount() * config.kvHeadCount(); i += every) full[i / config.kvHeadCount()][i % config.kvHeadCount()] = true;
         return KvPolicy.razor(full, window);
     }
 
-    static Session session(String id, LlamaConfig config, KvPolicy policy, KvPrecision precision, int blockSize) {
+    static Session session(String id, ModelConfig config, KvPolicy policy, KvPrecision precision, int blockSize) {
         return Session.create(id, config, policy, precision, "model-fp", "profile-fp", blockSize);
     }
 

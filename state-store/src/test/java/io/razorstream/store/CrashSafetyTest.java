@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,7 +61,7 @@ class CrashSafetyTest {
             SessionStore store = new SessionStore(db);
             Session s = expected(3);
             store.save(s, 1);
-            KvBackend failing = new KvBackend() {
+            StoreBackend failing = new StoreBackend() {
                 public byte[] get(byte[] key) { return db.get(key); }
                 public void scan(byte[] from, byte[] to, Visitor v) { db.scan(from, to, v); }
                 public void write(WriteBatchBuilder batch) { throw new IllegalStateException("disk full"); }

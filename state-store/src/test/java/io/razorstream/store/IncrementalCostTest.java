@@ -1,7 +1,7 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

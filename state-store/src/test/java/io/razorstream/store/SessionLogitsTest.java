@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

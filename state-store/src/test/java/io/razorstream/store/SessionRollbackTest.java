@@ -2,8 +2,8 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.WindowParams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -71,7 +71,7 @@ class SessionStoreTest {
     @Test
     void shiftedSessionsAreRewrittenAndLoadBackTheSame(@TempDir Path dir) {
         int block = 16;
-        io.razorstream.engine.kv.KeyRotation rotation = (layer, key, off) -> { // any fixed rotation of pairs will do here
+        io.razorstream.engine.attention.KeyRotation rotation = (layer, key, off) -> { // any fixed rotation of pairs will do here
             float c = (float) Math.cos(0.3 + layer), sn = (float) Math.sin(0.3 + layer);
             for (int i = 0; i + 1 < SMALL.headSize(); i += 2) {
                 float x0 = key[off + i], x1 = key[off + i + 1];
@@ -93,7 +93,7 @@ class SessionStoreTest {
                 assertThat(store.meta("shifty").orElseThrow().kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
                 for (int l = 0; l < SMALL.blockCount(); l++) {
                     for (int h = 0; h < SMALL.kvHeadCount(); h++) {
-                        if (!(s.cache().policy().spec(l, h) instanceof io.razorstream.engine.kv.HeadSpec.Window w)) continue;
+                        if (!(s.cache().policy().spec(l, h) instanceof io.razorstream.engine.attention.HeadSpec.Window w)) continue;
                         int bound = (int) Math.ceil(w.params().window(s.tokens()) / (double) block) + 1;
                         assertThat(countBlocks(db, "shifty", l, h)).as("turn %d, head (%d, %d) blocks", turn, l, h).isLessThanOrEqualTo(bound);
                     }

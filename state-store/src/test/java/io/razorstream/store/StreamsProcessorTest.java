@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.kernel.Parallel;
 import org.apache.kafka.common.serialization.IntegerDeserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;

@@ -2,12 +2,12 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.synth.SynthModel;
-import io.razorstream.engine.tensor.GgmlType;
-import io.razorstream.engine.tensor.Ops;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.Ops;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -2,14 +2,14 @@ package io.razorstream.engine.bench;
 
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.Transformer;
-import io.razorstream.engine.llama.LlamaWeights;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.model.ModelWeights;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
-import io.razorstream.engine.tensor.WeightMatrix;
+import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.kernel.WeightMatrix;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -131,7 +131,7 @@ public final class Benchmark {
         Decoder decoder = loaded.decoder(parallel);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] single = new double[repeats], aggregate = new double[repeats], ratios = new double[repeats];
-        io.razorstream.engine.llama.PassCounts before = model.passCounts();
+        io.razorstream.engine.model.PassCounts before = model.passCounts();
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(sessions);
         try {
             for (int run = -warmups; run < repeats; run++) {
@@ -203,9 +203,9 @@ public final class Benchmark {
 
     /** Weight bytes one decode step reads: every matrix once, plus one embedding row. */
     static long decodeBytesPerToken(Transformer model) {
-        LlamaWeights w = model.weights();
+        ModelWeights w = model.weights();
         long bytes = w.output().byteSize() + w.tokenEmbedding().byteSize() / w.tokenEmbedding().rows();
-        for (LlamaWeights.Layer l : w.layers()) {
+        for (ModelWeights.Layer l : w.layers()) {
             for (WeightMatrix m : new WeightMatrix[] {l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down()}) bytes += m.byteSize();
         }
         return bytes;

@@ -1,6 +1,6 @@
 package io.razorstream.engine.bench;
 
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;

@@ -1,6 +1,6 @@
 package io.razorstream.engine.bench;
 
-import io.razorstream.engine.llama.arch.Architecture;
+import io.razorstream.engine.model.arch.Architecture;
 
 import java.util.Arrays;
 import java.util.Locale;

@@ -2,10 +2,10 @@ package io.razorstream.engine.chat;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 
 /**
  * A chat whose history lives in one KV cache: each turn renders only what it adds (the pending token, the

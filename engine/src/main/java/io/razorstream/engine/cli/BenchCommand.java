@@ -2,14 +2,14 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.bench.Benchmark;
-import io.razorstream.engine.kv.Compensation;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.PolicyNames;
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.attention.Compensation;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.PolicyNames;
+import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.profile.HeadProfileFile;
-import io.razorstream.engine.tensor.Kernels;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Kernels;
+import io.razorstream.engine.kernel.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -70,7 +70,7 @@ final class BenchCommand implements Callable<Integer> {
     String compensation;
 
     @Option(names = "--kv-precision", defaultValue = "F16", description = "with --context: KV cache precision, ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
-    io.razorstream.engine.kv.KvPrecision kvPrecision;
+    io.razorstream.engine.attention.KvPrecision kvPrecision;
 
     @Option(names = "--window", defaultValue = "4000", description = "window heads: minimum recent tokens S0 (default: ${DEFAULT-VALUE})")
     int window;

@@ -2,12 +2,12 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.PolicyNames;
-import io.razorstream.engine.kv.SpanProfile;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.PolicyNames;
+import io.razorstream.engine.attention.SpanProfile;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfileFile;
@@ -26,7 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,7 +102,7 @@ final class EvalCommand implements Callable<Integer> {
         Files.createDirectories(out);
         var err = spec.commandLine().getErr();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); var parallel = new Parallel(threads.resolve())) {
-            LlamaConfig c = loaded.model().config();
+            ModelConfig c = loaded.model().config();
             boolean[][] retrieval, inductionOnly, compensated;
             String fingerprint = loaded.gguf().fingerprint();
             if (profile != null) {

@@ -48,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
                 params += t.elementCount();
             }
             out.printf("%n%d parameters, %d bytes of tensor data%n", params, f.tensorBytes());
-            out.printf("runs on: %s%n", io.razorstream.engine.tensor.Kernels.describe());
+            out.printf("runs on: %s%n", io.razorstream.engine.kernel.Kernels.describe());
             describeModel(f, out);
         }
         out.flush();
@@ -57,9 +57,9 @@ final class InspectCommand implements Callable<Integer> {
 
     /** The family as the engine reads it, and what a cache keeps on its sliding-window layers; or why it cannot run. */
     private static void describeModel(GgufFile f, PrintWriter out) {
-        io.razorstream.engine.llama.LlamaConfig c;
+        io.razorstream.engine.model.ModelConfig c;
         try {
-            c = io.razorstream.engine.llama.LlamaConfig.from(f);
+            c = io.razorstream.engine.model.ModelConfig.from(f);
         } catch (io.razorstream.engine.gguf.GgufFormatException e) {
             out.printf("model: not runnable: %s%n", e.getMessage());
             return;
@@ -70,7 +70,7 @@ final class InspectCommand implements Callable<Integer> {
             float localBase = c.slidingWindow().ropeBase();
             out.printf("rope: %s, base %s%s, %d dimensions, scaling: %s%n", c.arch().rope().toString().toLowerCase(java.util.Locale.ROOT),
                     c.ropeFreqBase(), localBase > 0 && localBase != c.ropeFreqBase() ? " (sliding-window layers: " + localBase + ")" : "", c.ropeDimensions(),
-                    io.razorstream.engine.llama.LlamaWeights.ropeScaling(f, c));
+                    io.razorstream.engine.model.ModelWeights.ropeScaling(f, c));
         } catch (io.razorstream.engine.gguf.GgufFormatException e) {
             out.printf("rope: not runnable: %s%n", e.getMessage());
         }

@@ -1,7 +1,7 @@
 package io.razorstream.engine.cli;
 
 import io.razorstream.engine.DefaultModel;
-import io.razorstream.engine.tensor.Kernels;
+import io.razorstream.engine.kernel.Kernels;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;

@@ -6,7 +6,7 @@ import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.profile.ProfileMethod;
 import io.razorstream.engine.profile.Profiling;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -16,7 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import io.razorstream.engine.kv.HeadSelection;
+import io.razorstream.engine.attention.HeadSelection;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

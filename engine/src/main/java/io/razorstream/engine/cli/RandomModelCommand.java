@@ -2,7 +2,7 @@ package io.razorstream.engine.cli;
 
 import io.razorstream.engine.bench.ModelShape;
 import io.razorstream.engine.bench.RandomModel;
-import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.kernel.GgmlType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

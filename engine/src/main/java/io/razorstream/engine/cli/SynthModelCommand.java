@@ -1,7 +1,7 @@
 package io.razorstream.engine.cli;
 
 import io.razorstream.engine.synth.SynthModel;
-import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.kernel.GgmlType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

@@ -2,13 +2,13 @@ package io.razorstream.engine.eval;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.Transformer;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Ops;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Ops;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.util.Random;
 

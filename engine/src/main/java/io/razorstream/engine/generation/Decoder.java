@@ -1,10 +1,10 @@
 package io.razorstream.engine.generation;
 
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.llama.Transformer;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.Sampler;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Tokenizer;
 import io.razorstream.engine.tokenizer.Utf8StreamDecoder;
 

@@ -2,11 +2,11 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
 
@@ -51,7 +51,7 @@ public final class CompensationCalibration {
 
     /** Calibrates the window heads (those not in {@code retrieval}, nor in the model's own sliding layers) of {@code loaded}. */
     public static Result calibrate(LoadedModel loaded, boolean[][] retrieval, Options options, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         int[] text = sample(loaded, Math.min(options.tokens(), c.contextLength() - 1), options.seed(), parallel);
         int layers = c.blockCount(), kvHeads = c.kvHeadCount(), headSize = c.headSize(), group = c.groupSize();
         double[][][] sums = new double[layers][kvHeads][3]; // error without, error with, |exact|^2

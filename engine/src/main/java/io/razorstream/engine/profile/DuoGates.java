@@ -2,11 +2,11 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.util.Arrays;
 import java.util.List;
@@ -30,7 +30,7 @@ final class DuoGates {
     private DuoGates() {}
 
     static double[][] optimise(LoadedModel loaded, List<NeedleProfiler.Probe> probes, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         int layers = c.blockCount(), kvHeads = c.kvHeadCount();
         float[][][] reference = new float[probes.size()][][];
         for (int i = 0; i < probes.size(); i++) reference[i] = probes.get(i).copyLogits(loaded.model(), KvPolicy.full(layers, kvHeads), parallel);
@@ -71,7 +71,7 @@ final class DuoGates {
 
     /** Mean KL(full || gated) over the probes' copy events. */
     static double distillation(LoadedModel loaded, List<NeedleProfiler.Probe> probes, float[][][] reference, double[][] gate, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         WindowParams streaming = new WindowParams(4, RECENT, Integer.MAX_VALUE, false);
         HeadSpec[][] specs = new HeadSpec[c.blockCount()][c.kvHeadCount()];
         for (int l = 0; l < specs.length; l++) {

@@ -1,8 +1,8 @@
 package io.razorstream.engine.profile;
 
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
 
 import java.util.Arrays;
 import java.util.Collections;

@@ -1,12 +1,12 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.llama.Transformer;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
 import java.util.LinkedHashMap;
@@ -38,7 +38,7 @@ public final class HeadProfiler {
     private HeadProfiler() {}
 
     /** K for a model: the option if set, else min(2500, floor((context - 1) / 4)). */
-    public static int period(LlamaConfig config, Options options) {
+    public static int period(ModelConfig config, Options options) {
         int fit = (config.contextLength() - 1) / 4;
         int k = options.period() > 0 ? options.period() : Math.min(PAPER_PERIOD, fit);
         if (k < 2 || k > fit) throw new IllegalArgumentException("probe period " + k + " does not fit the context of " + config.contextLength());
@@ -51,7 +51,7 @@ public final class HeadProfiler {
      */
     public static HeadProfile profile(Transformer model, Vocabulary vocab, String fingerprint, Options options, Parallel parallel,
                                       IntConsumer progress) {
-        LlamaConfig c = model.config();
+        ModelConfig c = model.config();
         int k = period(c, options);
         int[] ordinary = vocab.ordinaryTokens();
         if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
@@ -109,7 +109,7 @@ public final class HeadProfiler {
     }
 
     /** A KV head's score: the maximum over the query heads of its group. */
-    static double[][] groupMax(double[][] perQueryHead, LlamaConfig c) {
+    static double[][] groupMax(double[][] perQueryHead, ModelConfig c) {
         double[][] out = new double[c.blockCount()][c.kvHeadCount()];
         for (int l = 0; l < out.length; l++) {
             for (int h = 0; h < c.headCount(); h++) {

@@ -3,15 +3,15 @@ package io.razorstream.engine.profile;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.llama.Transformer;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.kernel.Parallel;
 
-import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.kernel.Ops;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +26,7 @@ import java.util.SplittableRandom;
  *   <li>{@link ProfileMethod#RETRIEVAL_SCORE} (Wu et al. 2024): at each copy event the model gets right, a query head
  *   scores a hit when its strongest attention lands on the token being copied; its score is hits / events.</li>
  *   <li>{@link ProfileMethod#INFLUENCE} (AttentionInfluence): a KV head's score is how much the needle's loss (nats per
- *   copied token) rises when the head is masked ({@link io.razorstream.engine.kv.HeadSpec#MASKED}): a causal check.</li>
+ *   copied token) rises when the head is masked ({@link io.razorstream.engine.attention.HeadSpec#MASKED}): a causal check.</li>
  *   <li>{@link ProfileMethod#DUO}: see {@link DuoGates}.</li>
  * </ul>
  * The heads with the top {@code inductionRatio} of scores are the retrieval heads (the option's name is the razor
@@ -53,7 +53,7 @@ public final class NeedleProfiler {
     private NeedleProfiler() {}
 
     public static HeadProfile profile(LoadedModel loaded, ProfileMethod method, HeadProfiler.Options options, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         List<Probe> probes = probes(loaded, options.seeds(), parallel);
         Map<String, double[][]> scores = new LinkedHashMap<>();
         double[][] kv;
@@ -111,7 +111,7 @@ public final class NeedleProfiler {
 
     /** Wu et al.'s retrieval score per query head, over the copy events the model gets right. */
     static double[][] retrievalScores(LoadedModel loaded, List<Probe> probes, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         double[][] hits = new double[c.blockCount()][c.headCount()];
         long events = 0;
         Decoder prefiller = new Decoder(loaded.model(), null, parallel, Decoder.PREFILL_BATCH);
@@ -146,7 +146,7 @@ public final class NeedleProfiler {
 
     /** Per KV head: the rise of the needle's loss (nats per copied token) when the head is masked, floored at 0. */
     static double[][] influence(LoadedModel loaded, List<Probe> probes, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         KvPolicy full = KvPolicy.full(c.blockCount(), c.kvHeadCount());
         double base = needleLoss(loaded, probes, full, parallel);
         boolean[] local = c.slidingWindow().local();

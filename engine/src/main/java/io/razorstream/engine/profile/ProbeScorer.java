@@ -1,6 +1,6 @@
 package io.razorstream.engine.profile;
 
-import io.razorstream.engine.kv.AttentionObserver;
+import io.razorstream.engine.attention.AttentionObserver;
 
 /**
  * Echo and induction scores of every query head over one probe: a sequence of {@code period} random

@@ -1,7 +1,7 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.util.function.IntConsumer;
 

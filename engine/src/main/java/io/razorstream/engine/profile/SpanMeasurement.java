@@ -2,13 +2,13 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.kv.HeadSpec;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.kv.SpanProfile;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.SpanProfile;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.util.Arrays;
 import java.util.List;
@@ -28,7 +28,7 @@ public final class SpanMeasurement {
     private SpanMeasurement() {}
 
     public static SpanProfile measure(LoadedModel loaded, int seeds, int sinks, int minWindow, Parallel parallel) {
-        LlamaConfig c = loaded.model().config();
+        ModelConfig c = loaded.model().config();
         List<NeedleProfiler.Probe> probes = NeedleProfiler.probes(loaded, seeds, parallel);
         int[] compressions = SpanProfile.COMPRESSIONS;
         int layers = c.blockCount(), kvHeads = c.kvHeadCount();

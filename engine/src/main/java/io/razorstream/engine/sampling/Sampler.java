@@ -1,6 +1,6 @@
 package io.razorstream.engine.sampling;
 
-import io.razorstream.engine.tensor.Ops;
+import io.razorstream.engine.kernel.Ops;
 
 import java.util.Arrays;
 import java.util.Comparator;

@@ -1,8 +1,8 @@
 package io.razorstream.engine.synth;
 
 import io.razorstream.engine.gguf.GgufWriter;
-import io.razorstream.engine.tensor.GgmlType;
-import io.razorstream.engine.tensor.Quantizer;
+import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.Quantizer;
 import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 
 import java.io.IOException;

@@ -3,7 +3,7 @@ package io.razorstream.engine.chat;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -2,14 +2,14 @@ package io.razorstream.engine.eval;
 
 import io.razorstream.engine.DefaultModel;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.Transformer;
-import io.razorstream.engine.tensor.Ops;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.kernel.Ops;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -3,18 +3,18 @@ package io.razorstream.engine.fidelity;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.PolicyNames;
-import io.razorstream.engine.kv.SpanProfile;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.PolicyNames;
+import io.razorstream.engine.attention.SpanProfile;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.profile.CompensationCalibration;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.profile.ProfileMethod;
 import io.razorstream.engine.profile.Profiling;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,7 +62,7 @@ class TrainedRetrievalTest {
     }
 
     static Measured measure(String name, boolean[][] retrieval, boolean[][] compensated, SpanProfile spans) {
-        LlamaConfig c = model.model().config();
+        ModelConfig c = model.model().config();
         WindowParams window = new WindowParams(4, 64, Integer.MAX_VALUE);
         int passkeys = 0;
         for (int di = 0; di < DEPTHS.length; di++) {
@@ -125,7 +125,7 @@ class TrainedRetrievalTest {
         boolean[][] chosen = p.retrieval();
         assertThat(HeadSelection.marked(chosen)).isEqualTo(1);
         assertThat(chosen[LEARNED[0]][LEARNED[1]]).as("%s finds the learned head", method.label()).isTrue();
-        LlamaConfig c = model.model().config();
+        ModelConfig c = model.model().config();
         boolean[][] random = HeadSelection.random(c.blockCount(), c.kvHeadCount(), HeadSelection.marked(chosen), 13, chosen);
         int maskedChosen = maskedPasskeys(chosen, MASK_CHARS), maskedRandom = maskedPasskeys(random, MASK_CHARS);
         System.out.printf("%s: passkeys with its head masked %d, with a random head masked %d, of %d%n", method.label(), maskedChosen,
@@ -136,7 +136,7 @@ class TrainedRetrievalTest {
 
     @Test
     void noOtherSingleHeadMaskedLosesAPasskey() {
-        LlamaConfig c = model.model().config();
+        ModelConfig c = model.model().config();
         for (int l = 0; l < c.blockCount(); l++) {
             for (int k = 0; k < c.kvHeadCount(); k++) {
                 if (l == LEARNED[0] && k == LEARNED[1]) continue;
@@ -148,7 +148,7 @@ class TrainedRetrievalTest {
     }
 
     static int maskedPasskeys(boolean[][] masked, int chars) {
-        LlamaConfig c = model.model().config();
+        ModelConfig c = model.model().config();
         KvPolicy policy = KvPolicy.full(c.blockCount(), c.kvHeadCount()).withMasked(masked);
         int ok = 0;
         for (int di = 0; di < DEPTHS.length; di++) {

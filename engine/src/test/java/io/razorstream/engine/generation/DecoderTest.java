@@ -2,10 +2,10 @@ package io.razorstream.engine.generation;
 
 import io.razorstream.engine.DefaultModel;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,7 +1,7 @@
 package io.razorstream.engine.gguf;
 
-import io.razorstream.engine.tensor.GgmlType;
-import io.razorstream.engine.tensor.Quantizer;
+import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.Quantizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

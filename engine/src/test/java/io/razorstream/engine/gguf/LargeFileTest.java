@@ -1,6 +1,6 @@
 package io.razorstream.engine.gguf;
 
-import io.razorstream.engine.tensor.GgmlType;
+import io.razorstream.engine.kernel.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

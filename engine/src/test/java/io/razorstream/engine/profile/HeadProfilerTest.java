@@ -2,8 +2,8 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
-import io.razorstream.engine.llama.LlamaConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -34,14 +34,14 @@ class HeadProfilerTest {
 
     @Test
     void selectionTakesTheTopShareRoundedUpAndTheGroupMaximum() {
-        LlamaConfig c = new LlamaConfig(64, 2, 4, 2, 16, 96, 300, 64, 1e-5f, 1e4f, 16);
+        ModelConfig c = new ModelConfig(64, 2, 4, 2, 16, 96, 300, 64, 1e-5f, 1e4f, 16);
         double[][] perHead = {{0.1, 0.9, 0.2, 0.3}, {0.5, 0.4, 0.0, 0.8}};
         double[][] kv = HeadProfiler.groupMax(perHead, c);
         assertThat(kv).isDeepEqualTo(new double[][] {{0.9, 0.3}, {0.5, 0.8}});
         boolean[][] chosen = new boolean[2][2];
-        io.razorstream.engine.kv.HeadSelection.top(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
+        io.razorstream.engine.attention.HeadSelection.top(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, false}});
-        io.razorstream.engine.kv.HeadSelection.top(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
+        io.razorstream.engine.attention.HeadSelection.top(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, true}});
     }
 
@@ -50,7 +50,7 @@ class HeadProfilerTest {
         // layer 0 is a sliding-window layer: its high scores do not count, and the ratio is of the other layers' heads
         double[][] score = {{0.9, 0.8}, {0.1, 0.5}, {0.3, 0.2}};
         boolean[][] chosen = new boolean[3][2];
-        io.razorstream.engine.kv.HeadSelection.top(score, 0.5, chosen, new boolean[] {true, false, false});
+        io.razorstream.engine.attention.HeadSelection.top(score, 0.5, chosen, new boolean[] {true, false, false});
         assertThat(chosen[0]).containsExactly(false, false);
         assertThat(chosen[1]).containsExactly(false, true);
         assertThat(chosen[2]).containsExactly(true, false);

@@ -2,17 +2,17 @@ package io.razorstream.engine.synth;
 
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvCache;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.Transformer;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.profile.HeadProfile;
 import io.razorstream.engine.profile.HeadProfiler;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.GgmlType;
-import io.razorstream.engine.tensor.Ops;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.Ops;
+import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -119,7 +119,7 @@ class SynthModelTest {
         int inside = 0;
         StringBuilder report = new StringBuilder("depth | key position | kept from | shifts | answer\n");
         for (double depth : new double[] {0.02, 0.2, 0.4, 0.6, 0.8, 0.95}) {
-            io.razorstream.engine.kv.KvCache cache = model.model().newCache(limit, io.razorstream.engine.kv.KvPrecision.F16, profile.policy(window));
+            io.razorstream.engine.attention.KvCache cache = model.model().newCache(limit, io.razorstream.engine.attention.KvPrecision.F16, profile.policy(window));
             var decoder = model.decoder(parallel);
             var chat = new io.razorstream.engine.chat.Conversation(decoder, io.razorstream.engine.chat.ChatTemplate.PLAIN, cache,
                     new io.razorstream.engine.chat.ConversationState(), limit, io.razorstream.engine.chat.Conversation.Overflow.SHIFT, 0);
@@ -132,7 +132,7 @@ class SynthModelTest {
             var turn = chat.turn(io.razorstream.engine.chat.Message.user(" Remember the code #"), true,
                     io.razorstream.engine.generation.Decoder.Request.of(io.razorstream.engine.sampling.SamplerConfig.GREEDY, KEY.length()), null);
             // The former retrieval head's window after the question: the tokens still kept there.
-            io.razorstream.engine.kv.WindowHead formerFull = cache.window(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
+            io.razorstream.engine.attention.WindowHead formerFull = cache.window(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
             long keptFrom = formerFull.tokens() - formerFull.windowCount();
             String answer = turn.reply().text();
             report.append(String.format(java.util.Locale.ROOT, "%.2f | %d | %d | %d | %s%n", depth, keyAt, keptFrom, cache.shifts(), answer));

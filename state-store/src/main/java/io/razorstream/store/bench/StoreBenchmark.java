@@ -1,11 +1,11 @@
 package io.razorstream.store.bench;
 
-import io.razorstream.engine.kv.HeadSelection;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.PolicyNames;
-import io.razorstream.engine.kv.WindowParams;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.PolicyNames;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.store.RocksBackend;
 import io.razorstream.store.Session;
 import io.razorstream.store.SessionStore;
@@ -27,7 +27,7 @@ public final class StoreBenchmark {
     public record Result(int tokens, double appendTokensPerSecond, double loadMillisMedian, double[] loadMillis, long diskBytes,
                          long cacheBytes, long fullF16Bytes) {}
 
-    public static Result run(Path dir, LlamaConfig config, KvPolicy policy, KvPrecision precision, int tokens, int turnTokens,
+    public static Result run(Path dir, ModelConfig config, KvPolicy policy, KvPrecision precision, int tokens, int turnTokens,
                              int blockSize, int loads) {
         long saveNanos = 0;
         long cacheBytes, fullF16;
@@ -61,7 +61,7 @@ public final class StoreBenchmark {
     }
 
     /** RazorAttention at the paper's settings (every window head compensated) with {@code ratio} of the KV heads full (spread evenly). */
-    public static KvPolicy razor(LlamaConfig config, double ratio) {
+    public static KvPolicy razor(ModelConfig config, double ratio) {
         boolean[][] retrieval = HeadSelection.evenly(config.blockCount(), config.kvHeadCount(), ratio);
         return PolicyNames.parse("razor-paper", new PolicyNames.Context(config.blockCount(), config.kvHeadCount(), retrieval, null, null, null, WindowParams.PAPER, 0));
     }

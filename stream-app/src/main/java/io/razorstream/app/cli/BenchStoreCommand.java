@@ -1,9 +1,9 @@
 package io.razorstream.app.cli;
 
 import io.razorstream.engine.bench.ModelShape;
-import io.razorstream.engine.kv.KvPolicy;
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.store.bench.StoreBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -53,7 +53,7 @@ final class BenchStoreCommand implements Callable<Integer> {
         ModelShape shape = ModelShape.byId(like);
         if (tokens < 1 || turnTokens < 1 || loads < 1) throw new IllegalArgumentException("--tokens, --turn-tokens and --loads must be positive");
         if (ratio < 0 || ratio > 1) throw new IllegalArgumentException("--retrieval-ratio must be in [0, 1]");
-        LlamaConfig config = new LlamaConfig(shape.embedding, shape.layers, shape.heads, shape.kvHeads, shape.headDim,
+        ModelConfig config = new ModelConfig(shape.embedding, shape.layers, shape.heads, shape.kvHeads, shape.headDim,
                 shape.feedForward, shape.vocabulary, Math.max(shape.context, tokens), 1e-5f, shape.ropeBase, shape.headDim);
         KvPolicy policy = StoreBenchmark.razor(config, ratio);
         Path where = dir != null ? dir : Files.createTempDirectory("razorstream-bench-store");

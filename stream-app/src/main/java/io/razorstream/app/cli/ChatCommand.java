@@ -84,7 +84,7 @@ final class ChatCommand implements Callable<Integer> {
         if (model != null) {
             if (turnId != null) throw new IllegalArgumentException("--turn-id is for a service (--target), not for --model");
             if (regenerate) throw new IllegalArgumentException("--regenerate is for a service (--target), not for --model");
-            io.razorstream.engine.tensor.Kernels.select(io.razorstream.engine.tensor.Kernels.Mode.parse(kernels));
+            io.razorstream.engine.kernel.Kernels.select(io.razorstream.engine.kernel.Kernels.Mode.parse(kernels));
             io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
                     : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
             return LocalChat.run(model, template, system, sampling, maxTokens == null ? 512 : maxTokens,

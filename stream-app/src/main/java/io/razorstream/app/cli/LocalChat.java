@@ -4,7 +4,7 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 
 import java.io.BufferedReader;
 import java.io.IOException;

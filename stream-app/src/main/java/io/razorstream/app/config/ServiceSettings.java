@@ -1,7 +1,7 @@
 package io.razorstream.app.config;
 
-import io.razorstream.engine.kv.KvPrecision;
-import io.razorstream.engine.tensor.Kernels;
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.kernel.Kernels;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +18,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               int maxTurnsInFlight,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
-                              Integer windowCompression, io.razorstream.engine.kv.Compensation windowCompensation, int blockTokens, long hotBytes, int maxSessionTokens,
+                              Integer windowCompression, io.razorstream.engine.attention.Compensation windowCompensation, int blockTokens, long hotBytes, int maxSessionTokens,
                               io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout,
                               io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys, boolean jsonTurnLog) {
@@ -60,7 +60,7 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), inFlight, kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"),
-                io.razorstream.engine.kv.Compensation.parse("setting window.compensation", c.get("window.compensation")), block, c.getLong("sessions.hot-bytes"),
+                io.razorstream.engine.attention.Compensation.parse("setting window.compensation", c.get("window.compensation")), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"),
                 io.razorstream.app.security.Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),

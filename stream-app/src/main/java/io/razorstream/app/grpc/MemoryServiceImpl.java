@@ -4,7 +4,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.razorstream.app.turn.TurnValidation;
-import io.razorstream.engine.llama.LlamaConfig;
+import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
 import io.razorstream.proto.v1.ChatDone;
@@ -206,7 +206,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
 
     @Override
     public void getModel(GetModelRequest req, StreamObserver<ModelInfo> out) {
-        LlamaConfig c = ctx.model().loaded().model().config();
+        ModelConfig c = ctx.model().loaded().model().config();
         ModelInfo.Builder b = ModelInfo.newBuilder().setName(ctx.model().path().getFileName().toString()).setArchitecture(c.architecture())
                 .setFingerprint(ctx.model().fingerprint()).setLayers(c.blockCount()).setKvHeads(c.kvHeadCount()).setHeadSize(c.headSize())
                 .setContextLength(c.contextLength()).setProfileFingerprint(ctx.model().profileFingerprint())

@@ -1,6 +1,6 @@
 package io.razorstream.app.stream;
 
-import io.razorstream.engine.kv.KvPolicy;
+import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.proto.v1.CacheStats;
 
 /** A session's cache figures as the API reports them, from a live cache or from stored metadata alike. */

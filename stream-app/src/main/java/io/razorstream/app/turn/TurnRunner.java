@@ -6,7 +6,7 @@ import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.chat.Message;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.store.Session;

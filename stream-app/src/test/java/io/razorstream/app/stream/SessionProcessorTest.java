@@ -3,7 +3,7 @@ package io.razorstream.app.stream;
 import io.razorstream.app.config.ServiceConfig;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.turn.TurnRunner;
-import io.razorstream.engine.tensor.Parallel;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.ReplyEvent;
