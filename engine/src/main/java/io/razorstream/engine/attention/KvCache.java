@@ -124,7 +124,7 @@ public final class KvCache {
     }
 
     /** The KV heads of {@code layer} that keep only part of the sequence (not FULL). */
-    public int[] compressedKvHeads(int layer) {
+    int[] compressedKvHeads(int layer) {
         return compressedKvHeads[layer];
     }
 
@@ -337,7 +337,7 @@ public final class KvCache {
      * Stores one position's keys and values (all KV heads side by side, as projected) for a layer's FULL
      * heads; WINDOW heads take theirs in {@link WindowHead#append} as the model attends.
      */
-    public void put(int layer, int position, float[] k, float[] v) {
+    void put(int layer, int position, float[] k, float[] v) {
         if (faults != null) faults.beforePut(layer, position);
         int base = position * headSize;
         for (int h = 0; h < kvHeads; h++) {
@@ -394,13 +394,13 @@ public final class KvCache {
     }
 
     /** {@link #keys} as a segment for the native attention, made once per capacity. */
-    public MemorySegment keySegment(int layer, int kvHead) {
+    MemorySegment keySegment(int layer, int kvHead) {
         MemorySegment s = keySegments[layer][kvHead];
         if (s == null) keySegments[layer][kvHead] = s = MemorySegment.ofArray(keys[layer][kvHead]);
         return s;
     }
 
-    public MemorySegment valueSegment(int layer, int kvHead) {
+    MemorySegment valueSegment(int layer, int kvHead) {
         MemorySegment s = valueSegments[layer][kvHead];
         if (s == null) valueSegments[layer][kvHead] = s = MemorySegment.ofArray(values[layer][kvHead]);
         return s;

@@ -333,7 +333,14 @@ public final class WindowHead implements CompressedHead {
      * native tier, into {@code out} from {@code outOff}: the same softmax over the sinks, the window and the
      * compensation token, in one kernel call that reads each kept row once for the whole group.
      */
-    public void attendNative(MemorySegment q, int group, Scores scores, MemorySegment scratch, MemorySegment out, long outOff) {
+    @Override
+    public boolean attendGroupNative(MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
+        attendNative(q, group, scores, scratch.floats(NativeKernels.attentionScratch(group, entries())), out, outOff);
+        return true;
+    }
+
+    /** {@link #attendGroupNative} with the kernel's scratch given ({@code NativeKernels.attentionScratch} floats). */
+    void attendNative(MemorySegment q, int group, Scores scores, MemorySegment scratch, MemorySegment out, long outOff) {
         boolean compensated = evicted > 0;
         if (compensated) compensationMeans();
         NativeKernels.attend(q, group, headSize, sinkKeySegment, sinkValueSegment, sinkCount, recentKeySegment, recentValueSegment, recentStart,

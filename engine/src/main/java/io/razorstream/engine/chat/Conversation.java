@@ -139,7 +139,7 @@ public final class Conversation {
             throw new TurnRefused("the turn needs " + need + " positions (its tokens and the reply's reserve) after a conversation of "
                     + position + "; it holds at most " + tokenLimit + ", and a context shift keeps " + sinks + " sinks and one recent token");
         }
-        decoder.model().shift(cache, discard);
+        cache.shift(discard, cache.shiftSinks(), decoder.model().rope().rotationBy(-discard));
         return discard;
     }
 

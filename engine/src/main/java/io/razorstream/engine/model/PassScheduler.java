@@ -1,5 +1,6 @@
 package io.razorstream.engine.model;
 
+import io.razorstream.engine.attention.AttentionRows;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.kernel.Parallel;
 
@@ -45,14 +46,14 @@ final class PassScheduler {
      * One sequence's share of a pass: tokens[from, from + count) appended to {@code cache} at its next positions,
      * the logits after the last logits.length of them into {@code logits}. Reused by decode (one per thread).
      */
-    static final class Work {
+    static final class Work implements AttentionRows.Sequence {
         KvCache cache;
         int[] tokens;
         int from, count;
         float[][] logits;
         Parallel parallel;
-        /** Set by the pass: this part's first row in the batch and first position in its cache. */
-        int row, start;
+        /** Set by the pass: this part's first row in the batch. */
+        int row;
         private boolean done;
         private Throwable failure;
         /** This part's own failure in the pass in progress (see {@link #fail}). */
@@ -74,8 +75,24 @@ final class PassScheduler {
             if (partFailure == null) partFailure = t;
         }
 
-        boolean failed() {
+        @Override
+        public void fail(RuntimeException e) {
+            fail((Throwable) e);
+        }
+
+        @Override
+        public boolean failed() {
             return partFailure != null;
+        }
+
+        @Override
+        public KvCache cache() {
+            return cache;
+        }
+
+        @Override
+        public int rowCount() {
+            return count;
         }
 
         /** The head profiler watches every probability of its sequence: such work runs in a pass of its own. */

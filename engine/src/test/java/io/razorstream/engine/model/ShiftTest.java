@@ -48,7 +48,7 @@ class ShiftTest {
             for (int i = 0; i < n; i++) s[i] = 3 + r.nextInt(500);
             KvCache shifted = m.newCache(256, KvPrecision.F32);
             m.forward(shifted, s, 0, n, parallel);
-            m.shift(shifted, discard);
+            shifted.shift(discard, shifted.shiftSinks(), m.rope().rotationBy(-discard));
             assertThat(shifted.size()).isEqualTo(n);
             assertThat(shifted.position()).isEqualTo(n - discard);
             assertThat(shifted.shifts()).isEqualTo(1);
