@@ -3,6 +3,7 @@ package io.razorstream.engine.bench;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.model.arch.Architecture;
 import io.razorstream.engine.model.arch.Architecture.Feature;
+import io.razorstream.engine.model.arch.Family;
 import io.razorstream.engine.kernel.GgmlType;
 import io.razorstream.engine.kernel.Quantizer;
 import io.razorstream.engine.tokenizer.BpeVocabularyWriter;
@@ -15,9 +16,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 
 /**
- * Writes a {@code llama} GGUF of a given shape with random weights (for benchmarks: same sizes and
+ * Writes a GGUF of a given shape and family with random weights (for benchmarks: same sizes and
  * memory traffic as the real model, gibberish output). Tensors are generated and quantised row by row
  * while they are written, so multi-gigabyte files need little memory.
  */
@@ -40,9 +42,19 @@ public final class RandomModel {
      * baseline that the family's own layers are measured against.
      */
     public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, boolean asLlama, Path out) throws IOException {
+        write(shape, type, seed, contextLength, asLlama ? "llama" : shape.architecture, out);
+    }
+
+    /**
+     * As above, the shape's sizes as the family named {@code architecture} (any registered {@link Family}): its tensors,
+     * its {@link Family#randomModelMetadata()}, and the shape's sliding window when the family has windows.
+     */
+    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, String architecture, Path out) throws IOException {
         if (!type.supported()) throw new IllegalArgumentException("unsupported weight type " + type);
-        String a = asLlama ? "llama" : shape.architecture;
-        Architecture family = Architecture.named(a);
+        String a = architecture;
+        Family registered = Family.named(a);
+        if (registered == null) throw new IllegalArgumentException("unknown architecture '" + a + "' (known: " + String.join(", ", Family.names()) + ")");
+        Architecture family = registered.architecture();
         int d = shape.embedding, hs = shape.headDim, q = shape.heads * hs, kv = shape.kvHeads * hs, ff = shape.feedForward;
         boolean postNorms = family.has(Feature.POST_NORMS), qkNorm = family.has(Feature.QK_NORM), fused = family.has(Feature.FUSED_PROJECTIONS);
         GgufWriter w = new GgufWriter();
@@ -59,12 +71,8 @@ public final class RandomModel {
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", postNorms || qkNorm ? 1e-6f : 1e-5f);
         w.putFloat32(a + ".rope.freq_base", shape.ropeBase);
         w.putUint32(a + ".rope.dimension_count", hs);
-        if (shape.slidingWindow > 0 && !asLlama) w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
-        if (a.equals("gemma2")) {
-            w.putFloat32(a + ".attn_logit_softcapping", 50f);
-            w.putFloat32(a + ".final_logit_softcapping", 30f);
-        }
-        if (a.equals("gemma3")) w.putFloat32(a + ".rope.freq_base_swa", 10000f);
+        if (shape.slidingWindow > 0 && family.slidingWindowPeriod() > 0) w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
+        new TreeMap<>(registered.randomModelMetadata()).forEach((key, value) -> w.putFloat32(a + "." + key, value));
         switch (shape.vocab) {
             case SPM -> putVocabulary(w, shape.vocabulary);
             case LLAMA3_BPE -> BpeVocabularyWriter.write(w, "llama-bpe", shape.vocabulary, BpeVocabularyWriter.LLAMA3_SPECIALS);

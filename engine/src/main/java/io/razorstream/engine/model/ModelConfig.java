@@ -6,6 +6,7 @@ import io.razorstream.engine.gguf.GgufValue;
 import io.razorstream.engine.gguf.GgufValueType;
 import io.razorstream.engine.attention.CacheShape;
 import io.razorstream.engine.model.arch.Architecture;
+import io.razorstream.engine.model.arch.Family;
 
 /**
  * Hyper-parameters of a model of one of the llama-like families ({@link Architecture}), read from GGUF metadata. Keys that are absent
@@ -80,9 +81,9 @@ public record ModelConfig(
             throw new GgufFormatException(gguf.path(), "general.architecture is not a string: " + archValue.describe(4));
         }
         String arch = archValue.asString();
-        Architecture family = Architecture.named(arch);
+        Family family = Family.named(arch);
         if (family == null) {
-            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + String.join(", ", Architecture.names()) + ")");
+            throw new GgufFormatException(gguf.path(), "unsupported architecture '" + arch + "' (supported: " + String.join(", ", Family.names()) + ")");
         }
         int embd = required(gguf, arch, "embedding_length");
         int heads = required(gguf, arch, "attention.head_count");
@@ -104,21 +105,12 @@ public record ModelConfig(
         }
         float ropeBase = base == null ? 10000f : base.asFloat();
         ModelConfig c = new ModelConfig(embd, blocks, heads, kvHeads, headSize, ffn, vocab, ctx,
-                eps == null ? 1e-5f : eps.asFloat(), ropeBase, ropeDims, family, attentionScale(family, blocks, embd, heads, headSize),
+                eps == null ? 1e-5f : eps.asFloat(), ropeBase, ropeDims, family.architecture(), family.attentionScale(blocks, embd, heads, headSize),
                 optionalFloat(gguf, arch + ".attn_logit_softcapping"), optionalFloat(gguf, arch + ".final_logit_softcapping"),
-                slidingWindow(gguf, family, blocks, ropeBase));
+                slidingWindow(gguf, family.architecture(), blocks, ropeBase));
         String problem = c.problem(valueSize);
         if (problem != null) throw new GgufFormatException(gguf.path(), problem);
         return c;
-    }
-
-    /**
-     * 1/sqrt(head size), except for the 27B Gemma 2 and 3 (46 and 62 layers), whose query_pre_attn_scalar is
-     * n_embd / n_head, as llama.cpp decides it (it reads no query_pre_attn_scalar key).
-     */
-    private static float attentionScale(Architecture family, int blocks, int embd, int heads, int headSize) {
-        boolean gemma27b = (family.name().equals("gemma2") && blocks == 46) || (family.name().equals("gemma3") && blocks == 62);
-        return (float) (1.0 / Math.sqrt(gemma27b ? (float) (embd / heads) : headSize));
     }
 
     /**

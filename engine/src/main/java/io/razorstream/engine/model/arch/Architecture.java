@@ -1,14 +1,13 @@
 package io.razorstream.engine.model.arch;
 
 import java.util.EnumSet;
-import java.util.List;
 import java.util.Set;
 
 /**
  * How one model family departs from the plain llama transformer, as a description the transformer and the
  * weight loader read (one small file per family declares it): the GGUF {@code general.architecture} name, the
  * rotary embedding's pairing, the {@link Feature}s of its block, and its default sliding-window layer pattern.
- * Adding a family is a new file and an entry in {@link #ALL} (docs/ARCHITECTURE.md).
+ * Each {@link Family} declares one; adding a family is that one file (docs/ARCHITECTURE.md).
  *
  * @param slidingWindowPeriod when the file sets a window but no {@code sliding_window_pattern}: every
  *        period-th layer is global, the others local (gemma2: 2, gemma3: 6); 0 when the family never uses a
@@ -53,18 +52,9 @@ public record Architecture(String name, RopeStyle rope, Set<Feature> features, i
         return features.contains(f);
     }
 
-    /** Every family the engine runs. */
-    public static final List<Architecture> ALL = List.of(Llama.ARCHITECTURE, Qwen2.ARCHITECTURE, Qwen3.ARCHITECTURE,
-            Gemma2.ARCHITECTURE, Gemma3.ARCHITECTURE, Phi3.ARCHITECTURE);
-
-    /** The family of a GGUF {@code general.architecture} value, or null when the engine does not run it. */
+    /** The architecture of the {@link Family} named {@code name} (a GGUF {@code general.architecture} value), or null when the engine does not run it. */
     public static Architecture named(String name) {
-        for (Architecture a : ALL) if (a.name.equals(name)) return a;
-        return null;
-    }
-
-    /** The names of {@link #ALL}, for messages. */
-    public static List<String> names() {
-        return ALL.stream().map(Architecture::name).toList();
+        Family f = Family.named(name);
+        return f == null ? null : f.architecture();
     }
 }

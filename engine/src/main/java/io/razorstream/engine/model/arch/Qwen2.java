@@ -1,12 +1,18 @@
 package io.razorstream.engine.model.arch;
 
+import com.google.auto.service.AutoService;
+
 import java.util.Set;
 
 import static io.razorstream.engine.model.arch.Architecture.Feature.ATTENTION_BIASES;
 
 /** {@code qwen2}: Qwen 2 and 2.5; the llama block with Q/K/V projection biases and NeoX-style RoPE. */
-final class Qwen2 {
-    static final Architecture ARCHITECTURE = new Architecture("qwen2", Architecture.RopeStyle.NEOX, Set.of(ATTENTION_BIASES), 0, 0);
+@AutoService(Family.class)
+public final class Qwen2 implements Family {
+    private static final Architecture ARCHITECTURE = new Architecture("qwen2", Architecture.RopeStyle.NEOX, Set.of(ATTENTION_BIASES), 0, 0);
 
-    private Qwen2() {}
+    @Override
+    public Architecture architecture() {
+        return ARCHITECTURE;
+    }
 }
