@@ -10,7 +10,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 /**
  * The engine's shape, checked on its compiled classes: no package depends on itself through others (every package is
- * a slice, the root package included: "(**)" captures it as "engine"), and the engine stands alone: no Kafka, gRPC, RocksDB, store or service code.
+ * a slice, the root package included: "(**)" captures it as "engine"), the engine stands alone (no Kafka, gRPC, RocksDB,
+ * store or service code), and its core does not lean on the command line or the benchmarks.
  */
 class ArchitectureTest {
     static final JavaClasses ENGINE = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -26,6 +27,15 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("io.razorstream.engine..").should().dependOnClassesThat()
                 .resideInAnyPackage("org.apache.kafka..", "io.grpc..", "org.rocksdb..", "io.razorstream.store..", "io.razorstream.app..",
                         "io.razorstream.proto..")
+                .check(ENGINE);
+    }
+
+    /** The command line and the benchmarks sit on top of the core: a library user takes the core without them (picocli, charts). */
+    @Test
+    void theCoreDependsOnNoCommandLineOrBenchmarkCode() {
+        String[] tools = {"io.razorstream.engine.cli..", "io.razorstream.engine.bench.."};
+        noClasses().that().resideOutsideOfPackages(tools).should().dependOnClassesThat().resideInAnyPackage(tools).check(ENGINE);
+        noClasses().that().resideOutsideOfPackages(tools).should().dependOnClassesThat().resideInAnyPackage("picocli..", "org.knowm..")
                 .check(ENGINE);
     }
 }
