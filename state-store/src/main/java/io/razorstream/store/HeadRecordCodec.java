@@ -2,24 +2,24 @@ package io.razorstream.store;
 
 import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.HeadRecord;
-import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPrecision;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The bytes of a head record: precision u8, head size u16, then what the head's {@link HeadSpec} writes (scalars
- * little-endian, vectors through {@link VectorCodec} at the session's precision). The layout of the state is the
- * spec's; this class only carries it.
+ * The bytes of a head record: precision u8, head size u16, then what the head writes
+ * ({@link CompressedHead#writeRecord}: scalars little-endian, vectors through {@link VectorCodec} at the session's
+ * precision). The layout of the state is the head's; this class only carries it (and the heads' undo records,
+ * {@link UndoRecordCodec}).
  */
 final class HeadRecordCodec {
     private HeadRecordCodec() {}
 
-    static byte[] encode(HeadSpec spec, CompressedHead head, KvPrecision precision, int headSize) {
-        Out out = new Out(precision, headSize);
-        out.buffer.put((byte) precision.ordinal()).putShort((short) headSize);
-        spec.writeRecord(head, out);
+    static byte[] encode(CompressedHead head, KvPrecision precision, int headSize) {
+        Out out = new Out(precision, headSize, 256);
+        out.room(3).put((byte) precision.ordinal()).putShort((short) headSize);
+        head.writeRecord(out);
         return RecordCodec.wrap(RecordCodec.KIND_HEAD, out.buffer.flip());
     }
 
@@ -31,17 +31,20 @@ final class HeadRecordCodec {
         return new In(payload, precision, headSize);
     }
 
-    private static final class Out implements HeadRecord.Writer {
+    /** A head's writer into a growing little-endian buffer ({@link Out#buffer}, written up to its position). */
+    static final class Out implements HeadRecord.Writer {
         private final KvPrecision precision;
         private final int headSize;
-        ByteBuffer buffer = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buffer;
 
-        Out(KvPrecision precision, int headSize) {
+        Out(KvPrecision precision, int headSize, int capacity) {
             this.precision = precision;
             this.headSize = headSize;
+            this.buffer = ByteBuffer.allocate(Math.max(16, capacity)).order(ByteOrder.LITTLE_ENDIAN);
         }
 
-        private ByteBuffer room(int bytes) {
+        /** The buffer, with room for at least {@code bytes} more (write them straight away: it may be replaced on the next call). */
+        ByteBuffer room(int bytes) {
             if (buffer.remaining() < bytes) {
                 ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * buffer.capacity(), buffer.position() + bytes)).order(ByteOrder.LITTLE_ENDIAN);
                 buffer = bigger.put(buffer.flip());
@@ -75,7 +78,8 @@ final class HeadRecordCodec {
         }
     }
 
-    private record In(ByteBuffer buffer, KvPrecision precision, int headSize) implements HeadRecord.Reader {
+    /** A head's reader over {@code buffer} (from its position, little-endian). */
+    record In(ByteBuffer buffer, KvPrecision precision, int headSize) implements HeadRecord.Reader {
         @Override
         public int getInt() {
             return buffer.getInt();

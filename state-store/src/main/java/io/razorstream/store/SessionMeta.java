@@ -20,6 +20,9 @@ import java.util.List;
  * of the turns that can be taken back and their count, and the ids of the last turns run on it, newest first (these written after
  * the rest; absent from older records: read as none). The recent ids let a client that resends a whole conversation (the
  * OpenAI protocol does) find where it and the session part.
+ *
+ * <p>The policy is {@link HeadSpecCodec}'s: in store format 4 a table of the distinct specs and an index per head; a
+ * record of format 3 has its per-head kind tags there instead (read, never written).
  */
 public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
                           KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
@@ -40,12 +43,13 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
     }
 
     byte[] encode() {
-        ByteBuffer b = ByteBuffer.allocate(estimate()).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] policyBytes = HeadSpecCodec.encode(policy);
+        ByteBuffer b = ByteBuffer.allocate(estimate() + policyBytes.length).order(ByteOrder.LITTLE_ENDIAN);
         putString(b, sessionId);
         putString(b, modelFingerprint);
         putString(b, profileFingerprint);
         b.put((byte) precision.ordinal());
-        HeadSpecCodec.encode(policy, b);
+        b.put(policyBytes);
         b.putInt(blockSize).putInt(tokens).putLong(promptEnd);
         putString(b, chatTemplate);
         b.putInt(pendingTokens.length);
@@ -62,7 +66,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
 
     private int estimate() {
         int n = 256 + 4 * lastRole.length() + 4 * chatTemplate.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
-                + HeadSpecCodec.bytes(policy) + 4 * pendingTokens.length;
+                + 4 * pendingTokens.length;
         for (String t : recentTurnIds) n += 4 + 4 * t.length();
         return n;
     }
@@ -72,7 +76,12 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
         try {
             String id = getString(b), model = getString(b), profile = getString(b);
             KvPrecision precision = KvPrecision.values()[b.get()];
-            KvPolicy policy = HeadSpecCodec.decode(b);
+            KvPolicy policy;
+            try {
+                policy = RecordCodec.version(value) >= 4 ? HeadSpecCodec.decode(b) : HeadSpecCodec.decodeLegacy(b);
+            } catch (IllegalArgumentException | java.nio.BufferUnderflowException e) {
+                throw new StoreFormatException(where + ": the metadata's cache policy cannot be read: " + e.getMessage());
+            }
             int blockSize = b.getInt(), tokens = b.getInt();
             long promptEnd = b.getLong();
             String chatTemplate = getString(b);
@@ -88,6 +97,8 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             for (int i = 0, n = b.hasRemaining() ? b.getInt() : 0; i < n; i++) recent.add(getString(b));
             return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
                     turns, lastActivity, offset, shifts, undoBytes, undoable, recent);
+        } catch (StoreFormatException e) {
+            throw e;
         } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }

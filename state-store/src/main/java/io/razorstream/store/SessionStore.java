@@ -4,8 +4,6 @@ import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.HeadRecord;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPolicy;
-import io.razorstream.engine.attention.WindowHead;
-import io.razorstream.engine.attention.WindowUndo;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.model.ModelConfig;
@@ -98,7 +96,7 @@ public final class SessionStore {
                     }
                 }
                 CompressedHead head = cache.compressed(l, h);
-                if (head != null) batch.put(SessionKeys.headRecord(session.id(), l, h), HeadRecordCodec.encode(spec, head, cache.precision(), cache.headSize()));
+                if (head != null) batch.put(SessionKeys.headRecord(session.id(), l, h), HeadRecordCodec.encode(head, cache.precision(), cache.headSize()));
             }
         }
         saveUndo(session, batch);
@@ -136,19 +134,21 @@ public final class SessionStore {
         if (!newestFirst.isEmpty()) session.persistedMarkSeq = Math.max(session.persistedMarkSeq, newestFirst.get(0).seq());
     }
 
-    /** Positions [from, to) of a head's block-stored positions (which start at {@code start}): keys, then values. */
+    /**
+     * Positions [from, to) of a head's block-stored positions (which start at {@code start}): keys, then values; a FULL
+     * head's from the cache, a compressed head's from the head ({@link CompressedHead#readBlocked}).
+     */
     private static byte[] block(KvCache cache, int layer, int kvHead, long start, int from, int to) {
         int hs = cache.headSize(), count = to - from;
         KvPrecision p = cache.precision();
         ByteBuffer out = blockHeader(p, hs, from, count);
         float[] k = new float[hs * count], v = new float[hs * count];
-        WindowHead window = cache.window(layer, kvHead);
+        CompressedHead head = cache.compressed(layer, kvHead);
         for (int i = 0; i < count; i++) {
-            if (window == null) {
+            if (head == null) {
                 cache.readFull(layer, kvHead, from + i, k, i * hs, v, i * hs);
-            } else { // kept entries: sinks first, then the window from its start
-                window.keptKey(window.sinkCount() + (int) (from + i - start), k, i * hs);
-                window.keptValue(window.sinkCount() + (int) (from + i - start), v, i * hs);
+            } else {
+                head.readBlocked((int) (from + i - start), k, i * hs, v, i * hs);
             }
         }
         for (int i = 0; i < count; i++) VectorCodec.encode(p, k, i * hs, hs, out);
@@ -250,7 +250,7 @@ public final class SessionStore {
                 HeadSpec spec = policy.spec(l, h);
                 long expected = starts[l][h] < 0 ? 0 : tokens - starts[l][h];
                 if (covered[l][h] != expected) throw new StoreFormatException(at + ": " + covered[l][h] + " of " + expected + " positions stored");
-                if (spec instanceof HeadSpec.Full) continue;
+                if (policy.isFull(l, h)) continue;
                 ByteBuffer r = records[l][h];
                 if (r == null) {
                     if (tokens == 0) continue;
@@ -273,11 +273,9 @@ public final class SessionStore {
         return Optional.of(session);
     }
 
-    /** The undo records of the turns that can be taken back: into the window heads, the cache's marks and the session's. */
+    /** The undo records of the turns that can be taken back: into the compressed heads, the cache's marks and the session's. */
     private void restoreUndo(Session session, String where) {
         KvCache cache = session.cache();
-        List<int[]> windows = new ArrayList<>();
-        for (int l = 0; l < cache.layers(); l++) for (int h = 0; h < cache.kvHeads(); h++) if (cache.window(l, h) != null) windows.add(new int[] {l, h});
         java.util.TreeMap<Long, List<byte[]>> parts = new java.util.TreeMap<>();
         byte[] prefix = SessionKeys.undoPrefix(session.id());
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
@@ -285,15 +283,9 @@ public final class SessionStore {
             return true;
         });
         List<UndoRecordCodec.Decoded> records = new ArrayList<>();
-        parts.forEach((seq, values) -> records.add(UndoRecordCodec.decode(values, seq, windows.size(), cache.headSize(), cache.precision(),
-                where + ", undo record " + seq)));
+        parts.forEach((seq, values) -> records.add(UndoRecordCodec.decode(values, seq, cache, where + ", undo record " + seq)));
         if (records.isEmpty()) return;
         try {
-            for (int i = 0; i < windows.size(); i++) {
-                List<WindowUndo> head = new ArrayList<>(records.size());
-                for (UndoRecordCodec.Decoded r : records) head.add(r.heads().get(i));
-                cache.window(windows.get(i)[0], windows.get(i)[1]).restoreUndo(head);
-            }
             cache.restoreMarks(records.stream().map(UndoRecordCodec.Decoded::mark).toList());
         } catch (IllegalArgumentException e) {
             throw new StoreFormatException(where + ", undo records: " + e.getMessage());

@@ -2,10 +2,9 @@ package io.razorstream.store;
 
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.attention.WindowHead;
-import io.razorstream.engine.attention.WindowUndo;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -13,15 +12,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The undo record of one turn that can be taken back, written once, with the save of the turn (its window heads'
+ * The undo record of one turn that can be taken back, written once, with the save of the turn (its heads' undo
  * records stop growing when the next turn marks the cache):
  * <pre>
  *   turn id | role | text | replied u8 | bookkeeping before the turn (template, last role, after reply u8, pending tokens)
  *   cache size i32 | prompt end i64 at the mark
- *   per window head, in (layer, KV head) order: tokens i64 | sinks i32 | window i32 | evicted i64 |
- *       key sum, value sum (fp32) | n i32 | n evicted keys, n evicted values (at the cache's precision)
+ *   per compressed head, in (layer, KV head) order: what the head writes ({@link CompressedHead#writeUndo}); a window
+ *       head: tokens i64 | sinks i32 | window i32 | evicted i64 | key sum, value sum (fp32) | n i32 | n evicted keys,
+ *       n evicted values (at the cache's precision)
  * </pre>
- * Strings are u32 length + UTF-8. FULL heads need nothing: a rollback truncates them. The record is stored in parts of
+ * Strings are u32 length + UTF-8. FULL heads need nothing: a rollback truncates them (and a cache with marks has no
+ * compressed heads that cannot undo). The record is stored in parts of
  * at most {@link #PART_BYTES} (a window of thousands of entries evicted by one long turn is megabytes; Kafka's
  * changelog takes about one per record), each {@code part index u32 | part count u32 | bytes} in its own envelope.
  */
@@ -30,27 +31,20 @@ final class UndoRecordCodec {
 
     private UndoRecordCodec() {}
 
-    /** A decoded record: the session's part and the cache's. */
-    record Decoded(Session.TurnMark turn, KvCache.Mark mark, List<WindowUndo> heads) {}
+    /** A decoded record: the session's part and the cache's (the heads have read theirs). */
+    record Decoded(Session.TurnMark turn, KvCache.Mark mark) {}
 
     /** The record of the cache's {@code index}-th mark (oldest first), which is {@code turn}, in its parts. */
     static List<byte[]> encode(Session.TurnMark turn, KvCache cache, int index) {
         KvCache.Mark mark = cache.markList().get(index);
         int hs = cache.headSize();
         KvPrecision p = cache.precision();
-        List<WindowUndo> heads = new ArrayList<>();
-        for (int l = 0; l < cache.layers(); l++) {
-            for (int h = 0; h < cache.kvHeads(); h++) {
-                WindowHead w = cache.window(l, h);
-                if (w != null) heads.add(w.undoRecords().get(index));
-            }
-        }
         ConversationState c = turn.before();
         long size = 1024L + 4L * (turn.turnId().length() + turn.role().length() + turn.text().length() + c.lastRole().length())
                 + 4L * c.pendingTokens().length;
-        for (WindowUndo u : heads) size += 40 + 8L * hs + 2L * u.entries() * VectorCodec.bytes(p, hs);
         if (size > Integer.MAX_VALUE - 64) throw new IllegalStateException("an undo record of " + size + " bytes");
-        ByteBuffer b = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
+        HeadRecordCodec.Out out = new HeadRecordCodec.Out(p, hs, (int) size);
+        ByteBuffer b = out.room((int) size); // the bookkeeping fits this room; the heads' records grow the buffer as they need
         SessionMeta.putString(b, turn.turnId());
         SessionMeta.putString(b, turn.role());
         SessionMeta.putString(b, turn.text());
@@ -62,15 +56,13 @@ final class UndoRecordCodec {
         b.putInt(pending.length);
         for (int t : pending) b.putInt(t);
         b.putInt(mark.tokens()).putLong(mark.promptEnd());
-        for (WindowUndo u : heads) {
-            b.putLong(u.tokens()).putInt(u.sinkCount()).putInt(u.windowCount()).putLong(u.evicted());
-            for (float f : u.sumKeys()) b.putFloat(f);
-            for (float f : u.sumValues()) b.putFloat(f);
-            b.putInt(u.entries());
-            for (float[] k : u.evictedKeys()) VectorCodec.encode(p, k, 0, hs, b);
-            for (float[] v : u.evictedValues()) VectorCodec.encode(p, v, 0, hs, b);
+        for (int l = 0; l < cache.layers(); l++) {
+            for (int h = 0; h < cache.kvHeads(); h++) {
+                CompressedHead head = cache.compressed(l, h);
+                if (head != null) head.writeUndo(index, out);
+            }
         }
-        b.flip();
+        b = out.buffer.flip();
         int count = Math.max(1, (b.remaining() + PART_BYTES - 1) / PART_BYTES);
         List<byte[]> parts = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
@@ -83,8 +75,11 @@ final class UndoRecordCodec {
         return parts;
     }
 
-    /** Decodes the record of mark {@code seq} from its parts (in key order) for a cache of {@code windowHeads} window heads of {@code headSize}. */
-    static Decoded decode(List<byte[]> values, long seq, int windowHeads, int headSize, KvPrecision p, String where) {
+    /**
+     * Decodes the record of mark {@code seq} from its parts (in key order) into {@code cache}, restored as it is now:
+     * each compressed head reads its undo record ({@link CompressedHead#readUndo}), the marks are the caller's.
+     */
+    static Decoded decode(List<byte[]> values, long seq, KvCache cache, String where) {
         List<ByteBuffer> parts = new ArrayList<>(values.size());
         int total = 0;
         for (int i = 0; i < values.size(); i++) {
@@ -109,31 +104,15 @@ final class UndoRecordCodec {
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
             ConversationState before = new ConversationState(template.isEmpty() ? null : ChatTemplate.named(template), lastRole, afterReply, pending);
             KvCache.Mark mark = new KvCache.Mark(b.getInt(), b.getLong());
-            List<WindowUndo> heads = new ArrayList<>(windowHeads);
-            for (int i = 0; i < windowHeads; i++) {
-                long tokens = b.getLong();
-                int sinks = b.getInt(), window = b.getInt();
-                long evicted = b.getLong();
-                float[] sumK = new float[headSize], sumV = new float[headSize];
-                for (int d = 0; d < headSize; d++) sumK[d] = b.getFloat();
-                for (int d = 0; d < headSize; d++) sumV[d] = b.getFloat();
-                int n = b.getInt();
-                if (n < 0 || n > window) throw new IllegalArgumentException(n + " evicted entries for a window of " + window);
-                List<float[]> keys = new ArrayList<>(n), vals = new ArrayList<>(n);
-                for (int e = 0; e < n; e++) {
-                    float[] k = new float[headSize];
-                    VectorCodec.decode(p, b, k, 0, headSize);
-                    keys.add(k);
+            HeadRecordCodec.In in = new HeadRecordCodec.In(b, cache.precision(), cache.headSize());
+            for (int l = 0; l < cache.layers(); l++) {
+                for (int h = 0; h < cache.kvHeads(); h++) {
+                    CompressedHead head = cache.compressed(l, h);
+                    if (head != null) head.readUndo(in);
                 }
-                for (int e = 0; e < n; e++) {
-                    float[] v = new float[headSize];
-                    VectorCodec.decode(p, b, v, 0, headSize);
-                    vals.add(v);
-                }
-                heads.add(new WindowUndo(tokens, sinks, window, evicted, sumK, sumV, keys, vals));
             }
             if (b.hasRemaining()) throw new IllegalArgumentException(b.remaining() + " bytes after the last head (the session's heads changed?)");
-            return new Decoded(new Session.TurnMark(seq, turnId, role, text, replied, before), mark, heads);
+            return new Decoded(new Session.TurnMark(seq, turnId, role, text, replied, before), mark);
         } catch (RuntimeException e) {
             throw new StoreFormatException(where + ": malformed undo record (" + e + ")");
         }

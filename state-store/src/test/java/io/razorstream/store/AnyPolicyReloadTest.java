@@ -17,8 +17,9 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Any cache policy persists and reloads through the store: H2O, SnapKV (before and after its one compression)
- * and a grid that mixes every head kind give bit-identical logits after a reload, and the metadata's size
+ * Any cache policy persists and reloads through the store: H2O, SnapKV (before and after its one compression),
+ * a grid that mixes every head kind, and a policy the store and the engine have never heard of (the toy
+ * {@link EveryNthToken}, alone and in a mixed grid) give bit-identical logits after a reload, and the metadata's size
  * figure is the cache's own.
  */
 class AnyPolicyReloadTest {
@@ -34,12 +35,20 @@ class AnyPolicyReloadTest {
                 for (int l = 0; l < layers; l++) for (int h = 0; h < heads; h++) grid[l][h] = kinds[(l + h) % kinds.length];
                 yield new KvPolicy(grid);
             }
+            case "every-third" -> KvPolicy.uniform(layers, heads, new EveryNthToken(3));
+            case "mixed-toy" -> {
+                HeadSpec[] kinds = {HeadSpec.FULL, new HeadSpec.Window(new WindowParams(4, 32, 1_000_000)), new EveryNthToken(2),
+                        new HeadSpec.HeavyHitters(40, 8), new EveryNthToken(5)};
+                HeadSpec[][] grid = new HeadSpec[layers][heads];
+                for (int l = 0; l < layers; l++) for (int h = 0; h < heads; h++) grid[l][h] = kinds[(l + h) % kinds.length];
+                yield new KvPolicy(grid);
+            }
             default -> throw new IllegalArgumentException(name);
         };
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"h2o", "snapkv", "snapkv-open", "mixed"})
+    @ValueSource(strings = {"h2o", "snapkv", "snapkv-open", "mixed", "every-third", "mixed-toy"})
     void reloadedSessionGivesIdenticalLogits(String name, @TempDir Path dir) {
         LoadedModel m = SynthSessions.model();
         try (RocksBackend db = new RocksBackend(dir, false); Parallel p = new Parallel(2)) {
@@ -61,6 +70,15 @@ class AnyPolicyReloadTest {
             float[] b = SynthSessions.turn(loaded, " Remember the code #", 8, 4, p);
             assertThat(b).as(name).isEqualTo(a);
             assertThat(loaded.cache().bytesInUse()).isEqualTo(live.cache().bytesInUse());
+            for (int l = 0; l < SynthModel.LAYERS; l++) {
+                for (int h = 0; h < SynthModel.HEADS; h++) {
+                    var head = loaded.cache().compressed(l, h);
+                    if (head != null) { // what a head holds is what its spec's formula says
+                        assertThat((long) head.entries()).as("%s (%d, %d)", name, l, h)
+                                .isEqualTo(loaded.cache().policy().spec(l, h).entries(loaded.cache().size(), loaded.cache().promptEnd()));
+                    }
+                }
+            }
             // SnapKV keeps everything until its prompt ends; the others are bounded already
             if (!name.equals("snapkv-open")) assertThat(live.cache().bytesInUse()).isLessThan(live.cache().fullBytes() / 2);
         }

@@ -39,7 +39,7 @@ final class Caches {
         float[] ka = new float[hs], va = new float[hs], kb = new float[hs], vb = new float[hs];
         for (int l = 0; l < a.layers(); l++) {
             for (int h = 0; h < a.kvHeads(); h++) {
-                WindowHead wa = a.window(l, h), wb = b.window(l, h);
+                WindowHead wa = a.compressed(l, h) instanceof WindowHead w ? w : null, wb = b.compressed(l, h) instanceof WindowHead w ? w : null;
                 if (wa == null) {
                     assertThat(wb).isNull();
                     for (int p = 0; p < a.size(); p++) {

@@ -113,7 +113,7 @@ class SessionRollbackTest {
             for (int l = 0; l < SMALL.blockCount(); l++) {
                 for (int h = 0; h < SMALL.kvHeadCount(); h++) {
                     int blocks = SessionStoreTest.countBlocks(db, "b", l, h);
-                    if (s.cache().window(l, h) == null) assertThat(blocks).isEqualTo((30 + BLOCK - 1) / BLOCK);
+                    if (s.cache().compressed(l, h) == null) assertThat(blocks).isEqualTo((30 + BLOCK - 1) / BLOCK);
                     else assertThat(blocks).isLessThanOrEqualTo((int) Math.ceil(WINDOW.window(30) / (double) BLOCK) + 1);
                 }
             }

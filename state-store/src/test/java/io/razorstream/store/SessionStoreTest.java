@@ -123,7 +123,7 @@ class SessionStoreTest {
                 for (int l = 0; l < SMALL.blockCount(); l++) {
                     for (int h = 0; h < SMALL.kvHeadCount(); h++) {
                         int blocks = countBlocks(db, "w", l, h);
-                        if (s.cache().window(l, h) != null) assertThat(blocks).as("turn %d, %d tokens, (%d, %d)", turn, tokens, l, h).isLessThanOrEqualTo(bound);
+                        if (s.cache().compressed(l, h) != null) assertThat(blocks).as("turn %d, %d tokens, (%d, %d)", turn, tokens, l, h).isLessThanOrEqualTo(bound);
                         else assertThat(blocks).isEqualTo((tokens + block - 1) / block);
                     }
                 }

@@ -37,4 +37,9 @@ final class GatedHead implements CompressedHead {
     public int entries() {
         return all.count();
     }
+
+    @Override
+    public void writeRecord(HeadRecord.Writer out) {
+        throw new UnsupportedOperationException("a gated head is a profiling tool: sessions do not store it");
+    }
 }

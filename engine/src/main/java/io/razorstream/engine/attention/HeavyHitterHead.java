@@ -52,7 +52,8 @@ public final class HeavyHitterHead implements CompressedHead {
     }
 
     /** The whole head for the store: its rows (oldest first) and the attention each has received. */
-    void writeRecord(HeadRecord.Writer out) {
+    @Override
+    public void writeRecord(HeadRecord.Writer out) {
         rows.write(out);
         for (int i = 0; i < rows.count(); i++) out.putDouble(received[i]);
     }

@@ -128,11 +128,6 @@ public final class KvCache {
         return compressedKvHeads[layer];
     }
 
-    /** The head at (layer, kvHead) if it is a WINDOW head, else null. */
-    public WindowHead window(int layer, int kvHead) {
-        return compressedHeads[layer][kvHead] instanceof WindowHead w ? w : null;
-    }
-
     /** Tokens appended to this cache, ever (what the policy's sizes are computed from). */
     public int size() {
         return size;
@@ -152,23 +147,16 @@ public final class KvCache {
         return shifts;
     }
 
-    /** Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the window heads' own if they keep more. */
+    /** Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the heads' own ({@link HeadSpec#shiftSinks}) if they keep more. */
     public int shiftSinks() {
         int sinks = 4;
-        for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) if (policy.spec(l, h) instanceof HeadSpec.Window w) sinks = Math.max(sinks, w.params().sinks());
-        }
+        for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) sinks = Math.max(sinks, policy.spec(l, h).shiftSinks());
         return sinks;
     }
 
-    /** Whether {@link #shift} can run with {@code sinks} sinks: every head FULL or a window of at most that many sinks (the baselines' heads cannot). */
+    /** Whether {@link #shift} can run with {@code sinks} sinks: every head's spec says it can ({@link HeadSpec#canShift}: FULL, a window of at most that many sinks; the baselines' heads cannot). */
     public boolean canShift(int sinks) {
-        for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) {
-                HeadSpec spec = policy.spec(l, h);
-                if (!(spec instanceof HeadSpec.Full) && !(spec instanceof HeadSpec.Window w && w.params().sinks() <= sinks)) return false;
-            }
-        }
+        for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) if (!policy.spec(l, h).canShift(sinks)) return false;
         return true;
     }
 
@@ -180,6 +168,7 @@ public final class KvCache {
      * folded into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
      * {@code rotation}, as llama.cpp's context shift re-rotates its cache. The policy changes accordingly (so do the
      * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse.
+     * Each head's spec says what it becomes ({@link HeadSpec#shifted}), the head does the rest ({@link CompressedHead#shift}).
      */
     public void shift(int discard, int sinks, KeyRotation rotation) {
         int position = position(), keep = position - discard - sinks;
@@ -190,25 +179,21 @@ public final class KvCache {
         HeadSpec[][] specs = new HeadSpec[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                WindowParams params;
-                WindowHead head;
-                if (compressedHeads[l][h] == null) {
-                    // A FULL head: replayed into a window head of `keep` recent tokens, which folds the rest as it goes.
-                    params = new WindowParams(sinks, keep, Integer.MAX_VALUE, true, keep);
-                    head = new WindowHead(headSize, params);
+                specs[l][h] = policy.spec(l, h).shifted(sinks, keep);
+                CompressedHead head = compressedHeads[l][h];
+                if (head == null) {
+                    // A FULL head: replayed into the head it becomes (a window head of `keep` recent tokens), which folds the rest as it goes.
+                    head = specs[l][h].newHead(headSize);
+                    if (head == null) throw new IllegalStateException(specs[l][h].label() + ": a shifted head must keep only part of the sequence");
                     for (int p = 0; p < size; p++) {
                         head.append(keys[l][h], p * headSize, values[l][h], p * headSize);
                         head.endToken();
                     }
                     keys[l][h] = values[l][h] = new float[0];
                     keySegments[l][h] = valueSegments[l][h] = null;
-                } else {
-                    head = (WindowHead) compressedHeads[l][h];
-                    params = head.params().withMaxWindow(keep);
                 }
-                head.shift(params, rotation, l, precision);
+                head.shift(keep, rotation, l, precision);
                 compressedHeads[l][h] = head;
-                specs[l][h] = new HeadSpec.Window(params);
             }
             compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).toArray();
         }
@@ -234,9 +219,9 @@ public final class KvCache {
         while (marks.size() > keep) marks.removeLast();
     }
 
-    /** Whether {@link #mark} works: every head is FULL or a window head (heads that evict by attention cannot undo). */
+    /** Whether {@link #mark} works: every head is FULL or can undo ({@link CompressedHead#canUndo}: window heads; heads that evict by attention cannot). */
     public boolean canMark() {
-        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null && !(h instanceof WindowHead)) return false;
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null && !h.canUndo()) return false;
         return true;
     }
 
@@ -264,8 +249,8 @@ public final class KvCache {
     }
 
     /**
-     * Restoring from storage, last step: the marks (oldest first) of a cache restored as it is now, whose window heads
-     * got their undo records back ({@link WindowHead#restoreUndo}), one per mark.
+     * Restoring from storage, last step: the marks (oldest first) of a cache restored as it is now, whose compressed
+     * heads got their undo records back ({@link CompressedHead#readUndo}), one per mark.
      */
     public void restoreMarks(java.util.List<Mark> oldestFirst) {
         int last = -1;
@@ -278,9 +263,8 @@ public final class KvCache {
         for (CompressedHead[] row : compressedHeads) {
             for (CompressedHead h : row) {
                 if (h == null) continue;
-                if (!(h instanceof WindowHead w) || w.undoRecords().size() != oldestFirst.size()) {
-                    throw new IllegalArgumentException("a head has " + (h instanceof WindowHead w ? w.undoRecords().size() : 0)
-                            + " undo records for " + oldestFirst.size() + " marks");
+                if (!h.canUndo() || h.undoMarks() != oldestFirst.size()) {
+                    throw new IllegalArgumentException("a head has " + h.undoMarks() + " undo records for " + oldestFirst.size() + " marks");
                 }
             }
         }
@@ -295,12 +279,7 @@ public final class KvCache {
 
     private long undoBytes(int vectorBytes) {
         long bytes = 0;
-        for (CompressedHead[] row : compressedHeads) {
-            for (CompressedHead h : row) {
-                if (!(h instanceof WindowHead w)) continue;
-                for (WindowUndo u : w.undoRecords()) bytes += 2L * u.entries() * vectorBytes + 2L * headSize * Float.BYTES;
-            }
-        }
+        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) bytes += h.undoBytes(vectorBytes);
         return bytes;
     }
 
@@ -450,7 +429,9 @@ public final class KvCache {
         if (now == null || head == null || now.getClass() != head.getClass()) {
             throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is a " + policy.spec(layer, kvHead).label() + " head");
         }
-        if (head instanceof WindowHead w && w.tokens() != size) throw new IllegalArgumentException("window head has " + w.tokens() + " tokens, the cache " + size);
+        if (head.tokens() >= 0 && head.tokens() != size) {
+            throw new IllegalArgumentException(policy.spec(layer, kvHead).label() + " head has " + head.tokens() + " tokens, the cache " + size);
+        }
         compressedHeads[layer][kvHead] = head;
     }
 

@@ -26,6 +26,10 @@ final class MaskedHead implements CompressedHead {
         return 0;
     }
 
+    /** Nothing to store. */
+    @Override
+    public void writeRecord(HeadRecord.Writer out) {}
+
     @Override
     public void mark(int keep) {}
 

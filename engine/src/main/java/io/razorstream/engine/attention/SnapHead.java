@@ -96,7 +96,8 @@ public final class SnapHead implements CompressedHead {
     }
 
     /** The whole head for the store: whether it compressed, its rows, and until it compressed, the attention rows it observes. */
-    void writeRecord(HeadRecord.Writer out) {
+    @Override
+    public void writeRecord(HeadRecord.Writer out) {
         out.putInt(compressed ? 1 : 0);
         rows.write(out);
         if (compressed) return;

@@ -115,6 +115,7 @@ public final class WindowHead implements CompressedHead {
     }
 
     /** Tokens appended so far (N). */
+    @Override
     public long tokens() {
         return tokens;
     }
@@ -142,6 +143,14 @@ public final class WindowHead implements CompressedHead {
 
     public void keptValue(int i, float[] out, int off) {
         System.arraycopy(i < sinkCount ? sinkValues : recentValues, kept(i), out, off, headSize);
+    }
+
+    /** The window's block-stored positions are its entries after the sinks, oldest first. */
+    @Override
+    public void readBlocked(int i, float[] k, int kOff, float[] v, int vOff) {
+        if (i < 0 || i >= recentCount) throw new IndexOutOfBoundsException(i);
+        keptKey(sinkCount + i, k, kOff);
+        keptValue(sinkCount + i, v, vOff);
     }
 
     private int kept(int i) {
@@ -200,7 +209,8 @@ public final class WindowHead implements CompressedHead {
     }
 
     /** The record the store keeps beside the window's block-stored positions: the sinks, then the compensation sums and count. */
-    void writeRecord(HeadRecord.Writer out) {
+    @Override
+    public void writeRecord(HeadRecord.Writer out) {
         out.putInt(sinkCount);
         for (int i = 0; i < sinkCount; i++) out.putVector(sinkKeys, i * headSize);
         for (int i = 0; i < sinkCount; i++) out.putVector(sinkValues, i * headSize);
@@ -257,9 +267,11 @@ public final class WindowHead implements CompressedHead {
      * its oldest entries into the compensation sums until it holds what the capped formula says for its tokens; then
      * every window key and the key sum are re-rotated by {@code rotation} (the positions moved), the keys rounded
      * again to {@code precision}. Sinks keep their positions. Undo records are dropped: a shift cannot be taken back.
+     * The capped params are {@code params().withMaxWindow(keep)}, as {@link HeadSpec.Window#shifted} says.
      */
-    void shift(WindowParams capped, KeyRotation rotation, int layer, KvPrecision precision) {
-        params = capped;
+    @Override
+    public void shift(int keep, KeyRotation rotation, int layer, KvPrecision precision) {
+        params = params.withMaxWindow(keep);
         undo.clear();
         while (recentCount > params.window(tokens)) evictOldest();
         for (int i = 0; i < recentCount; i++) {
@@ -267,6 +279,11 @@ public final class WindowHead implements CompressedHead {
             precision.round(recentKeys, recent(i), recentKeys, recent(i), headSize);
         }
         rotation.rotate(layer, sumKeys, 0);
+    }
+
+    @Override
+    public boolean canUndo() {
+        return true;
     }
 
     @Override
@@ -307,25 +324,65 @@ public final class WindowHead implements CompressedHead {
         return java.util.List.copyOf(undo.reversed());
     }
 
+    @Override
+    public int undoMarks() {
+        return undo.size();
+    }
+
+    /** Per mark: the evicted entries it holds, and its compensation sums (fp32). */
+    @Override
+    public long undoBytes(int vectorBytes) {
+        long bytes = 0;
+        for (WindowUndo u : undo) bytes += 2L * u.entries() * vectorBytes + 2L * headSize * Float.BYTES;
+        return bytes;
+    }
+
     /**
-     * Restoring from storage: the head, already restored as it is now, gets back the undo records of its marks
-     * (oldest first). Each must fit the head's history: its tokens below the next one's, its evicted entries no more
-     * than the window entries the head has evicted since.
+     * The undo record of mark {@code index} (oldest first) for the store: tokens i64, sinks i32, window i32, evicted
+     * i64, key sum and value sum (fp32), the evicted entries' count i32, their keys, then their values.
      */
-    public void restoreUndo(java.util.List<WindowUndo> oldestFirst) {
-        long after = tokens;
-        for (int i = oldestFirst.size() - 1; i >= 0; i--) {
-            WindowUndo u = oldestFirst.get(i);
-            if (u.tokens() > after || u.sumKeys().length != headSize || u.sumValues().length != headSize) {
-                throw new IllegalArgumentException("undo record " + (i + 1) + " of " + oldestFirst.size() + " (at " + u.tokens()
-                        + " tokens) does not fit a head of " + tokens + " tokens and size " + headSize);
-            }
-            for (float[] e : u.evictedKeys()) if (e.length != headSize) throw new IllegalArgumentException("an undo entry of " + e.length + " floats");
-            for (float[] e : u.evictedValues()) if (e.length != headSize) throw new IllegalArgumentException("an undo entry of " + e.length + " floats");
-            after = u.tokens();
+    @Override
+    public void writeUndo(int index, HeadRecord.Writer out) {
+        WindowUndo u = undoRecords().get(index);
+        out.putLong(u.tokens());
+        out.putInt(u.sinkCount());
+        out.putInt(u.windowCount());
+        out.putLong(u.evicted());
+        for (float f : u.sumKeys()) out.putFloat(f);
+        for (float f : u.sumValues()) out.putFloat(f);
+        out.putInt(u.entries());
+        for (float[] k : u.evictedKeys()) out.putVector(k, 0);
+        for (float[] v : u.evictedValues()) out.putVector(v, 0);
+    }
+
+    @Override
+    public void readUndo(HeadRecord.Reader in) {
+        long at = in.getLong();
+        int sinks = in.getInt(), window = in.getInt();
+        long evictedThen = in.getLong();
+        float[] sumK = new float[headSize], sumV = new float[headSize];
+        for (int d = 0; d < headSize; d++) sumK[d] = in.getFloat();
+        for (int d = 0; d < headSize; d++) sumV[d] = in.getFloat();
+        int n = in.getInt();
+        if (n < 0 || n > window) throw new IllegalArgumentException(n + " evicted entries for a window of " + window);
+        java.util.List<float[]> keys = new java.util.ArrayList<>(n), values = new java.util.ArrayList<>(n);
+        for (int e = 0; e < n; e++) {
+            float[] k = new float[headSize];
+            in.getVector(k, 0);
+            keys.add(k);
         }
-        undo.clear();
-        for (WindowUndo u : oldestFirst) undo.addFirst(u);
+        for (int e = 0; e < n; e++) {
+            float[] v = new float[headSize];
+            in.getVector(v, 0);
+            values.add(v);
+        }
+        WindowUndo u = new WindowUndo(at, sinks, window, evictedThen, sumK, sumV, keys, values);
+        WindowUndo newest = undo.peekFirst();
+        if (at > tokens || (newest != null && at < newest.tokens())) {
+            throw new IllegalArgumentException("undo record " + (undo.size() + 1) + " (at " + at + " tokens) does not fit a head of " + tokens
+                    + " tokens" + (newest == null ? "" : " whose previous mark is at " + newest.tokens()));
+        }
+        undo.addFirst(u);
     }
 
     /**

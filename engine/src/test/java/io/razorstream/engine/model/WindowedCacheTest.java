@@ -104,7 +104,7 @@ class WindowedCacheTest {
         long expected = 0;
         for (int l = 0; l < 2; l++) {
             for (int h = 0; h < 2; h++) {
-                WindowHead head = cache.window(l, h);
+                WindowHead head = cache.compressed(l, h) instanceof WindowHead w ? w : null;
                 if (cache.policy().isFull(l, h)) {
                     assertThat(head).isNull();
                     expected += (long) TOKENS * 16 * 2 * 2;

@@ -132,7 +132,7 @@ class SynthModelTest {
             var turn = chat.turn(io.razorstream.engine.chat.Message.user(" Remember the code #"), true,
                     io.razorstream.engine.generation.Decoder.Request.of(io.razorstream.engine.sampling.SamplerConfig.GREEDY, KEY.length()), null);
             // The former retrieval head's window after the question: the tokens still kept there.
-            io.razorstream.engine.attention.WindowHead formerFull = cache.window(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
+            io.razorstream.engine.attention.WindowHead formerFull = (io.razorstream.engine.attention.WindowHead) cache.compressed(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
             long keptFrom = formerFull.tokens() - formerFull.windowCount();
             String answer = turn.reply().text();
             report.append(String.format(java.util.Locale.ROOT, "%.2f | %d | %d | %d | %s%n", depth, keyAt, keptFrom, cache.shifts(), answer));
