@@ -2,6 +2,7 @@ package io.razorstream.store;
 
 import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,16 +29,16 @@ class CrashSafetyTest {
         SessionStore store = new SessionStore(db);
         Session s = Caches.session("crash", Caches.SMALL, Caches.razor(Caches.SMALL, 3, WINDOW), KvPrecision.F16, 16);
         for (int t = 0; t < saved; t++) {
-            s.cache().appendRandom(TURNS[t], t);
+            RandomContext.append(s.cache(), TURNS[t], t);
             store.save(s, t);
         }
-        s.cache().appendRandom(TURNS[saved], saved);
+        RandomContext.append(s.cache(), TURNS[saved], saved);
         Runtime.getRuntime().halt(3); // no close, no flush: only the write-ahead log has the data
     }
 
     static Session expected(int turns) {
         Session s = Caches.session("crash", Caches.SMALL, Caches.razor(Caches.SMALL, 3, WINDOW), KvPrecision.F16, 16);
-        for (int t = 0; t < turns; t++) s.cache().appendRandom(TURNS[t], t);
+        for (int t = 0; t < turns; t++) RandomContext.append(s.cache(), TURNS[t], t);
         return s;
     }
 
@@ -67,7 +68,7 @@ class CrashSafetyTest {
                 public void write(WriteBatchBuilder batch) { throw new IllegalStateException("disk full"); }
             };
             Session next = new SessionStore(db).load("crash", Caches.SMALL, "model-fp").orElseThrow();
-            next.cache().appendRandom(TURNS[3], 3);
+            RandomContext.append(next.cache(), TURNS[3], 3);
             assertThatThrownBy(() -> new SessionStore(failing).save(next, 2)).hasMessageContaining("disk full");
             Caches.assertSameContents(expected(3).cache(), store.load("crash", Caches.SMALL, "model-fp").orElseThrow().cache());
         }

@@ -6,6 +6,7 @@ import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -199,7 +200,7 @@ class HeadSpecCodecTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
             Session s = Caches.session("u", Caches.SMALL, KvPolicy.uniform(3, 4, new EveryNthToken(2)), KvPrecision.F16, 16);
-            s.cache().appendRandom(10, 1);
+            RandomContext.append(s.cache(), 10, 1);
             store.save(s, 1);
             byte[] meta = db.get(SessionKeys.meta("u"));
             ByteBuffer payload = RecordCodec.unwrap(meta, RecordCodec.KIND_META, () -> "meta");
@@ -251,9 +252,9 @@ class HeadSpecCodecTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
             Session s = Caches.session("old", Caches.SMALL, policy, KvPrecision.F16, 16);
-            s.cache().appendRandom(40, 1);
+            RandomContext.append(s.cache(), 40, 1);
             store.save(s, 1);
-            s.cache().appendRandom(30, 2);
+            RandomContext.append(s.cache(), 30, 2);
             store.save(s, 2);
             // the session's records as format 3 wrote them: the same bytes in an envelope of version 3, the metadata's policy tagged
             WriteBatchBuilder old = new WriteBatchBuilder();
@@ -280,8 +281,8 @@ class HeadSpecCodecTest {
             Session loaded = store.load("old", Caches.SMALL, "model-fp").orElseThrow();
             Caches.assertSameContents(s.cache(), loaded.cache());
             assertThat(store.meta("old").orElseThrow().policy()).isEqualTo(policy);
-            loaded.cache().appendRandom(5, 3);
-            s.cache().appendRandom(5, 3);
+            RandomContext.append(loaded.cache(), 5, 3);
+            RandomContext.append(s.cache(), 5, 3);
             store.save(loaded, 3);
             assertThat(RecordCodec.version(db.get(SessionKeys.meta("old")))).isEqualTo(RecordCodec.FORMAT_VERSION);
             Caches.assertSameContents(s.cache(), store.load("old", Caches.SMALL, "model-fp").orElseThrow().cache());

@@ -2,6 +2,7 @@ package io.razorstream.store;
 
 import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,14 +31,14 @@ class IncrementalCostTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
             Session s = Caches.session("long", TINYLLAMA, Caches.razor(TINYLLAMA, 7, paper), precision, block); // 13 of 88 heads full (15%)
-            s.cache().appendRandom(20_000, 1);
+            RandomContext.append(s.cache(), 20_000, 1);
             store.save(s, 0);
             long whole = db.lastBatchDataSize();
             SplittableRandom r = new SplittableRandom(2);
             long written = 0, newTokens = 0;
             for (int turn = 1; turn <= 50; turn++) {
                 int n = 20 + r.nextInt(181);
-                s.cache().appendRandom(n, r.nextLong());
+                RandomContext.append(s.cache(), n, r.nextLong());
                 store.save(s, turn);
                 long bytes = db.lastBatchDataSize();
                 assertThat(bytes).as("turn %d, %d new tokens", turn, n).isLessThanOrEqualTo((long) (1.2 * n * bytesPerToken) + constant);

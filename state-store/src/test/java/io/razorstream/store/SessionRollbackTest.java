@@ -4,6 +4,7 @@ import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -87,7 +88,7 @@ class SessionRollbackTest {
     private static void apply(Session s, Step step, String turnId) {
         ConversationState before = s.conversation().copy();
         s.cache().mark(KEEP);
-        s.cache().appendRandom(step.tokens(), step.seed());
+        RandomContext.append(s.cache(), step.tokens(), step.seed());
         s.setConversation(new ConversationState(ChatTemplate.CHATML, "assistant", true, new int[] {step.tokens()}));
         s.turnMarked(turnId, "user", "text of " + turnId, true, before);
     }

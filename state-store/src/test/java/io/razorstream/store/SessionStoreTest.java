@@ -3,6 +3,7 @@ package io.razorstream.store;
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,7 +31,7 @@ class SessionStoreTest {
             SplittableRandom r = new SplittableRandom(5);
             int[] turns = {1, 2, 3, 7, 150, 1, 16, 17, 300, 5, 33, 1, 64, 2};
             for (int i = 0; i < turns.length; i++) {
-                s.cache().appendRandom(turns[i], r.nextLong());
+                RandomContext.append(s.cache(), turns[i], r.nextLong());
                 s.recordTurn(new AppliedTurn("t" + i, "reply " + i, 2, 10 + i, i));
                 store.save(s, 1000 + i);
                 // reload after every turn: what is stored is always the whole current state
@@ -55,8 +56,8 @@ class SessionStoreTest {
             assertThat(meta.kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
             assertThat(meta.fullKvBytes(SMALL.headSize())).isEqualTo(s.cache().fullBytes());
             // the reloaded session keeps growing exactly as the original does
-            s.cache().appendRandom(90, 77);
-            back.cache().appendRandom(90, 77);
+            RandomContext.append(s.cache(), 90, 77);
+            RandomContext.append(back.cache(), 90, 77);
             Caches.assertSameContents(s.cache(), back.cache());
             store.save(back, 6000);
             Caches.assertSameContents(s.cache(), store.load("s1", SMALL, "model-fp").orElseThrow().cache());
@@ -84,7 +85,7 @@ class SessionStoreTest {
             Session s = Caches.session("shifty", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, block);
             SplittableRandom r = new SplittableRandom(21);
             for (int turn = 0; turn < 40; turn++) {
-                s.cache().appendRandom(1 + r.nextInt(150), r.nextLong());
+                RandomContext.append(s.cache(), 1 + r.nextInt(150), r.nextLong());
                 if (s.cache().position() > 900) s.cache().shift(s.cache().position() / 4, 4, rotation);
                 s.recordTurn(new AppliedTurn("t" + turn, "", 1, 1, 0));
                 store.save(s, turn);
@@ -116,7 +117,7 @@ class SessionStoreTest {
             Session s = Caches.session("w", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, block);
             SplittableRandom r = new SplittableRandom(9);
             for (int turn = 0; turn < 40; turn++) {
-                s.cache().appendRandom(1 + r.nextInt(120), r.nextLong());
+                RandomContext.append(s.cache(), 1 + r.nextInt(120), r.nextLong());
                 store.save(s, turn);
                 int tokens = s.tokens();
                 int bound = (int) Math.ceil(WINDOW.window(tokens) / (double) block) + 1;
@@ -146,7 +147,7 @@ class SessionStoreTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
             Session s = Caches.session("chat-7", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
-            s.cache().appendRandom(100, 1);
+            RandomContext.append(s.cache(), 100, 1);
             store.save(s, 1);
             byte[] key = SessionKeys.block("chat-7", 1, 2, 3);
             byte[] value = db.get(key);
@@ -165,7 +166,7 @@ class SessionStoreTest {
             SessionStore store = new SessionStore(db);
             for (String id : new String[] {"abc", "abcd", "ab"}) {
                 Session s = Caches.session(id, SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
-                s.cache().appendRandom(70, id.length());
+                RandomContext.append(s.cache(), 70, id.length());
                 s.recordTurn(new AppliedTurn("turn-1", "reply", 2, 70, 0));
                 store.save(s, 1);
             }
@@ -194,7 +195,7 @@ class SessionStoreTest {
             SessionStore store = new SessionStore(db);
             for (int i = 0; i < 5; i++) {
                 Session s = Caches.session("s" + i, SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
-                s.cache().appendRandom(10, i);
+                RandomContext.append(s.cache(), 10, i);
                 store.save(s, i * 1000L);
             }
             assertThat(store.list(null, 2)).extracting(SessionMeta::sessionId).containsExactly("s0", "s1");
@@ -210,7 +211,7 @@ class SessionStoreTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
             Session s = Caches.session("v", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
-            s.cache().appendRandom(10, 1);
+            RandomContext.append(s.cache(), 10, 1);
             store.save(s, 1);
             assertThatThrownBy(() -> store.load("v", SMALL, "other-model")).isInstanceOf(StoreFormatException.class)
                     .hasMessageContaining("made with model model-fp");
@@ -229,8 +230,8 @@ class SessionStoreTest {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             Session small = Caches.session("small", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
             Session big = Caches.session("big", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
-            small.cache().appendRandom(10, 1);
-            big.cache().appendRandom(1000, 2);
+            RandomContext.append(small.cache(), 10, 1);
+            RandomContext.append(big.cache(), 1000, 2);
             HotSessions hot = new HotSessions(small.cache().heapBytes() * 2);
             SessionRepository repo = new SessionRepository(new SessionStore(db), hot, SMALL, "model-fp");
             repo.commit(small, 1);

@@ -148,7 +148,7 @@ public final class Attention {
         float[] out = rows.out[t];
         for (int g = 0; g < group; g++) {
             Ops.softmax(att[g], len);
-            if (observer != null) observer.observe(layer, kvh * group + g, rows.position[t], att[g], len);
+            if (observer != null) observer.observe(layer, kvh * group + g, rows.position[t], att[g], len, values);
             if (f16) for (int p = 0; p < len; p++) att[g][p] = Numerics.roundToF16(att[g][p]);
             Arrays.fill(out, (kvh * group + g) * hs, (kvh * group + g + 1) * hs, 0f);
         }

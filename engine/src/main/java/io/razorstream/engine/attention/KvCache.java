@@ -328,47 +328,17 @@ public final class KvCache {
         }
     }
 
-    /**
-     * Pretends {@code n} more tokens were processed, with random keys and values (unit Gaussian, at the
-     * cache's precision): for benchmarks that need a long context without prefilling it.
-     */
-    public void appendRandom(int n, long seed) {
-        reserve(n);
-        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
-        float[] k = new float[kvHeads * headSize], v = new float[kvHeads * headSize];
-        for (int t = 0; t < n; t++) {
-            for (int i = 0; i < k.length; i++) {
-                k[i] = (float) random.nextGaussian();
-                v[i] = (float) random.nextGaussian();
-            }
-            for (int h = 0; h < kvHeads; h++) {
-                precision.round(k, h * headSize, k, h * headSize, headSize);
-                precision.round(v, h * headSize, v, h * headSize, headSize);
-            }
-            for (int l = 0; l < layers; l++) {
-                put(l, size + t, k, v);
-                for (int h = 0; h < kvHeads; h++) {
-                    if (compressedHeads[l][h] != null) {
-                        compressedHeads[l][h].append(k, h * headSize, v, h * headSize);
-                        compressedHeads[l][h].endToken();
-                    }
-                }
-            }
-        }
-        size += n;
-    }
-
     /** Marks {@code n} more positions as filled (after their {@link #put} calls for every layer). */
     public void advance(int n) {
         size += n;
     }
 
     /** One KV head's keys: position p at [p * headSize, (p + 1) * headSize). */
-    public float[] keys(int layer, int kvHead) {
+    float[] keys(int layer, int kvHead) {
         return keys[layer][kvHead];
     }
 
-    public float[] values(int layer, int kvHead) {
+    float[] values(int layer, int kvHead) {
         return values[layer][kvHead];
     }
 

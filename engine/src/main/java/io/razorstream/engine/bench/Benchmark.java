@@ -10,6 +10,7 @@ import io.razorstream.engine.model.ModelWeights;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.kernel.WeightMatrix;
+import io.razorstream.engine.attention.RandomContext;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -188,7 +189,7 @@ public final class Benchmark {
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         for (int run = -1; run < repeats; run++) {
             KvCache cache = model.newCache(context + genTokens, precision, policy);
-            cache.appendRandom(context, 11);
+            RandomContext.append(cache, context, 11);
             long t0 = System.nanoTime();
             // genTokens steps at this context: token 1, then genTokens - 1 greedy ones (the last is not fed)
             float[] logits = decoder.prefill(cache, new int[] {1});

@@ -57,10 +57,10 @@ public final class CompensationCalibration {
         double[][][] sums = new double[layers][kvHeads][3]; // error without, error with, |exact|^2
         KvCache cache = loaded.model().newCache(text.length, KvPrecision.F32);
         int from = text.length / 2, sinks = options.sinks(), window = options.window();
-        cache.observe((layer, head, position, p, length) -> {
+        cache.observe((layer, head, position, p, length, values) -> {
             int kv = head / group, evictedEnd = position + 1 - window; // the window holds the query's own token and window - 1 before it
             if (position < from || evictedEnd <= sinks || retrieval[layer][kv]) return;
-            double[] e = replay(p, cache.values(layer, kv), headSize, sinks, evictedEnd, position);
+            double[] e = replay(p, values, headSize, sinks, evictedEnd, position);
             synchronized (sums) {
                 for (int i = 0; i < 3; i++) sums[layer][kv][i] += e[i];
             }

@@ -118,7 +118,7 @@ public final class NeedleProfiler {
         for (Probe probe : probes) {
             int[] argmax = new int[c.blockCount() * c.headCount() * NEEDLE];
             KvCache cache = loaded.model().newCache(probe.tokens().length, KvPrecision.F32);
-            cache.observe((layer, head, position, p, length) -> {
+            cache.observe((layer, head, position, p, length, values) -> {
                 int k = position - probe.second();
                 if (k < 0 || k >= probe.events()) return;
                 int best = 0;

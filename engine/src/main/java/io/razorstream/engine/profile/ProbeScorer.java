@@ -26,7 +26,7 @@ final class ProbeScorer implements AttentionObserver {
     }
 
     @Override
-    public void observe(int layer, int head, int position, float[] p, int length) {
+    public void observe(int layer, int head, int position, float[] p, int length, float[] values) {
         int i = position - offset;
         if (i < period) return; // BOS and the first repeat have no earlier copy
         double e = 0, ind = 0;

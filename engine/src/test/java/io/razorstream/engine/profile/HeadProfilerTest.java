@@ -20,14 +20,14 @@ class HeadProfilerTest {
         float[] p = new float[12];
         p[1 + 1] = 0.3f;  // echo: the copy at index 1
         p[1 + 2] = 0.5f;  // induction: the token after it
-        s.observe(0, 0, 1 + 4, p, 6);
+        s.observe(0, 0, 1 + 4, p, 6, null);
         float[] q = new float[12];
         q[1 + 1] = 0.1f;
         q[1 + 4] = 0.2f;
         q[1 + 2] = 0.05f;
         q[1 + 5] = 0.4f;
-        s.observe(0, 0, 1 + 7, q, 9);
-        s.observe(0, 0, 1 + 2, q, 4); // first repeat: no earlier copy, ignored
+        s.observe(0, 0, 1 + 7, q, 9, null);
+        s.observe(0, 0, 1 + 2, q, 4, null); // first repeat: no earlier copy, ignored
         assertThat(s.echo(0, 0)).isCloseTo((0.3 + 0.3) / 2, within(1e-7));
         assertThat(s.induction(0, 0)).isCloseTo((0.5 + 0.45) / 2, within(1e-7));
     }

@@ -9,6 +9,7 @@ import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.store.RocksBackend;
 import io.razorstream.store.Session;
 import io.razorstream.store.SessionStore;
+import io.razorstream.engine.attention.RandomContext;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,7 +37,7 @@ public final class StoreBenchmark {
             Session s = Session.create("bench", config, policy, precision, "bench-model", "bench-profile", blockSize);
             for (int done = 0, turn = 0; done < tokens; turn++) {
                 int n = Math.min(turnTokens, tokens - done);
-                s.cache().appendRandom(n, turn);
+                RandomContext.append(s.cache(), n, turn);
                 long t0 = System.nanoTime();
                 store.save(s, turn);
                 saveNanos += System.nanoTime() - t0;
