@@ -70,7 +70,7 @@ public final class AttentionRows {
      */
     public int begin(List<? extends Sequence> sequences) {
         int count = 0;
-        for (Sequence s : sequences) count += s.rowCount();
+        for (int si = 0; si < sequences.size(); si++) count += sequences.get(si).rowCount();
         if (count > capacity) throw new IllegalArgumentException(count + " rows for a batch of " + capacity);
         this.sequences = sequences;
         rows = count;

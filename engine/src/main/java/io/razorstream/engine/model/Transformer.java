@@ -159,13 +159,14 @@ public final class Transformer {
      * matrices applied once to all rows, RoPE per row at its own position, attention per row over its own cache.
      * A row's numbers do not depend on the other rows on the native tier (its GEMM computes every (row, token) pair
      * the same way); on the Java tier, a batch of several rows takes the float GEMM, a single row the quantised dot.
+     * Loops over the parts are indexed: an iterator per loop would be garbage per decoded token (DecodeAllocationTest).
      */
     void pass(List<PassScheduler.Work> parts, Parallel parallel) {
         int d = config.embeddingLength();
         int outCount = 0;
-        for (PassScheduler.Work p : parts) outCount += p.logits.length;
+        for (int pi = 0; pi < parts.size(); pi++) outCount += parts.get(pi).logits.length;
         int rowCount = 0;
-        for (PassScheduler.Work p : parts) rowCount += p.count;
+        for (int pi = 0; pi < parts.size(); pi++) rowCount += parts.get(pi).count;
         Batch b = batch(rowCount);
         AttentionRows rows = b.rows;
         int count = rows.begin(parts);
@@ -214,7 +215,10 @@ public final class Transformer {
             b.multiply(l, DOWN, b.gate, count, parallel);
             residual(x, b.projected, layer.postFfnNorm(), count);
         }
-        for (PassScheduler.Work p : parts) if (!p.failed()) p.cache.advance(p.count);
+        for (int pi = 0; pi < parts.size(); pi++) {
+            PassScheduler.Work p = parts.get(pi);
+            if (!p.failed()) p.cache.advance(p.count);
+        }
         head(parts, b, outCount, parallel);
         rows.end();
     }
@@ -229,7 +233,8 @@ public final class Transformer {
     private void head(List<PassScheduler.Work> parts, Batch b, int outCount, Parallel parallel) {
         float[][] finalNormed = b.normed, outRows = b.outputRows(outCount); // normed is free again: outCount <= count
         int o = 0;
-        for (PassScheduler.Work p : parts) {
+        for (int pi = 0; pi < parts.size(); pi++) {
+            PassScheduler.Work p = parts.get(pi);
             for (int i = 0; i < p.logits.length; i++, o++) {
                 Ops.rmsNorm(finalNormed[o], b.x[p.row + p.count - p.logits.length + i], weights.outputNorm(), config.rmsNormEps());
                 outRows[o] = p.logits[i];
