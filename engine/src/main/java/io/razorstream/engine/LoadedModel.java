@@ -7,6 +7,7 @@ import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
+import io.razorstream.engine.gguf.GgufFormatException;
 
 /** A GGUF file opened as a runnable model with its tokenizer. Closing it unmaps the weights. */
 public final class LoadedModel implements AutoCloseable {
@@ -27,14 +28,14 @@ public final class LoadedModel implements AutoCloseable {
             Transformer model = Transformer.load(gguf);
             Tokenizer tokenizer = Tokenizer.from(gguf);
             if (tokenizer.vocabulary().size() != model.config().vocabularySize()) {
-                throw new io.razorstream.engine.gguf.GgufFormatException(path, "tokenizer has " + tokenizer.vocabulary().size()
+                throw new GgufFormatException(path, "tokenizer has " + tokenizer.vocabulary().size()
                         + " tokens, the model " + model.config().vocabularySize());
             }
             return new LoadedModel(gguf, model, tokenizer);
         } catch (IllegalStateException | ClassCastException e) {
             // A metadata value of the wrong type (say, a string where a count belongs).
             gguf.close();
-            throw new io.razorstream.engine.gguf.GgufFormatException(path, "malformed metadata: " + e.getMessage(), e);
+            throw new GgufFormatException(path, "malformed metadata: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;

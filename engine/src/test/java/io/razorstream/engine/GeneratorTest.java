@@ -17,6 +17,8 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /** Generation loop behaviour on the embedded stories260K model (no ../shared needed). */
 class GeneratorTest {
@@ -28,7 +30,7 @@ class GeneratorTest {
             in.metadata().forEach((k, v) -> w.put(k, overrides.getOrDefault(k, v)));
             overrides.forEach((k, v) -> { if (!in.metadata().containsKey(k)) w.put(k, v); });
             for (GgufTensorInfo t : in.tensors().values()) {
-                w.addTensor(t.name(), t.type(), t.shape(), in.tensorData(t).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                w.addTensor(t.name(), t.type(), t.shape(), in.tensorData(t).toArray(ValueLayout.JAVA_BYTE));
             }
             w.write(to);
         }
@@ -70,7 +72,7 @@ class GeneratorTest {
         try (LoadedModel m = LoadedModel.open(DefaultModel.path()); Parallel p = new Parallel(1)) {
             int ctx = m.model().config().contextLength();
             int[] prompt = new int[ctx + 1];
-            java.util.Arrays.fill(prompt, 410);
+            Arrays.fill(prompt, 410);
             assertThatThrownBy(() -> new Generator(m, p).generate(prompt, 4, SamplerConfig.GREEDY, null))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("context");
         }

@@ -10,6 +10,9 @@ import org.rocksdb.WriteOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.io.IOException;
+import org.rocksdb.Filter;
+import org.rocksdb.FlushOptions;
 
 /** The layout straight on rocksdbjni, for tools, tests and benchmarks; each batch is one RocksDB WriteBatch. */
 public final class RocksBackend implements StoreBackend, AutoCloseable {
@@ -19,7 +22,7 @@ public final class RocksBackend implements StoreBackend, AutoCloseable {
 
     private final Path dir;
     private final Options options;
-    private final org.rocksdb.Filter filter;
+    private final Filter filter;
     private final RocksDB db;
     private final WriteOptions writeOptions;
     private long lastBatchDataSize;
@@ -33,7 +36,7 @@ public final class RocksBackend implements StoreBackend, AutoCloseable {
             this.filter = SessionRocksConfig.tune(options);
             this.db = RocksDB.open(options, dir.toString());
             this.writeOptions = new WriteOptions().setSync(sync);
-        } catch (RocksDBException | java.io.IOException e) {
+        } catch (RocksDBException | IOException e) {
             throw new IllegalStateException("cannot open the session store at " + dir + ": " + e.getMessage(), e);
         }
     }
@@ -82,7 +85,7 @@ public final class RocksBackend implements StoreBackend, AutoCloseable {
 
     /** Flushes memtables so that files on disk reflect everything written (for size measurements). */
     public void flush() {
-        try (var fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        try (var fo = new FlushOptions().setWaitForFlush(true)) {
             db.flush(fo);
         } catch (RocksDBException e) {
             throw new IllegalStateException("flush of " + dir + " failed: " + e.getMessage(), e);

@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.nio.BufferUnderflowException;
 
 /**
  * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
@@ -79,7 +80,7 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             KvPolicy policy;
             try {
                 policy = RecordCodec.version(value) >= 4 ? HeadSpecCodec.decode(b) : HeadSpecCodec.decodeLegacy(b);
-            } catch (IllegalArgumentException | java.nio.BufferUnderflowException e) {
+            } catch (IllegalArgumentException | BufferUnderflowException e) {
                 throw new StoreFormatException(where + ": the metadata's cache policy cannot be read: " + e.getMessage());
             }
             int blockSize = b.getInt(), tokens = b.getInt();

@@ -3,6 +3,11 @@ package io.razorstream.store;
 import io.razorstream.engine.model.ModelConfig;
 
 import java.util.Optional;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Sessions for one model: hot ones from memory, the others loaded from the store (and then kept hot).
@@ -13,7 +18,7 @@ public final class SessionRepository {
     private final HotSessions hot;
     private final ModelConfig config;
     private final String modelFingerprint;
-    private final java.util.Set<String> madeHot = new java.util.HashSet<>();
+    private final Set<String> madeHot = new HashSet<>();
 
     public SessionRepository(SessionStore store, HotSessions hot, ModelConfig config, String modelFingerprint) {
         this.store = store;
@@ -62,8 +67,8 @@ public final class SessionRepository {
     }
 
     /** Deletes the sessions idle longer than {@code ttl} (store and memory) but those {@code inUse} names; returns their ids. */
-    public java.util.List<String> expireIdle(long nowMillis, java.time.Duration ttl, java.util.function.Predicate<String> inUse) {
-        java.util.List<String> expired = store.expireIdle(nowMillis, ttl, inUse);
+    public List<String> expireIdle(long nowMillis, Duration ttl, Predicate<String> inUse) {
+        List<String> expired = store.expireIdle(nowMillis, ttl, inUse);
         for (String id : expired) {
             hot.remove(id);
             madeHot.remove(id);

@@ -7,6 +7,8 @@ import org.rocksdb.LRUCache;
 import org.rocksdb.Options;
 
 import java.util.Map;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.Filter;
 
 /**
  * RocksDB settings for session caches. The access pattern: a turn appends a few blocks of a few KB per
@@ -20,13 +22,13 @@ import java.util.Map;
  * <li>16 KB table blocks (several cache blocks per read of a head's blocks), bloom filters for the point
  * reads of metadata records, and 32 MB write buffers: appends arrive in bursts of one turn.</li>
  * </ul>
- * Kafka Streams picks it up with {@code rocksdb.config.setter=io.razorstream.store.SessionRocksConfig}.
+ * Kafka Streams picks it up with {@code rocksdb.config.setter=SessionRocksConfig}.
  */
 public final class SessionRocksConfig implements RocksDBConfigSetter {
     /** Shared by every store in the process; never closed by a store (it outlives them). */
     private static final LRUCache BLOCK_CACHE = new LRUCache(64L << 20);
 
-    private org.rocksdb.Filter filter;
+    private Filter filter;
 
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {
@@ -34,12 +36,12 @@ public final class SessionRocksConfig implements RocksDBConfigSetter {
     }
 
     /** Applies the settings; returns the bloom filter, which the caller closes with the options. */
-    static org.rocksdb.Filter tune(Options options) {
+    static Filter tune(Options options) {
         BlockBasedTableConfig table = options.tableFormatConfig() instanceof BlockBasedTableConfig b ? b : new BlockBasedTableConfig();
         table.setBlockCache(BLOCK_CACHE);
         table.setBlockSize(16 * 1024);
         table.setCacheIndexAndFilterBlocks(true);
-        org.rocksdb.Filter bloom = new org.rocksdb.BloomFilter(10);
+        Filter bloom = new BloomFilter(10);
         table.setFilterPolicy(bloom);
         options.setTableFormatConfig(table);
         options.setCompressionType(CompressionType.LZ4_COMPRESSION);

@@ -14,6 +14,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.nio.BufferUnderflowException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.TreeMap;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sessions' caches in an ordered key-value store, in blocks of {@code B} tokens per (layer, KV head)
@@ -34,7 +41,7 @@ import java.util.Optional;
  * in the same one batch; after a rollback, the blocks from where the cache went back to (a window head's whole window).
  */
 public final class SessionStore {
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SessionStore.class);
+    private static final Logger log = LoggerFactory.getLogger(SessionStore.class);
     private final StoreBackend backend;
 
     public SessionStore(StoreBackend backend) {
@@ -259,7 +266,7 @@ public final class SessionStore {
                 try {
                     HeadRecord.Reader reader = HeadRecordCodec.reader(r, m.precision(), hs, at);
                     cache.restoreHead(l, h, spec.readRecord(hs, tokens, reader, blockKeys[l][h], blockValues[l][h]));
-                } catch (IllegalArgumentException | java.nio.BufferUnderflowException e) {
+                } catch (IllegalArgumentException | BufferUnderflowException e) {
                     throw new StoreFormatException(at + ", head record: " + e.getMessage());
                 }
             }
@@ -276,7 +283,7 @@ public final class SessionStore {
     /** The undo records of the turns that can be taken back: into the compressed heads, the cache's marks and the session's. */
     private void restoreUndo(Session session, String where) {
         KvCache cache = session.cache();
-        java.util.TreeMap<Long, List<byte[]>> parts = new java.util.TreeMap<>();
+        TreeMap<Long, List<byte[]>> parts = new TreeMap<>();
         byte[] prefix = SessionKeys.undoPrefix(session.id());
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
             parts.computeIfAbsent(SessionKeys.markOfUndo(key), k -> new ArrayList<>()).add(value);
@@ -316,10 +323,10 @@ public final class SessionStore {
      * digests hold the same cache bit for bit, the same bookkeeping and the same undo records, whatever their ids.
      */
     public byte[] contentDigest(String sessionId) {
-        java.security.MessageDigest sha;
+        MessageDigest sha;
         try {
-            sha = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
         SessionMeta m = meta(sessionId).orElseThrow(() -> new IllegalArgumentException("no session '" + sessionId + "'"));
@@ -384,7 +391,7 @@ public final class SessionStore {
     }
 
     /** As {@link #expireIdle(long, Duration)}, sparing the sessions {@code inUse} names (a turn of theirs is under way). */
-    public List<String> expireIdle(long nowMillis, Duration ttl, java.util.function.Predicate<String> inUse) {
+    public List<String> expireIdle(long nowMillis, Duration ttl, Predicate<String> inUse) {
         List<String> idle = new ArrayList<>();
         backend.scan(SessionKeys.metaStart(), SessionKeys.metaEnd(), (k, v) -> {
             decodeOrSkip(k, v).filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis() && !inUse.test(m.sessionId()))

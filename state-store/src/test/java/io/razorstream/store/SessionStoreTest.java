@@ -18,6 +18,10 @@ import java.util.SplittableRandom;
 import static io.razorstream.store.Caches.SMALL;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KeyRotation;
+import io.razorstream.engine.chat.ChatTemplate;
+import java.nio.charset.StandardCharsets;
 
 class SessionStoreTest {
     static final WindowParams WINDOW = new WindowParams(4, 40, 5);
@@ -38,13 +42,13 @@ class SessionStoreTest {
                 Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(s.cache(), back.cache());
             }
-            s.setConversation(new ConversationState(io.razorstream.engine.chat.ChatTemplate.CHATML, "assistant", true, new int[] {42}));
+            s.setConversation(new ConversationState(ChatTemplate.CHATML, "assistant", true, new int[] {42}));
             store.save(s, 5000);
             Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
             assertThat(back.conversation().pendingTokens()).containsExactly(42);
             assertThat(back.conversation().lastRole()).isEqualTo("assistant");
             assertThat(back.conversation().afterReply()).isTrue();
-            assertThat(back.conversation().template()).isEqualTo(io.razorstream.engine.chat.ChatTemplate.CHATML);
+            assertThat(back.conversation().template()).isEqualTo(ChatTemplate.CHATML);
             assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
             assertThat(store.appliedTurn("s1", "t0")).as("every turn is remembered, not only recent ones").isPresent();
             assertThat(store.appliedTurn("s1", "t99")).isEmpty();
@@ -72,7 +76,7 @@ class SessionStoreTest {
     @Test
     void shiftedSessionsAreRewrittenAndLoadBackTheSame(@TempDir Path dir) {
         int block = 16;
-        io.razorstream.engine.attention.KeyRotation rotation = (layer, key, off) -> { // any fixed rotation of pairs will do here
+        KeyRotation rotation = (layer, key, off) -> { // any fixed rotation of pairs will do here
             float c = (float) Math.cos(0.3 + layer), sn = (float) Math.sin(0.3 + layer);
             for (int i = 0; i + 1 < SMALL.headSize(); i += 2) {
                 float x0 = key[off + i], x1 = key[off + i + 1];
@@ -94,7 +98,7 @@ class SessionStoreTest {
                 assertThat(store.meta("shifty").orElseThrow().kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
                 for (int l = 0; l < SMALL.blockCount(); l++) {
                     for (int h = 0; h < SMALL.kvHeadCount(); h++) {
-                        if (!(s.cache().policy().spec(l, h) instanceof io.razorstream.engine.attention.HeadSpec.Window w)) continue;
+                        if (!(s.cache().policy().spec(l, h) instanceof HeadSpec.Window w)) continue;
                         int bound = (int) Math.ceil(w.params().window(s.tokens()) / (double) block) + 1;
                         assertThat(countBlocks(db, "shifty", l, h)).as("turn %d, head (%d, %d) blocks", turn, l, h).isLessThanOrEqualTo(bound);
                     }
@@ -181,7 +185,7 @@ class SessionStoreTest {
             assertThat(store.storedBytes("ab")).isEqualTo(ab);
             List<String> keysLeft = new ArrayList<>();
             db.scan(new byte[] {0}, new byte[] {(byte) 0xff}, (k, v) -> {
-                keysLeft.add(new String(k, java.nio.charset.StandardCharsets.ISO_8859_1));
+                keysLeft.add(new String(k, StandardCharsets.ISO_8859_1));
                 return true;
             });
             assertThat(keysLeft).noneMatch(k -> k.contains("abc") && !k.contains("abcd"));

@@ -44,6 +44,12 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.LinkedHashMap;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.errors.LogAndFailProcessingExceptionHandler;
 
 /**
  * One running instance: the model, the Kafka Streams topology with the session store, the gRPC server,
@@ -132,8 +138,8 @@ public final class RazorService implements AutoCloseable {
             resources.add(CommittedReplies.start(bootstrap, settings.repliesTopic(), router));
             // Leave the group on close: a restarted or replacement instance then gets the partitions at once,
             // instead of after the old member's session timeout.
-            resources.add(() -> streams.close(org.apache.kafka.streams.CloseOptions.timeout(Duration.ofSeconds(30))
-                    .withGroupMembershipOperation(org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)));
+            resources.add(() -> streams.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                    .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)));
             streams.start();
             grpc.start();
             resources.add(() -> grpc.shutdown(Duration.ofSeconds(30)));
@@ -186,7 +192,7 @@ public final class RazorService implements AutoCloseable {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 50);
         p.put(StreamsConfig.producerPrefix(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG), (int) Duration.ofMinutes(15).toMillis());
         // Said explicitly (Streams warns otherwise): a record the processor cannot handle fails the thread (ThreadFailures decides what then).
-        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, org.apache.kafka.streams.errors.LogAndFailProcessingExceptionHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndFailProcessingExceptionHandler.class);
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         SessionStores.withRocksConfig(p);
         return p;
@@ -202,7 +208,7 @@ public final class RazorService implements AutoCloseable {
             int defaults = config.topicPartitions();
             createMissing(admin, config, Map.of(turns, defaults));
             int partitions = partitions(admin, turns);
-            Map<String, Integer> others = new java.util.LinkedHashMap<>();
+            Map<String, Integer> others = new LinkedHashMap<>();
             others.put(config.repliesTopic(), defaults);
             others.put(config.deadLetterTopic(), defaults);
             others.put(rerouted, partitions); // as many as the turns topic
@@ -226,8 +232,8 @@ public final class RazorService implements AutoCloseable {
         if (missing.isEmpty()) return;
         try {
             admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e; // another instance was first
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) throw e; // another instance was first
         }
     }
 
@@ -236,9 +242,9 @@ public final class RazorService implements AutoCloseable {
         while (true) {
             try {
                 return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions().size();
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 // A topic just created may not be known to every broker yet.
-                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) || System.nanoTime() > deadline) throw e;
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) throw e;
                 Thread.sleep(200);
             }
         }

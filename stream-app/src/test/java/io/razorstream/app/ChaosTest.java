@@ -61,6 +61,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.regex.Pattern;
 
 /**
  * Chaos: the service runs as a child process ({@code serve}: embedded broker, synthetic model) and is
@@ -127,17 +132,17 @@ class ChaosTest {
     }
 
     /** The broker a service left running in {@code dataDir}, checked to be that data dir's as EmbeddedBroker checks it. */
-    static java.util.Optional<ProcessHandle> brokerOf(Path dataDir) {
+    static Optional<ProcessHandle> brokerOf(Path dataDir) {
         Path pidFile = dataDir.resolve("kafka").resolve("broker.pid");
         try {
             long pid = Long.parseLong(Files.readString(pidFile).trim());
-            java.util.Optional<ProcessHandle> h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+            Optional<ProcessHandle> h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
             if (h.isEmpty()) return h;
             // /proc has the whole command line (the JDK's view of it may be cut short by the long class path)
             String cmd = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")), StandardCharsets.UTF_8);
-            return cmd.contains("kafka.Kafka") && cmd.contains(dataDir.toString()) ? h : java.util.Optional.empty();
+            return cmd.contains("kafka.Kafka") && cmd.contains(dataDir.toString()) ? h : Optional.empty();
         } catch (IOException | NumberFormatException e) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
@@ -423,7 +428,7 @@ class ChaosTest {
             long left = Math.max(1, deadline - System.nanoTime());
             try {
                 out.put(e.getKey(), e.getValue().get(left, TimeUnit.NANOSECONDS));
-            } catch (java.util.concurrent.ExecutionException x) {
+            } catch (ExecutionException x) {
                 throw x.getCause() instanceof AssertionError a ? a : new AssertionError("client of " + e.getKey() + " failed", x.getCause());
             } catch (TimeoutException x) {
                 throw new AssertionError("client of " + e.getKey() + " did not finish in time");
@@ -635,8 +640,8 @@ class ChaosTest {
         Path log = p.log;
         try {
             List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            java.util.regex.Pattern ts = java.util.regex.Pattern.compile("^(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3}) ");
-            long first = java.time.Instant.ofEpochMilli(p.startedMillis).atZone(java.time.ZoneId.systemDefault()).toLocalTime().toNanoOfDay() / 1_000_000;
+            Pattern ts = Pattern.compile("^(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3}) ");
+            long first = Instant.ofEpochMilli(p.startedMillis).atZone(ZoneId.systemDefault()).toLocalTime().toNanoOfDay() / 1_000_000;
             long brokerFrom = -1, brokerReady = -1, rebalancing = -1, running = -1;
             for (String l : lines) {
                 var m = ts.matcher(l);

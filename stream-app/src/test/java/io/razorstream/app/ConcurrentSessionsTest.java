@@ -37,6 +37,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.razorstream.proto.v1.GetSessionRequest;
+import io.razorstream.proto.v1.ReplyEvent;
+import java.util.HashMap;
 
 /**
  * Many sessions at once, on the default settings (8 partitions, 2 stream threads, 64 turns in flight): turns of
@@ -228,14 +234,14 @@ class ConcurrentSessionsTest {
             assertThat(Services.storedDigest(service, "inflight-" + s)).as("session %d as stored", s)
                     .isEqualTo(Services.storedDigest(service, "reference-" + s));
         }
-        java.util.Map<String, Integer> applied = new java.util.HashMap<>();
+        Map<String, Integer> applied = new HashMap<>();
         Services.consume(service.bootstrapServers(), "count-" + System.nanoTime(), List.of("razorstream.replies"), Duration.ofSeconds(10), rec -> {
             try {
-                var reply = io.razorstream.proto.v1.ReplyEvent.parseFrom(rec.value());
+                var reply = ReplyEvent.parseFrom(rec.value());
                 if (reply.getSessionId().startsWith("inflight-") && reply.getError().isEmpty() && !reply.getDuplicate()) {
                     applied.merge(reply.getSessionId() + "/" + reply.getTurnId(), 1, Integer::sum);
                 }
-            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            } catch (InvalidProtocolBufferException e) {
                 throw new AssertionError(e);
             }
             return false; // read everything there is within the wait
@@ -246,10 +252,10 @@ class ConcurrentSessionsTest {
     /** Whether the session exists and its last turn is {@code turnId}. */
     private static boolean applied(String session, String turnId) {
         try {
-            var info = stub.getSession(io.razorstream.proto.v1.GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
+            var info = stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
             return info.getRecentTurnsCount() > 0 && info.getRecentTurns(0).getTurnId().equals(turnId);
-        } catch (io.grpc.StatusRuntimeException e) {
-            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) return false;
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.NOT_FOUND) return false;
             throw e;
         }
     }

@@ -52,6 +52,12 @@ import java.util.concurrent.TimeUnit;
 import static io.razorstream.app.Services.KEY;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.razorstream.app.cli.Main;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The service as `serve` runs it with no Kafka configured: its own embedded broker, RocksDB state, gRPC
@@ -147,7 +153,7 @@ class EmbeddedServiceTest {
     /** With kcat when it is installed (bin/test installs it), as a shell user would; else with a Java producer. */
     static void produce(Path tmp, String key, byte[] value) throws Exception {
         if (kcat() != null) {
-            Path file = java.nio.file.Files.write(tmp.resolve("event-" + System.nanoTime()), value);
+            Path file = Files.write(tmp.resolve("event-" + System.nanoTime()), value);
             Process p = new ProcessBuilder(kcat(), "-P", "-b", service.bootstrapServers(), "-t", "razorstream.turns", "-k", key, file.toString())
                     .redirectErrorStream(true).start();
             String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -164,7 +170,7 @@ class EmbeddedServiceTest {
 
     static String kcat() {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (java.nio.file.Files.isExecutable(Path.of(dir, "kcat"))) return Path.of(dir, "kcat").toString();
+            if (Files.isExecutable(Path.of(dir, "kcat"))) return Path.of(dir, "kcat").toString();
         }
         return null;
     }
@@ -179,19 +185,19 @@ class EmbeddedServiceTest {
             // Right after done: everything a read_committed consumer can read now (up to the last stable offset)
             try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
                     ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
-                List<org.apache.kafka.common.TopicPartition> partitions = consumer.partitionsFor("razorstream.replies").stream()
-                        .map(p -> new org.apache.kafka.common.TopicPartition(p.topic(), p.partition())).toList();
+                List<TopicPartition> partitions = consumer.partitionsFor("razorstream.replies").stream()
+                        .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
-                Map<org.apache.kafka.common.TopicPartition, Long> stable = consumer.endOffsets(partitions);
+                Map<TopicPartition, Long> stable = consumer.endOffsets(partitions);
                 boolean seen = false;
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                 while (partitions.stream().anyMatch(p -> consumer.position(p) < stable.get(p)) && System.nanoTime() < deadline) {
                     for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(200))) {
-                        if (stable.get(new org.apache.kafka.common.TopicPartition(rec.topic(), rec.partition())) <= rec.offset()) continue;
+                        if (stable.get(new TopicPartition(rec.topic(), rec.partition())) <= rec.offset()) continue;
                         try {
                             seen |= ReplyEvent.parseFrom(rec.value()).getTurnId().equals(turn);
-                        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        } catch (InvalidProtocolBufferException e) {
                             throw new AssertionError(e);
                         }
                     }
@@ -243,9 +249,9 @@ class EmbeddedServiceTest {
         assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isFalse();
         assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()))).isEqualTo(Status.Code.NOT_FOUND);
         // the command-line client, as scripts use it
-        var out = new java.io.StringWriter();
-        var cli = io.razorstream.app.cli.Main.commandLine();
-        cli.setOut(new java.io.PrintWriter(out));
+        var out = new StringWriter();
+        var cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out));
         assertThat(cli.execute("chat", "--target", "localhost:" + service.grpcPort(), "--session", "alice", "--message", " The code was #",
                 "--max-tokens", "4")).isZero();
         assertThat(out.toString()).startsWith(KEY);
@@ -344,9 +350,9 @@ class EmbeddedServiceTest {
         }
         assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
         // The command-line client's rollback, and the RPC: the same again.
-        var out = new java.io.StringWriter();
-        var cli = io.razorstream.app.cli.Main.commandLine();
-        cli.setOut(new java.io.PrintWriter(out));
+        var out = new StringWriter();
+        var cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out));
         assertThat(cli.execute("rollback", "--target", "localhost:" + service.grpcPort(), "--session", "undo-a")).isZero();
         assertThat(out.toString()).contains("\"turnIds\": [\"t2-again\"]").contains("\"undoableTurns\"");
         stub.rollback(RollbackRequest.newBuilder().setSessionId("undo-b").setTurns(1).build());

@@ -27,6 +27,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The OpenAI-compatible HTTP API driven by the official {@code openai} npm package (installed by bin/test): a plain and a
@@ -66,7 +73,7 @@ class OpenAiHttpTest {
 
     /** One gRPC Chat turn, greedy, at most {@code tokens} tokens. */
     static ChatDone chat(String session, String text, int tokens) {
-        return Services.chat(stub, session, java.util.UUID.randomUUID().toString(), text, tokens).done();
+        return Services.chat(stub, session, UUID.randomUUID().toString(), text, tokens).done();
     }
 
     static ChatDone chatWithId(String session, String turnId, String text) {
@@ -137,7 +144,7 @@ class OpenAiHttpTest {
         try {
             p = new ProcessBuilder("python3", example.toString(), "--base-url", base(), "--session", "py-1", "--json", "--stream", "--max-tokens", "6",
                     "Note this. The code is #K7Q2. the quick brown fox jumps over a lazy dog. Remember the code #", " Again, the code is #").start();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             Assumptions.abort("python3 is not installed: " + e.getMessage());
             return;
         }
@@ -203,10 +210,10 @@ class OpenAiHttpTest {
                 references[i] = JSON.readTree(alone.body()).at("/choices/0/message/content").asText();
             }
             assertThat(references[0]).isNotEqualTo(references[1]);
-            List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> sent = new java.util.ArrayList<>();
+            List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
             for (int i = 0; i < 2; i++) sent.add(http.sendAsync(request(session, bodies[i]), HttpResponse.BodyHandlers.ofString()));
             for (int i = 0; i < 2; i++) {
-                HttpResponse<String> r = sent.get(i).get(2, java.util.concurrent.TimeUnit.MINUTES);
+                HttpResponse<String> r = sent.get(i).get(2, TimeUnit.MINUTES);
                 if (r.statusCode() == 409) {
                     assertThat(JSON.readTree(r.body()).at("/error/code").asText()).as(r.body()).isEqualTo("session_history_conflict");
                     conflicts++;
@@ -251,7 +258,7 @@ class OpenAiHttpTest {
         assertThat(after).containsKey("razorstream_consumer_lag_records");
     }
 
-    static final java.util.regex.Pattern SAMPLE = java.util.regex.Pattern.compile(
+    static final Pattern SAMPLE = Pattern.compile(
             "([a-zA-Z_:][a-zA-Z0-9_:]*(?:\\{(?:[a-zA-Z_][a-zA-Z0-9_]*=\"(?:\\\\.|[^\"\\\\])*\",?)*\\})?) ([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|Inf))( [0-9]+)?");
 
     /** Every sample of the Prometheus text exposition, by name and labels; fails on any line that is not the format. */
@@ -260,14 +267,14 @@ class OpenAiHttpTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
-        Map<String, Double> samples = new java.util.HashMap<>();
+        Map<String, Double> samples = new HashMap<>();
         for (String line : r.body().split("\n")) {
             if (line.isEmpty()) continue;
             if (line.startsWith("#")) {
                 assertThat(line).as("a comment line").matches("# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*");
                 continue;
             }
-            java.util.regex.Matcher m = SAMPLE.matcher(line);
+            Matcher m = SAMPLE.matcher(line);
             assertThat(m.matches()).as("not Prometheus text: %s", line).isTrue();
             samples.put(m.group(1), Double.parseDouble(m.group(2).replace("Inf", "Infinity")));
         }

@@ -40,6 +40,10 @@ import java.util.function.Supplier;
 import java.util.zip.CRC32;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.util.EnumSet;
+import java.util.Set;
+import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * One embedded service, the reliability promises: a session stays one session whatever partitioner its
@@ -55,14 +59,14 @@ class ReliabilityTest {
     static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
 
     /** Status codes of every method, called over and over while the service was starting (partitions being assigned). */
-    static final java.util.Set<Status.Code> codesWhileStarting = java.util.EnumSet.noneOf(Status.Code.class);
+    static final Set<Status.Code> codesWhileStarting = EnumSet.noneOf(Status.Code.class);
 
     @BeforeAll
     static void start() throws Exception {
         service = Services.startWithoutWaiting(dataDir, null, "razorstream", Map.of("sessions.max-tokens", String.valueOf(MAX_SESSION_TOKENS)));
         channel = Services.channel(service);
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        while (service.streams().state() != org.apache.kafka.streams.KafkaStreams.State.RUNNING && System.nanoTime() < deadline) {
+        while (service.streams().state() != KafkaStreams.State.RUNNING && System.nanoTime() < deadline) {
             var quick = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS);
             List<Runnable> calls = List.of(
                     () -> quick.getSession(GetSessionRequest.newBuilder().setSessionId("starting").build()),
@@ -165,7 +169,7 @@ class ReliabilityTest {
     static ReplyEvent parseReply(byte[] value) {
         try {
             return ReplyEvent.parseFrom(value);
-        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
             throw new AssertionError("not a ReplyEvent on the replies topic", e);
         }
     }

@@ -39,12 +39,16 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.io.IOException;
+import java.util.UUID;
+import org.apache.kafka.streams.state.HostInfo;
+import org.junit.jupiter.api.MethodOrderer;
 
 /**
  * API keys, tenants and TLS on one service: a call without a valid key is refused on gRPC, HTTP and the CLI; a tenant
  * cannot read, list or delete another's sessions (they are simply not found); both ports speak TLS only.
  */
-@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SecurityTest {
     static final String KEY_A = "key-of-tenant-acme-0001", KEY_B = "key-of-tenant-globex-02";
     @TempDir
@@ -60,7 +64,7 @@ class SecurityTest {
         try {
             p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(), "-out", cert.toString(),
                     "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1").redirectErrorStream(true).start();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             Assumptions.abort("openssl is not installed: no test certificate (" + e.getMessage() + ")");
             return;
         }
@@ -89,7 +93,7 @@ class SecurityTest {
     }
 
     static void chat(MemoryServiceGrpc.MemoryServiceBlockingStub s, String session, String text) {
-        Services.chat(s, session, java.util.UUID.randomUUID().toString(), text, 2);
+        Services.chat(s, session, UUID.randomUUID().toString(), text, 2);
     }
 
     @Test
@@ -193,7 +197,7 @@ class SecurityTest {
         try {
             status = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + service.httpPort() + "/health")).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             status = -1; // the connection was dropped: refused too
         }
         assertThat(status).as("plain HTTP to the TLS port").isNotEqualTo(200);
@@ -208,7 +212,7 @@ class SecurityTest {
         ManagedChannel ch = tlsChannel();
         try {
             TwoInstancesTest.awaitBothInGroup(service, second);
-            org.apache.kafka.streams.state.HostInfo other = new org.apache.kafka.streams.state.HostInfo("localhost", second.grpcPort());
+            HostInfo other = new HostInfo("localhost", second.grpcPort());
             String session = null;
             for (int i = 0; session == null && i < 200; i++) if (TwoInstancesTest.owner(service, "acme/fwd-" + i).equals(other)) session = "fwd-" + i;
             assertThat(session).as("a session of tenant acme owned by the second instance").isNotNull();

@@ -11,6 +11,8 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.app.config.ServiceSettings;
+import java.util.TreeMap;
 
 class ServiceConfigTest {
     @Test
@@ -28,7 +30,7 @@ class ServiceConfigTest {
 
     @Test
     void unknownRazorstreamVariablesAreWarnedAboutByNameWithTheClosestSetting() throws Exception {
-        Map<String, String> env = new java.util.TreeMap<>(Map.of(
+        Map<String, String> env = new TreeMap<>(Map.of(
                 "RAZORSTREAM_GRPC_PROT", "9000",              // swapped letters
                 "RAZORSTREAM_BOOTSTRAP_SERVER", "kafka:9092",  // missing S
                 "razorstream_data_dir", "/x",                 // lower case: not read
@@ -62,14 +64,14 @@ class ServiceConfigTest {
         ServiceConfig c = ServiceConfig.load(null, Map.of(), Map.of("grpc.port", "seventy", "turn.timeout", "10 minutes"));
         assertThatThrownBy(() -> c.getInt("grpc.port")).hasMessageContaining("grpc.port must be a whole number, got 'seventy'");
         assertThatThrownBy(() -> c.getDuration("turn.timeout")).hasMessageContaining("ISO-8601");
-        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("kv.precision", "fp8"))))
+        assertThatThrownBy(() -> ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("kv.precision", "fp8"))))
                 .hasMessageContaining("kv.precision must be F32, F16 or Q8, got 'fp8'");
-        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("store.block-tokens", "0"))))
+        assertThatThrownBy(() -> ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("store.block-tokens", "0"))))
                 .hasMessageContaining("store.block-tokens");
-        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("reply.default-tokens", "5000"))))
+        assertThatThrownBy(() -> ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("reply.default-tokens", "5000"))))
                 .hasMessageContaining("reply.default-tokens");
-        assertThatThrownBy(() -> io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("sessions.max-tokens", "-1"))))
+        assertThatThrownBy(() -> ServiceSettings.parse(ServiceConfig.load(null, Map.of(), Map.of("sessions.max-tokens", "-1"))))
                 .hasMessageContaining("sessions.max-tokens");
-        io.razorstream.app.config.ServiceSettings.parse(ServiceConfig.defaults()); // the defaults pass
+        ServiceSettings.parse(ServiceConfig.defaults()); // the defaults pass
     }
 }

@@ -29,6 +29,13 @@ import java.util.Random;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
+import io.razorstream.app.stream.RazorTopology;
+import io.razorstream.store.ReadOnlyStreamsBackend;
+import io.razorstream.store.SessionStore;
+import java.util.HexFormat;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
 
 /** Test helpers: start service instances, talk to them over real gRPC. */
 final class Services {
@@ -100,12 +107,12 @@ final class Services {
         return new Reply(sb.toString(), done, deltas);
     }
 
-    /** The session's cache as the instance's store holds it ({@link io.razorstream.store.SessionStore#contentDigest}), in hex. */
+    /** The session's cache as the instance's store holds it ({@link SessionStore#contentDigest}), in hex. */
     static String storedDigest(RazorService service, String session) {
-        var store = service.streams().store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
-                io.razorstream.app.stream.RazorTopology.STORE,
-                org.apache.kafka.streams.state.QueryableStoreTypes.<org.apache.kafka.common.utils.Bytes, byte[]>keyValueStore()));
-        return java.util.HexFormat.of().formatHex(new io.razorstream.store.SessionStore(new io.razorstream.store.ReadOnlyStreamsBackend(store))
+        var store = service.streams().store(StoreQueryParameters.fromNameAndType(
+                RazorTopology.STORE,
+                QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+        return HexFormat.of().formatHex(new SessionStore(new ReadOnlyStreamsBackend(store))
                 .contentDigest(session));
     }
 

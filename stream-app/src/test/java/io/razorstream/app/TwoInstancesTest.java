@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 
 import static io.razorstream.app.Services.KEY;
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Two instances share one broker (same application id): a session is served whichever instance gets the
@@ -44,7 +46,7 @@ class TwoInstancesTest {
                 for (int i = 0; session == null && i < 200; i++) if (owner(a, "user-" + i).equals(hostA)) session = "user-" + i;
                 assertThat(session).as("some session id is owned by instance a").isNotNull();
                 // Two more sessions of a: one takes a turn back, the other never had it (checked again after the failover).
-                java.util.List<String> undo = new java.util.ArrayList<>();
+                List<String> undo = new ArrayList<>();
                 for (int i = 0; undo.size() < 2 && i < 400; i++) if (owner(a, "undo-" + i).equals(hostA)) undo.add("undo-" + i);
                 assertThat(undo).hasSize(2);
                 var viaA = MemoryServiceGrpc.newBlockingStub(ca);

@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.Arrays;
 
 /**
  * Which (layer, KV head)s a policy keeps FULL, chosen one of three ways: the best-scored (the head profile),
@@ -31,7 +32,7 @@ public final class HeadSelection {
      */
     public static void top(double[][] score, double ratio, boolean[][] chosen, boolean[] skippedLayers) {
         boolean[][] exclude = new boolean[score.length][score[0].length];
-        for (int l = 0; l < Math.min(skippedLayers.length, score.length); l++) java.util.Arrays.fill(exclude[l], skippedLayers[l]);
+        for (int l = 0; l < Math.min(skippedLayers.length, score.length); l++) Arrays.fill(exclude[l], skippedLayers[l]);
         List<int[]> all = all(score.length, score[0].length, exclude);
         all.sort(Comparator.<int[]>comparingDouble(p -> -score[p[0]][p[1]]).thenComparingInt(p -> p[0]).thenComparingInt(p -> p[1]));
         int n = count(ratio, all.size());

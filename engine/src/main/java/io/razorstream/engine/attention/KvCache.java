@@ -3,6 +3,9 @@ package io.razorstream.engine.attention;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * The KV cache of one sequence, per (layer, KV head) as its {@link KvPolicy} says: a FULL head keeps the
@@ -33,7 +36,7 @@ public final class KvCache {
     /** Positions given back by context shifts, and how many shifts there were. */
     private int positionOffset, shifts;
     /** The turn marks, newest first (see {@link #mark}). */
-    private final java.util.ArrayDeque<Mark> marks = new java.util.ArrayDeque<>();
+    private final ArrayDeque<Mark> marks = new ArrayDeque<>();
     private long promptEnd = -1;
     private AttentionObserver observer;
     private FaultInjector faults;
@@ -85,7 +88,7 @@ public final class KvCache {
                 compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
             }
             int layer = l;
-            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).filter(h -> !policy.isFull(layer, h)).toArray();
+            compressedKvHeads[l] = IntStream.range(0, kvHeads).filter(h -> !policy.isFull(layer, h)).toArray();
         }
     }
 
@@ -195,7 +198,7 @@ public final class KvCache {
                 head.shift(keep, rotation, l, precision);
                 compressedHeads[l][h] = head;
             }
-            compressedKvHeads[l] = java.util.stream.IntStream.range(0, kvHeads).toArray();
+            compressedKvHeads[l] = IntStream.range(0, kvHeads).toArray();
         }
         policy = new KvPolicy(specs);
         positionOffset += discard;
@@ -231,8 +234,8 @@ public final class KvCache {
     }
 
     /** The marks {@link #rollback} can return to, oldest first. */
-    public java.util.List<Mark> markList() {
-        return java.util.List.copyOf(marks.reversed());
+    public List<Mark> markList() {
+        return List.copyOf(marks.reversed());
     }
 
     /** Takes back everything appended since the {@code turns}-th latest mark: the cache is then as it was there, bit for bit. */
@@ -252,7 +255,7 @@ public final class KvCache {
      * Restoring from storage, last step: the marks (oldest first) of a cache restored as it is now, whose compressed
      * heads got their undo records back ({@link CompressedHead#readUndo}), one per mark.
      */
-    public void restoreMarks(java.util.List<Mark> oldestFirst) {
+    public void restoreMarks(List<Mark> oldestFirst) {
         int last = -1;
         for (Mark m : oldestFirst) {
             if (m.tokens() < last || m.tokens() > size || m.promptEnd() < -1 || m.promptEnd() > m.tokens()) {
@@ -393,7 +396,7 @@ public final class KvCache {
         System.arraycopy(v, vOff, values[layer][kvHead], position * headSize, headSize);
     }
 
-    /** Replaces a compressed head by one rebuilt from storage ({@link io.razorstream.engine.attention.HeadSpec#readRecord}), of the same kind. */
+    /** Replaces a compressed head by one rebuilt from storage ({@link HeadSpec#readRecord}), of the same kind. */
     public void restoreHead(int layer, int kvHead, CompressedHead head) {
         CompressedHead now = compressedHeads[layer][kvHead];
         if (now == null || head == null || now.getClass() != head.getClass()) {
@@ -450,7 +453,7 @@ public final class KvCache {
         return precision.vectorBytes(headSize);
     }
 
-    /** Bytes of what the cache keeps, at its precision (the policy's formula: {@link io.razorstream.engine.attention.HeadSpec#bytes}). */
+    /** Bytes of what the cache keeps, at its precision (the policy's formula: {@link HeadSpec#bytes}). */
     public long bytesInUse() {
         return policy.bytes(size, promptEnd, headSize, vectorBytes());
     }

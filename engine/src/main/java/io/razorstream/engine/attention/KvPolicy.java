@@ -1,6 +1,7 @@
 package io.razorstream.engine.attention;
 
 import java.util.Arrays;
+import io.razorstream.engine.profile.CompensationCalibration;
 
 /**
  * The cache policy of a model: a {@link HeadSpec} per (layer, KV head). RazorAttention keeps its retrieval heads
@@ -39,7 +40,7 @@ public final class KvPolicy {
         return uniform(layers, kvHeads, new HeadSpec.HeavyHitters(budget, recent));
     }
 
-    /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link io.razorstream.engine.attention.KvCache#compressNow()}. */
+    /** SnapKV on every head: compressed once to {@code budget} tokens (the newest {@code window} among them) by {@link KvCache#compressNow()}. */
     public static KvPolicy snapKV(int layers, int kvHeads, int budget, int window) {
         return uniform(layers, kvHeads, new HeadSpec.Snap(budget, window, SNAP_OBSERVE));
     }
@@ -53,7 +54,7 @@ public final class KvPolicy {
 
     /**
      * RazorAttention with the compensation token where {@code compensated} says (a calibrated profile's choice,
-     * {@code io.razorstream.engine.profile.CompensationCalibration}): the retrieval heads FULL, the others windowed.
+     * {@code CompensationCalibration}): the retrieval heads FULL, the others windowed.
      */
     public static KvPolicy razor(boolean[][] retrieval, boolean[][] compensated, WindowParams window) {
         HeadSpec.Window with = new HeadSpec.Window(new WindowParams(window.sinks(), window.minWindow(), window.compression(), true, window.maxWindow()));

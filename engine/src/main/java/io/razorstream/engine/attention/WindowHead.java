@@ -6,6 +6,9 @@ import io.razorstream.engine.kernel.Ops;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The cache of one non-retrieval (layer, KV head): sink tokens, a rolling window of recent tokens, and
@@ -33,7 +36,7 @@ public final class WindowHead implements CompressedHead {
     private long evicted;
     private long tokens;
     /** Undo records of the last marks, newest first ({@link WindowUndo}). */
-    private final java.util.ArrayDeque<WindowUndo> undo = new java.util.ArrayDeque<>();
+    private final ArrayDeque<WindowUndo> undo = new ArrayDeque<>();
 
     public WindowHead(int headSize, WindowParams params) {
         this.headSize = headSize;
@@ -320,8 +323,8 @@ public final class WindowHead implements CompressedHead {
     }
 
     /** The undo records of the marks this head can return to, oldest first (not to be modified). */
-    public java.util.List<WindowUndo> undoRecords() {
-        return java.util.List.copyOf(undo.reversed());
+    public List<WindowUndo> undoRecords() {
+        return List.copyOf(undo.reversed());
     }
 
     @Override
@@ -365,7 +368,7 @@ public final class WindowHead implements CompressedHead {
         for (int d = 0; d < headSize; d++) sumV[d] = in.getFloat();
         int n = in.getInt();
         if (n < 0 || n > window) throw new IllegalArgumentException(n + " evicted entries for a window of " + window);
-        java.util.List<float[]> keys = new java.util.ArrayList<>(n), values = new java.util.ArrayList<>(n);
+        List<float[]> keys = new ArrayList<>(n), values = new ArrayList<>(n);
         for (int e = 0; e < n; e++) {
             float[] k = new float[headSize];
             in.getVector(k, 0);

@@ -14,6 +14,16 @@ import io.razorstream.engine.attention.RandomContext;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import com.sun.management.ThreadMXBean;
+import io.razorstream.engine.model.PassCounts;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Prefill and decode throughput of a model: a warm-up run, then repeated runs whose medians are reported,
@@ -29,8 +39,8 @@ public final class Benchmark {
                          double ceilingTokensPerSecond, long decodeAllocatedBytesPerToken) {}
 
     /** Bytes allocated by all threads (the decode loop's caller and the compute workers). */
-    private static final com.sun.management.ThreadMXBean ALLOCATION =
-            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final ThreadMXBean ALLOCATION =
+            (ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     private Benchmark() {}
 
@@ -132,15 +142,15 @@ public final class Benchmark {
         Decoder decoder = loaded.decoder(parallel);
         Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
         double[] single = new double[repeats], aggregate = new double[repeats], ratios = new double[repeats];
-        io.razorstream.engine.model.PassCounts before = model.passCounts();
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(sessions);
+        PassCounts before = model.passCounts();
+        ExecutorService pool = Executors.newFixedThreadPool(sessions);
         try {
             for (int run = -warmups; run < repeats; run++) {
                 double alone = once(model, decoder, prompt, genTokens, request)[1];
                 if (run == 0) before = model.passCounts();
-                java.util.concurrent.CyclicBarrier prefilled = new java.util.concurrent.CyclicBarrier(sessions);
+                CyclicBarrier prefilled = new CyclicBarrier(sessions);
                 long[] decodeStart = new long[1];
-                java.util.List<java.util.concurrent.Future<Long>> ends = new java.util.ArrayList<>();
+                List<Future<Long>> ends = new ArrayList<>();
                 for (int s = 0; s < sessions; s++) {
                     ends.add(pool.submit(() -> {
                         KvCache cache = model.newCache(prompt.length + genTokens, KvPrecision.F16);
@@ -151,7 +161,7 @@ public final class Benchmark {
                     }));
                 }
                 long last = 0;
-                for (java.util.concurrent.Future<Long> f : ends) last = Math.max(last, f.get());
+                for (Future<Long> f : ends) last = Math.max(last, f.get());
                 double together = (double) sessions * (genTokens - 1) / ((last - decodeStart[0]) / 1e9);
                 if (run >= 0) {
                     single[run] = alone;
@@ -162,7 +172,7 @@ public final class Benchmark {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new IllegalStateException("a session failed: " + e.getCause(), e.getCause());
         } finally {
             pool.shutdownNow();

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import io.razorstream.engine.kernel.KQuants;
+import io.razorstream.engine.kernel.Numerics;
 
 /**
  * Writes a GGUF of a given shape and family with random weights (for benchmarks: same sizes and
@@ -135,7 +137,7 @@ public final class RandomModel {
                 // Uniform with the standard deviation WEIGHT_SCALE: cheap, and only the sizes matter here.
                 for (int i = 0; i < n; i++) values[i] = (float) ((random.nextDouble() * 2 - 1) * WEIGHT_SCALE * 1.7320508);
                 buf.clear();
-                if (type.blockSize() == io.razorstream.engine.kernel.KQuants.QK_K) randomKQuants(type, random, n, buf);
+                if (type.blockSize() == KQuants.QK_K) randomKQuants(type, random, n, buf);
                 else Quantizer.quantizeInto(type, values, 0, n, buf);
                 buf.flip();
                 GgufWriter.writeFully(out, buf);
@@ -149,14 +151,14 @@ public final class RandomModel {
      */
     private static void randomKQuants(GgmlType type, SplittableRandom random, int n, ByteBuffer buf) {
         byte[] block = new byte[type.blockBytes()];
-        for (int b = 0; b < n / io.razorstream.engine.kernel.KQuants.QK_K; b++) {
+        for (int b = 0; b < n / KQuants.QK_K; b++) {
             for (int i = 0; i < block.length; i++) block[i] = (byte) random.nextInt(256);
             ByteBuffer bb = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN);
             if (type == GgmlType.Q6_K) {
-                bb.putShort(208, io.razorstream.engine.kernel.Numerics.floatToF16(WEIGHT_SCALE / 32 / 64));
+                bb.putShort(208, Numerics.floatToF16(WEIGHT_SCALE / 32 / 64));
             } else {
-                bb.putShort(0, io.razorstream.engine.kernel.Numerics.floatToF16(WEIGHT_SCALE / 8 / 32));
-                bb.putShort(2, io.razorstream.engine.kernel.Numerics.floatToF16(WEIGHT_SCALE / 32));
+                bb.putShort(0, Numerics.floatToF16(WEIGHT_SCALE / 8 / 32));
+                bb.putShort(2, Numerics.floatToF16(WEIGHT_SCALE / 32));
             }
             buf.put(block);
         }

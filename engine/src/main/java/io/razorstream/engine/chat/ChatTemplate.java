@@ -1,6 +1,9 @@
 package io.razorstream.engine.chat;
 
 import java.util.List;
+import io.razorstream.engine.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * Chat formats of the common model families, rendered as text whose control tokens (e.g.
@@ -175,16 +178,16 @@ public enum ChatTemplate {
      * {@link #append} as tokenizer segments: the template's markup may hold control tokens, the message's
      * content never does (a user who types {@code <|im_end|>} gets those characters).
      */
-    public List<io.razorstream.engine.tokenizer.Tokenizer.Segment> appendSegments(String previousRole, boolean afterGeneratedReply, Message next,
+    public List<Tokenizer.Segment> appendSegments(String previousRole, boolean afterGeneratedReply, Message next,
                                                                                 boolean generationPrompt) {
         StringBuilder before = new StringBuilder(), after = new StringBuilder();
         if (afterGeneratedReply) before.append(close("assistant"));
         before.append(open(next.role(), previousRole));
         after.append(close(next.role()));
         if (generationPrompt) after.append(open("assistant", next.role()));
-        return List.of(new io.razorstream.engine.tokenizer.Tokenizer.Segment(before.toString(), true),
-                new io.razorstream.engine.tokenizer.Tokenizer.Segment(next.content(), false),
-                new io.razorstream.engine.tokenizer.Tokenizer.Segment(after.toString(), true));
+        return List.of(new Tokenizer.Segment(before.toString(), true),
+                new Tokenizer.Segment(next.content(), false),
+                new Tokenizer.Segment(after.toString(), true));
     }
 
     /** The family of a GGUF {@code tokenizer.chat_template}, or PLAIN when none is recognised (or there is none). */
@@ -202,14 +205,14 @@ public enum ChatTemplate {
 
     /** The name {@link #named} takes: chatml, qwen3, qwen3-no-think, gemma, llama3, ... */
     public String label() {
-        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** By {@link #label} (chatml, qwen3, qwen3-no-think, gemma, llama3, llama2, mistral, phi3, zephyr, plain), for a command-line or config override. */
     public static ChatTemplate named(String name) {
-        String label = name.toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        String label = name.toLowerCase(Locale.ROOT).replace('_', '-');
         for (ChatTemplate t : values()) if (t.label().equals(label)) return t;
         throw new IllegalArgumentException("unknown chat template '" + name + "' (known: "
-                + String.join(", ", java.util.Arrays.stream(values()).map(ChatTemplate::label).toList()) + ")");
+                + String.join(", ", Arrays.stream(values()).map(ChatTemplate::label).toList()) + ")");
     }
 }

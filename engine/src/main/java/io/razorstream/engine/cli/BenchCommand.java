@@ -25,6 +25,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import io.razorstream.engine.attention.KvPrecision;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prefill and decode tokens/s (medians after a warm-up) and decode's memory-bandwidth ceiling.")
@@ -70,7 +71,7 @@ final class BenchCommand implements Callable<Integer> {
     String compensation;
 
     @Option(names = "--kv-precision", defaultValue = "F16", description = "with --context: KV cache precision, ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
-    io.razorstream.engine.attention.KvPrecision kvPrecision;
+    KvPrecision kvPrecision;
 
     @Option(names = "--window", defaultValue = "4000", description = "window heads: minimum recent tokens S0 (default: ${DEFAULT-VALUE})")
     int window;

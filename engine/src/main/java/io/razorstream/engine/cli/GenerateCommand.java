@@ -16,6 +16,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.razorstream.engine.generation.Decoder;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Continue a prompt: the continuation goes to stdout as it is generated, timings to stderr.")
@@ -74,7 +76,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         int n = threads.resolve();
         try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
-            Generator generator = new Generator(loaded, parallel, kvPrecision, io.razorstream.engine.generation.Decoder.PREFILL_BATCH);
+            Generator generator = new Generator(loaded, parallel, kvPrecision, Decoder.PREFILL_BATCH);
             Generator.Result r = generator.generate(prompt, maxTokens, sampling, json ? null : (token, text) -> {
                 out.print(text);
                 out.flush();
@@ -88,7 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
                         .put("decodeTokensPerSecond", r.decodeTokensPerSecond()).put("seed", s);
                 try {
                     out.print(JSON.writeValueAsString(o));
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                } catch (JsonProcessingException e) {
                     throw new IllegalStateException(e);
                 }
             }

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import javax.imageio.ImageIO;
 
 /**
  * A PNG with the profile's layers x heads heatmaps side by side: each score of its method (razor: induction and
@@ -39,7 +40,7 @@ final class HeadmapPlot {
         }
         g.dispose();
         String name = png.toString();
-        javax.imageio.ImageIO.write(both, "png", png.toFile());
+        ImageIO.write(both, "png", png.toFile());
         if (!png.toFile().isFile()) throw new IOException("could not write " + name);
     }
 

@@ -14,6 +14,14 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import io.razorstream.engine.gguf.GgufFormatException;
+import io.razorstream.engine.gguf.GgufValueType;
+import io.razorstream.engine.kernel.Kernels;
+import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.model.ModelWeights;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.stream.IntStream;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensor table.")
 final class InspectCommand implements Callable<Integer> {
@@ -35,7 +43,7 @@ final class InspectCommand implements Callable<Integer> {
             out.printf("metadata (%d):%n", f.metadata().size());
             for (Map.Entry<String, GgufValue> e : f.metadata().entrySet()) {
                 GgufValue v = e.getValue();
-                String type = v.type() == io.razorstream.engine.gguf.GgufValueType.ARRAY
+                String type = v.type() == GgufValueType.ARRAY
                         ? "ARRAY<" + v.asArray().elementType() + ">[" + v.asArray().size() + "]" : v.type().toString();
                 out.printf("  %-45s %-22s %s%n", e.getKey(), type, v.describe(arrayElements));
             }
@@ -48,7 +56,7 @@ final class InspectCommand implements Callable<Integer> {
                 params += t.elementCount();
             }
             out.printf("%n%d parameters, %d bytes of tensor data%n", params, f.tensorBytes());
-            out.printf("runs on: %s%n", io.razorstream.engine.kernel.Kernels.describe());
+            out.printf("runs on: %s%n", Kernels.describe());
             describeModel(f, out);
         }
         out.flush();
@@ -57,28 +65,28 @@ final class InspectCommand implements Callable<Integer> {
 
     /** The family as the engine reads it, and what a cache keeps on its sliding-window layers; or why it cannot run. */
     private static void describeModel(GgufFile f, PrintWriter out) {
-        io.razorstream.engine.model.ModelConfig c;
+        ModelConfig c;
         try {
-            c = io.razorstream.engine.model.ModelConfig.from(f);
-        } catch (io.razorstream.engine.gguf.GgufFormatException e) {
+            c = ModelConfig.from(f);
+        } catch (GgufFormatException e) {
             out.printf("model: not runnable: %s%n", e.getMessage());
             return;
         }
         out.printf("model: %s, %d layers, %d heads (%d KV) of %d, features %s%n", c.architecture(), c.blockCount(), c.headCount(),
-                c.kvHeadCount(), c.headSize(), c.arch().features().isEmpty() ? "none" : new java.util.TreeSet<>(c.arch().features()));
+                c.kvHeadCount(), c.headSize(), c.arch().features().isEmpty() ? "none" : new TreeSet<>(c.arch().features()));
         try {
             float localBase = c.slidingWindow().ropeBase();
-            out.printf("rope: %s, base %s%s, %d dimensions, scaling: %s%n", c.arch().rope().toString().toLowerCase(java.util.Locale.ROOT),
+            out.printf("rope: %s, base %s%s, %d dimensions, scaling: %s%n", c.arch().rope().toString().toLowerCase(Locale.ROOT),
                     c.ropeFreqBase(), localBase > 0 && localBase != c.ropeFreqBase() ? " (sliding-window layers: " + localBase + ")" : "", c.ropeDimensions(),
-                    io.razorstream.engine.model.ModelWeights.ropeScaling(f, c));
-        } catch (io.razorstream.engine.gguf.GgufFormatException e) {
+                    ModelWeights.ropeScaling(f, c));
+        } catch (GgufFormatException e) {
             out.printf("rope: not runnable: %s%n", e.getMessage());
         }
         var w = c.slidingWindow();
         if (w.size() > 0) {
             out.printf("sliding window: %d tokens on %d of %d layers %s; those layers' heads keep at most %d positions by the model's own definition "
                             + "(no compensation token, never retrieval heads); full-cache sizes count them windowed%n", w.size(), w.localLayers(),
-                    c.blockCount(), java.util.stream.IntStream.range(0, c.blockCount()).filter(c::isLocal).boxed().toList(), w.size());
+                    c.blockCount(), IntStream.range(0, c.blockCount()).filter(c::isLocal).boxed().toList(), w.size());
         }
     }
 }

@@ -3,6 +3,8 @@ package io.razorstream.engine.cli;
 import io.razorstream.engine.gguf.GgufFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 
 /** The {@code razorstream} command line: generate, inspect, bench, random-model, synth-model. */
 @Command(name = "razorstream", mixinStandardHelpOptions = true, version = "razorstream 0.1.0",
@@ -20,8 +22,8 @@ public final class RazorCli {
         CommandLine cl = new CommandLine(new RazorCli());
         // Bad input (a corrupt model file, an impossible setting) is the user's to fix: one line, exit 1.
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof GgufFormatException || e instanceof IllegalArgumentException || e instanceof java.io.IOException
-                    || e instanceof java.io.UncheckedIOException) {
+            if (e instanceof GgufFormatException || e instanceof IllegalArgumentException || e instanceof IOException
+                    || e instanceof UncheckedIOException) {
                 cmd.getErr().println("error: " + e.getMessage());
                 cmd.getErr().flush();
                 return 1;

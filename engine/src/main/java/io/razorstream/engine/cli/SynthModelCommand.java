@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.Set;
 
 @Command(name = "synth-model", mixinStandardHelpOptions = true,
         description = "Write the constructed llama GGUF with known retrieval heads (it copies what followed an earlier bigram).")
@@ -27,7 +28,7 @@ final class SynthModelCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         // The constructed weights are quantised, and the quantiser writes these types (K-quants only come from llama.cpp files).
-        if (!java.util.Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0).contains(type)) {
+        if (!Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0).contains(type)) {
             throw new IllegalArgumentException("--type " + type + " is not supported (F32, F16, BF16, Q8_0, Q4_0)");
         }
         Path parent = out.toAbsolutePath().getParent();

@@ -18,6 +18,7 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
+import com.fasterxml.jackson.core.JsonProcessingException;
 
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
         description = "Token ids of a text with the model's tokenizer, as llama-tokenize gives them: one 'ID -> PIECE' line per token, "
@@ -61,7 +62,7 @@ final class TokenizeCommand implements Callable<Integer> {
                     JsonNode node;
                     try {
                         node = JSON.readTree(line);
-                    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    } catch (JsonProcessingException e) {
                         throw new IllegalArgumentException("stdin line " + lineNumber + " is not JSON: " + e.getOriginalMessage());
                     }
                     if (node == null || !node.isTextual()) throw new IllegalArgumentException("stdin line " + lineNumber + " is not a JSON string");

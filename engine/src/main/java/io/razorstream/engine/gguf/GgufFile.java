@@ -20,6 +20,11 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
 
 /**
  * A GGUF file (versions 2 and 3, little-endian), memory-mapped with the FFM API so that tensor data is
@@ -231,15 +236,15 @@ public final class GgufFile implements AutoCloseable {
      */
     public String fingerprint() {
         try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
             GgufValue arch = metadata.get("general.architecture");
             md.update(String.valueOf(arch == null ? "" : arch.describe(0)).getBytes(StandardCharsets.UTF_8));
             for (GgufTensorInfo t : tensors.values()) {
-                md.update((t.name() + "|" + t.type() + "|" + java.util.Arrays.toString(t.shape()) + "|" + t.offset() + "\n")
+                md.update((t.name() + "|" + t.type() + "|" + Arrays.toString(t.shape()) + "|" + t.offset() + "\n")
                         .getBytes(StandardCharsets.UTF_8));
             }
-            return java.util.HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JDK", e);
         }
     }
@@ -311,7 +316,7 @@ public final class GgufFile implements AutoCloseable {
                 return StandardCharsets.UTF_8.newDecoder()
                         .onMalformedInput(CodingErrorAction.REPORT)
                         .onUnmappableCharacter(CodingErrorAction.REPORT)
-                        .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+                        .decode(ByteBuffer.wrap(bytes)).toString();
             } catch (CharacterCodingException e) {
                 // Some real vocabularies hold byte sequences that are not valid UTF-8: keep them, replaced.
                 return new String(bytes, StandardCharsets.UTF_8);

@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 
 import static io.razorstream.engine.kernel.VectorSupport.F;
 import static io.razorstream.engine.kernel.VectorSupport.L;
+import java.util.Arrays;
 
 /**
  * Matrix times many tokens (prefill) for every weight type: rows are dequantised to floats four at a
@@ -42,7 +43,7 @@ public final class Gemm {
                     // The last one or two tokens repeat in the spare tile slots: the tile is much faster than
                     // the one-token path even with a slot wasted, and each result is the same either way.
                     int t1 = Math.min(t + 1, n - 1), t2 = Math.min(t + 2, n - 1);
-                    java.util.Arrays.fill(acc, 0f);
+                    Arrays.fill(acc, 0f);
                     for (int k0 = 0; k0 < kv; k0 += K_BLOCK) {
                         tile4x3(rows, x[t], x[t1], x[t2], k0, Math.min(kv, k0 + K_BLOCK), acc);
                     }

@@ -23,6 +23,7 @@ import java.util.List;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import java.util.Arrays;
 
 /**
  * The native kernel tier: {@code librazorstream_kernels.so} (engine/src/main/c, built by Maven with gcc and
@@ -231,7 +232,7 @@ public final class NativeKernels {
                 for (int j = 0; j < KQuants.QK_K; j++) out[b + j] = (byte) Math.min(127, (int) Math.rint(iscale * x[b + j]));
                 d = 1 / iscale;
             } else {
-                java.util.Arrays.fill(out, b, b + KQuants.QK_K, (byte) 0); // a reused buffer holds older quants
+                Arrays.fill(out, b, b + KQuants.QK_K, (byte) 0); // a reused buffer holds older quants
             }
             FLOAT.set(out, cols + 4 * (b / KQuants.QK_K), d);
             for (int g = b; g < b + KQuants.QK_K; g += 16) {

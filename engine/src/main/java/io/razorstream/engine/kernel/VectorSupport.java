@@ -12,6 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The vector shapes the kernels use: the CPU's preferred float width (8 lanes on AVX2, 16 on AVX-512)
@@ -28,7 +29,7 @@ final class VectorSupport {
     static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** An unaligned little-endian 16-bit value (the f16 scales inside quantised blocks). */
-    static final java.lang.foreign.ValueLayout.OfShort SHORT_LE = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     // Lane rotations for the fixed-order sums below. Each is its own constant: shuffles read from an array
     // are not constants to the JIT, and then rearrange/lane fall back to slow, allocating code.

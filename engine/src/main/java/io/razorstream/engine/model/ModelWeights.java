@@ -8,6 +8,7 @@ import io.razorstream.engine.model.arch.Architecture.Feature;
 import io.razorstream.engine.kernel.WeightMatrix;
 
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * The weights of a llama model, as views over the mapped GGUF file (nothing is copied but the norms), and the
@@ -118,7 +119,7 @@ public record ModelWeights(
         if (gguf.tensor("rope_freqs.weight") != null) what = "frequency factors from the rope_freqs tensor";
         else if (gguf.tensor("rope_factors_long.weight") != null) {
             boolean takesLong = longRopeTakesLong(gguf, c);
-            what = String.format(java.util.Locale.ROOT, "LongRoPE, the %s factors (context %d %s original %d)", takesLong ? "long" : "short",
+            what = String.format(Locale.ROOT, "LongRoPE, the %s factors (context %d %s original %d)", takesLong ? "long" : "short",
                     c.contextLength(), takesLong ? ">" : "<=", originalContext(gguf, c));
         } else what = factors == null ? "none" : "linear, factor " + factors[0];
         float attention = ropeAttentionFactor(gguf, c);

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import io.razorstream.engine.attention.HeadSpec;
 
 /**
  * The head finders that watch the model copy a needle: a haystack of the model's own text with a needle of random
@@ -26,7 +27,7 @@ import java.util.SplittableRandom;
  *   <li>{@link ProfileMethod#RETRIEVAL_SCORE} (Wu et al. 2024): at each copy event the model gets right, a query head
  *   scores a hit when its strongest attention lands on the token being copied; its score is hits / events.</li>
  *   <li>{@link ProfileMethod#INFLUENCE} (AttentionInfluence): a KV head's score is how much the needle's loss (nats per
- *   copied token) rises when the head is masked ({@link io.razorstream.engine.attention.HeadSpec#MASKED}): a causal check.</li>
+ *   copied token) rises when the head is masked ({@link HeadSpec#MASKED}): a causal check.</li>
  *   <li>{@link ProfileMethod#DUO}: see {@link DuoGates}.</li>
  * </ul>
  * The heads with the top {@code inductionRatio} of scores are the retrieval heads (the option's name is the razor

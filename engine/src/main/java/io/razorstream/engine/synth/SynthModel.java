@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Arrays;
 
 /**
  * A small {@code llama} GGUF whose weights are constructed so that its retrieval heads are known: it
@@ -175,7 +176,7 @@ public final class SynthModel {
 
     private static float[] ones(int n) {
         float[] x = new float[n];
-        java.util.Arrays.fill(x, 1f);
+        Arrays.fill(x, 1f);
         return x;
     }
 

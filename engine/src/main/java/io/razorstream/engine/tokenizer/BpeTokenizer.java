@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.io.ByteArrayOutputStream;
+import java.util.TreeSet;
 
 /**
  * Byte-level BPE ({@code tokenizer.ggml.model = gpt2}): text is split into words by the pre-tokenizer
@@ -121,8 +123,8 @@ public final class BpeTokenizer implements Tokenizer {
         String name = preName == null ? "default" : ALIASES.getOrDefault(preName, preName);
         Rules rules = PRE.get(name);
         if (rules == null) {
-            throw new IllegalArgumentException("unsupported BPE pre-tokenizer '" + preName + "' (supported: " + String.join(", ", new java.util.TreeSet<>(PRE.keySet()))
-                    + " and their aliases " + new java.util.TreeSet<>(ALIASES.keySet()) + ")");
+            throw new IllegalArgumentException("unsupported BPE pre-tokenizer '" + preName + "' (supported: " + String.join(", ", new TreeSet<>(PRE.keySet()))
+                    + " and their aliases " + new TreeSet<>(ALIASES.keySet()) + ")");
         }
         this.pre = rules.regexes().stream().map(r -> Pattern.compile(r, Pattern.UNICODE_CHARACTER_CLASS)).toList();
         this.ignoreMerges = rules.ignoreMerges();
@@ -233,7 +235,7 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     private static byte[] decode(String text) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(text.length());
+        ByteArrayOutputStream out = new ByteArrayOutputStream(text.length());
         for (char c : text.toCharArray()) {
             Byte b = CHAR_TO_BYTE.get(c);
             if (b != null) out.write(b);

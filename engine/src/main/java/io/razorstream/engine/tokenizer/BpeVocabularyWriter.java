@@ -5,6 +5,7 @@ import io.razorstream.engine.gguf.GgufWriter;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Arrays;
 
 /**
  * Writes a byte-level BPE ({@code gpt2}) vocabulary of a given size for the random stand-ins of BPE families (Llama 3,
@@ -48,7 +49,7 @@ public final class BpeVocabularyWriter {
         }
         while (tokens.size() < specials.firstId()) tokens.add(space + "w" + Integer.toString(tokens.size(), 36)); // never produced: no merge makes it
         int[] types = new int[size];
-        java.util.Arrays.fill(types, Vocabulary.TokenType.NORMAL.ordinal());
+        Arrays.fill(types, Vocabulary.TokenType.NORMAL.ordinal());
         for (String s : specials.tokens()) {
             types[tokens.size()] = Vocabulary.TokenType.CONTROL.ordinal();
             tokens.add(s);

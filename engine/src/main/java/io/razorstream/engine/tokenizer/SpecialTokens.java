@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.IntConsumer;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Special token texts found in text, longest match first, as llama.cpp partitions text before tokenizing:
@@ -17,7 +19,7 @@ final class SpecialTokens {
      * The texts by their first character, longest first: a position is tried only against texts that can start
      * there; {@code always}: the user-defined ones alone, {@code parsing}: those and the control and unknown ones.
      */
-    private final java.util.Map<Character, List<String>> always = new java.util.HashMap<>(), parsing = new java.util.HashMap<>();
+    private final Map<Character, List<String>> always = new HashMap<>(), parsing = new HashMap<>();
 
     SpecialTokens(Vocabulary vocab) {
         this.vocab = vocab;
@@ -105,7 +107,7 @@ final class SpecialTokens {
 
     /** Hands each stretch of ordinary text to {@code text} and each special token's id to {@code special}, in order. */
     private void split(String s, boolean parseSpecial, Consumer<String> text, IntConsumer special) {
-        java.util.Map<Character, List<String>> byFirstChar = parseSpecial ? parsing : always;
+        Map<Character, List<String>> byFirstChar = parseSpecial ? parsing : always;
         int pos = 0;
         while (pos < s.length()) {
             int at = -1;

@@ -2,6 +2,8 @@ package io.razorstream.engine.tokenizer;
 
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Text to token ids and token ids to bytes, for one model's vocabulary. */
 public interface Tokenizer {
@@ -11,14 +13,14 @@ public interface Tokenizer {
      * {@code parseSpecial}, control-token texts inside {@code text} (e.g. {@code <s>}) become those tokens.
      */
     default int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
-        return encode(java.util.List.of(new Segment(text, parseSpecial)), addSpecial);
+        return encode(List.of(new Segment(text, parseSpecial)), addSpecial);
     }
 
     /**
      * Tokenises the concatenation of {@code segments}, control-token texts becoming control tokens only
      * inside segments that allow it: a chat template's markup does, the user's content does not.
      */
-    int[] encode(java.util.List<Segment> segments, boolean addSpecial);
+    int[] encode(List<Segment> segments, boolean addSpecial);
 
     /** A piece of text to tokenise, and whether control-token texts in it are control tokens. */
     record Segment(String text, boolean parseSpecial) {}
@@ -35,7 +37,7 @@ public interface Tokenizer {
             case "gpt2" -> {
                 var merges = gguf.get("tokenizer.ggml.merges");
                 if (merges == null) throw new GgufFormatException(gguf.path(), "BPE tokenizer without tokenizer.ggml.merges");
-                java.util.List<String> list = new java.util.ArrayList<>(merges.asArray().size());
+                List<String> list = new ArrayList<>(merges.asArray().size());
                 for (int i = 0; i < merges.asArray().size(); i++) list.add(merges.asArray().get(i).asString());
                 var pre = gguf.get("tokenizer.ggml.pre");
                 try {

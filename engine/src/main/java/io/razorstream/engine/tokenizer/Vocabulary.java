@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
+import java.util.Set;
 
 /**
  * The token table of a GGUF file: texts, scores, types and the special ids with their flags, and which special
@@ -172,7 +173,7 @@ public final class Vocabulary {
     }
 
     /** Control tokens that end a turn in the common chat formats (llama.cpp treats them as end of generation too). */
-    private static final java.util.Set<String> END_OF_TURN = java.util.Set.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+    private static final Set<String> END_OF_TURN = Set.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
             "<|endoftext|>", "<|end_of_text|>", "</s>", "<|eom_id|>");
 
     /** Whether generation should stop at this token: EOS, or a control token that ends a turn (e.g. {@code <|im_end|>}). */

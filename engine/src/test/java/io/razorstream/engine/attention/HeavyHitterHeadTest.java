@@ -6,6 +6,8 @@ import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.util.Arrays;
+import org.assertj.core.data.Offset;
 
 /** H2O: bounded, keeps the recent tokens, keeps the token that draws the attention. */
 class HeavyHitterHeadTest {
@@ -18,7 +20,7 @@ class HeavyHitterHeadTest {
         float[] u = new float[HS];
         u[0] = 1;
         float[] heavyValue = new float[HS];
-        java.util.Arrays.fill(heavyValue, 7f);
+        Arrays.fill(heavyValue, 7f);
         float[] out = new float[HS];
         for (int t = 0; t < 200; t++) {
             float[] k = new float[HS], v = new float[HS];
@@ -45,7 +47,7 @@ class HeavyHitterHeadTest {
         float[] out = new float[HS];
         head.attend(new float[] {1, 0, 0, 0, 0, 0, 0, 0}, 0, Scores.scaled(1f), out, 0);
         double w1 = Math.exp(1) / (Math.exp(1) + 1);
-        assertThat((double) out[0]).isCloseTo(w1 * 1 + (1 - w1) * 3, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat((double) out[0]).isCloseTo(w1 * 1 + (1 - w1) * 3, Offset.offset(1e-6));
         HeadSpec spec = new HeadSpec.HeavyHitters(16, 4);
         assertThat(spec.entries(2, -1)).isEqualTo(head.entries());
         assertThat(spec.bytes(2, -1, HS, 2 * HS)).isEqualTo(2L * HS * 2 * 2);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.Arrays;
 
 /** SnapKV: full until compressed, then the keys the last queries looked at plus the newest window. */
 class SnapHeadTest {
@@ -17,7 +18,7 @@ class SnapHeadTest {
         float[] u = new float[HS];
         u[0] = 1;
         float[] marked = new float[HS];
-        java.util.Arrays.fill(marked, 5f);
+        Arrays.fill(marked, 5f);
         float[] out = new float[HS];
         for (int t = 0; t < 100; t++) {
             float[] k = new float[HS], v = new float[HS];

@@ -9,6 +9,12 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import io.razorstream.engine.kernel.NativeKernels;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Collections;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Assumptions;
 
 /** The window head of RazorAttention: eviction, the compensation token, and attention over both. */
 class WindowHeadTest {
@@ -78,7 +84,7 @@ class WindowHeadTest {
             float[] out = new float[HS];
             head.attend(q, 0, Scores.scaled(scale), out, 0);
             double[] expected = reference(q, scale, keys, values, copies);
-            for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
+            for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], Offset.offset(2e-5));
         }
     }
 
@@ -150,8 +156,8 @@ class WindowHeadTest {
         values.addAll(vs.subList(35, 40));
         float[] q = random(r, HS), out = new float[HS];
         head.attend(q, 0, Scores.scaled(0.3f), out, 0);
-        double[] expected = reference(q, 0.3f, keys, values, java.util.Collections.nCopies(keys.size(), 1.0));
-        for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], org.assertj.core.data.Offset.offset(2e-5));
+        double[] expected = reference(q, 0.3f, keys, values, Collections.nCopies(keys.size(), 1.0));
+        for (int d = 0; d < HS; d++) assertThat((double) out[d]).isCloseTo(expected[d], Offset.offset(2e-5));
     }
 
     /**
@@ -163,7 +169,7 @@ class WindowHeadTest {
     @ParameterizedTest(name = "sinks={0} window={1} compensate={2}")
     @CsvSource({"2, 7, true", "0, 5, false", "4, 64, true"})
     void nativeGroupAttentionEqualsTheJavaTiers(int sinks, int window, boolean compensate) {
-        org.junit.jupiter.api.Assumptions.assumeTrue(io.razorstream.engine.kernel.NativeKernels.available(), "the native kernel tier is not built here");
+        Assumptions.assumeTrue(NativeKernels.available(), "the native kernel tier is not built here");
         int hs = 32, group = 3, tokens = 300;
         WindowParams params = compensate ? new WindowParams(sinks, window, 1000) : new WindowParams(sinks, window, 1000).withoutCompensation();
         WindowHead head = new WindowHead(hs, params);
@@ -174,12 +180,12 @@ class WindowHeadTest {
             for (boolean round : new boolean[] {false, true}) {
                 Scores scores = new Scores(0.3f, 0, round);
                 float[] javaOut = new float[group * hs], nativeOut = new float[group * hs];
-                for (int g = 0; g < group; g++) head.attend(java.util.Arrays.copyOfRange(q, g * hs, (g + 1) * hs), 0, scores, javaOut, g * hs);
-                head.attendNative(java.lang.foreign.MemorySegment.ofArray(q), group, scores,
-                        java.lang.foreign.MemorySegment.ofArray(new float[group * head.entries()]), java.lang.foreign.MemorySegment.ofArray(nativeOut), 0);
+                for (int g = 0; g < group; g++) head.attend(Arrays.copyOfRange(q, g * hs, (g + 1) * hs), 0, scores, javaOut, g * hs);
+                head.attendNative(MemorySegment.ofArray(q), group, scores,
+                        MemorySegment.ofArray(new float[group * head.entries()]), MemorySegment.ofArray(nativeOut), 0);
                 for (int i = 0; i < group * hs; i++) {
                     assertThat(nativeOut[i]).as("token %d, round %s, element %d", t, round, i)
-                            .isCloseTo(javaOut[i], org.assertj.core.data.Offset.offset(round ? 3e-3f : 2e-5f));
+                            .isCloseTo(javaOut[i], Offset.offset(round ? 3e-3f : 2e-5f));
                 }
             }
             head.endToken();

@@ -13,6 +13,14 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.razorstream.engine.DefaultModel;
+import io.razorstream.engine.gguf.GgufFile;
+import io.razorstream.engine.gguf.GgufWriter;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /** The command line, run in process on the embedded model and on small generated files. */
 class CliTest {
@@ -37,12 +45,12 @@ class CliTest {
         assertThat(json.out()).startsWith("{\"ids\":" + ids + ",\"pieces\":[\"\",\" Once\"");
         Run lines = run("tokenize", "--text", "Once upon a time, a little robot", "--no-bos");
         assertThat(lines.out().lines()).hasSize(11).first().asString().contains("403 -> ' Once'");
-        java.io.InputStream stdin = System.in;
+        InputStream stdin = System.in;
         try {
-            System.setIn(new java.io.ByteArrayInputStream("\"Once upon a time, a little robot\"\n\"\"\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            System.setIn(new ByteArrayInputStream("\"Once upon a time, a little robot\"\n\"\"\n".getBytes(StandardCharsets.UTF_8)));
             Run jsonl = run("tokenize", "--stdin-jsonl");
             assertThat(jsonl.out().lines()).containsExactly(ids, "[1]");
-            System.setIn(new java.io.ByteArrayInputStream("\"a\"\nnope\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            System.setIn(new ByteArrayInputStream("\"a\"\nnope\n".getBytes(StandardCharsets.UTF_8)));
             Run bad = run("tokenize", "--stdin-jsonl");
             assertThat(bad.out().lines()).hasSize(1); // the good line before it is answered
             assertThat(bad.err()).contains("stdin line 2 is not JSON").hasLineCount(1);
@@ -56,8 +64,8 @@ class CliTest {
     @Test
     void tokenizeReadsAVocabularyOnlyFile(@TempDir Path dir) throws Exception {
         Path vocab = dir.resolve("vocab-only.gguf");
-        try (var in = io.razorstream.engine.gguf.GgufFile.open(io.razorstream.engine.DefaultModel.path())) {
-            var w = new io.razorstream.engine.gguf.GgufWriter();
+        try (var in = GgufFile.open(DefaultModel.path())) {
+            var w = new GgufWriter();
             in.metadata().forEach((k, v) -> { if (k.startsWith("tokenizer.") || k.equals("general.architecture")) w.put(k, v); });
             w.write(vocab); // no tensors at all
         }
@@ -71,7 +79,7 @@ class CliTest {
     void generateJsonIsOneObjectWithTheIdsTextAndFinishReason() throws Exception {
         Run r = run("generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "12", "--threads", "1", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
-        var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        var o = new ObjectMapper().readTree(r.out());
         assertThat(o.get("text").asText()).startsWith(", there was a little girl named Lily.");
         assertThat(o.get("promptTokenIds").size()).isEqualTo(5);
         assertThat(o.get("generatedTokenIds").size()).isEqualTo(12);
@@ -249,7 +257,7 @@ class CliTest {
     }
 
     private static String[] concat(String[] a, String b) {
-        String[] r = java.util.Arrays.copyOf(a, a.length + 1);
+        String[] r = Arrays.copyOf(a, a.length + 1);
         r[a.length] = b;
         return r;
     }

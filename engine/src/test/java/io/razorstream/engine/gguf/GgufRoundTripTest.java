@@ -21,6 +21,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.nio.ByteBuffer;
 
 /**
  * Whatever GgufWriter writes, GgufFile must read back bit for bit: every metadata value type (with its
@@ -233,7 +234,7 @@ class GgufRoundTripTest {
         Path file = dir.resolve("big.gguf");
         new GgufWriter().alignment(64).addTensor("t", GgmlType.Q8_0, new long[]{4096, 33}, out -> {
             for (int off = 0; off < b.length; off += 1000) {
-                GgufWriter.writeFully(out, java.nio.ByteBuffer.wrap(b, off, Math.min(1000, b.length - off)));
+                GgufWriter.writeFully(out, ByteBuffer.wrap(b, off, Math.min(1000, b.length - off)));
             }
         }).write(file);
         try (GgufFile g = GgufFile.open(file)) {

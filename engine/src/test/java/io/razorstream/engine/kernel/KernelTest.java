@@ -16,6 +16,9 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.util.Arrays;
+import java.util.Random;
+import org.assertj.core.data.Offset;
 
 /**
  * The vectorised WeightMatrix kernels against the scalar definition, for every supported type, on heap
@@ -118,7 +121,7 @@ class KernelTest {
                 Activation[] a = new Activation[n + 2];
                 for (int t = 0; t < a.length; t++) a[t] = m.prepare(gaussian(rnd, cols, 2));
                 float[][] out = new float[n + 1][rows];
-                java.util.Arrays.fill(out[n], Float.NaN); // a row matmul must not touch (only n tokens)
+                Arrays.fill(out[n], Float.NaN); // a row matmul must not touch (only n tokens)
                 m.matmul(a, n, out, par);
                 for (int t = 0; t < n; t++) {
                     float[] vec = new float[rows];
@@ -150,8 +153,8 @@ class KernelTest {
         for (int r = 0; r < rows; r++) {
             float[] row = new float[cols + 3];
             m.dequantizeRow(r, row, 3);
-            assertThat(java.util.Arrays.copyOfRange(row, 3, cols + 3))
-                    .containsExactly(java.util.Arrays.copyOfRange(all, r * cols, (r + 1) * cols));
+            assertThat(Arrays.copyOfRange(row, 3, cols + 3))
+                    .containsExactly(Arrays.copyOfRange(all, r * cols, (r + 1) * cols));
         }
         // Plain types store the values themselves (after rounding to the type).
         if (type == GgmlType.F32) assertThat(all).containsExactly(w);
@@ -254,7 +257,7 @@ class KernelTest {
             b.putShort(2 * 5, specials[s]);
             WeightMatrix m = WeightMatrix.of(GgmlType.F16, MemorySegment.ofArray(b.array()), 1, cols);
             float[] ones = new float[cols];
-            java.util.Arrays.fill(ones, 1f);
+            Arrays.fill(ones, 1f);
             float got = m.dot(0, m.prepare(ones));
             if (Float.isNaN(expected[s])) assertThat(got).isNaN();
             else assertThat(got).isEqualTo(expected[s]);
@@ -284,9 +287,9 @@ class KernelTest {
     void kQuantDotMatchesTheReference(GgmlType type) {
         int rows = 3, cols = 512;
         byte[] bytes = new byte[(int) type.bytesFor((long) rows * cols)];
-        java.util.Random r = new java.util.Random(7);
+        Random r = new Random(7);
         r.nextBytes(bytes);
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         for (int blk = 0; blk < rows * cols / 256; blk++) {
             int at = blk * type.blockBytes();
             if (type == GgmlType.Q6_K) {
@@ -302,11 +305,11 @@ class KernelTest {
         Activation a = m.prepare(x);
         for (int row = 0; row < rows; row++) {
             float ref = m.dotReference(row, a);
-            assertThat(m.dot(row, a)).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-4f * Math.max(1, Math.abs(ref))));
+            assertThat(m.dot(row, a)).isCloseTo(ref, Offset.offset(1e-4f * Math.max(1, Math.abs(ref))));
             float[] w = new float[cols];
             m.dequantizeRow(row, w, 0);
             float[] viaQuantizer = new float[cols];
-            Quantizer.dequantize(type, java.nio.ByteBuffer.wrap(bytes), (int) (row * type.bytesFor(cols)), viaQuantizer, 0, cols);
+            Quantizer.dequantize(type, ByteBuffer.wrap(bytes), (int) (row * type.bytesFor(cols)), viaQuantizer, 0, cols);
             assertThat(viaQuantizer).isEqualTo(w);
         }
         // Q8_K (the Java tier's form; the native tier's equals it, NativeKernelTest): integer quants in

@@ -24,6 +24,9 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.engine.attention.Scores;
+import java.lang.foreign.ValueLayout;
+import org.assertj.core.data.Offset;
 
 /**
  * The native kernel tier, every instruction-set variant this CPU runs, against the scalar definition
@@ -113,7 +116,7 @@ class NativeKernelTest {
                     abs += Math.abs(p);
                 }
                 // float products and sums: a few ulps of the absolute sum per term of the summation depth
-                assertThat((double) all[t][r]).as("row %d token %d", r, t).isCloseTo(exact, org.assertj.core.data.Offset.offset(abs * 1e-6 * Math.sqrt(cols) + 1e-30));
+                assertThat((double) all[t][r]).as("row %d token %d", r, t).isCloseTo(exact, Offset.offset(abs * 1e-6 * Math.sqrt(cols) + 1e-30));
                 // decode (one row, one token) equals prefill bit for bit
                 assertThat(run(v, m, new Activation[] {a[t]}, r, r + 1)[0][0]).isEqualTo(all[t][r]);
             }
@@ -156,7 +159,7 @@ class NativeKernelTest {
                     for (int t = 0; t < n; t++) {
                         float[] alone = run(v, m, new Activation[] {a[t]}, 0, rows)[0];
                         assertThat(all[t]).as("%s %s, token %d of %d", type, v.isa(), t, n).isEqualTo(alone);
-                        assertThat(part[t]).isEqualTo(java.util.Arrays.copyOfRange(alone, 2, rows));
+                        assertThat(part[t]).isEqualTo(Arrays.copyOfRange(alone, 2, rows));
                     }
                 }
             }
@@ -199,7 +202,7 @@ class NativeKernelTest {
                 WeightMatrix m = WeightMatrix.of(type, atMappingEnd(dir, type + ".w", weights(type, rows, cols, 2), arena), rows, cols);
                 Activation[] a = inputs(m, n, 8);
                 MemorySegment heapBatch = NativeKernels.batch(type, a, n, cols);
-                byte[] batchBytes = heapBatch.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                byte[] batchBytes = heapBatch.toArray(ValueLayout.JAVA_BYTE);
                 MemorySegment in = atMappingEnd(dir, type + ".in", batchBytes, arena);
                 float[] out = new float[2 + n * rows + 2];
                 Arrays.fill(out, Float.NaN);
@@ -315,7 +318,7 @@ class NativeKernelTest {
                     o += s[p] / sum * val[p * hs + i];
                     abs += s[p] / sum * Math.abs(val[p * hs + i]);
                 }
-                assertThat((double) out[5 + g * hs + i]).as("head %d element %d", g, i).isCloseTo(o, org.assertj.core.data.Offset.offset(2e-6 * abs * Math.sqrt(hs) + 1e-7));
+                assertThat((double) out[5 + g * hs + i]).as("head %d element %d", g, i).isCloseTo(o, Offset.offset(2e-6 * abs * Math.sqrt(hs) + 1e-7));
             }
         }
         for (int i : new int[] {0, 4, 5 + group * hs, out.length - 1}) assertThat(out[i]).isNaN();
@@ -329,7 +332,7 @@ class NativeKernelTest {
                                        float softcap, boolean round) {
         int n = keys.length;
         float[] out = new float[group * hs];
-        io.razorstream.engine.attention.Scores scores = new io.razorstream.engine.attention.Scores(scale, softcap, round);
+        Scores scores = new Scores(scale, softcap, round);
         for (int g = 0; g < group; g++) {
             float[] p = new float[n];
             for (int r = 0; r < n; r++) {
@@ -386,7 +389,7 @@ class NativeKernelTest {
             double err = 0, errOther = 0, errUncapped = 0, errUnbiased = 0;
             for (int i = 0; i < group * hs; i++) {
                 double got = out[1 + i];
-                assertThat(got).as("%s round=%s element %d", isa, round, i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(round ? 2e-3 : 2e-5));
+                assertThat(got).as("%s round=%s element %d", isa, round, i).isCloseTo(expected[i], Offset.offset(round ? 2e-3 : 2e-5));
                 err += Math.abs(got - expected[i]);
                 errOther += Math.abs(got - otherRounding[i]);
                 errUncapped = Math.max(errUncapped, Math.abs(got - uncapped[i]));

@@ -24,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import org.assertj.core.api.Assertions;
 
 /**
  * Continuous batching: eight sequences (different prompt lengths, FULL and RazorAttention caches, prefill chunks
@@ -129,7 +130,7 @@ class BatchedPassTest {
                 }
             }
             // Through the scheduler, the failure reaches the faulty sequence's caller (and only its: the others above went on).
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.decode(shared[1], 5, new float[vocab], parallel))
+            Assertions.assertThatThrownBy(() -> m.decode(shared[1], 5, new float[vocab], parallel))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("injected fault");
         }
     }

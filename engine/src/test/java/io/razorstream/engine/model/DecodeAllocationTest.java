@@ -20,6 +20,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import com.sun.management.ThreadMXBean;
 
 /**
  * The native tier's decode loop allocates nothing per token: {@link Transformer#decode} into one logits array,
@@ -37,7 +38,7 @@ class DecodeAllocationTest {
         Assumptions.assumeTrue(Kernels.nativeSelected(), "the native kernel tier is not selected here: " + Kernels.describe());
         Path file = dir.resolve("small-" + type + ".gguf");
         RandomModel.write(ModelShape.TINY, type, 3, file);
-        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        var threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
             Transformer m = loaded.model();
             int layers = m.config().blockCount(), kvHeads = m.config().kvHeadCount();

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.stream.IntStream;
 
 /**
  * {@code random-model} writes each family's tensors and keys, the engine loads them as that family, and a batch
@@ -40,7 +41,7 @@ class FamilyRandomModelTest {
             assertThat(c.architecture()).isEqualTo(shape.architecture);
             assertThat(c.slidingWindow().size()).isEqualTo(shape.slidingWindow);
             if (shape == ModelShape.TINY_GEMMA3) {
-                assertThat(java.util.stream.IntStream.range(0, 6).filter(c::isLocal).boxed().toList()).containsExactly(0, 1, 2, 3, 4);
+                assertThat(IntStream.range(0, 6).filter(c::isLocal).boxed().toList()).containsExactly(0, 1, 2, 3, 4);
                 assertThat(c.slidingWindow().ropeBase()).isEqualTo(10000f);
             }
             if (shape == ModelShape.TINY_GEMMA2) assertThat(c.finalSoftcap()).isEqualTo(30f);

@@ -18,6 +18,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import io.razorstream.engine.kernel.Gemm;
+import io.razorstream.engine.kernel.Kernels;
+import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
+import java.util.HexFormat;
 
 /**
  * The random-weight fixtures in ../shared/models/fixtures against llama.cpp (see their README).
@@ -85,9 +90,9 @@ class FixtureParityTest {
                         .containsExactly(ints(t.get("ids")));
             }
             // Detokenisation: the generated ids' pieces, byte for byte, as llama.cpp printed them.
-            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             for (int id : ints(ref.get("generated_token_ids"))) bytes.writeBytes(m.tokenizer().piece(id));
-            assertThat(java.util.HexFormat.of().formatHex(bytes.toByteArray())).isEqualTo(ref.get("generated_text_hex").asText());
+            assertThat(HexFormat.of().formatHex(bytes.toByteArray())).isEqualTo(ref.get("generated_text_hex").asText());
         }
     }
 
@@ -126,7 +131,7 @@ class FixtureParityTest {
             "phi3-q-F16,     2e-3,   2e-3",
             "phi3-q-Q8_0,    6e-2,   6e-2"})
     void teacherForcedLogitsAndGreedyIdsMatchLlamaCpp(String name, double javaTolerance, double nativeTolerance) throws IOException {
-        double tolerance = io.razorstream.engine.kernel.Kernels.nativeSelected() ? nativeTolerance : javaTolerance;
+        double tolerance = Kernels.nativeSelected() ? nativeTolerance : javaTolerance;
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));
         int[] forced = ints(ref.get("generated_token_ids"));
@@ -152,7 +157,7 @@ class FixtureParityTest {
                 logits = model.forward(cache, forced, step, 1, parallel);
             }
             System.out.printf("%s, %s: max |logit - llama.cpp| over 32 teacher-forced steps = %.3g (tolerance %.1g); per step:%s%n",
-                    name, io.razorstream.engine.kernel.Kernels.describe(), worst, tolerance, perStep);
+                    name, Kernels.describe(), worst, tolerance, perStep);
 
             // Greedy ids must agree up to the first step where llama.cpp's top two are closer than twice the
             // tolerance: two logits each within the tolerance of llama.cpp's can swap order when their gap is below 2 tol.
@@ -205,8 +210,8 @@ class FixtureParityTest {
         JsonNode ref = expected(name);
         int[] prompt = ints(ref.get("prompt_token_ids"));
         int[] forced = ints(ref.get("generated_token_ids"));
-        int extra = Math.max(0, io.razorstream.engine.kernel.Gemm.MIN_TOKENS - prompt.length);
-        int[] tokens = java.util.Arrays.copyOf(prompt, prompt.length + extra);
+        int extra = Math.max(0, Gemm.MIN_TOKENS - prompt.length);
+        int[] tokens = Arrays.copyOf(prompt, prompt.length + extra);
         System.arraycopy(forced, 0, tokens, prompt.length, extra);
         try (LoadedModel m = LoadedModel.open(SharedModels.require("fixtures/" + name + ".gguf"))) {
             Transformer model = m.model();

@@ -32,6 +32,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.engine.LoadedModel;
 
 /**
  * {@link Transformer} against {@link ReferenceLlama}, an independent scalar implementation of the same math,
@@ -380,7 +381,7 @@ class ReferenceForwardTest {
     @Test
     void tinyFileLoadsWithItsTokenizer() {
         Path p = file(spec(GgmlType.Q4_0, true));
-        try (var loaded = io.razorstream.engine.LoadedModel.open(p)) {
+        try (var loaded = LoadedModel.open(p)) {
             var vocab = loaded.tokenizer().vocabulary();
             assertThat(vocab.size()).isEqualTo(300);
             assertThat(vocab.bos()).isEqualTo(1);

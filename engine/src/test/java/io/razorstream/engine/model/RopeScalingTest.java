@@ -15,6 +15,8 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.engine.gguf.GgufFile;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * Linear rope scaling from metadata is the same as a rope_freqs tensor of that factor; LongRoPE is the rope_freqs
@@ -23,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class RopeScalingTest {
     static float[] logits(Path file) {
-        try (var gguf = io.razorstream.engine.gguf.GgufFile.open(file); Parallel p = new Parallel(1)) {
+        try (var gguf = GgufFile.open(file); Parallel p = new Parallel(1)) {
             Transformer m = Transformer.load(gguf);
             int[] tokens = {1, 300, 301, 302, 303, 304, 305, 306};
             return m.forward(m.newCache(8, KvPrecision.F32), tokens, 0, tokens.length, p);
@@ -54,7 +56,7 @@ class RopeScalingTest {
         assertThatThrownBy(() -> logits(yarn)).isInstanceOf(GgufFormatException.class).hasMessageContaining("rope scaling 'yarn' is not supported");
     }
 
-    static ByteBuffer factors(int pairs, java.util.function.IntToDoubleFunction f) {
+    static ByteBuffer factors(int pairs, IntToDoubleFunction f) {
         ByteBuffer b = ByteBuffer.allocate(4 * pairs).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < pairs; i++) b.putFloat((float) f.applyAsDouble(i));
         return b;
@@ -80,7 +82,7 @@ class RopeScalingTest {
         }
         assertThat(logits(asLong)).isNotEqualTo(logits(asShort));
         assertThat(logits(beyond)).as("context 64 > original 16: the long factors").isEqualTo(logits(asLong));
-        try (var gguf = io.razorstream.engine.gguf.GgufFile.open(beyond); var other = io.razorstream.engine.gguf.GgufFile.open(within)) {
+        try (var gguf = GgufFile.open(beyond); var other = GgufFile.open(within)) {
             assertThat(ModelWeights.ropeScaling(gguf, ModelConfig.from(gguf))).isEqualTo("LongRoPE, the long factors (context 64 > original 16)");
             assertThat(ModelWeights.ropeScaling(other, ModelConfig.from(other))).isEqualTo("LongRoPE, the short factors (context 64 <= original 64)");
         }
@@ -110,7 +112,7 @@ class RopeScalingTest {
         float[] withFactor = logits(factor), expected = logits(scaled), without = logits(plain);
         assertThat(maxDifference(withFactor, expected)).as("m * rope(q) = rope(m * q), up to rounding").isLessThan(1e-4f);
         assertThat(maxDifference(without, expected)).as("and the factor matters").isGreaterThan(1e-2f);
-        try (var gguf = io.razorstream.engine.gguf.GgufFile.open(factor); var none = io.razorstream.engine.gguf.GgufFile.open(plain)) {
+        try (var gguf = GgufFile.open(factor); var none = GgufFile.open(plain)) {
             assertThat(ModelWeights.ropeScaling(gguf, ModelConfig.from(gguf))).isEqualTo("none, attention factor 1.5");
             assertThat(ModelWeights.ropeScaling(none, ModelConfig.from(none))).isEqualTo("none");
         }

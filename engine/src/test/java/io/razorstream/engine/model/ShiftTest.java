@@ -25,6 +25,7 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import io.razorstream.engine.chat.TurnRefused;
 
 /**
  * Context shift: the kept keys are re-rotated exactly (RoPE is a rotation: a layer-0 key, which depends only on its
@@ -131,7 +132,7 @@ class ShiftTest {
             Conversation refuse = new Conversation(decoder, ChatTemplate.PLAIN, refusing, new ConversationState(), 128, Conversation.Overflow.REFUSE, 0);
             assertThatThrownBy(() -> {
                 for (int t = 0; t < 30; t++) refuse.turn(Message.user("turn " + t + " of a long day"), true, Decoder.Request.of(SamplerConfig.GREEDY, 8), null);
-            }).isInstanceOf(io.razorstream.engine.chat.TurnRefused.class).hasMessageContaining("holds at most 128");
+            }).isInstanceOf(TurnRefused.class).hasMessageContaining("holds at most 128");
             assertThat(refusing.shifts()).isZero();
 
             cache.clear();

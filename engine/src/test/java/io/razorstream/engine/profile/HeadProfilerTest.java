@@ -10,6 +10,7 @@ import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import io.razorstream.engine.attention.HeadSelection;
 
 class HeadProfilerTest {
 
@@ -39,9 +40,9 @@ class HeadProfilerTest {
         double[][] kv = HeadProfiler.groupMax(perHead, c);
         assertThat(kv).isDeepEqualTo(new double[][] {{0.9, 0.3}, {0.5, 0.8}});
         boolean[][] chosen = new boolean[2][2];
-        io.razorstream.engine.attention.HeadSelection.top(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
+        HeadSelection.top(kv, 0.14, chosen); // ceil(0.56) = 1 head: the best one
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, false}});
-        io.razorstream.engine.attention.HeadSelection.top(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
+        HeadSelection.top(kv, 0.5, chosen); // 2 heads: adds layer 1 head 1 (0.8)
         assertThat(chosen).isDeepEqualTo(new boolean[][] {{true, false}, {false, true}});
     }
 
@@ -50,7 +51,7 @@ class HeadProfilerTest {
         // layer 0 is a sliding-window layer: its high scores do not count, and the ratio is of the other layers' heads
         double[][] score = {{0.9, 0.8}, {0.1, 0.5}, {0.3, 0.2}};
         boolean[][] chosen = new boolean[3][2];
-        io.razorstream.engine.attention.HeadSelection.top(score, 0.5, chosen, new boolean[] {true, false, false});
+        HeadSelection.top(score, 0.5, chosen, new boolean[] {true, false, false});
         assertThat(chosen[0]).containsExactly(false, false);
         assertThat(chosen[1]).containsExactly(false, true);
         assertThat(chosen[2]).containsExactly(true, false);

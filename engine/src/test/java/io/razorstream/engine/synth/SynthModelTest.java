@@ -23,6 +23,13 @@ import java.nio.file.Path;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import io.razorstream.engine.attention.WindowHead;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Conversation;
+import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.generation.Decoder;
+import java.util.Locale;
 
 /** The constructed model: it retrieves, the profiler finds its retrieval heads, and Razor keeps them. */
 class SynthModelTest {
@@ -119,23 +126,23 @@ class SynthModelTest {
         int inside = 0;
         StringBuilder report = new StringBuilder("depth | key position | kept from | shifts | answer\n");
         for (double depth : new double[] {0.02, 0.2, 0.4, 0.6, 0.8, 0.95}) {
-            io.razorstream.engine.attention.KvCache cache = model.model().newCache(limit, io.razorstream.engine.attention.KvPrecision.F16, profile.policy(window));
+            KvCache cache = model.model().newCache(limit, KvPrecision.F16, profile.policy(window));
             var decoder = model.decoder(parallel);
-            var chat = new io.razorstream.engine.chat.Conversation(decoder, io.razorstream.engine.chat.ChatTemplate.PLAIN, cache,
-                    new io.razorstream.engine.chat.ConversationState(), limit, io.razorstream.engine.chat.Conversation.Overflow.SHIFT, 0);
+            var chat = new Conversation(decoder, ChatTemplate.PLAIN, cache,
+                    new ConversationState(), limit, Conversation.Overflow.SHIFT, 0);
             String prompt = passkeyPrompt(1500, depth);
             String document = prompt.substring(0, prompt.length() - " Remember the code #".length());
             long keyAt = 1 + document.indexOf("#" + KEY) + 1; // BOS, then one token per character: the key's first character
-            chat.add(io.razorstream.engine.chat.Message.user(document));
+            chat.add(Message.user(document));
             Random r = new Random(3);
-            while (cache.shifts() == 0) chat.add(io.razorstream.engine.chat.Message.user(filler(r, 400)));
-            var turn = chat.turn(io.razorstream.engine.chat.Message.user(" Remember the code #"), true,
-                    io.razorstream.engine.generation.Decoder.Request.of(io.razorstream.engine.sampling.SamplerConfig.GREEDY, KEY.length()), null);
+            while (cache.shifts() == 0) chat.add(Message.user(filler(r, 400)));
+            var turn = chat.turn(Message.user(" Remember the code #"), true,
+                    Decoder.Request.of(SamplerConfig.GREEDY, KEY.length()), null);
             // The former retrieval head's window after the question: the tokens still kept there.
-            io.razorstream.engine.attention.WindowHead formerFull = (io.razorstream.engine.attention.WindowHead) cache.compressed(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
+            WindowHead formerFull = (WindowHead) cache.compressed(SynthModel.INDUCTION[0], SynthModel.INDUCTION[1]);
             long keptFrom = formerFull.tokens() - formerFull.windowCount();
             String answer = turn.reply().text();
-            report.append(String.format(java.util.Locale.ROOT, "%.2f | %d | %d | %d | %s%n", depth, keyAt, keptFrom, cache.shifts(), answer));
+            report.append(String.format(Locale.ROOT, "%.2f | %d | %d | %d | %s%n", depth, keyAt, keptFrom, cache.shifts(), answer));
             if (keyAt >= keptFrom) {
                 inside++;
                 assertThat(answer).as("a key still inside the kept range, depth %s", depth).isEqualTo(KEY);

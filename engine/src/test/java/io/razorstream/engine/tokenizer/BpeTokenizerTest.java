@@ -8,6 +8,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import java.io.ByteArrayOutputStream;
 
 /** Byte-level BPE on hand-made vocabularies: each pre-tokenizer rule, merges by rank, special tokens. */
 class BpeTokenizerTest {
@@ -119,7 +120,7 @@ class BpeTokenizerTest {
         // é is two bytes (C3 A9), each its own byte-character token; together they decode back to é
         int[] ids = partial.encode("thé", false, false);
         assertThat(ids).hasSize(4);
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) bytes.writeBytes(partial.piece(id));
         assertThat(bytes.toString(StandardCharsets.UTF_8)).isEqualTo("thé");
     }

@@ -16,6 +16,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import io.razorstream.engine.bench.Benchmark;
 
 /**
  * Append throughput and load time of one long session on RocksDB. The cache is filled with random keys
@@ -58,7 +59,7 @@ public final class StoreBenchmark {
                 if (i >= 0) loadMillis[i] = (t1 - t0) / 1e6;
             }
         }
-        return new Result(tokens, tokens / (saveNanos / 1e9), io.razorstream.engine.bench.Benchmark.median(loadMillis), loadMillis, directoryBytes(dir), cacheBytes, fullF16);
+        return new Result(tokens, tokens / (saveNanos / 1e9), Benchmark.median(loadMillis), loadMillis, directoryBytes(dir), cacheBytes, fullF16);
     }
 
     /** RazorAttention at the paper's settings (every window head compensated) with {@code ratio} of the KV heads full (spread evenly). */

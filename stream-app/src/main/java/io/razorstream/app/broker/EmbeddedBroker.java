@@ -18,6 +18,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A real single-node Kafka broker (KRaft, broker + controller) for the embedded mode, run as a child JVM
@@ -135,7 +141,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     private static String tail(Path file, long from) throws IOException {
         if (!Files.exists(file)) return "(none)";
         byte[] all = Files.readAllBytes(file);
-        String added = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from), java.nio.charset.StandardCharsets.UTF_8).strip();
+        String added = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from), StandardCharsets.UTF_8).strip();
         List<String> lines = added.lines().toList();
         return added.isEmpty() ? "(none)" : String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
     }
@@ -144,13 +150,13 @@ public final class EmbeddedBroker implements AutoCloseable {
      * The broker a killed service left running: the process recorded in the pid file, if it is alive and is
      * a broker of this very config (not another program that reused the pid).
      */
-    private static java.util.Optional<ProcessHandle> orphan(Path pidFile, Path config) throws IOException {
-        if (!Files.exists(pidFile)) return java.util.Optional.empty();
+    private static Optional<ProcessHandle> orphan(Path pidFile, Path config) throws IOException {
+        if (!Files.exists(pidFile)) return Optional.empty();
         long pid;
         try {
             pid = Long.parseLong(Files.readString(pidFile).trim());
         } catch (NumberFormatException e) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(h -> {
             String c = commandLine(h);
@@ -162,7 +168,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     private static String commandLine(ProcessHandle h) {
         Path proc = Path.of("/proc", String.valueOf(h.pid()), "cmdline");
         try {
-            if (Files.isReadable(proc)) return new String(Files.readAllBytes(proc), java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+            if (Files.isReadable(proc)) return new String(Files.readAllBytes(proc), StandardCharsets.UTF_8).replace('\0', ' ');
         } catch (IOException e) {
             // fall through
         }
@@ -194,8 +200,8 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     private static boolean listening(int port) {
-        try (java.net.Socket s = new java.net.Socket()) {
-            s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 500);
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 500);
             return true;
         } catch (IOException e) {
             return false;
@@ -224,7 +230,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         process.destroy();
         try {
             process.onExit().get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        } catch (TimeoutException | ExecutionException e) {
             log.warn("embedded broker did not stop within 30 s; killing it");
             process.destroyForcibly();
             try {

@@ -28,6 +28,18 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.grpc.StatusRuntimeException;
+import io.razorstream.engine.bench.Benchmark;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.function.ToDoubleFunction;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
 
 @Command(name = "bench-service", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = {"Service overhead: time to first token through gRPC + Kafka minus the engine's own prefill time (p50, p99), "
@@ -80,7 +92,7 @@ final class BenchServiceCommand implements Callable<Integer> {
     Path chart;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting of the embedded service (repeatable), for example the model to serve")
-    Map<String, String> settings = new java.util.LinkedHashMap<>();
+    Map<String, String> settings = new LinkedHashMap<>();
 
     @Override
     public Integer call() throws Exception {
@@ -99,7 +111,7 @@ final class BenchServiceCommand implements Callable<Integer> {
         try {
             if (where == null) {
                 dir = Files.createTempDirectory("razorstream-bench-service");
-                Map<String, String> overrides = new java.util.LinkedHashMap<>(settings);
+                Map<String, String> overrides = new LinkedHashMap<>(settings);
                 overrides.put("data.dir", dir.toString());
                 overrides.put("grpc.port", "0");
                 overrides.putIfAbsent("http.port", "0");
@@ -111,7 +123,7 @@ final class BenchServiceCommand implements Callable<Integer> {
             try {
                 if (memory) memory(MemoryServiceGrpc.newBlockingStub(channel), out);
                 else run(MemoryServiceGrpc.newBlockingStub(channel), out);
-            } catch (io.grpc.StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 ClientOptions.report(spec.commandLine().getErr(), where, e, timeout, null);
                 return 1;
             } finally {
@@ -171,19 +183,19 @@ final class BenchServiceCommand implements Callable<Integer> {
     /** What one session count gave: per history length, the benchmark's figures. */
     private record Run(int sessions, List<MemoryBenchmark.Level> levels) {
         /** A figure's median over the history lengths. */
-        double median(java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
-            return io.razorstream.engine.bench.Benchmark.median(levels.stream().mapToDouble(f).toArray());
+        double median(ToDoubleFunction<MemoryBenchmark.Level> f) {
+            return Benchmark.median(levels.stream().mapToDouble(f).toArray());
         }
 
         /** A figure at the shortest history (the concurrency curve's). */
-        double first(java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
+        double first(ToDoubleFunction<MemoryBenchmark.Level> f) {
             return f.applyAsDouble(levels.getFirst());
         }
     }
 
     private void memory(MemoryServiceGrpc.MemoryServiceBlockingStub stub, PrintWriter out) throws Exception {
         PrintWriter progress = json ? spec.commandLine().getErr() : out;
-        List<Run> runs = new java.util.ArrayList<>();
+        List<Run> runs = new ArrayList<>();
         for (int n : sessions) {
             progress.printf(Locale.ROOT, "%d sessions, %d rounds per history length, %d-token replies, histories %s%n", n, turns, replyTokens,
                     Arrays.toString(history));
@@ -214,9 +226,9 @@ final class BenchServiceCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    private com.fasterxml.jackson.databind.node.ObjectNode json(Run r) {
+    private ObjectNode json(Run r) {
         var o = JSON.createObjectNode().put("sessions", r.sessions()).put("turns", turns).put("replyTokens", replyTokens)
                 .put("aggregateDecodeTokensPerSecond", round(r.median(MemoryBenchmark.Level::aggregateDecode), 3))
                 .put("allDecodingTokensPerSecond", round(r.median(MemoryBenchmark.Level::allDecoding), 3))
@@ -233,7 +245,7 @@ final class BenchServiceCommand implements Callable<Integer> {
     }
 
     /** history length -> the figure, in milliseconds to 0.1. */
-    private static void byHistory(com.fasterxml.jackson.databind.node.ObjectNode into, Run r, java.util.function.ToDoubleFunction<MemoryBenchmark.Level> f) {
+    private static void byHistory(ObjectNode into, Run r, ToDoubleFunction<MemoryBenchmark.Level> f) {
         MemoryBenchmark.byHistory(r.levels(), f).forEach((history, value) -> into.put(String.valueOf(history), round(value, 1)));
     }
 
@@ -243,20 +255,20 @@ final class BenchServiceCommand implements Callable<Integer> {
     }
 
     /** Time to first token against history length, beside a stateless re-prefill. */
-    private void historyChart(Run r) throws java.io.IOException {
+    private void historyChart(Run r) throws IOException {
         var ttft = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::ttftP50);
         var reprefill = MemoryBenchmark.byHistory(r.levels(), MemoryBenchmark.Level::reprefillTtftP50);
-        org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(700).height(450)
+        XYChart c = new XYChartBuilder().width(700).height(450)
                 .title("Time to first token vs history (" + r.sessions() + " sessions)").xAxisTitle("history (tokens)").yAxisTitle("TTFT p50 (ms)").build();
         double[] x = ttft.keySet().stream().mapToDouble(Integer::doubleValue).toArray();
         c.addSeries("RazorStream (cached session)", x, ttft.values().stream().mapToDouble(Double::doubleValue).toArray());
         if (reprefillRuns > 0) c.addSeries("stateless re-prefill", x, reprefill.values().stream().mapToDouble(Double::doubleValue).toArray());
-        org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+        BitmapEncoder.saveBitmap(c, chart.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
     /** Aggregate decode (left axis) and time to first token p50 / p99 (right axis) against sessions at once, at the first history length. */
-    private void concurrencyChart(List<Run> runs) throws java.io.IOException {
-        org.knowm.xchart.XYChart c = new org.knowm.xchart.XYChartBuilder().width(760).height(460)
+    private void concurrencyChart(List<Run> runs) throws IOException {
+        XYChart c = new XYChartBuilder().width(760).height(460)
                 .title("Sessions at once (history " + runs.getFirst().levels().getFirst().history() + " tokens, " + replyTokens + "-token replies)")
                 .xAxisTitle("sessions at once").build();
         double[] x = runs.stream().mapToDouble(Run::sessions).toArray();
@@ -266,10 +278,10 @@ final class BenchServiceCommand implements Callable<Integer> {
         c.addSeries("TTFT p99 (ms)", x, runs.stream().mapToDouble(r -> r.first(MemoryBenchmark.Level::ttftP99)).toArray()).setYAxisGroup(1);
         c.setYAxisGroupTitle(0, "aggregate decode (tokens/s)");
         c.setYAxisGroupTitle(1, "time to first token (ms)");
-        c.getStyler().setYAxisGroupPosition(1, org.knowm.xchart.style.Styler.YAxisPosition.Right);
+        c.getStyler().setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
         c.getStyler().setYAxisMin(0, 0.0);
         c.getStyler().setYAxisMin(1, 0.0);
-        org.knowm.xchart.BitmapEncoder.saveBitmap(c, chart.toString(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+        BitmapEncoder.saveBitmap(c, chart.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
     private MemoryServiceGrpc.MemoryServiceBlockingStub deadline(MemoryServiceGrpc.MemoryServiceBlockingStub stub) {

@@ -17,6 +17,8 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.io.IOException;
+import java.util.Comparator;
 
 @Command(name = "bench-store", mixinStandardHelpOptions = true,
         description = "Session store benchmark: append throughput, load time and bytes on disk of one long session in RocksDB.")
@@ -75,9 +77,9 @@ final class BenchStoreCommand implements Callable<Integer> {
     }
 
     /** Deletes a directory and everything in it. */
-    static void deleteTree(Path p) throws java.io.IOException {
+    static void deleteTree(Path p) throws IOException {
         try (var files = Files.walk(p)) {
-            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
         }
     }
 }

@@ -23,6 +23,11 @@ import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import io.grpc.Status;
+import io.razorstream.engine.kernel.Kernels;
+import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.proto.v1.RollbackRequest;
+import java.nio.file.Path;
 
 @Command(name = "chat", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = {"Talk to a running service over gRPC: each line you type is a turn of the session, the reply streams back.",
@@ -45,7 +50,7 @@ final class ChatCommand implements Callable<Integer> {
     String session;
 
     @Option(names = "--model", description = "chat with this local GGUF model instead of a service")
-    java.nio.file.Path model;
+    Path model;
 
     @Option(names = "--template", description = "with --model: chatml, llama3, llama2, mistral, phi3, zephyr or plain (default: from the model)")
     String template;
@@ -84,9 +89,9 @@ final class ChatCommand implements Callable<Integer> {
         if (model != null) {
             if (turnId != null) throw new IllegalArgumentException("--turn-id is for a service (--target), not for --model");
             if (regenerate) throw new IllegalArgumentException("--regenerate is for a service (--target), not for --model");
-            io.razorstream.engine.kernel.Kernels.select(io.razorstream.engine.kernel.Kernels.Mode.parse(kernels));
-            io.razorstream.engine.sampling.SamplerConfig sampling = temperature == null || temperature == 0 ? io.razorstream.engine.sampling.SamplerConfig.GREEDY
-                    : new io.razorstream.engine.sampling.SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
+            Kernels.select(Kernels.Mode.parse(kernels));
+            SamplerConfig sampling = temperature == null || temperature == 0 ? SamplerConfig.GREEDY
+                    : new SamplerConfig(temperature, 40, 0.95f, 0.05f, 1.1f, 64, System.nanoTime());
             return LocalChat.run(model, template, system, sampling, maxTokens == null ? 512 : maxTokens,
                     threads == null ? Runtime.getRuntime().availableProcessors() : threads,
                     new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)), spec.commandLine().getOut());
@@ -135,10 +140,10 @@ final class ChatCommand implements Callable<Integer> {
         Duration deadline = client.timeout(DEFAULT_TIMEOUT);
         try {
             var r = stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
-                    .rollback(io.razorstream.proto.v1.RollbackRequest.newBuilder().setSessionId(session).setTurns(1).build());
+                    .rollback(RollbackRequest.newBuilder().setSessionId(session).setTurns(1).build());
             err.println("[took back turn " + String.join(", ", r.getTurnIdsList()) + "; " + r.getCache().getUndoableTurns() + " more can be]");
         } catch (StatusRuntimeException e) {
-            if (e.getStatus().getCode() != io.grpc.Status.Code.FAILED_PRECONDITION) {
+            if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION) {
                 ClientOptions.report(err, client.target, e, deadline, null);
                 return 1;
             }
@@ -189,8 +194,8 @@ final class ChatCommand implements Callable<Integer> {
             if (streamed) out.println(); // the reply broke off
             out.flush();
             ClientOptions.report(err, client.target, e, deadline, message != null ? "retry with --turn-id " + id + " to not repeat the turn" : null);
-            io.grpc.Status.Code code = e.getStatus().getCode();
-            return code == io.grpc.Status.Code.FAILED_PRECONDITION || code == io.grpc.Status.Code.INVALID_ARGUMENT ? REFUSED : 1;
+            Status.Code code = e.getStatus().getCode();
+            return code == Status.Code.FAILED_PRECONDITION || code == Status.Code.INVALID_ARGUMENT ? REFUSED : 1;
         }
     }
 }

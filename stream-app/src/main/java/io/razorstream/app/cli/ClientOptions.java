@@ -11,6 +11,14 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.TlsChannelCredentials;
+import io.razorstream.app.security.Tenants;
+import java.io.IOException;
+import java.nio.file.Path;
 
 /** --target HOST:PORT of a running service and --timeout, the deadline of each call. */
 final class ClientOptions {
@@ -29,7 +37,7 @@ final class ClientOptions {
     boolean tls;
 
     @Option(names = "--ca-file", paramLabel = "PEM", description = "CA certificate(s) to trust for TLS (implies --tls)")
-    java.nio.file.Path caFile;
+    Path caFile;
 
     /** The --timeout given, or {@code fallback}. */
     Duration timeout(Duration fallback) {
@@ -37,18 +45,18 @@ final class ClientOptions {
     }
 
     ManagedChannel channel() {
-        io.grpc.ChannelCredentials creds;
+        ChannelCredentials creds;
         if (caFile != null) {
             try {
-                creds = io.grpc.TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
-            } catch (java.io.IOException e) {
+                creds = TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
+            } catch (IOException e) {
                 throw new IllegalArgumentException("--ca-file " + caFile + ": " + e.getMessage());
             }
         } else {
-            creds = tls ? io.grpc.TlsChannelCredentials.create() : io.grpc.InsecureChannelCredentials.create();
+            creds = tls ? TlsChannelCredentials.create() : InsecureChannelCredentials.create();
         }
-        io.grpc.ManagedChannelBuilder<?> b = io.grpc.Grpc.newChannelBuilder(checkTarget(target), creds);
-        if (apiKey != null && !apiKey.isBlank()) b.intercept(io.razorstream.app.security.Tenants.sending("Bearer " + apiKey.strip()));
+        ManagedChannelBuilder<?> b = Grpc.newChannelBuilder(checkTarget(target), creds);
+        if (apiKey != null && !apiKey.isBlank()) b.intercept(Tenants.sending("Bearer " + apiKey.strip()));
         return b.build();
     }
 

@@ -10,6 +10,8 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.TurnRefused;
 
 /** {@code chat --model FILE}: a terminal chat with a local model, its history kept in the KV cache. */
 final class LocalChat {
@@ -24,7 +26,7 @@ final class LocalChat {
                         + "(choose one with --template chatml|llama3|llama2|mistral|phi3|zephyr)");
             }
             Conversation chat = Conversation.start(model, template, parallel);
-            if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
+            if (system != null) chat.add(Message.system(system));
             System.err.println(modelPath.getFileName() + ", template " + template.label()
                     + ". Type a message; /reset starts over, /quit or Ctrl-D ends.");
             for (String line; ; ) {
@@ -32,7 +34,7 @@ final class LocalChat {
                 if ((line = in.readLine()) == null || line.equals("/quit")) return 0;
                 if (line.equals("/reset")) {
                     chat.reset();
-                    if (system != null) chat.add(io.razorstream.engine.chat.Message.system(system));
+                    if (system != null) chat.add(Message.system(system));
                     System.err.println("(conversation reset)");
                     continue;
                 }
@@ -42,7 +44,7 @@ final class LocalChat {
                         out.print(piece);
                         out.flush();
                     });
-                } catch (io.razorstream.engine.chat.TurnRefused e) {
+                } catch (TurnRefused e) {
                     System.err.println("error: " + e.getMessage());
                 }
                 out.println();

@@ -4,6 +4,7 @@ import io.razorstream.engine.cli.RazorCli;
 import io.razorstream.store.StoreFormatException;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
+import io.grpc.StatusRuntimeException;
 
 /**
  * The {@code razorstream} command line of the whole product: the engine's commands (generate, inspect,
@@ -49,7 +50,7 @@ public final class Main {
         cl.setUsageHelpAutoWidth(true);
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof io.grpc.StatusRuntimeException s) {
+            if (e instanceof StatusRuntimeException s) {
                 cmd.getErr().println("error: " + s.getStatus().getCode() + ": " + s.getStatus().getDescription());
                 cmd.getErr().flush();
                 return 1;

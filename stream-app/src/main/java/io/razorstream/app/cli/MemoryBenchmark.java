@@ -21,6 +21,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Supplier;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What the service exists for, measured through gRPC: N sessions whose histories grow through the given lengths
@@ -43,7 +48,7 @@ final class MemoryBenchmark {
      * together, so this undercounts a little) over its length; the situation the engine's {@code bench --sessions} measures.
      */
     record Level(int history, int measuredTokens, double ttftP50, double ttftP99, double aggregateDecode, double allDecoding, double singleDecode,
-                 double reprefillTtftP50, java.util.Map<String, Double> stagesP50Ms) {}
+                 double reprefillTtftP50, Map<String, Double> stagesP50Ms) {}
 
     /** One Chat turn as the client saw it (System.nanoTime() instants, one per streamed piece) and the server's stages. */
     private record Sample(long sent, long first, long end, int completionTokens, int sessionTokens, TurnStages stages, long[] pieces) {}
@@ -60,7 +65,7 @@ final class MemoryBenchmark {
         this.reprefillRuns = reprefillRuns;
     }
 
-    List<Level> run(int[] histories, java.io.PrintWriter progress) throws Exception {
+    List<Level> run(int[] histories, PrintWriter progress) throws Exception {
         int[] levels = histories.clone();
         Arrays.sort(levels);
         String run = Long.toString(System.currentTimeMillis(), 36);
@@ -118,7 +123,7 @@ final class MemoryBenchmark {
                 Level l = new Level(level, tokens[0], pct(ttft, 50), pct(ttft, 99), pct(aggregate, 50), pct(allDecoding, 50), single, pct(reprefill, 50),
                         stageMedians(stages));
                 out.add(l);
-                progress.printf(java.util.Locale.ROOT, "history %d (sessions at %d tokens): TTFT p50 %.0f ms, p99 %.0f ms; re-prefill TTFT p50 %.0f ms; "
+                progress.printf(Locale.ROOT, "history %d (sessions at %d tokens): TTFT p50 %.0f ms, p99 %.0f ms; re-prefill TTFT p50 %.0f ms; "
                         + "decode %.2f tokens/s aggregate (%.2f while all decode), %.2f alone%n", level, tokens[0], l.ttftP50(), l.ttftP99(),
                         l.reprefillTtftP50(), l.aggregateDecode(), l.allDecoding(), l.singleDecode());
                 progress.flush();
@@ -148,9 +153,9 @@ final class MemoryBenchmark {
     }
 
     /** The median of each stage over {@code stages}, in milliseconds, in the order a turn goes through them. */
-    static java.util.Map<String, Double> stageMedians(List<TurnStages> stages) {
-        List<java.util.Map<String, Long>> byTurn = stages.stream().map(TurnStageTimes::micros).toList();
-        java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
+    static Map<String, Double> stageMedians(List<TurnStages> stages) {
+        List<Map<String, Long>> byTurn = stages.stream().map(TurnStageTimes::micros).toList();
+        Map<String, Double> out = new LinkedHashMap<>();
         for (String name : TurnStageTimes.micros(TurnStages.getDefaultInstance()).keySet()) {
             out.put(name, pct(byTurn.stream().map(m -> m.get(name) / 1e3).toList(), 50));
         }
@@ -203,7 +208,7 @@ final class MemoryBenchmark {
     }
 
     /** history length -> value, for the JSON object. */
-    static TreeMap<Integer, Double> byHistory(List<Level> levels, java.util.function.ToDoubleFunction<Level> f) {
+    static TreeMap<Integer, Double> byHistory(List<Level> levels, ToDoubleFunction<Level> f) {
         TreeMap<Integer, Double> m = new TreeMap<>();
         for (Level l : levels) m.put(l.history(), f.applyAsDouble(l));
         return m;

@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.nio.ByteBuffer;
 
 /** Events for Kafka-only clients and shell tools such as kcat: write a TurnEvent, or print a ReplyEvent as JSON. */
 final class TurnEventCommand {
@@ -98,7 +100,7 @@ final class TurnEventCommand {
         public Integer call() throws Exception {
             byte[] bytes = in.equals("-") ? System.in.readAllBytes() : Files.readAllBytes(Path.of(in));
             JsonFormat.Printer printer = JsonFormat.printer().omittingInsignificantWhitespace();
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            ByteBuffer b = ByteBuffer.wrap(bytes);
             int n = 0;
             if (framed && bytes.length == 0) return 0; // no records (kcat found none)
             do {
@@ -112,7 +114,7 @@ final class TurnEventCommand {
                 }
                 try {
                     spec.commandLine().getOut().println(printer.print(ReplyEvent.parseFrom(record)));
-                } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                } catch (InvalidProtocolBufferException ex) {
                     throw new IllegalArgumentException(in + ": record " + n + " is not a razorstream.v1.ReplyEvent: " + ex.getMessage());
                 }
                 n++;

@@ -6,6 +6,10 @@ import io.razorstream.engine.kernel.Kernels;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import io.razorstream.app.security.ApiKeys;
+import io.razorstream.app.security.Tls;
+import io.razorstream.engine.attention.Compensation;
+import io.razorstream.engine.chat.Conversation;
 
 /**
  * The service's settings, parsed and checked once ({@link #parse}) from a {@link ServiceConfig}: every bad value is
@@ -18,10 +22,10 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                               String deadLetterTopic, int topicPartitions, int topicReplication, int standbyReplicas, int engineThreads, int streamThreads,
                               int maxTurnsInFlight,
                               Kernels.Mode kernels, String chatTemplate, KvPrecision kvPrecision, int windowSinks, Integer windowMin,
-                              Integer windowCompression, io.razorstream.engine.attention.Compensation windowCompensation, int blockTokens, long hotBytes, int maxSessionTokens,
-                              io.razorstream.engine.chat.Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
+                              Integer windowCompression, Compensation windowCompensation, int blockTokens, long hotBytes, int maxSessionTokens,
+                              Conversation.Overflow overflow, int undoTurns, Duration sessionTtl,
                               Duration expiryInterval, int turnMaxBytes, int replyDefaultTokens, int replyMaxTokens, Duration turnTimeout,
-                              io.razorstream.app.security.Tls tls, io.razorstream.app.security.ApiKeys apiKeys, boolean jsonTurnLog) {
+                              Tls tls, ApiKeys apiKeys, boolean jsonTurnLog) {
 
     public static ServiceSettings parse(ServiceConfig c) {
         int block = c.getInt("store.block-tokens");
@@ -60,17 +64,17 @@ public record ServiceSettings(Path dataDir, String model, String profile, String
                 c.getInt("topic.replication"), c.getInt("standby.replicas"), c.getInt("engine.threads"), c.getInt("stream.threads"), inFlight, kernels, blankToNull(c.get("chat.template")),
                 precision, c.getInt("window.sinks"), c.get("window.min").isEmpty() ? null : c.getInt("window.min"),
                 c.get("window.compression").isEmpty() ? null : c.getInt("window.compression"),
-                io.razorstream.engine.attention.Compensation.parse("setting window.compensation", c.get("window.compensation")), block, c.getLong("sessions.hot-bytes"),
+                Compensation.parse("setting window.compensation", c.get("window.compensation")), block, c.getLong("sessions.hot-bytes"),
                 c.getInt("sessions.max-tokens"), overflow(c.get("session.overflow")), undo, c.getDuration("sessions.ttl"), c.getDuration("sessions.expiry-interval"),
                 c.getInt("turn.max-bytes"), def, max, c.getDuration("turn.timeout"),
-                io.razorstream.app.security.Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),
-                path(c, "auth.keys-file") == null ? null : io.razorstream.app.security.ApiKeys.load(path(c, "auth.keys-file")), jsonTurnLog(c.get("log.turns")));
+                Tls.of(path(c, "tls.cert-file"), path(c, "tls.key-file"), path(c, "tls.ca-file")),
+                path(c, "auth.keys-file") == null ? null : ApiKeys.load(path(c, "auth.keys-file")), jsonTurnLog(c.get("log.turns")));
     }
 
-    private static io.razorstream.engine.chat.Conversation.Overflow overflow(String value) {
+    private static Conversation.Overflow overflow(String value) {
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
-            case "shift" -> io.razorstream.engine.chat.Conversation.Overflow.SHIFT;
-            case "refuse" -> io.razorstream.engine.chat.Conversation.Overflow.REFUSE;
+            case "shift" -> Conversation.Overflow.SHIFT;
+            case "refuse" -> Conversation.Overflow.REFUSE;
             default -> throw new IllegalArgumentException("setting session.overflow must be shift or refuse, got '" + value + "'");
         };
     }

@@ -17,13 +17,15 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import io.grpc.ServerServiceDefinition;
+import java.util.UUID;
 
 /** The gRPC server: MemoryService, standard health checking and server reflection. */
 public final class GrpcServer implements AutoCloseable {
     private final Server server;
     /** The same services in process, for the HTTP port: its calls take the gRPC path without a socket. */
     private final Server inProcess;
-    private final String inProcessName = "razorstream-" + java.util.UUID.randomUUID();
+    private final String inProcessName = "razorstream-" + UUID.randomUUID();
     private final HealthStatusManager health = new HealthStatusManager();
     private final Forwarding forwarding;
 
@@ -31,7 +33,7 @@ public final class GrpcServer implements AutoCloseable {
     public GrpcServer(String bind, int port, ServiceContext ctx, Tls tls, Tenants tenants) {
         this.forwarding = new Forwarding(tenants, tls);
         // the last interceptor runs first: authentication, then the forwarded mark, then status mapping around the service
-        io.grpc.ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(),
+        ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(),
                 Forwarding.interceptor(), tenants.interceptor());
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), Tls.grpcServer(tls))
                 .addService(memory)

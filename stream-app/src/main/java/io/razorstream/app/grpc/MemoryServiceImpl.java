@@ -34,6 +34,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.Function;
+import io.grpc.Status;
+import io.razorstream.proto.v1.HistoryCondition;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
  * The gRPC MemoryService: each method builds its turn event or query and hands it on. Turns go through the
@@ -125,10 +130,10 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     /** A batch's id follows from its turn ids: a retried AppendTurns sends the same event again, reply included. */
     static String batchId(List<Turn> turns) {
         try {
-            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
             for (Turn t : turns) sha.update((t.getTurnId() + "\n").getBytes(StandardCharsets.UTF_8));
-            return "batch-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return "batch-" + HexFormat.of().formatHex(sha.digest(), 0, 16);
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -179,7 +184,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
             if (problem != null) throw SessionQueries.invalid(problem);
             if (forwardedToOwner(Tenants.internal(req.getSessionId()), out, stub -> stub.getSession(req))) return;
             SessionMeta meta = queries.meta(Tenants.internal(req.getSessionId()))
-                    .orElseThrow(() -> io.grpc.Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
+                    .orElseThrow(() -> Status.NOT_FOUND.withDescription("no session '" + req.getSessionId() + "'").asRuntimeException());
             SessionInfo info = req.getIncludeRecentTurns() ? queries.infoWithRecentTurns(meta) : queries.info(meta);
             out.onNext(Forwarding.forwarded() ? info : info.toBuilder().setSessionId(Tenants.external(info.getSessionId())).build());
             out.onCompleted();
@@ -221,7 +226,7 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
     // ---- plumbing ----
 
     /** The event with the request's history condition, when it has one. */
-    private static TurnEvent.Builder ifHistory(TurnEvent.Builder event, boolean has, io.razorstream.proto.v1.HistoryCondition condition) {
+    private static TurnEvent.Builder ifHistory(TurnEvent.Builder event, boolean has, HistoryCondition condition) {
         return has ? event.setIfHistory(condition) : event;
     }
 

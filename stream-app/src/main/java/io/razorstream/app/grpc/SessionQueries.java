@@ -29,6 +29,9 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import io.grpc.StatusRuntimeException;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * What the gRPC front end reads about sessions: which instance owns one, its metadata from the owner's store, and
@@ -134,7 +137,7 @@ final class SessionQueries {
 
     /** This instance's active partitions' stores, one by one. */
     private List<SessionStore> partitionStores() {
-        java.util.Set<Integer> partitions = new java.util.TreeSet<>();
+        Set<Integer> partitions = new TreeSet<>();
         for (ThreadMetadata thread : ctx.streams().metadataForLocalThreads()) {
             for (TaskMetadata task : thread.activeTasks()) partitions.add(task.taskId().partition());
         }
@@ -153,7 +156,7 @@ final class SessionQueries {
         return new SessionStore(new ReadOnlyStreamsBackend(store));
     }
 
-    static io.grpc.StatusRuntimeException invalid(String message) {
+    static StatusRuntimeException invalid(String message) {
         return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
     }
 }

@@ -16,6 +16,8 @@ import org.apache.kafka.streams.errors.ProcessorStateException;
 import org.apache.kafka.streams.errors.StreamsNotStartedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.razorstream.proto.v1.ReplyEvent;
+import org.apache.kafka.common.errors.TimeoutException;
 
 /**
  * Every failure of a call as a status a client can act on - never UNKNOWN, which is what gRPC answers
@@ -27,7 +29,7 @@ final class StatusMapping {
     private StatusMapping() {}
 
     /** The status of a refused turn, from its reply's error code (a gRPC code name; anything else is INTERNAL). */
-    static Status ofReply(io.razorstream.proto.v1.ReplyEvent r) {
+    static Status ofReply(ReplyEvent r) {
         Status.Code code;
         try {
             code = Status.Code.valueOf(r.getErrorCode());
@@ -46,7 +48,7 @@ final class StatusMapping {
         if (t instanceof BufferExhaustedException || t instanceof RecordTooLargeException) {
             return Status.RESOURCE_EXHAUSTED.withDescription("Kafka refused the turn: " + t.getMessage());
         }
-        if (t instanceof RetriableException || t instanceof org.apache.kafka.common.errors.TimeoutException) {
+        if (t instanceof RetriableException || t instanceof TimeoutException) {
             return Status.UNAVAILABLE.withDescription("Kafka is not reachable right now: " + t.getMessage() + "; retry");
         }
         if (t instanceof IllegalArgumentException) return Status.INVALID_ARGUMENT.withDescription(t.getMessage());

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * The way into a session from gRPC: a turn is produced to the turns topic (the log is the only way in), and the
@@ -31,7 +32,7 @@ final class TurnGateway {
     }
 
     /** Produces {@code event} and registers for its reply; {@code deltas} (or null) gets the reply text as it is generated. */
-    Turned submit(TurnEvent event, java.util.function.Consumer<String> deltas) {
+    Turned submit(TurnEvent event, Consumer<String> deltas) {
         CompletableFuture<ReplyEvent> future = new CompletableFuture<>();
         AtomicBoolean finished = new AtomicBoolean(), firstText = new AtomicBoolean();
         long arrived = System.nanoTime();

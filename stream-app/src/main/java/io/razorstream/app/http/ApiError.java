@@ -2,6 +2,7 @@ package io.razorstream.app.http;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.Locale;
 
 /**
  * An error as the OpenAI protocol shapes it: an HTTP status and {@code {"error": {"message", "type", "param", "code"}}}.
@@ -35,7 +36,7 @@ final class ApiError extends RuntimeException {
             case CANCELLED -> new ApiError(499, "invalid_request_error", "cancelled", message);
             case UNAVAILABLE -> new ApiError(503, "server_error", "unavailable", message);
             case DEADLINE_EXCEEDED -> new ApiError(504, "server_error", "timeout", message);
-            default -> new ApiError(500, "server_error", s.getCode().name().toLowerCase(java.util.Locale.ROOT), message);
+            default -> new ApiError(500, "server_error", s.getCode().name().toLowerCase(Locale.ROOT), message);
         };
     }
 }

@@ -33,6 +33,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
+import com.fasterxml.jackson.core.JsonProcessingException;
 
 /**
  * {@code POST /v1/chat/completions}: an OpenAI chat request becomes turns of a session, sent through the same gRPC
@@ -70,7 +71,7 @@ final class ChatCompletions {
         JsonNode root;
         try {
             root = json.readTree(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw ApiError.invalid("the request body is not JSON: " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");

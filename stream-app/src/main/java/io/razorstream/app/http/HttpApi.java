@@ -21,6 +21,8 @@ import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import io.javalin.util.JavalinBindException;
+import java.io.UncheckedIOException;
 
 /**
  * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} (JSON or server-sent events), {@code GET /v1/models},
@@ -95,7 +97,7 @@ public final class HttpApi implements AutoCloseable {
         HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
         try {
             api.app.start();
-        } catch (io.javalin.util.JavalinBindException e) {
+        } catch (JavalinBindException e) {
             api.close();
             throw new IllegalArgumentException("HTTP port " + port + " on " + host + " is in use: pick another (--http-port, setting http.port) or 0 to turn HTTP off");
         }
@@ -179,7 +181,7 @@ public final class HttpApi implements AutoCloseable {
         try {
             ctx.status(e.status).contentType("application/json").result(json.writeValueAsString(errorBody(e)));
         } catch (IOException io) {
-            throw new java.io.UncheckedIOException(io);
+            throw new UncheckedIOException(io);
         }
     }
 

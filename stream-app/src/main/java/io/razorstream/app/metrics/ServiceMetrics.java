@@ -22,6 +22,7 @@ import org.apache.kafka.streams.KafkaStreams;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.IntSupplier;
+import java.util.HashMap;
 
 /**
  * The service's metrics, in Prometheus form ({@code GET /metrics} on the HTTP port). Turns are counted where they are
@@ -35,7 +36,7 @@ public final class ServiceMetrics {
     private final Timer turnTime, firstToken;
     private final DistributionSummary prefillRate, decodeRate;
     /** One timer per stage of TurnStages, by name. */
-    private final Map<String, Timer> stageTimers = new java.util.HashMap<>();
+    private final Map<String, Timer> stageTimers = new HashMap<>();
 
     public ServiceMetrics() {
         MeterRegistry r = registry;

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.nio.file.StandardCopyOption;
 
 /**
  * The model a service instance runs, with the cache policy its sessions get: the head profile's retrieval
@@ -47,7 +48,7 @@ public record ServedModel(Path path, LoadedModel loaded, boolean[][] retrieval, 
                 Files.createDirectories(path.getParent());
                 Path tmp = path.resolveSibling(SYNTH_FILE + ".tmp");
                 SynthModel.write(tmp, GgmlType.F32);
-                Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
                 log.info("wrote the synthetic retrieval model to {}", path);
             }
         } else {

@@ -7,6 +7,9 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.ClientInterceptor;
+import io.grpc.stub.MetadataUtils;
+import java.util.Optional;
 
 /**
  * Who a call is for. With API keys configured every MemoryService call must carry {@code authorization: Bearer KEY};
@@ -33,9 +36,9 @@ public final class Tenants {
     }
 
     /** The tenant of a presented {@code Authorization} header value, or empty when it is missing or not a known key. */
-    public java.util.Optional<String> tenantOfHeader(String authorization) {
-        if (keys == null) return java.util.Optional.of("");
-        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) return java.util.Optional.empty();
+    public Optional<String> tenantOfHeader(String authorization) {
+        if (keys == null) return Optional.of("");
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) return Optional.empty();
         return keys.tenantOf(authorization.substring(7).strip());
     }
 
@@ -55,7 +58,7 @@ public final class Tenants {
                 } else {
                     String auth = headers.get(AUTHORIZATION);
                     if (auth == null) return refuse(call, "no API key: send the header 'authorization: Bearer KEY' (the CLI: --api-key or RAZORSTREAM_API_KEY)");
-                    java.util.Optional<String> t = tenantOfHeader(auth);
+                    Optional<String> t = tenantOfHeader(auth);
                     if (t.isEmpty()) return refuse(call, "the API key is not valid");
                     tenant = t.get();
                 }
@@ -70,10 +73,10 @@ public final class Tenants {
     }
 
     /** A client interceptor that sends {@code authorization} (a whole header value, {@code Bearer KEY}) with every call. */
-    public static io.grpc.ClientInterceptor sending(String authorization) {
+    public static ClientInterceptor sending(String authorization) {
         Metadata m = new Metadata();
         m.put(AUTHORIZATION, authorization);
-        return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(m);
+        return MetadataUtils.newAttachHeadersInterceptor(m);
     }
 
     /** The current call's tenant ("" without keys). */

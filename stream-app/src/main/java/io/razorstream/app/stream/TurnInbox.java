@@ -21,6 +21,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Comparator;
 
 /**
  * A task's accepted turn records that have no reply yet, kept in a changelogged store. A record is added in the same
@@ -58,7 +59,7 @@ final class TurnInbox {
                 nextSeq = Math.max(nextSeq, seq + 1);
             }
         }
-        out.sort(java.util.Comparator.comparingLong(Entry::seq)); // the store's order is not promised to be the keys'
+        out.sort(Comparator.comparingLong(Entry::seq)); // the store's order is not promised to be the keys'
         return out;
     }
 

@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
+import io.razorstream.proto.v1.Role;
 
 /**
  * The one turn pipeline of the service, between the Kafka record and the reply: a delete, a turn id seen before
@@ -94,7 +95,7 @@ final class TurnPipeline {
 
     /**
      * Applies one validated turn event up to its engine work: answers a delete, a duplicate, a rollback or a refusal at
-     * once; otherwise returns the turns to run. Throws {@link io.razorstream.store.StoreFormatException} when the
+     * once; otherwise returns the turns to run. Throws {@link StoreFormatException} when the
      * session's stored state fails its checks.
      */
     Step begin(TurnEvent turn, TokenRouter.Waiter waiter, long now) {
@@ -281,7 +282,7 @@ final class TurnPipeline {
     }
 
     /** The chat role of a turn: documents are shown to the model as user messages. */
-    static String role(io.razorstream.proto.v1.Role r) {
+    static String role(Role r) {
         return switch (r) {
             case ROLE_SYSTEM -> "system";
             case ROLE_ASSISTANT -> "assistant";

@@ -10,6 +10,11 @@ import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.store.Session;
+import io.razorstream.engine.chat.TurnRefused;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies one turn to a session: the engine's {@link Conversation} over the session's cache and bookkeeping
@@ -17,7 +22,7 @@ import io.razorstream.store.Session;
  * handed to {@code sink} as it is complete.
  */
 public final class TurnRunner {
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TurnRunner.class);
+    private static final Logger log = LoggerFactory.getLogger(TurnRunner.class);
     /** Receives reply text as it is generated. */
     @FunctionalInterface
     public interface TextSink {
@@ -50,12 +55,12 @@ public final class TurnRunner {
     }
 
     /**
-     * Runs the turn {@code turnId}. Throws {@link io.razorstream.engine.chat.TurnRefused}, with nothing changed, when the
+     * Runs the turn {@code turnId}. Throws {@link TurnRefused}, with nothing changed, when the
      * turn cannot fit the session's limit; any other exception leaves the session's cache half-updated (drop it). Once
      * {@code cancelled} says so, the turn stops at its next prefill chunk or token with a CancellationException.
      */
     public TurnResult run(Session session, String turnId, String role, String text, boolean reply, GenerationParams params, int defaultTokens,
-                          TextSink sink, java.util.function.BooleanSupplier cancelled) {
+                          TextSink sink, BooleanSupplier cancelled) {
         int undo = undoTurns(session);
         ConversationState before = session.conversation().copy();
         Conversation conversation = new Conversation(decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow, undo);
@@ -77,8 +82,8 @@ public final class TurnRunner {
                 turn.shiftedTokens());
     }
 
-    private static void stopIf(java.util.function.BooleanSupplier cancelled) {
-        if (cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("the turn was cancelled (its partition is closing)");
+    private static void stopIf(BooleanSupplier cancelled) {
+        if (cancelled.getAsBoolean()) throw new CancellationException("the turn was cancelled (its partition is closing)");
     }
 
     /** Logs a long prefill's progress, a line every 5 s (short turns never log). */

@@ -6,11 +6,12 @@ import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
 
 import java.nio.charset.StandardCharsets;
+import io.razorstream.store.Session;
 
 /** Checks a turn before anything is changed; returns the reason it is refused, or null. */
 public final class TurnValidation {
     /** Session ids as the store's key layout takes them; turn ids get the same bound. */
-    public static final int MAX_ID_BYTES = io.razorstream.store.Session.MAX_ID_BYTES;
+    public static final int MAX_ID_BYTES = Session.MAX_ID_BYTES;
     /** Bounds that keep one request from costing the service more than a turn is worth. */
     public static final int MAX_STOP_STRINGS = 16, MAX_STOP_BYTES = 256, MAX_BATCH_TURNS = 1000;
     public static final float MAX_TEMPERATURE = 100f, MAX_REPEAT_PENALTY = 100f;

@@ -40,6 +40,8 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 
 /**
  * The client commands (chat --target, session, turn-event) against a fake service, a port where nothing
@@ -69,7 +71,7 @@ public class ClientCommandsTest {
             @Override
             public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
                 if (req.getRegenerate()) { // as the service answers a session with nothing to regenerate
-                    out.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("nothing to regenerate here").asRuntimeException());
+                    out.onError(Status.FAILED_PRECONDITION.withDescription("nothing to regenerate here").asRuntimeException());
                     return;
                 }
                 String stored = replies.get(req.getTurnId());
@@ -229,9 +231,9 @@ public class ClientCommandsTest {
     @Test
     void helpTextsDoNotBreakWords() {
         // picocli reports a description it cannot format (a stray %) on System.err
-        java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream stderr = System.err;
-        System.setErr(new java.io.PrintStream(warnings, true, StandardCharsets.UTF_8));
+        ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        System.setErr(new PrintStream(warnings, true, StandardCharsets.UTF_8));
         try {
             checkHelpTexts();
         } finally {

@@ -26,6 +26,13 @@ import java.util.Map;
 import java.util.Properties;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import io.razorstream.app.config.ServiceSettings;
+import io.razorstream.app.metrics.ServiceMetrics;
+import io.razorstream.engine.chat.Conversation;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.function.BiFunction;
+import org.apache.kafka.streams.TestOutputTopic;
 
 /** The session processor alone (TopologyTestDriver, real RocksDB store, the synthetic model): replies, limits, idle expiry. */
 class SessionProcessorTest {
@@ -74,7 +81,7 @@ class SessionProcessorTest {
                 var replies = driver.createOutputTopic("replies", new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 String[] first = {"The code is #K7Q2. the quick brown fox. ", "Note #B4X9 now. a lazy dog jumps far. ", "Keep #M3T8 in mind. over the fox. "};
                 String second = " the quick brown fox jumps over a lazy dog and runs far away. Remember the code #";
-                java.util.function.BiFunction<String, String[], TurnEvent> turn = (session, idText) -> TurnEvent.newBuilder().setSessionId(session)
+                BiFunction<String, String[], TurnEvent> turn = (session, idText) -> TurnEvent.newBuilder().setSessionId(session)
                         .setTurnId(idText[0]).setText(idText[1]).setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(16)).build();
                 SessionStore store = new SessionStore(new ReadOnlyStreamsBackend(driver.getKeyValueStore(RazorTopology.STORE)));
                 for (int s = 0; s < 3; s++) {
@@ -87,7 +94,7 @@ class SessionProcessorTest {
                     if (position >= faultFrom) throw new IllegalStateException("injected fault at position " + position);
                 });
                 for (int s = 0; s < 3; s++) in.pipeInput("s" + s, turn.apply("s" + s, new String[] {"two", second}).toByteArray());
-                Map<String, ReplyEvent> together = new java.util.HashMap<>();
+                Map<String, ReplyEvent> together = new HashMap<>();
                 for (byte[] r : awaitReplies(driver, replies, 3)) together.put(ReplyEvent.parseFrom(r).getSessionId(), ReplyEvent.parseFrom(r));
 
                 assertThat(together.get("s0").getErrorCode()).as("the faulty session's turn").isEqualTo("INTERNAL");
@@ -114,7 +121,7 @@ class SessionProcessorTest {
         static Fixture open(Path dir) throws Exception {
             ServiceConfig config = ServiceConfig.load(null, Map.of(), Map.of("data.dir", dir.toString()));
             Parallel parallel = new Parallel(2);
-            return new Fixture(parallel, ServedModel.open(io.razorstream.app.config.ServiceSettings.parse(config), parallel), new TurnSlots(8),
+            return new Fixture(parallel, ServedModel.open(ServiceSettings.parse(config), parallel), new TurnSlots(8),
                     new HotSessions(1L << 30));
         }
 
@@ -126,9 +133,9 @@ class SessionProcessorTest {
             props.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
             RazorTopology.Settings settings = new RazorTopology.Settings("turns", "rerouted", 1, "replies", "dead", 32, maxTextBytes, 64, 8, ttl,
                     expiryInterval, false);
-            TurnRunner runner = new TurnRunner(model, parallel, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
+            TurnRunner runner = new TurnRunner(model, parallel, 0, Conversation.Overflow.REFUSE, 0);
             return new TopologyTestDriver(RazorTopology.build(settings, model, runner, slots, hot, new TokenRouter(), new DamagedSessions(),
-                    new io.razorstream.app.metrics.ServiceMetrics()), props);
+                    new ServiceMetrics()), props);
         }
 
         @Override
@@ -140,8 +147,8 @@ class SessionProcessorTest {
     }
 
     /** Waits for {@code n} replies (see {@link #awaitReply}) and reads them. */
-    static List<byte[]> awaitReplies(TopologyTestDriver driver, org.apache.kafka.streams.TestOutputTopic<byte[], byte[]> replies, int n) throws InterruptedException {
-        List<byte[]> out = new java.util.ArrayList<>();
+    static List<byte[]> awaitReplies(TopologyTestDriver driver, TestOutputTopic<byte[], byte[]> replies, int n) throws InterruptedException {
+        List<byte[]> out = new ArrayList<>();
         while (out.size() < n) {
             awaitReply(driver, replies);
             out.addAll(replies.readValuesToList());
@@ -154,7 +161,7 @@ class SessionProcessorTest {
      * Turns run on turn threads and are answered from a wall-clock punctuation: the driver's clock is moved on (and
      * real time passes) until a reply is out.
      */
-    static void awaitReply(TopologyTestDriver driver, org.apache.kafka.streams.TestOutputTopic<byte[], byte[]> replies) throws InterruptedException {
+    static void awaitReply(TopologyTestDriver driver, TestOutputTopic<byte[], byte[]> replies) throws InterruptedException {
         for (long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos(); replies.isEmpty(); ) {
             assertThat(System.nanoTime()).as("a reply within 60 s").isLessThan(deadline);
             driver.advanceWallClockTime(Duration.ofMillis(5));

@@ -8,6 +8,7 @@ import io.razorstream.proto.v1.TurnEvent;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import io.razorstream.proto.v1.TurnStages;
 
 /** The JSON turn log line (log.turns=json) carries the turn's figures, the tenant split off, and errors with their code. */
 class TurnLogJsonTest {
@@ -16,7 +17,7 @@ class TurnLogJsonTest {
         TurnEvent turn = TurnEvent.newBuilder().setSessionId("acme/chat-1").setTurnId("t1").build();
         JsonNode ok = new ObjectMapper().readTree(TurnLog.json(turn, ReplyEvent.newBuilder().setPromptTokens(40).setCompletionTokens(8)
                 .setPrefillMicros(200_000).setDecodeMicros(400_000).setFinishReason(FinishReason.FINISH_REASON_LENGTH)
-                .setStages(io.razorstream.proto.v1.TurnStages.newBuilder().setWaitedMicros(1500).setStoreMicros(12_000)).build(), 700_000_000L));
+                .setStages(TurnStages.newBuilder().setWaitedMicros(1500).setStoreMicros(12_000)).build(), 700_000_000L));
         assertThat(ok.path("tenant").asText()).isEqualTo("acme");
         assertThat(ok.path("tokens_in").asInt()).isEqualTo(40);
         assertThat(ok.path("prefill_tokens_per_s").asDouble()).isEqualTo(200.0);

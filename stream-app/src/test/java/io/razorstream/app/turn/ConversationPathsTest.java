@@ -46,7 +46,7 @@ class ConversationPathsTest {
             boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
             for (boolean[] row : full) Arrays.fill(row, true); // the terminal chat keeps every head
             ServedModel served = new ServedModel(Path.of("stories260K.gguf"), m, full, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false, template);
-            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
+            TurnRunner runner = new TurnRunner(served, p, 0, Conversation.Overflow.REFUSE, 0);
             SessionStore store = new SessionStore(db);
             Session session = Session.create("s", config, served.policy(), KvPrecision.F16, "model-fp", "fp", 16);
             Conversation chat = Conversation.start(m, template, p);

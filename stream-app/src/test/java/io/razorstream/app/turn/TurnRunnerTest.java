@@ -38,7 +38,7 @@ class TurnRunnerTest {
             for (boolean[] row : full) Arrays.fill(row, true);
             ServedModel served = new ServedModel(Path.of("qwen2.gguf"), m, full, full, "fp", new WindowParams(4, 64, 5), KvPrecision.F16, false,
                     ChatTemplate.CHATML);
-            TurnRunner runner = new TurnRunner(served, p, 0, io.razorstream.engine.chat.Conversation.Overflow.REFUSE, 0);
+            TurnRunner runner = new TurnRunner(served, p, 0, Conversation.Overflow.REFUSE, 0);
             Session s = Session.create("s", m.model().config(), served.policy(), KvPrecision.F16, "fp", "fp", 32);
             runner.run(s, "t0", "system", "Be brief.", false, GenerationParams.getDefaultInstance(), 4, t -> {}, () -> false);
             GenerationParams four = GenerationParams.newBuilder().setMaxTokens(4).build();
