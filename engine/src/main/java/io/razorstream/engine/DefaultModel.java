@@ -8,9 +8,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /**
- * The model that ships inside the engine jar (stories260K, 1.2 MB, MIT): used when no model is named,
- * so that a fresh checkout can generate text with nothing to download. It is copied to a temporary file
- * once per process because weights are memory-mapped from a file.
+ * The model that ships inside the engine jar (stories260K, 1.2 MB, MIT): used when no model is named, so that a fresh
+ * checkout can generate text with nothing to download. It is copied to a temporary file once per process because
+ * weights are memory-mapped from a file.
  */
 public final class DefaultModel {
     public static final String NAME = "stories260K.gguf";
@@ -22,7 +22,8 @@ public final class DefaultModel {
     public static synchronized Path path() {
         if (extracted != null) return extracted;
         try (InputStream in = DefaultModel.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) throw new IllegalStateException("the embedded model " + RESOURCE + " is missing from the class path");
+            if (in == null)
+                throw new IllegalStateException("the embedded model " + RESOURCE + " is missing from the class path");
             Path dir = Files.createTempDirectory("razorstream-");
             dir.toFile().deleteOnExit(); // deleted after the file: deleteOnExit runs in reverse order
             Path file = dir.resolve(NAME);

@@ -1,16 +1,25 @@
 package io.razorstream.engine;
 
-import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.generation.FinishReason;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.generation.FinishReason;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.kernel.Parallel;
 
-/** Prompt in, continuation out, in a cache of its own: one {@link Decoder} run (the reply's last token is dropped, not fed). */
+/**
+ * Prompt in, continuation out, in a cache of its own: one {@link Decoder} run (the reply's last token is dropped, not
+ * fed).
+ */
 public final class Generator {
-    public record Result(int[] promptTokens, int[] generatedTokens, String text, long prefillNanos, long decodeNanos, FinishReason finish) {
+    public record Result(
+            int[] promptTokens,
+            int[] generatedTokens,
+            String text,
+            long prefillNanos,
+            long decodeNanos,
+            FinishReason finish) {
         public double prefillTokensPerSecond() {
             return promptTokens.length / (prefillNanos / 1e9);
         }
@@ -43,19 +52,28 @@ public final class Generator {
         return generate(promptTokens, maxTokens, samplerConfig, listener);
     }
 
-    public Result generate(int[] promptTokens, int maxTokens, SamplerConfig samplerConfig, Decoder.TokenListener listener) {
-        if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt is empty and the model adds no BOS token: nothing to continue from");
+    public Result generate(
+            int[] promptTokens, int maxTokens, SamplerConfig samplerConfig, Decoder.TokenListener listener) {
+        if (promptTokens.length == 0)
+            throw new IllegalArgumentException(
+                    "the prompt is empty and the model adds no BOS token: nothing to continue from");
         Transformer model = loaded.model();
         int context = model.config().contextLength();
         if (promptTokens.length >= context) {
-            throw new IllegalArgumentException("the prompt has " + promptTokens.length + " tokens; the model's context is " + context);
+            throw new IllegalArgumentException(
+                    "the prompt has " + promptTokens.length + " tokens; the model's context is " + context);
         }
-        KvCache cache = model.newCache(promptTokens.length + Math.min(maxTokens, context - promptTokens.length), precision);
+        KvCache cache =
+                model.newCache(promptTokens.length + Math.min(maxTokens, context - promptTokens.length), precision);
         long t0 = System.nanoTime();
         float[] logits = decoder.prefill(cache, promptTokens);
         long t1 = System.nanoTime();
-        Decoder.Reply reply = decoder.generate(cache, cache.maxTokens(), logits,
-                Decoder.Request.of(samplerConfig, maxTokens).withHistory(promptTokens), listener);
+        Decoder.Reply reply = decoder.generate(
+                cache,
+                cache.maxTokens(),
+                logits,
+                Decoder.Request.of(samplerConfig, maxTokens).withHistory(promptTokens),
+                listener);
         return new Result(promptTokens, reply.tokens(), reply.text(), t1 - t0, reply.nanos(), reply.finish());
     }
 }

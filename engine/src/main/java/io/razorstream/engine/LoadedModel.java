@@ -2,12 +2,12 @@ package io.razorstream.engine;
 
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.gguf.GgufFile;
-import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
-import io.razorstream.engine.gguf.GgufFormatException;
 
 /** A GGUF file opened as a runnable model with its tokenizer. Closing it unmaps the weights. */
 public final class LoadedModel implements AutoCloseable {
@@ -28,8 +28,10 @@ public final class LoadedModel implements AutoCloseable {
             Transformer model = Transformer.load(gguf);
             Tokenizer tokenizer = Tokenizer.from(gguf);
             if (tokenizer.vocabulary().size() != model.config().vocabularySize()) {
-                throw new GgufFormatException(path, "tokenizer has " + tokenizer.vocabulary().size()
-                        + " tokens, the model " + model.config().vocabularySize());
+                throw new GgufFormatException(
+                        path,
+                        "tokenizer has " + tokenizer.vocabulary().size() + " tokens, the model "
+                                + model.config().vocabularySize());
             }
             return new LoadedModel(gguf, model, tokenizer);
         } catch (IllegalStateException | ClassCastException e) {

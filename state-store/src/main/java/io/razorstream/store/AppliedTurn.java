@@ -5,13 +5,14 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A turn already applied to a session, kept for the session's whole life (one small record per turn id)
- * so that a re-sent turn id, however old, returns the same reply and changes nothing - also once a rollback took the
- * turn back ({@code rolledBack}: the id is then refused, never applied a second time).
+ * A turn already applied to a session, kept for the session's whole life (one small record per turn id) so that a
+ * re-sent turn id, however old, returns the same reply and changes nothing - also once a rollback took the turn back
+ * ({@code rolledBack}: the id is then refused, never applied a second time).
  *
  * @param finishReason the reply's finish reason as its wire number (razorstream.v1.FinishReason)
  */
-public record AppliedTurn(String turnId, String reply, int finishReason, int promptTokens, int completionTokens, boolean rolledBack) {
+public record AppliedTurn(
+        String turnId, String reply, int finishReason, int promptTokens, int completionTokens, boolean rolledBack) {
     public AppliedTurn(String turnId, String reply, int finishReason, int promptTokens, int completionTokens) {
         this(turnId, reply, finishReason, promptTokens, completionTokens, false);
     }
@@ -23,8 +24,14 @@ public record AppliedTurn(String turnId, String reply, int finishReason, int pro
 
     byte[] encode() {
         byte[] text = reply.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer b = ByteBuffer.allocate(3 * Integer.BYTES + Integer.BYTES + text.length + 1).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(finishReason).putInt(promptTokens).putInt(completionTokens).putInt(text.length).put(text).put((byte) (rolledBack ? 1 : 0));
+        ByteBuffer b = ByteBuffer.allocate(3 * Integer.BYTES + Integer.BYTES + text.length + 1)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(finishReason)
+                .putInt(promptTokens)
+                .putInt(completionTokens)
+                .putInt(text.length)
+                .put(text)
+                .put((byte) (rolledBack ? 1 : 0));
         return RecordCodec.wrap(RecordCodec.KIND_TURN, b.flip());
     }
 
@@ -35,7 +42,8 @@ public record AppliedTurn(String turnId, String reply, int finishReason, int pro
             byte[] text = new byte[b.getInt()];
             b.get(text);
             boolean rolledBack = b.hasRemaining() && b.get() == 1; // absent from records written before rollbacks
-            return new AppliedTurn(turnId, new String(text, StandardCharsets.UTF_8), finish, prompt, completion, rolledBack);
+            return new AppliedTurn(
+                    turnId, new String(text, StandardCharsets.UTF_8), finish, prompt, completion, rolledBack);
         } catch (RuntimeException e) {
             throw new StoreFormatException(where + ": malformed turn record (" + e + ")");
         }

@@ -43,10 +43,14 @@ final class HeadRecordCodec {
             this.buffer = ByteBuffer.allocate(Math.max(16, capacity)).order(ByteOrder.LITTLE_ENDIAN);
         }
 
-        /** The buffer, with room for at least {@code bytes} more (write them straight away: it may be replaced on the next call). */
+        /**
+         * The buffer, with room for at least {@code bytes} more (write them straight away: it may be replaced on the
+         * next call).
+         */
         ByteBuffer room(int bytes) {
             if (buffer.remaining() < bytes) {
-                ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * buffer.capacity(), buffer.position() + bytes)).order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * buffer.capacity(), buffer.position() + bytes))
+                        .order(ByteOrder.LITTLE_ENDIAN);
                 buffer = bigger.put(buffer.flip());
             }
             return buffer;

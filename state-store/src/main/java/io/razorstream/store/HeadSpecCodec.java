@@ -21,14 +21,14 @@ import java.util.Map;
  * A cache policy in the metadata record, written from the specs' own record components, so that any {@link HeadSpec}
  * record (a new policy's included) round-trips without an edit here.
  *
- * <p>Layout (store format 4, {@link #encode}): layers u16 | KV heads u16 | n u32, the distinct specs | n specs | per head,
- * layer-major, the index of its spec: u8 when n &lt;= 256, else u16 (the metadata is written every turn: a policy of
- * few kinds takes about one byte a head). A spec is its kind (a string) | its components' byte count u16 | its record
- * components in declaration order: boolean u8 (0 or 1), byte, short, char, int, long, float, double (little-endian;
- * floats and doubles by their bits), String (u16 byte count + UTF-8), an enum by its constant's name (a String), a
- * nested record (such as {@link WindowParams}) by its own components, inline. The kind is the spec class's simple name
- * when the class is a record nested in {@link HeadSpec} (Full, Window, ...: they stay readable across package renames),
- * else its binary name. A component of another type, or null, is refused when writing.
+ * <p>Layout (store format 4, {@link #encode}): layers u16 | KV heads u16 | n u32, the distinct specs | n specs | per
+ * head, layer-major, the index of its spec: u8 when n &lt;= 256, else u16 (the metadata is written every turn: a policy
+ * of few kinds takes about one byte a head). A spec is its kind (a string) | its components' byte count u16 | its
+ * record components in declaration order: boolean u8 (0 or 1), byte, short, char, int, long, float, double
+ * (little-endian; floats and doubles by their bits), String (u16 byte count + UTF-8), an enum by its constant's name (a
+ * String), a nested record (such as {@link WindowParams}) by its own components, inline. The kind is the spec class's
+ * simple name when the class is a record nested in {@link HeadSpec} (Full, Window, ...: they stay readable across
+ * package renames), else its binary name. A component of another type, or null, is refused when writing.
  *
  * <p>Reading resolves a kind to a class without initialising it and accepts only a record implementing HeadSpec; it
  * reads the components by the record's declared types and calls its canonical constructor (so the spec's own checks
@@ -43,6 +43,7 @@ final class HeadSpecCodec {
     private static final byte FULL = 0, WINDOW = 1, HEAVY_HITTERS = 2, SNAP = 3, CAPPED_WINDOW = 4, MASKED = 5;
     /** Nested records deeper than this are refused (a record type that contains itself would never end). */
     private static final int MAX_DEPTH = 8;
+
     private static final int U16 = 0xFFFF;
 
     private HeadSpecCodec() {}
@@ -50,7 +51,8 @@ final class HeadSpecCodec {
     /** The policy's bytes in the current layout. */
     static byte[] encode(KvPolicy policy) {
         Map<HeadSpec, Integer> index = new LinkedHashMap<>();
-        for (int l = 0; l < policy.layers(); l++) for (int h = 0; h < policy.kvHeads(); h++) index.putIfAbsent(policy.spec(l, h), index.size());
+        for (int l = 0; l < policy.layers(); l++)
+            for (int h = 0; h < policy.kvHeads(); h++) index.putIfAbsent(policy.spec(l, h), index.size());
         List<byte[]> specs = new ArrayList<>(index.size());
         int size = 2 + 2 + 4;
         for (HeadSpec spec : index.keySet()) {
@@ -80,14 +82,22 @@ final class HeadSpecCodec {
     /** One spec: its kind, its components' byte count, its components. */
     static byte[] encodeSpec(HeadSpec spec) {
         Class<?> c = spec.getClass();
-        if (!c.isRecord()) throw new IllegalArgumentException("head spec " + c.getName() + " is not a record: the store writes a spec from its record components");
+        if (!c.isRecord())
+            throw new IllegalArgumentException("head spec " + c.getName()
+                    + " is not a record: the store writes a spec from its record components");
         ByteBuffer components = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
         components = putRecord(components, spec, kind(c), 0);
-        if (components.position() > U16) throw new IllegalArgumentException("head spec " + kind(c) + " has " + components.position() + " bytes of components, at most " + U16);
+        if (components.position() > U16)
+            throw new IllegalArgumentException(
+                    "head spec " + kind(c) + " has " + components.position() + " bytes of components, at most " + U16);
         byte[] kind = kind(c).getBytes(StandardCharsets.UTF_8);
         if (kind.length > U16) throw new IllegalArgumentException("head spec kind of " + kind.length + " bytes");
-        ByteBuffer out = ByteBuffer.allocate(2 + kind.length + 2 + components.position()).order(ByteOrder.LITTLE_ENDIAN);
-        out.putShort((short) kind.length).put(kind).putShort((short) components.position()).put(components.flip());
+        ByteBuffer out =
+                ByteBuffer.allocate(2 + kind.length + 2 + components.position()).order(ByteOrder.LITTLE_ENDIAN);
+        out.putShort((short) kind.length)
+                .put(kind)
+                .putShort((short) components.position())
+                .put(components.flip());
         return out.array();
     }
 
@@ -102,7 +112,8 @@ final class HeadSpecCodec {
             int layers = Short.toUnsignedInt(b.getShort()), kvHeads = Short.toUnsignedInt(b.getShort());
             long n = Integer.toUnsignedLong(b.getInt());
             if (layers == 0 || kvHeads == 0 || n == 0 || n > (long) layers * kvHeads) {
-                throw new IllegalArgumentException(n + " distinct head specs for " + layers + " x " + kvHeads + " heads");
+                throw new IllegalArgumentException(
+                        n + " distinct head specs for " + layers + " x " + kvHeads + " heads");
             }
             HeadSpec[] specs = new HeadSpec[(int) n];
             for (int i = 0; i < n; i++) specs[i] = decodeSpec(b);
@@ -111,7 +122,9 @@ final class HeadSpecCodec {
             for (int l = 0; l < layers; l++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int i = width == 1 ? Byte.toUnsignedInt(b.get()) : Short.toUnsignedInt(b.getShort());
-                    if (i >= n) throw new IllegalArgumentException("layer " + l + ", KV head " + h + " names head spec " + i + " of " + n);
+                    if (i >= n)
+                        throw new IllegalArgumentException(
+                                "layer " + l + ", KV head " + h + " names head spec " + i + " of " + n);
                     heads[l][h] = specs[i];
                 }
             }
@@ -125,7 +138,9 @@ final class HeadSpecCodec {
     static HeadSpec decodeSpec(ByteBuffer b) {
         String kind = getString(b);
         int length = Short.toUnsignedInt(b.getShort());
-        if (length > b.remaining()) throw new IllegalArgumentException("head spec " + kind + ": " + length + " bytes of components, " + b.remaining() + " left");
+        if (length > b.remaining())
+            throw new IllegalArgumentException(
+                    "head spec " + kind + ": " + length + " bytes of components, " + b.remaining() + " left");
         Class<?> c = specClass(kind);
         ByteBuffer components = b.slice(b.position(), length).order(ByteOrder.LITTLE_ENDIAN);
         b.position(b.position() + length);
@@ -133,7 +148,8 @@ final class HeadSpecCodec {
         try {
             spec = getRecord(components, c, kind, 0);
         } catch (BufferUnderflowException e) {
-            throw new IllegalArgumentException("head spec " + kind + ": its " + length + " bytes end before its record's components do (the record changed?)");
+            throw new IllegalArgumentException("head spec " + kind + ": its " + length
+                    + " bytes end before its record's components do (the record changed?)");
         }
         if (components.hasRemaining()) {
             throw new IllegalArgumentException("head spec " + kind + ": " + components.remaining() + " of its " + length
@@ -146,8 +162,11 @@ final class HeadSpecCodec {
     private static Class<?> specClass(String kind) {
         Class<?> c = null;
         if (!kind.contains(".")) {
-            for (Class<?> nested : HeadSpec.class.getDeclaredClasses()) if (nested.getSimpleName().equals(kind)) c = nested;
-            if (c == null) throw new IllegalArgumentException("unknown head spec kind '" + kind + "' (no such record in HeadSpec)");
+            for (Class<?> nested : HeadSpec.class.getDeclaredClasses())
+                if (nested.getSimpleName().equals(kind)) c = nested;
+            if (c == null)
+                throw new IllegalArgumentException(
+                        "unknown head spec kind '" + kind + "' (no such record in HeadSpec)");
         } else {
             ClassLoader loader = Thread.currentThread().getContextClassLoader();
             if (loader == null) loader = HeadSpec.class.getClassLoader();
@@ -158,13 +177,15 @@ final class HeadSpecCodec {
             }
         }
         if (!HeadSpec.class.isAssignableFrom(c) || !c.isRecord()) {
-            throw new IllegalArgumentException("head spec kind '" + kind + "' is not a record implementing HeadSpec: refused");
+            throw new IllegalArgumentException(
+                    "head spec kind '" + kind + "' is not a record implementing HeadSpec: refused");
         }
         return c;
     }
 
     private static ByteBuffer putRecord(ByteBuffer b, Object record, String kind, int depth) {
-        if (depth > MAX_DEPTH) throw new IllegalArgumentException("head spec " + kind + ": records nested deeper than " + MAX_DEPTH);
+        if (depth > MAX_DEPTH)
+            throw new IllegalArgumentException("head spec " + kind + ": records nested deeper than " + MAX_DEPTH);
         for (RecordComponent rc : record.getClass().getRecordComponents()) {
             Object value;
             try {
@@ -172,9 +193,11 @@ final class HeadSpecCodec {
                 accessor.setAccessible(true);
                 value = accessor.invoke(record);
             } catch (IllegalAccessException | InvocationTargetException e) {
-                throw new IllegalArgumentException("head spec " + kind + ": cannot read component " + rc.getName() + " (" + e + ")");
+                throw new IllegalArgumentException(
+                        "head spec " + kind + ": cannot read component " + rc.getName() + " (" + e + ")");
             }
-            if (value == null) throw new IllegalArgumentException("head spec " + kind + ": component " + rc.getName() + " is null");
+            if (value == null)
+                throw new IllegalArgumentException("head spec " + kind + ": component " + rc.getName() + " is null");
             b = putValue(b, rc.getType(), value, kind + "." + rc.getName(), depth);
         }
         return b;
@@ -197,7 +220,8 @@ final class HeadSpecCodec {
     }
 
     private static Object getRecord(ByteBuffer b, Class<?> c, String kind, int depth) {
-        if (depth > MAX_DEPTH) throw new IllegalArgumentException("head spec " + kind + ": records nested deeper than " + MAX_DEPTH);
+        if (depth > MAX_DEPTH)
+            throw new IllegalArgumentException("head spec " + kind + ": records nested deeper than " + MAX_DEPTH);
         RecordComponent[] rcs = c.getRecordComponents();
         Class<?>[] types = new Class<?>[rcs.length];
         Object[] args = new Object[rcs.length];
@@ -210,7 +234,8 @@ final class HeadSpecCodec {
             canonical.setAccessible(true);
             return canonical.newInstance(args);
         } catch (InvocationTargetException e) {
-            throw new IllegalArgumentException("head spec " + kind + ": its record refuses the stored components (" + e.getCause() + ")");
+            throw new IllegalArgumentException(
+                    "head spec " + kind + ": its record refuses the stored components (" + e.getCause() + ")");
         } catch (ReflectiveOperationException | RuntimeException e) {
             throw new IllegalArgumentException("head spec " + kind + ": cannot make its record (" + e + ")");
         }
@@ -220,7 +245,8 @@ final class HeadSpecCodec {
     private static Object getValue(ByteBuffer b, Class<?> type, String where, int depth) {
         if (type == boolean.class) {
             byte v = b.get();
-            if (v != 0 && v != 1) throw new IllegalArgumentException("head spec component " + where + ": boolean byte " + v);
+            if (v != 0 && v != 1)
+                throw new IllegalArgumentException("head spec component " + where + ": boolean byte " + v);
             return v == 1;
         }
         if (type == byte.class) return b.get();
@@ -236,21 +262,27 @@ final class HeadSpecCodec {
             try {
                 return Enum.valueOf((Class<? extends Enum>) type, name);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("head spec component " + where + ": " + type.getSimpleName() + " has no constant " + name);
+                throw new IllegalArgumentException(
+                        "head spec component " + where + ": " + type.getSimpleName() + " has no constant " + name);
             }
         }
         if (type.isRecord()) return getRecord(b, type, where, depth + 1);
-        throw new IllegalArgumentException("head spec component " + where + " is a " + type.getName() + ": not a type the store reads");
+        throw new IllegalArgumentException(
+                "head spec component " + where + " is a " + type.getName() + ": not a type the store reads");
     }
 
     private static ByteBuffer room(ByteBuffer b, int bytes) {
         if (b.remaining() >= bytes) return b;
-        return ByteBuffer.allocate(Math.max(2 * b.capacity(), b.position() + bytes)).order(ByteOrder.LITTLE_ENDIAN).put(b.flip());
+        return ByteBuffer.allocate(Math.max(2 * b.capacity(), b.position() + bytes))
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .put(b.flip());
     }
 
     private static ByteBuffer putString(ByteBuffer b, String s, String where) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length > U16) throw new IllegalArgumentException("head spec component " + where + ": a string of " + bytes.length + " bytes, at most " + U16);
+        if (bytes.length > U16)
+            throw new IllegalArgumentException(
+                    "head spec component " + where + ": a string of " + bytes.length + " bytes, at most " + U16);
         return room(b, 2 + bytes.length).putShort((short) bytes.length).put(bytes);
     }
 
@@ -260,7 +292,10 @@ final class HeadSpecCodec {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    /** The policy in store format 3's layout (per head a kind byte and its parameters), for sessions written before format 4. */
+    /**
+     * The policy in store format 3's layout (per head a kind byte and its parameters), for sessions written before
+     * format 4.
+     */
     static KvPolicy decodeLegacy(ByteBuffer b) {
         HeadSpec[][] heads = new HeadSpec[Short.toUnsignedInt(b.getShort())][Short.toUnsignedInt(b.getShort())];
         for (HeadSpec[] row : heads) {
@@ -268,8 +303,11 @@ final class HeadSpecCodec {
                 byte kind = b.get();
                 row[h] = switch (kind) {
                     case FULL -> HeadSpec.FULL;
-                    case WINDOW -> new HeadSpec.Window(new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1));
-                    case CAPPED_WINDOW -> new HeadSpec.Window(new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1, b.getInt()));
+                    case WINDOW ->
+                        new HeadSpec.Window(new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1));
+                    case CAPPED_WINDOW ->
+                        new HeadSpec.Window(
+                                new WindowParams(b.getInt(), b.getInt(), b.getInt(), b.get() == 1, b.getInt()));
                     case HEAVY_HITTERS -> new HeadSpec.HeavyHitters(b.getInt(), b.getInt());
                     case SNAP -> new HeadSpec.Snap(b.getInt(), b.getInt(), b.getInt());
                     case MASKED -> HeadSpec.MASKED;

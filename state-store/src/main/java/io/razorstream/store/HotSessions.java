@@ -5,12 +5,14 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Recently used sessions kept decoded in memory, least recently used first out, within a byte budget
- * (the caches' heap size). The store stays the source of truth: a session dropped from here is loaded
- * again from it, bit for bit.
+ * Recently used sessions kept decoded in memory, least recently used first out, within a byte budget (the caches' heap
+ * size). The store stays the source of truth: a session dropped from here is loaded again from it, bit for bit.
  */
 public final class HotSessions {
-    /** Measured when put (on the session's own thread), so that reading the totals never touches a cache another thread changes. */
+    /**
+     * Measured when put (on the session's own thread), so that reading the totals never touches a cache another thread
+     * changes.
+     */
     private record Entry(Session session, long bytes, long kvBytes, long fullKvBytes) {}
 
     private final long budgetBytes;
@@ -29,14 +31,15 @@ public final class HotSessions {
     }
 
     /**
-     * Adds or re-measures a session as most recently used, then drops least recently used ones until the
-     * budget holds (a session larger than the whole budget is not kept at all).
+     * Adds or re-measures a session as most recently used, then drops least recently used ones until the budget holds
+     * (a session larger than the whole budget is not kept at all).
      */
     public synchronized void put(Session session) {
         drop(lru.remove(session.id()));
         long size = session.cache().heapBytes();
         if (size > budgetBytes) return; // would push out everything else and then itself
-        Entry e = new Entry(session, size, session.cache().bytesInUse(), session.cache().fullBytes());
+        Entry e = new Entry(
+                session, size, session.cache().bytesInUse(), session.cache().fullBytes());
         lru.put(session.id(), e);
         bytes += e.bytes();
         kvBytes += e.kvBytes();

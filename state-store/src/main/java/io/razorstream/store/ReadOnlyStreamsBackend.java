@@ -6,8 +6,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
- * The layout read through Kafka Streams interactive queries (for GetSession, ListSessions): reads only;
- * every change goes through the turns topic and the processor that owns the session.
+ * The layout read through Kafka Streams interactive queries (for GetSession, ListSessions): reads only; every change
+ * goes through the turns topic and the processor that owns the session.
  */
 public final class ReadOnlyStreamsBackend implements StoreBackend {
     private final ReadOnlyKeyValueStore<Bytes, byte[]> store;
@@ -26,7 +26,8 @@ public final class ReadOnlyStreamsBackend implements StoreBackend {
         try (KeyValueIterator<Bytes, byte[]> it = store.range(Bytes.wrap(from), Bytes.wrap(to))) {
             while (it.hasNext()) {
                 KeyValue<Bytes, byte[]> kv = it.next();
-                if (Bytes.BYTES_LEXICO_COMPARATOR.compare(kv.key.get(), to) >= 0) continue; // range() includes `to`; another store may follow
+                if (Bytes.BYTES_LEXICO_COMPARATOR.compare(kv.key.get(), to) >= 0)
+                    continue; // range() includes `to`; another store may follow
                 if (!visitor.visit(kv.key.get(), kv.value)) break;
             }
         }

@@ -1,5 +1,7 @@
 package io.razorstream.store;
 
+import org.rocksdb.Filter;
+import org.rocksdb.FlushOptions;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -7,12 +9,10 @@ import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.io.IOException;
-import org.rocksdb.Filter;
-import org.rocksdb.FlushOptions;
 
 /** The layout straight on rocksdbjni, for tools, tests and benchmarks; each batch is one RocksDB WriteBatch. */
 public final class RocksBackend implements StoreBackend, AutoCloseable {

@@ -1,10 +1,10 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.attention.KvPolicy;
-import io.razorstream.engine.attention.KvCache;
-import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.model.ModelConfig;
 
 import java.util.ArrayDeque;
@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * One conversation in memory: its KV cache plus the bookkeeping that is stored beside it. The store
- * remembers how much of it is already persisted, so that saving after a turn writes only what changed.
+ * One conversation in memory: its KV cache plus the bookkeeping that is stored beside it. The store remembers how much
+ * of it is already persisted, so that saving after a turn writes only what changed.
  */
 public final class Session {
     /** The longest session id the key layout takes, in UTF-8 bytes. */
@@ -30,6 +30,7 @@ public final class Session {
     private long lastActivityMillis;
     /** The turns that can be taken back, newest first; one per mark of the cache (the same count, always). */
     private final ArrayDeque<TurnMark> marks = new ArrayDeque<>();
+
     private final ArrayDeque<String> recentTurnIds = new ArrayDeque<>(); // newest first
     private long nextMarkSeq;
 
@@ -40,15 +41,18 @@ public final class Session {
     int persistedShifts;
     /** The newest mark whose undo record is stored; the stored marks dropped since the last save (their records go). */
     long persistedMarkSeq = -1;
+
     final List<Long> droppedMarks = new ArrayList<>();
     /** The smallest size a rollback took the cache to since the last save (-1: none): blocks from there are stale. */
     int rolledBackTo = -1;
 
     /**
-     * A turn that can be taken back ({@link #rollback}): its undo record's number in the store, its turn id, the message as
-     * it was sent (a regenerate sends it again), whether it asked for a reply, and the conversation's bookkeeping before it.
+     * A turn that can be taken back ({@link #rollback}): its undo record's number in the store, its turn id, the
+     * message as it was sent (a regenerate sends it again), whether it asked for a reply, and the conversation's
+     * bookkeeping before it.
      */
-    public record TurnMark(long seq, String turnId, String role, String text, boolean replied, ConversationState before) {}
+    public record TurnMark(
+            long seq, String turnId, String role, String text, boolean replied, ConversationState before) {}
 
     Session(String id, KvCache cache, String modelFingerprint, String profileFingerprint, int blockSize) {
         SessionKeys.idBytes(id);
@@ -60,10 +64,22 @@ public final class Session {
     }
 
     /** A new, empty session whose cache follows {@code policy} (any head specs: the store persists them all). */
-    public static Session create(String id, ModelConfig config, KvPolicy policy, KvPrecision precision, String modelFingerprint,
-                                 String profileFingerprint, int blockSize) {
-        if (blockSize < 1 || blockSize > 65535) throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
-        return new Session(id, new KvCache(config.cacheShape(), config.contextLength(), precision, policy), modelFingerprint, profileFingerprint, blockSize);
+    public static Session create(
+            String id,
+            ModelConfig config,
+            KvPolicy policy,
+            KvPrecision precision,
+            String modelFingerprint,
+            String profileFingerprint,
+            int blockSize) {
+        if (blockSize < 1 || blockSize > 65535)
+            throw new IllegalArgumentException("block size must be in [1, 65535], got " + blockSize);
+        return new Session(
+                id,
+                new KvCache(config.cacheShape(), config.contextLength(), precision, policy),
+                modelFingerprint,
+                profileFingerprint,
+                blockSize);
     }
 
     public String id() {
@@ -100,9 +116,13 @@ public final class Session {
         this.conversation = state;
     }
 
-    /** An applied turn not saved yet, its latest version (the store has the rest: {@link SessionRepository#appliedTurn}). */
+    /**
+     * An applied turn not saved yet, its latest version (the store has the rest:
+     * {@link SessionRepository#appliedTurn}).
+     */
     Optional<AppliedTurn> unsavedTurn(String turnId) {
-        for (int i = unsavedTurns.size() - 1; i >= 0; i--) if (unsavedTurns.get(i).turnId().equals(turnId)) return Optional.of(unsavedTurns.get(i));
+        for (int i = unsavedTurns.size() - 1; i >= 0; i--)
+            if (unsavedTurns.get(i).turnId().equals(turnId)) return Optional.of(unsavedTurns.get(i));
         return Optional.empty();
     }
 
@@ -129,15 +149,18 @@ public final class Session {
     }
 
     /**
-     * The cache was marked and a turn applied on top ({@code before}: the bookkeeping before it). The marks the cache has
-     * dropped since (past the undo limit, or all of them by a context shift) are forgotten here too.
+     * The cache was marked and a turn applied on top ({@code before}: the bookkeeping before it). The marks the cache
+     * has dropped since (past the undo limit, or all of them by a context shift) are forgotten here too.
      */
     public void turnMarked(String turnId, String role, String text, boolean replied, ConversationState before) {
         marks.addFirst(new TurnMark(nextMarkSeq++, turnId, role, text, replied, before.copy()));
         trimMarks();
     }
 
-    /** A turn ran on the session: its id is remembered among the last {@code keep} (newest first; see {@link #recentTurnIds}). */
+    /**
+     * A turn ran on the session: its id is remembered among the last {@code keep} (newest first; see
+     * {@link #recentTurnIds}).
+     */
     public void turnRan(String turnId, int keep) {
         recentTurnIds.addFirst(turnId);
         while (recentTurnIds.size() > Math.max(1, keep)) recentTurnIds.removeLast();
@@ -163,13 +186,15 @@ public final class Session {
     }
 
     /**
-     * Takes back the last {@code turns} turns: the cache bit for bit as it was before them, the bookkeeping too. Returns
-     * the turns taken back, newest first. Throws IllegalArgumentException, with nothing changed, when fewer can be.
+     * Takes back the last {@code turns} turns: the cache bit for bit as it was before them, the bookkeeping too.
+     * Returns the turns taken back, newest first. Throws IllegalArgumentException, with nothing changed, when fewer can
+     * be.
      */
     public List<TurnMark> rollback(int turns) {
         trimMarks();
         if (turns < 1 || turns > marks.size()) {
-            throw new IllegalArgumentException("cannot take back " + turns + " turn" + (turns == 1 ? "" : "s") + ": " + marks.size() + " can be");
+            throw new IllegalArgumentException(
+                    "cannot take back " + turns + " turn" + (turns == 1 ? "" : "s") + ": " + marks.size() + " can be");
         }
         cache.rollback(turns);
         List<TurnMark> undone = new ArrayList<>();
@@ -207,14 +232,34 @@ public final class Session {
 
     SessionMeta meta() {
         ChatTemplate template = conversation.template();
-        return new SessionMeta(id, modelFingerprint, profileFingerprint, cache.precision(), cache.policy(), blockSize, cache.size(), cache.promptEnd(),
-                template == null ? "" : template.label(), conversation.pendingTokens(), conversation.lastRole(), conversation.afterReply(), turnsApplied, lastActivityMillis,
-                cache.positionOffset(), cache.shifts(), cache.undoBytes(), undoableTurns().size(), recentTurnIds());
+        return new SessionMeta(
+                id,
+                modelFingerprint,
+                profileFingerprint,
+                cache.precision(),
+                cache.policy(),
+                blockSize,
+                cache.size(),
+                cache.promptEnd(),
+                template == null ? "" : template.label(),
+                conversation.pendingTokens(),
+                conversation.lastRole(),
+                conversation.afterReply(),
+                turnsApplied,
+                lastActivityMillis,
+                cache.positionOffset(),
+                cache.shifts(),
+                cache.undoBytes(),
+                undoableTurns().size(),
+                recentTurnIds());
     }
 
     void restoreBookkeeping(SessionMeta meta) {
-        conversation = new ConversationState(meta.chatTemplate().isEmpty() ? null : ChatTemplate.named(meta.chatTemplate()), meta.lastRole(),
-                meta.afterReply(), meta.pendingTokens());
+        conversation = new ConversationState(
+                meta.chatTemplate().isEmpty() ? null : ChatTemplate.named(meta.chatTemplate()),
+                meta.lastRole(),
+                meta.afterReply(),
+                meta.pendingTokens());
         turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
         recentTurnIds.clear();

@@ -3,37 +3,55 @@ package io.razorstream.store;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.nio.BufferUnderflowException;
 
 /**
- * A session's metadata record: which model and head profile its cache belongs to, the cache's policy
- * (a head spec per layer and KV head), precision and block size, how many tokens it holds and where its
- * prompt ended (SnapKV compresses there; -1: not yet), the rendered-conversation
- * bookkeeping the next turn needs (tokens generated but not yet in the cache - the last sampled token is
- * fed at the start of the next turn -, the role of the last message, whether it was a generated reply
- * still to be closed by the chat template), how many turn ids were applied (each has a record of its own),
- * the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo records
- * of the turns that can be taken back and their count, and the ids of the last turns run on it, newest first (these written after
- * the rest; absent from older records: read as none). The recent ids let a client that resends a whole conversation (the
- * OpenAI protocol does) find where it and the session part.
+ * A session's metadata record: which model and head profile its cache belongs to, the cache's policy (a head spec per
+ * layer and KV head), precision and block size, how many tokens it holds and where its prompt ended (SnapKV compresses
+ * there; -1: not yet), the rendered-conversation bookkeeping the next turn needs (tokens generated but not yet in the
+ * cache - the last sampled token is fed at the start of the next turn -, the role of the last message, whether it was a
+ * generated reply still to be closed by the chat template), how many turn ids were applied (each has a record of its
+ * own), the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo
+ * records of the turns that can be taken back and their count, and the ids of the last turns run on it, newest first
+ * (these written after the rest; absent from older records: read as none). The recent ids let a client that resends a
+ * whole conversation (the OpenAI protocol does) find where it and the session part.
  *
  * <p>The policy is {@link HeadSpecCodec}'s: in store format 4 a table of the distinct specs and an index per head; a
  * record of format 3 has its per-head kind tags there instead (read, never written).
  */
-public record SessionMeta(String sessionId, String modelFingerprint, String profileFingerprint, KvPrecision precision,
-                          KvPolicy policy, int blockSize, int tokens, long promptEnd, String chatTemplate, int[] pendingTokens,
-                          String lastRole, boolean afterReply, long turnsApplied, long lastActivityMillis, int positionOffset, int shifts,
-                          long undoBytes, int undoableTurns, List<String> recentTurnIds) {
+public record SessionMeta(
+        String sessionId,
+        String modelFingerprint,
+        String profileFingerprint,
+        KvPrecision precision,
+        KvPolicy policy,
+        int blockSize,
+        int tokens,
+        long promptEnd,
+        String chatTemplate,
+        int[] pendingTokens,
+        String lastRole,
+        boolean afterReply,
+        long turnsApplied,
+        long lastActivityMillis,
+        int positionOffset,
+        int shifts,
+        long undoBytes,
+        int undoableTurns,
+        List<String> recentTurnIds) {
     public SessionMeta {
         recentTurnIds = List.copyOf(recentTurnIds);
     }
 
-    /** Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the metadata alone. */
+    /**
+     * Bytes the session's cache keeps (as {@code KvCache.bytesInUse()} counts them: the same formula), from the
+     * metadata alone.
+     */
     public long kvBytes(int headSize) {
         return policy.bytes(tokens, promptEnd, headSize, precision.vectorBytes(headSize));
     }
@@ -66,7 +84,12 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
     }
 
     private int estimate() {
-        int n = 256 + 4 * lastRole.length() + 4 * chatTemplate.length() + 4 * sessionId.length() + 4 * modelFingerprint.length() + 4 * profileFingerprint.length()
+        int n = 256
+                + 4 * lastRole.length()
+                + 4 * chatTemplate.length()
+                + 4 * sessionId.length()
+                + 4 * modelFingerprint.length()
+                + 4 * profileFingerprint.length()
                 + 4 * pendingTokens.length;
         for (String t : recentTurnIds) n += 4 + 4 * t.length();
         return n;
@@ -81,7 +104,8 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             try {
                 policy = RecordCodec.version(value) >= 4 ? HeadSpecCodec.decode(b) : HeadSpecCodec.decodeLegacy(b);
             } catch (IllegalArgumentException | BufferUnderflowException e) {
-                throw new StoreFormatException(where + ": the metadata's cache policy cannot be read: " + e.getMessage());
+                throw new StoreFormatException(
+                        where + ": the metadata's cache policy cannot be read: " + e.getMessage());
             }
             int blockSize = b.getInt(), tokens = b.getInt();
             long promptEnd = b.getLong();
@@ -96,11 +120,31 @@ public record SessionMeta(String sessionId, String modelFingerprint, String prof
             int undoable = b.hasRemaining() ? b.getInt() : 0;
             List<String> recent = new ArrayList<>();
             for (int i = 0, n = b.hasRemaining() ? b.getInt() : 0; i < n; i++) recent.add(getString(b));
-            return new SessionMeta(id, model, profile, precision, policy, blockSize, tokens, promptEnd, chatTemplate, pending, lastRole, afterReply,
-                    turns, lastActivity, offset, shifts, undoBytes, undoable, recent);
+            return new SessionMeta(
+                    id,
+                    model,
+                    profile,
+                    precision,
+                    policy,
+                    blockSize,
+                    tokens,
+                    promptEnd,
+                    chatTemplate,
+                    pending,
+                    lastRole,
+                    afterReply,
+                    turns,
+                    lastActivity,
+                    offset,
+                    shifts,
+                    undoBytes,
+                    undoable,
+                    recent);
         } catch (StoreFormatException e) {
             throw e;
-        } catch (RuntimeException e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
+        } catch (
+                RuntimeException
+                        e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }
     }

@@ -2,16 +2,16 @@ package io.razorstream.store;
 
 import io.razorstream.engine.model.ModelConfig;
 
-import java.util.Optional;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Predicate;
 
 /**
- * Sessions for one model: hot ones from memory, the others loaded from the store (and then kept hot).
- * {@link #commit} persists a turn's changes and re-measures the session in the memory budget.
+ * Sessions for one model: hot ones from memory, the others loaded from the store (and then kept hot). {@link #commit}
+ * persists a turn's changes and re-measures the session in the memory budget.
  */
 public final class SessionRepository {
     private final SessionStore store;
@@ -58,15 +58,18 @@ public final class SessionRepository {
     }
 
     /**
-     * Drops from memory every session this repository put there: its store is going away (a Kafka Streams
-     * task closing as its partition moves), and copies kept past that could go stale.
+     * Drops from memory every session this repository put there: its store is going away (a Kafka Streams task closing
+     * as its partition moves), and copies kept past that could go stale.
      */
     public void releaseAll() {
         for (String id : madeHot) hot.remove(id);
         madeHot.clear();
     }
 
-    /** Deletes the sessions idle longer than {@code ttl} (store and memory) but those {@code inUse} names; returns their ids. */
+    /**
+     * Deletes the sessions idle longer than {@code ttl} (store and memory) but those {@code inUse} names; returns their
+     * ids.
+     */
     public List<String> expireIdle(long nowMillis, Duration ttl, Predicate<String> inUse) {
         List<String> expired = store.expireIdle(nowMillis, ttl, inUse);
         for (String id : expired) {
@@ -90,5 +93,4 @@ public final class SessionRepository {
     public SessionStore store() {
         return store;
     }
-
 }

@@ -3,42 +3,44 @@ package io.razorstream.store;
 import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.HeadRecord;
 import io.razorstream.engine.attention.HeadSpec;
-import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.model.ModelConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.nio.BufferUnderflowException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.TreeMap;
 import java.util.function.Predicate;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Sessions' caches in an ordered key-value store, in blocks of {@code B} tokens per (layer, KV head)
- * (key layout: {@link SessionKeys}; value envelope: {@link RecordCodec}).
+ * Sessions' caches in an ordered key-value store, in blocks of {@code B} tokens per (layer, KV head) (key layout:
+ * {@link SessionKeys}; value envelope: {@link RecordCodec}).
+ *
  * <ul>
- * <li>FULL heads: block b holds positions [bB, (b+1)B); blocks are append-only, the last partial one is
- * rewritten until full.</li>
- * <li>WINDOW heads: a head record (sinks, compensation sums and count, fp32) plus the blocks that overlap
- * the window; a block holds the positions of its range that were in the window when it was written, and
- * is deleted once the window has moved past its end (its tokens are then in the compensation sums).</li>
- * <li>One metadata record per session ({@link SessionMeta}).</li>
- * <li>One undo record per turn that can be taken back ({@link UndoRecordCodec}), written once with its turn and
- * deleted when the turn can no longer be taken back.</li>
+ *   <li>FULL heads: block b holds positions [bB, (b+1)B); blocks are append-only, the last partial one is rewritten
+ *       until full.
+ *   <li>WINDOW heads: a head record (sinks, compensation sums and count, fp32) plus the blocks that overlap the window;
+ *       a block holds the positions of its range that were in the window when it was written, and is deleted once the
+ *       window has moved past its end (its tokens are then in the compensation sums).
+ *   <li>One metadata record per session ({@link SessionMeta}).
+ *   <li>One undo record per turn that can be taken back ({@link UndoRecordCodec}), written once with its turn and
+ *       deleted when the turn can no longer be taken back.
  * </ul>
- * {@link #save} writes one atomic batch per turn with only the changed records: the blocks that received
- * new tokens, the window heads' records, the metadata, the new undo records, and deletes of blocks that left the
- * window. After a context shift (every kept key re-rotated, the policy changed) it rewrites the session's data whole,
- * in the same one batch; after a rollback, the blocks from where the cache went back to (a window head's whole window).
+ *
+ * {@link #save} writes one atomic batch per turn with only the changed records: the blocks that received new tokens,
+ * the window heads' records, the metadata, the new undo records, and deletes of blocks that left the window. After a
+ * context shift (every kept key re-rotated, the policy changed) it rewrites the session's data whole, in the same one
+ * batch; after a rollback, the blocks from where the cache went back to (a window head's whole window).
  */
 public final class SessionStore {
     private static final Logger log = LoggerFactory.getLogger(SessionStore.class);
@@ -53,8 +55,8 @@ public final class SessionStore {
 
     /**
      * Writes what changed in {@code session} since it was loaded or last saved, as one batch: new block-stored
-     * positions (FULL heads, WINDOW heads' windows), deletions of blocks a window has left, the head records of
-     * the heads that changed, the new turn records and the metadata.
+     * positions (FULL heads, WINDOW heads' windows), deletions of blocks a window has left, the head records of the
+     * heads that changed, the new turn records and the metadata.
      */
     public WriteStats save(Session session, long nowMillis) {
         session.touch(nowMillis);
@@ -73,9 +75,11 @@ public final class SessionStore {
         }
         if (!stored) rolledBack = -1;
         if (tokens < persisted && rolledBack < 0) {
-            throw new IllegalStateException("session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
+            throw new IllegalStateException(
+                    "session '" + session.id() + "' shrank from " + persisted + " to " + tokens + " tokens");
         }
-        boolean unchanged = stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd && rolledBack < 0;
+        boolean unchanged =
+                stored && tokens == persisted && cache.promptEnd() == session.persistedPromptEnd && rolledBack < 0;
         for (int l = 0; l < cache.layers() && !unchanged; l++) {
             for (int h = 0; h < cache.kvHeads(); h++) {
                 HeadSpec spec = policy.spec(l, h);
@@ -83,11 +87,13 @@ public final class SessionStore {
                 if (start >= 0) {
                     long storedStart = spec.blockPositions(persisted), writeFrom = Math.max(persisted, start);
                     if (rolledBack >= 0) {
-                        // Stored blocks past the rollback point are stale (a window head's, all of them: its window moved
+                        // Stored blocks past the rollback point are stale (a window head's, all of them: its window
+                        // moved
                         // back over blocks it had deleted): they go first, and are written again from memory.
                         long staleFrom = policy.isFull(l, h) ? rolledBack : storedStart;
                         if (persisted > staleFrom) {
-                            for (long block = staleFrom / b; block <= (persisted - 1) / b; block++) batch.delete(SessionKeys.block(session.id(), l, h, block));
+                            for (long block = staleFrom / b; block <= (persisted - 1) / b; block++)
+                                batch.delete(SessionKeys.block(session.id(), l, h, block));
                         }
                         writeFrom = policy.isFull(l, h) ? rolledBack / b * b : start; // from the first stale block
                     } else if (stored && persisted > storedStart) {
@@ -99,15 +105,22 @@ public final class SessionStore {
                     }
                     for (long block = writeFrom / b; block * b < tokens && tokens > writeFrom; block++) {
                         long from = Math.max(block * b, start), to = Math.min(tokens, (block + 1) * b);
-                        if (from < to) batch.put(SessionKeys.block(session.id(), l, h, block), block(cache, l, h, start, (int) from, (int) to));
+                        if (from < to)
+                            batch.put(
+                                    SessionKeys.block(session.id(), l, h, block),
+                                    block(cache, l, h, start, (int) from, (int) to));
                     }
                 }
                 CompressedHead head = cache.compressed(l, h);
-                if (head != null) batch.put(SessionKeys.headRecord(session.id(), l, h), HeadRecordCodec.encode(head, cache.precision(), cache.headSize()));
+                if (head != null)
+                    batch.put(
+                            SessionKeys.headRecord(session.id(), l, h),
+                            HeadRecordCodec.encode(head, cache.precision(), cache.headSize()));
             }
         }
         saveUndo(session, batch);
-        for (AppliedTurn t : session.takeUnsavedTurns()) batch.put(SessionKeys.turn(session.id(), t.turnId()), t.encode());
+        for (AppliedTurn t : session.takeUnsavedTurns())
+            batch.put(SessionKeys.turn(session.id(), t.turnId()), t.encode());
         batch.put(SessionKeys.meta(session.id()), session.meta().encode());
         backend.write(batch);
         session.stored = true;
@@ -119,8 +132,8 @@ public final class SessionStore {
     }
 
     /**
-     * The undo records of the turns marked since the last save (complete now: a record stops growing when the next
-     * turn marks the cache, and nothing is appended between a turn and its save) and deletes of those dropped since.
+     * The undo records of the turns marked since the last save (complete now: a record stops growing when the next turn
+     * marks the cache, and nothing is appended between a turn and its save) and deletes of those dropped since.
      */
     private static void saveUndo(Session session, WriteBatchBuilder batch) {
         for (long seq : session.droppedMarks) {
@@ -130,7 +143,8 @@ public final class SessionStore {
         session.droppedMarks.clear();
         List<Session.TurnMark> newestFirst = session.undoableTurns();
         if (newestFirst.size() != session.cache().marks()) {
-            throw new IllegalStateException("session '" + session.id() + "' has " + newestFirst.size() + " turns to undo and " + session.cache().marks() + " marks");
+            throw new IllegalStateException("session '" + session.id() + "' has " + newestFirst.size()
+                    + " turns to undo and " + session.cache().marks() + " marks");
         }
         for (int i = newestFirst.size() - 1; i >= 0; i--) {
             Session.TurnMark m = newestFirst.get(i);
@@ -138,7 +152,9 @@ public final class SessionStore {
             List<byte[]> parts = UndoRecordCodec.encode(m, session.cache(), newestFirst.size() - 1 - i);
             for (int p = 0; p < parts.size(); p++) batch.put(SessionKeys.undo(session.id(), m.seq(), p), parts.get(p));
         }
-        if (!newestFirst.isEmpty()) session.persistedMarkSeq = Math.max(session.persistedMarkSeq, newestFirst.get(0).seq());
+        if (!newestFirst.isEmpty())
+            session.persistedMarkSeq =
+                    Math.max(session.persistedMarkSeq, newestFirst.get(0).seq());
     }
 
     /**
@@ -164,8 +180,12 @@ public final class SessionStore {
     }
 
     private static ByteBuffer blockHeader(KvPrecision p, int hs, long from, int count) {
-        ByteBuffer out = ByteBuffer.allocate(1 + 2 + 4 + 2 + 2 * count * p.vectorBytes(hs)).order(ByteOrder.LITTLE_ENDIAN);
-        return out.put((byte) p.ordinal()).putShort((short) hs).putInt((int) from).putShort((short) count);
+        ByteBuffer out = ByteBuffer.allocate(1 + 2 + 4 + 2 + 2 * count * p.vectorBytes(hs))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        return out.put((byte) p.ordinal())
+                .putShort((short) hs)
+                .putInt((int) from)
+                .putShort((short) count);
     }
 
     /** Whether the session has a metadata record (not decoded: a damaged session exists too). */
@@ -176,12 +196,14 @@ public final class SessionStore {
     /** The stored metadata of a session, or empty. */
     public Optional<SessionMeta> meta(String sessionId) {
         byte[] value = backend.get(SessionKeys.meta(sessionId));
-        return value == null ? Optional.empty() : Optional.of(SessionMeta.decode(value, "session '" + sessionId + "', metadata"));
+        return value == null
+                ? Optional.empty()
+                : Optional.of(SessionMeta.decode(value, "session '" + sessionId + "', metadata"));
     }
 
     /**
-     * Loads a session into a fresh cache for a model of {@code config} whose fingerprint is
-     * {@code modelFingerprint}; empty if the session does not exist.
+     * Loads a session into a fresh cache for a model of {@code config} whose fingerprint is {@code modelFingerprint};
+     * empty if the session does not exist.
      */
     public Optional<Session> load(String sessionId, ModelConfig config, String modelFingerprint) {
         Optional<SessionMeta> found = meta(sessionId);
@@ -189,14 +211,16 @@ public final class SessionStore {
         SessionMeta m = found.get();
         String where = "session '" + sessionId + "'";
         if (!m.modelFingerprint().equals(modelFingerprint)) {
-            throw new StoreFormatException(where + " was made with model " + m.modelFingerprint() + ", not with the loaded model " + modelFingerprint);
+            throw new StoreFormatException(where + " was made with model " + m.modelFingerprint()
+                    + ", not with the loaded model " + modelFingerprint);
         }
         KvPolicy policy = m.policy();
         if (policy.layers() != config.blockCount() || policy.kvHeads() != config.kvHeadCount()) {
             throw new StoreFormatException(where + " has " + policy.layers() + " x " + policy.kvHeads()
                     + " KV heads, the model " + config.blockCount() + " x " + config.kvHeadCount());
         }
-        Session session = Session.create(sessionId, config, policy, m.precision(), m.modelFingerprint(), m.profileFingerprint(), m.blockSize());
+        Session session = Session.create(
+                sessionId, config, policy, m.precision(), m.modelFingerprint(), m.profileFingerprint(), m.blockSize());
         KvCache cache = session.cache();
         int tokens = m.tokens(), hs = config.headSize();
         try {
@@ -221,24 +245,30 @@ public final class SessionStore {
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
             SessionKeys.DataKey k = SessionKeys.DataKey.parse(key);
             String at = where + ", " + k;
-            if (k.layer() >= layers || k.kvHead() >= kvHeads) throw new StoreFormatException(at + ": outside the model");
+            if (k.layer() >= layers || k.kvHead() >= kvHeads)
+                throw new StoreFormatException(at + ": outside the model");
             int l = k.layer(), h = k.kvHead();
             if (k.kind() == SessionKeys.HEAD_RECORD) {
                 records[l][h] = RecordCodec.unwrap(value, RecordCodec.KIND_HEAD, () -> at);
                 return true;
             }
-            if (starts[l][h] < 0) throw new StoreFormatException(at + ": a " + policy.spec(l, h).label() + " head has no blocks");
+            if (starts[l][h] < 0)
+                throw new StoreFormatException(at + ": a " + policy.spec(l, h).label() + " head has no blocks");
             ByteBuffer in = RecordCodec.unwrap(value, RecordCodec.KIND_BLOCK, () -> at);
-            if (in.get() != m.precision().ordinal() || in.getShort() != hs) throw new StoreFormatException(at + ": precision or head size differs from the session's");
+            if (in.get() != m.precision().ordinal() || in.getShort() != hs)
+                throw new StoreFormatException(at + ": precision or head size differs from the session's");
             long from = Integer.toUnsignedLong(in.getInt());
             int count = Short.toUnsignedInt(in.getShort());
-            if (from < k.index() * m.blockSize() || from + count > (k.index() + 1) * m.blockSize()) throw new StoreFormatException(at + ": positions outside the block");
+            if (from < k.index() * m.blockSize() || from + count > (k.index() + 1) * m.blockSize())
+                throw new StoreFormatException(at + ": positions outside the block");
             float[] keys = new float[count * hs], values = new float[count * hs];
             for (int i = 0; i < count; i++) VectorCodec.decode(m.precision(), in, keys, i * hs, hs);
             for (int i = 0; i < count; i++) VectorCodec.decode(m.precision(), in, values, i * hs, hs);
             for (int i = 0; i < count; i++) {
                 long position = from + i;
-                if (position >= tokens) throw new StoreFormatException(at + ": position " + position + " beyond the session's " + tokens + " tokens");
+                if (position >= tokens)
+                    throw new StoreFormatException(
+                            at + ": position " + position + " beyond the session's " + tokens + " tokens");
                 if (position < starts[l][h]) continue; // a window's block partly before the window
                 if (policy.isFull(l, h)) {
                     cache.writeFull(l, h, (int) position, keys, i * hs, values, i * hs);
@@ -256,7 +286,8 @@ public final class SessionStore {
                 String at = where + ", layer " + l + ", KV head " + h;
                 HeadSpec spec = policy.spec(l, h);
                 long expected = starts[l][h] < 0 ? 0 : tokens - starts[l][h];
-                if (covered[l][h] != expected) throw new StoreFormatException(at + ": " + covered[l][h] + " of " + expected + " positions stored");
+                if (covered[l][h] != expected)
+                    throw new StoreFormatException(at + ": " + covered[l][h] + " of " + expected + " positions stored");
                 if (policy.isFull(l, h)) continue;
                 ByteBuffer r = records[l][h];
                 if (r == null) {
@@ -280,20 +311,26 @@ public final class SessionStore {
         return Optional.of(session);
     }
 
-    /** The undo records of the turns that can be taken back: into the compressed heads, the cache's marks and the session's. */
+    /**
+     * The undo records of the turns that can be taken back: into the compressed heads, the cache's marks and the
+     * session's.
+     */
     private void restoreUndo(Session session, String where) {
         KvCache cache = session.cache();
         TreeMap<Long, List<byte[]>> parts = new TreeMap<>();
         byte[] prefix = SessionKeys.undoPrefix(session.id());
         backend.scan(prefix, SessionKeys.after(prefix), (key, value) -> {
-            parts.computeIfAbsent(SessionKeys.markOfUndo(key), k -> new ArrayList<>()).add(value);
+            parts.computeIfAbsent(SessionKeys.markOfUndo(key), k -> new ArrayList<>())
+                    .add(value);
             return true;
         });
         List<UndoRecordCodec.Decoded> records = new ArrayList<>();
-        parts.forEach((seq, values) -> records.add(UndoRecordCodec.decode(values, seq, cache, where + ", undo record " + seq)));
+        parts.forEach((seq, values) ->
+                records.add(UndoRecordCodec.decode(values, seq, cache, where + ", undo record " + seq)));
         if (records.isEmpty()) return;
         try {
-            cache.restoreMarks(records.stream().map(UndoRecordCodec.Decoded::mark).toList());
+            cache.restoreMarks(
+                    records.stream().map(UndoRecordCodec.Decoded::mark).toList());
         } catch (IllegalArgumentException e) {
             throw new StoreFormatException(where + ", undo records: " + e.getMessage());
         }
@@ -303,14 +340,21 @@ public final class SessionStore {
     /** The stored record of an applied turn id, or empty. */
     public Optional<AppliedTurn> appliedTurn(String sessionId, String turnId) {
         byte[] value = backend.get(SessionKeys.turn(sessionId, turnId));
-        return value == null ? Optional.empty() : Optional.of(AppliedTurn.decode(turnId, value, "session '" + sessionId + "', turn '" + turnId + "'"));
+        return value == null
+                ? Optional.empty()
+                : Optional.of(AppliedTurn.decode(turnId, value, "session '" + sessionId + "', turn '" + turnId + "'"));
     }
 
-    /** Deletes every key of the session (its metadata, its whole data range, its turn and undo records) in one batch. */
+    /**
+     * Deletes every key of the session (its metadata, its whole data range, its turn and undo records) in one batch.
+     */
     public void delete(String sessionId) {
         WriteBatchBuilder batch = new WriteBatchBuilder();
         batch.delete(SessionKeys.meta(sessionId));
-        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId), SessionKeys.undoPrefix(sessionId))) {
+        for (byte[] prefix : List.of(
+                SessionKeys.dataPrefix(sessionId),
+                SessionKeys.turnPrefix(sessionId),
+                SessionKeys.undoPrefix(sessionId))) {
             batch.deleteRange(prefix, SessionKeys.after(prefix));
         }
         backend.write(batch);
@@ -318,9 +362,9 @@ public final class SessionStore {
 
     /**
      * A SHA-256 of what the session's cache is as stored: every data record (key less the session id, and value, in key
-     * order), every undo record's value (oldest first; their numbers are only names) and the metadata less the session's
-     * id, applied-turn count and activity time. Two sessions with equal
-     * digests hold the same cache bit for bit, the same bookkeeping and the same undo records, whatever their ids.
+     * order), every undo record's value (oldest first; their numbers are only names) and the metadata less the
+     * session's id, applied-turn count and activity time. Two sessions with equal digests hold the same cache bit for
+     * bit, the same bookkeeping and the same undo records, whatever their ids.
      */
     public byte[] contentDigest(String sessionId) {
         MessageDigest sha;
@@ -329,9 +373,29 @@ public final class SessionStore {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        SessionMeta m = meta(sessionId).orElseThrow(() -> new IllegalArgumentException("no session '" + sessionId + "'"));
-        sha.update(new SessionMeta("", m.modelFingerprint(), m.profileFingerprint(), m.precision(), m.policy(), m.blockSize(), m.tokens(), m.promptEnd(),
-                m.chatTemplate(), m.pendingTokens(), m.lastRole(), m.afterReply(), 0, 0, m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns(), List.of()).encode());
+        SessionMeta m =
+                meta(sessionId).orElseThrow(() -> new IllegalArgumentException("no session '" + sessionId + "'"));
+        sha.update(new SessionMeta(
+                        "",
+                        m.modelFingerprint(),
+                        m.profileFingerprint(),
+                        m.precision(),
+                        m.policy(),
+                        m.blockSize(),
+                        m.tokens(),
+                        m.promptEnd(),
+                        m.chatTemplate(),
+                        m.pendingTokens(),
+                        m.lastRole(),
+                        m.afterReply(),
+                        0,
+                        0,
+                        m.positionOffset(),
+                        m.shifts(),
+                        m.undoBytes(),
+                        m.undoableTurns(),
+                        List.of())
+                .encode());
         byte[] data = SessionKeys.dataPrefix(sessionId), undo = SessionKeys.undoPrefix(sessionId);
         backend.scan(data, SessionKeys.after(data), (k, v) -> {
             sha.update(k, data.length, k.length - data.length);
@@ -351,7 +415,10 @@ public final class SessionStore {
         byte[] meta = SessionKeys.meta(sessionId);
         byte[] m = backend.get(meta);
         if (m != null) bytes[0] += meta.length + m.length;
-        for (byte[] prefix : List.of(SessionKeys.dataPrefix(sessionId), SessionKeys.turnPrefix(sessionId), SessionKeys.undoPrefix(sessionId))) {
+        for (byte[] prefix : List.of(
+                SessionKeys.dataPrefix(sessionId),
+                SessionKeys.turnPrefix(sessionId),
+                SessionKeys.undoPrefix(sessionId))) {
             backend.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
                 bytes[0] += k.length + v.length;
                 return true;
@@ -360,10 +427,14 @@ public final class SessionStore {
         return bytes[0];
     }
 
-    /** Up to {@code limit} sessions' metadata in key order, starting after {@code afterSessionId} (null: from the start). */
+    /**
+     * Up to {@code limit} sessions' metadata in key order, starting after {@code afterSessionId} (null: from the
+     * start).
+     */
     public List<SessionMeta> list(String afterSessionId, int limit) {
         List<SessionMeta> out = new ArrayList<>();
-        byte[] from = afterSessionId == null ? SessionKeys.metaStart() : SessionKeys.after(SessionKeys.meta(afterSessionId));
+        byte[] from =
+                afterSessionId == null ? SessionKeys.metaStart() : SessionKeys.after(SessionKeys.meta(afterSessionId));
         backend.scan(from, SessionKeys.metaEnd(), (k, v) -> {
             decodeOrSkip(k, v).ifPresent(out::add);
             return out.size() < limit;
@@ -390,11 +461,14 @@ public final class SessionStore {
         return expireIdle(nowMillis, ttl, id -> false);
     }
 
-    /** As {@link #expireIdle(long, Duration)}, sparing the sessions {@code inUse} names (a turn of theirs is under way). */
+    /**
+     * As {@link #expireIdle(long, Duration)}, sparing the sessions {@code inUse} names (a turn of theirs is under way).
+     */
     public List<String> expireIdle(long nowMillis, Duration ttl, Predicate<String> inUse) {
         List<String> idle = new ArrayList<>();
         backend.scan(SessionKeys.metaStart(), SessionKeys.metaEnd(), (k, v) -> {
-            decodeOrSkip(k, v).filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis() && !inUse.test(m.sessionId()))
+            decodeOrSkip(k, v)
+                    .filter(m -> m.lastActivityMillis() < nowMillis - ttl.toMillis() && !inUse.test(m.sessionId()))
                     .ifPresent(m -> idle.add(m.sessionId()));
             return true;
         });

@@ -15,8 +15,8 @@ public final class SessionStores {
     private SessionStores() {}
 
     /**
-     * A persistent (RocksDB), changelogged key-value store for session caches. Caching is off: a turn's
-     * blocks are written once and read back rarely, so the record cache would only hold big values twice.
+     * A persistent (RocksDB), changelogged key-value store for session caches. Caching is off: a turn's blocks are
+     * written once and read back rarely, so the record cache would only hold big values twice.
      */
     public static StoreBuilder<KeyValueStore<Bytes, byte[]>> builder(String name) {
         return Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray())

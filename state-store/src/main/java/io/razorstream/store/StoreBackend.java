@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
 /**
- * The ordered key-value store underneath: RocksDB directly ({@link RocksBackend}) or a Kafka Streams
- * store ({@link StreamsStoreBackend}). Keys compare as unsigned bytes.
+ * The ordered key-value store underneath: RocksDB directly ({@link RocksBackend}) or a Kafka Streams store
+ * ({@link StreamsStoreBackend}). Keys compare as unsigned bytes.
  */
 public interface StoreBackend {
     /** The value under {@code key}, or null. */

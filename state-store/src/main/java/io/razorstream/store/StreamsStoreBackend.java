@@ -8,9 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The layout on a Kafka Streams key-value store (RocksDB underneath, changelogged). A batch's puts go in
- * one {@code putAll} (one RocksDB write batch); deletes become tombstones, so they reach the changelog
- * too. Under exactly_once_v2 the whole turn commits, or not, with the task's transaction.
+ * The layout on a Kafka Streams key-value store (RocksDB underneath, changelogged). A batch's puts go in one
+ * {@code putAll} (one RocksDB write batch); deletes become tombstones, so they reach the changelog too. Under
+ * exactly_once_v2 the whole turn commits, or not, with the task's transaction.
  */
 public final class StreamsStoreBackend implements StoreBackend {
     private final KeyValueStore<Bytes, byte[]> store;
@@ -38,7 +38,8 @@ public final class StreamsStoreBackend implements StoreBackend {
             switch (op) {
                 case WriteBatchBuilder.Put p -> entries.add(KeyValue.pair(Bytes.wrap(p.key()), p.value()));
                 case WriteBatchBuilder.Delete d -> entries.add(KeyValue.pair(Bytes.wrap(d.key()), null));
-                case WriteBatchBuilder.DeleteRange r -> scan(r.from(), r.to(), (k, v) -> entries.add(KeyValue.pair(Bytes.wrap(k), null)));
+                case WriteBatchBuilder.DeleteRange r ->
+                    scan(r.from(), r.to(), (k, v) -> entries.add(KeyValue.pair(Bytes.wrap(k), null)));
             }
         }
         store.putAll(entries);

@@ -1,10 +1,10 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.chat.ChatTemplate;
-import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.ConversationState;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,19 +12,22 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The undo record of one turn that can be taken back, written once, with the save of the turn (its heads' undo
- * records stop growing when the next turn marks the cache):
+ * The undo record of one turn that can be taken back, written once, with the save of the turn (its heads' undo records
+ * stop growing when the next turn marks the cache):
+ *
  * <pre>
- *   turn id | role | text | replied u8 | bookkeeping before the turn (template, last role, after reply u8, pending tokens)
+ *   turn id | role | text | replied u8
+ *   bookkeeping before the turn: template | last role | after reply u8 | pending tokens
  *   cache size i32 | prompt end i64 at the mark
  *   per compressed head, in (layer, KV head) order: what the head writes ({@link CompressedHead#writeUndo}); a window
  *       head: tokens i64 | sinks i32 | window i32 | evicted i64 | key sum, value sum (fp32) | n i32 | n evicted keys,
  *       n evicted values (at the cache's precision)
  * </pre>
+ *
  * Strings are u32 length + UTF-8. FULL heads need nothing: a rollback truncates them (and a cache with marks has no
- * compressed heads that cannot undo). The record is stored in parts of
- * at most {@link #PART_BYTES} (a window of thousands of entries evicted by one long turn is megabytes; Kafka's
- * changelog takes about one per record), each {@code part index u32 | part count u32 | bytes} in its own envelope.
+ * compressed heads that cannot undo). The record is stored in parts of at most {@link #PART_BYTES} (a window of
+ * thousands of entries evicted by one long turn is megabytes; Kafka's changelog takes about one per record), each
+ * {@code part index u32 | part count u32 | bytes} in its own envelope.
  */
 final class UndoRecordCodec {
     static final int PART_BYTES = 256 * 1024;
@@ -40,11 +43,17 @@ final class UndoRecordCodec {
         int hs = cache.headSize();
         KvPrecision p = cache.precision();
         ConversationState c = turn.before();
-        long size = 1024L + 4L * (turn.turnId().length() + turn.role().length() + turn.text().length() + c.lastRole().length())
+        long size = 1024L
+                + 4L
+                        * (turn.turnId().length()
+                                + turn.role().length()
+                                + turn.text().length()
+                                + c.lastRole().length())
                 + 4L * c.pendingTokens().length;
         if (size > Integer.MAX_VALUE - 64) throw new IllegalStateException("an undo record of " + size + " bytes");
         HeadRecordCodec.Out out = new HeadRecordCodec.Out(p, hs, (int) size);
-        ByteBuffer b = out.room((int) size); // the bookkeeping fits this room; the heads' records grow the buffer as they need
+        ByteBuffer b =
+                out.room((int) size); // the bookkeeping fits this room; the heads' records grow the buffer as they need
         SessionMeta.putString(b, turn.turnId());
         SessionMeta.putString(b, turn.role());
         SessionMeta.putString(b, turn.text());
@@ -67,7 +76,10 @@ final class UndoRecordCodec {
         List<byte[]> parts = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             int n = Math.min(PART_BYTES, b.remaining());
-            ByteBuffer part = ByteBuffer.allocate(8 + n).order(ByteOrder.LITTLE_ENDIAN).putInt(i).putInt(count);
+            ByteBuffer part = ByteBuffer.allocate(8 + n)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putInt(i)
+                    .putInt(count);
             part.put(b.slice(b.position(), n));
             b.position(b.position() + n);
             parts.add(RecordCodec.wrap(RecordCodec.KIND_UNDO, part.flip()));
@@ -87,7 +99,8 @@ final class UndoRecordCodec {
             ByteBuffer part = RecordCodec.unwrap(values.get(i), RecordCodec.KIND_UNDO, () -> where + ", part " + at);
             int index = part.getInt(), count = part.getInt();
             if (index != i || count != values.size()) {
-                throw new StoreFormatException(where + ": part " + index + " of " + count + " found where part " + i + " of " + values.size() + " belongs");
+                throw new StoreFormatException(where + ": part " + index + " of " + count + " found where part " + i
+                        + " of " + values.size() + " belongs");
             }
             parts.add(part);
             total += part.remaining();
@@ -102,7 +115,8 @@ final class UndoRecordCodec {
             boolean afterReply = b.get() == 1;
             int[] pending = new int[b.getInt()];
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
-            ConversationState before = new ConversationState(template.isEmpty() ? null : ChatTemplate.named(template), lastRole, afterReply, pending);
+            ConversationState before = new ConversationState(
+                    template.isEmpty() ? null : ChatTemplate.named(template), lastRole, afterReply, pending);
             KvCache.Mark mark = new KvCache.Mark(b.getInt(), b.getLong());
             HeadRecordCodec.In in = new HeadRecordCodec.In(b, cache.precision(), cache.headSize());
             for (int l = 0; l < cache.layers(); l++) {
@@ -111,7 +125,9 @@ final class UndoRecordCodec {
                     if (head != null) head.readUndo(in);
                 }
             }
-            if (b.hasRemaining()) throw new IllegalArgumentException(b.remaining() + " bytes after the last head (the session's heads changed?)");
+            if (b.hasRemaining())
+                throw new IllegalArgumentException(
+                        b.remaining() + " bytes after the last head (the session's heads changed?)");
             return new Decoded(new Session.TurnMark(seq, turnId, role, text, replied, before), mark);
         } catch (RuntimeException e) {
             throw new StoreFormatException(where + ": malformed undo record (" + e + ")");

@@ -5,9 +5,9 @@ import io.razorstream.engine.attention.KvPrecision;
 import java.nio.ByteBuffer;
 
 /**
- * One head's key or value vector in its stored precision: F32 as is, F16 as IEEE half floats, Q8 as an
- * fp32 scale and one int8 per element. The cache already holds values rounded to its precision, so
- * encoding and decoding reproduce them bit for bit.
+ * One head's key or value vector in its stored precision: F32 as is, F16 as IEEE half floats, Q8 as an fp32 scale and
+ * one int8 per element. The cache already holds values rounded to its precision, so encoding and decoding reproduce
+ * them bit for bit.
  */
 final class VectorCodec {
     private VectorCodec() {}
@@ -40,8 +40,8 @@ final class VectorCodec {
     }
 
     /**
-     * The values are already {@code q * s} for the scale s the cache chose; absmax / 127 of them gives s back
-     * to within an ulp or two, so try the scales around it until one reproduces every element exactly.
+     * The values are already {@code q * s} for the scale s the cache chose; absmax / 127 of them gives s back to within
+     * an ulp or two, so try the scales around it until one reproduces every element exactly.
      */
     private static void encodeQ8(float[] src, int off, int n, ByteBuffer out) {
         float guess = KvPrecision.q8Scale(src, off, n);
@@ -51,7 +51,8 @@ final class VectorCodec {
             down = Math.nextDown(down);
             up = Math.nextUp(up);
         }
-        throw new IllegalArgumentException("vector is not Q8-rounded (no int8 scale reproduces it); was the cache made with KvPrecision.Q8?");
+        throw new IllegalArgumentException(
+                "vector is not Q8-rounded (no int8 scale reproduces it); was the cache made with KvPrecision.Q8?");
     }
 
     private static boolean tryScale(float scale, float[] src, int off, int n, ByteBuffer out) {

@@ -6,8 +6,11 @@ import java.util.List;
 /** The changes of one turn, collected before they are applied as one atomic batch; counts the bytes it carries. */
 public final class WriteBatchBuilder {
     sealed interface Op {}
+
     record Put(byte[] key, byte[] value) implements Op {}
+
     record Delete(byte[] key) implements Op {}
+
     record DeleteRange(byte[] from, byte[] to) implements Op {}
 
     private final List<Op> ops = new ArrayList<>();

@@ -10,7 +10,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 /** No package cycles in the store (each package a slice, the root included), and its benchmark sits on top of it. */
 class ArchitectureTest {
-    static final JavaClasses STORE = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+    static final JavaClasses STORE = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("io.razorstream.store");
 
     @Test
@@ -20,8 +21,13 @@ class ArchitectureTest {
 
     @Test
     void theStoreDependsOnNoBenchmarkOrEngineTool() {
-        noClasses().that().resideOutsideOfPackage("io.razorstream.store.bench..").should().dependOnClassesThat()
-                .resideInAnyPackage("io.razorstream.store.bench..", "io.razorstream.engine.bench..", "io.razorstream.engine.cli..")
+        noClasses()
+                .that()
+                .resideOutsideOfPackage("io.razorstream.store.bench..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.razorstream.store.bench..", "io.razorstream.engine.bench..", "io.razorstream.engine.cli..")
                 .check(STORE);
     }
 }

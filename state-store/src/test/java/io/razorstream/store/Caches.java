@@ -1,10 +1,10 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowHead;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.attention.KvCache;
-import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.model.ModelConfig;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,7 +21,8 @@ final class Caches {
     /** Razor over {@code config}: every {@code every}-th KV head (in layer-major order) full, the rest windowed. */
     static KvPolicy razor(ModelConfig config, int every, WindowParams window) {
         boolean[][] full = new boolean[config.blockCount()][config.kvHeadCount()];
-        for (int i = 0; i < config.blockCount() * config.kvHeadCount(); i += every) full[i / config.kvHeadCount()][i % config.kvHeadCount()] = true;
+        for (int i = 0; i < config.blockCount() * config.kvHeadCount(); i += every)
+            full[i / config.kvHeadCount()][i % config.kvHeadCount()] = true;
         return KvPolicy.razor(full, window);
     }
 
@@ -39,14 +40,19 @@ final class Caches {
         float[] ka = new float[hs], va = new float[hs], kb = new float[hs], vb = new float[hs];
         for (int l = 0; l < a.layers(); l++) {
             for (int h = 0; h < a.kvHeads(); h++) {
-                WindowHead wa = a.compressed(l, h) instanceof WindowHead w ? w : null, wb = b.compressed(l, h) instanceof WindowHead w ? w : null;
+                WindowHead wa = a.compressed(l, h) instanceof WindowHead w ? w : null,
+                        wb = b.compressed(l, h) instanceof WindowHead w ? w : null;
                 if (wa == null) {
                     assertThat(wb).isNull();
                     for (int p = 0; p < a.size(); p++) {
                         a.readFull(l, h, p, ka, 0, va, 0);
                         b.readFull(l, h, p, kb, 0, vb, 0);
-                        assertThat(kb).as("layer %d head %d position %d key", l, h, p).isEqualTo(ka);
-                        assertThat(vb).as("layer %d head %d position %d value", l, h, p).isEqualTo(va);
+                        assertThat(kb)
+                                .as("layer %d head %d position %d key", l, h, p)
+                                .isEqualTo(ka);
+                        assertThat(vb)
+                                .as("layer %d head %d position %d value", l, h, p)
+                                .isEqualTo(va);
                     }
                     continue;
                 }

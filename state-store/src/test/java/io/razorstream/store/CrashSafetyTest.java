@@ -1,8 +1,8 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.RandomContext;
+import io.razorstream.engine.attention.WindowParams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,8 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * A turn's changes are one RocksDB WriteBatch. A process that dies between turns, without closing the
- * database, leaves every saved turn readable; a batch that fails leaves the previous turn's state whole.
+ * A turn's changes are one RocksDB WriteBatch. A process that dies between turns, without closing the database, leaves
+ * every saved turn readable; a batch that fails leaves the previous turn's state whole.
  */
 class CrashSafetyTest {
     static final int[] TURNS = {120, 7, 64, 300, 1, 45};
@@ -45,13 +45,24 @@ class CrashSafetyTest {
     @Test
     void aProcessKilledBetweenTurnsLeavesTheSavedTurnsReadable(@TempDir Path dir) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), CrashSafetyTest.class.getName(), dir.toString(), "4"))
-                .redirectErrorStream(true).redirectOutput(dir.resolveSibling(dir.getFileName() + ".log").toFile()).start();
+        Process child = new ProcessBuilder(List.of(
+                        java,
+                        "--enable-native-access=ALL-UNNAMED",
+                        "--add-modules",
+                        "jdk.incubator.vector",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        CrashSafetyTest.class.getName(),
+                        dir.toString(),
+                        "4"))
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolveSibling(dir.getFileName() + ".log").toFile())
+                .start();
         assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(child.exitValue()).as("the child halted itself").isEqualTo(3);
         try (RocksBackend db = new RocksBackend(dir, false)) {
-            Session loaded = new SessionStore(db).load("crash", Caches.SMALL, "model-fp").orElseThrow();
+            Session loaded =
+                    new SessionStore(db).load("crash", Caches.SMALL, "model-fp").orElseThrow();
             Caches.assertSameContents(expected(4).cache(), loaded.cache());
         }
     }
@@ -63,14 +74,25 @@ class CrashSafetyTest {
             Session s = expected(3);
             store.save(s, 1);
             StoreBackend failing = new StoreBackend() {
-                public byte[] get(byte[] key) { return db.get(key); }
-                public void scan(byte[] from, byte[] to, Visitor v) { db.scan(from, to, v); }
-                public void write(WriteBatchBuilder batch) { throw new IllegalStateException("disk full"); }
+                public byte[] get(byte[] key) {
+                    return db.get(key);
+                }
+
+                public void scan(byte[] from, byte[] to, Visitor v) {
+                    db.scan(from, to, v);
+                }
+
+                public void write(WriteBatchBuilder batch) {
+                    throw new IllegalStateException("disk full");
+                }
             };
-            Session next = new SessionStore(db).load("crash", Caches.SMALL, "model-fp").orElseThrow();
+            Session next =
+                    new SessionStore(db).load("crash", Caches.SMALL, "model-fp").orElseThrow();
             RandomContext.append(next.cache(), TURNS[3], 3);
             assertThatThrownBy(() -> new SessionStore(failing).save(next, 2)).hasMessageContaining("disk full");
-            Caches.assertSameContents(expected(3).cache(), store.load("crash", Caches.SMALL, "model-fp").orElseThrow().cache());
+            Caches.assertSameContents(
+                    expected(3).cache(),
+                    store.load("crash", Caches.SMALL, "model-fp").orElseThrow().cache());
         }
     }
 }

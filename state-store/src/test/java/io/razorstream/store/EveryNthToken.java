@@ -5,8 +5,8 @@ import io.razorstream.engine.attention.HeadRecord;
 import io.razorstream.engine.attention.HeadSpec;
 
 /**
- * A toy cache policy, defined here to show that a new policy is one spec and one head ({@link EveryNthTokenHead}):
- * a head keeps the tokens at positions 0, n, 2n, ... and its newest token. Nothing in the engine or the store knows it.
+ * A toy cache policy, defined here to show that a new policy is one spec and one head ({@link EveryNthTokenHead}): a
+ * head keeps the tokens at positions 0, n, 2n, ... and its newest token. Nothing in the engine or the store knows it.
  */
 record EveryNthToken(int n) implements HeadSpec {
     EveryNthToken {
@@ -31,10 +31,12 @@ record EveryNthToken(int n) implements HeadSpec {
     }
 
     @Override
-    public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+    public CompressedHead readRecord(
+            int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
         EveryNthTokenHead head = EveryNthTokenHead.read(headSize, n, in);
         if (head.tokens() != tokens || head.entries() != kept(tokens, -1)) {
-            throw new IllegalArgumentException("every-nth head of " + head.tokens() + " tokens and " + head.entries() + " rows, for " + tokens + " tokens");
+            throw new IllegalArgumentException("every-nth head of " + head.tokens() + " tokens and " + head.entries()
+                    + " rows, for " + tokens + " tokens");
         }
         return head;
     }

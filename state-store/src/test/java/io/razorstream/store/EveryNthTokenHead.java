@@ -75,7 +75,8 @@ final class EveryNthTokenHead implements CompressedHead {
         EveryNthTokenHead head = new EveryNthTokenHead(headSize, n);
         head.tokens = in.getLong();
         int count = in.getInt();
-        if (head.tokens < 0 || count < 0 || count > head.tokens) throw new IllegalArgumentException(count + " rows for " + head.tokens + " tokens");
+        if (head.tokens < 0 || count < 0 || count > head.tokens)
+            throw new IllegalArgumentException(count + " rows for " + head.tokens + " tokens");
         head.keys = new float[Math.max(16, count) * headSize];
         head.values = new float[head.keys.length];
         for (int i = 0; i < count; i++) in.getVector(head.keys, i * headSize);

@@ -5,8 +5,8 @@ import io.razorstream.engine.attention.HeadRecord;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.attention.RandomContext;
+import io.razorstream.engine.attention.WindowParams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,12 +26,26 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * refused with a message that says so. Sessions written before (store format 3, per-head kind tags) still load.
  */
 class HeadSpecCodecTest {
-    enum Mode { FAST, EXACT }
+    enum Mode {
+        FAST,
+        EXACT
+    }
 
     record Nested(int a, WindowParams window) {}
 
     /** A spec of every component type the codec writes (it keeps nothing: only its codec matters here). */
-    record AllTypes(boolean flag, byte b, short s, char c, int i, long l, float f, double d, String name, Mode mode, Nested nested)
+    record AllTypes(
+            boolean flag,
+            byte b,
+            short s,
+            char c,
+            int i,
+            long l,
+            float f,
+            double d,
+            String name,
+            Mode mode,
+            Nested nested)
             implements HeadSpec {
         @Override
         public CompressedHead newHead(int headSize) {
@@ -49,7 +63,8 @@ class HeadSpecCodecTest {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return null;
         }
     }
@@ -72,7 +87,8 @@ class HeadSpecCodecTest {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return null;
         }
     }
@@ -95,7 +111,8 @@ class HeadSpecCodecTest {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return null;
         }
     }
@@ -109,14 +126,33 @@ class HeadSpecCodecTest {
 
     @Test
     void everyKindAndEveryComponentTypeRoundTrips() {
-        HeadSpec all = new AllTypes(true, (byte) -7, (short) 300, 'ß', -123456, Long.MIN_VALUE + 5, 0.1f, Math.PI, "naïve", Mode.EXACT,
+        HeadSpec all = new AllTypes(
+                true,
+                (byte) -7,
+                (short) 300,
+                'ß',
+                -123456,
+                Long.MIN_VALUE + 5,
+                0.1f,
+                Math.PI,
+                "naïve",
+                Mode.EXACT,
                 new Nested(9, new WindowParams(4, 32, 5, false, 77)));
-        HeadSpec[] kinds = {HeadSpec.FULL, new HeadSpec.Window(new WindowParams(4, 32, 5)), new HeadSpec.Window(WindowParams.sliding(512)),
-                new HeadSpec.Window(new WindowParams(4, 32, 5).withMaxWindow(100)), new HeadSpec.HeavyHitters(40, 8),
-                new HeadSpec.Snap(40, 8, KvPolicy.SNAP_OBSERVE), HeadSpec.MASKED, new HeadSpec.Gated(0.25f, new WindowParams(4, 16, 1000)),
-                new EveryNthToken(3), all};
+        HeadSpec[] kinds = {
+            HeadSpec.FULL,
+            new HeadSpec.Window(new WindowParams(4, 32, 5)),
+            new HeadSpec.Window(WindowParams.sliding(512)),
+            new HeadSpec.Window(new WindowParams(4, 32, 5).withMaxWindow(100)),
+            new HeadSpec.HeavyHitters(40, 8),
+            new HeadSpec.Snap(40, 8, KvPolicy.SNAP_OBSERVE),
+            HeadSpec.MASKED,
+            new HeadSpec.Gated(0.25f, new WindowParams(4, 16, 1000)),
+            new EveryNthToken(3),
+            all
+        };
         HeadSpec[][] grid = new HeadSpec[3][kinds.length];
-        for (int l = 0; l < grid.length; l++) for (int h = 0; h < kinds.length; h++) grid[l][h] = kinds[(l + h) % kinds.length];
+        for (int l = 0; l < grid.length; l++)
+            for (int h = 0; h < kinds.length; h++) grid[l][h] = kinds[(l + h) % kinds.length];
         KvPolicy policy = new KvPolicy(grid);
         assertThat(roundTrip(policy)).isEqualTo(policy);
         // Built-in kinds are named by their simple names, the others by their binary names.
@@ -139,14 +175,25 @@ class HeadSpecCodecTest {
     /** One spec's bytes as the codec lays them out: kind, component bytes. */
     private static byte[] spec(String kind, byte[] components) {
         byte[] k = kind.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.allocate(4 + k.length + components.length).order(ByteOrder.LITTLE_ENDIAN).putShort((short) k.length).put(k)
-                .putShort((short) components.length).put(components).array();
+        return ByteBuffer.allocate(4 + k.length + components.length)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putShort((short) k.length)
+                .put(k)
+                .putShort((short) components.length)
+                .put(components)
+                .array();
     }
 
     /** A 1 x 1 policy of one spec. */
     private static ByteBuffer policy(byte[] spec) {
-        return ByteBuffer.allocate(8 + spec.length + 1).order(ByteOrder.LITTLE_ENDIAN).putShort((short) 1).putShort((short) 1).putInt(1).put(spec)
-                .put((byte) 0).flip();
+        return ByteBuffer.allocate(8 + spec.length + 1)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putShort((short) 1)
+                .putShort((short) 1)
+                .putInt(1)
+                .put(spec)
+                .put((byte) 0)
+                .flip();
     }
 
     private static byte[] ints(int... values) {
@@ -158,19 +205,32 @@ class HeadSpecCodecTest {
     @Test
     void whatIsNotAHeadSpecRecordIsRefusedClearly() {
         assertThatThrownBy(() -> HeadSpecCodec.encode(KvPolicy.uniform(1, 1, new NotARecord())))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(NotARecord.class.getName()).hasMessageContaining("is not a record");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(NotARecord.class.getName())
+                .hasMessageContaining("is not a record");
         assertThatThrownBy(() -> HeadSpecCodec.encode(KvPolicy.uniform(1, 1, new WithArray(new int[] {1}))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sizes").hasMessageContaining("[I");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sizes")
+                .hasMessageContaining("[I");
         // Bytes naming a class that is not a HeadSpec record: never instantiated, never a ClassCastException.
-        for (String kind : List.of(NotARecord.class.getName(), "java.lang.String", WindowParams.class.getName(), Nested.class.getName(),
-                "java.lang.ProcessBuilder", "[Ljava.lang.String;")) {
+        for (String kind : List.of(
+                NotARecord.class.getName(),
+                "java.lang.String",
+                WindowParams.class.getName(),
+                Nested.class.getName(),
+                "java.lang.ProcessBuilder",
+                "[Ljava.lang.String;")) {
             assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec(kind, new byte[0]))))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'" + kind + "'").hasMessageContaining("not a record implementing HeadSpec");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("'" + kind + "'")
+                    .hasMessageContaining("not a record implementing HeadSpec");
         }
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec("io.razorstream.store.NoSuchSpec", ints(3)))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown head spec kind 'io.razorstream.store.NoSuchSpec'");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown head spec kind 'io.razorstream.store.NoSuchSpec'");
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec("Windowz", new byte[0]))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown head spec kind 'Windowz'");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown head spec kind 'Windowz'");
     }
 
     @Test
@@ -178,20 +238,30 @@ class HeadSpecCodecTest {
         String toy = EveryNthToken.class.getName();
         assertThat(HeadSpecCodec.decode(policy(spec(toy, ints(3)))).spec(0, 0)).isEqualTo(new EveryNthToken(3));
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec(toy, new byte[2]))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("head spec " + toy).hasMessageContaining("end before");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("head spec " + toy)
+                .hasMessageContaining("end before");
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec(toy, ints(3, 4)))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("4 of its 8 bytes left");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("4 of its 8 bytes left");
         // the record's own checks run
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec(toy, ints(0)))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("refuses").hasMessageContaining("n must be >= 1");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("refuses")
+                .hasMessageContaining("n must be >= 1");
         assertThatThrownBy(() -> HeadSpecCodec.decode(policy(spec("HeavyHitters", ints(4, 8)))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("H2O needs");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("H2O needs");
         ByteBuffer badIndex = policy(spec(toy, ints(3)));
         badIndex.put(badIndex.limit() - 1, (byte) 1);
-        assertThatThrownBy(() -> HeadSpecCodec.decode(badIndex)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("names head spec 1 of 1");
+        assertThatThrownBy(() -> HeadSpecCodec.decode(badIndex))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("names head spec 1 of 1");
         byte[] whole = HeadSpecCodec.encode(KvPolicy.uniform(2, 2, new EveryNthToken(2)));
-        assertThatThrownBy(() -> HeadSpecCodec.decode(ByteBuffer.wrap(Arrays.copyOf(whole, whole.length - 1)).order(ByteOrder.LITTLE_ENDIAN)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> HeadSpecCodec.decode(
+                        ByteBuffer.wrap(Arrays.copyOf(whole, whole.length - 1)).order(ByteOrder.LITTLE_ENDIAN)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("truncated");
     }
 
     /** A metadata record whose policy names an unknown kind: the store says which, for which session. */
@@ -199,7 +269,8 @@ class HeadSpecCodecTest {
     void aSessionWithAnUnknownKindIsRefusedByName(@TempDir Path dir) {
         try (RocksBackend db = new RocksBackend(dir, false)) {
             SessionStore store = new SessionStore(db);
-            Session s = Caches.session("u", Caches.SMALL, KvPolicy.uniform(3, 4, new EveryNthToken(2)), KvPrecision.F16, 16);
+            Session s = Caches.session(
+                    "u", Caches.SMALL, KvPolicy.uniform(3, 4, new EveryNthToken(2)), KvPrecision.F16, 16);
             RandomContext.append(s.cache(), 10, 1);
             store.save(s, 1);
             byte[] meta = db.get(SessionKeys.meta("u"));
@@ -208,16 +279,25 @@ class HeadSpecCodecTest {
             payload.get(bytes);
             String renamed = new String(bytes, StandardCharsets.ISO_8859_1).replace("EveryNthToken", "EveryNthTokem");
             WriteBatchBuilder b = new WriteBatchBuilder();
-            b.put(SessionKeys.meta("u"), RecordCodec.wrap(RecordCodec.KIND_META, ByteBuffer.wrap(renamed.getBytes(StandardCharsets.ISO_8859_1))));
+            b.put(
+                    SessionKeys.meta("u"),
+                    RecordCodec.wrap(
+                            RecordCodec.KIND_META, ByteBuffer.wrap(renamed.getBytes(StandardCharsets.ISO_8859_1))));
             db.write(b);
-            assertThatThrownBy(() -> store.load("u", Caches.SMALL, "model-fp")).isInstanceOf(StoreFormatException.class)
-                    .hasMessageContaining("session 'u'").hasMessageContaining("unknown head spec kind 'io.razorstream.store.EveryNthTokem'");
+            assertThatThrownBy(() -> store.load("u", Caches.SMALL, "model-fp"))
+                    .isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("session 'u'")
+                    .hasMessageContaining("unknown head spec kind 'io.razorstream.store.EveryNthTokem'");
         }
     }
 
-    /** Store format 3's policy: per head a kind byte and its parameters (the layout this build reads but no longer writes). */
+    /**
+     * Store format 3's policy: per head a kind byte and its parameters (the layout this build reads but no longer
+     * writes).
+     */
     private static byte[] legacyPolicy(KvPolicy policy) {
-        ByteBuffer b = ByteBuffer.allocate(4 + policy.layers() * policy.kvHeads() * 18).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b =
+                ByteBuffer.allocate(4 + policy.layers() * policy.kvHeads() * 18).order(ByteOrder.LITTLE_ENDIAN);
         b.putShort((short) policy.layers()).putShort((short) policy.kvHeads());
         for (int l = 0; l < policy.layers(); l++) {
             for (int h = 0; h < policy.kvHeads(); h++) {
@@ -225,11 +305,17 @@ class HeadSpecCodecTest {
                     case HeadSpec.Full f -> b.put((byte) 0);
                     case HeadSpec.Window w -> {
                         WindowParams p = w.params();
-                        b.put((byte) (p.capped() ? 4 : 1)).putInt(p.sinks()).putInt(p.minWindow()).putInt(p.compression()).put((byte) (p.compensate() ? 1 : 0));
+                        b.put((byte) (p.capped() ? 4 : 1))
+                                .putInt(p.sinks())
+                                .putInt(p.minWindow())
+                                .putInt(p.compression())
+                                .put((byte) (p.compensate() ? 1 : 0));
                         if (p.capped()) b.putInt(p.maxWindow());
                     }
-                    case HeadSpec.HeavyHitters hh -> b.put((byte) 2).putInt(hh.budget()).putInt(hh.recent());
-                    case HeadSpec.Snap s -> b.put((byte) 3).putInt(s.budget()).putInt(s.window()).putInt(s.observe());
+                    case HeadSpec.HeavyHitters hh ->
+                        b.put((byte) 2).putInt(hh.budget()).putInt(hh.recent());
+                    case HeadSpec.Snap s ->
+                        b.put((byte) 3).putInt(s.budget()).putInt(s.window()).putInt(s.observe());
                     case HeadSpec.Masked m -> b.put((byte) 5);
                     default -> throw new IllegalArgumentException("no format 3 tag for " + policy.spec(l, h));
                 }
@@ -245,8 +331,12 @@ class HeadSpecCodecTest {
     @Test
     void aSessionOfStoreFormat3StillLoads(@TempDir Path dir) {
         HeadSpec[][] grid = new HeadSpec[3][4];
-        HeadSpec[] kinds = {HeadSpec.FULL, new HeadSpec.Window(new WindowParams(4, 16, 1000)), new HeadSpec.Window(new WindowParams(2, 8, 1000).withMaxWindow(12)),
-                new HeadSpec.Window(new WindowParams(4, 16, 1000).withoutCompensation())};
+        HeadSpec[] kinds = {
+            HeadSpec.FULL,
+            new HeadSpec.Window(new WindowParams(4, 16, 1000)),
+            new HeadSpec.Window(new WindowParams(2, 8, 1000).withMaxWindow(12)),
+            new HeadSpec.Window(new WindowParams(4, 16, 1000).withoutCompensation())
+        };
         for (int l = 0; l < 3; l++) for (int h = 0; h < 4; h++) grid[l][h] = kinds[(l + h) % kinds.length];
         KvPolicy policy = new KvPolicy(grid);
         try (RocksBackend db = new RocksBackend(dir, false)) {
@@ -256,7 +346,8 @@ class HeadSpecCodecTest {
             store.save(s, 1);
             RandomContext.append(s.cache(), 30, 2);
             store.save(s, 2);
-            // the session's records as format 3 wrote them: the same bytes in an envelope of version 3, the metadata's policy tagged
+            // the session's records as format 3 wrote them: the same bytes in an envelope of version 3, the metadata's
+            // policy tagged
             WriteBatchBuilder old = new WriteBatchBuilder();
             byte[] data = SessionKeys.dataPrefix("old");
             db.scan(data, SessionKeys.after(data), (k, v) -> {
@@ -268,12 +359,16 @@ class HeadSpecCodecTest {
             byte[] meta = db.get(SessionKeys.meta("old"));
             ByteBuffer payload = RecordCodec.unwrap(meta, RecordCodec.KIND_META, () -> "meta");
             int policyAt = 0;
-            for (int i = 0; i < 3; i++) policyAt += 4 + payload.getInt(policyAt); // session id, model and profile fingerprints
+            for (int i = 0; i < 3; i++)
+                policyAt += 4 + payload.getInt(policyAt); // session id, model and profile fingerprints
             policyAt += 1; // precision
             int policyEnd = policyAt + HeadSpecCodec.encode(policy).length;
             byte[] legacy = legacyPolicy(policy);
             ByteBuffer v3 = ByteBuffer.allocate(payload.limit() - (policyEnd - policyAt) + legacy.length);
-            v3.put(payload.slice(0, policyAt)).put(legacy).put(payload.slice(policyEnd, payload.limit() - policyEnd)).flip();
+            v3.put(payload.slice(0, policyAt))
+                    .put(legacy)
+                    .put(payload.slice(policyEnd, payload.limit() - policyEnd))
+                    .flip();
             old.put(SessionKeys.meta("old"), RecordCodec.wrap(RecordCodec.KIND_META, v3, 3));
             db.write(old);
             assertThat(RecordCodec.version(db.get(SessionKeys.meta("old")))).isEqualTo(3);
@@ -285,7 +380,9 @@ class HeadSpecCodecTest {
             RandomContext.append(s.cache(), 5, 3);
             store.save(loaded, 3);
             assertThat(RecordCodec.version(db.get(SessionKeys.meta("old")))).isEqualTo(RecordCodec.FORMAT_VERSION);
-            Caches.assertSameContents(s.cache(), store.load("old", Caches.SMALL, "model-fp").orElseThrow().cache());
+            Caches.assertSameContents(
+                    s.cache(),
+                    store.load("old", Caches.SMALL, "model-fp").orElseThrow().cache());
         }
     }
 }

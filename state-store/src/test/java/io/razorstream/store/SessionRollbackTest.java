@@ -1,10 +1,10 @@
 package io.razorstream.store;
 
+import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.attention.RandomContext;
+import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.attention.RandomContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -57,11 +57,17 @@ class SessionRollbackTest {
                 store.save(live, step);
                 Session reference = replay(history, precision);
                 Caches.assertSameContents(reference.cache(), live.cache());
-                assertThat(live.conversation().pendingTokens()).isEqualTo(reference.conversation().pendingTokens());
+                assertThat(live.conversation().pendingTokens())
+                        .isEqualTo(reference.conversation().pendingTokens());
                 Session back = store.load("s", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(reference.cache(), back.cache());
-                assertThat(back.undoableTurns()).extracting(Session.TurnMark::turnId).isEqualTo(live.undoableTurns().stream().map(Session.TurnMark::turnId).toList());
-                assertThat(store.meta("s").orElseThrow().undoBytes()).isEqualTo(live.cache().undoBytes());
+                assertThat(back.undoableTurns())
+                        .extracting(Session.TurnMark::turnId)
+                        .isEqualTo(live.undoableTurns().stream()
+                                .map(Session.TurnMark::turnId)
+                                .toList());
+                assertThat(store.meta("s").orElseThrow().undoBytes())
+                        .isEqualTo(live.cache().undoBytes());
                 assertThat(back.cache().undoBytes()).isEqualTo(live.cache().undoBytes());
                 if (r.nextBoolean()) live = back; // a restart: go on from what the store holds
             }
@@ -69,13 +75,17 @@ class SessionRollbackTest {
             // The stored undo records alone take the reloaded session back, turn by turn, to the shorter histories.
             Session back = store.load("s", SMALL, "model-fp").orElseThrow();
             int undoable = back.undoableTurns().size();
-            assertThat(undoable).as("turns to take back (a rollback uses up marks)").isEqualTo(live.undoableTurns().size()).isGreaterThan(0);
+            assertThat(undoable)
+                    .as("turns to take back (a rollback uses up marks)")
+                    .isEqualTo(live.undoableTurns().size())
+                    .isGreaterThan(0);
             for (int i = 0; i < undoable; i++) {
                 back.rollback(1);
                 history.removeLast();
                 Caches.assertSameContents(replay(history, precision).cache(), back.cache());
             }
-            assertThatThrownBy(() -> live0(store).rollback(KEEP + 1)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> live0(store).rollback(KEEP + 1))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("cannot take back " + (KEEP + 1) + " turns");
         }
     }
@@ -115,10 +125,13 @@ class SessionRollbackTest {
                 for (int h = 0; h < SMALL.kvHeadCount(); h++) {
                     int blocks = SessionStoreTest.countBlocks(db, "b", l, h);
                     if (s.cache().compressed(l, h) == null) assertThat(blocks).isEqualTo((30 + BLOCK - 1) / BLOCK);
-                    else assertThat(blocks).isLessThanOrEqualTo((int) Math.ceil(WINDOW.window(30) / (double) BLOCK) + 1);
+                    else
+                        assertThat(blocks).isLessThanOrEqualTo((int) Math.ceil(WINDOW.window(30) / (double) BLOCK) + 1);
                 }
             }
-            assertThat(s.conversation().lastRole()).as("the bookkeeping is back to before turn b").isEqualTo("assistant");
+            assertThat(s.conversation().lastRole())
+                    .as("the bookkeeping is back to before turn b")
+                    .isEqualTo("assistant");
             assertThat(s.conversation().pendingTokens()).containsExactly(30);
         }
     }
@@ -144,7 +157,9 @@ class SessionRollbackTest {
                 largest[0] = Math.max(largest[0], v.length);
                 return true;
             });
-            assertThat(s.cache().undoBytes()).as("the undo records' size").isGreaterThan(2L * UndoRecordCodec.PART_BYTES);
+            assertThat(s.cache().undoBytes())
+                    .as("the undo records' size")
+                    .isGreaterThan(2L * UndoRecordCodec.PART_BYTES);
             assertThat(parts[0]).isGreaterThan(3);
             assertThat(largest[0]).isLessThanOrEqualTo(UndoRecordCodec.PART_BYTES + 64);
             Session back = store.load("big", SMALL, "model-fp").orElseThrow();
@@ -153,7 +168,9 @@ class SessionRollbackTest {
             Caches.assertSameContents(s.cache(), back.cache());
             store.save(back, 2);
             db.scan(prefix, SessionKeys.after(prefix), (k, v) -> {
-                assertThat(SessionKeys.markOfUndo(k)).as("the taken-back turn's parts are all gone").isZero();
+                assertThat(SessionKeys.markOfUndo(k))
+                        .as("the taken-back turn's parts are all gone")
+                        .isZero();
                 return true;
             });
         }

@@ -1,14 +1,18 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KeyRotation;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.RandomContext;
+import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.ConversationState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,10 +22,6 @@ import java.util.SplittableRandom;
 import static io.razorstream.store.Caches.SMALL;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import io.razorstream.engine.attention.HeadSpec;
-import io.razorstream.engine.attention.KeyRotation;
-import io.razorstream.engine.chat.ChatTemplate;
-import java.nio.charset.StandardCharsets;
 
 class SessionStoreTest {
     static final WindowParams WINDOW = new WindowParams(4, 40, 5);
@@ -50,7 +50,9 @@ class SessionStoreTest {
             assertThat(back.conversation().afterReply()).isTrue();
             assertThat(back.conversation().template()).isEqualTo(ChatTemplate.CHATML);
             assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
-            assertThat(store.appliedTurn("s1", "t0")).as("every turn is remembered, not only recent ones").isPresent();
+            assertThat(store.appliedTurn("s1", "t0"))
+                    .as("every turn is remembered, not only recent ones")
+                    .isPresent();
             assertThat(store.appliedTurn("s1", "t99")).isEmpty();
             assertThat(back.turnsApplied()).isEqualTo(turns.length);
             assertThat(back.lastActivityMillis()).isEqualTo(5000);
@@ -64,7 +66,8 @@ class SessionStoreTest {
             RandomContext.append(back.cache(), 90, 77);
             Caches.assertSameContents(s.cache(), back.cache());
             store.save(back, 6000);
-            Caches.assertSameContents(s.cache(), store.load("s1", SMALL, "model-fp").orElseThrow().cache());
+            Caches.assertSameContents(
+                    s.cache(), store.load("s1", SMALL, "model-fp").orElseThrow().cache());
         }
     }
 
@@ -95,18 +98,23 @@ class SessionStoreTest {
                 store.save(s, turn);
                 Session back = store.load("shifty", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(s.cache(), back.cache());
-                assertThat(store.meta("shifty").orElseThrow().kvBytes(SMALL.headSize())).isEqualTo(s.cache().bytesInUse());
+                assertThat(store.meta("shifty").orElseThrow().kvBytes(SMALL.headSize()))
+                        .isEqualTo(s.cache().bytesInUse());
                 for (int l = 0; l < SMALL.blockCount(); l++) {
                     for (int h = 0; h < SMALL.kvHeadCount(); h++) {
                         if (!(s.cache().policy().spec(l, h) instanceof HeadSpec.Window w)) continue;
                         int bound = (int) Math.ceil(w.params().window(s.tokens()) / (double) block) + 1;
-                        assertThat(countBlocks(db, "shifty", l, h)).as("turn %d, head (%d, %d) blocks", turn, l, h).isLessThanOrEqualTo(bound);
+                        assertThat(countBlocks(db, "shifty", l, h))
+                                .as("turn %d, head (%d, %d) blocks", turn, l, h)
+                                .isLessThanOrEqualTo(bound);
                     }
                 }
             }
             assertThat(s.cache().shifts()).isGreaterThan(2);
             assertThat(s.tokens()).isGreaterThan(2500);
-            assertThat(store.appliedTurn("shifty", "t0")).as("turn records outlive the rewrites").isPresent();
+            assertThat(store.appliedTurn("shifty", "t0"))
+                    .as("turn records outlive the rewrites")
+                    .isPresent();
             SessionMeta meta = store.meta("shifty").orElseThrow();
             assertThat(meta.shifts()).isEqualTo(s.cache().shifts());
             assertThat(meta.positionOffset()).isEqualTo(s.cache().positionOffset());
@@ -128,7 +136,10 @@ class SessionStoreTest {
                 for (int l = 0; l < SMALL.blockCount(); l++) {
                     for (int h = 0; h < SMALL.kvHeadCount(); h++) {
                         int blocks = countBlocks(db, "w", l, h);
-                        if (s.cache().compressed(l, h) != null) assertThat(blocks).as("turn %d, %d tokens, (%d, %d)", turn, tokens, l, h).isLessThanOrEqualTo(bound);
+                        if (s.cache().compressed(l, h) != null)
+                            assertThat(blocks)
+                                    .as("turn %d, %d tokens, (%d, %d)", turn, tokens, l, h)
+                                    .isLessThanOrEqualTo(bound);
                         else assertThat(blocks).isEqualTo((tokens + block - 1) / block);
                     }
                 }
@@ -137,7 +148,8 @@ class SessionStoreTest {
     }
 
     static int countBlocks(RocksBackend db, String session, int layer, int head) {
-        byte[] from = SessionKeys.block(session, layer, head, 0), to = SessionKeys.block(session, layer, head, 0xffffffffL);
+        byte[] from = SessionKeys.block(session, layer, head, 0),
+                to = SessionKeys.block(session, layer, head, 0xffffffffL);
         int[] n = {0};
         db.scan(from, to, (k, v) -> {
             n[0]++;
@@ -159,8 +171,11 @@ class SessionStoreTest {
             WriteBatchBuilder b = new WriteBatchBuilder();
             b.put(key, value);
             db.write(b);
-            assertThatThrownBy(() -> store.load("chat-7", SMALL, "model-fp")).isInstanceOf(StoreFormatException.class)
-                    .hasMessageContaining("session 'chat-7'").hasMessageContaining("layer 1, KV head 2, block 3").hasMessageContaining("checksum");
+            assertThatThrownBy(() -> store.load("chat-7", SMALL, "model-fp"))
+                    .isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("session 'chat-7'")
+                    .hasMessageContaining("layer 1, KV head 2, block 3")
+                    .hasMessageContaining("checksum");
         }
     }
 
@@ -179,7 +194,9 @@ class SessionStoreTest {
             store.delete("abc");
             assertThat(store.storedBytes("abc")).isZero();
             assertThat(store.load("abc", SMALL, "model-fp")).isEmpty();
-            assertThat(store.appliedTurn("abc", "turn-1")).as("turn records go with the session").isEmpty();
+            assertThat(store.appliedTurn("abc", "turn-1"))
+                    .as("turn records go with the session")
+                    .isEmpty();
             assertThat(store.appliedTurn("abcd", "turn-1")).isPresent();
             assertThat(store.storedBytes("abcd")).isEqualTo(abcd);
             assertThat(store.storedBytes("ab")).isEqualTo(ab);
@@ -217,15 +234,19 @@ class SessionStoreTest {
             Session s = Caches.session("v", SMALL, Caches.razor(SMALL, 3, WINDOW), KvPrecision.F16, 16);
             RandomContext.append(s.cache(), 10, 1);
             store.save(s, 1);
-            assertThatThrownBy(() -> store.load("v", SMALL, "other-model")).isInstanceOf(StoreFormatException.class)
+            assertThatThrownBy(() -> store.load("v", SMALL, "other-model"))
+                    .isInstanceOf(StoreFormatException.class)
                     .hasMessageContaining("made with model model-fp");
             byte[] meta = db.get(SessionKeys.meta("v"));
             meta[2] = 9; // the format version byte
             WriteBatchBuilder b = new WriteBatchBuilder();
             b.put(SessionKeys.meta("v"), meta);
             db.write(b);
-            assertThatThrownBy(() -> store.load("v", SMALL, "model-fp")).isInstanceOf(StoreFormatException.class)
-                    .hasMessageContaining("session 'v'").hasMessageContaining("format version 9").hasMessageContaining("reads version " + RecordCodec.FORMAT_VERSION);
+            assertThatThrownBy(() -> store.load("v", SMALL, "model-fp"))
+                    .isInstanceOf(StoreFormatException.class)
+                    .hasMessageContaining("session 'v'")
+                    .hasMessageContaining("format version 9")
+                    .hasMessageContaining("reads version " + RecordCodec.FORMAT_VERSION);
         }
     }
 

@@ -24,7 +24,9 @@ import java.util.Properties;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Turns run through a Kafka Streams processor whose session caches live in the session store (RocksDB, changelogged). */
+/**
+ * Turns run through a Kafka Streams processor whose session caches live in the session store (RocksDB, changelogged).
+ */
 class StreamsProcessorTest {
     static final String STORE = "sessions";
 
@@ -43,14 +45,25 @@ class StreamsProcessorTest {
             this.context = context;
             KeyValueStore<Bytes, byte[]> store = context.getStateStore(STORE);
             LoadedModel m = SynthSessions.model();
-            sessions = new SessionRepository(new SessionStore(new StreamsStoreBackend(store)), new HotSessions(64L << 20), m.model().config(), m.gguf().fingerprint());
+            sessions = new SessionRepository(
+                    new SessionStore(new StreamsStoreBackend(store)),
+                    new HotSessions(64L << 20),
+                    m.model().config(),
+                    m.gguf().fingerprint());
         }
 
         @Override
         public void process(Record<String, String> turn) {
             LoadedModel m = SynthSessions.model();
-            Session s = sessions.find(turn.key()).orElseGet(() -> Session.create(turn.key(), m.model().config(), SynthSessions.razor(),
-                    KvPrecision.F16, m.gguf().fingerprint(), "synth", 32));
+            Session s = sessions.find(turn.key())
+                    .orElseGet(() -> Session.create(
+                            turn.key(),
+                            m.model().config(),
+                            SynthSessions.razor(),
+                            KvPrecision.F16,
+                            m.gguf().fingerprint(),
+                            "synth",
+                            32));
             SynthSessions.turn(s, turn.value(), 64, 2, parallel);
             sessions.commit(s, turn.timestamp());
             context.forward(new Record<>(turn.key(), s.tokens(), turn.timestamp()));
@@ -64,13 +77,20 @@ class StreamsProcessorTest {
             topology.addSource("turns", new StringDeserializer(), new StringDeserializer(), "turns");
             topology.addProcessor("session", () -> new TurnProcessor(parallel), "turns");
             topology.addStateStore(SessionStores.builder(STORE), "session");
-            topology.addSink("replies", "replies", new StringSerializer(), Serdes.Integer().serializer(), "session");
+            topology.addSink(
+                    "replies",
+                    "replies",
+                    new StringSerializer(),
+                    Serdes.Integer().serializer(),
+                    "session");
             Properties props = new Properties();
             props.put(StreamsConfig.APPLICATION_ID_CONFIG, "store-test");
             props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
             props.put(StreamsConfig.STATE_DIR_CONFIG, dir.toString());
             SessionStores.withRocksConfig(props);
-            String[] texts = {"The code is #K7Q2. the quick brown fox ", "jumps over a lazy dog ".repeat(8), " Remember the code #"};
+            String[] texts = {
+                "The code is #K7Q2. the quick brown fox ", "jumps over a lazy dog ".repeat(8), " Remember the code #"
+            };
             try (TopologyTestDriver driver = new TopologyTestDriver(topology, props)) {
                 var in = driver.createInputTopic("turns", new StringSerializer(), new StringSerializer());
                 var out = driver.createOutputTopic("replies", new StringDeserializer(), new IntegerDeserializer());
@@ -85,15 +105,29 @@ class StreamsProcessorTest {
                 KeyValueStore<Bytes, byte[]> kv = driver.getKeyValueStore(STORE);
                 SessionStore store = new SessionStore(new StreamsStoreBackend(kv));
                 for (String who : new String[] {"alice", "bob"}) {
-                    Session direct = Session.create(who, m.model().config(), SynthSessions.razor(), KvPrecision.F16, m.gguf().fingerprint(), "synth", 32);
-                    for (String t : texts) SynthSessions.turn(direct, who.equals("bob") ? t.toUpperCase() : t, 64, 2, parallel);
-                    Session stored = store.load(who, m.model().config(), m.gguf().fingerprint()).orElseThrow();
+                    Session direct = Session.create(
+                            who,
+                            m.model().config(),
+                            SynthSessions.razor(),
+                            KvPrecision.F16,
+                            m.gguf().fingerprint(),
+                            "synth",
+                            32);
+                    for (String t : texts)
+                        SynthSessions.turn(direct, who.equals("bob") ? t.toUpperCase() : t, 64, 2, parallel);
+                    Session stored = store.load(
+                                    who, m.model().config(), m.gguf().fingerprint())
+                            .orElseThrow();
                     assertThat(counts.get(who)).isEqualTo(direct.tokens());
                     Caches.assertSameContents(direct.cache(), stored.cache());
-                    assertThat(stored.conversation().pendingTokens()).isEqualTo(direct.conversation().pendingTokens());
-                    assertThat(store.meta(who).orElseThrow().lastActivityMillis()).isEqualTo(who.equals("alice") ? 1000 : 2000);
+                    assertThat(stored.conversation().pendingTokens())
+                            .isEqualTo(direct.conversation().pendingTokens());
+                    assertThat(store.meta(who).orElseThrow().lastActivityMillis())
+                            .isEqualTo(who.equals("alice") ? 1000 : 2000);
                 }
-                assertThat(store.list(null, 10)).extracting(SessionMeta::sessionId).containsExactly("bob", "alice"); // by id length, then bytes
+                assertThat(store.list(null, 10))
+                        .extracting(SessionMeta::sessionId)
+                        .containsExactly("bob", "alice"); // by id length, then bytes
             }
         }
     }

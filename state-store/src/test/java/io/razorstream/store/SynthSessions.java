@@ -1,13 +1,13 @@
 package io.razorstream.store;
 
-import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.synth.SynthModel;
+import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.kernel.GgmlType;
 import io.razorstream.engine.kernel.Ops;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.synth.SynthModel;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -43,9 +43,9 @@ final class SynthSessions {
     }
 
     /**
-     * One turn: the session's pending token and the text are prefilled in chunks of {@code chunk}, then
-     * {@code reply} tokens are decoded greedily (the last one stays pending, as a chat service leaves it).
-     * Returns the logits after the last step.
+     * One turn: the session's pending token and the text are prefilled in chunks of {@code chunk}, then {@code reply}
+     * tokens are decoded greedily (the last one stays pending, as a chat service leaves it). Returns the logits after
+     * the last step.
      */
     static float[] turn(Session s, String text, int chunk, int reply, Parallel parallel) {
         LoadedModel m = model();

@@ -7,10 +7,10 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayDeque;
 
 /**
- * What happens when the stream thread dies of an exception nothing handled (one session's damaged data
- * never gets here: the processor quarantines it). The thread is replaced - its tasks restart from their
- * last commit - unless it keeps dying, which means a fault that a restart does not cure: then the client
- * stops, health says NOT_SERVING and the log says why.
+ * What happens when the stream thread dies of an exception nothing handled (one session's damaged data never gets here:
+ * the processor quarantines it). The thread is replaced - its tasks restart from their last commit - unless it keeps
+ * dying, which means a fault that a restart does not cure: then the client stops, health says NOT_SERVING and the log
+ * says why.
  */
 final class ThreadFailures implements StreamsUncaughtExceptionHandler {
     private static final Logger log = LoggerFactory.getLogger(ThreadFailures.class);
@@ -25,7 +25,11 @@ final class ThreadFailures implements StreamsUncaughtExceptionHandler {
         while (!recent.isEmpty() && recent.peekFirst() < now - WINDOW_MILLIS) recent.removeFirst();
         recent.addLast(now);
         if (recent.size() > MAX_REPLACEMENTS) {
-            log.error("the stream thread failed {} times within {} s; stopping stream processing", recent.size(), WINDOW_MILLIS / 1000, failure);
+            log.error(
+                    "the stream thread failed {} times within {} s; stopping stream processing",
+                    recent.size(),
+                    WINDOW_MILLIS / 1000,
+                    failure);
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         }
         log.error("the stream thread failed; replacing it (its tasks resume from their last commit)", failure);

@@ -10,7 +10,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 /** No package cycles in the service (each package a slice, the root included); its command line sits on top of it. */
 class ArchitectureTest {
-    static final JavaClasses APP = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+    static final JavaClasses APP = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("io.razorstream.app");
 
     @Test
@@ -20,9 +21,18 @@ class ArchitectureTest {
 
     @Test
     void theServiceDependsOnNoCommandLineOrBenchmark() {
-        noClasses().that().resideOutsideOfPackage("io.razorstream.app.cli..").should().dependOnClassesThat()
-                .resideInAnyPackage("io.razorstream.app.cli..", "io.razorstream.store.bench..", "io.razorstream.engine.bench..",
-                        "io.razorstream.engine.cli..", "picocli..", "org.knowm..")
+        noClasses()
+                .that()
+                .resideOutsideOfPackage("io.razorstream.app.cli..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.razorstream.app.cli..",
+                        "io.razorstream.store.bench..",
+                        "io.razorstream.engine.bench..",
+                        "io.razorstream.engine.cli..",
+                        "picocli..",
+                        "org.knowm..")
                 .check(APP);
     }
 }

@@ -1,11 +1,13 @@
 package io.razorstream.app;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import io.razorstream.app.cli.Main;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
 import io.razorstream.proto.v1.ChatRequest;
@@ -28,6 +30,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -40,7 +43,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,22 +58,17 @@ import java.util.concurrent.TimeUnit;
 import static io.razorstream.app.Services.KEY;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import com.google.protobuf.InvalidProtocolBufferException;
-import io.razorstream.app.cli.Main;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.file.Files;
-import org.apache.kafka.common.TopicPartition;
 
 /**
- * The service as `serve` runs it with no Kafka configured: its own embedded broker, RocksDB state, gRPC
- * over loopback, the synthetic retrieval model. The tests share one data dir and run in order (the
- * restart test continues the session the first one built).
+ * The service as `serve` runs it with no Kafka configured: its own embedded broker, RocksDB state, gRPC over loopback,
+ * the synthetic retrieval model. The tests share one data dir and run in order (the restart test continues the session
+ * the first one built).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EmbeddedServiceTest {
     @TempDir
     static Path dataDir;
+
     static RazorService service;
     static ManagedChannel channel;
     static MemoryServiceGrpc.MemoryServiceBlockingStub stub;
@@ -89,20 +90,25 @@ class EmbeddedServiceTest {
     @Order(1)
     void aKeyPlantedFarBackIsRetrievedWithAThreefoldSmallerCache() {
         Random r = new Random(1);
-        Services.Reply first = Services.chat(stub, "alice", "t0", "Note this. The code is #" + KEY + ". " + Services.filler(r, 200), 4);
+        Services.Reply first = Services.chat(
+                stub, "alice", "t0", "Note this. The code is #" + KEY + ". " + Services.filler(r, 200), 4);
         assertThat(first.done()).isNotNull();
         for (int i = 1; i <= 30; i++) {
-            AppendTurnsResponse a = stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId("alice")
-                    .addTurns(Turn.newBuilder().setTurnId("f" + i).setText(Services.filler(r, 100))).build());
+            AppendTurnsResponse a = stub.appendTurns(AppendTurnsRequest.newBuilder()
+                    .setSessionId("alice")
+                    .addTurns(Turn.newBuilder().setTurnId("f" + i).setText(Services.filler(r, 100)))
+                    .build());
             assertThat(a.getAppended()).isEqualTo(1);
         }
         Services.Reply answer = Services.chat(stub, "alice", "q1", " Remember the code #", 8);
         assertThat(answer.streamed()).as("streamed deltas").contains(KEY);
         assertThat(answer.deltas()).as("the reply streams token by token").isGreaterThan(1);
         assertThat(answer.done().getText()).startsWith(KEY);
-        SessionInfo info = stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build());
+        SessionInfo info = stub.getSession(
+                GetSessionRequest.newBuilder().setSessionId("alice").build());
         assertThat(info.getCache().getTokens()).isGreaterThan(3000);
-        assertThat(info.getCache().getFullKvBytes()).isGreaterThanOrEqualTo(3 * info.getCache().getKvBytes());
+        assertThat(info.getCache().getFullKvBytes())
+                .isGreaterThanOrEqualTo(3 * info.getCache().getKvBytes());
         assertThat(info.getCache()).isEqualTo(answer.done().getCache());
     }
 
@@ -110,40 +116,85 @@ class EmbeddedServiceTest {
     @Order(2)
     void theSameTurnIdTwiceIsAppliedOnce() {
         Services.Reply once = Services.chat(stub, "bob", "same", "The code is #" + KEY + ". again #", 6);
-        long tokens = stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()).getCache().getTokens();
+        long tokens = stub.getSession(
+                        GetSessionRequest.newBuilder().setSessionId("bob").build())
+                .getCache()
+                .getTokens();
         Services.Reply twice = Services.chat(stub, "bob", "same", "The code is #" + KEY + ". again #", 6);
         assertThat(twice.done().getDuplicate()).isTrue();
         assertThat(once.done().getDuplicate()).isFalse();
         assertThat(twice.done().getText()).isEqualTo(once.done().getText());
-        assertThat(stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()).getCache().getTokens()).isEqualTo(tokens);
+        assertThat(stub.getSession(GetSessionRequest.newBuilder()
+                                .setSessionId("bob")
+                                .build())
+                        .getCache()
+                        .getTokens())
+                .isEqualTo(tokens);
     }
 
     @Test
     @Order(3)
     void turnsProducedToKafkaAreAnsweredOnTheRepliesTopicAndGarbageIsDeadLettered(@TempDir Path tmp) throws Exception {
         produce(tmp, "agent", "not a protobuf at all".getBytes(StandardCharsets.UTF_8));
-        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("someone-else").setTurnId("x").setText("hi").build().toByteArray());
-        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("big").setText("y".repeat(300_000)).build().toByteArray());
-        produce(tmp, "agent", TurnEvent.newBuilder().setSessionId("agent").setTurnId("k1").setText("The code is #" + KEY + ". Remember the code #")
-                .setReply(true).setParams(GenerationParams.newBuilder().setMaxTokens(4)).build().toByteArray());
+        produce(
+                tmp,
+                "agent",
+                TurnEvent.newBuilder()
+                        .setSessionId("someone-else")
+                        .setTurnId("x")
+                        .setText("hi")
+                        .build()
+                        .toByteArray());
+        produce(
+                tmp,
+                "agent",
+                TurnEvent.newBuilder()
+                        .setSessionId("agent")
+                        .setTurnId("big")
+                        .setText("y".repeat(300_000))
+                        .build()
+                        .toByteArray());
+        produce(
+                tmp,
+                "agent",
+                TurnEvent.newBuilder()
+                        .setSessionId("agent")
+                        .setTurnId("k1")
+                        .setText("The code is #" + KEY + ". Remember the code #")
+                        .setReply(true)
+                        .setParams(GenerationParams.newBuilder().setMaxTokens(4))
+                        .build()
+                        .toByteArray());
         ReplyEvent reply = null;
         List<String> reasons = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "test-reader", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        service.bootstrapServers(),
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        "test-reader",
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new StringDeserializer(),
+                new ByteArrayDeserializer())) {
             consumer.subscribe(List.of("razorstream.replies", "razorstream.dead-letters"));
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while ((reply == null || reasons.size() < 3) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
                     if (rec.topic().equals("razorstream.dead-letters")) {
-                        reasons.add(new String(rec.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
+                        reasons.add(new String(
+                                rec.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
                     } else if (rec.key().equals("agent")) {
                         reply = ReplyEvent.parseFrom(rec.value());
                     }
                 }
             }
         }
-        assertThat(reasons).anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent")).anyMatch(s -> s.contains("must be the session id"))
+        assertThat(reasons)
+                .anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent"))
+                .anyMatch(s -> s.contains("must be the session id"))
                 .anyMatch(s -> s.contains("the limit is 262144"));
         assertThat(reply).isNotNull();
         assertThat(reply.getTurnId()).isEqualTo("k1");
@@ -154,23 +205,36 @@ class EmbeddedServiceTest {
     static void produce(Path tmp, String key, byte[] value) throws Exception {
         if (kcat() != null) {
             Path file = Files.write(tmp.resolve("event-" + System.nanoTime()), value);
-            Process p = new ProcessBuilder(kcat(), "-P", "-b", service.bootstrapServers(), "-t", "razorstream.turns", "-k", key, file.toString())
-                    .redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(
+                            kcat(),
+                            "-P",
+                            "-b",
+                            service.bootstrapServers(),
+                            "-t",
+                            "razorstream.turns",
+                            "-k",
+                            key,
+                            file.toString())
+                    .redirectErrorStream(true)
+                    .start();
             String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as("kcat: %s", output).isZero();
             return;
         }
         System.out.println("kcat is not installed: producing with the Java client instead");
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
-                new StringSerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers()),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
             producer.send(new ProducerRecord<>("razorstream.turns", key, value)).get();
         }
     }
 
     static String kcat() {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(dir, "kcat"))) return Path.of(dir, "kcat").toString();
+            if (Files.isExecutable(Path.of(dir, "kcat")))
+                return Path.of(dir, "kcat").toString();
         }
         return null;
     }
@@ -180,29 +244,42 @@ class EmbeddedServiceTest {
     void doneArrivesOnlyOnceTheReplyIsVisibleToAReadCommittedConsumer() {
         for (int i = 0; i < 3; i++) {
             String turn = "committed-" + i;
-            Services.Reply chat = Services.chat(stub, "committed-replies", turn, "The code is #" + KEY + ". Remember the code #", 4);
+            Services.Reply chat =
+                    Services.chat(stub, "committed-replies", turn, "The code is #" + KEY + ". Remember the code #", 4);
             assertThat(chat.done()).isNotNull();
             // Right after done: everything a read_committed consumer can read now (up to the last stable offset)
-            try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, service.bootstrapServers(),
-                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+            try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
+                    Map.of(
+                            ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                            service.bootstrapServers(),
+                            ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                            "read_committed"),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer())) {
                 List<TopicPartition> partitions = consumer.partitionsFor("razorstream.replies").stream()
-                        .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+                        .map(p -> new TopicPartition(p.topic(), p.partition()))
+                        .toList();
                 consumer.assign(partitions);
                 consumer.seekToBeginning(partitions);
                 Map<TopicPartition, Long> stable = consumer.endOffsets(partitions);
                 boolean seen = false;
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                while (partitions.stream().anyMatch(p -> consumer.position(p) < stable.get(p)) && System.nanoTime() < deadline) {
+                while (partitions.stream().anyMatch(p -> consumer.position(p) < stable.get(p))
+                        && System.nanoTime() < deadline) {
                     for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(200))) {
                         if (stable.get(new TopicPartition(rec.topic(), rec.partition())) <= rec.offset()) continue;
                         try {
-                            seen |= ReplyEvent.parseFrom(rec.value()).getTurnId().equals(turn);
+                            seen |= ReplyEvent.parseFrom(rec.value())
+                                    .getTurnId()
+                                    .equals(turn);
                         } catch (InvalidProtocolBufferException e) {
                             throw new AssertionError(e);
                         }
                     }
                 }
-                assertThat(seen).as("turn %s's reply is committed when its done arrives", turn).isTrue();
+                assertThat(seen)
+                        .as("turn %s's reply is committed when its done arrives", turn)
+                        .isTrue();
             }
         }
     }
@@ -211,16 +288,34 @@ class EmbeddedServiceTest {
     @Order(4)
     void badInputGetsTheRightStatusCodes() {
         assertThat(code(() -> Services.chat(stub, "", "t", "hello", 4))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("nobody").build()))).isEqualTo(Status.Code.NOT_FOUND);
-        assertThat(code(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThatThrownBy(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4)).hasMessageContaining("the limit is 262144");
+        assertThat(code(() -> stub.getSession(
+                        GetSessionRequest.newBuilder().setSessionId("nobody").build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(code(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4)))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThatThrownBy(() -> Services.chat(stub, "carol", "t", "x".repeat(300_000), 4))
+                .hasMessageContaining("the limit is 262144");
         assertThat(code(() -> Services.chat(stub, "carol", "t", "hi", 0))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(code(() -> stub.chat(ChatRequest.newBuilder().setSessionId("carol").setText("hi")
-                .setParams(GenerationParams.newBuilder().setTemperature(-1)).build()).hasNext())).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(code(() -> stub.chat(ChatRequest.newBuilder().setSessionId("carol").setText("hi")
-                .setParams(GenerationParams.newBuilder().setTopP(2)).build()).hasNext())).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(code(() -> stub.appendTurns(AppendTurnsRequest.newBuilder().setSessionId("carol").build()))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(code(() -> stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(-1).build()))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.chat(ChatRequest.newBuilder()
+                                .setSessionId("carol")
+                                .setText("hi")
+                                .setParams(GenerationParams.newBuilder().setTemperature(-1))
+                                .build())
+                        .hasNext()))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.chat(ChatRequest.newBuilder()
+                                .setSessionId("carol")
+                                .setText("hi")
+                                .setParams(GenerationParams.newBuilder().setTopP(2))
+                                .build())
+                        .hasNext()))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.appendTurns(
+                        AppendTurnsRequest.newBuilder().setSessionId("carol").build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> stub.listSessions(
+                        ListSessionsRequest.newBuilder().setPageSize(-1).build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
     }
 
     static Status.Code code(Runnable call) {
@@ -239,37 +334,76 @@ class EmbeddedServiceTest {
         assertThat(model.getRetrievalHeadsList()).hasSize(2);
         assertThat(model.getWindowMin()).isEqualTo(64);
         // The store's order: shorter ids first, then bytewise.
-        assertThat(stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(3).build()).getSessionsList())
-                .extracting(SessionInfo::getSessionId).containsExactly("bob", "agent", "alice");
-        var page1 = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).build());
-        var page2 = stub.listSessions(ListSessionsRequest.newBuilder().setPageSize(1).setPageToken(page1.getNextPageToken()).build());
+        assertThat(stub.listSessions(
+                                ListSessionsRequest.newBuilder().setPageSize(3).build())
+                        .getSessionsList())
+                .extracting(SessionInfo::getSessionId)
+                .containsExactly("bob", "agent", "alice");
+        var page1 = stub.listSessions(
+                ListSessionsRequest.newBuilder().setPageSize(1).build());
+        var page2 = stub.listSessions(ListSessionsRequest.newBuilder()
+                .setPageSize(1)
+                .setPageToken(page1.getNextPageToken())
+                .build());
         assertThat(page1.getSessions(0).getSessionId()).isEqualTo("bob");
         assertThat(page2.getSessions(0).getSessionId()).isEqualTo("agent");
-        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isTrue();
-        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder().setSessionId("bob").build()).getDeleted()).isFalse();
-        assertThat(code(() -> stub.getSession(GetSessionRequest.newBuilder().setSessionId("bob").build()))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder()
+                                .setSessionId("bob")
+                                .build())
+                        .getDeleted())
+                .isTrue();
+        assertThat(stub.deleteSession(DeleteSessionRequest.newBuilder()
+                                .setSessionId("bob")
+                                .build())
+                        .getDeleted())
+                .isFalse();
+        assertThat(code(() -> stub.getSession(
+                        GetSessionRequest.newBuilder().setSessionId("bob").build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
         // the command-line client, as scripts use it
         var out = new StringWriter();
         var cli = Main.commandLine();
         cli.setOut(new PrintWriter(out));
-        assertThat(cli.execute("chat", "--target", "localhost:" + service.grpcPort(), "--session", "alice", "--message", " The code was #",
-                "--max-tokens", "4")).isZero();
+        assertThat(cli.execute(
+                        "chat",
+                        "--target",
+                        "localhost:" + service.grpcPort(),
+                        "--session",
+                        "alice",
+                        "--message",
+                        " The code was #",
+                        "--max-tokens",
+                        "4"))
+                .isZero();
         assertThat(out.toString()).startsWith(KEY);
         out.getBuffer().setLength(0);
-        assertThat(cli.execute("session", "--target", "localhost:" + service.grpcPort(), "--session", "alice")).isZero();
-        assertThat(out.toString()).contains("\"sessionId\": \"alice\"").contains("\"kvBytes\"").contains("\"fullKvBytes\"");
-        assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("razorstream.v1.MemoryService").build())
-                .getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+        assertThat(cli.execute("session", "--target", "localhost:" + service.grpcPort(), "--session", "alice"))
+                .isZero();
+        assertThat(out.toString())
+                .contains("\"sessionId\": \"alice\"")
+                .contains("\"kvBytes\"")
+                .contains("\"fullKvBytes\"");
+        assertThat(HealthGrpc.newBlockingStub(channel)
+                        .check(HealthCheckRequest.newBuilder()
+                                .setService("razorstream.v1.MemoryService")
+                                .build())
+                        .getStatus())
+                .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
     }
 
     /** Sampled (temperature and seed), so that "the same reply again" means the same seed gives it, not just greedy. */
-    static final GenerationParams SAMPLED = GenerationParams.newBuilder().setMaxTokens(6).setTemperature(0.9f).setSeed(11).build();
+    static final GenerationParams SAMPLED = GenerationParams.newBuilder()
+            .setMaxTokens(6)
+            .setTemperature(0.9f)
+            .setSeed(11)
+            .build();
+
     static String firstReply;
 
     /**
-     * Session undo-a has three turns and takes two back; undo-b only ever had the first. Their stored caches (every block,
-     * head record and undo record) are then bit for bit the same; a regenerate takes back the first turn of each and,
-     * with the same seed, gives the first reply again. The restart test checks both again after a restart.
+     * Session undo-a has three turns and takes two back; undo-b only ever had the first. Their stored caches (every
+     * block, head record and undo record) are then bit for bit the same; a regenerate takes back the first turn of each
+     * and, with the same seed, gives the first reply again. The restart test checks both again after a restart.
      */
     @Test
     @Order(6)
@@ -286,14 +420,22 @@ class EmbeddedServiceTest {
         assertThat(b1.done().getText()).isEqualTo(firstReply);
         SessionInfo withThree = info("undo-a");
         assertThat(withThree.getCache().getUndoableTurns()).isEqualTo(3);
-        assertThat(withThree.getCache().getUndoBytes()).as("window entries the turns evicted are kept to undo them").isPositive();
+        assertThat(withThree.getCache().getUndoBytes())
+                .as("window entries the turns evicted are kept to undo them")
+                .isPositive();
         assertThat(Services.storedDigest(service, "undo-a")).isNotEqualTo(Services.storedDigest(service, "undo-b"));
 
-        RollbackRequest rollback = RollbackRequest.newBuilder().setSessionId("undo-a").setTurns(2).setTurnId("undo-1").build();
+        RollbackRequest rollback = RollbackRequest.newBuilder()
+                .setSessionId("undo-a")
+                .setTurns(2)
+                .setTurnId("undo-1")
+                .build();
         RollbackResponse back = stub.rollback(rollback);
         assertThat(back.getTurnIdsList()).containsExactly("t3", "t2");
         assertThat(back.getDuplicate()).isFalse();
-        assertThat(Services.storedDigest(service, "undo-a")).as("stored cache after the rollback").isEqualTo(Services.storedDigest(service, "undo-b"));
+        assertThat(Services.storedDigest(service, "undo-a"))
+                .as("stored cache after the rollback")
+                .isEqualTo(Services.storedDigest(service, "undo-b"));
         assertThat(info("undo-a").getCache()).isEqualTo(info("undo-b").getCache());
         assertThat(back.getCache()).isEqualTo(info("undo-b").getCache());
 
@@ -304,12 +446,21 @@ class EmbeddedServiceTest {
         StatusRuntimeException resent = Services.failure(() -> Services.chat(stub, "undo-a", "t2", t2, SAMPLED, false));
         assertThat(resent.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(resent.getStatus().getDescription()).contains("taken back", "new turn id");
-        StatusRuntimeException tooMany = Services.failure(() -> stub.rollback(rollback.toBuilder().setTurnId("undo-2").build()));
+        StatusRuntimeException tooMany = Services.failure(
+                () -> stub.rollback(rollback.toBuilder().setTurnId("undo-2").build()));
         assertThat(tooMany.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(tooMany.getStatus().getDescription()).contains("cannot take back 2 turns", "1 can be");
-        assertThat(Services.failure(() -> stub.rollback(RollbackRequest.newBuilder().setSessionId("nobody").setTurns(1).build())).getStatus().getCode())
+        assertThat(Services.failure(() -> stub.rollback(RollbackRequest.newBuilder()
+                                .setSessionId("nobody")
+                                .setTurns(1)
+                                .build()))
+                        .getStatus()
+                        .getCode())
                 .isEqualTo(Status.Code.NOT_FOUND);
-        assertThat(Services.failure(() -> stub.rollback(rollback.toBuilder().setTurns(0).build())).getStatus().getCode())
+        assertThat(Services.failure(() ->
+                                stub.rollback(rollback.toBuilder().setTurns(0).build()))
+                        .getStatus()
+                        .getCode())
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
 
         // Regenerate: the first turn taken back and its message answered again; the same seed gives the same reply.
@@ -324,24 +475,34 @@ class EmbeddedServiceTest {
     }
 
     private static SessionInfo info(String session) {
-        return stub.getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
+        return stub.getSession(
+                GetSessionRequest.newBuilder().setSessionId(session).build());
     }
 
     @Test
     @Order(7)
     void afterARestartOnTheSameDataDirTheSessionContinues() throws Exception {
-        long before = stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build()).getCache().getTokens();
+        long before = stub.getSession(
+                        GetSessionRequest.newBuilder().setSessionId("alice").build())
+                .getCache()
+                .getTokens();
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
         service = Services.start(dataDir, null, "razorstream");
         channel = Services.channel(service);
         stub = MemoryServiceGrpc.newBlockingStub(channel);
-        assertThat(stub.getSession(GetSessionRequest.newBuilder().setSessionId("alice").build()).getCache().getTokens()).isEqualTo(before);
+        assertThat(stub.getSession(GetSessionRequest.newBuilder()
+                                .setSessionId("alice")
+                                .build())
+                        .getCache()
+                        .getTokens())
+                .isEqualTo(before);
         Services.Reply again = Services.chat(stub, "alice", "q2", " Once more, the code is #", 6);
         assertThat(again.done().getText()).startsWith(KEY);
         assertThat(again.done().getCache().getTokens()).isGreaterThan(before);
 
-        // The sessions of the rollback test, loaded from disk: still the same; their undo records take them back the same.
+        // The sessions of the rollback test, loaded from disk: still the same; their undo records take them back the
+        // same.
         assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
         for (String s : new String[] {"undo-a", "undo-b"}) {
             Services.Reply next = Services.chat(stub, s, "t2-again", "", SAMPLED, true);
@@ -353,9 +514,11 @@ class EmbeddedServiceTest {
         var out = new StringWriter();
         var cli = Main.commandLine();
         cli.setOut(new PrintWriter(out));
-        assertThat(cli.execute("rollback", "--target", "localhost:" + service.grpcPort(), "--session", "undo-a")).isZero();
+        assertThat(cli.execute("rollback", "--target", "localhost:" + service.grpcPort(), "--session", "undo-a"))
+                .isZero();
         assertThat(out.toString()).contains("\"turnIds\": [\"t2-again\"]").contains("\"undoableTurns\"");
-        stub.rollback(RollbackRequest.newBuilder().setSessionId("undo-b").setTurns(1).build());
+        stub.rollback(
+                RollbackRequest.newBuilder().setSessionId("undo-b").setTurns(1).build());
         assertThat(Services.storedDigest(service, "undo-a")).isEqualTo(Services.storedDigest(service, "undo-b"));
         assertThat(info("undo-a").getCache().getTokens()).isZero();
     }

@@ -17,7 +17,9 @@ class InstanceIdentityTest {
         InstanceIdentity again = InstanceIdentity.resolve("", dir, "app");
         assertThat(again).isEqualTo(first);
         assertThat(Files.readString(dir.resolve("instance.id")).trim()).isEqualTo(first.instanceId());
-        assertThat(InstanceIdentity.resolve("", dir, "other-app").processId()).as("per application").isNotEqualTo(first.processId());
+        assertThat(InstanceIdentity.resolve("", dir, "other-app").processId())
+                .as("per application")
+                .isNotEqualTo(first.processId());
 
         Path state = dir.resolve("streams");
         first.pinStreamsProcessId(state, "app");
@@ -33,9 +35,12 @@ class InstanceIdentityTest {
     void aConfiguredIdWinsAndBadOnesAreRefused(@TempDir Path dir) throws Exception {
         assertThat(InstanceIdentity.resolve("pod-3", dir, "app").instanceId()).isEqualTo("pod-3");
         assertThat(Files.exists(dir.resolve("instance.id"))).isFalse();
-        assertThat(InstanceIdentity.resolve("pod-3", dir, "app").processId()).isNotEqualTo(InstanceIdentity.resolve("pod-4", dir, "app").processId());
-        assertThatThrownBy(() -> InstanceIdentity.resolve("has space", dir, "app")).hasMessageContaining("instance id 'has space'");
+        assertThat(InstanceIdentity.resolve("pod-3", dir, "app").processId())
+                .isNotEqualTo(InstanceIdentity.resolve("pod-4", dir, "app").processId());
+        assertThatThrownBy(() -> InstanceIdentity.resolve("has space", dir, "app"))
+                .hasMessageContaining("instance id 'has space'");
         Files.writeString(dir.resolve("instance.id"), "\n");
-        assertThatThrownBy(() -> InstanceIdentity.resolve("", dir, "app")).hasMessageContaining(dir.resolve("instance.id").toString());
+        assertThatThrownBy(() -> InstanceIdentity.resolve("", dir, "app"))
+                .hasMessageContaining(dir.resolve("instance.id").toString());
     }
 }

@@ -2,40 +2,39 @@ package io.razorstream.app;
 
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
 import io.razorstream.app.config.ServiceConfig;
+import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.proto.v1.ChatDone;
 import io.razorstream.proto.v1.ChatRequest;
 import io.razorstream.proto.v1.ChatResponse;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
-
-import io.grpc.StatusRuntimeException;
+import io.razorstream.store.ReadOnlyStreamsBackend;
+import io.razorstream.store.SessionStore;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.Iterator;
-import java.util.List;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
-import io.razorstream.app.stream.RazorTopology;
-import io.razorstream.store.ReadOnlyStreamsBackend;
-import io.razorstream.store.SessionStore;
-import java.util.HexFormat;
-import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.StoreQueryParameters;
-import org.apache.kafka.streams.state.QueryableStoreTypes;
 
 /** Test helpers: start service instances, talk to them over real gRPC. */
 final class Services {
@@ -48,14 +47,16 @@ final class Services {
     }
 
     /** {@code extra}: more settings (they win over the test defaults). */
-    static RazorService start(Path dataDir, String bootstrap, String appId, Map<String, String> extra) throws Exception {
+    static RazorService start(Path dataDir, String bootstrap, String appId, Map<String, String> extra)
+            throws Exception {
         RazorService s = startWithoutWaiting(dataDir, bootstrap, appId, extra);
         s.awaitRunning(Duration.ofMinutes(2));
         return s;
     }
 
     /** Started, but stream processing may still be assigning partitions and restoring stores. */
-    static RazorService startWithoutWaiting(Path dataDir, String bootstrap, String appId, Map<String, String> extra) throws Exception {
+    static RazorService startWithoutWaiting(Path dataDir, String bootstrap, String appId, Map<String, String> extra)
+            throws Exception {
         Map<String, String> flags = new LinkedHashMap<>();
         flags.put("data.dir", dataDir.toString());
         flags.put("grpc.port", "0");
@@ -70,7 +71,9 @@ final class Services {
     }
 
     static ManagedChannel channel(RazorService s) {
-        return ManagedChannelBuilder.forAddress("localhost", s.grpcPort()).usePlaintext().build();
+        return ManagedChannelBuilder.forAddress("localhost", s.grpcPort())
+                .usePlaintext()
+                .build();
     }
 
     /** Filler text without the marker character. */
@@ -83,15 +86,36 @@ final class Services {
 
     record Reply(String streamed, ChatDone done, int deltas) {}
 
-    static Reply chat(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String session, String turnId, String text, int maxTokens) {
-        return chat(stub, session, turnId, text, GenerationParams.newBuilder().setMaxTokens(maxTokens).build(), false);
+    static Reply chat(
+            MemoryServiceGrpc.MemoryServiceBlockingStub stub,
+            String session,
+            String turnId,
+            String text,
+            int maxTokens) {
+        return chat(
+                stub,
+                session,
+                turnId,
+                text,
+                GenerationParams.newBuilder().setMaxTokens(maxTokens).build(),
+                false);
     }
 
     /** A chat turn with these params (Chat with regenerate when {@code regenerate}). */
-    static Reply chat(MemoryServiceGrpc.MemoryServiceBlockingStub stub, String session, String turnId, String text, GenerationParams params,
-                      boolean regenerate) {
-        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setText(text).setParams(params)
-                .setRegenerate(regenerate).build());
+    static Reply chat(
+            MemoryServiceGrpc.MemoryServiceBlockingStub stub,
+            String session,
+            String turnId,
+            String text,
+            GenerationParams params,
+            boolean regenerate) {
+        Iterator<ChatResponse> it = stub.chat(ChatRequest.newBuilder()
+                .setSessionId(session)
+                .setTurnId(turnId)
+                .setText(text)
+                .setParams(params)
+                .setRegenerate(regenerate)
+                .build());
         StringBuilder sb = new StringBuilder();
         ChatDone done = null;
         int deltas = 0;
@@ -109,11 +133,10 @@ final class Services {
 
     /** The session's cache as the instance's store holds it ({@link SessionStore#contentDigest}), in hex. */
     static String storedDigest(RazorService service, String session) {
-        var store = service.streams().store(StoreQueryParameters.fromNameAndType(
-                RazorTopology.STORE,
-                QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
-        return HexFormat.of().formatHex(new SessionStore(new ReadOnlyStreamsBackend(store))
-                .contentDigest(session));
+        var store = service.streams()
+                .store(StoreQueryParameters.fromNameAndType(
+                        RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+        return HexFormat.of().formatHex(new SessionStore(new ReadOnlyStreamsBackend(store)).contentDigest(session));
     }
 
     /** The failure of a call that must fail (an AssertionError if it succeeds). */
@@ -147,13 +170,27 @@ final class Services {
     }
 
     /**
-     * Reads {@code topics} from the beginning as a read_committed consumer of group {@code group}, handing each
-     * record to {@code done} until it answers true or {@code timeout} has passed; true if it did.
+     * Reads {@code topics} from the beginning as a read_committed consumer of group {@code group}, handing each record
+     * to {@code done} until it answers true or {@code timeout} has passed; true if it did.
      */
-    static boolean consume(String bootstrap, String group, List<String> topics, Duration timeout, Predicate<ConsumerRecord<String, byte[]>> done) {
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.GROUP_ID_CONFIG, group, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+    static boolean consume(
+            String bootstrap,
+            String group,
+            List<String> topics,
+            Duration timeout,
+            Predicate<ConsumerRecord<String, byte[]>> done) {
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        group,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new StringDeserializer(),
+                new ByteArrayDeserializer())) {
             c.subscribe(topics);
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {

@@ -10,12 +10,12 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * Grouped-query attention of one layer over each row's own cache, behind one call ({@link #run}): every row's key
- * and value go into its cache, then every query head attends over its cache as of its own row. FULL heads attend in
- * the native kernel when that tier is selected (attention.c) or in Java (always when an {@link AttentionObserver}
- * watches, as it needs every probability); compressed heads ({@link CompressedHead}) attend themselves, token by
- * token. The arithmetic per head is the plain definition (scores, softmax, weighted values in position order, F16
- * rounding as llama.cpp's non-flash CPU path for an F16 cache), so the numbers do not depend on the batching.
+ * Grouped-query attention of one layer over each row's own cache, behind one call ({@link #run}): every row's key and
+ * value go into its cache, then every query head attends over its cache as of its own row. FULL heads attend in the
+ * native kernel when that tier is selected (attention.c) or in Java (always when an {@link AttentionObserver} watches,
+ * as it needs every probability); compressed heads ({@link CompressedHead}) attend themselves, token by token. The
+ * arithmetic per head is the plain definition (scores, softmax, weighted values in position order, F16 rounding as
+ * llama.cpp's non-flash CPU path for an F16 cache), so the numbers do not depend on the batching.
  */
 public final class Attention {
     private final int headSize, group, kvHeads;
@@ -27,7 +27,8 @@ public final class Attention {
      * @param softcap the attention logits' softcap (0: none)
      */
     public Attention(int headCount, int kvHeads, int headSize, float scale, float softcap) {
-        if (headCount % kvHeads != 0) throw new IllegalArgumentException(headCount + " query heads do not group over " + kvHeads + " KV heads");
+        if (headCount % kvHeads != 0)
+            throw new IllegalArgumentException(headCount + " query heads do not group over " + kvHeads + " KV heads");
         this.headSize = headSize;
         this.kvHeads = kvHeads;
         this.group = headCount / kvHeads;
@@ -42,7 +43,8 @@ public final class Attention {
     public void run(int layer, AttentionRows rows, Parallel parallel) {
         store(layer, rows);
         // The head profiler's sequence always runs alone (its work asks for a pass of its own).
-        AttentionObserver observer = rows.sequences.size() == 1 ? rows.sequences.get(0).cache().observer() : null;
+        AttentionObserver observer =
+                rows.sequences.size() == 1 ? rows.sequences.get(0).cache().observer() : null;
         boolean nativeKernel = Kernels.nativeSelected() && NativeKernels.attentionCovers(group, headSize);
         if (observer == null && nativeKernel) {
             if (rows.fullPass == null) rows.fullPass = new FullPass(rows);
@@ -54,7 +56,10 @@ public final class Attention {
         compressed(layer, rows, parallel, nativeKernel);
     }
 
-    /** Each row's keys and values into its cache's FULL heads, in row order (compressed heads take theirs as they attend). */
+    /**
+     * Each row's keys and values into its cache's FULL heads, in row order (compressed heads take theirs as they
+     * attend).
+     */
     private static void store(int layer, AttentionRows rows) {
         for (int t = 0; t < rows.rows; t++) {
             AttentionRows.Sequence s = rows.sequenceOf(t);
@@ -97,11 +102,22 @@ public final class Attention {
                 try {
                     Scores scores = scores(cache);
                     float[] q = scratch.runQueries(tokens * gs), out = scratch.runOutput(tokens * gs);
-                    for (int t = 0; t < tokens; t++) roundedCopy(rows.q[first + t], kvh * gs, q, t * gs, gs, scores.roundProbabilities());
+                    for (int t = 0; t < tokens; t++)
+                        roundedCopy(rows.q[first + t], kvh * gs, q, t * gs, gs, scores.roundProbabilities());
                     int firstRows = rows.position[first] + 1;
-                    NativeKernels.attendCausal(scratch.runQuerySegment(), tokens, group, hs, cache.keySegment(layer, kvh),
-                            cache.valueSegment(layer, kvh), firstRows, scores.scale(), scores.softcap(), scores.roundProbabilities(),
-                            scratch.nativeScores(NativeKernels.causalScratch(tokens, group, firstRows)), scratch.runOutputSegment());
+                    NativeKernels.attendCausal(
+                            scratch.runQuerySegment(),
+                            tokens,
+                            group,
+                            hs,
+                            cache.keySegment(layer, kvh),
+                            cache.valueSegment(layer, kvh),
+                            firstRows,
+                            scores.scale(),
+                            scores.softcap(),
+                            scores.roundProbabilities(),
+                            scratch.nativeScores(NativeKernels.causalScratch(tokens, group, firstRows)),
+                            scratch.runOutputSegment());
                     for (int t = 0; t < tokens; t++) System.arraycopy(out, t * gs, rows.out[first + t], kvh * gs, gs);
                 } catch (RuntimeException e) {
                     s.fail(e);
@@ -130,13 +146,21 @@ public final class Attention {
     }
 
     /** One (row, KV head) task of {@link #javaFull}: the group's query heads over the FULL head's cache. */
-    private void attendJava(int layer, int t, int kvh, KvCache cache, AttentionRows rows, Scratch scratch, float[][] q,
-                            AttentionObserver observer) {
+    private void attendJava(
+            int layer,
+            int t,
+            int kvh,
+            KvCache cache,
+            AttentionRows rows,
+            Scratch scratch,
+            float[][] q,
+            AttentionObserver observer) {
         int hs = headSize;
         boolean f16 = cache.precision() == KvPrecision.F16;
         Scores scores = scores(cache);
         int len = rows.position[t] + 1;
-        float[][] att = scratch.scores(group, len); // scores of the group's heads for one token, reused across the range
+        float[][] att =
+                scratch.scores(group, len); // scores of the group's heads for one token, reused across the range
         float[] keys = cache.keys(layer, kvh), values = cache.values(layer, kvh);
         for (int g = 0; g < group; g++) {
             System.arraycopy(rows.q[t], (kvh * group + g) * hs, q[g], 0, hs);
@@ -218,7 +242,8 @@ public final class Attention {
                 if (nativeKernel) {
                     float[] groupQ = scratch.groupQueries(group * hs);
                     roundedCopy(rows.q[t], kvh * group * hs, groupQ, 0, groupQ.length, f16);
-                    attended = head.attendGroupNative(scratch.groupQuerySegment(), group, scores, scratch, rows.outSegments[t], kvh * group * hs);
+                    attended = head.attendGroupNative(
+                            scratch.groupQuerySegment(), group, scores, scratch, rows.outSegments[t], kvh * group * hs);
                 }
                 if (!attended) {
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
@@ -244,7 +269,8 @@ public final class Attention {
         private float[] nativeScores = new float[0];
         private MemorySegment nativeScoresSegment = MemorySegment.ofArray(nativeScores);
         private float[] runQueries = new float[0], runOutput = new float[0];
-        private MemorySegment runQuerySegment = MemorySegment.ofArray(runQueries), runOutputSegment = MemorySegment.ofArray(runOutput);
+        private MemorySegment runQuerySegment = MemorySegment.ofArray(runQueries),
+                runOutputSegment = MemorySegment.ofArray(runOutput);
         private final float[][] vectors = new float[3][];
 
         /** The queries of one GQA group, side by side: exactly {@code n} floats. */

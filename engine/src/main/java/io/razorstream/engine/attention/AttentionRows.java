@@ -4,11 +4,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
- * The rows of one forward pass as {@link Attention} sees them: the sequences of the pass one after the other, each
- * with its own cache and its rows at that cache's next positions. The layer loop writes each row's query, key and
- * value ({@link #queries}, {@link #keys}, {@link #values}) and reads the attention output ({@link #output}); the
- * layout is fixed by {@link #begin} for the whole pass. One instance per batch size, reused pass after pass, so a
- * decode step allocates nothing here.
+ * The rows of one forward pass as {@link Attention} sees them: the sequences of the pass one after the other, each with
+ * its own cache and its rows at that cache's next positions. The layer loop writes each row's query, key and value
+ * ({@link #queries}, {@link #keys}, {@link #values}) and reads the attention output ({@link #output}); the layout is
+ * fixed by {@link #begin} for the whole pass. One instance per batch size, reused pass after pass, so a decode step
+ * allocates nothing here.
  */
 public final class AttentionRows {
     /** One sequence of a pass: its cache and how many rows it has; a failure fails this sequence only. */
@@ -31,18 +31,22 @@ public final class AttentionRows {
     final MemorySegment[] outSegments;
     /** Per row: its sequence's index and cache, and its position there. */
     final int[] rowSequence, position;
+
     final KvCache[] rowCache;
     /** The FULL-head attention's runs: first row and row count, at most {@link #CAUSAL_RUN} rows of one sequence. */
     final int[] runRow, runCount;
+
     int runs;
     /** The compressed-head tasks of one layer: (sequence, KV head) pairs. */
     final int[] taskSequence, taskHead;
     /** Per sequence: its first row. */
     private final int[] firstRow;
+
     List<? extends Sequence> sequences;
     int rows;
     /** {@link Attention}'s range bodies over these rows, made on first use and kept (no garbage per layer). */
     Attention.FullPass fullPass;
+
     Attention.CompressedPass compressedPass;
 
     /** Room for {@code capacity} rows of a model with these dimensions. */

@@ -3,7 +3,9 @@ package io.razorstream.engine.attention;
 import java.util.Arrays;
 import java.util.Locale;
 
-/** Which window heads keep RazorAttention's compensation token (docs/FIDELITY.md, "Why the compensation token hurt"). */
+/**
+ * Which window heads keep RazorAttention's compensation token (docs/FIDELITY.md, "Why the compensation token hurt").
+ */
 public enum Compensation {
     /** Where the head profile's calibration measured that it helps (none when the profile has no calibration). */
     CALIBRATED,
@@ -12,7 +14,9 @@ public enum Compensation {
     /** No window head. */
     NONE;
 
-    /** The heads that keep the token, given a profile's calibrated choice ({@code calibrated}, null when it has none). */
+    /**
+     * The heads that keep the token, given a profile's calibrated choice ({@code calibrated}, null when it has none).
+     */
     public boolean[][] heads(boolean[][] calibrated, int layers, int kvHeads) {
         boolean[][] out = new boolean[layers][kvHeads];
         switch (this) {
@@ -22,7 +26,7 @@ public enum Compensation {
             case PAPER -> {
                 for (boolean[] row : out) Arrays.fill(row, true);
             }
-            case NONE -> { }
+            case NONE -> {}
         }
         return out;
     }

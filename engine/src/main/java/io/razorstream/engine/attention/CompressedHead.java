@@ -3,14 +3,14 @@ package io.razorstream.engine.attention;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The cache of one (layer, KV head) that keeps only part of the sequence. The model appends each token's
- * key and value, lets the token's queries attend, then calls {@link #endToken()}; so every token sees the
- * head as of itself, in a prefill batch as in decode.
+ * The cache of one (layer, KV head) that keeps only part of the sequence. The model appends each token's key and value,
+ * lets the token's queries attend, then calls {@link #endToken()}; so every token sees the head as of itself, in a
+ * prefill batch as in decode.
  *
  * <p>Besides that, a head answers for itself what the cache and the store ask of it: its record for the store
- * ({@link #writeRecord}, read back by its {@link HeadSpec#readRecord}), its block-stored positions if its spec has
- * any ({@link #readBlocked}), whether it can take turns back and the undo records that takes ({@link #canUndo}),
- * and its part in a context shift ({@link #shift}).
+ * ({@link #writeRecord}, read back by its {@link HeadSpec#readRecord}), its block-stored positions if its spec has any
+ * ({@link #readBlocked}), whether it can take turns back and the undo records that takes ({@link #canUndo}), and its
+ * part in a context shift ({@link #shift}).
  */
 public interface CompressedHead {
     void append(float[] k, int kOff, float[] v, int vOff);
@@ -23,7 +23,8 @@ public interface CompressedHead {
      * (rounded as the cache rounds), the outputs side by side into {@code out} from {@code outOff}. Returns false when
      * the head has no native form; then {@link #attend} runs per query head.
      */
-    default boolean attendGroupNative(MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
+    default boolean attendGroupNative(
+            MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
         return false;
     }
 
@@ -44,7 +45,8 @@ public interface CompressedHead {
 
     /**
      * Writes what the head holds beyond its block-stored positions (the state store's head record), in a layout its
-     * spec's {@link HeadSpec#readRecord} reads back. Throws UnsupportedOperationException for a head that is not stored.
+     * spec's {@link HeadSpec#readRecord} reads back. Throws UnsupportedOperationException for a head that is not
+     * stored.
      */
     void writeRecord(HeadRecord.Writer out);
 
@@ -56,12 +58,18 @@ public interface CompressedHead {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no positions in blocks");
     }
 
-    /** Tokens appended so far, or -1 when the head does not count them (a restored head that does is checked against its cache). */
+    /**
+     * Tokens appended so far, or -1 when the head does not count them (a restored head that does is checked against its
+     * cache).
+     */
     default long tokens() {
         return -1;
     }
 
-    /** Whether {@link #mark} and {@link #rollback} work (heads whose eviction depends on attention, the baselines, cannot). */
+    /**
+     * Whether {@link #mark} and {@link #rollback} work (heads whose eviction depends on attention, the baselines,
+     * cannot).
+     */
     default boolean canUndo() {
         return false;
     }
@@ -89,7 +97,10 @@ public interface CompressedHead {
         return 0;
     }
 
-    /** Writes the undo record of the {@code index}-th mark (oldest first) for the store; {@link #readUndo} reads it back. */
+    /**
+     * Writes the undo record of the {@code index}-th mark (oldest first) for the store; {@link #readUndo} reads it
+     * back.
+     */
     default void writeUndo(int index, HeadRecord.Writer out) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no undo records");
     }
@@ -103,8 +114,8 @@ public interface CompressedHead {
     }
 
     /**
-     * Context shift ({@link KvCache#shift}): the head becomes what {@link HeadSpec#shifted} says for {@code keep} recent
-     * tokens, folding out what no longer fits, its kept keys re-rotated by {@code rotation} and rounded again to
+     * Context shift ({@link KvCache#shift}): the head becomes what {@link HeadSpec#shifted} says for {@code keep}
+     * recent tokens, folding out what no longer fits, its kept keys re-rotated by {@code rotation} and rounded again to
      * {@code precision}; its marks are dropped. Only for heads whose spec {@link HeadSpec#canShift}.
      */
     default void shift(int keep, KeyRotation rotation, int layer, KvPrecision precision) {

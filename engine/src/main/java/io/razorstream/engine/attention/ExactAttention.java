@@ -10,8 +10,16 @@ final class ExactAttention {
      * out = sum of p_i v_i with p = softmax of the logits of q.k_i ({@link Scores#logit}) over rows [0, count) of
      * {@code keys}/{@code values} ({@code headSize} floats per row); returns p.
      */
-    static double[] attend(float[] q, int qOff, float[] keys, float[] values, int count, int headSize, Scores scores,
-                           float[] out, int outOff) {
+    static double[] attend(
+            float[] q,
+            int qOff,
+            float[] keys,
+            float[] values,
+            int count,
+            int headSize,
+            Scores scores,
+            float[] out,
+            int outOff) {
         double[] p = new double[count];
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < count; i++) {

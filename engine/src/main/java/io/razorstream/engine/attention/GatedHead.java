@@ -1,9 +1,9 @@
 package io.razorstream.engine.attention;
 
 /**
- * DuoAttention's training-time head (Xiao et al. 2024): the output is {@code gate} x full attention plus
- * {@code 1 - gate} x streaming attention (sinks and a recent window, nothing for the evicted). It keeps every token;
- * it exists to optimise the gates ({@code profile --method duo}), not to save memory.
+ * DuoAttention's training-time head (Xiao et al. 2024): the output is {@code gate} x full attention plus {@code 1 -
+ * gate} x streaming attention (sinks and a recent window, nothing for the evicted). It keeps every token; it exists to
+ * optimise the gates ({@code profile --method duo}), not to save memory.
  */
 final class GatedHead implements CompressedHead {
     private final int headSize;

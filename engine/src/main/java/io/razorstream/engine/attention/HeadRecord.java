@@ -1,9 +1,9 @@
 package io.razorstream.engine.attention;
 
 /**
- * The head-level state of a compressed head as the state store keeps it, one record per (layer, KV head): the
- * head's {@link HeadSpec} writes and reads it through these, the store supplies the bytes (scalars little-endian,
- * key and value vectors at the session's precision).
+ * The head-level state of a compressed head as the state store keeps it, one record per (layer, KV head): the head's
+ * {@link HeadSpec} writes and reads it through these, the store supplies the bytes (scalars little-endian, key and
+ * value vectors at the session's precision).
  */
 public final class HeadRecord {
     private HeadRecord() {}

@@ -3,17 +3,17 @@ package io.razorstream.engine.attention;
 /**
  * What one (layer, KV head) of a cache keeps: a record whose kind decides its own behaviour. A kind makes its head
  * ({@link #newHead}), gives the analytic size of what it keeps after a number of tokens ({@link #kept},
- * {@link #entries}, {@link #bytes}: the one formula behind every size and compression figure), reads its head back
- * from the state store ({@link #readRecord}; the head writes it, {@link CompressedHead#writeRecord}) and says what it
- * does in a context shift ({@link #canShift}, {@link #shifted}).
+ * {@link #entries}, {@link #bytes}: the one formula behind every size and compression figure), reads its head back from
+ * the state store ({@link #readRecord}; the head writes it, {@link CompressedHead#writeRecord}) and says what it does
+ * in a context shift ({@link #canShift}, {@link #shifted}).
  *
  * <p>The interface is open: a new cache policy is one record implementing it and one {@link CompressedHead}. The state
  * store persists a spec from its record components (primitives, strings, enums, nested records), so a spec must be a
  * record, equal to any other with the same components.
  *
- * <p>The store keeps positions of FULL heads, and the positions inside a WINDOW head's window, in blocks of its
- * own (append-only, so a save writes only what is new; see {@link #blockPositions}); everything else a head
- * holds is its record.
+ * <p>The store keeps positions of FULL heads, and the positions inside a WINDOW head's window, in blocks of its own
+ * (append-only, so a save writes only what is new; see {@link #blockPositions}); everything else a head holds is its
+ * record.
  */
 public interface HeadSpec {
     /** Every token (a retrieval head; the cache keeps these in its own arrays for the grouped attention kernel). */
@@ -39,7 +39,8 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return null;
         }
 
@@ -48,7 +49,10 @@ public interface HeadSpec {
             return true;
         }
 
-        /** A window head of exactly {@code keep} recent tokens besides the sinks, with a compensation token for the rest (RazorAttention's mechanism). */
+        /**
+         * A window head of exactly {@code keep} recent tokens besides the sinks, with a compensation token for the rest
+         * (RazorAttention's mechanism).
+         */
         @Override
         public HeadSpec shifted(int sinks, int keep) {
             return new Window(new WindowParams(sinks, keep, Integer.MAX_VALUE, true, keep));
@@ -104,7 +108,8 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return WindowHead.readRecord(headSize, params, tokens, in, blockKeys, blockValues);
         }
 
@@ -128,7 +133,8 @@ public interface HeadSpec {
     /** H2O: at most {@code budget} tokens, the {@code recent} newest always among them. */
     record HeavyHitters(int budget, int recent) implements HeadSpec {
         public HeavyHitters {
-            if (budget < 1 || recent < 0 || recent > budget) throw new IllegalArgumentException("H2O needs 0 <= recent <= budget, 1 <= budget");
+            if (budget < 1 || recent < 0 || recent > budget)
+                throw new IllegalArgumentException("H2O needs 0 <= recent <= budget, 1 <= budget");
         }
 
         @Override
@@ -147,12 +153,16 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return HeavyHitterHead.readRecord(headSize, budget, recent, in);
         }
     }
 
-    /** SnapKV: compressed once, at the end of the prompt, to {@code budget} tokens (the newest {@code window} among them). */
+    /**
+     * SnapKV: compressed once, at the end of the prompt, to {@code budget} tokens (the newest {@code window} among
+     * them).
+     */
     record Snap(int budget, int window, int observe) implements HeadSpec {
         public Snap {
             if (budget < 1 || window < 0 || window > budget || observe < 1) {
@@ -167,7 +177,9 @@ public interface HeadSpec {
 
         @Override
         public long kept(long tokens, long promptTokens) {
-            return promptTokens < 0 || tokens < promptTokens ? tokens : Math.min(promptTokens, budget) + tokens - promptTokens;
+            return promptTokens < 0 || tokens < promptTokens
+                    ? tokens
+                    : Math.min(promptTokens, budget) + tokens - promptTokens;
         }
 
         @Override
@@ -176,7 +188,8 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return SnapHead.readRecord(headSize, budget, window, observe, in);
         }
     }
@@ -199,7 +212,8 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             return new MaskedHead(headSize);
         }
     }
@@ -226,7 +240,8 @@ public interface HeadSpec {
         }
 
         @Override
-        public CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
+        public CompressedHead readRecord(
+                int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues) {
             throw new UnsupportedOperationException("a gated head is a profiling tool: sessions do not store it");
         }
     }
@@ -238,25 +253,31 @@ public interface HeadSpec {
     CompressedHead newHead(int headSize);
 
     /**
-     * Key (or value) vectors kept after {@code tokens} tokens, when the prompt ended after {@code promptTokens}
-     * (-1: not yet; only SnapKV cares). A WINDOW head's compensation token is not one (see {@link #entries}).
+     * Key (or value) vectors kept after {@code tokens} tokens, when the prompt ended after {@code promptTokens} (-1:
+     * not yet; only SnapKV cares). A WINDOW head's compensation token is not one (see {@link #entries}).
      */
     long kept(long tokens, long promptTokens);
 
-    /** Entries as a head counts them ({@link CompressedHead#entries}): the kept vectors, and whatever else a kind counts (a WINDOW head's compensation token). */
+    /**
+     * Entries as a head counts them ({@link CompressedHead#entries}): the kept vectors, and whatever else a kind counts
+     * (a WINDOW head's compensation token).
+     */
     default long entries(long tokens, long promptTokens) {
         return kept(tokens, promptTokens);
     }
 
-    /** Bytes kept after {@code tokens} tokens at {@code vectorBytes} per vector: the kept vectors, and whatever else a kind keeps (a WINDOW head's fp32 sums and count). */
+    /**
+     * Bytes kept after {@code tokens} tokens at {@code vectorBytes} per vector: the kept vectors, and whatever else a
+     * kind keeps (a WINDOW head's fp32 sums and count).
+     */
     default long bytes(long tokens, long promptTokens, int headSize, int vectorBytes) {
         return kept(tokens, promptTokens) * 2 * vectorBytes;
     }
 
     /**
-     * The positions the store keeps in blocks after {@code tokens} tokens: [start, tokens) with start returned
-     * here (0 for FULL, the window's first position for WINDOW), or -1 when the head has no block-stored positions
-     * (its record holds it all). A compressed head with block-stored positions reads them out with
+     * The positions the store keeps in blocks after {@code tokens} tokens: [start, tokens) with start returned here (0
+     * for FULL, the window's first position for WINDOW), or -1 when the head has no block-stored positions (its record
+     * holds it all). A compressed head with block-stored positions reads them out with
      * {@link CompressedHead#readBlocked} and gets them back in {@link #readRecord}.
      */
     default long blockPositions(long tokens) {
@@ -268,13 +289,16 @@ public interface HeadSpec {
         return false;
     }
 
-    /** A short name for reports: full, window, sliding (a model's own window), h2o, snapkv, masked, gated, or a new kind's own. */
+    /**
+     * A short name for reports: full, window, sliding (a model's own window), h2o, snapkv, masked, gated, or a new
+     * kind's own.
+     */
     String label();
 
     /**
-     * The head as stored after {@code tokens} tokens: its record ({@link CompressedHead#writeRecord}), and the keys
-     * and values of its block positions ({@link #blockPositions} to {@code tokens}, oldest first; empty when it has
-     * none); null for FULL. Throws IllegalArgumentException for a record that does not fit.
+     * The head as stored after {@code tokens} tokens: its record ({@link CompressedHead#writeRecord}), and the keys and
+     * values of its block positions ({@link #blockPositions} to {@code tokens}, oldest first; empty when it has none);
+     * null for FULL. Throws IllegalArgumentException for a record that does not fit.
      */
     CompressedHead readRecord(int headSize, long tokens, HeadRecord.Reader in, float[] blockKeys, float[] blockValues);
 
@@ -283,14 +307,17 @@ public interface HeadSpec {
         return 0;
     }
 
-    /** Whether a context shift keeping {@code sinks} sinks can run on this head (heads that evict by attention cannot). */
+    /**
+     * Whether a context shift keeping {@code sinks} sinks can run on this head (heads that evict by attention cannot).
+     */
     default boolean canShift(int sinks) {
         return false;
     }
 
     /**
      * What this head becomes in a context shift that keeps {@code sinks} sinks and the {@code keep} most recent tokens
-     * after them ({@link KvCache#shift}); its head follows with {@link CompressedHead#shift}. Only when {@link #canShift}.
+     * after them ({@link KvCache#shift}); its head follows with {@link CompressedHead#shift}. Only when
+     * {@link #canShift}.
      */
     default HeadSpec shifted(int sinks, int keep) {
         throw new UnsupportedOperationException(label() + " heads cannot be shifted");

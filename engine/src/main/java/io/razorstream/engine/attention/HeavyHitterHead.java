@@ -1,9 +1,9 @@
 package io.razorstream.engine.attention;
 
 /**
- * H2O (Zhang et al. 2023), a baseline: a head keeps at most {@code budget} tokens, the {@code recent}
- * newest plus the "heavy hitters" with the most attention received so far; when a token arrives over
- * budget, the older token with the least accumulated attention is evicted for good.
+ * H2O (Zhang et al. 2023), a baseline: a head keeps at most {@code budget} tokens, the {@code recent} newest plus the
+ * "heavy hitters" with the most attention received so far; when a token arrives over budget, the older token with the
+ * least accumulated attention is evicted for good.
  */
 public final class HeavyHitterHead implements CompressedHead {
     private final int budget, recent;
@@ -16,7 +16,8 @@ public final class HeavyHitterHead implements CompressedHead {
     }
 
     private HeavyHitterHead(int budget, int recent, KeptRows rows) {
-        if (budget < 1 || recent < 0 || recent > budget) throw new IllegalArgumentException("need 0 <= recent <= budget, 1 <= budget");
+        if (budget < 1 || recent < 0 || recent > budget)
+            throw new IllegalArgumentException("need 0 <= recent <= budget, 1 <= budget");
         this.budget = budget;
         this.recent = recent;
         this.rows = rows;

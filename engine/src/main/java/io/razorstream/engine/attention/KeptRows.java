@@ -3,8 +3,8 @@ package io.razorstream.engine.attention;
 import java.util.Arrays;
 
 /**
- * The key and value rows of a head that keeps a subset of its tokens (H2O, SnapKV): appended in token order,
- * compacted in place when rows go, attended exactly ({@link ExactAttention}), written whole for the store.
+ * The key and value rows of a head that keeps a subset of its tokens (H2O, SnapKV): appended in token order, compacted
+ * in place when rows go, attended exactly ({@link ExactAttention}), written whole for the store.
  */
 final class KeptRows {
     private final int headSize;
@@ -66,7 +66,8 @@ final class KeptRows {
     /** Rows as {@link #write} wrote them, at most {@code limit} of them. */
     static KeptRows read(int headSize, int capacity, int limit, HeadRecord.Reader in) {
         int count = in.getInt();
-        if (count < 0 || count > limit) throw new IllegalArgumentException("head record: " + count + " rows, at most " + limit + " expected");
+        if (count < 0 || count > limit)
+            throw new IllegalArgumentException("head record: " + count + " rows, at most " + limit + " expected");
         KeptRows rows = new KeptRows(headSize, Math.max(capacity, count));
         for (int i = 0; i < count; i++) in.getVector(rows.keys, i * headSize);
         for (int i = 0; i < count; i++) in.getVector(rows.values, i * headSize);

@@ -1,19 +1,18 @@
 package io.razorstream.engine.attention;
 
-
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
 
 /**
- * The KV cache of one sequence, per (layer, KV head) as its {@link KvPolicy} says: a FULL head keeps the
- * post-RoPE key and value of every position ({@code headSize} floats each, contiguous per head, growing
- * by doubling up to {@code maxTokens}); a WINDOW head is a {@link WindowHead} (sinks, rolling window,
- * compensation token), which the model appends to token by token as it attends. Its growth, writes and raw
- * views ({@link #reserve}, {@link #put}, {@link #advance}, {@link #keys}, ...) are the transformer's: other code
- * reads sizes, restores from storage and clears.
+ * The KV cache of one sequence, per (layer, KV head) as its {@link KvPolicy} says: a FULL head keeps the post-RoPE key
+ * and value of every position ({@code headSize} floats each, contiguous per head, growing by doubling up to
+ * {@code maxTokens}); a WINDOW head is a {@link WindowHead} (sinks, rolling window, compensation token), which the
+ * model appends to token by token as it attends. Its growth, writes and raw views ({@link #reserve}, {@link #put},
+ * {@link #advance}, {@link #keys}, ...) are the transformer's: other code reads sizes, restores from storage and
+ * clears.
  */
 public final class KvCache {
     private final int layers;
@@ -21,15 +20,17 @@ public final class KvCache {
     private final int headSize;
     private final int maxTokens;
     private final KvPrecision precision;
-    private final float[][][] keys;   // [layer][kv head][position * headSize + i]
+    private final float[][][] keys; // [layer][kv head][position * headSize + i]
     private final float[][][] values;
     /** The native attention's views of keys and values, made on first use after each growth. */
     private final MemorySegment[][] keySegments, valueSegments;
+
     private KvPolicy policy;
     /** The policy the cache was made with (a shift changes {@link #policy}; {@link #clear} goes back to this one). */
     private final KvPolicy initialPolicy;
+
     private final CompressedHead[][] compressedHeads; // [layer][kv head], null for FULL heads
-    private final int[][] compressedKvHeads;          // [layer]: the KV heads that are not FULL
+    private final int[][] compressedKvHeads; // [layer]: the KV heads that are not FULL
     private int capacity;
     /** Tokens appended ever (the policy's N); the next token's RoPE position is size - positionOffset. */
     private int size;
@@ -37,11 +38,15 @@ public final class KvCache {
     private int positionOffset, shifts;
     /** The turn marks, newest first (see {@link #mark}). */
     private final ArrayDeque<Mark> marks = new ArrayDeque<>();
+
     private long promptEnd = -1;
     private AttentionObserver observer;
     private FaultInjector faults;
 
-    /** Fault injection (tests, failure drills): called before a position's keys and values are stored; what it throws fails the pass for this cache's sequence only. */
+    /**
+     * Fault injection (tests, failure drills): called before a position's keys and values are stored; what it throws
+     * fails the pass for this cache's sequence only.
+     */
     @FunctionalInterface
     public interface FaultInjector {
         void beforePut(int layer, int position);
@@ -51,12 +56,15 @@ public final class KvCache {
         this(shape, maxTokens, precision, KvPolicy.full(shape.layers(), shape.kvHeads()));
     }
 
-    /** A cache whose heads follow {@code requested}, with the model's sliding-window layers as the model defines them ({@link KvPolicy#withSlidingLayers}). */
+    /**
+     * A cache whose heads follow {@code requested}, with the model's sliding-window layers as the model defines them
+     * ({@link KvPolicy#withSlidingLayers}).
+     */
     public KvCache(CacheShape shape, int maxTokens, KvPrecision precision, KvPolicy requested) {
         if (maxTokens <= 0) throw new IllegalArgumentException("maxTokens must be positive");
         if (requested.layers() != shape.layers() || requested.kvHeads() != shape.kvHeads()) {
-            throw new IllegalArgumentException("policy is for " + requested.layers() + " layers x " + requested.kvHeads()
-                    + " KV heads, the model has " + shape.layers() + " x " + shape.kvHeads());
+            throw new IllegalArgumentException("policy is for " + requested.layers() + " layers x "
+                    + requested.kvHeads() + " KV heads, the model has " + shape.layers() + " x " + shape.kvHeads());
         }
         KvPolicy policy = requested.withSlidingLayers(shape.slidingLayers(), shape.slidingSize());
         this.policy = policy;
@@ -88,7 +96,9 @@ public final class KvCache {
                 compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
             }
             int layer = l;
-            compressedKvHeads[l] = IntStream.range(0, kvHeads).filter(h -> !policy.isFull(layer, h)).toArray();
+            compressedKvHeads[l] = IntStream.range(0, kvHeads)
+                    .filter(h -> !policy.isFull(layer, h))
+                    .toArray();
         }
     }
 
@@ -136,7 +146,10 @@ public final class KvCache {
         return size;
     }
 
-    /** The next token's position: {@link #size} less the positions context shifts gave back; always below {@link #maxTokens}. */
+    /**
+     * The next token's position: {@link #size} less the positions context shifts gave back; always below
+     * {@link #maxTokens}.
+     */
     public int position() {
         return size - positionOffset;
     }
@@ -150,16 +163,25 @@ public final class KvCache {
         return shifts;
     }
 
-    /** Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the heads' own ({@link HeadSpec#shiftSinks}) if they keep more. */
+    /**
+     * Sinks a context shift keeps in place: StreamingLLM's four attention sinks, or the heads' own
+     * ({@link HeadSpec#shiftSinks}) if they keep more.
+     */
     public int shiftSinks() {
         int sinks = 4;
-        for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) sinks = Math.max(sinks, policy.spec(l, h).shiftSinks());
+        for (int l = 0; l < layers; l++)
+            for (int h = 0; h < kvHeads; h++)
+                sinks = Math.max(sinks, policy.spec(l, h).shiftSinks());
         return sinks;
     }
 
-    /** Whether {@link #shift} can run with {@code sinks} sinks: every head's spec says it can ({@link HeadSpec#canShift}: FULL, a window of at most that many sinks; the baselines' heads cannot). */
+    /**
+     * Whether {@link #shift} can run with {@code sinks} sinks: every head's spec says it can
+     * ({@link HeadSpec#canShift}: FULL, a window of at most that many sinks; the baselines' heads cannot).
+     */
     public boolean canShift(int sinks) {
-        for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) if (!policy.spec(l, h).canShift(sinks)) return false;
+        for (int l = 0; l < layers; l++)
+            for (int h = 0; h < kvHeads; h++) if (!policy.spec(l, h).canShift(sinks)) return false;
         return true;
     }
 
@@ -167,27 +189,34 @@ public final class KvCache {
      * Context shift, for a sequence that would outgrow the model's context: {@code discard} positions after the first
      * {@code sinks} are given back. Every head then keeps at most the {@code position - discard - sinks} most recent
      * tokens besides its sinks: a FULL head becomes a window head of exactly that many (its sinks, the recent run and a
-     * compensation token for the rest, RazorAttention's mechanism), window heads get that cap; what falls out is
-     * folded into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
+     * compensation token for the rest, RazorAttention's mechanism), window heads get that cap; what falls out is folded
+     * into the compensation sums, and the kept keys (and key sums) are re-rotated by {@code -discard} with
      * {@code rotation}, as llama.cpp's context shift re-rotates its cache. The policy changes accordingly (so do the
-     * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse.
-     * Each head's spec says what it becomes ({@link HeadSpec#shifted}), the head does the rest ({@link CompressedHead#shift}).
+     * sizes it computes); marks are dropped (a shift cannot be taken back). Heads that evict by attention refuse. Each
+     * head's spec says what it becomes ({@link HeadSpec#shifted}), the head does the rest
+     * ({@link CompressedHead#shift}).
      */
     public void shift(int discard, int sinks, KeyRotation rotation) {
         int position = position(), keep = position - discard - sinks;
         if (discard < 1 || sinks < 0 || keep < 1) {
-            throw new IllegalArgumentException("cannot shift " + discard + " of " + position + " positions keeping " + sinks + " sinks");
+            throw new IllegalArgumentException(
+                    "cannot shift " + discard + " of " + position + " positions keeping " + sinks + " sinks");
         }
-        if (!canShift(sinks)) throw new IllegalStateException("only FULL heads and windows of at most " + sinks + " sinks can be shifted");
+        if (!canShift(sinks))
+            throw new IllegalStateException(
+                    "only FULL heads and windows of at most " + sinks + " sinks can be shifted");
         HeadSpec[][] specs = new HeadSpec[layers][kvHeads];
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 specs[l][h] = policy.spec(l, h).shifted(sinks, keep);
                 CompressedHead head = compressedHeads[l][h];
                 if (head == null) {
-                    // A FULL head: replayed into the head it becomes (a window head of `keep` recent tokens), which folds the rest as it goes.
+                    // A FULL head: replayed into the head it becomes (a window head of `keep` recent tokens), which
+                    // folds the rest as it goes.
                     head = specs[l][h].newHead(headSize);
-                    if (head == null) throw new IllegalStateException(specs[l][h].label() + ": a shifted head must keep only part of the sequence");
+                    if (head == null)
+                        throw new IllegalStateException(
+                                specs[l][h].label() + ": a shifted head must keep only part of the sequence");
                     for (int p = 0; p < size; p++) {
                         head.append(keys[l][h], p * headSize, values[l][h], p * headSize);
                         head.endToken();
@@ -211,20 +240,26 @@ public final class KvCache {
 
     /**
      * Marks a turn boundary: {@link #rollback} can take back, exactly, what is appended after any of the last
-     * {@code keep} marks. FULL heads only need their length; window heads keep undo records (the entries a turn
-     * evicts and the compensation sums before it). Fails for heads that evict by attention (the baselines).
+     * {@code keep} marks. FULL heads only need their length; window heads keep undo records (the entries a turn evicts
+     * and the compensation sums before it). Fails for heads that evict by attention (the baselines).
      */
     public void mark(int keep) {
         if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
-        if (!canMark()) throw new UnsupportedOperationException("this cache has heads that evict by attention: it cannot take turns back");
+        if (!canMark())
+            throw new UnsupportedOperationException(
+                    "this cache has heads that evict by attention: it cannot take turns back");
         for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) h.mark(keep);
         marks.addFirst(new Mark(size, promptEnd));
         while (marks.size() > keep) marks.removeLast();
     }
 
-    /** Whether {@link #mark} works: every head is FULL or can undo ({@link CompressedHead#canUndo}: window heads; heads that evict by attention cannot). */
+    /**
+     * Whether {@link #mark} works: every head is FULL or can undo ({@link CompressedHead#canUndo}: window heads; heads
+     * that evict by attention cannot).
+     */
     public boolean canMark() {
-        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null && !h.canUndo()) return false;
+        for (CompressedHead[] row : compressedHeads)
+            for (CompressedHead h : row) if (h != null && !h.canUndo()) return false;
         return true;
     }
 
@@ -238,10 +273,14 @@ public final class KvCache {
         return List.copyOf(marks.reversed());
     }
 
-    /** Takes back everything appended since the {@code turns}-th latest mark: the cache is then as it was there, bit for bit. */
+    /**
+     * Takes back everything appended since the {@code turns}-th latest mark: the cache is then as it was there, bit for
+     * bit.
+     */
     public void rollback(int turns) {
         if (turns < 1 || turns > marks.size()) {
-            throw new IllegalArgumentException("cannot roll back " + turns + " turns: " + marks.size() + " can be taken back");
+            throw new IllegalArgumentException(
+                    "cannot roll back " + turns + " turns: " + marks.size() + " can be taken back");
         }
         for (int i = 0; i < turns; i++) {
             Mark m = marks.removeFirst();
@@ -259,7 +298,8 @@ public final class KvCache {
         int last = -1;
         for (Mark m : oldestFirst) {
             if (m.tokens() < last || m.tokens() > size || m.promptEnd() < -1 || m.promptEnd() > m.tokens()) {
-                throw new IllegalArgumentException("mark at " + m.tokens() + " tokens (prompt end " + m.promptEnd() + ") in a cache of " + size);
+                throw new IllegalArgumentException(
+                        "mark at " + m.tokens() + " tokens (prompt end " + m.promptEnd() + ") in a cache of " + size);
             }
             last = m.tokens();
         }
@@ -267,7 +307,8 @@ public final class KvCache {
             for (CompressedHead h : row) {
                 if (h == null) continue;
                 if (!h.canUndo() || h.undoMarks() != oldestFirst.size()) {
-                    throw new IllegalArgumentException("a head has " + h.undoMarks() + " undo records for " + oldestFirst.size() + " marks");
+                    throw new IllegalArgumentException(
+                            "a head has " + h.undoMarks() + " undo records for " + oldestFirst.size() + " marks");
                 }
             }
         }
@@ -275,14 +316,18 @@ public final class KvCache {
         for (Mark m : oldestFirst) marks.addFirst(m);
     }
 
-    /** What the undo records of the marks keep, at the cache's precision (as the store holds them): evicted entries and compensation sums. */
+    /**
+     * What the undo records of the marks keep, at the cache's precision (as the store holds them): evicted entries and
+     * compensation sums.
+     */
     public long undoBytes() {
         return undoBytes(vectorBytes());
     }
 
     private long undoBytes(int vectorBytes) {
         long bytes = 0;
-        for (CompressedHead[] row : compressedHeads) for (CompressedHead h : row) if (h != null) bytes += h.undoBytes(vectorBytes);
+        for (CompressedHead[] row : compressedHeads)
+            for (CompressedHead h : row) if (h != null) bytes += h.undoBytes(vectorBytes);
         return bytes;
     }
 
@@ -297,12 +342,16 @@ public final class KvCache {
     /** Makes room for {@code more} positions after the current ones. */
     public void reserve(int more) {
         if (position() + more > maxTokens) {
-            throw new IllegalStateException("context full: " + position() + " + " + more + " tokens exceed the limit of " + maxTokens);
+            throw new IllegalStateException(
+                    "context full: " + position() + " + " + more + " tokens exceed the limit of " + maxTokens);
         }
-        int need = size + more; // FULL heads' storage (they exist only while no shift has happened: size is the position)
+        int need =
+                size + more; // FULL heads' storage (they exist only while no shift has happened: size is the position)
         if (need <= capacity) return;
-        // A quarter more (at least 256 positions), not double: a long session's spare room is heap that the hot-sessions
-        // budget pays for (a 16.7k-token session held 33k positions), and copying a quarter more each time is still linear.
+        // A quarter more (at least 256 positions), not double: a long session's spare room is heap that the
+        // hot-sessions
+        // budget pays for (a 16.7k-token session held 33k positions), and copying a quarter more each time is still
+        // linear.
         int newCapacity = Math.min(maxTokens, Math.max(need, capacity + Math.max(capacity / 4, 256)));
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
@@ -316,8 +365,8 @@ public final class KvCache {
     }
 
     /**
-     * Stores one position's keys and values (all KV heads side by side, as projected) for a layer's FULL
-     * heads; WINDOW heads take theirs in {@link WindowHead#append} as the model attends.
+     * Stores one position's keys and values (all KV heads side by side, as projected) for a layer's FULL heads; WINDOW
+     * heads take theirs in {@link WindowHead#append} as the model attends.
      */
     void put(int layer, int position, float[] k, float[] v) {
         if (faults != null) faults.beforePut(layer, position);
@@ -360,25 +409,31 @@ public final class KvCache {
 
     /** Copies a FULL head's key and value at {@code position} (for the state store). */
     public void readFull(int layer, int kvHead, int position, float[] k, int kOff, float[] v, int vOff) {
-        if (compressedHeads[layer][kvHead] != null) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
-        if (position < 0 || position >= size) throw new IndexOutOfBoundsException("position " + position + " of " + size);
+        if (compressedHeads[layer][kvHead] != null)
+            throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
+        if (position < 0 || position >= size)
+            throw new IndexOutOfBoundsException("position " + position + " of " + size);
         System.arraycopy(keys[layer][kvHead], position * headSize, k, kOff, headSize);
         System.arraycopy(values[layer][kvHead], position * headSize, v, vOff, headSize);
     }
 
     /**
      * Restoring from storage, step 1: an empty cache becomes {@code tokens} long, its prompt having ended at
-     * {@code promptEnd} (-1: not yet); then every FULL head's positions are written with {@link #writeFull} and
-     * every other head is set with {@link #restoreHead}.
+     * {@code promptEnd} (-1: not yet); then every FULL head's positions are written with {@link #writeFull} and every
+     * other head is set with {@link #restoreHead}.
      */
     public void restoreLength(int tokens, long promptEnd, int positionOffset, int shifts) {
-        if (size != 0) throw new IllegalStateException("restore into an empty cache only (this one holds " + size + " tokens)");
-        if (promptEnd < -1 || promptEnd > tokens) throw new IllegalArgumentException("prompt end " + promptEnd + " outside 0.." + tokens);
+        if (size != 0)
+            throw new IllegalStateException("restore into an empty cache only (this one holds " + size + " tokens)");
+        if (promptEnd < -1 || promptEnd > tokens)
+            throw new IllegalArgumentException("prompt end " + promptEnd + " outside 0.." + tokens);
         if (positionOffset < 0 || positionOffset > tokens || shifts < 0 || (positionOffset > 0) != (shifts > 0)) {
-            throw new IllegalArgumentException("position offset " + positionOffset + " after " + shifts + " shifts, for " + tokens + " tokens");
+            throw new IllegalArgumentException(
+                    "position offset " + positionOffset + " after " + shifts + " shifts, for " + tokens + " tokens");
         }
         for (int l = 0; l < layers && positionOffset > 0; l++) {
-            for (int h = 0; h < kvHeads; h++) if (policy.isFull(l, h)) throw new IllegalArgumentException("a shifted session has no FULL heads");
+            for (int h = 0; h < kvHeads; h++)
+                if (policy.isFull(l, h)) throw new IllegalArgumentException("a shifted session has no FULL heads");
         }
         this.positionOffset = positionOffset;
         this.shifts = shifts;
@@ -390,8 +445,10 @@ public final class KvCache {
 
     /** Writes a FULL head's key and value at {@code position}, already at the cache's precision (no rounding). */
     public void writeFull(int layer, int kvHead, int position, float[] k, int kOff, float[] v, int vOff) {
-        if (compressedHeads[layer][kvHead] != null) throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
-        if (position < 0 || position >= size) throw new IndexOutOfBoundsException("position " + position + " of " + size);
+        if (compressedHeads[layer][kvHead] != null)
+            throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is not a FULL head");
+        if (position < 0 || position >= size)
+            throw new IndexOutOfBoundsException("position " + position + " of " + size);
         System.arraycopy(k, kOff, keys[layer][kvHead], position * headSize, headSize);
         System.arraycopy(v, vOff, values[layer][kvHead], position * headSize, headSize);
     }
@@ -400,10 +457,12 @@ public final class KvCache {
     public void restoreHead(int layer, int kvHead, CompressedHead head) {
         CompressedHead now = compressedHeads[layer][kvHead];
         if (now == null || head == null || now.getClass() != head.getClass()) {
-            throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is a " + policy.spec(layer, kvHead).label() + " head");
+            throw new IllegalArgumentException("(" + layer + ", " + kvHead + ") is a "
+                    + policy.spec(layer, kvHead).label() + " head");
         }
         if (head.tokens() >= 0 && head.tokens() != size) {
-            throw new IllegalArgumentException(policy.spec(layer, kvHead).label() + " head has " + head.tokens() + " tokens, the cache " + size);
+            throw new IllegalArgumentException(
+                    policy.spec(layer, kvHead).label() + " head has " + head.tokens() + " tokens, the cache " + size);
         }
         compressedHeads[layer][kvHead] = head;
     }
@@ -420,12 +479,15 @@ public final class KvCache {
         return headSize;
     }
 
-    /** Heap bytes the working copy takes (FULL heads' allocated floats, the others' kept floats), for memory budgets. */
+    /**
+     * Heap bytes the working copy takes (FULL heads' allocated floats, the others' kept floats), for memory budgets.
+     */
     public long heapBytes() {
         long bytes = 0;
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                bytes += compressedHeads[l][h] == null ? (long) (keys[l][h].length + values[l][h].length) * Float.BYTES
+                bytes += compressedHeads[l][h] == null
+                        ? (long) (keys[l][h].length + values[l][h].length) * Float.BYTES
                         : policy.spec(l, h).bytes(size, promptEnd, headSize, headSize * Float.BYTES);
             }
         }
@@ -441,7 +503,8 @@ public final class KvCache {
         } else {
             for (int l = 0; l < layers; l++) {
                 for (int h = 0; h < kvHeads; h++) {
-                    if (compressedHeads[l][h] != null) compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
+                    if (compressedHeads[l][h] != null)
+                        compressedHeads[l][h] = policy.spec(l, h).newHead(headSize);
                 }
             }
         }

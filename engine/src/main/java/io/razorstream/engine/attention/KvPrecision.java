@@ -4,20 +4,23 @@ import io.razorstream.engine.kernel.Numerics;
 
 /**
  * How keys and values are held in the cache.
+ *
  * <ul>
- * <li>F32: single precision.</li>
- * <li>F16 (llama.cpp's default): every cached element rounded to half precision, and with it the query
- * and the attention weights that meet them, as llama.cpp's CPU attention does.</li>
- * <li>Q8: each token's key (and value) vector of one head as int8 with one fp32 scale (absmax / 127),
- * symmetric, round to nearest. Queries and weights stay fp32. An option until its accuracy is measured
- * (docs/FIDELITY.md).</li>
+ *   <li>F32: single precision.
+ *   <li>F16 (llama.cpp's default): every cached element rounded to half precision, and with it the query and the
+ *       attention weights that meet them, as llama.cpp's CPU attention does.
+ *   <li>Q8: each token's key (and value) vector of one head as int8 with one fp32 scale (absmax / 127), symmetric,
+ *       round to nearest. Queries and weights stay fp32. An option until its accuracy is measured (docs/FIDELITY.md).
  * </ul>
- * The in-memory working copy holds the decoded values (exactly what the precision can represent), so the
- * attention kernels read floats; {@link #vectorBytes} is what one vector costs when stored, which is what
- * the cache reports and what the state store writes.
+ *
+ * The in-memory working copy holds the decoded values (exactly what the precision can represent), so the attention
+ * kernels read floats; {@link #vectorBytes} is what one vector costs when stored, which is what the cache reports and
+ * what the state store writes.
  */
 public enum KvPrecision {
-    F32, F16, Q8;
+    F32,
+    F16,
+    Q8;
 
     /** Bytes of one head's key (or value) vector of {@code headSize} elements when stored. */
     public int vectorBytes(int headSize) {

@@ -3,8 +3,8 @@ package io.razorstream.engine.attention;
 import java.util.Arrays;
 
 /**
- * A head taken out of the model (a causal check: what breaks without it?): it keeps nothing and its attention
- * output is zero, as if the head's slice of the output projection were removed.
+ * A head taken out of the model (a causal check: what breaks without it?): it keeps nothing and its attention output is
+ * zero, as if the head's slice of the output projection were removed.
  */
 final class MaskedHead implements CompressedHead {
     private final int headSize;

@@ -3,13 +3,16 @@ package io.razorstream.engine.attention;
 import java.util.SplittableRandom;
 
 /**
- * A long context without a prefill: random keys and values appended to a cache as if the model had processed that
- * many tokens. For benchmarks and store tests, which need a cache's size and shape, not its meaning.
+ * A long context without a prefill: random keys and values appended to a cache as if the model had processed that many
+ * tokens. For benchmarks and store tests, which need a cache's size and shape, not its meaning.
  */
 public final class RandomContext {
     private RandomContext() {}
 
-    /** Appends {@code n} positions of unit-Gaussian keys and values (at the cache's precision) to every head of {@code cache}. */
+    /**
+     * Appends {@code n} positions of unit-Gaussian keys and values (at the cache's precision) to every head of
+     * {@code cache}.
+     */
     public static void append(KvCache cache, int n, long seed) {
         cache.reserve(n);
         SplittableRandom random = new SplittableRandom(seed);

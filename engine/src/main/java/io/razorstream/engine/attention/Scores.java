@@ -1,10 +1,10 @@
 package io.razorstream.engine.attention;
 
 /**
- * How a head turns the dot product of a query and a key into an attention logit, and how it rounds the
- * probabilities, as llama.cpp's graph does: the dot product is softcapped first when the model has a cap
- * (gemma2: {@code cap * tanh(dot / cap)}), then multiplied by the scale (1 where the query was scaled before);
- * with {@code roundProbabilities} (an F16 cache) the softmax output is rounded to F16 before it weights the values.
+ * How a head turns the dot product of a query and a key into an attention logit, and how it rounds the probabilities,
+ * as llama.cpp's graph does: the dot product is softcapped first when the model has a cap (gemma2: {@code cap *
+ * tanh(dot / cap)}), then multiplied by the scale (1 where the query was scaled before); with
+ * {@code roundProbabilities} (an F16 cache) the softmax output is rounded to F16 before it weights the values.
  */
 public record Scores(float scale, float softcap, boolean roundProbabilities) {
     public Scores {

@@ -4,10 +4,10 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 
 /**
- * SnapKV (Li et al. 2024), a baseline: the head keeps everything until {@link #compress()} (called once,
- * at the end of the prompt); then every older key is scored by the attention it received from the last
- * {@code observe} queries, the scores are smoothed with a width-5 average, and the best keys are kept
- * together with the newest {@code window} tokens, {@code budget} in all. Tokens after that are appended.
+ * SnapKV (Li et al. 2024), a baseline: the head keeps everything until {@link #compress()} (called once, at the end of
+ * the prompt); then every older key is scored by the attention it received from the last {@code observe} queries, the
+ * scores are smoothed with a width-5 average, and the best keys are kept together with the newest {@code window}
+ * tokens, {@code budget} in all. Tokens after that are appended.
  */
 public final class SnapHead implements CompressedHead {
     private static final int POOL = 5;
@@ -15,6 +15,7 @@ public final class SnapHead implements CompressedHead {
     private final KeptRows rows;
     /** The attention rows of the last {@code observe} tokens (one per query head of the group), until compressed. */
     private final ArrayDeque<double[]> lastRows = new ArrayDeque<>();
+
     private final ArrayDeque<Integer> rowsPerToken = new ArrayDeque<>();
     private int rowsThisToken;
     private boolean compressed;
@@ -81,7 +82,8 @@ public final class SnapHead implements CompressedHead {
         }
         Integer[] order = new Integer[older];
         for (int j = 0; j < older; j++) order[j] = j;
-        Arrays.sort(order, (a, b) -> pooled[a] != pooled[b] ? Double.compare(pooled[b], pooled[a]) : Integer.compare(a, b));
+        Arrays.sort(
+                order, (a, b) -> pooled[a] != pooled[b] ? Double.compare(pooled[b], pooled[a]) : Integer.compare(a, b));
         boolean[] keep = new boolean[count];
         for (int i = 0; i < budget - window; i++) keep[order[i]] = true;
         for (int j = older; j < count; j++) keep[j] = true;
@@ -95,7 +97,10 @@ public final class SnapHead implements CompressedHead {
         return rows.count();
     }
 
-    /** The whole head for the store: whether it compressed, its rows, and until it compressed, the attention rows it observes. */
+    /**
+     * The whole head for the store: whether it compressed, its rows, and until it compressed, the attention rows it
+     * observes.
+     */
     @Override
     public void writeRecord(HeadRecord.Writer out) {
         out.putInt(compressed ? 1 : 0);

@@ -1,8 +1,8 @@
 package io.razorstream.engine.attention;
 
 /**
- * MoA-style per-head windows (Mixture of Sparse Attention, Fu et al. 2024): each KV head gets its own elastic window,
- * a share {@code 1 / C} of the tokens so far (at least {@code minWindow}), or its whole cache. The shares come from
+ * MoA-style per-head windows (Mixture of Sparse Attention, Fu et al. 2024): each KV head gets its own elastic window, a
+ * share {@code 1 / C} of the tokens so far (at least {@code minWindow}), or its whole cache. The shares come from
  * profiling: for each head and each candidate {@code C}, how much windowing that head alone moves the model
  * ({@code lost}: KL from the full model over a probe; 0 for the whole cache). {@link #policy} spends a budget of
  * entries where it saves the most.
@@ -12,15 +12,17 @@ public record SpanProfile(int[] compressions, double[][][] lost, int sinks, int 
     public static final int[] COMPRESSIONS = {64, 32, 16, 8, 4, 2};
 
     public SpanProfile {
-        for (double[][] layer : lost) for (double[] head : layer) {
-            if (head.length != compressions.length) throw new IllegalArgumentException("one lost mass per candidate share");
-        }
+        for (double[][] layer : lost)
+            for (double[] head : layer) {
+                if (head.length != compressions.length)
+                    throw new IllegalArgumentException("one lost mass per candidate share");
+            }
     }
 
     /**
-     * The policy with the least total loss whose heads hold at most {@code budget} entries after {@code tokens}
-     * tokens: every head starts at the smallest window, then the upgrade that saves the most loss per entry added is
-     * taken while it fits (a greedy walk along each head's curve, as MoA's search spends its density budget).
+     * The policy with the least total loss whose heads hold at most {@code budget} entries after {@code tokens} tokens:
+     * every head starts at the smallest window, then the upgrade that saves the most loss per entry added is taken
+     * while it fits (a greedy walk along each head's curve, as MoA's search spends its density budget).
      */
     public KvPolicy policy(long budget, int tokens) {
         int layers = lost.length, kvHeads = lost[0].length, full = compressions.length;
@@ -58,7 +60,8 @@ public record SpanProfile(int[] compressions, double[][][] lost, int sinks, int 
     }
 
     private HeadSpec spec(int i) {
-        return i == compressions.length ? HeadSpec.FULL
+        return i == compressions.length
+                ? HeadSpec.FULL
                 : new HeadSpec.Window(new WindowParams(sinks, minWindow, compressions[i], false));
     }
 

@@ -5,24 +5,24 @@ import io.razorstream.engine.kernel.Numerics;
 import io.razorstream.engine.kernel.Ops;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * The cache of one non-retrieval (layer, KV head): sink tokens, a rolling window of recent tokens, and
- * one compensation token (running sums of the keys and values evicted from the window, and their
- * count). Keys are post-RoPE and are summed as they are: the compensation token has no position.
- * Appending a token evicts, at once, whatever no longer fits the window, so the head never holds more
- * than {@code sinks + L + 1} entries, during prefill and decode alike.
+ * The cache of one non-retrieval (layer, KV head): sink tokens, a rolling window of recent tokens, and one compensation
+ * token (running sums of the keys and values evicted from the window, and their count). Keys are post-RoPE and are
+ * summed as they are: the compensation token has no position. Appending a token evicts, at once, whatever no longer
+ * fits the window, so the head never holds more than {@code sinks + L + 1} entries, during prefill and decode alike.
  */
 public final class WindowHead implements CompressedHead {
     private final int headSize;
     private WindowParams params;
     private final float[] sinkKeys, sinkValues;
     private int sinkCount;
-    // Recent tokens, oldest first, in rows [recentStart, recentStart + recentCount) of a buffer of recentCapacity rows: one
+    // Recent tokens, oldest first, in rows [recentStart, recentStart + recentCount) of a buffer of recentCapacity rows:
+    // one
     // contiguous run (the native kernel reads it in place); when appending reaches the end the run moves to row 0,
     // and the buffer doubles when the run fills half of it, so moves cost at most one row per appended token.
     private float[] recentKeys, recentValues;
@@ -176,17 +176,30 @@ public final class WindowHead implements CompressedHead {
     }
 
     /**
-     * A head rebuilt from stored parts (the state store): {@code tokens} appended so far, the sinks and
-     * the window (oldest first) as {@code headSize}-float vectors side by side, and the compensation sums
-     * with their count. The result attends exactly as the head that was stored.
+     * A head rebuilt from stored parts (the state store): {@code tokens} appended so far, the sinks and the window
+     * (oldest first) as {@code headSize}-float vectors side by side, and the compensation sums with their count. The
+     * result attends exactly as the head that was stored.
      */
-    public static WindowHead restore(int headSize, WindowParams params, long tokens, int sinkCount, float[] sinkKeys,
-                                     float[] sinkValues, int windowCount, float[] windowKeys, float[] windowValues,
-                                     float[] sumKeys, float[] sumValues, long evicted) {
-        if (sinkCount > params.sinks() || sinkCount + windowCount > tokens || windowCount > params.window(tokens)
-                || (sinkCount < params.sinks() && windowCount > 0) || evicted > tokens - sinkCount - windowCount) {
-            throw new IllegalArgumentException("inconsistent window head: " + tokens + " tokens, " + sinkCount + " sinks, "
-                    + windowCount + " in the window, " + evicted + " evicted, for " + params);
+    public static WindowHead restore(
+            int headSize,
+            WindowParams params,
+            long tokens,
+            int sinkCount,
+            float[] sinkKeys,
+            float[] sinkValues,
+            int windowCount,
+            float[] windowKeys,
+            float[] windowValues,
+            float[] sumKeys,
+            float[] sumValues,
+            long evicted) {
+        if (sinkCount > params.sinks()
+                || sinkCount + windowCount > tokens
+                || windowCount > params.window(tokens)
+                || (sinkCount < params.sinks() && windowCount > 0)
+                || evicted > tokens - sinkCount - windowCount) {
+            throw new IllegalArgumentException("inconsistent window head: " + tokens + " tokens, " + sinkCount
+                    + " sinks, " + windowCount + " in the window, " + evicted + " evicted, for " + params);
         }
         WindowHead head = new WindowHead(headSize, params);
         head.tokens = tokens;
@@ -194,7 +207,8 @@ public final class WindowHead implements CompressedHead {
         System.arraycopy(sinkKeys, 0, head.sinkKeys, 0, sinkCount * headSize);
         System.arraycopy(sinkValues, 0, head.sinkValues, 0, sinkCount * headSize);
         int capacity = Math.max(head.recentCapacity, Integer.highestOneBit(Math.max(1, windowCount)) * 2);
-        head.setRecent(Arrays.copyOf(windowKeys, capacity * headSize), Arrays.copyOf(windowValues, capacity * headSize));
+        head.setRecent(
+                Arrays.copyOf(windowKeys, capacity * headSize), Arrays.copyOf(windowValues, capacity * headSize));
         head.recentCount = windowCount;
         System.arraycopy(sumKeys, 0, head.sumKeys, 0, headSize);
         System.arraycopy(sumValues, 0, head.sumValues, 0, headSize);
@@ -211,7 +225,10 @@ public final class WindowHead implements CompressedHead {
         return Arrays.copyOf(sumValues, headSize);
     }
 
-    /** The record the store keeps beside the window's block-stored positions: the sinks, then the compensation sums and count. */
+    /**
+     * The record the store keeps beside the window's block-stored positions: the sinks, then the compensation sums and
+     * count.
+     */
     @Override
     public void writeRecord(HeadRecord.Writer out) {
         out.putInt(sinkCount);
@@ -223,9 +240,16 @@ public final class WindowHead implements CompressedHead {
     }
 
     /** A head from its record and its window's keys and values (oldest first), after {@code tokens} tokens. */
-    static WindowHead readRecord(int headSize, WindowParams params, long tokens, HeadRecord.Reader in, float[] windowKeys, float[] windowValues) {
+    static WindowHead readRecord(
+            int headSize,
+            WindowParams params,
+            long tokens,
+            HeadRecord.Reader in,
+            float[] windowKeys,
+            float[] windowValues) {
         int sinkCount = in.getInt();
-        if (sinkCount < 0 || sinkCount > params.sinks()) throw new IllegalArgumentException("window head record: " + sinkCount + " sinks");
+        if (sinkCount < 0 || sinkCount > params.sinks())
+            throw new IllegalArgumentException("window head record: " + sinkCount + " sinks");
         float[] sinkKeys = new float[sinkCount * headSize], sinkValues = new float[sinkCount * headSize];
         for (int i = 0; i < sinkCount; i++) in.getVector(sinkKeys, i * headSize);
         for (int i = 0; i < sinkCount; i++) in.getVector(sinkValues, i * headSize);
@@ -233,18 +257,29 @@ public final class WindowHead implements CompressedHead {
         float[] sumKeys = new float[headSize], sumValues = new float[headSize];
         for (int i = 0; i < headSize; i++) sumKeys[i] = in.getFloat();
         for (int i = 0; i < headSize; i++) sumValues[i] = in.getFloat();
-        return restore(headSize, params, tokens, sinkCount, sinkKeys, sinkValues, windowKeys.length / headSize, windowKeys, windowValues,
-                sumKeys, sumValues, evicted);
+        return restore(
+                headSize,
+                params,
+                tokens,
+                sinkCount,
+                sinkKeys,
+                sinkValues,
+                windowKeys.length / headSize,
+                windowKeys,
+                windowValues,
+                sumKeys,
+                sumValues,
+                evicted);
     }
 
     /**
-     * Attention of one query over this head: one softmax over the kept keys plus the compensation token, whose
-     * logit carries {@code + ln n} (as if the mean key and value were there n times). Exactly as llama.cpp's
-     * non-flash path computes a full head: all logits, the softmax (exponentials summed in double), the
-     * probabilities rounded when {@code scores} says so, then the values weighted in order (sinks, then the
-     * window oldest first, then the compensation token). The order is the logical one, never the buffer's layout,
-     * so a head rebuilt from storage computes bit-identical outputs; and a window that still holds every token
-     * gives bit-identical outputs to a FULL head.
+     * Attention of one query over this head: one softmax over the kept keys plus the compensation token, whose logit
+     * carries {@code + ln n} (as if the mean key and value were there n times). Exactly as llama.cpp's non-flash path
+     * computes a full head: all logits, the softmax (exponentials summed in double), the probabilities rounded when
+     * {@code scores} says so, then the values weighted in order (sinks, then the window oldest first, then the
+     * compensation token). The order is the logical one, never the buffer's layout, so a head rebuilt from storage
+     * computes bit-identical outputs; and a window that still holds every token gives bit-identical outputs to a FULL
+     * head.
      */
     @Override
     public void attend(float[] q, int qOff, Scores scores, float[] out, int outOff) {
@@ -252,7 +287,8 @@ public final class WindowHead implements CompressedHead {
         if (probabilities.length < n) probabilities = new float[Math.max(n, 2 * probabilities.length)];
         float[] p = probabilities;
         for (int i = 0; i < sinkCount; i++) p[i] = scores.logit(Ops.dot(q, qOff, sinkKeys, i * headSize, headSize));
-        for (int i = 0; i < recentCount; i++) p[sinkCount + i] = scores.logit(Ops.dot(q, qOff, recentKeys, recent(i), headSize));
+        for (int i = 0; i < recentCount; i++)
+            p[sinkCount + i] = scores.logit(Ops.dot(q, qOff, recentKeys, recent(i), headSize));
         if (evicted > 0) {
             compensationMeans();
             p[kept] = scores.logit(Ops.dot(q, qOff, meanK, 0, headSize)) + (float) Math.log(evicted);
@@ -261,16 +297,17 @@ public final class WindowHead implements CompressedHead {
         if (scores.roundProbabilities()) for (int i = 0; i < n; i++) p[i] = Numerics.roundToF16(p[i]);
         Arrays.fill(out, outOff, outOff + headSize, 0f);
         for (int i = 0; i < sinkCount; i++) Ops.axpy(out, outOff, p[i], sinkValues, i * headSize, headSize);
-        for (int i = 0; i < recentCount; i++) Ops.axpy(out, outOff, p[sinkCount + i], recentValues, recent(i), headSize);
+        for (int i = 0; i < recentCount; i++)
+            Ops.axpy(out, outOff, p[sinkCount + i], recentValues, recent(i), headSize);
         if (evicted > 0) Ops.axpy(out, outOff, p[kept], meanV, 0, headSize);
     }
 
     /**
-     * Context shift: the head's window is capped by {@code capped} (the same params with a max window), so it folds
-     * its oldest entries into the compensation sums until it holds what the capped formula says for its tokens; then
-     * every window key and the key sum are re-rotated by {@code rotation} (the positions moved), the keys rounded
-     * again to {@code precision}. Sinks keep their positions. Undo records are dropped: a shift cannot be taken back.
-     * The capped params are {@code params().withMaxWindow(keep)}, as {@link HeadSpec.Window#shifted} says.
+     * Context shift: the head's window is capped by {@code capped} (the same params with a max window), so it folds its
+     * oldest entries into the compensation sums until it holds what the capped formula says for its tokens; then every
+     * window key and the key sum are re-rotated by {@code rotation} (the positions moved), the keys rounded again to
+     * {@code precision}. Sinks keep their positions. Undo records are dropped: a shift cannot be taken back. The capped
+     * params are {@code params().withMaxWindow(keep)}, as {@link HeadSpec.Window#shifted} says.
      */
     @Override
     public void shift(int keep, KeyRotation rotation, int layer, KvPrecision precision) {
@@ -300,18 +337,22 @@ public final class WindowHead implements CompressedHead {
     public void rollback() {
         WindowUndo u = undo.pollFirst();
         if (u == null) throw new IllegalStateException("no mark to roll back to");
-        // Window entries appended since the mark are the newest ones; those from before it follow the evicted ones back.
+        // Window entries appended since the mark are the newest ones; those from before it follow the evicted ones
+        // back.
         long firstSinceMark = Math.max(u.tokens(), params.sinks());
         int sinceMark = (int) Math.max(0, Math.min(recentCount, tokens - firstSinceMark));
         int kept = recentCount - sinceMark, restored = u.evictedKeys().size() + kept;
-        if (restored != u.windowCount()) throw new IllegalStateException("undo record of " + restored + " entries for a window of " + u.windowCount());
+        if (restored != u.windowCount())
+            throw new IllegalStateException(
+                    "undo record of " + restored + " entries for a window of " + u.windowCount());
         float[] k = new float[Math.max(recentCapacity, 2 * restored) * headSize], v = new float[k.length];
         for (int i = 0; i < u.evictedKeys().size(); i++) {
             System.arraycopy(u.evictedKeys().get(i), 0, k, i * headSize, headSize);
             System.arraycopy(u.evictedValues().get(i), 0, v, i * headSize, headSize);
         }
         System.arraycopy(recentKeys, recentStart * headSize, k, u.evictedKeys().size() * headSize, kept * headSize);
-        System.arraycopy(recentValues, recentStart * headSize, v, u.evictedKeys().size() * headSize, kept * headSize);
+        System.arraycopy(
+                recentValues, recentStart * headSize, v, u.evictedKeys().size() * headSize, kept * headSize);
         setRecent(k, v);
         recentStart = 0;
         recentCount = restored;
@@ -382,8 +423,9 @@ public final class WindowHead implements CompressedHead {
         WindowUndo u = new WindowUndo(at, sinks, window, evictedThen, sumK, sumV, keys, values);
         WindowUndo newest = undo.peekFirst();
         if (at > tokens || (newest != null && at < newest.tokens())) {
-            throw new IllegalArgumentException("undo record " + (undo.size() + 1) + " (at " + at + " tokens) does not fit a head of " + tokens
-                    + " tokens" + (newest == null ? "" : " whose previous mark is at " + newest.tokens()));
+            throw new IllegalArgumentException(
+                    "undo record " + (undo.size() + 1) + " (at " + at + " tokens) does not fit a head of " + tokens
+                            + " tokens" + (newest == null ? "" : " whose previous mark is at " + newest.tokens()));
         }
         undo.addFirst(u);
     }
@@ -394,18 +436,37 @@ public final class WindowHead implements CompressedHead {
      * compensation token, in one kernel call that reads each kept row once for the whole group.
      */
     @Override
-    public boolean attendGroupNative(MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
+    public boolean attendGroupNative(
+            MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
         attendNative(q, group, scores, scratch.floats(NativeKernels.attentionScratch(group, entries())), out, outOff);
         return true;
     }
 
     /** {@link #attendGroupNative} with the kernel's scratch given ({@code NativeKernels.attentionScratch} floats). */
-    void attendNative(MemorySegment q, int group, Scores scores, MemorySegment scratch, MemorySegment out, long outOff) {
+    void attendNative(
+            MemorySegment q, int group, Scores scores, MemorySegment scratch, MemorySegment out, long outOff) {
         boolean compensated = evicted > 0;
         if (compensated) compensationMeans();
-        NativeKernels.attend(q, group, headSize, sinkKeySegment, sinkValueSegment, sinkCount, recentKeySegment, recentValueSegment, recentStart,
-                recentCount, compensated ? meanKSegment : null, compensated ? meanVSegment : null,
-                compensated ? (float) Math.log(evicted) : 0, scores.scale(), scores.softcap(), scores.roundProbabilities(), scratch, out, outOff);
+        NativeKernels.attend(
+                q,
+                group,
+                headSize,
+                sinkKeySegment,
+                sinkValueSegment,
+                sinkCount,
+                recentKeySegment,
+                recentValueSegment,
+                recentStart,
+                recentCount,
+                compensated ? meanKSegment : null,
+                compensated ? meanVSegment : null,
+                compensated ? (float) Math.log(evicted) : 0,
+                scores.scale(),
+                scores.softcap(),
+                scores.roundProbabilities(),
+                scratch,
+                out,
+                outOff);
     }
 
     private void compensationMeans() {

@@ -1,11 +1,11 @@
 package io.razorstream.engine.attention;
 
 /**
- * The window of a RazorAttention non-retrieval head (../shared/docs/RAZOR.md, section 4): the first
- * {@code sinks} tokens (N0), plus the most recent {@code L = max(minWindow, N / compression)} tokens of a
- * sequence of N tokens (S0 and C in the paper), plus one compensation token for everything in between.
- * {@code maxWindow} caps L: a session that outgrew the model's context was shifted, and its windows must fit
- * the positions that are left (see {@code KvCache#shift}); otherwise it is unbounded.
+ * The window of a RazorAttention non-retrieval head (../shared/docs/RAZOR.md, section 4): the first {@code sinks}
+ * tokens (N0), plus the most recent {@code L = max(minWindow, N / compression)} tokens of a sequence of N tokens (S0
+ * and C in the paper), plus one compensation token for everything in between. {@code maxWindow} caps L: a session that
+ * outgrew the model's context was shifted, and its windows must fit the positions that are left (see
+ * {@code KvCache#shift}); otherwise it is unbounded.
  */
 public record WindowParams(int sinks, int minWindow, int compression, boolean compensate, int maxWindow) {
     public WindowParams(int sinks, int minWindow, int compression, boolean compensate) {
@@ -16,8 +16,8 @@ public record WindowParams(int sinks, int minWindow, int compression, boolean co
     public static final WindowParams PAPER = new WindowParams(4, 4000, 5);
 
     /**
-     * A model's own sliding window of {@code size} tokens (gemma's local layers): no sinks, no compensation, no
-     * growth with the sequence; a query sees itself and the size - 1 tokens before it.
+     * A model's own sliding window of {@code size} tokens (gemma's local layers): no sinks, no compensation, no growth
+     * with the sequence; a query sees itself and the size - 1 tokens before it.
      */
     public static WindowParams sliding(int size) {
         return new WindowParams(0, size, Integer.MAX_VALUE, false);

@@ -11,9 +11,9 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Measures how fast this machine streams memory into the cores (bytes/s), the bound on decode speed:
- * every decoded token reads every weight once. Reads a buffer much larger than the caches with the given
- * threads and keeps the best of several passes.
+ * Measures how fast this machine streams memory into the cores (bytes/s), the bound on decode speed: every decoded
+ * token reads every weight once. Reads a buffer much larger than the caches with the given threads and keeps the best
+ * of several passes.
  */
 public final class MemoryBandwidth {
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;

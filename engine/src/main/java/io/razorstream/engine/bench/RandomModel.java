@@ -1,11 +1,13 @@
 package io.razorstream.engine.bench;
 
 import io.razorstream.engine.gguf.GgufWriter;
+import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.KQuants;
+import io.razorstream.engine.kernel.Numerics;
+import io.razorstream.engine.kernel.Quantizer;
 import io.razorstream.engine.model.arch.Architecture;
 import io.razorstream.engine.model.arch.Architecture.Feature;
 import io.razorstream.engine.model.arch.Family;
-import io.razorstream.engine.kernel.GgmlType;
-import io.razorstream.engine.kernel.Quantizer;
 import io.razorstream.engine.tokenizer.BpeVocabularyWriter;
 import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 
@@ -17,13 +19,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import io.razorstream.engine.kernel.KQuants;
-import io.razorstream.engine.kernel.Numerics;
 
 /**
- * Writes a GGUF of a given shape and family with random weights (for benchmarks: same sizes and
- * memory traffic as the real model, gibberish output). Tensors are generated and quantised row by row
- * while they are written, so multi-gigabyte files need little memory.
+ * Writes a GGUF of a given shape and family with random weights (for benchmarks: same sizes and memory traffic as the
+ * real model, gibberish output). Tensors are generated and quantised row by row while they are written, so
+ * multi-gigabyte files need little memory.
  */
 public final class RandomModel {
     private static final float WEIGHT_SCALE = 0.02f;
@@ -35,7 +35,8 @@ public final class RandomModel {
     }
 
     /** As {@link #write(ModelShape, GgmlType, long, Path)}, declaring {@code contextLength} instead of the shape's. */
-    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, Path out) throws IOException {
+    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, Path out)
+            throws IOException {
         write(shape, type, seed, contextLength, false, out);
     }
 
@@ -43,22 +44,33 @@ public final class RandomModel {
      * As above; with {@code asLlama}, the shape's sizes as a plain llama model (no family features, no window): the
      * baseline that the family's own layers are measured against.
      */
-    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, boolean asLlama, Path out) throws IOException {
+    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, boolean asLlama, Path out)
+            throws IOException {
         write(shape, type, seed, contextLength, asLlama ? "llama" : shape.architecture, out);
     }
 
     /**
-     * As above, the shape's sizes as the family named {@code architecture} (any registered {@link Family}): its tensors,
-     * its {@link Family#randomModelMetadata()}, and the shape's sliding window when the family has windows.
+     * As above, the shape's sizes as the family named {@code architecture} (any registered {@link Family}): its
+     * tensors, its {@link Family#randomModelMetadata()}, and the shape's sliding window when the family has windows.
      */
-    public static void write(ModelShape shape, GgmlType type, long seed, int contextLength, String architecture, Path out) throws IOException {
+    public static void write(
+            ModelShape shape, GgmlType type, long seed, int contextLength, String architecture, Path out)
+            throws IOException {
         if (!type.supported()) throw new IllegalArgumentException("unsupported weight type " + type);
         String a = architecture;
         Family registered = Family.named(a);
-        if (registered == null) throw new IllegalArgumentException("unknown architecture '" + a + "' (known: " + String.join(", ", Family.names()) + ")");
+        if (registered == null)
+            throw new IllegalArgumentException(
+                    "unknown architecture '" + a + "' (known: " + String.join(", ", Family.names()) + ")");
         Architecture family = registered.architecture();
-        int d = shape.embedding, hs = shape.headDim, q = shape.heads * hs, kv = shape.kvHeads * hs, ff = shape.feedForward;
-        boolean postNorms = family.has(Feature.POST_NORMS), qkNorm = family.has(Feature.QK_NORM), fused = family.has(Feature.FUSED_PROJECTIONS);
+        int d = shape.embedding,
+                hs = shape.headDim,
+                q = shape.heads * hs,
+                kv = shape.kvHeads * hs,
+                ff = shape.feedForward;
+        boolean postNorms = family.has(Feature.POST_NORMS),
+                qkNorm = family.has(Feature.QK_NORM),
+                fused = family.has(Feature.FUSED_PROJECTIONS);
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", a);
         w.putString("general.name", "random " + shape.id + " " + type);
@@ -73,12 +85,15 @@ public final class RandomModel {
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", postNorms || qkNorm ? 1e-6f : 1e-5f);
         w.putFloat32(a + ".rope.freq_base", shape.ropeBase);
         w.putUint32(a + ".rope.dimension_count", hs);
-        if (shape.slidingWindow > 0 && family.slidingWindowPeriod() > 0) w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
+        if (shape.slidingWindow > 0 && family.slidingWindowPeriod() > 0)
+            w.putUint32(a + ".attention.sliding_window", shape.slidingWindow);
         new TreeMap<>(registered.randomModelMetadata()).forEach((key, value) -> w.putFloat32(a + "." + key, value));
         switch (shape.vocab) {
             case SPM -> putVocabulary(w, shape.vocabulary);
-            case LLAMA3_BPE -> BpeVocabularyWriter.write(w, "llama-bpe", shape.vocabulary, BpeVocabularyWriter.LLAMA3_SPECIALS);
-            case QWEN2_BPE -> BpeVocabularyWriter.write(w, "qwen2", shape.vocabulary, BpeVocabularyWriter.QWEN_SPECIALS);
+            case LLAMA3_BPE ->
+                BpeVocabularyWriter.write(w, "llama-bpe", shape.vocabulary, BpeVocabularyWriter.LLAMA3_SPECIALS);
+            case QWEN2_BPE ->
+                BpeVocabularyWriter.write(w, "qwen2", shape.vocabulary, BpeVocabularyWriter.QWEN_SPECIALS);
         }
 
         SplittableRandom seeds = new SplittableRandom(seed);
@@ -114,10 +129,13 @@ public final class RandomModel {
         w.write(out);
     }
 
-    /** An SPM vocabulary: specials, byte tokens, the printable characters, then filler pieces with descending scores. */
+    /**
+     * An SPM vocabulary: specials, byte tokens, the printable characters, then filler pieces with descending scores.
+     */
     private static void putVocabulary(GgufWriter w, int size) {
         List<String> pieces = new ArrayList<>();
-        for (char c = 33; c < 127 && SpmVocabularyWriter.FIRST_PIECE + pieces.size() < size; c++) pieces.add(String.valueOf(c));
+        for (char c = 33; c < 127 && SpmVocabularyWriter.FIRST_PIECE + pieces.size() < size; c++)
+            pieces.add(String.valueOf(c));
         while (SpmVocabularyWriter.FIRST_PIECE + pieces.size() < size) {
             pieces.add("\u2581t" + Integer.toString(SpmVocabularyWriter.FIRST_PIECE + pieces.size(), 36));
         }
@@ -131,11 +149,13 @@ public final class RandomModel {
             SplittableRandom random = new SplittableRandom(seed);
             int rowsPerChunk = Math.max(1, (1 << 20) / cols);
             float[] values = new float[rowsPerChunk * cols];
-            ByteBuffer buf = ByteBuffer.allocate((int) type.bytesFor((long) rowsPerChunk * cols)).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = ByteBuffer.allocate((int) type.bytesFor((long) rowsPerChunk * cols))
+                    .order(ByteOrder.LITTLE_ENDIAN);
             for (int r = 0; r < rows; r += rowsPerChunk) {
                 int n = Math.min(rowsPerChunk, rows - r) * cols;
                 // Uniform with the standard deviation WEIGHT_SCALE: cheap, and only the sizes matter here.
-                for (int i = 0; i < n; i++) values[i] = (float) ((random.nextDouble() * 2 - 1) * WEIGHT_SCALE * 1.7320508);
+                for (int i = 0; i < n; i++)
+                    values[i] = (float) ((random.nextDouble() * 2 - 1) * WEIGHT_SCALE * 1.7320508);
                 buf.clear();
                 if (type.blockSize() == KQuants.QK_K) randomKQuants(type, random, n, buf);
                 else Quantizer.quantizeInto(type, values, 0, n, buf);
@@ -146,8 +166,8 @@ public final class RandomModel {
     }
 
     /**
-     * K-quant blocks of random quants with scales that give weights of about WEIGHT_SCALE (no K-quant
-     * quantiser is needed for a random model: random quants are as random as quantised random floats).
+     * K-quant blocks of random quants with scales that give weights of about WEIGHT_SCALE (no K-quant quantiser is
+     * needed for a random model: random quants are as random as quantised random floats).
      */
     private static void randomKQuants(GgmlType type, SplittableRandom random, int n, ByteBuffer buf) {
         byte[] block = new byte[type.blockBytes()];

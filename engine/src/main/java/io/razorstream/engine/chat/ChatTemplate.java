@@ -1,20 +1,21 @@
 package io.razorstream.engine.chat;
 
-import java.util.List;
 import io.razorstream.engine.tokenizer.Tokenizer;
+
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * Chat formats of the common model families, rendered as text whose control tokens (e.g.
- * {@code <|im_start|>}) the tokenizer turns into single tokens. A conversation renders message by message:
- * {@code open(role, previous role) + content + close(role)}, and the generation prompt is the opening of
- * an assistant message. So the text an appended turn adds ({@link #append}) is exactly what rendering the
- * whole conversation adds, and a session can grow turn by turn on its KV cache. Every turn opens with a
- * control token (or follows one), so tokenising the appended text alone gives the same tokens too.
+ * Chat formats of the common model families, rendered as text whose control tokens (e.g. {@code <|im_start|>}) the
+ * tokenizer turns into single tokens. A conversation renders message by message: {@code open(role, previous role) +
+ * content + close(role)}, and the generation prompt is the opening of an assistant message. So the text an appended
+ * turn adds ({@link #append}) is exactly what rendering the whole conversation adds, and a session can grow turn by
+ * turn on its KV cache. Every turn opens with a control token (or follows one), so tokenising the appended text alone
+ * gives the same tokens too.
  *
- * <p>The families are recognised from the GGUF's {@code tokenizer.chat_template} (a Jinja text) by
- * their marker tokens ({@link #detect}); the rendering is this code's, not a Jinja interpreter's.
+ * <p>The families are recognised from the GGUF's {@code tokenizer.chat_template} (a Jinja text) by their marker tokens
+ * ({@link #detect}); the rendering is this code's, not a Jinja interpreter's.
  */
 public enum ChatTemplate {
     /** Qwen, and many others: {@code <|im_start|>role\ncontent<|im_end|>\n}. */
@@ -25,16 +26,21 @@ public enum ChatTemplate {
      * the template's dropping of earlier turns' reasoning does not apply.
      */
     QWEN3,
-    /** Qwen3 with thinking off (its template's {@code enable_thinking=false}): the reply opens with an empty think block. */
+    /**
+     * Qwen3 with thinking off (its template's {@code enable_thinking=false}): the reply opens with an empty think
+     * block.
+     */
     QWEN3_NO_THINK {
         @Override
         String open(String role, String previous) {
-            return "assistant".equals(role) ? super.open(role, previous) + "<think>\n\n</think>\n\n" : super.open(role, previous);
+            return "assistant".equals(role)
+                    ? super.open(role, previous) + "<think>\n\n</think>\n\n"
+                    : super.open(role, previous);
         }
     },
     /**
-     * Gemma 1-3: {@code <start_of_turn>user\ncontent<end_of_turn>\n}, the assistant's role named {@code model}. Gemma has no
-     * system role: as llama.cpp does, a system message opens the first user turn, followed by a blank line.
+     * Gemma 1-3: {@code <start_of_turn>user\ncontent<end_of_turn>\n}, the assistant's role named {@code model}. Gemma
+     * has no system role: as llama.cpp does, a system message opens the first user turn, followed by a blank line.
      */
     GEMMA {
         @Override
@@ -84,7 +90,7 @@ public enum ChatTemplate {
             };
         }
     },
-    /** Mistral (v1 style): {@code  [INST] system\n\nuser [/INST] assistant</s>}. */
+    /** Mistral (v1 style): {@code [INST] system\n\nuser [/INST] assistant</s>}. */
     MISTRAL {
         @Override
         String open(String role, String previous) {
@@ -164,9 +170,9 @@ public enum ChatTemplate {
     }
 
     /**
-     * The text that follows a conversation rendered up to an assistant reply the model generated (whose
-     * closing the model ended with an end-of-turn token, not fed to the cache): the closing of that
-     * reply when {@code afterGeneratedReply}, then {@code next}, then the generation prompt.
+     * The text that follows a conversation rendered up to an assistant reply the model generated (whose closing the
+     * model ended with an end-of-turn token, not fed to the cache): the closing of that reply when
+     * {@code afterGeneratedReply}, then {@code next}, then the generation prompt.
      */
     public String append(String previousRole, boolean afterGeneratedReply, Message next, boolean generationPrompt) {
         StringBuilder sb = new StringBuilder();
@@ -175,17 +181,18 @@ public enum ChatTemplate {
     }
 
     /**
-     * {@link #append} as tokenizer segments: the template's markup may hold control tokens, the message's
-     * content never does (a user who types {@code <|im_end|>} gets those characters).
+     * {@link #append} as tokenizer segments: the template's markup may hold control tokens, the message's content never
+     * does (a user who types {@code <|im_end|>} gets those characters).
      */
-    public List<Tokenizer.Segment> appendSegments(String previousRole, boolean afterGeneratedReply, Message next,
-                                                                                boolean generationPrompt) {
+    public List<Tokenizer.Segment> appendSegments(
+            String previousRole, boolean afterGeneratedReply, Message next, boolean generationPrompt) {
         StringBuilder before = new StringBuilder(), after = new StringBuilder();
         if (afterGeneratedReply) before.append(close("assistant"));
         before.append(open(next.role(), previousRole));
         after.append(close(next.role()));
         if (generationPrompt) after.append(open("assistant", next.role()));
-        return List.of(new Tokenizer.Segment(before.toString(), true),
+        return List.of(
+                new Tokenizer.Segment(before.toString(), true),
                 new Tokenizer.Segment(next.content(), false),
                 new Tokenizer.Segment(after.toString(), true));
     }
@@ -196,7 +203,8 @@ public enum ChatTemplate {
         if (jinja.contains("<|im_start|>")) return jinja.contains("<think>") ? QWEN3 : CHATML;
         if (jinja.contains("<start_of_turn>")) return GEMMA;
         if (jinja.contains("<|start_header_id|>")) return LLAMA3;
-        if (jinja.contains("<|assistant|>") && jinja.contains("<|end|>")) return PHI3; // before Zephyr, whose markers it shares
+        if (jinja.contains("<|assistant|>") && jinja.contains("<|end|>"))
+            return PHI3; // before Zephyr, whose markers it shares
         if (jinja.contains("<|user|>") && jinja.contains("<|assistant|>")) return ZEPHYR;
         if (jinja.contains("<<SYS>>")) return LLAMA2;
         if (jinja.contains("[INST]")) return MISTRAL;
@@ -208,11 +216,15 @@ public enum ChatTemplate {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    /** By {@link #label} (chatml, qwen3, qwen3-no-think, gemma, llama3, llama2, mistral, phi3, zephyr, plain), for a command-line or config override. */
+    /**
+     * By {@link #label} (chatml, qwen3, qwen3-no-think, gemma, llama3, llama2, mistral, phi3, zephyr, plain), for a
+     * command-line or config override.
+     */
     public static ChatTemplate named(String name) {
         String label = name.toLowerCase(Locale.ROOT).replace('_', '-');
         for (ChatTemplate t : values()) if (t.label().equals(label)) return t;
         throw new IllegalArgumentException("unknown chat template '" + name + "' (known: "
-                + String.join(", ", Arrays.stream(values()).map(ChatTemplate::label).toList()) + ")");
+                + String.join(
+                        ", ", Arrays.stream(values()).map(ChatTemplate::label).toList()) + ")");
     }
 }

@@ -1,24 +1,30 @@
 package io.razorstream.engine.chat;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 
 /**
- * A chat whose history lives in one KV cache: each turn renders only what it adds (the pending token, the
- * closing of the previous reply, the new message, the opening of the reply) with the template, prefills it,
- * and, when asked, generates the reply with the {@link Decoder}. Nothing already in the cache is processed
- * again. The terminal chat and the service's turns are both this class, over their own cache and state.
+ * A chat whose history lives in one KV cache: each turn renders only what it adds (the pending token, the closing of
+ * the previous reply, the new message, the opening of the reply) with the template, prefills it, and, when asked,
+ * generates the reply with the {@link Decoder}. Nothing already in the cache is processed again. The terminal chat and
+ * the service's turns are both this class, over their own cache and state.
  */
 public final class Conversation {
-    /** One applied turn: the tokens it added, the reply (null when none was asked for), the prefill time, positions a context shift gave back first (0: none). */
+    /**
+     * One applied turn: the tokens it added, the reply (null when none was asked for), the prefill time, positions a
+     * context shift gave back first (0: none).
+     */
     public record Turn(int promptTokens, Decoder.Reply reply, long prefillNanos, int shiftedTokens) {}
 
     /** What a turn that would outgrow the limit does: shift the cache ({@link #shiftFor}) or be refused. */
-    public enum Overflow { SHIFT, REFUSE }
+    public enum Overflow {
+        SHIFT,
+        REFUSE
+    }
 
     private final Decoder decoder;
     private final ChatTemplate template;
@@ -31,11 +37,18 @@ public final class Conversation {
     /**
      * A conversation over {@code cache} and {@code state} (a stored session's), its positions at most
      * {@code tokenLimit}, rendered with the state's template, or with {@code template} when it is new; a turn that
-     * would go past the limit shifts the cache or is refused, as {@code overflow} says. With {@code undoTurns} above
-     * 0 each turn marks the cache first ({@link KvCache#mark}), so that the last {@code undoTurns} turns can be taken back.
+     * would go past the limit shifts the cache or is refused, as {@code overflow} says. With {@code undoTurns} above 0
+     * each turn marks the cache first ({@link KvCache#mark}), so that the last {@code undoTurns} turns can be taken
+     * back.
      */
-    public Conversation(Decoder decoder, ChatTemplate template, KvCache cache, ConversationState state, int tokenLimit, Overflow overflow,
-                        int undoTurns) {
+    public Conversation(
+            Decoder decoder,
+            ChatTemplate template,
+            KvCache cache,
+            ConversationState state,
+            int tokenLimit,
+            Overflow overflow,
+            int undoTurns) {
         if (tokenLimit < 1) throw new IllegalArgumentException("token limit must be >= 1, got " + tokenLimit);
         if (undoTurns < 0) throw new IllegalArgumentException("undo turns must be >= 0, got " + undoTurns);
         this.undoTurns = undoTurns;
@@ -50,7 +63,14 @@ public final class Conversation {
     /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
     public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
         KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
-        return new Conversation(model.decoder(parallel), template, cache, new ConversationState(), cache.maxTokens(), Overflow.SHIFT, 0);
+        return new Conversation(
+                model.decoder(parallel),
+                template,
+                cache,
+                new ConversationState(),
+                cache.maxTokens(),
+                Overflow.SHIFT,
+                0);
     }
 
     /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */
@@ -85,17 +105,25 @@ public final class Conversation {
     }
 
     /**
-     * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history
-     * becomes the turn's tokens), streaming its text to {@code listener}. Throws {@link TurnRefused}, with
-     * nothing changed, when the turn does not fit the limit; any other exception leaves the cache half-updated. A turn
-     * that shifted the context is taken back to just after the shift.
+     * Adds {@code message} and, when {@code reply}, generates the answer under {@code request} (whose history becomes
+     * the turn's tokens), streaming its text to {@code listener}. Throws {@link TurnRefused}, with nothing changed,
+     * when the turn does not fit the limit; any other exception leaves the cache half-updated. A turn that shifted the
+     * context is taken back to just after the shift.
      */
     public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener) {
         return turn(message, reply, request, listener, null);
     }
 
-    /** As {@link #turn(Message, boolean, Decoder.Request, Decoder.TokenListener)}; {@code prefillProgress} (or null) gets (done, total) prompt tokens after each prefill batch. */
-    public Turn turn(Message message, boolean reply, Decoder.Request request, Decoder.TokenListener listener, PrefillProgress prefillProgress) {
+    /**
+     * As {@link #turn(Message, boolean, Decoder.Request, Decoder.TokenListener)}; {@code prefillProgress} (or null)
+     * gets (done, total) prompt tokens after each prefill batch.
+     */
+    public Turn turn(
+            Message message,
+            boolean reply,
+            Decoder.Request request,
+            Decoder.TokenListener listener,
+            PrefillProgress prefillProgress) {
         ChatTemplate rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
         if (tokens.length == 0 && reply) throw new TurnRefused("nothing to reply to: the turn adds no tokens");
@@ -113,7 +141,12 @@ public final class Conversation {
             return new Turn(0, null, 0, shifted);
         }
         long t0 = System.nanoTime();
-        float[] logits = decoder.prefill(cache, tokens, 0, tokens.length, prefillProgress == null ? null : done -> prefillProgress.done(done, tokens.length));
+        float[] logits = decoder.prefill(
+                cache,
+                tokens,
+                0,
+                tokens.length,
+                prefillProgress == null ? null : done -> prefillProgress.done(done, tokens.length));
         state.prefilled(rendering, message.role());
         long prefill = System.nanoTime() - t0;
         if (!reply) return new Turn(tokens.length, null, prefill, shifted);
@@ -122,7 +155,10 @@ public final class Conversation {
         return new Turn(tokens.length, r, prefill, shifted);
     }
 
-    /** Positions a shift keeps free for the reply: its budget, up to a quarter of the limit (past that it ends CONTEXT_FULL). */
+    /**
+     * Positions a shift keeps free for the reply: its budget, up to a quarter of the limit (past that it ends
+     * CONTEXT_FULL).
+     */
     private int replyReserve() {
         return (tokenLimit - cache.shiftSinks()) / 4;
     }
@@ -136,8 +172,10 @@ public final class Conversation {
         int position = cache.position(), sinks = cache.shiftSinks(), missing = position + need - tokenLimit;
         int discard = Math.max(missing, (position - sinks) / 4);
         if (need > tokenLimit - sinks - 1 || discard > position - sinks - 1) {
-            throw new TurnRefused("the turn needs " + need + " positions (its tokens and the reply's reserve) after a conversation of "
-                    + position + "; it holds at most " + tokenLimit + ", and a context shift keeps " + sinks + " sinks and one recent token");
+            throw new TurnRefused("the turn needs " + need
+                    + " positions (its tokens and the reply's reserve) after a conversation of " + position
+                    + "; it holds at most " + tokenLimit + ", and a context shift keeps " + sinks
+                    + " sinks and one recent token");
         }
         cache.shift(discard, cache.shiftSinks(), decoder.model().rope().rotationBy(-discard));
         return discard;
@@ -150,6 +188,8 @@ public final class Conversation {
 
     /** Adds a user message and streams the reply to {@code listener}; returns the reply's text. */
     public String reply(String userText, SamplerConfig sampling, int maxTokens, Decoder.TokenListener listener) {
-        return turn(Message.user(userText), true, Decoder.Request.of(sampling, maxTokens), listener).reply().text();
+        return turn(Message.user(userText), true, Decoder.Request.of(sampling, maxTokens), listener)
+                .reply()
+                .text();
     }
 }

@@ -4,12 +4,11 @@ import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.tokenizer.Tokenizer;
 
 /**
- * What the next turn of a conversation needs besides its KV cache: the chat template family its turns are
- * rendered with (fixed by the first turn, so a session keeps its template whatever the service is configured
- * with later; null before), the role of the last message ("" before the first), whether that message was a
- * generated reply (whose closing markup the next turn adds), and the reply's last token when it was not fed to
- * the cache yet. The state store persists it beside the cache; {@link Conversation} is the only code that
- * changes it.
+ * What the next turn of a conversation needs besides its KV cache: the chat template family its turns are rendered with
+ * (fixed by the first turn, so a session keeps its template whatever the service is configured with later; null
+ * before), the role of the last message ("" before the first), whether that message was a generated reply (whose
+ * closing markup the next turn adds), and the reply's last token when it was not fed to the cache yet. The state store
+ * persists it beside the cache; {@link Conversation} is the only code that changes it.
  */
 public final class ConversationState {
     private ChatTemplate template;
@@ -54,10 +53,10 @@ public final class ConversationState {
     }
 
     /**
-     * The tokens a turn adds to a cache of {@code cachedTokens}: BOS when nothing came before (and the
-     * vocabulary wants one), the pending tokens, then the message rendered with the template (the closing of
-     * a generated reply, the message, the opening of the reply when {@code reply}), or, for PLAIN, the text
-     * as it is. The message's content never turns into control tokens.
+     * The tokens a turn adds to a cache of {@code cachedTokens}: BOS when nothing came before (and the vocabulary wants
+     * one), the pending tokens, then the message rendered with the template (the closing of a generated reply, the
+     * message, the opening of the reply when {@code reply}), or, for PLAIN, the text as it is. The message's content
+     * never turns into control tokens.
      */
     int[] turnTokens(Tokenizer tokenizer, ChatTemplate template, int cachedTokens, Message message, boolean reply) {
         boolean first = cachedTokens == 0 && pendingTokens.length == 0;
@@ -65,7 +64,8 @@ public final class ConversationState {
         if (template == ChatTemplate.PLAIN) {
             text = message.content().isEmpty() ? new int[0] : tokenizer.encode(message.content(), false, false);
         } else {
-            text = tokenizer.encode(template.appendSegments(lastRole.isEmpty() ? null : lastRole, afterReply, message, reply), false);
+            text = tokenizer.encode(
+                    template.appendSegments(lastRole.isEmpty() ? null : lastRole, afterReply, message, reply), false);
         }
         boolean bos = first && tokenizer.vocabulary().addBos();
         int[] tokens = new int[(bos ? 1 : 0) + pendingTokens.length + text.length];

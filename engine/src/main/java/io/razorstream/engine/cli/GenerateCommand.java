@@ -1,25 +1,27 @@
 package io.razorstream.engine.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import io.razorstream.engine.generation.Decoder;
 
-@Command(name = "generate", mixinStandardHelpOptions = true,
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
         description = "Continue a prompt: the continuation goes to stdout as it is generated, timings to stderr.")
 final class GenerateCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,10 +32,16 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = {"-p", "--prompt"}, defaultValue = "Once upon a time", description = "prompt text (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = {"-p", "--prompt"},
+            defaultValue = "Once upon a time",
+            description = "prompt text (default: ${DEFAULT-VALUE})")
     String prompt;
 
-    @Option(names = {"-n", "--max-tokens"}, defaultValue = "128", description = "tokens to generate at most (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = {"-n", "--max-tokens"},
+            defaultValue = "128",
+            description = "tokens to generate at most (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
     @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default: ${DEFAULT-VALUE})")
@@ -51,20 +59,31 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "1 = off (default: ${DEFAULT-VALUE})")
     float repeatPenalty;
 
-    @Option(names = "--repeat-last-n", defaultValue = "64", description = "tokens the penalty looks back over (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--repeat-last-n",
+            defaultValue = "64",
+            description = "tokens the penalty looks back over (default: ${DEFAULT-VALUE})")
     int repeatLastN;
 
-    @Option(names = {"-s", "--seed"}, description = "random seed (default: a new one each run, printed to stderr)")
+    @Option(
+            names = {"-s", "--seed"},
+            description = "random seed (default: a new one each run, printed to stderr)")
     Long seed;
 
     @Mixin
     ThreadsOption threads;
 
-    @Option(names = "--json", description = "print one JSON object at the end (prompt and generated token ids, text, finish reason, speeds) "
-            + "instead of streaming the text")
+    @Option(
+            names = "--json",
+            description =
+                    "print one JSON object at the end (prompt and generated token ids, text, finish reason, speeds) "
+                            + "instead of streaming the text")
     boolean json;
 
-    @Option(names = "--kv-precision", defaultValue = "F16", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--kv-precision",
+            defaultValue = "F16",
+            description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     KvPrecision kvPrecision;
 
     @Override
@@ -75,19 +94,29 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int n = threads.resolve();
-        try (LoadedModel loaded = LoadedModel.open(model.resolve()); Parallel parallel = new Parallel(n)) {
+        try (LoadedModel loaded = LoadedModel.open(model.resolve());
+                Parallel parallel = new Parallel(n)) {
             Generator generator = new Generator(loaded, parallel, kvPrecision, Decoder.PREFILL_BATCH);
-            Generator.Result r = generator.generate(prompt, maxTokens, sampling, json ? null : (token, text) -> {
-                out.print(text);
-                out.flush();
-            });
+            Generator.Result r = generator.generate(
+                    prompt,
+                    maxTokens,
+                    sampling,
+                    json
+                            ? null
+                            : (token, text) -> {
+                                out.print(text);
+                                out.flush();
+                            });
             if (json) {
                 ObjectNode o = JSON.createObjectNode();
                 ArrayNode promptIds = o.putArray("promptTokenIds"), generated = o.putArray("generatedTokenIds");
                 for (int id : r.promptTokens()) promptIds.add(id);
                 for (int id : r.generatedTokens()) generated.add(id);
-                o.put("text", r.text()).put("finishReason", r.finish().name()).put("prefillTokensPerSecond", r.prefillTokensPerSecond())
-                        .put("decodeTokensPerSecond", r.decodeTokensPerSecond()).put("seed", s);
+                o.put("text", r.text())
+                        .put("finishReason", r.finish().name())
+                        .put("prefillTokensPerSecond", r.prefillTokensPerSecond())
+                        .put("decodeTokensPerSecond", r.decodeTokensPerSecond())
+                        .put("seed", s);
                 try {
                     out.print(JSON.writeValueAsString(o));
                 } catch (JsonProcessingException e) {
@@ -96,9 +125,17 @@ final class GenerateCommand implements Callable<Integer> {
             }
             out.println();
             out.flush();
-            err.printf("%nprompt: %d tokens in %.1f ms (%.1f tokens/s); generated: %d tokens (%.1f tokens/s decode)%s; seed %d, %d threads%n",
-                    r.promptTokens().length, r.prefillNanos() / 1e6, r.prefillTokensPerSecond(), r.generatedTokens().length,
-                    r.decodeTokensPerSecond(), r.stoppedAtEndOfGeneration() ? ", stopped at end of text" : "", s, n);
+            err.printf(
+                    "%nprompt: %d tokens in %.1f ms (%.1f tokens/s); generated: "
+                            + "%d tokens (%.1f tokens/s decode)%s; seed %d, %d threads%n",
+                    r.promptTokens().length,
+                    r.prefillNanos() / 1e6,
+                    r.prefillTokensPerSecond(),
+                    r.generatedTokens().length,
+                    r.decodeTokensPerSecond(),
+                    r.stoppedAtEndOfGeneration() ? ", stopped at end of text" : "",
+                    s,
+                    n);
             err.flush();
         }
         return 0;

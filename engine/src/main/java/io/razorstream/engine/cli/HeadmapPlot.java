@@ -5,18 +5,18 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
 
+import javax.imageio.ImageIO;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import javax.imageio.ImageIO;
 
 /**
- * A PNG with the profile's layers x heads heatmaps side by side: each score of its method (razor: induction and
- * echo per query head; the needle methods: their KV-head score), then the chosen retrieval heads and, once
- * calibrated, the window heads that keep the compensation token.
+ * A PNG with the profile's layers x heads heatmaps side by side: each score of its method (razor: induction and echo
+ * per query head; the needle methods: their KV-head score), then the chosen retrieval heads and, once calibrated, the
+ * window heads that keep the compensation token.
  */
 final class HeadmapPlot {
     private HeadmapPlot() {}
@@ -25,10 +25,15 @@ final class HeadmapPlot {
         System.setProperty("java.awt.headless", "true");
         List<BufferedImage> panels = new ArrayList<>();
         String method = profile.method().label();
-        for (String name : shown(profile)) panels.add(BitmapEncoder.getBufferedImage(chart(method + ": " + name, normalised(profile.score(name)))));
-        panels.add(BitmapEncoder.getBufferedImage(chart(method + ": retrieval heads (KV)", marks(profile.retrieval()))));
-        if (profile.compensation() != null) panels.add(BitmapEncoder.getBufferedImage(chart("compensation token (KV)", marks(profile.compensated()))));
-        int width = panels.stream().mapToInt(BufferedImage::getWidth).sum(), height = panels.stream().mapToInt(BufferedImage::getHeight).max().orElse(1);
+        for (String name : shown(profile))
+            panels.add(BitmapEncoder.getBufferedImage(chart(method + ": " + name, normalised(profile.score(name)))));
+        panels.add(
+                BitmapEncoder.getBufferedImage(chart(method + ": retrieval heads (KV)", marks(profile.retrieval()))));
+        if (profile.compensation() != null)
+            panels.add(BitmapEncoder.getBufferedImage(chart("compensation token (KV)", marks(profile.compensated()))));
+        int width = panels.stream().mapToInt(BufferedImage::getWidth).sum(),
+                height =
+                        panels.stream().mapToInt(BufferedImage::getHeight).max().orElse(1);
         BufferedImage both = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         var g = both.createGraphics();
         g.setColor(Color.WHITE);
@@ -69,14 +74,20 @@ final class HeadmapPlot {
 
     private static double[][] marks(boolean[][] heads) {
         double[][] out = new double[heads.length][heads[0].length];
-        for (int l = 0; l < heads.length; l++) for (int h = 0; h < heads[l].length; h++) out[l][h] = heads[l][h] ? 1 : 0;
+        for (int l = 0; l < heads.length; l++)
+            for (int h = 0; h < heads[l].length; h++) out[l][h] = heads[l][h] ? 1 : 0;
         return out;
     }
 
     private static HeatMapChart chart(String title, double[][] scores) {
         int layers = scores.length, heads = scores[0].length;
-        HeatMapChart chart = new HeatMapChartBuilder().width(Math.max(360, 40 * heads + 160)).height(Math.max(300, 30 * layers + 140))
-                .title(title).xAxisTitle("head").yAxisTitle("layer").build();
+        HeatMapChart chart = new HeatMapChartBuilder()
+                .width(Math.max(360, 40 * heads + 160))
+                .height(Math.max(300, 30 * layers + 140))
+                .title(title)
+                .xAxisTitle("head")
+                .yAxisTitle("layer")
+                .build();
         chart.getStyler().setShowValue(heads <= 16 && layers <= 16);
         chart.getStyler().setMin(0);
         chart.getStyler().setMax(1);

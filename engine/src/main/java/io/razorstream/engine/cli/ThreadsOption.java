@@ -4,7 +4,9 @@ import picocli.CommandLine.Option;
 
 /** {@code --threads N}, defaulting to every core. */
 final class ThreadsOption {
-    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
+    @Option(
+            names = {"-t", "--threads"},
+            description = "compute threads (default: all cores)")
     Integer threads;
 
     int resolve() {

@@ -1,5 +1,6 @@
 package io.razorstream.engine.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -8,9 +9,9 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -18,11 +19,14 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
-import com.fasterxml.jackson.core.JsonProcessingException;
 
-@Command(name = "tokenize", mixinStandardHelpOptions = true,
-        description = "Token ids of a text with the model's tokenizer, as llama-tokenize gives them: one 'ID -> PIECE' line per token, "
-                + "one JSON object with --json, or with --stdin-jsonl one JSON array of ids per input line (a JSON string each).")
+@Command(
+        name = "tokenize",
+        mixinStandardHelpOptions = true,
+        description = "Token ids of a text with the model's tokenizer, as "
+                + "llama-tokenize gives them: one 'ID -> PIECE' line per " + "token, "
+                + "one JSON object with --json, or with --stdin-jsonl one JSON "
+                + "array of ids per input line (a JSON string each).")
 final class TokenizeCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -44,12 +48,15 @@ final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print {\"ids\": [...], \"pieces\": [...]}")
     boolean json;
 
-    @Option(names = "--stdin-jsonl", description = "read one JSON string per line from stdin, print one JSON array of ids per line")
+    @Option(
+            names = "--stdin-jsonl",
+            description = "read one JSON string per line from stdin, print one JSON array of ids per line")
     boolean stdinJsonl;
 
     @Override
     public Integer call() throws IOException {
-        if ((text == null) == !stdinJsonl) throw new IllegalArgumentException("give exactly one of --text TEXT and --stdin-jsonl");
+        if ((text == null) == !stdinJsonl)
+            throw new IllegalArgumentException("give exactly one of --text TEXT and --stdin-jsonl");
         PrintWriter out = spec.commandLine().getOut();
         // Only the vocabulary is read: a vocab-only GGUF (no tensors) tokenizes too.
         try (GgufFile gguf = GgufFile.open(model.resolve())) {
@@ -63,9 +70,11 @@ final class TokenizeCommand implements Callable<Integer> {
                     try {
                         node = JSON.readTree(line);
                     } catch (JsonProcessingException e) {
-                        throw new IllegalArgumentException("stdin line " + lineNumber + " is not JSON: " + e.getOriginalMessage());
+                        throw new IllegalArgumentException(
+                                "stdin line " + lineNumber + " is not JSON: " + e.getOriginalMessage());
                     }
-                    if (node == null || !node.isTextual()) throw new IllegalArgumentException("stdin line " + lineNumber + " is not a JSON string");
+                    if (node == null || !node.isTextual())
+                        throw new IllegalArgumentException("stdin line " + lineNumber + " is not a JSON string");
                     out.println(JSON.writeValueAsString(tokenizer.encode(node.asText(), !noBos, special)));
                     out.flush();
                 }
@@ -81,7 +90,8 @@ final class TokenizeCommand implements Callable<Integer> {
                 }
                 out.println(JSON.writeValueAsString(o));
             } else {
-                for (int id : ids) out.printf("%6d -> '%s'%n", id, new String(tokenizer.piece(id), StandardCharsets.UTF_8));
+                for (int id : ids)
+                    out.printf("%6d -> '%s'%n", id, new String(tokenizer.piece(id), StandardCharsets.UTF_8));
             }
         }
         out.flush();

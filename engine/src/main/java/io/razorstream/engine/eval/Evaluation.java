@@ -1,21 +1,21 @@
 package io.razorstream.engine.eval;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.generation.Decoder;
-import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.model.Transformer;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kernel.Ops;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.model.Transformer;
+import io.razorstream.engine.sampling.SamplerConfig;
 
 import java.util.Random;
 
 /**
- * The measurements of ../shared/docs/RAZOR.md section 7 for one model and one cache policy: passkey
- * retrieval (the cache is compressed before the question arrives, since Razor compresses as tokens
- * arrive) and KL(full || policy) of next-token distributions under teacher forcing.
+ * The measurements of ../shared/docs/RAZOR.md section 7 for one model and one cache policy: passkey retrieval (the
+ * cache is compressed before the question arrives, since Razor compresses as tokens arrive) and KL(full || policy) of
+ * next-token distributions under teacher forcing.
  */
 public final class Evaluation {
     private static final String FILLER = "the quick brown fox jumps over a lazy dog and runs far away ";
@@ -54,8 +54,8 @@ public final class Evaluation {
     public record Passkey(boolean correct, String answer, int promptTokens, long kvBytes, long fullKvBytes) {}
 
     /**
-     * Prefills the context under {@code policy}, lets one-shot policies compress (SnapKV), prefills the
-     * question, then greedily decodes as many bytes as the key has.
+     * Prefills the context under {@code policy}, lets one-shot policies compress (SnapKV), prefills the question, then
+     * greedily decodes as many bytes as the key has.
      */
     public static Passkey passkey(LoadedModel model, KvPolicy policy, String key, String context, Parallel parallel) {
         Transformer m = model.model();
@@ -67,21 +67,32 @@ public final class Evaluation {
         cache.compressNow();
         float[] logits = decoder.prefill(cache, tokens, split, tokens.length - split, null);
         // Greedy, at most one token per key character (each token is at least one).
-        String answer = decoder.generate(cache, cache.maxTokens(), logits, Decoder.Request.of(SamplerConfig.GREEDY, key.length()), null).text();
+        String answer = decoder.generate(
+                        cache, cache.maxTokens(), logits, Decoder.Request.of(SamplerConfig.GREEDY, key.length()), null)
+                .text();
         return new Passkey(answer.startsWith(key), answer, tokens.length, cache.bytesInUse(), cache.fullBytes());
     }
 
     public record Divergence(double kl, double top1Agreement, long kvBytes, long fullKvBytes) {}
 
     /**
-     * Teacher-forces {@code tokens} through a full cache and through {@code policy}, and averages
-     * KL(full || policy) and top-1 agreement over positions {@code from} and later (which one-shot policies
-     * see after compressing the tokens before them).
+     * Teacher-forces {@code tokens} through a full cache and through {@code policy}, and averages KL(full || policy)
+     * and top-1 agreement over positions {@code from} and later (which one-shot policies see after compressing the
+     * tokens before them).
      */
     public static Divergence divergence(Transformer m, int[] tokens, int from, KvPolicy policy, Parallel parallel) {
-        if (from < 1 || from >= tokens.length) throw new IllegalArgumentException("compare from a position in [1, " + tokens.length + "), got " + from);
+        if (from < 1 || from >= tokens.length)
+            throw new IllegalArgumentException("compare from a position in [1, " + tokens.length + "), got " + from);
         KvCache other = m.newCache(tokens.length, KvPrecision.F16, policy);
-        float[][] ps = teacherForced(m, m.newCache(tokens.length, KvPrecision.F16), tokens, from, tokens.length - from, parallel),
+        float[][]
+                ps =
+                        teacherForced(
+                                m,
+                                m.newCache(tokens.length, KvPrecision.F16),
+                                tokens,
+                                from,
+                                tokens.length - from,
+                                parallel),
                 qs = teacherForced(m, other, tokens, from, tokens.length - from, parallel);
         double kl = 0;
         int agree = 0, n = 0;
@@ -90,14 +101,16 @@ public final class Evaluation {
             if (Ops.argmax(ps[i]) == Ops.argmax(qs[i])) agree++;
             n++;
         }
-        return new Divergence(n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());
+        return new Divergence(
+                n == 0 ? 0 : kl / n, n == 0 ? 1 : agree / (double) n, other.bytesInUse(), other.fullBytes());
     }
 
     /**
      * Teacher forcing on an empty {@code cache}: tokens[0, from) prefilled as the prompt (one-shot policies such as
      * SnapKV compress there), then the logits after each of tokens[from, from + count), row i after token from + i.
      */
-    public static float[][] teacherForced(Transformer m, KvCache cache, int[] tokens, int from, int count, Parallel parallel) {
+    public static float[][] teacherForced(
+            Transformer m, KvCache cache, int[] tokens, int from, int count, Parallel parallel) {
         Decoder decoder = new Decoder(m, null, parallel, Decoder.PREFILL_BATCH);
         decoder.prefill(cache, tokens, 0, from, null);
         cache.compressNow();
@@ -108,7 +121,8 @@ public final class Evaluation {
     public static double kl(float[] p, float[] q) {
         double[] a = softmax(p), b = softmax(q);
         double kl = 0;
-        for (int j = 0; j < a.length; j++) if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
+        for (int j = 0; j < a.length; j++)
+            if (a[j] > 0) kl += a[j] * (Math.log(a[j]) - Math.log(Math.max(b[j], 1e-300)));
         return kl;
     }
 

@@ -1,10 +1,10 @@
 package io.razorstream.engine.generation;
 
 import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.Sampler;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Tokenizer;
 import io.razorstream.engine.tokenizer.Utf8StreamDecoder;
 
@@ -13,36 +13,44 @@ import java.util.List;
 import java.util.function.IntConsumer;
 
 /**
- * The engine's one generation loop: prefill in batches, then sample, stream and decode token by token until
- * an end-of-generation token, a stop string, the token budget or the cache's limit. {@code generate}, the
- * terminal chat, the service's turns, eval, the head profiler and bench all run through it.
+ * The engine's one generation loop: prefill in batches, then sample, stream and decode token by token until an
+ * end-of-generation token, a stop string, the token budget or the cache's limit. {@code generate}, the terminal chat,
+ * the service's turns, eval, the head profiler and bench all run through it.
  *
  * <p>The rules, the same for every caller:
+ *
  * <ul>
- *   <li>The repetition penalty sees the request's history (the tokens the turn just added) and the reply.</li>
- *   <li>An end-of-generation token ends the reply and is neither shown nor fed to the cache (the chat
- *       template's closing markup stands in for it).</li>
- *   <li>When the reply ends at a stop string, the budget or the limit, its last token is not fed either: it
- *       comes back as {@link Reply#pendingToken}, for the next turn to feed first (a one-shot run drops it).
- *       No decode is spent on a token nobody reads the logits of.</li>
- *   <li>Listeners get complete UTF-8 text only, never an empty piece and never any part of a stop string.</li>
+ *   <li>The repetition penalty sees the request's history (the tokens the turn just added) and the reply.
+ *   <li>An end-of-generation token ends the reply and is neither shown nor fed to the cache (the chat template's
+ *       closing markup stands in for it).
+ *   <li>When the reply ends at a stop string, the budget or the limit, its last token is not fed either: it comes back
+ *       as {@link Reply#pendingToken}, for the next turn to feed first (a one-shot run drops it). No decode is spent on
+ *       a token nobody reads the logits of.
+ *   <li>Listeners get complete UTF-8 text only, never an empty piece and never any part of a stop string.
  * </ul>
  */
 public final class Decoder {
-    /** Tokens per prefill pass: a multiple of the GEMM tile (3), big enough to reuse each dequantised row across many tokens. */
+    /**
+     * Tokens per prefill pass: a multiple of the GEMM tile (3), big enough to reuse each dequantised row across many
+     * tokens.
+     */
     public static final int PREFILL_BATCH = 96;
 
-    /** Receives reply text as it is complete: non-empty, with the token that completed it (-1 for the rest held to the end). */
+    /**
+     * Receives reply text as it is complete: non-empty, with the token that completed it (-1 for the rest held to the
+     * end).
+     */
     @FunctionalInterface
     public interface TokenListener {
         void onToken(int token, String text);
     }
 
     /**
-     * What to generate: sampling, at most {@code maxTokens} tokens, {@code stop} strings, the {@code history}
-     * the repetition penalty starts from, and (bench) whether to run past end-of-generation tokens.
+     * What to generate: sampling, at most {@code maxTokens} tokens, {@code stop} strings, the {@code history} the
+     * repetition penalty starts from, and (bench) whether to run past end-of-generation tokens.
      */
-    public record Request(SamplerConfig sampler, int maxTokens, List<String> stop, int[] history, boolean ignoreEndOfGeneration) {
+    public record Request(
+            SamplerConfig sampler, int maxTokens, List<String> stop, int[] history, boolean ignoreEndOfGeneration) {
         public Request {
             if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
             stop = List.copyOf(stop);
@@ -66,7 +74,9 @@ public final class Decoder {
         }
     }
 
-    /** A generated reply: its tokens (the pending one included), text, why it ended, the token not fed yet (-1: none). */
+    /**
+     * A generated reply: its tokens (the pending one included), text, why it ended, the token not fed yet (-1: none).
+     */
     public record Reply(int[] tokens, String text, FinishReason finish, int pendingToken, long nanos) {
         public boolean hasPending() {
             return pendingToken >= 0;
@@ -78,7 +88,10 @@ public final class Decoder {
         }
     }
 
-    /** Decode speed of {@code tokens} generated in {@code nanos}: the first comes from the prefill's logits, so it is not counted. */
+    /**
+     * Decode speed of {@code tokens} generated in {@code nanos}: the first comes from the prefill's logits, so it is
+     * not counted.
+     */
     public static double decodeRate(int tokens, long nanos) {
         return Math.max(0, tokens - 1) / (nanos / 1e9);
     }
@@ -113,7 +126,10 @@ public final class Decoder {
         return prefill(cache, tokens, 0, tokens.length, null);
     }
 
-    /** As {@link #prefill(KvCache, int[])} for tokens[from, from + count), telling {@code progress} how many are done after each batch. */
+    /**
+     * As {@link #prefill(KvCache, int[])} for tokens[from, from + count), telling {@code progress} how many are done
+     * after each batch.
+     */
     public float[] prefill(KvCache cache, int[] tokens, int from, int count, IntConsumer progress) {
         if (count < 1) throw new IllegalArgumentException("nothing to prefill");
         float[] logits = null;
@@ -141,8 +157,8 @@ public final class Decoder {
     }
 
     /**
-     * Generates a reply from {@code logits} (those after the cache's last token), feeding each token but the
-     * last into {@code cache}, which may grow to {@code tokenLimit} tokens (at most its own limit).
+     * Generates a reply from {@code logits} (those after the cache's last token), feeding each token but the last into
+     * {@code cache}, which may grow to {@code tokenLimit} tokens (at most its own limit).
      */
     public Reply generate(KvCache cache, int tokenLimit, float[] logits, Request request, TokenListener listener) {
         if (tokenizer == null) throw new IllegalStateException("this decoder only prefills: it has no tokenizer");

@@ -3,9 +3,9 @@ package io.razorstream.engine.generation;
 import java.util.List;
 
 /**
- * Stop strings over a growing reply, as llama.cpp's server treats them: a reply ends before the first stop
- * string it contains, and text that may still become the start of one is held back from the stream, so a stop
- * string never reaches a listener, even in part.
+ * Stop strings over a growing reply, as llama.cpp's server treats them: a reply ends before the first stop string it
+ * contains, and text that may still become the start of one is held back from the stream, so a stop string never
+ * reaches a listener, even in part.
  */
 final class StopStrings {
     private final List<String> stops;
@@ -15,8 +15,8 @@ final class StopStrings {
     }
 
     /**
-     * Where the earliest stop string ending in {@code text[from, ...)} begins, or -1. Only matches that end
-     * after {@code from} are new (earlier text was checked before).
+     * Where the earliest stop string ending in {@code text[from, ...)} begins, or -1. Only matches that end after
+     * {@code from} are new (earlier text was checked before).
      */
     int find(StringBuilder text, int from) {
         int best = -1;

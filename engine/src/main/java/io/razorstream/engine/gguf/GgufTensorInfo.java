@@ -5,8 +5,8 @@ import io.razorstream.engine.kernel.GgmlType;
 import java.util.Arrays;
 
 /**
- * One entry of the tensor table. {@code shape} is in GGUF order: {@code shape[0]} is the fastest-varying
- * dimension (for a weight matrix, the input size; {@code shape[1]} the number of rows).
+ * One entry of the tensor table. {@code shape} is in GGUF order: {@code shape[0]} is the fastest-varying dimension (for
+ * a weight matrix, the input size; {@code shape[1]} the number of rows).
  */
 public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offset) {
 
@@ -27,8 +27,11 @@ public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offs
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof GgufTensorInfo t && t.name.equals(name) && t.type == type
-                && Arrays.equals(t.shape, shape) && t.offset == offset;
+        return o instanceof GgufTensorInfo t
+                && t.name.equals(name)
+                && t.type == type
+                && Arrays.equals(t.shape, shape)
+                && t.offset == offset;
     }
 
     @Override

@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One typed metadata value. Unsigned integers are held in the signed Java type of the same width
- * ({@link #asLong()} widens them without sign); strings are Java strings; arrays are {@link GgufArray}.
+ * One typed metadata value. Unsigned integers are held in the signed Java type of the same width ({@link #asLong()}
+ * widens them without sign); strings are Java strings; arrays are {@link GgufArray}.
  */
 public record GgufValue(GgufValueType type, Object value) {
 
@@ -110,7 +110,12 @@ public record GgufValue(GgufValueType type, Object value) {
                 if (i > 0) sb.append(", ");
                 sb.append(a.get(i).describe(maxElements));
             }
-            if (a.size() > n) sb.append(", ... (").append(a.size()).append(" ").append(a.elementType()).append(")");
+            if (a.size() > n)
+                sb.append(", ... (")
+                        .append(a.size())
+                        .append(" ")
+                        .append(a.elementType())
+                        .append(")");
             return sb.append("]").toString();
         }
         if (type == GgufValueType.STRING) return '"' + asString().replace("\n", "\\n") + '"';

@@ -16,8 +16,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes GGUF files (version 3 by default, or 2). Tensor bytes are streamed from a {@link TensorData}
- * so that multi-gigabyte files can be written without holding them in memory.
+ * Writes GGUF files (version 3 by default, or 2). Tensor bytes are streamed from a {@link TensorData} so that
+ * multi-gigabyte files can be written without holding them in memory.
  */
 public final class GgufWriter {
 
@@ -43,7 +43,8 @@ public final class GgufWriter {
 
     /** Sets {@code general.alignment} (must be set before tensors are added). */
     public GgufWriter alignment(int alignment) {
-        if (alignment <= 0 || Integer.bitCount(alignment) != 1) throw new IllegalArgumentException("alignment must be a power of two");
+        if (alignment <= 0 || Integer.bitCount(alignment) != 1)
+            throw new IllegalArgumentException("alignment must be a power of two");
         if (!tensors.isEmpty()) throw new IllegalStateException("set the alignment before adding tensors");
         this.alignment = alignment;
         metadata.put(GgufFile.ALIGNMENT_KEY, GgufValue.ofUint32(alignment));
@@ -74,14 +75,16 @@ public final class GgufWriter {
     public GgufWriter addTensor(String name, GgmlType type, long[] shape, byte[] bytes) {
         long expected = type.bytesFor(elements(shape));
         if (bytes.length != expected) {
-            throw new IllegalArgumentException("tensor " + name + ": " + bytes.length + " bytes given, " + expected + " expected");
+            throw new IllegalArgumentException(
+                    "tensor " + name + ": " + bytes.length + " bytes given, " + expected + " expected");
         }
         return addTensor(name, type, shape, out -> writeFully(out, ByteBuffer.wrap(bytes)));
     }
 
     public GgufWriter addTensor(String name, GgmlType type, long[] shape, TensorData data) {
         if (shape[0] % type.blockSize() != 0) {
-            throw new IllegalArgumentException("tensor " + name + ": row length " + shape[0] + " is not a multiple of " + type.blockSize());
+            throw new IllegalArgumentException(
+                    "tensor " + name + ": row length " + shape[0] + " is not a multiple of " + type.blockSize());
         }
         GgufTensorInfo info = new GgufTensorInfo(name, type, shape.clone(), nextOffset);
         tensors.add(new PendingTensor(info, data));
@@ -96,8 +99,8 @@ public final class GgufWriter {
     }
 
     public void write(Path path) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(
+                path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             Header h = new Header();
             h.i32(GgufFile.MAGIC);
             h.i32(version);
@@ -125,7 +128,8 @@ public final class GgufWriter {
                 t.data().writeTo(ch);
                 long written = ch.position() - start;
                 if (written != t.info().byteSize()) {
-                    throw new IOException("tensor " + t.info().name() + ": wrote " + written + " bytes, expected " + t.info().byteSize());
+                    throw new IOException("tensor " + t.info().name() + ": wrote " + written + " bytes, expected "
+                            + t.info().byteSize());
                 }
             }
             // Pad the last tensor so that the file ends on the alignment, as ggml does.
@@ -144,17 +148,33 @@ public final class GgufWriter {
 
         private void ensure(int n) {
             if (buf.remaining() < n) {
-                ByteBuffer bigger = ByteBuffer.allocate(Math.max(buf.capacity() * 2, buf.position() + n)).order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer bigger = ByteBuffer.allocate(Math.max(buf.capacity() * 2, buf.position() + n))
+                        .order(ByteOrder.LITTLE_ENDIAN);
                 buf.flip();
                 bigger.put(buf);
                 buf = bigger;
             }
         }
 
-        void i8(byte v) { ensure(1); buf.put(v); }
-        void i16(short v) { ensure(2); buf.putShort(v); }
-        void i32(int v) { ensure(4); buf.putInt(v); }
-        void i64(long v) { ensure(8); buf.putLong(v); }
+        void i8(byte v) {
+            ensure(1);
+            buf.put(v);
+        }
+
+        void i16(short v) {
+            ensure(2);
+            buf.putShort(v);
+        }
+
+        void i32(int v) {
+            ensure(4);
+            buf.putInt(v);
+        }
+
+        void i64(long v) {
+            ensure(8);
+            buf.putLong(v);
+        }
 
         void string(String s) {
             byte[] b = s.getBytes(StandardCharsets.UTF_8);
@@ -178,7 +198,8 @@ public final class GgufWriter {
                     i32(a.elementType().code());
                     i64(a.size());
                     for (GgufValue e : a.elements()) {
-                        if (e.type() != a.elementType()) throw new IllegalArgumentException("array of " + a.elementType() + " holds a " + e.type());
+                        if (e.type() != a.elementType())
+                            throw new IllegalArgumentException("array of " + a.elementType() + " holds a " + e.type());
                         value(e);
                     }
                 }

@@ -4,15 +4,14 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * An input vector prepared for one weight type's dot product. As in llama.cpp's CPU backend, the
- * activation side is rounded to the weight's "vec_dot" type first: F16 weights see F16-rounded inputs,
- * BF16 weights BF16-rounded inputs, Q8_0 and Q4_0 weights Q8_0-quantised inputs (held here as
- * integer-valued floats in {@code values} with one F16-rounded scale per 32-block in {@code scales}).
- * F32 weights use the input as it is and {@code scales} is null.
+ * An input vector prepared for one weight type's dot product. As in llama.cpp's CPU backend, the activation side is
+ * rounded to the weight's "vec_dot" type first: F16 weights see F16-rounded inputs, BF16 weights BF16-rounded inputs,
+ * Q8_0 and Q4_0 weights Q8_0-quantised inputs (held here as integer-valued floats in {@code values} with one
+ * F16-rounded scale per 32-block in {@code scales}). F32 weights use the input as it is and {@code scales} is null.
  *
- * <p>For the native kernel tier ({@link NativeKernels}) the same quantised values are held as the bytes the C
- * kernels read ({@link #packed()}: int8 quants, then the scales; see kernels.c), or, for half weights, as the
- * rounded floats in {@code values}.
+ * <p>For the native kernel tier ({@link NativeKernels}) the same quantised values are held as the bytes the C kernels
+ * read ({@link #packed()}: int8 quants, then the scales; see kernels.c), or, for half weights, as the rounded floats in
+ * {@code values}.
  */
 public final class Activation {
     private final float[] values;
@@ -21,6 +20,7 @@ public final class Activation {
     private final byte[] packed;
     /** Elements per scale in {@link #packed} (32 for Q8_0 inputs, 256 for Q8_K). */
     private final int packedBlock;
+
     private final int packedLength;
     private final boolean forNative;
     private float[] effective;
@@ -33,15 +33,21 @@ public final class Activation {
     }
 
     /**
-     * With {@code interleaved}, each 32-block of {@code values} is stored in the order of
-     * {@link #interleavedIndex}, the order the Q8_0 kernel consumes it in.
+     * With {@code interleaved}, each 32-block of {@code values} is stored in the order of {@link #interleavedIndex},
+     * the order the Q8_0 kernel consumes it in.
      */
     public Activation(float[] values, float[] scales, boolean interleaved) {
         this(values, scales, interleaved, null, 0, 0, false);
     }
 
-    private Activation(float[] values, float[] scales, boolean interleaved, byte[] packed, int packedBlock, int packedLength,
-                       boolean forNative) {
+    private Activation(
+            float[] values,
+            float[] scales,
+            boolean interleaved,
+            byte[] packed,
+            int packedBlock,
+            int packedLength,
+            boolean forNative) {
         this.values = values;
         this.scales = scales;
         this.interleaved = interleaved;
@@ -79,8 +85,8 @@ public final class Activation {
     }
 
     /**
-     * Where logical element i of a 32-block is stored when interleaved: element 4a + j at 8j + a, so that
-     * vector j (8 lanes) holds byte j of each 4-byte group of the block's quants.
+     * Where logical element i of a 32-block is stored when interleaved: element 4a + j at 8j + a, so that vector j (8
+     * lanes) holds byte j of each 4-byte group of the block's quants.
      */
     public static int interleavedIndex(int i) {
         int k = i & 31;
@@ -111,7 +117,9 @@ public final class Activation {
 
     /** The quantisation scale that applies to element {@code i} (1 for unquantised inputs). */
     public float scale(int i) {
-        if (packed != null) return MemorySegment.ofArray(packed).get(ValueLayout.JAVA_FLOAT_UNALIGNED, packedLength + 4L * (i / packedBlock));
+        if (packed != null)
+            return MemorySegment.ofArray(packed)
+                    .get(ValueLayout.JAVA_FLOAT_UNALIGNED, packedLength + 4L * (i / packedBlock));
         return scales == null ? 1 : scales[i / Quantizer.QK];
     }
 
@@ -123,8 +131,8 @@ public final class Activation {
     }
 
     /**
-     * Effective values in storage order (interleaved blocks stay interleaved, matching the weight rows the
-     * {@link Gemm} path dequantises in the same order), computed once and kept.
+     * Effective values in storage order (interleaved blocks stay interleaved, matching the weight rows the {@link Gemm}
+     * path dequantises in the same order), computed once and kept.
      */
     public float[] gemmInput() {
         if (scales == null) return values;

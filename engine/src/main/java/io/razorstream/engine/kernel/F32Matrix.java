@@ -37,7 +37,8 @@ public final class F32Matrix extends WeightMatrix {
             // One accumulator, lane-wise in K order: the order Gemm uses, so prefill and decode agree to the bit.
             FloatVector acc = FloatVector.zero(F);
             for (; i + L <= cols; i += L) {
-                acc = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), acc);
+                acc = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE)
+                        .fma(FloatVector.fromArray(F, x, i), acc);
             }
             sum = VectorSupport.sum(acc);
         }

@@ -2,24 +2,26 @@ package io.razorstream.engine.kernel;
 
 import jdk.incubator.vector.FloatVector;
 
-import static io.razorstream.engine.kernel.VectorSupport.F;
-import static io.razorstream.engine.kernel.VectorSupport.L;
 import java.util.Arrays;
 
+import static io.razorstream.engine.kernel.VectorSupport.F;
+import static io.razorstream.engine.kernel.VectorSupport.L;
+
 /**
- * Matrix times many tokens (prefill) for every weight type: rows are dequantised to floats four at a
- * time (in the order their type's kernel uses, see {@link WeightMatrix#gemmRow}) and multiplied with
- * the tokens' effective inputs in a 4-row x 3-token register tile, so each loaded weight feeds three
- * FMAs and each loaded input four. K is walked in blocks that keep the tile's rows in L1.
+ * Matrix times many tokens (prefill) for every weight type: rows are dequantised to floats four at a time (in the order
+ * their type's kernel uses, see {@link WeightMatrix#gemmRow}) and multiplied with the tokens' effective inputs in a
+ * 4-row x 3-token register tile, so each loaded weight feeds three FMAs and each loaded input four. K is walked in
+ * blocks that keep the tile's rows in L1.
  *
- * <p>Numerics: every (row, token) pair accumulates lane-wise over K in the same order whichever tile
- * computes it, so results do not depend on tiling or threads. They are plain float products of
- * dequantised values, not the integer block sums of the quantised dot kernels, so they differ from
- * the token-by-token path (and llama.cpp) by float rounding, ~1e-7 relative.
+ * <p>Numerics: every (row, token) pair accumulates lane-wise over K in the same order whichever tile computes it, so
+ * results do not depend on tiling or threads. They are plain float products of dequantised values, not the integer
+ * block sums of the quantised dot kernels, so they differ from the token-by-token path (and llama.cpp) by float
+ * rounding, ~1e-7 relative.
  */
 public final class Gemm {
     /** Batches at least this large take this path; smaller ones use the per-type dot kernels. */
     public static final int MIN_TOKENS = Integer.getInteger("razorstream.gemmMinTokens", 16);
+
     private static final int K_BLOCK = Integer.getInteger("razorstream.gemmKBlock", 512);
 
     private Gemm() {}
@@ -49,8 +51,12 @@ public final class Gemm {
                     }
                     for (int i = 0; i < 4; i++) {
                         for (int j = 0; j < 3 && t + j < n; j++) {
-                            out[t + j][r + i] = tail(VectorSupport.sum(FloatVector.fromArray(F, acc, (3 * i + j) * L)),
-                                    rows[i], x[t + j], kv, k);
+                            out[t + j][r + i] = tail(
+                                    VectorSupport.sum(FloatVector.fromArray(F, acc, (3 * i + j) * L)),
+                                    rows[i],
+                                    x[t + j],
+                                    kv,
+                                    k);
                         }
                     }
                 }
@@ -64,15 +70,25 @@ public final class Gemm {
     /** The 4x3 register tile over [k0, k1), continuing the lane sums kept in {@code acc}. */
     private static void tile4x3(float[][] w, float[] x0, float[] x1, float[] x2, int k0, int k1, float[] acc) {
         float[] w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        FloatVector a00 = FloatVector.fromArray(F, acc, 0), a01 = FloatVector.fromArray(F, acc, L), a02 = FloatVector.fromArray(F, acc, 2 * L);
-        FloatVector a10 = FloatVector.fromArray(F, acc, 3 * L), a11 = FloatVector.fromArray(F, acc, 4 * L), a12 = FloatVector.fromArray(F, acc, 5 * L);
-        FloatVector a20 = FloatVector.fromArray(F, acc, 6 * L), a21 = FloatVector.fromArray(F, acc, 7 * L), a22 = FloatVector.fromArray(F, acc, 8 * L);
-        FloatVector a30 = FloatVector.fromArray(F, acc, 9 * L), a31 = FloatVector.fromArray(F, acc, 10 * L), a32 = FloatVector.fromArray(F, acc, 11 * L);
+        FloatVector a00 = FloatVector.fromArray(F, acc, 0),
+                a01 = FloatVector.fromArray(F, acc, L),
+                a02 = FloatVector.fromArray(F, acc, 2 * L);
+        FloatVector a10 = FloatVector.fromArray(F, acc, 3 * L),
+                a11 = FloatVector.fromArray(F, acc, 4 * L),
+                a12 = FloatVector.fromArray(F, acc, 5 * L);
+        FloatVector a20 = FloatVector.fromArray(F, acc, 6 * L),
+                a21 = FloatVector.fromArray(F, acc, 7 * L),
+                a22 = FloatVector.fromArray(F, acc, 8 * L);
+        FloatVector a30 = FloatVector.fromArray(F, acc, 9 * L),
+                a31 = FloatVector.fromArray(F, acc, 10 * L),
+                a32 = FloatVector.fromArray(F, acc, 11 * L);
         // A long induction variable keeps C2 from unrolling this loop: unrolled, the twelve accumulators
         // no longer fit in the 16 vector registers and spill (measured: 29 vs 20 GMAC/s on one AVX2 core).
         for (long kk = k0; kk < k1; kk += L) {
             int k = (int) kk;
-            FloatVector y0 = FloatVector.fromArray(F, x0, k), y1 = FloatVector.fromArray(F, x1, k), y2 = FloatVector.fromArray(F, x2, k);
+            FloatVector y0 = FloatVector.fromArray(F, x0, k),
+                    y1 = FloatVector.fromArray(F, x1, k),
+                    y2 = FloatVector.fromArray(F, x2, k);
             FloatVector v = FloatVector.fromArray(F, w0, k);
             a00 = v.fma(y0, a00);
             a01 = v.fma(y1, a01);
@@ -90,10 +106,18 @@ public final class Gemm {
             a31 = v.fma(y1, a31);
             a32 = v.fma(y2, a32);
         }
-        a00.intoArray(acc, 0); a01.intoArray(acc, L); a02.intoArray(acc, 2 * L);
-        a10.intoArray(acc, 3 * L); a11.intoArray(acc, 4 * L); a12.intoArray(acc, 5 * L);
-        a20.intoArray(acc, 6 * L); a21.intoArray(acc, 7 * L); a22.intoArray(acc, 8 * L);
-        a30.intoArray(acc, 9 * L); a31.intoArray(acc, 10 * L); a32.intoArray(acc, 11 * L);
+        a00.intoArray(acc, 0);
+        a01.intoArray(acc, L);
+        a02.intoArray(acc, 2 * L);
+        a10.intoArray(acc, 3 * L);
+        a11.intoArray(acc, 4 * L);
+        a12.intoArray(acc, 5 * L);
+        a20.intoArray(acc, 6 * L);
+        a21.intoArray(acc, 7 * L);
+        a22.intoArray(acc, 8 * L);
+        a30.intoArray(acc, 9 * L);
+        a31.intoArray(acc, 10 * L);
+        a32.intoArray(acc, 11 * L);
     }
 
     /** One row and one token, accumulated in exactly the order the tile uses. */

@@ -6,20 +6,20 @@ import java.lang.foreign.MemorySegment;
 
 import static io.razorstream.engine.kernel.VectorSupport.F;
 import static io.razorstream.engine.kernel.VectorSupport.L;
-import static io.razorstream.engine.kernel.VectorSupport.LE;
 import static io.razorstream.engine.kernel.VectorSupport.SHORT_LE;
 
 /**
- * 16-bit float weights, F16 or BF16: as llama.cpp does, the input is rounded to the weight's format and
- * the products are summed in F32. One class for both (the formats differ only in how a half widens and
- * how a float rounds); the format test is loop-invariant, so the JIT hoists it out of the kernels.
+ * 16-bit float weights, F16 or BF16: as llama.cpp does, the input is rounded to the weight's format and the products
+ * are summed in F32. One class for both (the formats differ only in how a half widens and how a float rounds); the
+ * format test is loop-invariant, so the JIT hoists it out of the kernels.
  */
 public final class HalfMatrix extends WeightMatrix {
     private final boolean bf16;
 
     HalfMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
         super(type, data, rows, cols);
-        if (type != GgmlType.F16 && type != GgmlType.BF16) throw new IllegalArgumentException("not a 16-bit float type: " + type);
+        if (type != GgmlType.F16 && type != GgmlType.BF16)
+            throw new IllegalArgumentException("not a 16-bit float type: " + type);
         this.bf16 = type == GgmlType.BF16;
     }
 

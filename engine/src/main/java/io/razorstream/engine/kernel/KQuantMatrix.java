@@ -5,22 +5,21 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import java.lang.foreign.MemorySegment;
-
 import static io.razorstream.engine.kernel.KQuants.QK_K;
-import static io.razorstream.engine.kernel.VectorSupport.F;
 import static io.razorstream.engine.kernel.VectorSupport.B;
+import static io.razorstream.engine.kernel.VectorSupport.F;
 import static io.razorstream.engine.kernel.VectorSupport.I;
 import static io.razorstream.engine.kernel.VectorSupport.L;
 import static io.razorstream.engine.kernel.VectorSupport.LE;
 import static io.razorstream.engine.kernel.VectorSupport.SHORT_LE;
 
 /**
- * Q4_K, Q5_K and Q6_K weights (see {@link KQuants}) against a Q8_K-quantised input, as llama.cpp pairs
- * them. The vector kernels work on the quants directly (widened to int lanes, no decoded floats) and
- * apply each sub-block's scale once; {@link #dotDecoded} is the plain form for CPUs without them.
+ * Q4_K, Q5_K and Q6_K weights (see {@link KQuants}) against a Q8_K-quantised input, as llama.cpp pairs them. The vector
+ * kernels work on the quants directly (widened to int lanes, no decoded floats) and apply each sub-block's scale once;
+ * {@link #dotDecoded} is the plain form for CPUs without them.
  */
 public final class KQuantMatrix extends WeightMatrix {
     private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[QK_K]);
@@ -46,13 +45,18 @@ public final class KQuantMatrix extends WeightMatrix {
         }
     }
 
-    /** Vector form of {@link KQuants}' Q4_K/Q5_K decoding: {@code d * scale * q - dmin * min} per sub-block (same floats). */
+    /**
+     * Vector form of {@link KQuants}' Q4_K/Q5_K decoding: {@code d * scale * q - dmin * min} per sub-block (same
+     * floats).
+     */
     private void decodeQ4Q5(long off, float[] out, int o, boolean fifthBit) {
         float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)), dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2));
         long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
         for (int j = 0; j < 4; j++, qs += 32) {
-            FloatVector d1 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j)), m1 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j));
-            FloatVector d2 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j + 1)), m2 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j + 1));
+            FloatVector d1 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j)),
+                    m1 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j));
+            FloatVector d2 = FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j + 1)),
+                    m2 = FloatVector.broadcast(F, dmin * KQuants.min(data, scales, 2 * j + 1));
             for (int l = 0; l < 32; l += L) {
                 IntVector q = bytes(qs + l);
                 IntVector lo = nibble(q, 0), hi = nibble(q, 4);
@@ -78,7 +82,8 @@ public final class KQuantMatrix extends WeightMatrix {
                 IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
                 for (int k = 0; k < 4; k++) { // rows l, l+32, l+64, l+96 of this half
                     FloatVector scale = FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 2 * k));
-                    scale.mul((FloatVector) q6(k % 2 == 0 ? lo0 : lo1, 4 * (k / 2), h, 2 * k).convert(VectorOperators.I2F, 0))
+                    scale.mul((FloatVector) q6(k % 2 == 0 ? lo0 : lo1, 4 * (k / 2), h, 2 * k)
+                                    .convert(VectorOperators.I2F, 0))
                             .intoArray(out, o + n + 32 * k + l);
                 }
             }
@@ -121,9 +126,14 @@ public final class KQuantMatrix extends WeightMatrix {
         return high.lanewise(VectorOperators.LSHR, bit).and(1).lanewise(VectorOperators.LSHL, 4);
     }
 
-    /** Q6_K: a low nibble (at {@code lowShift}) and two high bits (at {@code highShift}) make a 6-bit quant, offset by 32. */
+    /**
+     * Q6_K: a low nibble (at {@code lowShift}) and two high bits (at {@code highShift}) make a 6-bit quant, offset by
+     * 32.
+     */
     private static IntVector q6(IntVector low, int lowShift, IntVector high, int highShift) {
-        return nibble(low, lowShift).or(high.lanewise(VectorOperators.LSHR, highShift).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+        return nibble(low, lowShift)
+                .or(high.lanewise(VectorOperators.LSHR, highShift).and(3).lanewise(VectorOperators.LSHL, 4))
+                .sub(32);
     }
 
     private IntVector bytes(long at) {
@@ -131,8 +141,8 @@ public final class KQuantMatrix extends WeightMatrix {
     }
 
     /**
-     * Q4_K / Q5_K fused: per 32-element sub-block j, sum q * x over the quants (vectors, no decoded
-     * floats), weight it by d * scale_j, and subtract dmin * min_j * (sum of x over the sub-block).
+     * Q4_K / Q5_K fused: per 32-element sub-block j, sum q * x over the quants (vectors, no decoded floats), weight it
+     * by d * scale_j, and subtract dmin * min_j * (sum of x over the sub-block).
      */
     private float dotQ4Q5(int row, Activation a, boolean fifthBit) {
         float[] x = a.values(), xs = a.scales(), xsum = a.blockSums();
@@ -141,7 +151,8 @@ public final class KQuantMatrix extends WeightMatrix {
         float mins = 0;
         for (int b = 0; b < cols / QK_K; b++, off += type.blockBytes()) {
             float d8 = xs[b * 8];
-            float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)) * d8, dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2)) * d8;
+            float d = Numerics.f16ToFloat(data.get(SHORT_LE, off)) * d8,
+                    dmin = Numerics.f16ToFloat(data.get(SHORT_LE, off + 2)) * d8;
             long scales = off + 4, qh = off + 16, qs = fifthBit ? off + 48 : off + 16;
             for (int j = 0; j < 4; j++, qs += 32) {
                 int xo = b * QK_K + 64 * j;
@@ -154,8 +165,10 @@ public final class KQuantMatrix extends WeightMatrix {
                         ql = ql.add(fifthBit(h, 2 * j));
                         qhi = qhi.add(fifthBit(h, 2 * j + 1));
                     }
-                    lo = ((FloatVector) ql.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + l), lo);
-                    hi = ((FloatVector) qhi.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
+                    lo = ((FloatVector) ql.convert(VectorOperators.I2F, 0))
+                            .fma(FloatVector.fromArray(F, x, xo + l), lo);
+                    hi = ((FloatVector) qhi.convert(VectorOperators.I2F, 0))
+                            .fma(FloatVector.fromArray(F, x, xo + 32 + l), hi);
                 }
                 total = lo.fma(FloatVector.broadcast(F, d * KQuants.scale(data, scales, 2 * j)), total);
                 mins += dmin * KQuants.min(data, scales, 2 * j) * xsum[(xo) / 32];
@@ -179,14 +192,21 @@ public final class KQuantMatrix extends WeightMatrix {
                 for (int l = 0; l < 32; l += L) {
                     int is = l / 16;
                     IntVector lo0 = bytes(ql + l), lo1 = bytes(ql + l + 32), h = bytes(qh + l);
-                    IntVector q1 = q6(lo0, 0, h, 0), q2 = q6(lo1, 0, h, 2), q3 = q6(lo0, 4, h, 4), q4 = q6(lo1, 4, h, 6);
-                    total = ((FloatVector) q1.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l))
+                    IntVector q1 = q6(lo0, 0, h, 0),
+                            q2 = q6(lo1, 0, h, 2),
+                            q3 = q6(lo0, 4, h, 4),
+                            q4 = q6(lo1, 4, h, 6);
+                    total = ((FloatVector) q1.convert(VectorOperators.I2F, 0))
+                            .mul(FloatVector.fromArray(F, x, xo + l))
                             .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is)), total);
-                    total = ((FloatVector) q2.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 32))
+                    total = ((FloatVector) q2.convert(VectorOperators.I2F, 0))
+                            .mul(FloatVector.fromArray(F, x, xo + l + 32))
                             .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 2)), total);
-                    total = ((FloatVector) q3.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 64))
+                    total = ((FloatVector) q3.convert(VectorOperators.I2F, 0))
+                            .mul(FloatVector.fromArray(F, x, xo + l + 64))
                             .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 4)), total);
-                    total = ((FloatVector) q4.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + l + 96))
+                    total = ((FloatVector) q4.convert(VectorOperators.I2F, 0))
+                            .mul(FloatVector.fromArray(F, x, xo + l + 96))
                             .fma(FloatVector.broadcast(F, d * data.get(ValueLayout.JAVA_BYTE, sc + is + 6)), total);
                 }
             }

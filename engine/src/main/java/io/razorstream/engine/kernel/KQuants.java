@@ -6,18 +6,20 @@ import java.lang.foreign.ValueLayout;
 import static io.razorstream.engine.kernel.VectorSupport.SHORT_LE;
 
 /**
- * ggml's K-quant super-blocks of 256 elements (Q4_K, Q5_K, Q6_K), decoded as llama.cpp's
- * dequantize_row_* define them, and the Q8_K activation quantisation their dot products consume.
+ * ggml's K-quant super-blocks of 256 elements (Q4_K, Q5_K, Q6_K), decoded as llama.cpp's dequantize_row_* define them,
+ * and the Q8_K activation quantisation their dot products consume.
+ *
  * <ul>
- * <li>Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of eight 6-bit scales and eight 6-bit mins, 128 bytes
- * of 4-bit quants; each 32-element sub-block j is {@code d * scale_j * q - dmin * min_j}.</li>
- * <li>Q5_K (176 bytes): as Q4_K plus 32 bytes holding each element's fifth bit.</li>
- * <li>Q6_K (210 bytes): 128 bytes of low 4 bits, 64 bytes of high 2 bits, sixteen int8 scales (one per
- * 16 elements), f16 d; each element is {@code d * scale * (q - 32)}.</li>
+ *   <li>Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of eight 6-bit scales and eight 6-bit mins, 128 bytes of 4-bit
+ *       quants; each 32-element sub-block j is {@code d * scale_j * q - dmin * min_j}.
+ *   <li>Q5_K (176 bytes): as Q4_K plus 32 bytes holding each element's fifth bit.
+ *   <li>Q6_K (210 bytes): 128 bytes of low 4 bits, 64 bytes of high 2 bits, sixteen int8 scales (one per 16 elements),
+ *       f16 d; each element is {@code d * scale * (q - 32)}.
  * </ul>
  */
 public final class KQuants {
     public static final int QK_K = 256;
+
     private KQuants() {}
 
     /** Decodes the super-block at byte {@code off} of {@code data} into {@code out[o, o + 256)}. */
@@ -82,7 +84,9 @@ public final class KQuants {
         }
     }
 
-    /** The element of largest magnitude (with its sign; the first of equals) among x[b, b + 256): Q8_K maps it to -127. */
+    /**
+     * The element of largest magnitude (with its sign; the first of equals) among x[b, b + 256): Q8_K maps it to -127.
+     */
     static float largestMagnitude(float[] x, int b) {
         float amax = 0, max = 0;
         for (int j = 0; j < QK_K; j++) {
@@ -96,10 +100,10 @@ public final class KQuants {
     }
 
     /**
-     * Quantises an activation to Q8_K as llama.cpp's quantize_row_q8_K_ref does: per 256 elements, the
-     * element of largest magnitude (with its sign) maps to -127, quants rounded to nearest (ties to even)
-     * and capped at 127, scale 1/iscale kept in fp32. Scales are stored once per 32 elements (each block's
-     * repeated 8 times) so the activation reads like the 32-block types'.
+     * Quantises an activation to Q8_K as llama.cpp's quantize_row_q8_K_ref does: per 256 elements, the element of
+     * largest magnitude (with its sign) maps to -127, quants rounded to nearest (ties to even) and capped at 127, scale
+     * 1/iscale kept in fp32. Scales are stored once per 32 elements (each block's repeated 8 times) so the activation
+     * reads like the 32-block types'.
      */
     public static Activation quantizeActivationQ8K(float[] x, int length) {
         if (length % QK_K != 0) throw new IllegalArgumentException(length + " is not a multiple of " + QK_K);

@@ -3,17 +3,19 @@ package io.razorstream.engine.kernel;
 import java.util.Locale;
 
 /**
- * Which kernel tier multiplies the weight matrices, process-wide: the native tier (C, int8 multiply-add,
- * see {@link NativeKernels}) or the Java tier (the Vector API kernels of each {@link WeightMatrix}).
- * {@code auto} takes the native tier when its library loaded and the CPU can run it, and the Java tier
- * otherwise, saying why in one line. Chosen once at start (CLI {@code --kernels}, service setting
- * {@code engine.kernels}, or the system property {@code razorstream.kernels}); switching later affects
- * activations prepared after the switch only, so it must not happen during a forward pass.
+ * Which kernel tier multiplies the weight matrices, process-wide: the native tier (C, int8 multiply-add, see
+ * {@link NativeKernels}) or the Java tier (the Vector API kernels of each {@link WeightMatrix}). {@code auto} takes the
+ * native tier when its library loaded and the CPU can run it, and the Java tier otherwise, saying why in one line.
+ * Chosen once at start (CLI {@code --kernels}, service setting {@code engine.kernels}, or the system property
+ * {@code razorstream.kernels}); switching later affects activations prepared after the switch only, so it must not
+ * happen during a forward pass.
  */
 public final class Kernels {
     /** What a user may ask for. */
     public enum Mode {
-        AUTO, NATIVE, JAVA;
+        AUTO,
+        NATIVE,
+        JAVA;
 
         public static Mode parse(String s) {
             try {
@@ -31,8 +33,8 @@ public final class Kernels {
     private Kernels() {}
 
     /**
-     * Selects the tier; {@code native} when the native tier cannot run is an error that says why.
-     * Returns the one-line description of what runs ({@link #describe()}).
+     * Selects the tier; {@code native} when the native tier cannot run is an error that says why. Returns the one-line
+     * description of what runs ({@link #describe()}).
      */
     public static synchronized String select(Mode mode) {
         nativeActive = switch (mode) {
@@ -40,7 +42,8 @@ public final class Kernels {
             case NATIVE -> {
                 if (!NativeKernels.available()) {
                     // a setting that cannot be honoured here: reported as a bad argument (one line, exit 1)
-                    throw new IllegalArgumentException("native kernels requested but unavailable: " + NativeKernels.unavailableReason());
+                    throw new IllegalArgumentException(
+                            "native kernels requested but unavailable: " + NativeKernels.unavailableReason());
                 }
                 yield true;
             }

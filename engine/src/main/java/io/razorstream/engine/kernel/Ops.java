@@ -14,7 +14,10 @@ public final class Ops {
         rmsNorm(out, 0, x, 0, weight, eps);
     }
 
-    /** As above on x[xOff, xOff + weight.length) into out[outOff, ...) (a head of a wider vector; in place when out == x). */
+    /**
+     * As above on x[xOff, xOff + weight.length) into out[outOff, ...) (a head of a wider vector; in place when out ==
+     * x).
+     */
     public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, float eps) {
         int n = weight.length;
         double sum = 0;
@@ -45,7 +48,9 @@ public final class Ops {
         if (VectorSupport.ENABLED) {
             FloatVector wv = FloatVector.broadcast(F, w);
             for (; i + L <= n; i += L) {
-                FloatVector.fromArray(F, x, xOff + i).fma(wv, FloatVector.fromArray(F, out, outOff + i)).intoArray(out, outOff + i);
+                FloatVector.fromArray(F, x, xOff + i)
+                        .fma(wv, FloatVector.fromArray(F, out, outOff + i))
+                        .intoArray(out, outOff + i);
             }
         }
         for (; i < n; i++) out[outOff + i] += w * x[xOff + i];
@@ -74,9 +79,9 @@ public final class Ops {
     }
 
     /**
-     * GELU(gate) * up element-wise into gate (gemma's GeGLU), with llama.cpp's CPU numerics: the tanh GELU is read
-     * from a table over F16 inputs (the gate rounded to F16, the result stored as F16); gate <= -10 gives 0 and
-     * gate >= 10 passes through.
+     * GELU(gate) * up element-wise into gate (gemma's GeGLU), with llama.cpp's CPU numerics: the tanh GELU is read from
+     * a table over F16 inputs (the gate rounded to F16, the result stored as F16); gate <= -10 gives 0 and gate >= 10
+     * passes through.
      */
     public static void geglu(float[] gate, float[] up, int n) {
         float[] table = GeluTable.VALUES;
@@ -92,11 +97,14 @@ public final class Ops {
         static final float[] VALUES = new float[1 << 16];
 
         static {
-            for (int bits = 0; bits < VALUES.length; bits++) VALUES[bits] = Numerics.roundToF16(geluTanh(Numerics.f16ToFloat((short) bits)));
+            for (int bits = 0; bits < VALUES.length; bits++)
+                VALUES[bits] = Numerics.roundToF16(geluTanh(Numerics.f16ToFloat((short) bits)));
         }
     }
 
-    /** The tanh approximation of GELU, in float as ggml computes it: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). */
+    /**
+     * The tanh approximation of GELU, in float as ggml computes it: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
+     */
     static float geluTanh(float x) {
         return 0.5f * x * (1f + (float) Math.tanh(0.7978845608028654f * x * (1f + 0.044715f * x * x)));
     }

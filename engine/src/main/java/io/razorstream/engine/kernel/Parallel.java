@@ -2,15 +2,14 @@ package io.razorstream.engine.kernel;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Splits index ranges across a fixed set of threads (the caller's thread is one of them). Decode calls
- * this ~150 times per token with only tens of microseconds of work each, so dispatch must be cheap:
- * workers spin briefly on a published call counter before parking, and the caller spins for their results.
- * Calls are serialised; a computation that wants its own threads creates its own instance.
+ * Splits index ranges across a fixed set of threads (the caller's thread is one of them). Decode calls this ~150 times
+ * per token with only tens of microseconds of work each, so dispatch must be cheap: workers spin briefly on a published
+ * call counter before parking, and the caller spins for their results. Calls are serialised; a computation that wants
+ * its own threads creates its own instance.
  */
 public final class Parallel implements AutoCloseable {
 
@@ -21,8 +20,12 @@ public final class Parallel implements AutoCloseable {
     }
 
     private static final AtomicInteger POOL_ID = new AtomicInteger();
-    /** Spins (~50 us) before a waiting thread parks or yields: bridges the gap between two matmuls without burning a core for long when the machine is shared. */
+    /**
+     * Spins (~50 us) before a waiting thread parks or yields: bridges the gap between two matmuls without burning a
+     * core for long when the machine is shared.
+     */
     private static final int SPINS_BEFORE_PARK = 2_000;
+
     private static final VarHandle REMAINING, FAILURE;
 
     static {
@@ -51,20 +54,25 @@ public final class Parallel implements AutoCloseable {
     @SuppressWarnings("unused")
     private volatile Throwable failure;
     /**
-     * The call's number (upper bits) and its piece count (low 16 bits) in one volatile long: a worker that takes
-     * no piece reads nothing else, so it cannot see the fields of a later call half-written.
+     * The call's number (upper bits) and its piece count (low 16 bits) in one volatile long: a worker that takes no
+     * piece reads nothing else, so it cannot see the fields of a later call half-written.
      */
     private volatile long published;
+
     private long calls;
 
     public Parallel(int threads) {
-        if (threads < 1 || threads > 0xffff) throw new IllegalArgumentException("threads must be in 1..65535, got " + threads);
+        if (threads < 1 || threads > 0xffff)
+            throw new IllegalArgumentException("threads must be in 1..65535, got " + threads);
         this.threads = threads;
         this.workers = new Thread[threads - 1];
         int id = POOL_ID.incrementAndGet();
         for (int i = 0; i < workers.length; i++) {
             int piece = i + 1;
-            workers[i] = Thread.ofPlatform().daemon().name("razorstream-compute-" + id + "-" + piece).unstarted(() -> workerLoop(piece));
+            workers[i] = Thread.ofPlatform()
+                    .daemon()
+                    .name("razorstream-compute-" + id + "-" + piece)
+                    .unstarted(() -> workerLoop(piece));
             workers[i].start();
         }
     }

@@ -17,8 +17,8 @@ import static io.razorstream.engine.kernel.VectorSupport.LE;
 import static io.razorstream.engine.kernel.VectorSupport.SHORT_LE;
 
 /**
- * Q4_0 weights (blocks of 32: F16 scale, 16 bytes; byte j holds element j in its low nibble and element
- * j+16 in its high nibble, both offset by 8) against a Q8_0-quantised input, as llama.cpp computes it.
+ * Q4_0 weights (blocks of 32: F16 scale, 16 bytes; byte j holds element j in its low nibble and element j+16 in its
+ * high nibble, both offset by 8) against a Q8_0-quantised input, as llama.cpp computes it.
  */
 public final class Q4_0Matrix extends WeightMatrix {
     private static final int BLOCK_BYTES = 18;
@@ -45,9 +45,16 @@ public final class Q4_0Matrix extends WeightMatrix {
             if (VectorSupport.ENABLED) {
                 FloatVector dv = FloatVector.broadcast(F, d);
                 for (int j = 0; j < QK / 2; j += L) {
-                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, off + 2 + j, LE).convertShape(VectorOperators.B2I, I, 0);
-                    ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(dv).intoArray(out, o + j);
-                    ((FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(dv)
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, off + 2 + j, LE)
+                            .convertShape(VectorOperators.B2I, I, 0);
+                    ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0))
+                            .mul(dv)
+                            .intoArray(out, o + j);
+                    ((FloatVector) q.lanewise(VectorOperators.ASHR, 4)
+                                    .and(0xF)
+                                    .sub(8)
+                                    .convert(VectorOperators.I2F, 0))
+                            .mul(dv)
                             .intoArray(out, o + QK / 2 + j);
                 }
                 continue;
@@ -72,9 +79,11 @@ public final class Q4_0Matrix extends WeightMatrix {
             for (int j = 0; j < QK / 2; j += L) {
                 // Nibbles are cut out after widening to int lanes: x86 has no byte shifts, and the Vector
                 // API's emulation of them made this kernel 2.5x slower.
-                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, off + 2 + j, LE).convertShape(VectorOperators.B2I, I, 0);
+                IntVector q = (IntVector)
+                        ByteVector.fromMemorySegment(B, data, off + 2 + j, LE).convertShape(VectorOperators.B2I, I, 0);
                 FloatVector lo = (FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector)
+                        q.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0);
                 s = lo.fma(FloatVector.fromArray(F, x, b * QK + j), s);
                 s = hi.fma(FloatVector.fromArray(F, x, b * QK + QK / 2 + j), s);
             }

@@ -14,12 +14,11 @@ import static io.razorstream.engine.kernel.VectorSupport.LE;
 import static io.razorstream.engine.kernel.VectorSupport.SHORT_LE;
 
 /**
- * Q8_0 weights (blocks of 32: F16 scale, 32 int8) against a Q8_0-quantised input, computed as llama.cpp's
- * AVX2 kernel does: lane i of a block's partial sum holds the exact integer sum of elements 4i..4i+3,
- * scaled by the product of both blocks' scales and accumulated in one vector, then summed as
- * hsum_float_8 does. The block's 32 quants are one 256-bit load; byte j of every 4-byte group is
- * sign-extended by shifts, so the input is stored interleaved to match ({@link Activation#interleavedIndex}).
- * Always 8 lanes, also on AVX-512 machines (as llama.cpp).
+ * Q8_0 weights (blocks of 32: F16 scale, 32 int8) against a Q8_0-quantised input, computed as llama.cpp's AVX2 kernel
+ * does: lane i of a block's partial sum holds the exact integer sum of elements 4i..4i+3, scaled by the product of both
+ * blocks' scales and accumulated in one vector, then summed as hsum_float_8 does. The block's 32 quants are one 256-bit
+ * load; byte j of every 4-byte group is sign-extended by shifts, so the input is stored interleaved to match
+ * ({@link Activation#interleavedIndex}). Always 8 lanes, also on AVX-512 machines (as llama.cpp).
  */
 public final class Q8_0Matrix extends WeightMatrix {
     private static final int BLOCK_BYTES = 34;

@@ -11,22 +11,24 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
- * The vector shapes the kernels use: the CPU's preferred float width (8 lanes on AVX2, 16 on AVX-512)
- * and byte/short/int species with the same lane count, so that one load of quants widens to one float
- * vector. Widths outside 8..16 lanes fall back to the scalar kernels.
+ * The vector shapes the kernels use: the CPU's preferred float width (8 lanes on AVX2, 16 on AVX-512) and
+ * byte/short/int species with the same lane count, so that one load of quants widens to one float vector. Widths
+ * outside 8..16 lanes fall back to the scalar kernels.
  */
 final class VectorSupport {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
     /** True where the kernels' assumptions hold (8 or 16 float lanes). */
     static final boolean ENABLED = (L == 8 || L == 16) && !Boolean.getBoolean("razorstream.scalar");
+
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Byte> B = ENABLED ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
-    static final VectorSpecies<Short> S = ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
+    static final VectorSpecies<Short> S =
+            ENABLED ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** An unaligned little-endian 16-bit value (the f16 scales inside quantised blocks). */
     static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
@@ -44,11 +46,11 @@ final class VectorSupport {
     private VectorSupport() {}
 
     /**
-     * The sum of the lanes, always added in the same order (a fixed halving tree; on 8 lanes this is
-     * the order of llama.cpp's hsum_float_8). {@code reduceLanes(ADD)}
-     * leaves the order unspecified, and in practice the interpreter's and C2's orders differ, so the same
-     * dot product gave different bits before and after JIT compilation: logits depended on warm-up, and a
-     * prompt prefilled (matmul, compiled at a different time) could differ from the same prompt decoded.
+     * The sum of the lanes, always added in the same order (a fixed halving tree; on 8 lanes this is the order of
+     * llama.cpp's hsum_float_8). {@code reduceLanes(ADD)} leaves the order unspecified, and in practice the
+     * interpreter's and C2's orders differ, so the same dot product gave different bits before and after JIT
+     * compilation: logits depended on warm-up, and a prompt prefilled (matmul, compiled at a different time) could
+     * differ from the same prompt decoded.
      */
     static float sum(FloatVector v) {
         if (L == 16) v = v.add(v.rearrange(ROT8));
@@ -73,7 +75,8 @@ final class VectorSupport {
 
     /** L IEEE half floats at {@code offset}, widened exactly (subnormals, infinities and NaNs included). */
     static FloatVector halvesToFloats(MemorySegment seg, long offset) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector h =
+                (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
         IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         IntVector mag = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
         // Exponent re-bias by multiplying with 2^112: exact for normals and subnormals alike.
@@ -84,7 +87,8 @@ final class VectorSupport {
 
     /** L bfloat16 values at {@code offset}, widened (exact). */
     static FloatVector bf16ToFloats(MemorySegment seg, long offset) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector h =
+                (IntVector) ShortVector.fromMemorySegment(S, seg, offset, LE).convertShape(VectorOperators.S2I, I, 0);
         return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 }

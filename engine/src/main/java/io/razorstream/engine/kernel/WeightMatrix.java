@@ -3,9 +3,9 @@ package io.razorstream.engine.kernel;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A weight matrix of {@code rows} x {@code cols} stored row-major in one of the supported ggml types
- * (GGUF shape [cols, rows]). Each subclass owns its type's vectorised kernels; {@link #dotReference}
- * is the plain scalar definition they are tested against.
+ * A weight matrix of {@code rows} x {@code cols} stored row-major in one of the supported ggml types (GGUF shape [cols,
+ * rows]). Each subclass owns its type's vectorised kernels; {@link #dotReference} is the plain scalar definition they
+ * are tested against.
  */
 public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Matrix, Q4_0Matrix, KQuantMatrix {
     protected final GgmlType type;
@@ -15,14 +15,16 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     protected final long rowBytes;
 
     protected WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
-        if (cols % type.blockSize() != 0) throw new IllegalArgumentException("cols " + cols + " is not a multiple of " + type.blockSize());
+        if (cols % type.blockSize() != 0)
+            throw new IllegalArgumentException("cols " + cols + " is not a multiple of " + type.blockSize());
         this.type = type;
         this.data = data;
         this.rows = rows;
         this.cols = cols;
         this.rowBytes = type.bytesFor(cols);
         if (data.byteSize() < rowBytes * rows) {
-            throw new IllegalArgumentException(type + " matrix " + rows + "x" + cols + " needs " + rowBytes * rows + " bytes, got " + data.byteSize());
+            throw new IllegalArgumentException(type + " matrix " + rows + "x" + cols + " needs " + rowBytes * rows
+                    + " bytes, got " + data.byteSize());
         }
     }
 
@@ -39,7 +41,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
 
     /** Rows [first, first + count) as a matrix of their own over the same bytes (a fused projection's parts). */
     public WeightMatrix rows(int first, int count) {
-        if (first < 0 || count < 1 || first + count > rows) throw new IndexOutOfBoundsException("rows " + first + "+" + count + " of " + rows);
+        if (first < 0 || count < 1 || first + count > rows)
+            throw new IndexOutOfBoundsException("rows " + first + "+" + count + " of " + rows);
         return of(type, data.asSlice(first * rowBytes, count * rowBytes), count, cols);
     }
 
@@ -60,16 +63,16 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     }
 
     /**
-     * Rounds/quantises {@code x} (length {@code cols}) to what this type's dot product consumes, for the
-     * selected kernel tier ({@link Kernels}).
+     * Rounds/quantises {@code x} (length {@code cols}) to what this type's dot product consumes, for the selected
+     * kernel tier ({@link Kernels}).
      */
     public final Activation prepare(float[] x) {
         return prepare(x, null);
     }
 
     /**
-     * As {@link #prepare(float[])}, overwriting {@code reuse} (an earlier input of this type and length on the
-     * same tier, or null) where the tier can: the native tier then allocates nothing.
+     * As {@link #prepare(float[])}, overwriting {@code reuse} (an earlier input of this type and length on the same
+     * tier, or null) where the tier can: the native tier then allocates nothing.
      */
     public final Activation prepare(float[] x, Activation reuse) {
         return Kernels.nativeFor(type) ? NativeKernels.prepare(type, x, cols, reuse) : prepareJava(x);
@@ -90,9 +93,9 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     protected abstract float dotJava(int row, Activation a);
 
     /**
-     * Dot products of one row with several activations at once ({@code out[t] = dot(row, a[t])} for t in
-     * [0, n)). Types that can reuse a decoded weight chunk across tokens override this; results must equal
-     * {@link #dot} exactly, so that a prompt gives the same numbers whether prefilled or decoded.
+     * Dot products of one row with several activations at once ({@code out[t] = dot(row, a[t])} for t in [0, n)). Types
+     * that can reuse a decoded weight chunk across tokens override this; results must equal {@link #dot} exactly, so
+     * that a prompt gives the same numbers whether prefilled or decoded.
      */
     protected void dotMany(int row, Activation[] a, int n, float[] out) {
         for (int t = 0; t < n; t++) out[t] = dot(row, a[t]);
@@ -115,7 +118,10 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         dequantizeRow(row, out, 0);
     }
 
-    /** Writes row {@code row} as floats into {@code out[offset..offset+cols)}; subclasses vectorise it for the GEMM path. */
+    /**
+     * Writes row {@code row} as floats into {@code out[offset..offset+cols)}; subclasses vectorise it for the GEMM
+     * path.
+     */
     public void dequantizeRow(int row, float[] out, int offset) {
         Quantizer.dequantize(type, data, row * rowBytes, out, offset, cols);
     }
@@ -141,22 +147,22 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     }
 
     /**
-     * One matrix times n prepared inputs, into out[t][row]. The arrays are read when the product runs, so a
-     * product built once can run again after its inputs were prepared anew in place.
+     * One matrix times n prepared inputs, into out[t][row]. The arrays are read when the product runs, so a product
+     * built once can run again after its inputs were prepared anew in place.
      */
     public record Product(WeightMatrix matrix, Activation[] inputs, int n, float[][] out) {}
 
     /**
-     * Several products computed in one parallel pass over their concatenated rows (q, k and v; gate and up), so
-     * that the threads meet once per group instead of once per matrix. Built once and run many times (decode
-     * keeps one per layer and group), it allocates nothing per run on the native tier; one instance is not for
-     * concurrent runs.
+     * Several products computed in one parallel pass over their concatenated rows (q, k and v; gate and up), so that
+     * the threads meet once per group instead of once per matrix. Built once and run many times (decode keeps one per
+     * layer and group), it allocates nothing per run on the native tier; one instance is not for concurrent runs.
      */
     public static final class Multiplication implements Parallel.RangeBody {
         private final Product[] products;
         private final int[] starts;
         /** Per product: the native tier's input batch (n > 1), or its one input's and output's segments (n == 1). */
         private final MemorySegment[] batches, outSegments;
+
         private final float[][] segmentArrays;
 
         public Multiplication(Product... products) {
@@ -172,7 +178,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
             // Once, before the threads share them: the Java GEMM's float inputs, the native tier's input batches.
             for (int i = 0; i < products.length; i++) {
                 Product p = products[i];
-                if (p.n > 1 && p.inputs[0].isNative()) batches[i] = NativeKernels.batch(p.matrix.type, p.inputs, p.n, p.matrix.cols);
+                if (p.n > 1 && p.inputs[0].isNative())
+                    batches[i] = NativeKernels.batch(p.matrix.type, p.inputs, p.n, p.matrix.cols);
                 else if (p.n > 1 && Gemm.applies(p.n)) for (int t = 0; t < p.n; t++) p.inputs[t].gemmInput();
                 else if (p.n == 1 && segmentArrays[i] != p.out[0]) {
                     segmentArrays[i] = p.out[0];
@@ -188,7 +195,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
             for (int i = 0; i < products.length; i++) {
                 int lo = Math.max(from, starts[i]), hi = Math.min(to, starts[i + 1]);
                 if (lo >= hi) continue;
-                products[i].matrix.multiplyRows(lo - starts[i], hi - starts[i], products[i], batches[i], outSegments[i]);
+                products[i].matrix.multiplyRows(
+                        lo - starts[i], hi - starts[i], products[i], batches[i], outSegments[i]);
             }
         }
     }
@@ -197,8 +205,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     private static final ThreadLocal<float[]> NATIVE_OUT = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * Rows [from, to) of one product on the native tier: with n == 1 straight into {@code out} (the segment of
-     * out[0]), else from {@code batch} (the inputs side by side) through a per-thread tile.
+     * Rows [from, to) of one product on the native tier: with n == 1 straight into {@code out} (the segment of out[0]),
+     * else from {@code batch} (the inputs side by side) through a per-thread tile.
      */
     private void multiplyRowsNative(int from, int to, Product p, MemorySegment batch, MemorySegment out) {
         if (p.n == 1) {
@@ -212,7 +220,10 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         for (int t = 0; t < p.n; t++) System.arraycopy(tile, t * width, p.out[t], from, width);
     }
 
-    /** Rows [from, to) of one product, on the calling thread ({@code batch} and {@code out}: see {@link Multiplication}). */
+    /**
+     * Rows [from, to) of one product, on the calling thread ({@code batch} and {@code out}: see
+     * {@link Multiplication}).
+     */
     protected void multiplyRows(int from, int to, Product p, MemorySegment batch, MemorySegment outSegment) {
         if (p.inputs[0].isNative()) {
             multiplyRowsNative(from, to, p, batch, outSegment);

@@ -12,28 +12,30 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Continuous batching: the forward-pass work that threads submit (a prefill chunk or a decode step of one
- * sequence each, with its own cache) is gathered into one pass, so the weight matrices are read once for every
- * waiting sequence instead of once each. There is no scheduler thread: the first caller that finds no pass
- * running runs the next one for everybody waiting (leader/follower), the others block until their part is done.
+ * Continuous batching: the forward-pass work that threads submit (a prefill chunk or a decode step of one sequence
+ * each, with its own cache) is gathered into one pass, so the weight matrices are read once for every waiting sequence
+ * instead of once each. There is no scheduler thread: the first caller that finds no pass running runs the next one for
+ * everybody waiting (leader/follower), the others block until their part is done.
  *
- * <p>Fairness: work is taken in arrival order, and a pass takes everything waiting up to {@link #MAX_ROWS} rows,
- * so a decode step or a short turn waits for at most the pass in progress, never for a long prefill's other
- * chunks. Gathering: sequences of the last pass are usually about to submit their next decode step (they are
- * sampling); the next pass waits for them for at most half the last pass's duration (and {@link #MAX_GATHER_NANOS}),
- * so that N decoding sequences settle into one pass per step rather than alternating groups.
+ * <p>Fairness: work is taken in arrival order, and a pass takes everything waiting up to {@link #MAX_ROWS} rows, so a
+ * decode step or a short turn waits for at most the pass in progress, never for a long prefill's other chunks.
+ * Gathering: sequences of the last pass are usually about to submit their next decode step (they are sampling); the
+ * next pass waits for them for at most half the last pass's duration (and {@link #MAX_GATHER_NANOS}), so that N
+ * decoding sequences settle into one pass per step rather than alternating groups.
  *
  * <p>Isolation: a failure in one sequence's own part of a pass (its cache writes, its attention) is {@link Work#fail
- * recorded on that part}, which the pass then skips; that sequence's caller gets the failure, the others complete
- * as if it had never joined (each row's numbers are its own). Only a failure of the pass as a whole (a shared matrix
- * product) reaches every part.
+ * recorded on that part}, which the pass then skips; that sequence's caller gets the failure, the others complete as if
+ * it had never joined (each row's numbers are its own). Only a failure of the pass as a whole (a shared matrix product)
+ * reaches every part.
  */
 final class PassScheduler {
     /**
-     * The most rows (tokens) a pass gathers from several sequences: a prefill chunk ({@code Decoder.PREFILL_BATCH}) plus
-     * many decode steps. The first waiting part is always taken, whatever its size (a caller's one big forward call).
+     * The most rows (tokens) a pass gathers from several sequences: a prefill chunk ({@code Decoder.PREFILL_BATCH})
+     * plus many decode steps. The first waiting part is always taken, whatever its size (a caller's one big forward
+     * call).
      */
     static final int MAX_ROWS = 256;
+
     private static final long MAX_GATHER_NANOS = 2_000_000;
 
     /** Runs one forward pass over several sequences' work. */
@@ -43,8 +45,8 @@ final class PassScheduler {
     }
 
     /**
-     * One sequence's share of a pass: tokens[from, from + count) appended to {@code cache} at its next positions,
-     * the logits after the last logits.length of them into {@code logits}. Reused by decode (one per thread).
+     * One sequence's share of a pass: tokens[from, from + count) appended to {@code cache} at its next positions, the
+     * logits after the last logits.length of them into {@code logits}. Reused by decode (one per thread).
      */
     static final class Work implements AttentionRows.Sequence {
         KvCache cache;
@@ -54,6 +56,7 @@ final class PassScheduler {
         Parallel parallel;
         /** Set by the pass: this part's first row in the batch. */
         int row;
+
         private boolean done;
         private Throwable failure;
         /** This part's own failure in the pass in progress (see {@link #fail}). */
@@ -70,7 +73,10 @@ final class PassScheduler {
             return this;
         }
 
-        /** This part failed in the pass (the first failure counts): the pass skips the rest of its work, its caller gets the failure. */
+        /**
+         * This part failed in the pass (the first failure counts): the pass skips the rest of its work, its caller gets
+         * the failure.
+         */
         synchronized void fail(Throwable t) {
             if (partFailure == null) partFailure = t;
         }
@@ -109,6 +115,7 @@ final class PassScheduler {
     private final List<Work> members = new ArrayList<>();
     /** Members of the last pass that have not submitted again yet. */
     private final List<Work> expected = new ArrayList<>();
+
     private boolean running;
     private long lastPassNanos;
     private long passes, rows;
@@ -118,8 +125,8 @@ final class PassScheduler {
     }
 
     /**
-     * Runs {@code w} in the next pass it fits in and returns when it is done; a failure of its own part, or of that pass
-     * as a whole, is thrown.
+     * Runs {@code w} in the next pass it fits in and returns when it is done; a failure of its own part, or of that
+     * pass as a whole, is thrown.
      */
     void submit(Work w) {
         lock.lock();

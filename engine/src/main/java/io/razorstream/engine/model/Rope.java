@@ -4,15 +4,19 @@ import io.razorstream.engine.attention.KeyRotation;
 import io.razorstream.engine.model.arch.Architecture;
 
 /**
- * The model's rotary position embedding: the angle tables of a forward pass, the rotation of queries and keys, and
- * the re-rotation of cached keys for a context shift. The angles are built as llama.cpp builds them, in float:
- * theta = position, multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the
- * rounding matches; cos and sin carry the rope's attention factor (1 unless the file sets one), as ggml's mscale.
+ * The model's rotary position embedding: the angle tables of a forward pass, the rotation of queries and keys, and the
+ * re-rotation of cached keys for a context shift. The angles are built as llama.cpp builds them, in float: theta =
+ * position, multiplied by thetaScale once per pair (then divided by the frequency factor, if any), so the rounding
+ * matches; cos and sin carry the rope's attention factor (1 unless the file sets one), as ggml's mscale.
  */
 public final class Rope {
     private final ModelConfig config;
-    /** base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this; for the global and the local layers. */
+    /**
+     * base^(-2/ropeDimensions): the angle of pair i+1 is the angle of pair i times this; for the global and the local
+     * layers.
+     */
     private final float thetaScale, localThetaScale;
+
     private final float[] freqFactors;
     private final float attentionFactor;
     private final boolean neox;
@@ -38,12 +42,16 @@ public final class Rope {
         return localThetaScale != 0 && config.isLocal(layer);
     }
 
-    /** cos and sin of every rotated pair's angle at each of the first {@code count} positions (the global or local base). */
+    /**
+     * cos and sin of every rotated pair's angle at each of the first {@code count} positions (the global or local
+     * base).
+     */
     void table(float[][] cos, float[][] sin, int[] positions, int count, boolean local) {
         table(cos, sin, local ? localThetaScale : thetaScale, positions, count, attentionFactor);
     }
 
-    private void table(float[][] cosTable, float[][] sinTable, float thetaScale, int[] positions, int count, float mscale) {
+    private void table(
+            float[][] cosTable, float[][] sinTable, float thetaScale, int[] positions, int count, float mscale) {
         for (int t = 0; t < count; t++) {
             float theta = positions[t];
             for (int i = 0; i < config.ropeDimensions() / 2; i++, theta *= thetaScale) {

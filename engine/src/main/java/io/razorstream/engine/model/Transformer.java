@@ -19,8 +19,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The transformer of the llama-like families, driven by the model's {@link Architecture}: per layer, RMSNorm, the
- * Q/K/V projections, {@link Rope}, grouped-query {@link Attention} over the sequence's {@link KvCache}, the output
+ * The transformer of the llama-like families, driven by the model's {@link Architecture}: per layer, RMSNorm, the Q/K/V
+ * projections, {@link Rope}, grouped-query {@link Attention} over the sequence's {@link KvCache}, the output
  * projection, then the SwiGLU (or GeGLU) feed-forward; output norm and head. Stateless apart from the weights: the
  * sequence state lives in the cache. {@link #forward} runs a batch of tokens in one pass (prefill) or a single token
  * (decode) through the same code, so both give the same numbers; passes of several sequences are gathered by a
@@ -35,6 +35,7 @@ public final class Transformer {
     private final float queryScale;
     /** Per layer, the weight matrices of each group that shares one input (QKV, WO, GATE_UP, DOWN). */
     private final WeightMatrix[][][] groups;
+
     private final WeightMatrix[] outputGroup;
 
     /** The matrix groups of a layer, in {@link #groups} and as the slots of the prepared inputs (OUTPUT: the head). */
@@ -46,12 +47,18 @@ public final class Transformer {
         this.rope = new Rope(config, weights.ropeFreqFactors(), weights.ropeAttentionFactor());
         boolean prescale = config.arch().has(Architecture.Feature.QUERY_PRESCALE);
         this.queryScale = prescale ? config.attentionScale() : 1f;
-        this.attention = new Attention(config.headCount(), config.kvHeadCount(), config.headSize(), prescale ? 1f : config.attentionScale(),
+        this.attention = new Attention(
+                config.headCount(),
+                config.kvHeadCount(),
+                config.headSize(),
+                prescale ? 1f : config.attentionScale(),
                 config.attentionSoftcap());
         this.groups = new WeightMatrix[config.blockCount()][][];
         for (int l = 0; l < groups.length; l++) {
             ModelWeights.Layer layer = weights.layers()[l];
-            groups[l] = new WeightMatrix[][] {{layer.wq(), layer.wk(), layer.wv()}, {layer.wo()}, {layer.gate(), layer.up()}, {layer.down()}};
+            groups[l] = new WeightMatrix[][] {
+                {layer.wq(), layer.wk(), layer.wv()}, {layer.wo()}, {layer.gate(), layer.up()}, {layer.down()}
+            };
         }
         this.outputGroup = new WeightMatrix[] {weights.output()};
     }
@@ -84,8 +91,8 @@ public final class Transformer {
     }
 
     /**
-     * Runs {@code count} tokens starting at {@code tokens[from]} at the cache's next positions, appends
-     * their keys and values to the cache and returns the logits after the last of them.
+     * Runs {@code count} tokens starting at {@code tokens[from]} at the cache's next positions, appends their keys and
+     * values to the cache and returns the logits after the last of them.
      */
     public float[] forward(KvCache cache, int[] tokens, int from, int count, Parallel parallel) {
         float[][] logits = forward(cache, tokens, from, count, false, parallel);
@@ -103,14 +110,14 @@ public final class Transformer {
     }
 
     /**
-     * One decode step: appends {@code token} to the cache and writes the logits after it into {@code logits}
-     * (one per vocabulary entry). Uses this thread's one-token work item, so a decode loop that passes the
-     * same array allocates nothing per token on the native kernel tier (the Java tier's activations are
-     * still allocated per matrix).
+     * One decode step: appends {@code token} to the cache and writes the logits after it into {@code logits} (one per
+     * vocabulary entry). Uses this thread's one-token work item, so a decode loop that passes the same array allocates
+     * nothing per token on the native kernel tier (the Java tier's activations are still allocated per matrix).
      */
     public void decode(KvCache cache, int token, float[] logits, Parallel parallel) {
         if (logits.length != config.vocabularySize()) {
-            throw new IllegalArgumentException("logits has " + logits.length + " entries, the vocabulary " + config.vocabularySize());
+            throw new IllegalArgumentException(
+                    "logits has " + logits.length + " entries, the vocabulary " + config.vocabularySize());
         }
         DecodeStep step = decodeStep.get();
         step.token[0] = token;
@@ -124,14 +131,15 @@ public final class Transformer {
     }
 
     /**
-     * Checks the work and makes room in its cache (on the caller's thread: a refusal fails only this caller), then
-     * runs it in the next forward pass, together with whatever other sequences are waiting (see {@link PassScheduler}).
+     * Checks the work and makes room in its cache (on the caller's thread: a refusal fails only this caller), then runs
+     * it in the next forward pass, together with whatever other sequences are waiting (see {@link PassScheduler}).
      */
     private void run(PassScheduler.Work w) {
         for (int t = 0; t < w.count; t++) {
             int tok = w.tokens[w.from + t];
             if (tok < 0 || tok >= config.vocabularySize()) {
-                throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary (0.." + (config.vocabularySize() - 1) + ")");
+                throw new IllegalArgumentException(
+                        "token id " + tok + " is outside the vocabulary (0.." + (config.vocabularySize() - 1) + ")");
             }
         }
         w.cache.reserve(w.count);
@@ -155,11 +163,11 @@ public final class Transformer {
     private final ThreadLocal<DecodeStep> decodeStep = ThreadLocal.withInitial(DecodeStep::new);
 
     /**
-     * One forward pass over the rows of every part (each part: consecutive tokens of one sequence), weight
-     * matrices applied once to all rows, RoPE per row at its own position, attention per row over its own cache.
-     * A row's numbers do not depend on the other rows on the native tier (its GEMM computes every (row, token) pair
-     * the same way); on the Java tier, a batch of several rows takes the float GEMM, a single row the quantised dot.
-     * Loops over the parts are indexed: an iterator per loop would be garbage per decoded token (DecodeAllocationTest).
+     * One forward pass over the rows of every part (each part: consecutive tokens of one sequence), weight matrices
+     * applied once to all rows, RoPE per row at its own position, attention per row over its own cache. A row's numbers
+     * do not depend on the other rows on the native tier (its GEMM computes every (row, token) pair the same way); on
+     * the Java tier, a batch of several rows takes the float GEMM, a single row the quantised dot. Loops over the parts
+     * are indexed: an iterator per loop would be garbage per decoded token (DecodeAllocationTest).
      */
     void pass(List<PassScheduler.Work> parts, Parallel parallel) {
         int d = config.embeddingLength();
@@ -236,13 +244,18 @@ public final class Transformer {
         for (int pi = 0; pi < parts.size(); pi++) {
             PassScheduler.Work p = parts.get(pi);
             for (int i = 0; i < p.logits.length; i++, o++) {
-                Ops.rmsNorm(finalNormed[o], b.x[p.row + p.count - p.logits.length + i], weights.outputNorm(), config.rmsNormEps());
+                Ops.rmsNorm(
+                        finalNormed[o],
+                        b.x[p.row + p.count - p.logits.length + i],
+                        weights.outputNorm(),
+                        config.rmsNormEps());
                 outRows[o] = p.logits[i];
             }
         }
         b.prepare(OUTPUT, outputGroup, finalNormed, outCount);
         b.outputPlan(outCount).run(parallel);
-        if (config.finalSoftcap() > 0) for (int i = 0; i < outCount; i++) Ops.softcap(outRows[i], outRows[i].length, config.finalSoftcap());
+        if (config.finalSoftcap() > 0)
+            for (int i = 0; i < outCount; i++) Ops.softcap(outRows[i], outRows[i].length, config.finalSoftcap());
         for (int i = 0; i < outCount; i++) outRows[i] = null; // the callers' arrays are not kept
     }
 
@@ -265,9 +278,9 @@ public final class Transformer {
     };
 
     /**
-     * Per-token scratch buffers of one forward pass (every entry is overwritten before it is read), with the
-     * prepared inputs and the matrix products over them, built once per batch: decode's batch lives as long as
-     * its thread, so a decoded token allocates nothing on the native tier.
+     * Per-token scratch buffers of one forward pass (every entry is overwritten before it is read), with the prepared
+     * inputs and the matrix products over them, built once per batch: decode's batch lives as long as its thread, so a
+     * decoded token allocates nothing on the native tier.
      */
     private final class Batch {
         final int n;
@@ -282,8 +295,12 @@ public final class Transformer {
         final Activation[][][] inputs = new Activation[OUTPUT + 1][GgmlType.values().length][];
         /** Per layer and group, the products over {@link #inputs} into this batch's rows. */
         final Multiplication[][] plans;
-        /** Per output count: the head's input rows are the pass's logits arrays, set before it runs (see {@link #outputRows}). */
+        /**
+         * Per output count: the head's input rows are the pass's logits arrays, set before it runs (see
+         * {@link #outputRows}).
+         */
         private final Multiplication[] outputPlans;
+
         private final float[][][] outputRows;
 
         Batch(int n) {
@@ -301,17 +318,24 @@ public final class Transformer {
             rows = new AttentionRows(n, config.queryDim(), config.kvDim(), config.kvHeadCount());
             outputPlans = new Multiplication[n + 1];
             outputRows = new float[n + 1][][];
-            for (Activation[][] slot : inputs) for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
+            for (Activation[][] slot : inputs)
+                for (int type = 0; type < slot.length; type++) slot[type] = new Activation[n];
             plans = new Multiplication[config.blockCount()][OUTPUT];
         }
 
-        /** Layer {@code l}'s group {@code slot} over xs[0, count): inputs prepared once per weight type, then the products. */
+        /**
+         * Layer {@code l}'s group {@code slot} over xs[0, count): inputs prepared once per weight type, then the
+         * products.
+         */
         void multiply(int l, int slot, float[][] xs, int count, Parallel parallel) {
             prepare(slot, groups[l][slot], xs, count);
             plan(l, slot).run(parallel);
         }
 
-        /** Prepares xs[0, count) once per weight type among {@code matrices} (q, k and v usually share one) into the slot's inputs. */
+        /**
+         * Prepares xs[0, count) once per weight type among {@code matrices} (q, k and v usually share one) into the
+         * slot's inputs.
+         */
         void prepare(int slot, WeightMatrix[] matrices, float[][] xs, int count) {
             Activation[][] byType = inputs[slot];
             for (int i = 0; i < matrices.length; i++) {
@@ -338,7 +362,10 @@ public final class Transformer {
             return m;
         }
 
-        /** The rows the head writes for {@code count} outputs: the pass puts its callers' logits arrays in before it runs. */
+        /**
+         * The rows the head writes for {@code count} outputs: the pass puts its callers' logits arrays in before it
+         * runs.
+         */
         float[][] outputRows(int count) {
             if (outputRows[count] == null) outputRows[count] = new float[count][];
             return outputRows[count];
@@ -346,14 +373,16 @@ public final class Transformer {
 
         /** The output head's product over the first {@code count} inputs, into {@link #outputRows}. */
         Multiplication outputPlan(int count) {
-            if (outputPlans[count] == null) outputPlans[count] = multiplication(outputGroup, OUTPUT, count, new float[][][] {outputRows(count)});
+            if (outputPlans[count] == null)
+                outputPlans[count] = multiplication(outputGroup, OUTPUT, count, new float[][][] {outputRows(count)});
             return outputPlans[count];
         }
 
         private Multiplication multiplication(WeightMatrix[] matrices, int slot, int count, float[][][] outs) {
             WeightMatrix.Product[] products = new WeightMatrix.Product[matrices.length];
             for (int i = 0; i < matrices.length; i++) {
-                products[i] = new WeightMatrix.Product(matrices[i], inputs[slot][matrices[i].type().ordinal()], count, outs[i]);
+                products[i] = new WeightMatrix.Product(
+                        matrices[i], inputs[slot][matrices[i].type().ordinal()], count, outs[i]);
             }
             return new Multiplication(products);
         }

@@ -1,28 +1,27 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.sampling.SamplerConfig;
-import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
-
 
 /**
  * Which window heads the compensation token helps, measured per head (docs/FIDELITY.md, "Why the compensation token
  * hurt"). RazorAttention's compensation token stands for the evicted tokens with their mean key and mean value. For a
  * query, its weight n exp(q.mean k) never exceeds what the evicted tokens really get: q.mean k is their mean logit, and
- * exp of a mean is at most the mean of exps. But the attention-weighted average of their values, which the model
- * would have read, becomes their plain mean. Without it, the head renormalises over its sinks and window. On text
- * whose recent tokens resemble the evicted ones, that is the better guess.
+ * exp of a mean is at most the mean of exps. But the attention-weighted average of their values, which the model would
+ * have read, becomes their plain mean. Without it, the head renormalises over its sinks and window. On text whose
+ * recent tokens resemble the evicted ones, that is the better guess.
  *
  * <p>So each window head is tried both ways on the model's own text: the text is sampled from it (temperature 1, a
- * fixed seed) and run once with the full cache. Every query of the second half is then replayed against
- * {@code sinks + window}. Attention with the compensation token (from the same probabilities: its weight is n times
- * the evicted tokens' geometric mean) and without it are compared with the exact output. A head gets the token only
- * where it lowers that error by more than {@code margin}.
+ * fixed seed) and run once with the full cache. Every query of the second half is then replayed against {@code sinks +
+ * window}. Attention with the compensation token (from the same probabilities: its weight is n times the evicted
+ * tokens' geometric mean) and without it are compared with the exact output. A head gets the token only where it lowers
+ * that error by more than {@code margin}.
  */
 public final class CompensationCalibration {
     /**
@@ -39,17 +38,22 @@ public final class CompensationCalibration {
 
         public Options {
             if (tokens < 16 || window < 1 || sinks < 0 || margin < 0 || margin >= 1) {
-                throw new IllegalArgumentException("calibration needs >= 16 tokens, a window >= 1, sinks >= 0 and a margin in [0, 1)");
+                throw new IllegalArgumentException(
+                        "calibration needs >= 16 tokens, a window >= 1, sinks >= 0 and a margin in [0, 1)");
             }
         }
     }
 
     /** The chosen heads, each window head's relative output error without and with the token, and the options used. */
-    public record Result(boolean[][] heads, double[][] errorWithout, double[][] errorWith, int tokens, int window, double margin) {}
+    public record Result(
+            boolean[][] heads, double[][] errorWithout, double[][] errorWith, int tokens, int window, double margin) {}
 
     private CompensationCalibration() {}
 
-    /** Calibrates the window heads (those not in {@code retrieval}, nor in the model's own sliding layers) of {@code loaded}. */
+    /**
+     * Calibrates the window heads (those not in {@code retrieval}, nor in the model's own sliding layers) of
+     * {@code loaded}.
+     */
     public static Result calibrate(LoadedModel loaded, boolean[][] retrieval, Options options, Parallel parallel) {
         ModelConfig c = loaded.model().config();
         int[] text = sample(loaded, Math.min(options.tokens(), c.contextLength() - 1), options.seed(), parallel);
@@ -58,7 +62,9 @@ public final class CompensationCalibration {
         KvCache cache = loaded.model().newCache(text.length, KvPrecision.F32);
         int from = text.length / 2, sinks = options.sinks(), window = options.window();
         cache.observe((layer, head, position, p, length, values) -> {
-            int kv = head / group, evictedEnd = position + 1 - window; // the window holds the query's own token and window - 1 before it
+            int kv = head / group,
+                    evictedEnd =
+                            position + 1 - window; // the window holds the query's own token and window - 1 before it
             if (position < from || evictedEnd <= sinks || retrieval[layer][kv]) return;
             double[] e = replay(p, values, headSize, sinks, evictedEnd, position);
             synchronized (sums) {
@@ -120,8 +126,14 @@ public final class CompensationCalibration {
         Decoder decoder = loaded.decoder(parallel);
         KvCache cache = loaded.model().newCache(count + 1, KvPrecision.F16);
         float[] logits = decoder.prefill(cache, new int[] {start});
-        int[] generated = decoder.generate(cache, cache.maxTokens(), logits,
-                Decoder.Request.of(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed), count - 1).ignoringEndOfGeneration(), null).tokens();
+        int[] generated = decoder.generate(
+                        cache,
+                        cache.maxTokens(),
+                        logits,
+                        Decoder.Request.of(new SamplerConfig(1f, 0, 1f, 0f, 1f, 0, seed), count - 1)
+                                .ignoringEndOfGeneration(),
+                        null)
+                .tokens();
         int[] text = new int[1 + generated.length];
         text[0] = start;
         System.arraycopy(generated, 0, text, 1, generated.length);

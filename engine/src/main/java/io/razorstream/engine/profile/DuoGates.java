@@ -1,12 +1,12 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.model.ModelConfig;
 
 import java.util.Arrays;
 import java.util.List;
@@ -15,13 +15,13 @@ import java.util.List;
  * DuoAttention's retrieval-head gates (Xiao et al. 2024) on a CPU, with the weights frozen. Each KV head's output is
  * gate x full attention + (1 - gate) x streaming attention ({@link HeadSpec.Gated}: 4 sinks + {@link #RECENT} recent
  * tokens). The gates start at 1 and minimise, as in the paper, a distillation loss plus an L1 penalty: here the KL of
- * the full model's next-token distributions at the needle's copy events ({@link NeedleProfiler}) plus
- * {@link #LAMBDA} x the sum of the gates, each gate clamped to [0, 1] after every step. The paper backpropagates
- * through the model; this engine has no backward pass, so each step's gradient is a finite difference per gate (one
- * forward pass per head). That is exact up to the step {@link #DELTA}, and it costs (heads + 1) passes a step, which
- * is why there are few steps. A head's score is its final gate. Several gates can end pinned at 1 (the loss pulls
- * them harder than the penalty); those are ordered by what closing each one alone costs (the loss with that gate at 0),
- * as the paper's sorted gates would order them after enough steps to come apart.
+ * the full model's next-token distributions at the needle's copy events ({@link NeedleProfiler}) plus {@link #LAMBDA} x
+ * the sum of the gates, each gate clamped to [0, 1] after every step. The paper backpropagates through the model; this
+ * engine has no backward pass, so each step's gradient is a finite difference per gate (one forward pass per head).
+ * That is exact up to the step {@link #DELTA}, and it costs (heads + 1) passes a step, which is why there are few
+ * steps. A head's score is its final gate. Several gates can end pinned at 1 (the loss pulls them harder than the
+ * penalty); those are ordered by what closing each one alone costs (the loss with that gate at 0), as the paper's
+ * sorted gates would order them after enough steps to come apart.
  */
 final class DuoGates {
     static final int RECENT = 64, STEPS = 4;
@@ -33,7 +33,8 @@ final class DuoGates {
         ModelConfig c = loaded.model().config();
         int layers = c.blockCount(), kvHeads = c.kvHeadCount();
         float[][][] reference = new float[probes.size()][][];
-        for (int i = 0; i < probes.size(); i++) reference[i] = probes.get(i).copyLogits(loaded.model(), KvPolicy.full(layers, kvHeads), parallel);
+        for (int i = 0; i < probes.size(); i++)
+            reference[i] = probes.get(i).copyLogits(loaded.model(), KvPolicy.full(layers, kvHeads), parallel);
         double[][] gate = new double[layers][kvHeads];
         for (double[] row : gate) Arrays.fill(row, 1);
         boolean[] local = c.slidingWindow().local();
@@ -63,19 +64,27 @@ final class DuoGates {
                 double[][] closed = copy(gate);
                 closed[l][k] = 0;
                 double cost = distillation(loaded, probes, reference, closed, parallel);
-                score[l][k] += 1e-6 * cost / (1 + cost); // below any gate step, monotone in the cost: orders the pinned gates only
+                score[l][k] += 1e-6
+                        * cost
+                        / (1 + cost); // below any gate step, monotone in the cost: orders the pinned gates only
             }
         }
         return score;
     }
 
     /** Mean KL(full || gated) over the probes' copy events. */
-    static double distillation(LoadedModel loaded, List<NeedleProfiler.Probe> probes, float[][][] reference, double[][] gate, Parallel parallel) {
+    static double distillation(
+            LoadedModel loaded,
+            List<NeedleProfiler.Probe> probes,
+            float[][][] reference,
+            double[][] gate,
+            Parallel parallel) {
         ModelConfig c = loaded.model().config();
         WindowParams streaming = new WindowParams(4, RECENT, Integer.MAX_VALUE, false);
         HeadSpec[][] specs = new HeadSpec[c.blockCount()][c.kvHeadCount()];
         for (int l = 0; l < specs.length; l++) {
-            for (int k = 0; k < specs[l].length; k++) specs[l][k] = gate[l][k] >= 1 ? HeadSpec.FULL : new HeadSpec.Gated((float) gate[l][k], streaming);
+            for (int k = 0; k < specs[l].length; k++)
+                specs[l][k] = gate[l][k] >= 1 ? HeadSpec.FULL : new HeadSpec.Gated((float) gate[l][k], streaming);
         }
         KvPolicy policy = new KvPolicy(specs);
         double kl = 0;

@@ -9,7 +9,8 @@ import java.util.regex.Pattern;
 /** Reads back the chosen heads of a profile written by {@link HeadProfile#toJson()}, checking it is this model's. */
 public final class HeadProfileFile {
     private static final Pattern FINGERPRINT = Pattern.compile("\"modelFingerprint\"\\s*:\\s*\"([0-9a-f]+)\"");
-    private static final Pattern HEAD = Pattern.compile("\\{\\s*\"layer\"\\s*:\\s*(\\d+)\\s*,\\s*\"kvHead\"\\s*:\\s*(\\d+)\\s*}");
+    private static final Pattern HEAD =
+            Pattern.compile("\\{\\s*\"layer\"\\s*:\\s*(\\d+)\\s*,\\s*\"kvHead\"\\s*:\\s*(\\d+)\\s*}");
 
     /**
      * The head lists of a profile: the retrieval heads; the induction heads alone (null: the profile was not made by
@@ -24,20 +25,28 @@ public final class HeadProfileFile {
     public static Heads read(Path file, String modelFingerprint, int layers, int kvHeads) throws IOException {
         String json = Files.readString(file);
         if (!json.contains("\"format\": \"razorstream-head-profile/1\"")) {
-            throw new IllegalArgumentException(file + ": not a razorstream head profile (format razorstream-head-profile/1)");
+            throw new IllegalArgumentException(
+                    file + ": not a razorstream head profile (format razorstream-head-profile/1)");
         }
         Matcher f = FINGERPRINT.matcher(json);
         if (!f.find()) throw new IllegalArgumentException(file + ": no modelFingerprint");
         if (!f.group(1).equals(modelFingerprint)) {
-            throw new IllegalArgumentException(file + ": made for another model (fingerprint " + f.group(1) + ", this model " + modelFingerprint + ")");
+            throw new IllegalArgumentException(file + ": made for another model (fingerprint " + f.group(1)
+                    + ", this model " + modelFingerprint + ")");
         }
         boolean[][] retrieval = heads(file, json, "retrievalHeads", layers, kvHeads);
-        if (retrieval == null) throw new IllegalArgumentException(file + ": no retrievalHeads (a profile from an older version? run `profile` again)");
-        return new Heads(retrieval, heads(file, json, "inductionHeads", layers, kvHeads), heads(file, json, "compensatedHeads", layers, kvHeads));
+        if (retrieval == null)
+            throw new IllegalArgumentException(
+                    file + ": no retrievalHeads (a profile from an older version? run `profile` again)");
+        return new Heads(
+                retrieval,
+                heads(file, json, "inductionHeads", layers, kvHeads),
+                heads(file, json, "compensatedHeads", layers, kvHeads));
     }
 
     /** The chosen set ("retrievalHeads"). */
-    public static boolean[][] readRetrieval(Path file, String modelFingerprint, int layers, int kvHeads) throws IOException {
+    public static boolean[][] readRetrieval(Path file, String modelFingerprint, int layers, int kvHeads)
+            throws IOException {
         return read(file, modelFingerprint, layers, kvHeads).retrieval();
     }
 
@@ -49,7 +58,8 @@ public final class HeadProfileFile {
         Matcher h = HEAD.matcher(json.substring(at, json.indexOf(']', at) + 1));
         while (h.find()) {
             int l = Integer.parseInt(h.group(1)), k = Integer.parseInt(h.group(2));
-            if (l >= layers || k >= kvHeads) throw new IllegalArgumentException(file + ": head (" + l + ", " + k + ") is outside the model");
+            if (l >= layers || k >= kvHeads)
+                throw new IllegalArgumentException(file + ": head (" + l + ", " + k + ") is outside the model");
             heads[l][k] = true;
         }
         return heads;

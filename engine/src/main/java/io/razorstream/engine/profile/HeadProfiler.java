@@ -1,12 +1,12 @@
 package io.razorstream.engine.profile;
 
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.attention.HeadSelection;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.model.Transformer;
-import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.tokenizer.Vocabulary;
 
 import java.util.LinkedHashMap;
@@ -15,9 +15,9 @@ import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 /**
- * Finds retrieval heads with RazorAttention's echo/induction probe (../shared/docs/RAZOR.md, section 2):
- * BOS, then K random ordinary tokens repeated 4 times, run with full attention while every head's
- * probabilities are scored; averaged over several seeds; ranked over all (layer, KV head) pairs.
+ * Finds retrieval heads with RazorAttention's echo/induction probe (../shared/docs/RAZOR.md, section 2): BOS, then K
+ * random ordinary tokens repeated 4 times, run with full attention while every head's probabilities are scored;
+ * averaged over several seeds; ranked over all (layer, KV head) pairs.
  */
 public final class HeadProfiler {
     /** The paper's K; shorter contexts use floor((context - 1) / 4). */
@@ -41,21 +41,30 @@ public final class HeadProfiler {
     public static int period(ModelConfig config, Options options) {
         int fit = (config.contextLength() - 1) / 4;
         int k = options.period() > 0 ? options.period() : Math.min(PAPER_PERIOD, fit);
-        if (k < 2 || k > fit) throw new IllegalArgumentException("probe period " + k + " does not fit the context of " + config.contextLength());
+        if (k < 2 || k > fit)
+            throw new IllegalArgumentException(
+                    "probe period " + k + " does not fit the context of " + config.contextLength());
         return k;
     }
 
     /**
-     * Profiles {@code model}. {@code progress} receives the number of probe tokens processed so far (of
-     * seeds x (4K + 1)), for a progress bar; it may be null.
+     * Profiles {@code model}. {@code progress} receives the number of probe tokens processed so far (of seeds x (4K +
+     * 1)), for a progress bar; it may be null.
      */
-    public static HeadProfile profile(Transformer model, Vocabulary vocab, String fingerprint, Options options, Parallel parallel,
-                                      IntConsumer progress) {
+    public static HeadProfile profile(
+            Transformer model,
+            Vocabulary vocab,
+            String fingerprint,
+            Options options,
+            Parallel parallel,
+            IntConsumer progress) {
         ModelConfig c = model.config();
         int k = period(c, options);
         int[] ordinary = vocab.ordinaryTokens();
-        if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
-        double[][] echo = new double[c.blockCount()][c.headCount()], induction = new double[c.blockCount()][c.headCount()];
+        if (ordinary.length < 2)
+            throw new IllegalArgumentException("the vocabulary has no ordinary tokens to probe with");
+        double[][] echo = new double[c.blockCount()][c.headCount()],
+                induction = new double[c.blockCount()][c.headCount()];
         long[] seeds = new long[options.seeds()];
         int done = 0;
         Decoder prefiller = new Decoder(model, null, parallel, Decoder.PREFILL_BATCH);
@@ -66,8 +75,8 @@ public final class HeadProfiler {
             KvCache cache = model.newCache(probe.length, KvPrecision.F32);
             cache.observe(scorer);
             int before = done;
-            prefiller.prefill(cache, probe, 0, probe.length,
-                    progress == null ? null : n -> progress.accept(before + n));
+            prefiller.prefill(
+                    cache, probe, 0, probe.length, progress == null ? null : n -> progress.accept(before + n));
             done += probe.length;
             for (int l = 0; l < c.blockCount(); l++) {
                 for (int h = 0; h < c.headCount(); h++) {
@@ -78,7 +87,8 @@ public final class HeadProfiler {
         }
         double[][] kvEcho = groupMax(echo, c), kvInduction = groupMax(induction, c);
         boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
-        // The sliding-window layers' heads are windows by the model's own definition: retrieval heads are chosen among the others.
+        // The sliding-window layers' heads are windows by the model's own definition: retrieval heads are chosen among
+        // the others.
         boolean[] local = c.slidingWindow().local();
         HeadSelection.top(kvInduction, options.inductionRatio(), retrieval, local);
         HeadSelection.top(kvEcho, options.echoRatio(), retrieval, local);
@@ -119,5 +129,4 @@ public final class HeadProfiler {
         }
         return out;
     }
-
 }

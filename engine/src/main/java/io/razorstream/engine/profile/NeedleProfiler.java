@@ -1,41 +1,44 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.eval.Evaluation;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.attention.HeadSelection;
+import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.eval.Evaluation;
+import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.kernel.Ops;
+import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.ModelConfig;
 import io.razorstream.engine.model.Transformer;
-import io.razorstream.engine.kernel.Parallel;
 
-import io.razorstream.engine.kernel.Ops;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import io.razorstream.engine.attention.HeadSpec;
 
 /**
  * The head finders that watch the model copy a needle: a haystack of the model's own text with a needle of random
- * ordinary tokens planted in it, then the needle again, teacher-forced. While the model reads the second copy, each
- * of its tokens predicts the next needle token, which sits in the first copy: a copy event.
+ * ordinary tokens planted in it, then the needle again, teacher-forced. While the model reads the second copy, each of
+ * its tokens predicts the next needle token, which sits in the first copy: a copy event.
+ *
  * <ul>
  *   <li>{@link ProfileMethod#RETRIEVAL_SCORE} (Wu et al. 2024): at each copy event the model gets right, a query head
- *   scores a hit when its strongest attention lands on the token being copied; its score is hits / events.</li>
+ *       scores a hit when its strongest attention lands on the token being copied; its score is hits / events.
  *   <li>{@link ProfileMethod#INFLUENCE} (AttentionInfluence): a KV head's score is how much the needle's loss (nats per
- *   copied token) rises when the head is masked ({@link HeadSpec#MASKED}): a causal check.</li>
- *   <li>{@link ProfileMethod#DUO}: see {@link DuoGates}.</li>
+ *       copied token) rises when the head is masked ({@link HeadSpec#MASKED}): a causal check.
+ *   <li>{@link ProfileMethod#DUO}: see {@link DuoGates}.
  * </ul>
+ *
  * The heads with the top {@code inductionRatio} of scores are the retrieval heads (the option's name is the razor
  * method's; here it is the share of heads chosen).
  */
 public final class NeedleProfiler {
     /** Needle length in tokens, haystack length, and the depths the needle is planted at. */
     static final int NEEDLE = 16, HAYSTACK = 480;
+
     static final double[] DEPTHS = {0.1, 0.5, 0.9};
 
     /** One probe: its tokens, where the first copy of the needle starts, and where the second one starts. */
@@ -47,13 +50,15 @@ public final class NeedleProfiler {
 
         /** The logits at the copy events under {@code policy} (teacher forcing). */
         float[][] copyLogits(Transformer model, KvPolicy policy, Parallel parallel) {
-            return Evaluation.teacherForced(model, model.newCache(tokens.length, KvPrecision.F16, policy), tokens, second, events(), parallel);
+            return Evaluation.teacherForced(
+                    model, model.newCache(tokens.length, KvPrecision.F16, policy), tokens, second, events(), parallel);
         }
     }
 
     private NeedleProfiler() {}
 
-    public static HeadProfile profile(LoadedModel loaded, ProfileMethod method, HeadProfiler.Options options, Parallel parallel) {
+    public static HeadProfile profile(
+            LoadedModel loaded, ProfileMethod method, HeadProfiler.Options options, Parallel parallel) {
         ModelConfig c = loaded.model().config();
         List<Probe> probes = probes(loaded, options.seeds(), parallel);
         Map<String, double[][]> scores = new LinkedHashMap<>();
@@ -76,7 +81,8 @@ public final class NeedleProfiler {
             default -> throw new IllegalArgumentException(method.label() + " is not a needle method");
         }
         boolean[][] retrieval = new boolean[c.blockCount()][c.kvHeadCount()];
-        HeadSelection.top(kv, options.inductionRatio(), retrieval, c.slidingWindow().local());
+        HeadSelection.top(
+                kv, options.inductionRatio(), retrieval, c.slidingWindow().local());
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("needleTokens", NEEDLE);
         parameters.put("haystackTokens", HAYSTACK);
@@ -88,9 +94,11 @@ public final class NeedleProfiler {
     /** {@code seeds} x the depths: haystacks the model samples itself, needles of random ordinary tokens. */
     static List<Probe> probes(LoadedModel loaded, int seeds, Parallel parallel) {
         int[] ordinary = loaded.tokenizer().vocabulary().ordinaryTokens();
-        if (ordinary.length < 2) throw new IllegalArgumentException("the vocabulary has no ordinary tokens to make a needle of");
+        if (ordinary.length < 2)
+            throw new IllegalArgumentException("the vocabulary has no ordinary tokens to make a needle of");
         int haystack = Math.min(HAYSTACK, loaded.model().config().contextLength() - 2 * NEEDLE - 1);
-        if (haystack < 2 * NEEDLE) throw new IllegalArgumentException("the model's context is too short for a needle probe");
+        if (haystack < 2 * NEEDLE)
+            throw new IllegalArgumentException("the model's context is too short for a needle probe");
         List<Probe> probes = new ArrayList<>();
         for (int s = 1; s <= seeds; s++) {
             int[] hay = CompensationCalibration.sample(loaded, haystack, 2000 + s, parallel);
@@ -133,7 +141,8 @@ public final class NeedleProfiler {
                 if (Ops.argmax(logits[k]) != copied) continue; // the model did not copy here
                 events++;
                 for (int l = 0; l < c.blockCount(); l++) {
-                    for (int h = 0; h < c.headCount(); h++) if (argmax[(l * c.headCount() + h) * NEEDLE + k] == probe.first() + k + 1) hits[l][h]++;
+                    for (int h = 0; h < c.headCount(); h++)
+                        if (argmax[(l * c.headCount() + h) * NEEDLE + k] == probe.first() + k + 1) hits[l][h]++;
                 }
             }
         }

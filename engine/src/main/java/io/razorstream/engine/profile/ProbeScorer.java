@@ -3,12 +3,11 @@ package io.razorstream.engine.profile;
 import io.razorstream.engine.attention.AttentionObserver;
 
 /**
- * Echo and induction scores of every query head over one probe: a sequence of {@code period} random
- * tokens repeated, starting at position {@code offset} (after BOS). For a query at probe index i with
- * earlier copies J(i) = {i mod K, i mod K + K, ... < i} of its token:
- * echo(i) = sum over j in J(i) of A[i, j] (attending to an earlier copy of itself) and
- * induction(i) = sum over j in J(i) of A[i, j + 1] (attending to what followed it). A head's scores are
- * the means over the queries of the second and later repeats (../shared/docs/RAZOR.md, section 2).
+ * Echo and induction scores of every query head over one probe: a sequence of {@code period} random tokens repeated,
+ * starting at position {@code offset} (after BOS). For a query at probe index i with earlier copies J(i) = {i mod K, i
+ * mod K + K, ... < i} of its token: echo(i) = sum over j in J(i) of A[i, j] (attending to an earlier copy of itself)
+ * and induction(i) = sum over j in J(i) of A[i, j + 1] (attending to what followed it). A head's scores are the means
+ * over the queries of the second and later repeats (../shared/docs/RAZOR.md, section 2).
  */
 final class ProbeScorer implements AttentionObserver {
     private final int period;

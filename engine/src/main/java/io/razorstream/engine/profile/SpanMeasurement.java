@@ -1,14 +1,14 @@
 package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.SpanProfile;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.eval.Evaluation;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.model.ModelConfig;
 
 import java.util.Arrays;
 import java.util.List;
@@ -59,10 +59,16 @@ public final class SpanMeasurement {
     }
 
     /** Teacher-forced logits over the probe's second half under {@code policy}. */
-    private static float[][] secondHalf(LoadedModel loaded, NeedleProfiler.Probe probe, KvPolicy policy, Parallel parallel) {
+    private static float[][] secondHalf(
+            LoadedModel loaded, NeedleProfiler.Probe probe, KvPolicy policy, Parallel parallel) {
         int[] tokens = probe.tokens();
         int from = tokens.length / 2;
-        return Evaluation.teacherForced(loaded.model(), loaded.model().newCache(tokens.length, KvPrecision.F16, policy), tokens, from,
-                tokens.length - from, parallel);
+        return Evaluation.teacherForced(
+                loaded.model(),
+                loaded.model().newCache(tokens.length, KvPrecision.F16, policy),
+                tokens,
+                from,
+                tokens.length - from,
+                parallel);
     }
 }

@@ -8,9 +8,9 @@ import java.util.PriorityQueue;
 import java.util.SplittableRandom;
 
 /**
- * Picks the next token from logits, in llama.cpp's order: repetition penalty, top-k, top-p, min-p,
- * temperature, then a draw from the remaining distribution with a seeded generator (so a seed reproduces
- * a run). Not thread-safe: one per sequence.
+ * Picks the next token from logits, in llama.cpp's order: repetition penalty, top-k, top-p, min-p, temperature, then a
+ * draw from the remaining distribution with a seeded generator (so a seed reproduces a run). Not thread-safe: one per
+ * sequence.
  */
 public final class Sampler {
     private final SamplerConfig config;
@@ -52,7 +52,10 @@ public final class Sampler {
             int keep = n;
             for (int i = 0; i < n; i++) {
                 cum += p[i];
-                if (cum >= config.topP()) { keep = i + 1; break; }
+                if (cum >= config.topP()) {
+                    keep = i + 1;
+                    break;
+                }
             }
             n = Math.max(1, keep);
         }

@@ -8,24 +8,24 @@ import io.razorstream.engine.tokenizer.SpmVocabularyWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.Arrays;
+import java.util.List;
 
 /**
- * A small {@code llama} GGUF whose weights are constructed so that its retrieval heads are known: it
- * copies what followed an earlier occurrence of the current bigram (after "#K7Q2" once, "...#" continues
- * with "K7Q2"). See docs/SYNTH-MODEL.md for the construction; the numbers follow ../shared/docs/SYNTH.md.
+ * A small {@code llama} GGUF whose weights are constructed so that its retrieval heads are known: it copies what
+ * followed an earlier occurrence of the current bigram (after "#K7Q2" once, "...#" continues with "K7Q2"). See
+ * docs/SYNTH-MODEL.md for the construction; the numbers follow ../shared/docs/SYNTH.md.
  *
- * <p>Residual stream (D = 416): one-hot codes of the current token [0, 96), of the previous token
- * [96, 192), of the token two back [192, 288), an answer subspace [288, 384), and a constant dimension
- * 384. Layer 0: two previous-token heads (offsets 1 and 2, found with RoPE on the high-frequency pairs)
- * copy codes into the previous-token subspaces; two local heads write nothing. Layer 1: an induction head
- * (query: current + previous codes, key: previous + two-back codes, on the lowest-frequency pairs) copies
- * the matched position's code into the answer subspace, which the output head reads; an echo head
- * attends to earlier copies of the current token; two local heads write nothing. Feed-forward is zero.
+ * <p>Residual stream (D = 416): one-hot codes of the current token [0, 96), of the previous token [96, 192), of the
+ * token two back [192, 288), an answer subspace [288, 384), and a constant dimension 384. Layer 0: two previous-token
+ * heads (offsets 1 and 2, found with RoPE on the high-frequency pairs) copy codes into the previous-token subspaces;
+ * two local heads write nothing. Layer 1: an induction head (query: current + previous codes, key: previous + two-back
+ * codes, on the lowest-frequency pairs) copies the matched position's code into the answer subspace, which the output
+ * head reads; an echo head attends to earlier copies of the current token; two local heads write nothing. Feed-forward
+ * is zero.
  */
 public final class SynthModel {
-    public static final int CODES = 96;          // printable ASCII 32..126 (95) and BOS
+    public static final int CODES = 96; // printable ASCII 32..126 (95) and BOS
     public static final int D = 416;
     public static final int HEADS = 4, LAYERS = 2, HEAD_SIZE = 256, FFN = 32;
     public static final float ROPE_BASE = 1e30f;
@@ -35,13 +35,14 @@ public final class SynthModel {
 
     /** Heads by role, as (layer, head). The induction and echo heads are the model's retrieval heads. */
     public static final int[] INDUCTION = {1, 0}, ECHO = {1, 1};
+
     public static final int[][] PREVIOUS = {{0, 0}, {0, 1}}, LOCAL = {{0, 2}, {0, 3}, {1, 2}, {1, 3}};
 
     private static final float EMBED = 1f;
-    private static final double PEAK_SCORE = 3000;   // raw q.k at the target offset (before 1/sqrt(head size))
-    private static final int OFFSET_PAIRS = 12;      // high-frequency rotary pairs used by the offset heads
-    private static final int MATCH_PAIR = 29;        // first low-frequency pair (theta <= 1.6e-7 with base 1e30)
-    private static final float MATCH_GAIN = 20f;     // per-element q and k at a code match
+    private static final double PEAK_SCORE = 3000; // raw q.k at the target offset (before 1/sqrt(head size))
+    private static final int OFFSET_PAIRS = 12; // high-frequency rotary pairs used by the offset heads
+    private static final int MATCH_PAIR = 29; // first low-frequency pair (theta <= 1.6e-7 with base 1e30)
+    private static final float MATCH_GAIN = 20f; // per-element q and k at a code match
     private static final float ECHO_GAIN = 12f;
     private static final float ANSWER_LOGIT = 20f;
 
@@ -126,9 +127,9 @@ public final class SynthModel {
     }
 
     /**
-     * A head whose score peaks where the key is {@code offset} positions back: q and k read the constant
-     * dimension on the high-frequency pairs, the key pre-rotated by the offset, so q.k = sum of
-     * S w_k cos(theta_k (distance - offset)). Half the weight on theta = 1, the rest spread evenly.
+     * A head whose score peaks where the key is {@code offset} positions back: q and k read the constant dimension on
+     * the high-frequency pairs, the key pre-rotated by the offset, so q.k = sum of S w_k cos(theta_k (distance -
+     * offset)). Half the weight on theta = 1, the rest spread evenly.
      */
     private static void offsetHead(float[] wq, float[] wk, int head, int offset, double c) {
         double scale = Math.pow(ROPE_BASE, -2.0 / HEAD_SIZE);
@@ -143,8 +144,12 @@ public final class SynthModel {
         }
     }
 
-    /** q = gain x (codes of the query subspaces), k = gain x (codes of the key subspaces), on the lowest-frequency pairs. */
-    private static void matchHead(float[] wq, float[] wk, int head, int[] querySpaces, int[] keySpaces, float gain, double c) {
+    /**
+     * q = gain x (codes of the query subspaces), k = gain x (codes of the key subspaces), on the lowest-frequency
+     * pairs.
+     */
+    private static void matchHead(
+            float[] wq, float[] wk, int head, int[] querySpaces, int[] keySpaces, float gain, double c) {
         for (int s = 0; s < querySpaces.length; s++) {
             for (int code = 0; code < CODES; code++) {
                 int row = head * HEAD_SIZE + 2 * MATCH_PAIR + s * CODES + code;
@@ -172,7 +177,6 @@ public final class SynthModel {
         w.putBool("tokenizer.ggml.add_space_prefix", false);
         w.putBool("tokenizer.ggml.add_bos_token", true);
     }
-
 
     private static float[] ones(int n) {
         float[] x = new float[n];

@@ -1,23 +1,23 @@
 package io.razorstream.engine.tokenizer;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.IntConsumer;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
- * Special token texts found in text, longest match first, as llama.cpp partitions text before tokenizing:
- * user-defined tokens (GGUF token type 4, e.g. runs of spaces in the gpt-neox vocabularies) always; control
- * and unknown tokens (e.g. {@code <s>}, {@code <|im_start|>}) only when the caller asks for it, so a user who
- * types {@code <|im_end|>} gets the characters, not the control token.
+ * Special token texts found in text, longest match first, as llama.cpp partitions text before tokenizing: user-defined
+ * tokens (GGUF token type 4, e.g. runs of spaces in the gpt-neox vocabularies) always; control and unknown tokens (e.g.
+ * {@code <s>}, {@code <|im_start|>}) only when the caller asks for it, so a user who types {@code <|im_end|>} gets the
+ * characters, not the control token.
  */
 final class SpecialTokens {
     private final Vocabulary vocab;
     /**
-     * The texts by their first character, longest first: a position is tried only against texts that can start
-     * there; {@code always}: the user-defined ones alone, {@code parsing}: those and the control and unknown ones.
+     * The texts by their first character, longest first: a position is tried only against texts that can start there;
+     * {@code always}: the user-defined ones alone, {@code parsing}: those and the control and unknown ones.
      */
     private final Map<Character, List<String>> always = new HashMap<>(), parsing = new HashMap<>();
 
@@ -27,8 +27,11 @@ final class SpecialTokens {
             Vocabulary.TokenType t = vocab.type(i);
             String text = vocab.text(i);
             if (text.isEmpty()) continue;
-            if (t == Vocabulary.TokenType.USER_DEFINED) always.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
-            if (t == Vocabulary.TokenType.USER_DEFINED || t == Vocabulary.TokenType.CONTROL || t == Vocabulary.TokenType.UNKNOWN) {
+            if (t == Vocabulary.TokenType.USER_DEFINED)
+                always.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
+            if (t == Vocabulary.TokenType.USER_DEFINED
+                    || t == Vocabulary.TokenType.CONTROL
+                    || t == Vocabulary.TokenType.UNKNOWN) {
                 parsing.computeIfAbsent(text.charAt(0), c -> new ArrayList<>()).add(text);
             }
         }
@@ -46,48 +49,54 @@ final class SpecialTokens {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && vocab.addBos()) out.add(vocab.bos());
         boolean[] afterSpecial = {true};
-        split(segments, fragment -> {
-            fragments.encode(fragment, afterSpecial[0], out);
-            afterSpecial[0] = false;
-        }, id -> {
-            out.add(id);
-            afterSpecial[0] = true;
-        });
+        split(
+                segments,
+                fragment -> {
+                    fragments.encode(fragment, afterSpecial[0], out);
+                    afterSpecial[0] = false;
+                },
+                id -> {
+                    out.add(id);
+                    afterSpecial[0] = true;
+                });
         if (addSpecial && vocab.addEos()) out.add(vocab.eos());
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /**
-     * As {@link #split(String, boolean, Consumer, IntConsumer)} over several segments, special tokens
-     * recognised only in the segments that allow them; ordinary text of adjacent segments is handed on as
-     * one stretch (so the tokens are those of the concatenated text). A token with the lstrip or rstrip
-     * attribute drops the whitespace run before or after it, across segment boundaries too, as llama.cpp
-     * does on the whole prompt.
+     * As {@link #split(String, boolean, Consumer, IntConsumer)} over several segments, special tokens recognised only
+     * in the segments that allow them; ordinary text of adjacent segments is handed on as one stretch (so the tokens
+     * are those of the concatenated text). A token with the lstrip or rstrip attribute drops the whitespace run before
+     * or after it, across segment boundaries too, as llama.cpp does on the whole prompt.
      */
     void split(List<Tokenizer.Segment> segments, Consumer<String> text, IntConsumer special) {
         StringBuilder pending = new StringBuilder();
         boolean[] stripNext = {false}; // the last special token drops the whitespace that follows it
         for (Tokenizer.Segment seg : segments) {
-            split(seg.text(), seg.parseSpecial(), fragment -> {
-                if (stripNext[0]) {
-                    fragment = fragment.substring(leadingWhitespace(fragment));
-                    stripNext[0] = fragment.isEmpty(); // all whitespace: keep stripping into the next stretch
-                }
-                pending.append(fragment);
-            }, id -> {
-                if (vocab.lstrip(id)) pending.setLength(pending.length() - trailingWhitespace(pending));
-                if (!pending.isEmpty()) text.accept(pending.toString());
-                pending.setLength(0);
-                special.accept(id);
-                stripNext[0] = vocab.rstrip(id);
-            });
+            split(
+                    seg.text(),
+                    seg.parseSpecial(),
+                    fragment -> {
+                        if (stripNext[0]) {
+                            fragment = fragment.substring(leadingWhitespace(fragment));
+                            stripNext[0] = fragment.isEmpty(); // all whitespace: keep stripping into the next stretch
+                        }
+                        pending.append(fragment);
+                    },
+                    id -> {
+                        if (vocab.lstrip(id)) pending.setLength(pending.length() - trailingWhitespace(pending));
+                        if (!pending.isEmpty()) text.accept(pending.toString());
+                        pending.setLength(0);
+                        special.accept(id);
+                        stripNext[0] = vocab.rstrip(id);
+                    });
         }
         if (!pending.isEmpty()) text.accept(pending.toString());
     }
 
     /**
-     * Whitespace as llama.cpp's partitioning strips it: C {@code isspace} on the UTF-8 bytes, that is ASCII space,
-     * tab, newline, vertical tab, form feed and carriage return only (not U+00A0 or other Unicode spaces).
+     * Whitespace as llama.cpp's partitioning strips it: C {@code isspace} on the UTF-8 bytes, that is ASCII space, tab,
+     * newline, vertical tab, form feed and carriage return only (not U+00A0 or other Unicode spaces).
      */
     private static boolean isStrippable(char c) {
         return c == ' ' || (c >= '\t' && c <= '\r');

@@ -8,11 +8,10 @@ import java.util.Map;
 import java.util.PriorityQueue;
 
 /**
- * SentencePiece-style tokenizer ({@code tokenizer.ggml.model = llama}) as llama.cpp runs it: spaces become
- * U+2581 (with one prepended when the vocabulary says so), the text is split into UTF-8 characters, and
- * adjacent symbols are merged while the merged text is a token, highest score first (leftmost on ties).
- * Symbols that are not tokens are split back along their merges, and characters with no token fall
- * back to {@code <0xXX>} byte tokens.
+ * SentencePiece-style tokenizer ({@code tokenizer.ggml.model = llama}) as llama.cpp runs it: spaces become U+2581 (with
+ * one prepended when the vocabulary says so), the text is split into UTF-8 characters, and adjacent symbols are merged
+ * while the merged text is a token, highest score first (leftmost on ties). Symbols that are not tokens are split back
+ * along their merges, and characters with no token fall back to {@code <0xXX>} byte tokens.
  */
 public final class SpmTokenizer implements Tokenizer {
     private static final String SPACE = "\u2581";
@@ -39,8 +38,11 @@ public final class SpmTokenizer implements Tokenizer {
     @Override
     public int[] encode(List<Segment> segments, boolean addSpecial) {
         // A space prefix goes before the first text fragment and after special tokens.
-        return specials.encode(segments, addSpecial, (fragment, afterSpecial, out) ->
-                encodeFragment((vocab.addSpacePrefix() && afterSpecial ? " " + fragment : fragment).replace(" ", SPACE), out));
+        return specials.encode(
+                segments,
+                addSpecial,
+                (fragment, afterSpecial, out) -> encodeFragment(
+                        (vocab.addSpacePrefix() && afterSpecial ? " " + fragment : fragment).replace(" ", SPACE), out));
     }
 
     /** One symbol: a byte range of the fragment, linked to its neighbours; n == 0 once merged away. */
@@ -62,8 +64,8 @@ public final class SpmTokenizer implements Tokenizer {
             s.next = offs == bytes.length ? -1 : symbols.size() + 1;
             symbols.add(s);
         }
-        PriorityQueue<Bigram> queue = new PriorityQueue<>((a, b) ->
-                a.score != b.score ? Float.compare(b.score, a.score) : Integer.compare(a.left, b.left));
+        PriorityQueue<Bigram> queue = new PriorityQueue<>(
+                (a, b) -> a.score != b.score ? Float.compare(b.score, a.score) : Integer.compare(a.left, b.left));
         Map<String, int[]> reverseMerges = new HashMap<>();
         for (int i = 1; i < symbols.size(); i++) addBigram(bytes, symbols, i - 1, i, queue, reverseMerges);
         while (!queue.isEmpty()) {
@@ -82,8 +84,13 @@ public final class SpmTokenizer implements Tokenizer {
         }
     }
 
-    private void addBigram(byte[] bytes, List<Symbol> symbols, int left, int right, PriorityQueue<Bigram> queue,
-                           Map<String, int[]> reverseMerges) {
+    private void addBigram(
+            byte[] bytes,
+            List<Symbol> symbols,
+            int left,
+            int right,
+            PriorityQueue<Bigram> queue,
+            Map<String, int[]> reverseMerges) {
         if (left == -1 || right == -1) return;
         Symbol l = symbols.get(left), r = symbols.get(right);
         String text = new String(bytes, l.start, l.n + r.n, StandardCharsets.UTF_8);
@@ -93,7 +100,8 @@ public final class SpmTokenizer implements Tokenizer {
         reverseMerges.put(text, new int[] {left, right});
     }
 
-    private void resegment(byte[] bytes, List<Symbol> symbols, Symbol s, Map<String, int[]> reverseMerges, List<Integer> out) {
+    private void resegment(
+            byte[] bytes, List<Symbol> symbols, Symbol s, Map<String, int[]> reverseMerges, List<Integer> out) {
         String text = new String(bytes, s.start, s.n, StandardCharsets.UTF_8);
         int id = vocab.id(text);
         if (id >= 0) {
@@ -118,7 +126,8 @@ public final class SpmTokenizer implements Tokenizer {
     @Override
     public byte[] piece(int token) {
         return switch (vocab.type(token)) {
-            case NORMAL, USER_DEFINED, UNDEFINED, UNUSED -> vocab.text(token).replace(SPACE, " ").getBytes(StandardCharsets.UTF_8);
+            case NORMAL, USER_DEFINED, UNDEFINED, UNUSED ->
+                vocab.text(token).replace(SPACE, " ").getBytes(StandardCharsets.UTF_8);
             case BYTE -> new byte[] {(byte) Integer.parseInt(vocab.text(token).substring(3, 5), 16)};
             case CONTROL, UNKNOWN -> new byte[0];
         };

@@ -14,8 +14,8 @@ public final class SpmVocabularyWriter {
     private SpmVocabularyWriter() {}
 
     /**
-     * {@code <unk>} (0), {@code <s>} (1, BOS), {@code </s>} (2, EOS), the byte tokens {@code <0x00>..<0xFF>}
-     * (which llama.cpp needs for byte fallback), then {@code pieces} as normal tokens with {@code scores}.
+     * {@code <unk>} (0), {@code <s>} (1, BOS), {@code </s>} (2, EOS), the byte tokens {@code <0x00>..<0xFF>} (which
+     * llama.cpp needs for byte fallback), then {@code pieces} as normal tokens with {@code scores}.
      */
     public static void write(GgufWriter w, List<String> pieces, float[] scores) {
         if (scores.length != pieces.size()) throw new IllegalArgumentException("one score per piece");

@@ -2,6 +2,7 @@ package io.razorstream.engine.tokenizer;
 
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,8 +18,8 @@ public interface Tokenizer {
     }
 
     /**
-     * Tokenises the concatenation of {@code segments}, control-token texts becoming control tokens only
-     * inside segments that allow it: a chat template's markup does, the user's content does not.
+     * Tokenises the concatenation of {@code segments}, control-token texts becoming control tokens only inside segments
+     * that allow it: a chat template's markup does, the user's content does not.
      */
     int[] encode(List<Segment> segments, boolean addSpecial);
 
@@ -36,9 +37,11 @@ public interface Tokenizer {
             case "llama" -> new SpmTokenizer(v);
             case "gpt2" -> {
                 var merges = gguf.get("tokenizer.ggml.merges");
-                if (merges == null) throw new GgufFormatException(gguf.path(), "BPE tokenizer without tokenizer.ggml.merges");
+                if (merges == null)
+                    throw new GgufFormatException(gguf.path(), "BPE tokenizer without tokenizer.ggml.merges");
                 List<String> list = new ArrayList<>(merges.asArray().size());
-                for (int i = 0; i < merges.asArray().size(); i++) list.add(merges.asArray().get(i).asString());
+                for (int i = 0; i < merges.asArray().size(); i++)
+                    list.add(merges.asArray().get(i).asString());
                 var pre = gguf.get("tokenizer.ggml.pre");
                 try {
                     yield new BpeTokenizer(v, list, pre == null ? null : pre.asString());
@@ -46,7 +49,9 @@ public interface Tokenizer {
                     throw new GgufFormatException(gguf.path(), e.getMessage());
                 }
             }
-            default -> throw new GgufFormatException(gguf.path(), "unsupported tokenizer model '" + v.model() + "' (supported: llama, gpt2)");
+            default ->
+                throw new GgufFormatException(
+                        gguf.path(), "unsupported tokenizer model '" + v.model() + "' (supported: llama, gpt2)");
         };
     }
 }

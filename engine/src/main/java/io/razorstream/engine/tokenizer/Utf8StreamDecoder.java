@@ -4,9 +4,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Turns a stream of token pieces (bytes) into text that is always valid UTF-8: a character whose bytes
- * arrive in several tokens is held back until it is complete; bytes that can never form a character
- * become U+FFFD.
+ * Turns a stream of token pieces (bytes) into text that is always valid UTF-8: a character whose bytes arrive in
+ * several tokens is held back until it is complete; bytes that can never form a character become U+FFFD.
  */
 public final class Utf8StreamDecoder {
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();

@@ -1,13 +1,13 @@
 package io.razorstream.engine.attention;
 
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import java.util.Arrays;
-import org.assertj.core.data.Offset;
 
 /** H2O: bounded, keeps the recent tokens, keeps the token that draws the attention. */
 class HeavyHitterHeadTest {
@@ -24,8 +24,14 @@ class HeavyHitterHeadTest {
         float[] out = new float[HS];
         for (int t = 0; t < 200; t++) {
             float[] k = new float[HS], v = new float[HS];
-            for (int d = 1; d < HS; d++) { k[d] = (float) r.nextGaussian(); v[d] = (float) r.nextGaussian(); }
-            if (t == 3) { k = u.clone(); v = heavyValue; } // the one token every query looks for
+            for (int d = 1; d < HS; d++) {
+                k[d] = (float) r.nextGaussian();
+                v[d] = (float) r.nextGaussian();
+            }
+            if (t == 3) {
+                k = u.clone();
+                v = heavyValue;
+            } // the one token every query looks for
             head.append(k, 0, v, 0);
             head.attend(u, 0, Scores.scaled(10f), out, 0); // queries along u
             head.endToken();

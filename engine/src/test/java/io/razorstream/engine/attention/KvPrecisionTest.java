@@ -1,12 +1,12 @@
 package io.razorstream.engine.attention;
 
 import io.razorstream.engine.kernel.Numerics;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import org.assertj.core.data.Offset;
 
 class KvPrecisionTest {
     @Test
@@ -33,7 +33,10 @@ class KvPrecisionTest {
                 assertThat(Math.abs(Math.round(steps))).isLessThanOrEqualTo(127);
                 max = Math.max(max, Math.abs(y[i]));
             }
-            assertThat(max).isEqualTo(127 * scale, Offset.offset(1e-6f * 127 * scale)); // the largest element is kept at full scale
+            assertThat(max)
+                    .isEqualTo(
+                            127 * scale,
+                            Offset.offset(1e-6f * 127 * scale)); // the largest element is kept at full scale
         }
     }
 

@@ -2,10 +2,10 @@ package io.razorstream.engine.attention;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import java.util.Arrays;
 
 /** SnapKV: full until compressed, then the keys the last queries looked at plus the newest window. */
 class SnapHeadTest {
@@ -22,10 +22,17 @@ class SnapHeadTest {
         float[] out = new float[HS];
         for (int t = 0; t < 100; t++) {
             float[] k = new float[HS], v = new float[HS];
-            for (int d = 1; d < HS; d++) { k[d] = (float) r.nextGaussian(); v[d] = (float) r.nextGaussian(); }
-            if (t == 20) { k = u.clone(); v = marked; }
+            for (int d = 1; d < HS; d++) {
+                k[d] = (float) r.nextGaussian();
+                v[d] = (float) r.nextGaussian();
+            }
+            if (t == 20) {
+                k = u.clone();
+                v = marked;
+            }
             head.append(k, 0, v, 0);
-            head.attend(t >= 92 ? u : new float[HS], 0, Scores.scaled(10f), out, 0); // the last 8 queries look for token 20
+            head.attend(
+                    t >= 92 ? u : new float[HS], 0, Scores.scaled(10f), out, 0); // the last 8 queries look for token 20
             head.endToken();
         }
         assertThat(head.entries()).isEqualTo(100); // nothing evicted before compression

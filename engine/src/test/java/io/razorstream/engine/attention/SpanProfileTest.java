@@ -11,10 +11,13 @@ class SpanProfileTest {
 
     /** Three heads: one that loses a lot unless FULL, one that a modest window satisfies, one that never loses. */
     static SpanProfile profile() {
-        double[][][] lost = {{
+        double[][][] lost = {
+            {
                 {0.9, 0.9, 0.8, 0.7, 0.6, 0.5},
                 {0.3, 0.1, 0.0, 0.0, 0.0, 0.0},
-                {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}}};
+                {0.0, 0.0, 0.0, 0.0, 0.0, 0.0}
+            }
+        };
         return new SpanProfile(SpanProfile.COMPRESSIONS, lost, 4, 16);
     }
 
@@ -37,7 +40,8 @@ class SpanProfileTest {
     @Test
     void aBudgetBelowTheSmallestWindowsKeepsThem() {
         KvPolicy policy = profile().policy(0, TOKENS);
-        for (int k = 0; k < 3; k++) assertThat(policy.spec(0, k)).isEqualTo(new HeadSpec.Window(new WindowParams(4, 16, 64, false)));
+        for (int k = 0; k < 3; k++)
+            assertThat(policy.spec(0, k)).isEqualTo(new HeadSpec.Window(new WindowParams(4, 16, 64, false)));
     }
 
     @Test

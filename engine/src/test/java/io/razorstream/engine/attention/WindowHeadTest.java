@@ -1,20 +1,20 @@
 package io.razorstream.engine.attention;
 
+import io.razorstream.engine.kernel.NativeKernels;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import io.razorstream.engine.kernel.NativeKernels;
-import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
-import java.util.Collections;
-import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.Assumptions;
 
 /** The window head of RazorAttention: eviction, the compensation token, and attention over both. */
 class WindowHeadTest {
@@ -67,12 +67,23 @@ class WindowHeadTest {
         // The explicit equivalent: the sinks, the window, and n copies of the evicted tokens' means.
         List<float[]> keys = new ArrayList<>(), values = new ArrayList<>();
         List<Double> copies = new ArrayList<>();
-        for (int t = 0; t < Math.min(sinks, tokens); t++) { keys.add(ks.get(t)); values.add(vs.get(t)); copies.add(1.0); }
-        for (int t = Math.max(sinks, tokens - window); t < tokens; t++) { keys.add(ks.get(t)); values.add(vs.get(t)); copies.add(1.0); }
+        for (int t = 0; t < Math.min(sinks, tokens); t++) {
+            keys.add(ks.get(t));
+            values.add(vs.get(t));
+            copies.add(1.0);
+        }
+        for (int t = Math.max(sinks, tokens - window); t < tokens; t++) {
+            keys.add(ks.get(t));
+            values.add(vs.get(t));
+            copies.add(1.0);
+        }
         if (evicted > 0) {
             float[] mk = new float[HS], mv = new float[HS];
             for (int t = sinks; t < sinks + evicted; t++) {
-                for (int d = 0; d < HS; d++) { mk[d] += ks.get(t)[d] / evicted; mv[d] += vs.get(t)[d] / evicted; }
+                for (int d = 0; d < HS; d++) {
+                    mk[d] += ks.get(t)[d] / evicted;
+                    mv[d] += vs.get(t)[d] / evicted;
+                }
             }
             keys.add(mk);
             values.add(mv);
@@ -103,7 +114,10 @@ class WindowHeadTest {
         // Oldest first, as they left the window: the same float additions in the same order.
         float[] sk = new float[HS], sv = new float[HS];
         for (int t = sinks; t < sinks + head.evictedCount(); t++) {
-            for (int d = 0; d < HS; d++) { sk[d] += ks.get(t)[d]; sv[d] += vs.get(t)[d]; }
+            for (int d = 0; d < HS; d++) {
+                sk[d] += ks.get(t)[d];
+                sv[d] += vs.get(t)[d];
+            }
         }
         assertThat(head.evictedCount()).isEqualTo(500 - sinks - 500 / 4);
         assertThat(head.sumKeys()).containsExactly(sk);
@@ -129,11 +143,16 @@ class WindowHeadTest {
             assertThat((long) head.entries()).as("%s after %d tokens", p, t).isLessThanOrEqualTo(p.maxEntries(t));
             assertThat(head.keptCount()).isEqualTo((int) Math.min(t, p.sinks() + (long) p.window(t)));
             assertThat(head.keptCount() + head.evictedCount()).isEqualTo(t);
-            assertThat(spec.kept(t, -1)).as("the spec's formula after %d tokens", t).isEqualTo(head.keptCount());
-            assertThat(spec.entries(t, -1)).as("the spec's formula after %d tokens", t).isEqualTo(head.entries());
+            assertThat(spec.kept(t, -1))
+                    .as("the spec's formula after %d tokens", t)
+                    .isEqualTo(head.keptCount());
+            assertThat(spec.entries(t, -1))
+                    .as("the spec's formula after %d tokens", t)
+                    .isEqualTo(head.entries());
         }
         // Exact size at fp16: kept keys and values, plus the fp32 sums and the count once anything was folded.
-        assertThat(spec.bytes(3000, -1, HS, 2 * HS)).isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
+        assertThat(spec.bytes(3000, -1, HS, 2 * HS))
+                .isEqualTo((long) head.keptCount() * HS * 2 * 2 + (head.evictedCount() > 0 ? HS * 2L * 4 + 8 : 0));
     }
 
     @org.junit.jupiter.api.Test
@@ -151,7 +170,8 @@ class WindowHeadTest {
         }
         assertThat(head.evictedCount()).isZero();
         assertThat(head.entries()).isEqualTo(2 + 5);
-        List<float[]> keys = new ArrayList<>(List.of(ks.get(0), ks.get(1))), values = new ArrayList<>(List.of(vs.get(0), vs.get(1)));
+        List<float[]> keys = new ArrayList<>(List.of(ks.get(0), ks.get(1))),
+                values = new ArrayList<>(List.of(vs.get(0), vs.get(1)));
         keys.addAll(ks.subList(35, 40));
         values.addAll(vs.subList(35, 40));
         float[] q = random(r, HS), out = new float[HS];
@@ -162,16 +182,18 @@ class WindowHeadTest {
 
     /**
      * The native tier's group attention over a window head equals the Java tier's per-head attention (the same
-     * definition; float accuracy without rounding, one F16 step of a probability with it), through hundreds of
-     * appends: sinks filling, the window sliding, its buffer moving back to row 0 and doubling, the compensation
-     * token growing; and for a model's sliding window (no sinks, no compensation).
+     * definition; float accuracy without rounding, one F16 step of a probability with it), through hundreds of appends:
+     * sinks filling, the window sliding, its buffer moving back to row 0 and doubling, the compensation token growing;
+     * and for a model's sliding window (no sinks, no compensation).
      */
     @ParameterizedTest(name = "sinks={0} window={1} compensate={2}")
     @CsvSource({"2, 7, true", "0, 5, false", "4, 64, true"})
     void nativeGroupAttentionEqualsTheJavaTiers(int sinks, int window, boolean compensate) {
         Assumptions.assumeTrue(NativeKernels.available(), "the native kernel tier is not built here");
         int hs = 32, group = 3, tokens = 300;
-        WindowParams params = compensate ? new WindowParams(sinks, window, 1000) : new WindowParams(sinks, window, 1000).withoutCompensation();
+        WindowParams params = compensate
+                ? new WindowParams(sinks, window, 1000)
+                : new WindowParams(sinks, window, 1000).withoutCompensation();
         WindowHead head = new WindowHead(hs, params);
         SplittableRandom r = new SplittableRandom(sinks * 31L + window);
         for (int t = 0; t < tokens; t++) {
@@ -180,11 +202,18 @@ class WindowHeadTest {
             for (boolean round : new boolean[] {false, true}) {
                 Scores scores = new Scores(0.3f, 0, round);
                 float[] javaOut = new float[group * hs], nativeOut = new float[group * hs];
-                for (int g = 0; g < group; g++) head.attend(Arrays.copyOfRange(q, g * hs, (g + 1) * hs), 0, scores, javaOut, g * hs);
-                head.attendNative(MemorySegment.ofArray(q), group, scores,
-                        MemorySegment.ofArray(new float[group * head.entries()]), MemorySegment.ofArray(nativeOut), 0);
+                for (int g = 0; g < group; g++)
+                    head.attend(Arrays.copyOfRange(q, g * hs, (g + 1) * hs), 0, scores, javaOut, g * hs);
+                head.attendNative(
+                        MemorySegment.ofArray(q),
+                        group,
+                        scores,
+                        MemorySegment.ofArray(new float[group * head.entries()]),
+                        MemorySegment.ofArray(nativeOut),
+                        0);
                 for (int i = 0; i < group * hs; i++) {
-                    assertThat(nativeOut[i]).as("token %d, round %s, element %d", t, round, i)
+                    assertThat(nativeOut[i])
+                            .as("token %d, round %s, element %d", t, round, i)
                             .isCloseTo(javaOut[i], Offset.offset(round ? 3e-3f : 2e-5f));
                 }
             }

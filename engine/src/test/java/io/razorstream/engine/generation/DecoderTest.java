@@ -4,8 +4,8 @@ import io.razorstream.engine.DefaultModel;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -76,7 +76,8 @@ class DecoderTest {
 
     @Test
     void aStopStringEndsTheReplyBeforeItAndNoPartOfItIsStreamed() {
-        String free = run(Decoder.Request.of(SamplerConfig.GREEDY, 40), 1000).reply().text();
+        String free =
+                run(Decoder.Request.of(SamplerConfig.GREEDY, 40), 1000).reply().text();
         // a stop string that starts inside one token's text and ends in a later one's
         int at = free.indexOf(' ', 10);
         String stop = free.substring(at, Math.min(free.length(), at + 6));
@@ -90,8 +91,10 @@ class DecoderTest {
 
     @Test
     void textThatOnlyLooksLikeTheStartOfAStopStringIsStreamedInTheEnd() {
-        String free = run(Decoder.Request.of(SamplerConfig.GREEDY, 30), 1000).reply().text();
-        String stop = free.substring(free.length() - 3) + "\u0007"; // the reply's last characters, then one it never has
+        String free =
+                run(Decoder.Request.of(SamplerConfig.GREEDY, 30), 1000).reply().text();
+        String stop =
+                free.substring(free.length() - 3) + "\u0007"; // the reply's last characters, then one it never has
         Run r = run(Decoder.Request.of(SamplerConfig.GREEDY, 30).withStop(List.of(stop)), 1000);
         assertThat(r.reply().finish()).isEqualTo(FinishReason.LENGTH);
         assertThat(r.streamed()).isEqualTo(free);
@@ -104,8 +107,12 @@ class DecoderTest {
     void theRepetitionPenaltySeesTheHistory() {
         SamplerConfig penalised = new SamplerConfig(0f, 0, 1f, 0f, 5f, 64, 1);
         int[] plain = run(Decoder.Request.of(penalised, 1), 1000).reply().tokens();
-        int[] withHistory = run(Decoder.Request.of(penalised, 1).withHistory(plain), 1000).reply().tokens();
-        assertThat(withHistory[0]).as("the greedy pick is penalised once it is in the history").isNotEqualTo(plain[0]);
+        int[] withHistory = run(Decoder.Request.of(penalised, 1).withHistory(plain), 1000)
+                .reply()
+                .tokens();
+        assertThat(withHistory[0])
+                .as("the greedy pick is penalised once it is in the history")
+                .isNotEqualTo(plain[0]);
     }
 
     @Test
@@ -120,7 +127,8 @@ class DecoderTest {
         assertThat(r.tokens()).isEmpty();
         assertThat(r.hasPending()).isFalse();
         assertThat(cache.size()).isEqualTo(before);
-        Decoder.Reply ignored = decoder.generate(cache, 1000, logits, Decoder.Request.of(SamplerConfig.GREEDY, 3).ignoringEndOfGeneration(), null);
+        Decoder.Reply ignored = decoder.generate(
+                cache, 1000, logits, Decoder.Request.of(SamplerConfig.GREEDY, 3).ignoringEndOfGeneration(), null);
         assertThat(ignored.tokens()).hasSize(3).startsWith(eos);
         assertThat(ignored.finish()).isEqualTo(FinishReason.LENGTH);
     }

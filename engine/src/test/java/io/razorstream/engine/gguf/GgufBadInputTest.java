@@ -26,9 +26,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
- * Corrupt, truncated or unsupported files must fail with one GgufFormatException that names the file and
- * says what is wrong: never an OutOfMemoryError, IndexOutOfBounds or similar from deep inside the reader.
- * Bad files are hand-assembled (little-endian) or made by patching/truncating files written by GgufWriter.
+ * Corrupt, truncated or unsupported files must fail with one GgufFormatException that names the file and says what is
+ * wrong: never an OutOfMemoryError, IndexOutOfBounds or similar from deep inside the reader. Bad files are
+ * hand-assembled (little-endian) or made by patching/truncating files written by GgufWriter.
  */
 class GgufBadInputTest {
 
@@ -51,10 +51,25 @@ class GgufBadInputTest {
             return this;
         }
 
-        Bytes i8(int v) { ensure(1).b.put((byte) v); return this; }
-        Bytes i32(int v) { ensure(4).b.putInt(v); return this; }
-        Bytes u64(long v) { ensure(8).b.putLong(v); return this; }
-        Bytes raw(byte[] r) { ensure(r.length).b.put(r); return this; }
+        Bytes i8(int v) {
+            ensure(1).b.put((byte) v);
+            return this;
+        }
+
+        Bytes i32(int v) {
+            ensure(4).b.putInt(v);
+            return this;
+        }
+
+        Bytes u64(long v) {
+            ensure(8).b.putLong(v);
+            return this;
+        }
+
+        Bytes raw(byte[] r) {
+            ensure(r.length).b.put(r);
+            return this;
+        }
 
         Bytes str(String s) {
             byte[] r = s.getBytes(StandardCharsets.UTF_8);
@@ -104,11 +119,18 @@ class GgufBadInputTest {
                 .putString("general.architecture", "test")
                 .putUint32("some.count", 7)
                 .put("some.list", GgufValue.ofStrings(List.of("a", "bc", "def")))
-                .put("some.nested", new GgufValue(GgufValueType.ARRAY, new GgufArray(GgufValueType.ARRAY,
-                        List.of(GgufValue.ofInts(new int[]{1, 2}), GgufValue.ofFloats(new float[]{3f})))))
+                .put(
+                        "some.nested",
+                        new GgufValue(
+                                GgufValueType.ARRAY,
+                                new GgufArray(
+                                        GgufValueType.ARRAY,
+                                        List.of(GgufValue.ofInts(new int[] {1, 2}), GgufValue.ofFloats(new float[] {3f
+                                        })))))
                 .putBool("some.flag", true)
-                .addTensor("first", GgmlType.F32, new long[]{3, 2}, Quantizer.quantize(GgmlType.F32, Arrays.copyOf(x, 6)))
-                .addTensor("second", GgmlType.Q8_0, new long[]{64, 2}, Quantizer.quantize(GgmlType.Q8_0, x));
+                .addTensor(
+                        "first", GgmlType.F32, new long[] {3, 2}, Quantizer.quantize(GgmlType.F32, Arrays.copyOf(x, 6)))
+                .addTensor("second", GgmlType.Q8_0, new long[] {64, 2}, Quantizer.quantize(GgmlType.Q8_0, x));
     }
 
     private byte[] validBytes() throws IOException {
@@ -142,7 +164,11 @@ class GgufBadInputTest {
         b[0] = 'X';
         assertBad(file("magic.gguf", b), "not a GGUF file");
         // A GGML-era file (magic "lmgg") is refused the same way.
-        assertBad(file("ggml.bin", new Bytes().i32(0x67676d6c).i32(1).u64(0).u64(0).toArray()), "not a GGUF file");
+        assertBad(
+                file(
+                        "ggml.bin",
+                        new Bytes().i32(0x67676d6c).i32(1).u64(0).u64(0).toArray()),
+                "not a GGUF file");
     }
 
     @Test
@@ -176,7 +202,8 @@ class GgufBadInputTest {
     @ParameterizedTest
     @ValueSource(ints = {0, 4, 99, -1})
     void unknownVersion(int version) throws IOException {
-        GgufFormatException e = assertBad(file("v.gguf", Bytes.header(version, 0, 0).toArray()), "unsupported GGUF version");
+        GgufFormatException e =
+                assertBad(file("v.gguf", Bytes.header(version, 0, 0).toArray()), "unsupported GGUF version");
         assertThat(e.getMessage()).contains(Integer.toUnsignedString(version));
     }
 
@@ -184,8 +211,12 @@ class GgufBadInputTest {
     @ValueSource(ints = {2, 3})
     void bigEndianFile(int version) throws IOException {
         // gguf-py writes the magic little-endian always, then everything else in the file's byte order.
-        byte[] b = new Bytes().i32(GgufFile.MAGIC).i32(Integer.reverseBytes(version))
-                .u64(0).u64(Long.reverseBytes(0)).toArray();
+        byte[] b = new Bytes()
+                .i32(GgufFile.MAGIC)
+                .i32(Integer.reverseBytes(version))
+                .u64(0)
+                .u64(Long.reverseBytes(0))
+                .toArray();
         assertBad(file("be.gguf", b), "big-endian");
     }
 
@@ -213,7 +244,12 @@ class GgufBadInputTest {
         assertBad(file("cut6.gguf", Arrays.copyOf(b, 6)), "truncated");
         assertBad(file("cut20.gguf", Arrays.copyOf(b, 20)), "truncated");
         // (A cut further on usually trips the up-front count check first: "absurd metadata count".)
-        byte[] cutValue = Bytes.header(3, 0, 1).str("key").i32(GgufValueType.UINT32.code()).i8(1).i8(2).toArray();
+        byte[] cutValue = Bytes.header(3, 0, 1)
+                .str("key")
+                .i32(GgufValueType.UINT32.code())
+                .i8(1)
+                .i8(2)
+                .toArray();
         assertBad(file("cutvalue.gguf", cutValue), "truncated");
     }
 
@@ -255,14 +291,24 @@ class GgufBadInputTest {
     @ParameterizedTest
     @ValueSource(longs = {1L << 40, (1L << 31) + 5, Long.MAX_VALUE, -1L, 100})
     void hugeKeyLength(long len) throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).u64(len).raw("key".getBytes(StandardCharsets.US_ASCII)).i32(4).i32(1).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .u64(len)
+                .raw("key".getBytes(StandardCharsets.US_ASCII))
+                .i32(4)
+                .i32(1)
+                .toArray();
         assertBad(file("kl.gguf", b), "absurd");
     }
 
     @ParameterizedTest
     @ValueSource(longs = {1L << 40, (1L << 31) + 5, Long.MAX_VALUE, 100})
     void hugeStringValueLength(long len) throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).str("k").i32(GgufValueType.STRING.code()).u64(len).raw(new byte[8]).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str("k")
+                .i32(GgufValueType.STRING.code())
+                .u64(len)
+                .raw(new byte[8])
+                .toArray();
         assertBad(file("sl.gguf", b), "absurd length");
     }
 
@@ -270,9 +316,15 @@ class GgufBadInputTest {
     @ValueSource(longs = {1L << 40, (1L << 31) + 5, 1L << 62, Long.MAX_VALUE, 4096})
     void hugeArrayLength(long len) throws IOException {
         // With the default test heap, a reader that trusted the count would die allocating the list.
-        for (GgufValueType elem : new GgufValueType[]{GgufValueType.UINT8, GgufValueType.STRING, GgufValueType.ARRAY}) {
-            byte[] b = Bytes.header(3, 0, 1).str("k").i32(GgufValueType.ARRAY.code()).i32(elem.code()).u64(len)
-                    .raw(new byte[64]).toArray();
+        for (GgufValueType elem :
+                new GgufValueType[] {GgufValueType.UINT8, GgufValueType.STRING, GgufValueType.ARRAY}) {
+            byte[] b = Bytes.header(3, 0, 1)
+                    .str("k")
+                    .i32(GgufValueType.ARRAY.code())
+                    .i32(elem.code())
+                    .u64(len)
+                    .raw(new byte[64])
+                    .toArray();
             assertBad(file("al.gguf", b), "absurd");
         }
     }
@@ -280,9 +332,15 @@ class GgufBadInputTest {
     @Test
     void hugeNestedArrayLength() throws IOException {
         // The inner array's count is checked too, not only the outer one.
-        byte[] b = Bytes.header(3, 0, 1).str("k").i32(GgufValueType.ARRAY.code())
-                .i32(GgufValueType.ARRAY.code()).u64(1)
-                .i32(GgufValueType.INT64.code()).u64(1L << 50).raw(new byte[16]).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str("k")
+                .i32(GgufValueType.ARRAY.code())
+                .i32(GgufValueType.ARRAY.code())
+                .u64(1)
+                .i32(GgufValueType.INT64.code())
+                .u64(1L << 50)
+                .raw(new byte[16])
+                .toArray();
         assertBad(file("nal.gguf", b), "absurd");
     }
 
@@ -307,33 +365,56 @@ class GgufBadInputTest {
 
     @Test
     void unknownArrayElementType() throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).str("my.key").i32(GgufValueType.ARRAY.code()).i32(42).u64(0).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str("my.key")
+                .i32(GgufValueType.ARRAY.code())
+                .i32(42)
+                .u64(0)
+                .toArray();
         assertBad(file("aet.gguf", b), "unknown type 42");
     }
 
     @Test
     void boolThatIsNeitherZeroNorOne() throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).str("flag").i32(GgufValueType.BOOL.code()).i8(2).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str("flag")
+                .i32(GgufValueType.BOOL.code())
+                .i8(2)
+                .toArray();
         assertBad(file("bool.gguf", b), "flag");
     }
 
     @Test
     void duplicateMetadataKey() throws IOException {
-        byte[] b = Bytes.header(3, 0, 2).str("k").i32(GgufValueType.UINT8.code()).i8(1)
-                .str("k").i32(GgufValueType.UINT8.code()).i8(2).toArray();
+        byte[] b = Bytes.header(3, 0, 2)
+                .str("k")
+                .i32(GgufValueType.UINT8.code())
+                .i8(1)
+                .str("k")
+                .i32(GgufValueType.UINT8.code())
+                .i8(2)
+                .toArray();
         assertBad(file("dup.gguf", b), "duplicate metadata key k");
     }
 
     @ParameterizedTest
     @ValueSource(ints = {0, 3, 48, -64})
     void alignmentThatIsNotAPowerOfTwo(int alignment) throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).str(GgufFile.ALIGNMENT_KEY).i32(GgufValueType.UINT32.code()).i32(alignment).toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str(GgufFile.ALIGNMENT_KEY)
+                .i32(GgufValueType.UINT32.code())
+                .i32(alignment)
+                .toArray();
         assertBad(file("align.gguf", b), "power of two");
     }
 
     @Test
     void alignmentOfTheWrongType() throws IOException {
-        byte[] b = Bytes.header(3, 0, 1).str(GgufFile.ALIGNMENT_KEY).i32(GgufValueType.STRING.code()).str("32").toArray();
+        byte[] b = Bytes.header(3, 0, 1)
+                .str(GgufFile.ALIGNMENT_KEY)
+                .i32(GgufValueType.STRING.code())
+                .str("32")
+                .toArray();
         assertBad(file("aligns.gguf", b), "power of two");
     }
 
@@ -348,7 +429,8 @@ class GgufBadInputTest {
     @Test
     void handMadeTensorFileIsValid() throws IOException {
         // The baseline for the tensor cases below: the same assembly with correct fields opens.
-        try (GgufFile g = GgufFile.open(file("ok.gguf", oneTensor("t", 2, new long[]{4, 2}, GgmlType.F32.code(), 0, 32)))) {
+        try (GgufFile g =
+                GgufFile.open(file("ok.gguf", oneTensor("t", 2, new long[] {4, 2}, GgmlType.F32.code(), 0, 32)))) {
             assertThat(g.tensor("t").shape()).containsExactly(4, 2);
         }
     }
@@ -357,7 +439,8 @@ class GgufBadInputTest {
     @ValueSource(ints = {4, 5, 31, 99, -1})
     void unknownGgmlType(int code) throws IOException {
         // 4 and 5 were Q4_2/Q4_3, removed from ggml long ago; the others never existed.
-        GgufFormatException e = assertBad(file("gt.gguf", oneTensor("w", 1, new long[]{32}, code, 0, 128)), "unknown ggml type");
+        GgufFormatException e =
+                assertBad(file("gt.gguf", oneTensor("w", 1, new long[] {32}, code, 0, 128)), "unknown ggml type");
         assertThat(e.getMessage()).contains("w").contains(String.valueOf(code));
     }
 
@@ -372,56 +455,65 @@ class GgufBadInputTest {
 
     @Test
     void zeroDimension() throws IOException {
-        assertBad(file("zero.gguf", oneTensor("w", 2, new long[]{4, 0}, GgmlType.F32.code(), 0, 64)), "dimension 1 = 0");
+        assertBad(
+                file("zero.gguf", oneTensor("w", 2, new long[] {4, 0}, GgmlType.F32.code(), 0, 64)), "dimension 1 = 0");
     }
 
     @Test
     void elementCountOverflow() throws IOException {
-        assertBad(file("ovf.gguf", oneTensor("w", 3, new long[]{1L << 32, 1L << 32, 2}, GgmlType.F32.code(), 0, 64)), "absurd");
+        assertBad(
+                file("ovf.gguf", oneTensor("w", 3, new long[] {1L << 32, 1L << 32, 2}, GgmlType.F32.code(), 0, 64)),
+                "absurd");
     }
 
     @Test
     void byteSizeOverflow() throws IOException {
         // 2^62 elements fit in a long, their 2^64 bytes do not.
-        assertBad(file("bovf.gguf", oneTensor("w", 2, new long[]{1L << 31, 1L << 31}, GgmlType.F32.code(), 0, 64)), "absurd");
+        assertBad(
+                file("bovf.gguf", oneTensor("w", 2, new long[] {1L << 31, 1L << 31}, GgmlType.F32.code(), 0, 64)),
+                "absurd");
     }
 
     @Test
     void rowLengthNotAMultipleOfTheBlock() throws IOException {
-        assertBad(file("blk.gguf", oneTensor("w", 1, new long[]{48}, GgmlType.Q8_0.code(), 0, 64)), "block size");
+        assertBad(file("blk.gguf", oneTensor("w", 1, new long[] {48}, GgmlType.Q8_0.code(), 0, 64)), "block size");
     }
 
     @ParameterizedTest
     @ValueSource(longs = {1, 16, 31, 33})
     void tensorOffsetNotAligned(long offset) throws IOException {
-        assertBad(file("off.gguf", oneTensor("w", 1, new long[]{4}, GgmlType.F32.code(), offset, 128)), "alignment");
+        assertBad(file("off.gguf", oneTensor("w", 1, new long[] {4}, GgmlType.F32.code(), offset, 128)), "alignment");
     }
 
     @Test
     void tensorOffsetNotAlignedToACustomAlignment() throws IOException {
         // 32 is aligned by default, but not with general.alignment = 64.
         Path p = dir.resolve("custom.gguf");
-        new GgufWriter().alignment(64)
-                .addTensor("tensor_a", GgmlType.F32, new long[]{8}, new byte[32])
-                .addTensor("tensor_b", GgmlType.F32, new long[]{8}, new byte[32])
+        new GgufWriter()
+                .alignment(64)
+                .addTensor("tensor_a", GgmlType.F32, new long[] {8}, new byte[32])
+                .addTensor("tensor_b", GgmlType.F32, new long[] {8}, new byte[32])
                 .write(p);
         byte[] c = Files.readAllBytes(p);
         int offsetOfB = after(c, "tensor_b") + 4 + 8 + 4; // after the name: nDims, one dimension, type
-        assertThat(ByteBuffer.wrap(c).order(ByteOrder.LITTLE_ENDIAN).getLong(offsetOfB)).isEqualTo(64);
+        assertThat(ByteBuffer.wrap(c).order(ByteOrder.LITTLE_ENDIAN).getLong(offsetOfB))
+                .isEqualTo(64);
         Files.write(p, patch(c, bb -> bb.putLong(offsetOfB, 32)));
         assertBad(p, "not a multiple of the alignment 64");
     }
 
     @Test
     void tensorBeyondTheEndOfTheFile() throws IOException {
-        assertBad(file("beyond.gguf", oneTensor("w", 1, new long[]{4}, GgmlType.F32.code(), 1L << 40, 16)),
+        assertBad(
+                file("beyond.gguf", oneTensor("w", 1, new long[] {4}, GgmlType.F32.code(), 1L << 40, 16)),
                 "outside the file's data section");
     }
 
     @Test
     void duplicateTensorName() throws IOException {
         Bytes b = Bytes.header(3, 2, 0);
-        for (int i = 0; i < 2; i++) b.str("w").i32(1).u64(4).i32(GgmlType.F32.code()).u64(32L * i);
+        for (int i = 0; i < 2; i++)
+            b.str("w").i32(1).u64(4).i32(GgmlType.F32.code()).u64(32L * i);
         assertBad(file("dupt.gguf", b.padTo(32).raw(new byte[64]).toArray()), "duplicate tensor w");
     }
 
@@ -432,10 +524,12 @@ class GgufBadInputTest {
         assertBad(file("p1.gguf", patch(b, bb -> bb.putLong(8, 1L << 40))), "absurd tensor count");
         assertBad(file("p2.gguf", patch(b, bb -> bb.putLong(16, 1L << 40))), "absurd metadata count");
         int listCount = after(b, "some.list") + 4 + 4; // type ARRAY, element type STRING
-        assertThat(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(listCount)).isEqualTo(3);
+        assertThat(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(listCount))
+                .isEqualTo(3);
         assertBad(file("p3.gguf", patch(b, bb -> bb.putLong(listCount, 1L << 40))), "absurd array length of some.list");
         int typeOfFirst = after(b, "first") + 4 + 8 + 8; // nDims, two dimensions
-        assertThat(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(typeOfFirst)).isEqualTo(GgmlType.F32.code());
+        assertThat(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(typeOfFirst))
+                .isEqualTo(GgmlType.F32.code());
         assertBad(file("p4.gguf", patch(b, bb -> bb.putInt(typeOfFirst, 77))), "unknown ggml type 77");
         int nDimsOfFirst = after(b, "first");
         assertBad(file("p5.gguf", patch(b, bb -> bb.putInt(nDimsOfFirst, 7))), "7 dimensions");
@@ -497,9 +591,11 @@ class GgufBadInputTest {
             w.putUint32(arch + ".attention.head_count_kv", KV_HEADS);
             w.putUint32(arch + ".context_length", 64);
             w.putString("tokenizer.ggml.model", "llama");
-            w.put("tokenizer.ggml.tokens", GgufValue.ofStrings(List.of("<unk>", "<s>", "</s>", "▁", "a", "b", "▁a", "<0x0A>")));
-            w.put("tokenizer.ggml.scores", GgufValue.ofFloats(new float[]{0, 0, 0, -1, -2, -3, -4, 0}));
-            w.put("tokenizer.ggml.token_type", GgufValue.ofInts(new int[]{2, 3, 3, 1, 1, 1, 1, 6}));
+            w.put(
+                    "tokenizer.ggml.tokens",
+                    GgufValue.ofStrings(List.of("<unk>", "<s>", "</s>", "▁", "a", "b", "▁a", "<0x0A>")));
+            w.put("tokenizer.ggml.scores", GgufValue.ofFloats(new float[] {0, 0, 0, -1, -2, -3, -4, 0}));
+            w.put("tokenizer.ggml.token_type", GgufValue.ofInts(new int[] {2, 3, 3, 1, 1, 1, 1, 6}));
             extraMetadata.forEach(w::put);
             tensor(w, rnd, "token_embd.weight", D, VOCAB);
             tensor(w, rnd, "output_norm.weight", D);
@@ -583,17 +679,19 @@ class GgufBadInputTest {
     @Test
     void tokenTypeArrayShorterThanTheVocabulary() throws IOException {
         TinyLlama m = new TinyLlama();
-        m.extraMetadata.put("tokenizer.ggml.token_type", GgufValue.ofInts(new int[]{2, 3, 3}));
+        m.extraMetadata.put("tokenizer.ggml.token_type", GgufValue.ofInts(new int[] {2, 3, 3}));
         Path p = dir.resolve("tt.gguf");
         m.write(p);
         assertModelBad(p, "token_type");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tokenizer.ggml.model", "tokenizer.ggml.bos_token_id", "llama.attention.layer_norm_rms_epsilon"})
+    @ValueSource(
+            strings = {"tokenizer.ggml.model", "tokenizer.ggml.bos_token_id", "llama.attention.layer_norm_rms_epsilon"})
     void otherMetadataOfTheWrongType(String key) throws IOException {
         TinyLlama m = new TinyLlama();
-        m.extraMetadata.put(key, key.equals("tokenizer.ggml.model") ? GgufValue.ofUint32(7) : GgufValue.ofString("seven"));
+        m.extraMetadata.put(
+                key, key.equals("tokenizer.ggml.model") ? GgufValue.ofUint32(7) : GgufValue.ofString("seven"));
         Path p = dir.resolve("wrongtype.gguf");
         m.write(p);
         assertModelBad(p, "malformed metadata");

@@ -6,11 +6,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import java.nio.ByteOrder;
 
 /** Files over 2 GB: written sparse (the holes cost no disk), mapped with FFM, read past the 2^31 mark. */
 class LargeFileTest {
@@ -26,11 +26,23 @@ class LargeFileTest {
             SeekableByteChannel ch = (SeekableByteChannel) out;
             long start = ch.position();
             ch.position(start + bytes - 4); // leave a hole, then write the last float
-            ByteBuffer last = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(1234.5f).flip();
+            ByteBuffer last = ByteBuffer.allocate(4)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putFloat(1234.5f)
+                    .flip();
             GgufWriter.writeFully(ch, last);
         });
-        w.addTensor("after", GgmlType.F32, new long[] {4}, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN)
-                .putFloat(1f).putFloat(2f).putFloat(3f).putFloat(4f).array());
+        w.addTensor(
+                "after",
+                GgmlType.F32,
+                new long[] {4},
+                ByteBuffer.allocate(16)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putFloat(1f)
+                        .putFloat(2f)
+                        .putFloat(3f)
+                        .putFloat(4f)
+                        .array());
         Path file = dir.resolve("big.gguf");
         w.write(file);
 

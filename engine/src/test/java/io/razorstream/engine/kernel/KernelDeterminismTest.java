@@ -14,11 +14,11 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A dot product must give the same bits whether it runs interpreted or JIT-compiled. Otherwise the first
- * tokens of a run (computed before C2 compiles the kernel) and later ones follow different numerics:
- * prefill and decode disagree, and a seed no longer reproduces a run. FloatVector.reduceLanes(ADD) leaves
- * the summation order to the implementation and the interpreter and C2 do use different orders, so this
- * compares a child JVM running with -Xint against this (warmed-up) JVM.
+ * A dot product must give the same bits whether it runs interpreted or JIT-compiled. Otherwise the first tokens of a
+ * run (computed before C2 compiles the kernel) and later ones follow different numerics: prefill and decode disagree,
+ * and a seed no longer reproduces a run. FloatVector.reduceLanes(ADD) leaves the summation order to the implementation
+ * and the interpreter and C2 do use different orders, so this compares a child JVM running with -Xint against this
+ * (warmed-up) JVM.
  */
 class KernelDeterminismTest {
     static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0};
@@ -37,7 +37,8 @@ class KernelDeterminismTest {
             WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(Quantizer.quantize(type, w)), ROWS, COLS);
             Activation a = m.prepare(x);
             StringBuilder sb = new StringBuilder(type.name());
-            for (int r = 0; r < ROWS; r++) sb.append(' ').append(Integer.toHexString(Float.floatToRawIntBits(m.dot(r, a))));
+            for (int r = 0; r < ROWS; r++)
+                sb.append(' ').append(Integer.toHexString(Float.floatToRawIntBits(m.dot(r, a))));
             lines.add(sb.toString());
         }
         SplittableRandom rnd = new SplittableRandom(9);
@@ -61,15 +62,23 @@ class KernelDeterminismTest {
         List<String> warm = null;
         for (int i = 0; i < 3000; i++) warm = compute();
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process child = new ProcessBuilder(java.toString(), "-Xint", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), KernelDeterminismTest.class.getName())
-                .redirectErrorStream(false).start();
+        Process child = new ProcessBuilder(
+                        java.toString(),
+                        "-Xint",
+                        "--add-modules",
+                        "jdk.incubator.vector",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        KernelDeterminismTest.class.getName())
+                .redirectErrorStream(false)
+                .start();
         child.getOutputStream().close();
         byte[] out = child.getInputStream().readAllBytes();
         String err = new String(child.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(child.exitValue()).as(err).isZero();
-        List<String> interpreted = new String(out, StandardCharsets.UTF_8).lines().toList();
+        List<String> interpreted =
+                new String(out, StandardCharsets.UTF_8).lines().toList();
         assertThat(interpreted).as("-Xint child output (stderr: %s)", err).hasSize(warm.size());
         assertThat(warm).containsExactlyElementsOf(interpreted);
     }

@@ -1,5 +1,6 @@
 package io.razorstream.engine.kernel;
 
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -10,20 +11,19 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import java.util.Arrays;
-import java.util.Random;
-import org.assertj.core.data.Offset;
 
 /**
- * The vectorised WeightMatrix kernels against the scalar definition, for every supported type, on heap
- * and native segments, with column counts that leave vector tails. Also: matvec and matmul (prefill)
- * must give exactly dot()'s numbers, because the engine relies on prefill == decode.
+ * The vectorised WeightMatrix kernels against the scalar definition, for every supported type, on heap and native
+ * segments, with column counts that leave vector tails. Also: matvec and matmul (prefill) must give exactly dot()'s
+ * numbers, because the engine relies on prefill == decode.
  */
 class KernelTest {
     private static final double U = 0x1p-24; // unit roundoff of float
@@ -35,7 +35,7 @@ class KernelTest {
 
     static Stream<Arguments> typesAndCols() {
         List<Arguments> out = new ArrayList<>();
-        for (boolean heap : new boolean[]{true, false}) {
+        for (boolean heap : new boolean[] {true, false}) {
             for (GgmlType t : PLAIN) for (int c : PLAIN_COLS) out.add(Arguments.of(t, c, heap));
             for (GgmlType t : BLOCK) for (int c : BLOCK_COLS) out.add(Arguments.of(t, c, heap));
         }
@@ -43,7 +43,8 @@ class KernelTest {
     }
 
     static Stream<Arguments> types() {
-        return Stream.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0).map(Arguments::of);
+        return Stream.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0)
+                .map(Arguments::of);
     }
 
     static float[] gaussian(SplittableRandom rnd, int n, double sigma) {
@@ -92,8 +93,12 @@ class KernelTest {
                     double bound = (cols + 4) * U * absSum + Float.MIN_NORMAL;
                     float got = m.dot(r, a);
                     float ref = m.dotReference(r, a);
-                    assertThat(Math.abs(got - exact)).as("%s row %d: dot %s vs exact %s", type, r, got, exact).isLessThanOrEqualTo(bound);
-                    assertThat(Math.abs(ref - exact)).as("%s row %d: reference vs exact", type, r).isLessThanOrEqualTo(bound);
+                    assertThat(Math.abs(got - exact))
+                            .as("%s row %d: dot %s vs exact %s", type, r, got, exact)
+                            .isLessThanOrEqualTo(bound);
+                    assertThat(Math.abs(ref - exact))
+                            .as("%s row %d: reference vs exact", type, r)
+                            .isLessThanOrEqualTo(bound);
                     assertThat((double) Math.abs(got - ref)).isLessThanOrEqualTo(2 * bound);
                 }
             }
@@ -102,9 +107,9 @@ class KernelTest {
 
     static Stream<Arguments> matmulCases() {
         List<Arguments> out = new ArrayList<>();
-        for (GgmlType t : new GgmlType[]{GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
-            int[] colsList = t.blockSize() == 1 ? new int[]{17, 64} : new int[]{96};
-            for (int cols : colsList) for (int threads : new int[]{1, 2, 3}) out.add(Arguments.of(t, cols, threads));
+        for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+            int[] colsList = t.blockSize() == 1 ? new int[] {17, 64} : new int[] {96};
+            for (int cols : colsList) for (int threads : new int[] {1, 2, 3}) out.add(Arguments.of(t, cols, threads));
         }
         return out.stream();
     }
@@ -114,10 +119,11 @@ class KernelTest {
     void matvecAndMatmulEqualDotExactly(GgmlType type, int cols, int threads) {
         // 37 rows: more than one 16-row piece and not a multiple of 16, so the split has a ragged end.
         int rows = 37;
-        try (Arena arena = Arena.ofShared(); Parallel par = new Parallel(threads)) { // shared: read by the pool
+        try (Arena arena = Arena.ofShared();
+                Parallel par = new Parallel(threads)) { // shared: read by the pool
             WeightMatrix m = randomMatrix(type, rows, cols, 99 + cols, false, arena);
             SplittableRandom rnd = new SplittableRandom(type.ordinal());
-            for (int n : new int[]{1, 3, 4, 5, 8, 9}) {
+            for (int n : new int[] {1, 3, 4, 5, 8, 9}) {
                 Activation[] a = new Activation[n + 2];
                 for (int t = 0; t < a.length; t++) a[t] = m.prepare(gaussian(rnd, cols, 2));
                 float[][] out = new float[n + 1][rows];
@@ -129,9 +135,11 @@ class KernelTest {
                     for (int r = 0; r < rows; r++) {
                         float d = m.dot(r, a[t]);
                         // bitwise equality: prefill (matmul) and decode (matvec) must agree to the last bit
-                        assertThat(Float.floatToRawIntBits(out[t][r])).as("%s n=%d token %d row %d matmul", type, n, t, r)
+                        assertThat(Float.floatToRawIntBits(out[t][r]))
+                                .as("%s n=%d token %d row %d matmul", type, n, t, r)
                                 .isEqualTo(Float.floatToRawIntBits(d));
-                        assertThat(Float.floatToRawIntBits(vec[r])).as("%s token %d row %d matvec", type, t, r)
+                        assertThat(Float.floatToRawIntBits(vec[r]))
+                                .as("%s token %d row %d matvec", type, t, r)
                                 .isEqualTo(Float.floatToRawIntBits(d));
                     }
                 }
@@ -158,8 +166,10 @@ class KernelTest {
         }
         // Plain types store the values themselves (after rounding to the type).
         if (type == GgmlType.F32) assertThat(all).containsExactly(w);
-        if (type == GgmlType.F16) for (int i = 0; i < w.length; i++) assertThat(all[i]).isEqualTo(Numerics.roundToF16(w[i]));
-        if (type == GgmlType.BF16) for (int i = 0; i < w.length; i++) assertThat(all[i]).isEqualTo(Numerics.roundToBf16(w[i]));
+        if (type == GgmlType.F16)
+            for (int i = 0; i < w.length; i++) assertThat(all[i]).isEqualTo(Numerics.roundToF16(w[i]));
+        if (type == GgmlType.BF16)
+            for (int i = 0; i < w.length; i++) assertThat(all[i]).isEqualTo(Numerics.roundToBf16(w[i]));
         assertThat(m.byteSize()).isEqualTo(bytes.length);
     }
 
@@ -181,7 +191,8 @@ class KernelTest {
             // quantised inputs stay within half a quantisation step (plus the F16 rounding of the scale)
             if (type.blockSize() > 1) {
                 float scale = a.scale(i);
-                assertThat((double) Math.abs(a.effective(i) - x[i])).isLessThanOrEqualTo(0.5 * scale + 127 * scale * 0x1p-11 + 1e-6);
+                assertThat((double) Math.abs(a.effective(i) - x[i]))
+                        .isLessThanOrEqualTo(0.5 * scale + 127 * scale * 0x1p-11 + 1e-6);
             }
         }
     }
@@ -207,7 +218,8 @@ class KernelTest {
                 short h = b.getShort(2 * (r * cols + j));
                 float expected = f16 ? Numerics.f16ToFloat(h) : Numerics.bf16ToFloat(h);
                 float got = m.dot(r, a);
-                if (got != expected && wrong.size() < 20) wrong.add(String.format("0x%04x -> %s, expected %s", h & 0xFFFF, got, expected));
+                if (got != expected && wrong.size() < 20)
+                    wrong.add(String.format("0x%04x -> %s, expected %s", h & 0xFFFF, got, expected));
             }
         }
         assertThat(wrong).as(type + " halves widened wrongly").isEmpty();
@@ -231,7 +243,8 @@ class KernelTest {
         SplittableRandom rnd = new SplittableRandom(8);
         int rows = 4, cols = 67;
         ByteBuffer b = ByteBuffer.allocate(rows * cols * 2).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < rows * cols; i++) b.putShort((short) (rnd.nextInt(1, 0x400) | (rnd.nextBoolean() ? 0x8000 : 0)));
+        for (int i = 0; i < rows * cols; i++)
+            b.putShort((short) (rnd.nextInt(1, 0x400) | (rnd.nextBoolean() ? 0x8000 : 0)));
         WeightMatrix m = WeightMatrix.of(GgmlType.F16, MemorySegment.ofArray(b.array()), rows, cols);
         Activation a = m.prepare(gaussian(rnd, cols, 1));
         for (int r = 0; r < rows; r++) {
@@ -271,19 +284,25 @@ class KernelTest {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment nat = arena.allocate(GgmlType.Q8_0.bytesFor(64 * 2));
             assertThat(WeightMatrix.of(GgmlType.Q8_0, nat, 2, 64).rows()).isEqualTo(2);
-            assertThat(WeightMatrix.of(GgmlType.F32, MemorySegment.ofArray(new byte[12]), 1, 3).cols()).isEqualTo(3);
+            assertThat(WeightMatrix.of(GgmlType.F32, MemorySegment.ofArray(new byte[12]), 1, 3)
+                            .cols())
+                    .isEqualTo(3);
         }
         assertThatThrownBy(() -> WeightMatrix.of(GgmlType.F32, MemorySegment.ofArray(new byte[11]), 1, 3))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q4_0, MemorySegment.ofArray(new byte[18 * 4]), 2, 48))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("48");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("48");
         assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q2_K, MemorySegment.ofArray(new byte[84]), 1, 256))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("Q2_K");
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("Q2_K");
     }
 
     /** K-quant rows of random bytes (with sane f16 scales): the kernel equals the scalar definition. */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    @org.junit.jupiter.params.provider.EnumSource(
+            value = GgmlType.class,
+            names = {"Q4_K", "Q5_K", "Q6_K"})
     void kQuantDotMatchesTheReference(GgmlType type) {
         int rows = 3, cols = 512;
         byte[] bytes = new byte[(int) type.bytesFor((long) rows * cols)];
@@ -309,7 +328,8 @@ class KernelTest {
             float[] w = new float[cols];
             m.dequantizeRow(row, w, 0);
             float[] viaQuantizer = new float[cols];
-            Quantizer.dequantize(type, ByteBuffer.wrap(bytes), (int) (row * type.bytesFor(cols)), viaQuantizer, 0, cols);
+            Quantizer.dequantize(
+                    type, ByteBuffer.wrap(bytes), (int) (row * type.bytesFor(cols)), viaQuantizer, 0, cols);
             assertThat(viaQuantizer).isEqualTo(w);
         }
         // Q8_K (the Java tier's form; the native tier's equals it, NativeKernelTest): integer quants in
@@ -317,7 +337,9 @@ class KernelTest {
         a = m.prepareJava(x);
         float max = 0;
         for (int i = 0; i < 256; i++) {
-            assertThat(a.values()[i]).isEqualTo((float) Math.rint(a.values()[i])).isBetween(-128f, 127f);
+            assertThat(a.values()[i])
+                    .isEqualTo((float) Math.rint(a.values()[i]))
+                    .isBetween(-128f, 127f);
             max = Math.max(max, Math.abs(a.values()[i]));
         }
         assertThat(max).isEqualTo(127f);

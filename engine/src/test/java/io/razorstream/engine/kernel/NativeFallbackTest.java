@@ -17,13 +17,14 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A build with the native tier, run where its library is missing or cannot be loaded: the engine runs on
- * the Java tier and says so in one line; asking for the native tier explicitly is a clear error. Each
- * case is a fresh JVM (the library is bound once per process).
+ * A build with the native tier, run where its library is missing or cannot be loaded: the engine runs on the Java tier
+ * and says so in one line; asking for the native tier explicitly is a clear error. Each case is a fresh JVM (the
+ * library is bound once per process).
  */
 class NativeFallbackTest {
     @TempDir
     static Path dir;
+
     static Path model;
 
     @BeforeAll
@@ -35,16 +36,41 @@ class NativeFallbackTest {
     record Run(int exit, String out, String err) {}
 
     static Run bench(String library, String... extra) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules",
+                "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path")));
         if (library != null) cmd.add("-Drazorstream.native.library=" + library);
-        cmd.addAll(List.of("io.razorstream.engine.cli.RazorCli", "bench", "--model", model.toString(), "--prompt-tokens", "4",
-                "--gen-tokens", "2", "--repeats", "1", "--warmups", "0", "--threads", "1", "--json"));
+        cmd.addAll(List.of(
+                "io.razorstream.engine.cli.RazorCli",
+                "bench",
+                "--model",
+                model.toString(),
+                "--prompt-tokens",
+                "4",
+                "--gen-tokens",
+                "2",
+                "--repeats",
+                "1",
+                "--warmups",
+                "0",
+                "--threads",
+                "1",
+                "--json"));
         cmd.addAll(List.of(extra));
         Path out = dir.resolve("out.txt"), err = dir.resolve("err.txt");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectOutput(out.toFile())
+                .redirectError(err.toFile())
+                .start();
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+        return new Run(
+                p.exitValue(),
+                Files.readString(out, StandardCharsets.UTF_8),
+                Files.readString(err, StandardCharsets.UTF_8));
     }
 
     /** stderr without the JDK's own notice about incubator modules. */
@@ -59,7 +85,10 @@ class NativeFallbackTest {
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"kernels\":\"java\"");
         assertThat(ownLines(r.err())).hasSize(1);
-        assertThat(ownLines(r.err()).get(0)).contains("native kernels unavailable").contains(missing.toString()).contains("using the Java kernel tier");
+        assertThat(ownLines(r.err()).get(0))
+                .contains("native kernels unavailable")
+                .contains(missing.toString())
+                .contains("using the Java kernel tier");
     }
 
     @Test
@@ -69,7 +98,9 @@ class NativeFallbackTest {
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"kernels\":\"java\"");
         assertThat(ownLines(r.err())).hasSize(1);
-        assertThat(ownLines(r.err()).get(0)).contains("native kernels unavailable").contains("not a shared library")
+        assertThat(ownLines(r.err()).get(0))
+                .contains("native kernels unavailable")
+                .contains("not a shared library")
                 .contains("using the Java kernel tier");
     }
 
@@ -78,7 +109,9 @@ class NativeFallbackTest {
         Run r = bench(dir.resolve("no-such-library.so").toString(), "--kernels", "native");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(ownLines(r.err())).hasSize(1);
-        assertThat(ownLines(r.err()).get(0)).contains("native kernels requested but unavailable").contains("no-such-library.so");
+        assertThat(ownLines(r.err()).get(0))
+                .contains("native kernels requested but unavailable")
+                .contains("no-such-library.so");
     }
 
     @Test

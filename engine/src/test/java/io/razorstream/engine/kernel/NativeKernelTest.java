@@ -1,5 +1,7 @@
 package io.razorstream.engine.kernel;
 
+import io.razorstream.engine.attention.Scores;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -10,6 +12,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -24,23 +27,23 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import io.razorstream.engine.attention.Scores;
-import java.lang.foreign.ValueLayout;
-import org.assertj.core.data.Offset;
 
 /**
- * The native kernel tier, every instruction-set variant this CPU runs, against the scalar definition
- * (dequantised row times the input's effective values, in double) for every covered type, with odd row
- * counts, odd token counts and column counts that leave vector tails; decode (one token) and prefill
- * (many) must agree bit for bit, whatever the row split; and the C code must stay inside its segments.
+ * The native kernel tier, every instruction-set variant this CPU runs, against the scalar definition (dequantised row
+ * times the input's effective values, in double) for every covered type, with odd row counts, odd token counts and
+ * column counts that leave vector tails; decode (one token) and prefill (many) must agree bit for bit, whatever the row
+ * split; and the C code must stay inside its segments.
  */
 class NativeKernelTest {
     @BeforeAll
     static void nativeTierBuilt() {
-        Assumptions.assumeTrue(NativeKernels.available(), "native kernels unavailable here: " + NativeKernels.unavailableReason());
+        Assumptions.assumeTrue(
+                NativeKernels.available(), "native kernels unavailable here: " + NativeKernels.unavailableReason());
     }
 
-    static final GgmlType[] TYPES = {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16};
+    static final GgmlType[] TYPES = {
+        GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16
+    };
 
     static int[] colsFor(GgmlType t) {
         return switch (t.blockSize()) {
@@ -59,7 +62,10 @@ class NativeKernelTest {
     }
 
     static NativeKernels.Variant variant(String isa) {
-        return NativeKernels.variants().stream().filter(v -> v.isa().equals(isa)).findFirst().orElseThrow();
+        return NativeKernels.variants().stream()
+                .filter(v -> v.isa().equals(isa))
+                .findFirst()
+                .orElseThrow();
     }
 
     /** Random weight bytes of a type: quantised gaussians, or random K-quant blocks with sane f16 scales. */
@@ -83,7 +89,8 @@ class NativeKernelTest {
     static Activation[] inputs(WeightMatrix m, int n, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         Activation[] a = new Activation[n];
-        for (int t = 0; t < n; t++) a[t] = NativeKernels.prepare(m.type(), KernelTest.gaussian(rnd, m.cols(), t == 2 ? 300 : 1), m.cols());
+        for (int t = 0; t < n; t++)
+            a[t] = NativeKernels.prepare(m.type(), KernelTest.gaussian(rnd, m.cols(), t == 2 ? 300 : 1), m.cols());
         return a;
     }
 
@@ -91,7 +98,8 @@ class NativeKernelTest {
     static float[][] run(NativeKernels.Variant v, WeightMatrix m, Activation[] a, int r0, int r1) {
         int n = a.length, width = r1 - r0;
         float[] flat = new float[n * width];
-        NativeKernels.gemm(v, m, r0, r1, NativeKernels.batch(m.type(), a, n, m.cols()), n, MemorySegment.ofArray(flat), 0, width);
+        NativeKernels.gemm(
+                v, m, r0, r1, NativeKernels.batch(m.type(), a, n, m.cols()), n, MemorySegment.ofArray(flat), 0, width);
         float[][] out = new float[n][width];
         for (int t = 0; t < n; t++) System.arraycopy(flat, t * width, out[t], 0, width);
         return out;
@@ -102,7 +110,8 @@ class NativeKernelTest {
     void everyKernelMatchesTheScalarDefinition(String isa, GgmlType type, int cols) {
         NativeKernels.Variant v = variant(isa);
         int rows = 7, n = 5; // one full 4-row tile and three single rows; 2-token tiles and a single token
-        WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, rows, cols, 17L * cols + type.code())), rows, cols);
+        WeightMatrix m = WeightMatrix.of(
+                type, MemorySegment.ofArray(weights(type, rows, cols, 17L * cols + type.code())), rows, cols);
         Activation[] a = inputs(m, n, cols);
         float[][] all = run(v, m, a, 0, rows);
         for (int t = 0; t < n; t++) {
@@ -116,7 +125,9 @@ class NativeKernelTest {
                     abs += Math.abs(p);
                 }
                 // float products and sums: a few ulps of the absolute sum per term of the summation depth
-                assertThat((double) all[t][r]).as("row %d token %d", r, t).isCloseTo(exact, Offset.offset(abs * 1e-6 * Math.sqrt(cols) + 1e-30));
+                assertThat((double) all[t][r])
+                        .as("row %d token %d", r, t)
+                        .isCloseTo(exact, Offset.offset(abs * 1e-6 * Math.sqrt(cols) + 1e-30));
                 // decode (one row, one token) equals prefill bit for bit
                 assertThat(run(v, m, new Activation[] {a[t]}, r, r + 1)[0][0]).isEqualTo(all[t][r]);
             }
@@ -131,7 +142,10 @@ class NativeKernelTest {
         }
     }
 
-    /** The integer paths of all variants give the same bits (no saturation anywhere), so a jar's results do not depend on the host's ISA. */
+    /**
+     * The integer paths of all variants give the same bits (no saturation anywhere), so a jar's results do not depend
+     * on the host's ISA.
+     */
     @Test
     void allVariantsAgreeBitForBit() {
         for (GgmlType type : TYPES) {
@@ -139,13 +153,15 @@ class NativeKernelTest {
             WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, 9, cols, 5)), 9, cols);
             Activation[] a = inputs(m, 3, 6);
             float[][] first = run(NativeKernels.variants().get(0), m, a, 0, 9);
-            for (NativeKernels.Variant v : NativeKernels.variants()) assertThat(run(v, m, a, 0, 9)).as(type + " " + v.isa()).isDeepEqualTo(first);
+            for (NativeKernels.Variant v : NativeKernels.variants())
+                assertThat(run(v, m, a, 0, 9)).as(type + " " + v.isa()).isDeepEqualTo(first);
         }
     }
 
     /**
      * Matrix-matrix results equal one token at a time (the decode path) for every token count, on every variant: the
-     * avx512 variant's Q8_0 tiles hold two tokens per 512-bit register, in tiles of 8, 6, 4 and 2 tokens plus a lone one.
+     * avx512 variant's Q8_0 tiles hold two tokens per 512-bit register, in tiles of 8, 6, 4 and 2 tokens plus a lone
+     * one.
      */
     @Test
     void tilesOfAnyTokenCountEqualOneTokenAtATime() {
@@ -158,7 +174,9 @@ class NativeKernelTest {
                     float[][] all = run(v, m, a, 0, rows), part = run(v, m, a, 2, rows);
                     for (int t = 0; t < n; t++) {
                         float[] alone = run(v, m, new Activation[] {a[t]}, 0, rows)[0];
-                        assertThat(all[t]).as("%s %s, token %d of %d", type, v.isa(), t, n).isEqualTo(alone);
+                        assertThat(all[t])
+                                .as("%s %s, token %d of %d", type, v.isa(), t, n)
+                                .isEqualTo(alone);
                         assertThat(part[t]).isEqualTo(Arrays.copyOfRange(alone, 2, rows));
                     }
                 }
@@ -170,7 +188,8 @@ class NativeKernelTest {
     @Test
     void q8_0MatchesTheJavaTierBitForBit() {
         int rows = 6, cols = 2048;
-        WeightMatrix m = WeightMatrix.of(GgmlType.Q8_0, MemorySegment.ofArray(weights(GgmlType.Q8_0, rows, cols, 9)), rows, cols);
+        WeightMatrix m = WeightMatrix.of(
+                GgmlType.Q8_0, MemorySegment.ofArray(weights(GgmlType.Q8_0, rows, cols, 9)), rows, cols);
         float[] x = KernelTest.gaussian(new SplittableRandom(3), cols, 1);
         Activation nat = NativeKernels.prepare(GgmlType.Q8_0, x, cols), java = m.prepareJava(x);
         for (int r = 0; r < rows; r++) assertThat(m.dot(r, nat)).isEqualTo(m.dotJava(r, java));
@@ -183,14 +202,15 @@ class NativeKernelTest {
         for (GgmlType type : TYPES) {
             WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, 1, 512, 1)), 1, 512);
             Activation nat = NativeKernels.prepare(type, x, 512), java = m.prepareJava(x);
-            for (int i = 0; i < 512; i++) assertThat(nat.effective(i)).as(type + " element " + i).isEqualTo(java.effective(i));
+            for (int i = 0; i < 512; i++)
+                assertThat(nat.effective(i)).as(type + " element " + i).isEqualTo(java.effective(i));
         }
     }
 
     /**
-     * Bounds: weights and inputs that end exactly at the end of a file mapping (a read past them would
-     * fault), outputs between sentinels (a write outside the asked range would show), and calls whose
-     * ranges do not fit are refused before any native code runs.
+     * Bounds: weights and inputs that end exactly at the end of a file mapping (a read past them would fault), outputs
+     * between sentinels (a write outside the asked range would show), and calls whose ranges do not fit are refused
+     * before any native code runs.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("variantNames")
@@ -199,7 +219,8 @@ class NativeKernelTest {
         for (GgmlType type : TYPES) {
             int rows = 5, cols = type.blockSize() == 1 ? 33 : type.blockSize() == 32 ? 96 : 256, n = 3;
             try (Arena arena = Arena.ofConfined()) {
-                WeightMatrix m = WeightMatrix.of(type, atMappingEnd(dir, type + ".w", weights(type, rows, cols, 2), arena), rows, cols);
+                WeightMatrix m = WeightMatrix.of(
+                        type, atMappingEnd(dir, type + ".w", weights(type, rows, cols, 2), arena), rows, cols);
                 Activation[] a = inputs(m, n, 8);
                 MemorySegment heapBatch = NativeKernels.batch(type, a, n, cols);
                 byte[] batchBytes = heapBatch.toArray(ValueLayout.JAVA_BYTE);
@@ -214,10 +235,14 @@ class NativeKernelTest {
                 for (int i = 2; i < 2 + n * rows; i++) assertThat(out[i]).isFinite();
 
                 MemorySegment o = MemorySegment.ofArray(new float[n * rows]);
-                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows + 1, in, n, o, 0, rows)).isInstanceOf(IndexOutOfBoundsException.class);
-                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in.asSlice(1), n, o, 0, rows)).isInstanceOf(IndexOutOfBoundsException.class);
-                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 1, rows)).isInstanceOf(IndexOutOfBoundsException.class);
-                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 0, rows - 1)).isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows + 1, in, n, o, 0, rows))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in.asSlice(1), n, o, 0, rows))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 1, rows))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
+                assertThatThrownBy(() -> NativeKernels.gemm(v, m, 0, rows, in, n, o, 0, rows - 1))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
             }
         }
     }
@@ -242,7 +267,9 @@ class NativeKernelTest {
     static Stream<Arguments> attentionCases() {
         List<Arguments> out = new ArrayList<>();
         for (NativeKernels.Variant v : NativeKernels.variants()) {
-            for (int[] c : new int[][] {{1, 8, 1}, {8, 64, 1}, {8, 64, 7}, {8, 64, 33}, {4, 128, 100}, {7, 72, 65}, {16, 256, 40}, {3, 136, 9}}) {
+            for (int[] c : new int[][] {
+                {1, 8, 1}, {8, 64, 1}, {8, 64, 7}, {8, 64, 33}, {4, 128, 100}, {7, 72, 65}, {16, 256, 40}, {3, 136, 9}
+            }) {
                 out.add(Arguments.of(v.isa(), c[0], c[1], c[2]));
             }
         }
@@ -252,7 +279,15 @@ class NativeKernelTest {
     static Stream<Arguments> causalCases() {
         List<Arguments> out = new ArrayList<>();
         for (NativeKernels.Variant v : NativeKernels.variants()) {
-            for (int[] c : new int[][] {{1, 8, 1, 1}, {8, 64, 1, 16}, {8, 64, 30, 5}, {4, 128, 100, 16}, {7, 72, 33, 9}, {1, 256, 64, 16}, {16, 64, 3, 40}}) {
+            for (int[] c : new int[][] {
+                {1, 8, 1, 1},
+                {8, 64, 1, 16},
+                {8, 64, 30, 5},
+                {4, 128, 100, 16},
+                {7, 72, 33, 9},
+                {1, 256, 64, 16},
+                {16, 64, 3, 40}
+            }) {
                 out.add(Arguments.of(v.isa(), c[0], c[1], c[2], c[3]));
             }
         }
@@ -260,8 +295,9 @@ class NativeKernelTest {
     }
 
     /**
-     * The chunk kernel (a FULL head's attention for consecutive tokens, each over one more row) gives every token exactly,
-     * bit for bit, what the one-token kernel gives it over its rows, with and without F16 probabilities and a softcap.
+     * The chunk kernel (a FULL head's attention for consecutive tokens, each over one more row) gives every token
+     * exactly, bit for bit, what the one-token kernel gives it over its rows, with and without F16 probabilities and a
+     * softcap.
      */
     @ParameterizedTest(name = "{0} group={1} head={2} first={3} tokens={4}")
     @MethodSource("causalCases")
@@ -269,35 +305,71 @@ class NativeKernelTest {
         NativeKernels.Variant v = variant(isa);
         SplittableRandom rnd = new SplittableRandom(7L * first + tokens + hs);
         int rows = first + tokens - 1;
-        float[] q = KernelTest.gaussian(rnd, tokens * group * hs, 1), k = KernelTest.gaussian(rnd, rows * hs, 1), val = KernelTest.gaussian(rnd, rows * hs, 1);
+        float[] q = KernelTest.gaussian(rnd, tokens * group * hs, 1),
+                k = KernelTest.gaussian(rnd, rows * hs, 1),
+                val = KernelTest.gaussian(rnd, rows * hs, 1);
         float scale = (float) (1 / Math.sqrt(hs));
         for (boolean f16 : new boolean[] {false, true}) {
             for (float softcap : new float[] {0, 30}) {
                 float[] chunk = new float[tokens * group * hs];
-                NativeKernels.attendCausal(v, MemorySegment.ofArray(q), tokens, group, hs, MemorySegment.ofArray(k), MemorySegment.ofArray(val), first,
-                        scale, softcap, f16, MemorySegment.ofArray(new float[(int) NativeKernels.causalScratch(tokens, group, first)]), MemorySegment.ofArray(chunk));
+                NativeKernels.attendCausal(
+                        v,
+                        MemorySegment.ofArray(q),
+                        tokens,
+                        group,
+                        hs,
+                        MemorySegment.ofArray(k),
+                        MemorySegment.ofArray(val),
+                        first,
+                        scale,
+                        softcap,
+                        f16,
+                        MemorySegment.ofArray(new float[(int) NativeKernels.causalScratch(tokens, group, first)]),
+                        MemorySegment.ofArray(chunk));
                 for (int t = 0; t < tokens; t++) {
                     float[] one = new float[group * hs];
-                    NativeKernels.attend(v, MemorySegment.ofArray(Arrays.copyOfRange(q, t * group * hs, (t + 1) * group * hs)), group, hs,
-                            MemorySegment.ofArray(k), MemorySegment.ofArray(val), first + t, null, null, 0, 0, null, null, 0, scale, softcap, f16,
-                            MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, first + t)]), MemorySegment.ofArray(one), 0);
-                    assertThat(Arrays.copyOfRange(chunk, t * group * hs, (t + 1) * group * hs)).as("token %d (f16 %s, softcap %s)", t, f16, softcap).isEqualTo(one);
+                    NativeKernels.attend(
+                            v,
+                            MemorySegment.ofArray(Arrays.copyOfRange(q, t * group * hs, (t + 1) * group * hs)),
+                            group,
+                            hs,
+                            MemorySegment.ofArray(k),
+                            MemorySegment.ofArray(val),
+                            first + t,
+                            null,
+                            null,
+                            0,
+                            0,
+                            null,
+                            null,
+                            0,
+                            scale,
+                            softcap,
+                            f16,
+                            MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, first + t)]),
+                            MemorySegment.ofArray(one),
+                            0);
+                    assertThat(Arrays.copyOfRange(chunk, t * group * hs, (t + 1) * group * hs))
+                            .as("token %d (f16 %s, softcap %s)", t, f16, softcap)
+                            .isEqualTo(one);
                 }
             }
         }
     }
 
     /**
-     * The attention kernel against the plain definition in double (scores, softmax, weighted
-     * values), for group sizes, head sizes and lengths that leave partial tiles and partial 8-position runs;
-     * the output outside the group's rows is left alone.
+     * The attention kernel against the plain definition in double (scores, softmax, weighted values), for group sizes,
+     * head sizes and lengths that leave partial tiles and partial 8-position runs; the output outside the group's rows
+     * is left alone.
      */
     @ParameterizedTest(name = "{0} group={1} head={2} len={3}")
     @MethodSource("attentionCases")
     void attentionMatchesThePlainSoftmax(String isa, int group, int hs, int len) {
         NativeKernels.Variant v = variant(isa);
         SplittableRandom rnd = new SplittableRandom(31L * len + hs + group);
-        float[] q = KernelTest.gaussian(rnd, group * hs, 1), k = KernelTest.gaussian(rnd, len * hs, 1), val = KernelTest.gaussian(rnd, len * hs, 1);
+        float[] q = KernelTest.gaussian(rnd, group * hs, 1),
+                k = KernelTest.gaussian(rnd, len * hs, 1),
+                val = KernelTest.gaussian(rnd, len * hs, 1);
         if (len > 20) for (int i = 0; i < hs; i++) k[17 * hs + i] = 4 * q[i]; // one dominant position for head 0
         float scale = (float) (1 / Math.sqrt(hs));
         float[] out = new float[group * hs + 10];
@@ -318,18 +390,30 @@ class NativeKernelTest {
                     o += s[p] / sum * val[p * hs + i];
                     abs += s[p] / sum * Math.abs(val[p * hs + i]);
                 }
-                assertThat((double) out[5 + g * hs + i]).as("head %d element %d", g, i).isCloseTo(o, Offset.offset(2e-6 * abs * Math.sqrt(hs) + 1e-7));
+                assertThat((double) out[5 + g * hs + i])
+                        .as("head %d element %d", g, i)
+                        .isCloseTo(o, Offset.offset(2e-6 * abs * Math.sqrt(hs) + 1e-7));
             }
         }
-        for (int i : new int[] {0, 4, 5 + group * hs, out.length - 1}) assertThat(out[i]).isNaN();
+        for (int i : new int[] {0, 4, 5 + group * hs, out.length - 1})
+            assertThat(out[i]).isNaN();
     }
 
     /**
-     * The definition the native kernel follows, in float as the Java tier computes it: logits (softcapped, scaled,
-     * the extra row biased), softmax summed in double, probabilities rounded to F16 when asked, values weighted.
+     * The definition the native kernel follows, in float as the Java tier computes it: logits (softcapped, scaled, the
+     * extra row biased), softmax summed in double, probabilities rounded to F16 when asked, values weighted.
      */
-    static float[] attentionDefinition(float[] q, int group, int hs, float[][] keys, float[][] values, float bias, boolean biased, float scale,
-                                       float softcap, boolean round) {
+    static float[] attentionDefinition(
+            float[] q,
+            int group,
+            int hs,
+            float[][] keys,
+            float[][] values,
+            float bias,
+            boolean biased,
+            float scale,
+            float softcap,
+            boolean round) {
         int n = keys.length;
         float[] out = new float[group * hs];
         Scores scores = new Scores(scale, softcap, round);
@@ -360,8 +444,11 @@ class NativeKernelTest {
         NativeKernels.Variant v = variant(isa);
         int group = 4, hs = 64, n0 = 3, from1 = 5, n1 = 21;
         SplittableRandom rnd = new SplittableRandom(7);
-        float[] q = KernelTest.gaussian(rnd, group * hs, 2f), sinkK = KernelTest.gaussian(rnd, n0 * hs, 2f), sinkV = KernelTest.gaussian(rnd, n0 * hs, 1);
-        float[] winK = KernelTest.gaussian(rnd, (from1 + n1) * hs, 2f), winV = KernelTest.gaussian(rnd, (from1 + n1) * hs, 1);
+        float[] q = KernelTest.gaussian(rnd, group * hs, 2f),
+                sinkK = KernelTest.gaussian(rnd, n0 * hs, 2f),
+                sinkV = KernelTest.gaussian(rnd, n0 * hs, 1);
+        float[] winK = KernelTest.gaussian(rnd, (from1 + n1) * hs, 2f),
+                winV = KernelTest.gaussian(rnd, (from1 + n1) * hs, 1);
         float[] extraK = KernelTest.gaussian(rnd, hs, 2f), extraV = KernelTest.gaussian(rnd, hs, 1);
         float[][] keys = new float[n0 + n1 + 1][], values = new float[n0 + n1 + 1][];
         for (int r = 0; r < n0; r++) {
@@ -378,10 +465,27 @@ class NativeKernelTest {
         for (boolean round : new boolean[] {false, true}) {
             float[] out = new float[group * hs + 2];
             Arrays.fill(out, Float.NaN);
-            NativeKernels.attend(v, MemorySegment.ofArray(q), group, hs, MemorySegment.ofArray(sinkK), MemorySegment.ofArray(sinkV), n0,
-                    MemorySegment.ofArray(winK), MemorySegment.ofArray(winV), from1, n1, MemorySegment.ofArray(extraK), MemorySegment.ofArray(extraV),
-                    bias, scale, softcap, round, MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, n0 + n1 + 1)]),
-                    MemorySegment.ofArray(out), 1);
+            NativeKernels.attend(
+                    v,
+                    MemorySegment.ofArray(q),
+                    group,
+                    hs,
+                    MemorySegment.ofArray(sinkK),
+                    MemorySegment.ofArray(sinkV),
+                    n0,
+                    MemorySegment.ofArray(winK),
+                    MemorySegment.ofArray(winV),
+                    from1,
+                    n1,
+                    MemorySegment.ofArray(extraK),
+                    MemorySegment.ofArray(extraV),
+                    bias,
+                    scale,
+                    softcap,
+                    round,
+                    MemorySegment.ofArray(new float[NativeKernels.attentionScratch(group, n0 + n1 + 1)]),
+                    MemorySegment.ofArray(out),
+                    1);
             float[] expected = attentionDefinition(q, group, hs, keys, values, bias, true, scale, softcap, round);
             float[] otherRounding = attentionDefinition(q, group, hs, keys, values, bias, true, scale, softcap, !round);
             float[] uncapped = attentionDefinition(q, group, hs, keys, values, bias, true, scale, 0, round);
@@ -389,13 +493,17 @@ class NativeKernelTest {
             double err = 0, errOther = 0, errUncapped = 0, errUnbiased = 0;
             for (int i = 0; i < group * hs; i++) {
                 double got = out[1 + i];
-                assertThat(got).as("%s round=%s element %d", isa, round, i).isCloseTo(expected[i], Offset.offset(round ? 2e-3 : 2e-5));
+                assertThat(got)
+                        .as("%s round=%s element %d", isa, round, i)
+                        .isCloseTo(expected[i], Offset.offset(round ? 2e-3 : 2e-5));
                 err += Math.abs(got - expected[i]);
                 errOther += Math.abs(got - otherRounding[i]);
                 errUncapped = Math.max(errUncapped, Math.abs(got - uncapped[i]));
                 errUnbiased = Math.max(errUnbiased, Math.abs(got - unbiased[i]));
             }
-            assertThat(err).as("%s round=%s: nearer its own rounding", isa, round).isLessThan(errOther);
+            assertThat(err)
+                    .as("%s round=%s: nearer its own rounding", isa, round)
+                    .isLessThan(errOther);
             assertThat(errUncapped).as("the cap matters here").isGreaterThan(1e-2);
             assertThat(errUnbiased).as("the bias matters here").isGreaterThan(1e-2);
             assertThat(out[0]).isNaN();
@@ -407,22 +515,32 @@ class NativeKernelTest {
     void attentionRefusesWhatItCannotHold() {
         NativeKernels.Variant v = NativeKernels.variants().get(0);
         float[] a = new float[64 * 64];
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 65, 1, 0, false, a, 0)).isInstanceOf(IndexOutOfBoundsException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 60, a, a, 4, 1, 0, false, a, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, 0, false, a, 0)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, 0, false, a, 64 * 64 - 8 * 64 + 1)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 65, 1, 0, false, a, 0))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 60, a, a, 4, 1, 0, false, a, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 17, 64, a, a, 4, 1, 0, false, a, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> NativeKernels.attend(v, a, 8, 64, a, a, 4, 1, 0, false, a, 64 * 64 - 8 * 64 + 1))
+                .isInstanceOf(IndexOutOfBoundsException.class);
     }
 
-    /** Preparing into an earlier input overwrites all of it (an all-zero block included) and gives the bits of a fresh one. */
+    /**
+     * Preparing into an earlier input overwrites all of it (an all-zero block included) and gives the bits of a fresh
+     * one.
+     */
     @Test
     void aReusedInputEqualsAFreshOne() {
         for (GgmlType type : TYPES) {
-            float[] first = KernelTest.gaussian(new SplittableRandom(1), 512, 3), second = KernelTest.gaussian(new SplittableRandom(2), 512, 1);
+            float[] first = KernelTest.gaussian(new SplittableRandom(1), 512, 3),
+                    second = KernelTest.gaussian(new SplittableRandom(2), 512, 1);
             Arrays.fill(second, 256, 512, 0f);
             Activation reused = NativeKernels.prepare(type, first, 512, null);
-            Activation again = NativeKernels.prepare(type, second, 512, reused), fresh = NativeKernels.prepare(type, second, 512, null);
+            Activation again = NativeKernels.prepare(type, second, 512, reused),
+                    fresh = NativeKernels.prepare(type, second, 512, null);
             assertThat(again).as(type.toString()).isSameAs(reused);
-            for (int i = 0; i < 512; i++) assertThat(again.effective(i)).as(type + " element " + i).isEqualTo(fresh.effective(i));
+            for (int i = 0; i < 512; i++)
+                assertThat(again.effective(i)).as(type + " element " + i).isEqualTo(fresh.effective(i));
             if (fresh.packed() != null) assertThat(again.packed()).isEqualTo(fresh.packed());
         }
     }

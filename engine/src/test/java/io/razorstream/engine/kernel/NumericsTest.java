@@ -18,24 +18,24 @@ class NumericsTest {
 
     @ParameterizedTest(name = "{0} -> {1}")
     @CsvSource({
-            "0x0p0, 0x0000",
-            "-0x0p0, 0x8000",
-            "1.0, 0x3c00",
-            "-2.0, 0xc000",
-            "65504, 0x7bff",          // largest finite half
-            "65519.99, 0x7bff",       // just below the midpoint to infinity
-            "65520, 0x7c00",          // midpoint 65504..65536: ties to even = infinity
-            "1e10, 0x7c00",
-            "-1e10, 0xfc00",
-            "0x1p-14, 0x0400",        // smallest normal
-            "0x1.ff8p-15, 0x03ff",    // largest subnormal (1023 * 2^-24)
-            "0x1p-24, 0x0001",        // smallest subnormal
-            "0x1p-25, 0x0000",        // exactly half the smallest subnormal: ties to even (0)
-            "0x1.000002p-25, 0x0001", // just above that half: rounds up
-            "0x1.8p-24, 0x0002",      // 1.5 * 2^-24: ties to even (2)
-            "0x1.002p0, 0x3c00",      // 1 + 2^-11: tie between 0x3c00 and 0x3c01 -> even 0x3c00
-            "0x1.006p0, 0x3c02",      // 1 + 3*2^-11: tie between 0x3c01 and 0x3c02 -> even 0x3c02
-            "0x1.00201p0, 0x3c01",    // just above the first tie: up
+        "0x0p0, 0x0000",
+        "-0x0p0, 0x8000",
+        "1.0, 0x3c00",
+        "-2.0, 0xc000",
+        "65504, 0x7bff", // largest finite half
+        "65519.99, 0x7bff", // just below the midpoint to infinity
+        "65520, 0x7c00", // midpoint 65504..65536: ties to even = infinity
+        "1e10, 0x7c00",
+        "-1e10, 0xfc00",
+        "0x1p-14, 0x0400", // smallest normal
+        "0x1.ff8p-15, 0x03ff", // largest subnormal (1023 * 2^-24)
+        "0x1p-24, 0x0001", // smallest subnormal
+        "0x1p-25, 0x0000", // exactly half the smallest subnormal: ties to even (0)
+        "0x1.000002p-25, 0x0001", // just above that half: rounds up
+        "0x1.8p-24, 0x0002", // 1.5 * 2^-24: ties to even (2)
+        "0x1.002p0, 0x3c00", // 1 + 2^-11: tie between 0x3c00 and 0x3c01 -> even 0x3c00
+        "0x1.006p0, 0x3c02", // 1 + 3*2^-11: tie between 0x3c01 and 0x3c02 -> even 0x3c02
+        "0x1.00201p0, 0x3c01", // just above the first tie: up
     })
     void floatToF16(String value, String bits) {
         assertThat(Numerics.floatToF16(f(value)) & 0xFFFF).isEqualTo(Integer.decode(bits));
@@ -53,7 +53,8 @@ class NumericsTest {
         assertThat(Numerics.f16ToFloat((short) 0x0001)).isEqualTo(0x1p-24f);
         assertThat(Numerics.f16ToFloat((short) 0x03ff)).isEqualTo(1023 * 0x1p-24f);
         assertThat(Numerics.f16ToFloat((short) 0x7bff)).isEqualTo(65504f);
-        assertThat(Float.floatToRawIntBits(Numerics.f16ToFloat((short) 0x8000))).isEqualTo(0x8000_0000); // -0 keeps its sign
+        assertThat(Float.floatToRawIntBits(Numerics.f16ToFloat((short) 0x8000)))
+                .isEqualTo(0x8000_0000); // -0 keeps its sign
     }
 
     @Test
@@ -81,15 +82,15 @@ class NumericsTest {
 
     @ParameterizedTest(name = "{0} -> {1}")
     @CsvSource({
-            "0x0p0, 0x0000",
-            "-0x0p0, 0x8000",
-            "1.0, 0x3f80",
-            "0x1.01p0, 0x3f80",      // 1 + 2^-8: tie between 0x3f80 and 0x3f81 -> even 0x3f80
-            "0x1.03p0, 0x3f82",      // 1 + 3*2^-8: tie between 0x3f81 and 0x3f82 -> even 0x3f82
-            "0x1.0101p0, 0x3f81",    // just above the first tie
-            "0x1.fffffep127, 0x7f80",// Float.MAX_VALUE rounds up to infinity (as ggml does)
-            "0x1p-133, 0x0001",      // float subnormal 2^-133 = bf16's smallest subnormal
-            "0x1p-149, 0x0000",      // the smallest float subnormal is far below half a bf16 step
+        "0x0p0, 0x0000",
+        "-0x0p0, 0x8000",
+        "1.0, 0x3f80",
+        "0x1.01p0, 0x3f80", // 1 + 2^-8: tie between 0x3f80 and 0x3f81 -> even 0x3f80
+        "0x1.03p0, 0x3f82", // 1 + 3*2^-8: tie between 0x3f81 and 0x3f82 -> even 0x3f82
+        "0x1.0101p0, 0x3f81", // just above the first tie
+        "0x1.fffffep127, 0x7f80", // Float.MAX_VALUE rounds up to infinity (as ggml does)
+        "0x1p-133, 0x0001", // float subnormal 2^-133 = bf16's smallest subnormal
+        "0x1p-149, 0x0000", // the smallest float subnormal is far below half a bf16 step
     })
     void floatToBf16(String value, String bits) {
         assertThat(Numerics.floatToBf16(f(value)) & 0xFFFF).isEqualTo(Integer.decode(bits));
@@ -98,7 +99,7 @@ class NumericsTest {
     @Test
     void bf16NaNStaysNaN() {
         // Truncating a NaN whose payload lies in the low 16 bits would give infinity: ggml sets a quiet bit.
-        for (int bits : new int[]{0x7fc00000, 0x7f800001, 0xff800001, 0x7f80ffff}) {
+        for (int bits : new int[] {0x7fc00000, 0x7f800001, 0xff800001, 0x7f80ffff}) {
             short b = Numerics.floatToBf16(Float.intBitsToFloat(bits));
             assertThat(Numerics.bf16ToFloat(b)).as("0x%08x", bits).isNaN();
         }
@@ -111,13 +112,18 @@ class NumericsTest {
         float r = half ? Numerics.f16ToFloat((short) bits) : Numerics.bf16ToFloat((short) bits);
         int mag = bits & 0x7fff;
         int sign = bits & 0x8000;
-        for (int nb : new int[]{mag - 1, mag + 1}) {
+        for (int nb : new int[] {mag - 1, mag + 1}) {
             if (nb < 0) continue;
             float n = half ? Numerics.f16ToFloat((short) (sign | nb)) : Numerics.bf16ToFloat((short) (sign | nb));
             if (Float.isNaN(n) || Float.isInfinite(n)) continue;
             double dr = Math.abs((double) x - r), dn = Math.abs((double) x - n);
-            assertThat(dr).as("%s -> 0x%04x, neighbour 0x%04x", x, bits, sign | nb).isLessThanOrEqualTo(dn);
-            if (dr == dn) assertThat(mag & 1).as("tie for %s must go to the even pattern", x).isZero();
+            assertThat(dr)
+                    .as("%s -> 0x%04x, neighbour 0x%04x", x, bits, sign | nb)
+                    .isLessThanOrEqualTo(dn);
+            if (dr == dn)
+                assertThat(mag & 1)
+                        .as("tie for %s must go to the even pattern", x)
+                        .isZero();
         }
     }
 

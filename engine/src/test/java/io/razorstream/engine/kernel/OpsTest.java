@@ -130,17 +130,17 @@ class OpsTest {
         double[] expected = {0, 1 / (1 + Math.exp(-1)) * 2, -2 / (1 + Math.exp(2)) * 3, 20 / (1 + Math.exp(-20)) * 0.5};
         for (int i = 0; i < 4; i++) assertThat((double) g[i]).isCloseTo(expected[i], within(1e-6));
         float[] acc = {1f, 2f, 3f};
-        Ops.add(acc, new float[]{10f, 20f, 30f}, 2);
+        Ops.add(acc, new float[] {10f, 20f, 30f}, 2);
         assertThat(acc).containsExactly(11f, 22f, 3f);
     }
 
     @Test
     void argmaxTakesTheLowestIndexOnTies() {
-        assertThat(Ops.argmax(new float[]{1f, 3f, 2f, 3f})).isEqualTo(1);
-        assertThat(Ops.argmax(new float[]{-5f})).isZero();
+        assertThat(Ops.argmax(new float[] {1f, 3f, 2f, 3f})).isEqualTo(1);
+        assertThat(Ops.argmax(new float[] {-5f})).isZero();
         float[] same = new float[10];
         Arrays.fill(same, 7f);
         assertThat(Ops.argmax(same)).isZero();
-        assertThat(Ops.argmax(new float[]{Float.NEGATIVE_INFINITY, -1e30f})).isEqualTo(1);
+        assertThat(Ops.argmax(new float[] {Float.NEGATIVE_INFINITY, -1e30f})).isEqualTo(1);
     }
 }

@@ -46,13 +46,15 @@ class QuantizerTest {
         for (int b = 0; b < x.length / 32; b++) {
             float amax = 0;
             for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b * 32 + j]));
-            double d = amax / 127f;          // the step the quants were rounded with
+            double d = amax / 127f; // the step the quants were rounded with
             double d16 = Numerics.roundToF16((float) d); // the step stored (F16) and used to dequantise
             // |x - q d| <= d/2 from rounding; storing d as F16 moves q d by |q| |d - d16| <= 127 |d - d16|.
             double bound = d / 2 + 127 * Math.abs(d - d16) + 1e-6 * d + Float.MIN_VALUE;
             for (int j = 0; j < 32; j++) {
                 int i = b * 32 + j;
-                assertThat((double) Math.abs(x[i] - y[i])).as("block %d element %d (x=%s)", b, j, x[i]).isLessThanOrEqualTo(bound);
+                assertThat((double) Math.abs(x[i] - y[i]))
+                        .as("block %d element %d (x=%s)", b, j, x[i])
+                        .isLessThanOrEqualTo(bound);
             }
         }
     }
@@ -66,7 +68,10 @@ class QuantizerTest {
             float amax = 0, max = 0;
             for (int j = 0; j < 32; j++) {
                 float v = x[b * 32 + j];
-                if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+                if (Math.abs(v) > amax) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
             }
             double d = Math.abs(max / -8f), d16 = Math.abs(Numerics.roundToF16(max / -8f));
             // Levels are -8..7 times d with -8 d = the extreme value: values at the other extreme (+8 d)
@@ -74,7 +79,9 @@ class QuantizerTest {
             double bound = d + 8 * Math.abs(d - d16) + 1e-6 * d + Float.MIN_VALUE;
             for (int j = 0; j < 32; j++) {
                 int i = b * 32 + j;
-                assertThat((double) Math.abs(x[i] - y[i])).as("block %d element %d", b, j).isLessThanOrEqualTo(bound);
+                assertThat((double) Math.abs(x[i] - y[i]))
+                        .as("block %d element %d", b, j)
+                        .isLessThanOrEqualTo(bound);
             }
         }
     }
@@ -90,8 +97,10 @@ class QuantizerTest {
         assertThat(q[0] & 0xFF).isEqualTo(0xD0);
         assertThat(q[1] & 0xFF).isEqualTo(0x33);
         // q_j = round(j * 127 / 31), halves away from zero (none of these is near a half)
-        int[] expected = {0, 4, 8, 12, 16, 20, 25, 29, 33, 37, 41, 45, 49, 53, 57, 61,
-                66, 70, 74, 78, 82, 86, 90, 94, 98, 102, 107, 111, 115, 119, 123, 127};
+        int[] expected = {
+            0, 4, 8, 12, 16, 20, 25, 29, 33, 37, 41, 45, 49, 53, 57, 61, 66, 70, 74, 78, 82, 86, 90, 94, 98, 102, 107,
+            111, 115, 119, 123, 127
+        };
         for (int j = 0; j < 32; j++) assertThat((int) q[2 + j]).as("q%d", j).isEqualTo(expected[j]);
     }
 
@@ -105,8 +114,10 @@ class QuantizerTest {
         assertThat(q).hasSize(18);
         assertThat(q[0] & 0xFF).isEqualTo(0x00);
         assertThat(q[1] & 0xFF).isEqualTo(0x40);
-        int[] expected = {0x80, 0x91, 0x91, 0xA2, 0xA2, 0xB3, 0xB3, 0xC4, 0xC4, 0xD5, 0xD5, 0xE6, 0xE6, 0xF7, 0xF7, 0xF8};
-        for (int k = 0; k < 16; k++) assertThat(q[2 + k] & 0xFF).as("byte %d", k).isEqualTo(expected[k]);
+        int[] expected = {0x80, 0x91, 0x91, 0xA2, 0xA2, 0xB3, 0xB3, 0xC4, 0xC4, 0xD5, 0xD5, 0xE6, 0xE6, 0xF7, 0xF7, 0xF8
+        };
+        for (int k = 0; k < 16; k++)
+            assertThat(q[2 + k] & 0xFF).as("byte %d", k).isEqualTo(expected[k]);
         // and back: (q - 8) * 2
         float[] y = dequantize(GgmlType.Q4_0, q, 32);
         for (int j = 0; j < 32; j++) assertThat(y[j]).isEqualTo(((j + 1) / 2 == 16 ? 15 : (j + 1) / 2) * 2f - 16f);
@@ -134,9 +145,10 @@ class QuantizerTest {
         x[2] = 3.5f;
         x[3] = -2.5f;
         byte[] w = Quantizer.quantize(GgmlType.Q8_0, x);
-        assertThat(new int[]{w[2], w[3], w[4], w[5]}).containsExactly(127, 3, 4, -3);
+        assertThat(new int[] {w[2], w[3], w[4], w[5]}).containsExactly(127, 3, 4, -3);
         Activation a = Quantizer.quantizeActivationQ8(x, 32);
-        assertThat(new float[]{a.values()[0], a.values()[1], a.values()[2], a.values()[3]}).containsExactly(127f, 2f, 4f, -2f);
+        assertThat(new float[] {a.values()[0], a.values()[1], a.values()[2], a.values()[3]})
+                .containsExactly(127f, 2f, 4f, -2f);
         assertThat(a.scales()).containsExactly(1f);
     }
 
@@ -161,15 +173,18 @@ class QuantizerTest {
 
     @Test
     void plainTypesAreLittleEndian() {
-        assertThat(Quantizer.quantize(GgmlType.F32, new float[]{1f})).containsExactly(0x00, 0x00, 0x80, 0x3f);
-        assertThat(Quantizer.quantize(GgmlType.F16, new float[]{1f, -2f})).containsExactly(0x00, 0x3c, 0x00, 0xc0);
-        assertThat(Quantizer.quantize(GgmlType.BF16, new float[]{1f})).containsExactly(0x80, 0x3f);
+        assertThat(Quantizer.quantize(GgmlType.F32, new float[] {1f})).containsExactly(0x00, 0x00, 0x80, 0x3f);
+        assertThat(Quantizer.quantize(GgmlType.F16, new float[] {1f, -2f})).containsExactly(0x00, 0x3c, 0x00, 0xc0);
+        assertThat(Quantizer.quantize(GgmlType.BF16, new float[] {1f})).containsExactly(0x80, 0x3f);
     }
 
     @Test
     void rejectsWhatItCannotDo() {
-        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, new float[33])).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q4_K, new float[256])).isInstanceOf(UnsupportedOperationException.class);
-        assertThatThrownBy(() -> Quantizer.quantizeActivationQ8(new float[40], 40)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, new float[33]))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q4_K, new float[256]))
+                .isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> Quantizer.quantizeActivationQ8(new float[40], 40))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }

@@ -60,18 +60,39 @@ class LauncherScriptTest {
     @Test
     void theVectorModuleIsAddedOnlyForCommandsThatRunTheEngine() throws Exception {
         // With it the JDK prints "WARNING: Using incubator modules" at start: not for help or the clients.
-        for (String[] client : new String[][] {{}, {"--help"}, {"-V"}, {"help", "generate"}, {"generate", "--help"}, {"serve", "-h"},
-                {"chat", "--target", "localhost:7070", "--session", "s", "--message", "hi"}, {"session", "--session", "s"},
-                {"turn-event", "--session", "s", "--text", "t", "--out", "f"}, {"reply-event", "-"}}) {
+        for (String[] client : new String[][] {
+            {},
+            {"--help"},
+            {"-V"},
+            {"help", "generate"},
+            {"generate", "--help"},
+            {"serve", "-h"},
+            {"chat", "--target", "localhost:7070", "--session", "s", "--message", "hi"},
+            {"session", "--session", "s"},
+            {"turn-event", "--session", "s", "--text", "t", "--out", "f"},
+            {"reply-event", "-"}
+        }) {
             assertThat(javaArgs(client)).as(String.join(" ", client)).doesNotContain("jdk.incubator.vector");
         }
-        for (String[] engine : new String[][] {{"serve"}, {"generate", "--prompt", "hi"}, {"bench"}, {"eval", "--out", "d"}, {"profile"},
-                {"inspect"}, {"random-model", "--like", "tiny", "--out", "f"}, {"synth-model", "--out", "f"}, {"bench-store"}, {"bench-service"},
-                {"chat", "--model", "m.gguf"}, {"chat", "--model=m.gguf"}}) {
+        for (String[] engine : new String[][] {
+            {"serve"},
+            {"generate", "--prompt", "hi"},
+            {"bench"},
+            {"eval", "--out", "d"},
+            {"profile"},
+            {"inspect"},
+            {"random-model", "--like", "tiny", "--out", "f"},
+            {"synth-model", "--out", "f"},
+            {"bench-store"},
+            {"bench-service"},
+            {"chat", "--model", "m.gguf"},
+            {"chat", "--model=m.gguf"}
+        }) {
             assertThat(javaArgs(engine)).as(String.join(" ", engine)).contains("--add-modules\njdk.incubator.vector\n");
         }
         // the arguments are passed on unchanged, spaces and all
-        assertThat(javaArgs("chat", "--session", "s", "--message", "two words")).endsWith("chat\n--session\ns\n--message\ntwo words\n");
+        assertThat(javaArgs("chat", "--session", "s", "--message", "two words"))
+                .endsWith("chat\n--session\ns\n--message\ntwo words\n");
     }
 
     @Test

@@ -19,9 +19,9 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The "add a family" recipe end to end: {@link ToyLlama}, one file in the test sources, is registered by its
- * annotation alone, found by its GGUF name, and a random model written under that name loads and runs as that
- * family (its features, scale hook and metadata), not as llama, from the very same tensors.
+ * The "add a family" recipe end to end: {@link ToyLlama}, one file in the test sources, is registered by its annotation
+ * alone, found by its GGUF name, and a random model written under that name loads and runs as that family (its
+ * features, scale hook and metadata), not as llama, from the very same tensors.
  */
 class NewFamilyTest {
     @TempDir
@@ -29,7 +29,9 @@ class NewFamilyTest {
 
     @Test
     void theFamiliesAreDiscoveredSortedByName() {
-        assertThat(Family.names()).containsAll(List.of("gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3", ToyLlama.NAME)).isSorted();
+        assertThat(Family.names())
+                .containsAll(List.of("gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3", ToyLlama.NAME))
+                .isSorted();
         assertThat(Family.named(ToyLlama.NAME)).isInstanceOf(ToyLlama.class);
         assertThat(Family.named("no-such-family")).isNull();
     }
@@ -51,16 +53,19 @@ class NewFamilyTest {
         RandomModel.write(ModelShape.TINY, GgmlType.F32, 7, 64, "llama", llama);
         int[] tokens = {1, 17, 301, 42, 5, 99, 250, 7};
         float[] toyLogits, llamaLogits;
-        try (LoadedModel loaded = LoadedModel.open(toy); Parallel parallel = new Parallel(2)) {
+        try (LoadedModel loaded = LoadedModel.open(toy);
+                Parallel parallel = new Parallel(2)) {
             ModelConfig c = loaded.model().config();
             assertThat(c.architecture()).isEqualTo(ToyLlama.NAME);
             assertThat(c.arch().rope()).isEqualTo(RopeStyle.NEOX);
-            assertThat(c.arch().features()).containsExactlyInAnyOrder(Feature.EMBEDDING_SCALE, Feature.GELU_FFN, Feature.QUERY_PRESCALE);
+            assertThat(c.arch().features())
+                    .containsExactlyInAnyOrder(Feature.EMBEDDING_SCALE, Feature.GELU_FFN, Feature.QUERY_PRESCALE);
             assertThat(c.attentionScale()).isEqualTo(0.5f / (float) Math.sqrt(ModelShape.TINY.headDim));
             assertThat(c.finalSoftcap()).isEqualTo(20f);
             toyLogits = run(loaded.model(), tokens, parallel);
         }
-        try (LoadedModel loaded = LoadedModel.open(llama); Parallel parallel = new Parallel(2)) {
+        try (LoadedModel loaded = LoadedModel.open(llama);
+                Parallel parallel = new Parallel(2)) {
             assertThat(loaded.model().config().architecture()).isEqualTo("llama");
             assertThat(loaded.model().config().finalSoftcap()).isZero();
             llamaLogits = run(loaded.model(), tokens, parallel);

@@ -1,16 +1,15 @@
 package io.razorstream.engine.model;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.bench.ModelShape;
-import io.razorstream.engine.bench.RandomModel;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.bench.ModelShape;
+import io.razorstream.engine.bench.RandomModel;
 import io.razorstream.engine.kernel.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -37,7 +36,10 @@ class PassSchedulerTest {
         RandomModel.write(ModelShape.TINY, GgmlType.Q8_0, 3, file);
         KvCache cache;
         try (LoadedModel loaded = LoadedModel.open(file)) {
-            cache = loaded.model().newCache(16, KvPrecision.F16); // the fake pass never touches it; the scheduler asks it for an observer
+            cache = loaded.model()
+                    .newCache(
+                            16,
+                            KvPrecision.F16); // the fake pass never touches it; the scheduler asks it for an observer
         }
         CountDownLatch queued = new CountDownLatch(1);
         AtomicInteger passes = new AtomicInteger();

@@ -9,24 +9,26 @@ import io.razorstream.engine.kernel.Quantizer;
 import java.nio.ByteBuffer;
 
 /**
- * A deliberately plain scalar implementation of the {@code llama} forward pass, written straight from the
- * math for testing {@link Transformer}. It shares nothing with the engine except reading the file
- * ({@link GgufFile}) and decoding weights ({@link Quantizer#dequantize}, the scalar reference decoder): every
- * weight is dequantised to floats up front and all arithmetic is done in double, position by position,
- * with no KV cache (keys and values of all earlier positions are simply kept in arrays).
+ * A deliberately plain scalar implementation of the {@code llama} forward pass, written straight from the math for
+ * testing {@link Transformer}. It shares nothing with the engine except reading the file ({@link GgufFile}) and
+ * decoding weights ({@link Quantizer#dequantize}, the scalar reference decoder): every weight is dequantised to floats
+ * up front and all arithmetic is done in double, position by position, with no KV cache (keys and values of all earlier
+ * positions are simply kept in arrays).
  *
- * <p>With {@link Rounding#LIKE_LLAMA_CPP}, the input of every matrix product is first rounded to what
- * llama.cpp's CPU backend feeds that weight type's dot product (F16 for F16 weights, BF16 for BF16, a
- * Q8_0-quantised copy for Q8_0 and Q4_0; F32 unchanged): re-implemented here from llama.cpp's
- * {@code quantize_row_q8_0} / {@code GGML_FP32_TO_BF16}, not taken from the engine. With
- * {@link Rounding#NONE} the reference is the exact math on the stored weights.
+ * <p>With {@link Rounding#LIKE_LLAMA_CPP}, the input of every matrix product is first rounded to what llama.cpp's CPU
+ * backend feeds that weight type's dot product (F16 for F16 weights, BF16 for BF16, a Q8_0-quantised copy for Q8_0 and
+ * Q4_0; F32 unchanged): re-implemented here from llama.cpp's {@code quantize_row_q8_0} / {@code GGML_FP32_TO_BF16}, not
+ * taken from the engine. With {@link Rounding#NONE} the reference is the exact math on the stored weights.
  *
- * <p>{@link Variant}s other than {@link Variant#CORRECT} are deliberately wrong models, used to show that a
- * test's tolerance is tight enough to catch such a bug.
+ * <p>{@link Variant}s other than {@link Variant#CORRECT} are deliberately wrong models, used to show that a test's
+ * tolerance is tight enough to catch such a bug.
  */
 final class ReferenceLlama {
 
-    enum Rounding { NONE, LIKE_LLAMA_CPP }
+    enum Rounding {
+        NONE,
+        LIKE_LLAMA_CPP
+    }
 
     /** The correct model and some plausible bugs. */
     enum Variant {
@@ -52,8 +54,16 @@ final class ReferenceLlama {
     /** A weight matrix of rows x cols, row-major (GGUF shape [cols, rows]). */
     record Matrix(GgmlType type, int rows, int cols, float[] w) {}
 
-    record Layer(float[] attnNorm, Matrix wq, Matrix wk, Matrix wv, Matrix wo,
-                 float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {}
+    record Layer(
+            float[] attnNorm,
+            Matrix wq,
+            Matrix wk,
+            Matrix wv,
+            Matrix wo,
+            float[] ffnNorm,
+            Matrix gate,
+            Matrix up,
+            Matrix down) {}
 
     final int d, layers, heads, kvHeads, hs, ff, vocab;
     final double eps, ropeBase;
@@ -79,9 +89,15 @@ final class ReferenceLlama {
         blocks = new Layer[layers];
         for (int l = 0; l < layers; l++) {
             String p = "blk." + l + ".";
-            blocks[l] = new Layer(vector(f, p + "attn_norm.weight"), matrix(f, p + "attn_q.weight"),
-                    matrix(f, p + "attn_k.weight"), matrix(f, p + "attn_v.weight"), matrix(f, p + "attn_output.weight"),
-                    vector(f, p + "ffn_norm.weight"), matrix(f, p + "ffn_gate.weight"), matrix(f, p + "ffn_up.weight"),
+            blocks[l] = new Layer(
+                    vector(f, p + "attn_norm.weight"),
+                    matrix(f, p + "attn_q.weight"),
+                    matrix(f, p + "attn_k.weight"),
+                    matrix(f, p + "attn_v.weight"),
+                    matrix(f, p + "attn_output.weight"),
+                    vector(f, p + "ffn_norm.weight"),
+                    matrix(f, p + "ffn_gate.weight"),
+                    matrix(f, p + "ffn_up.weight"),
                     matrix(f, p + "ffn_down.weight"));
         }
     }
@@ -106,7 +122,11 @@ final class ReferenceLlama {
 
     private static Matrix matrix(GgufFile f, String name) {
         GgufTensorInfo t = f.tensor(name);
-        return new Matrix(t == null ? null : t.type(), t == null ? 0 : (int) t.shape()[1], t == null ? 0 : (int) t.shape()[0], decode(f, name));
+        return new Matrix(
+                t == null ? null : t.type(),
+                t == null ? 0 : (int) t.shape()[1],
+                t == null ? 0 : (int) t.shape()[0],
+                decode(f, name));
     }
 
     private static float[] vector(GgufFile f, String name) {
@@ -228,9 +248,15 @@ final class ReferenceLlama {
     static double[] roundInput(GgmlType type, double[] x) {
         double[] out = new double[x.length];
         switch (type) {
-            case F32 -> { for (int i = 0; i < x.length; i++) out[i] = (float) x[i]; }
-            case F16 -> { for (int i = 0; i < x.length; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16((float) x[i])); }
-            case BF16 -> { for (int i = 0; i < x.length; i++) out[i] = toBf16((float) x[i]); }
+            case F32 -> {
+                for (int i = 0; i < x.length; i++) out[i] = (float) x[i];
+            }
+            case F16 -> {
+                for (int i = 0; i < x.length; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16((float) x[i]));
+            }
+            case BF16 -> {
+                for (int i = 0; i < x.length; i++) out[i] = toBf16((float) x[i]);
+            }
             case Q8_0, Q4_0 -> {
                 // quantize_row_q8_0 (x86): d = amax/127 stored as F16; q = round-half-even(x * 127/amax).
                 for (int b = 0; b < x.length; b += 32) {

@@ -1,12 +1,12 @@
 package io.razorstream.engine.model;
 
-import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowHead;
 import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,13 +27,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RollbackTest {
     @TempDir
     static Path dir;
+
     static GgufFile file;
     static Transformer model;
     static Parallel parallel;
 
     @BeforeAll
     static void load() {
-        file = GgufFile.open(TinyLlamaFiles.write(dir.resolve("tiny.gguf"), TinyLlamaFiles.Spec.defaults().withContext(256)));
+        file = GgufFile.open(TinyLlamaFiles.write(
+                dir.resolve("tiny.gguf"), TinyLlamaFiles.Spec.defaults().withContext(256)));
         model = Transformer.load(file);
         parallel = new Parallel(2);
     }
@@ -45,7 +46,10 @@ class RollbackTest {
         file.close();
     }
 
-    /** Layer 0 KV head 0 keeps everything; the other heads keep 2 sinks + 8 recent + compensation, or drop what they evict. */
+    /**
+     * Layer 0 KV head 0 keeps everything; the other heads keep 2 sinks + 8 recent + compensation, or drop what they
+     * evict.
+     */
     static KvCache newCache() {
         KvPolicy policy = KvPolicy.razor(new boolean[][] {{true, false}, {false, false}}, new WindowParams(2, 8, 1000));
         HeadSpec[][] heads = new HeadSpec[2][2];
@@ -63,7 +67,8 @@ class RollbackTest {
 
     static float[] run(KvCache cache, int[] tokens, int batch) {
         float[] last = null;
-        for (int from = 0; from < tokens.length; from += batch) last = model.forward(cache, tokens, from, Math.min(batch, tokens.length - from), parallel);
+        for (int from = 0; from < tokens.length; from += batch)
+            last = model.forward(cache, tokens, from, Math.min(batch, tokens.length - from), parallel);
         return last;
     }
 
@@ -72,7 +77,8 @@ class RollbackTest {
         int hs = a.headSize();
         for (int l = 0; l < a.layers(); l++) {
             for (int h = 0; h < a.kvHeads(); h++) {
-                WindowHead wa = a.compressed(l, h) instanceof WindowHead w ? w : null, wb = b.compressed(l, h) instanceof WindowHead w ? w : null;
+                WindowHead wa = a.compressed(l, h) instanceof WindowHead w ? w : null,
+                        wb = b.compressed(l, h) instanceof WindowHead w ? w : null;
                 if (wa == null) {
                     float[] ka = new float[hs], va = new float[hs], kb = new float[hs], vb = new float[hs];
                     for (int p = 0; p < a.size(); p++) {
@@ -112,7 +118,9 @@ class RollbackTest {
         run(undone, b, 7);
         undone.mark(4);
         run(undone, c, 1);
-        assertThat(((WindowHead) undone.compressed(0, 1)).evictedCount()).as("turn B evicted entries of turn A").isGreaterThan(0);
+        assertThat(((WindowHead) undone.compressed(0, 1)).evictedCount())
+                .as("turn B evicted entries of turn A")
+                .isGreaterThan(0);
         undone.rollback(2);
         assertSameCache(undone, plain);
         assertThat(run(undone, d, 4)).as("the next turn's logits").isEqualTo(run(plain, d, 4));
@@ -127,9 +135,13 @@ class RollbackTest {
             cache.mark(4);
         }
         assertThat(cache.marks()).isEqualTo(4);
-        assertThatThrownBy(() -> cache.rollback(5)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> cache.rollback(5))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("cannot roll back 5 turns: 4 can be taken back");
-        KvCache heavy = new KvCache(model.config().cacheShape(), 64, KvPrecision.F16, KvPolicy.heavyHitters(2, 2, 8, 4));
-        assertThatThrownBy(() -> heavy.mark(4)).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("cannot take turns back");
+        KvCache heavy =
+                new KvCache(model.config().cacheShape(), 64, KvPrecision.F16, KvPolicy.heavyHitters(2, 2, 8, 4));
+        assertThatThrownBy(() -> heavy.mark(4))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("cannot take turns back");
     }
 }

@@ -1,22 +1,23 @@
 package io.razorstream.engine.model;
 
 import io.razorstream.engine.LoadedModel;
-import io.razorstream.engine.bench.ModelShape;
-import io.razorstream.engine.bench.RandomModel;
-import io.razorstream.engine.chat.ChatTemplate;
-import io.razorstream.engine.chat.Conversation;
-import io.razorstream.engine.chat.ConversationState;
-import io.razorstream.engine.chat.Message;
-import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.attention.HeadSpec;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowHead;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.bench.ModelShape;
+import io.razorstream.engine.bench.RandomModel;
+import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Conversation;
+import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.TurnRefused;
+import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kernel.GgmlType;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,12 +26,11 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import io.razorstream.engine.chat.TurnRefused;
 
 /**
  * Context shift: the kept keys are re-rotated exactly (RoPE is a rotation: a layer-0 key, which depends only on its
- * token and position, shifted by -d equals the key computed at the position d earlier, up to float rounding; sinks
- * and values are untouched, bit for bit), every head then holds what its (changed) policy's formula says, and a
+ * token and position, shifted by -d equals the key computed at the position d earlier, up to float rounding; sinks and
+ * values are untouched, bit for bit), every head then holds what its (changed) policy's formula says, and a
  * conversation over a small context keeps answering turn after turn where the refusing one stops.
  */
 class ShiftTest {
@@ -41,7 +41,8 @@ class ShiftTest {
     void shiftedKeysEqualKeysComputedAtTheShiftedPositions() throws Exception {
         Path file = dir.resolve("tiny.gguf");
         RandomModel.write(ModelShape.TINY, GgmlType.F32, 5, 256, file);
-        try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
+        try (LoadedModel loaded = LoadedModel.open(file);
+                Parallel parallel = new Parallel(2)) {
             Transformer m = loaded.model();
             int n = 200, discard = 50, sinks = 4, hs = m.config().headSize();
             int[] s = new int[n];
@@ -81,7 +82,9 @@ class ShiftTest {
                 }
             }
             System.out.println("re-rotated layer-0 keys: max |shifted - direct| = " + worst);
-            assertThat(worst).as("re-rotated keys against keys computed at the new positions").isLessThan(1e-4f);
+            assertThat(worst)
+                    .as("re-rotated keys against keys computed at the new positions")
+                    .isLessThan(1e-4f);
             assertThat(worst).as("the keys really moved (not the identity)").isGreaterThan(0f);
             float[] before = new float[hs];
             KvCache unshifted = m.newCache(256, KvPrecision.F32);
@@ -96,7 +99,8 @@ class ShiftTest {
     void aConversationKeepsAnsweringPastTheContextAndHeadsMatchTheirFormula() throws Exception {
         Path file = dir.resolve("tiny-128.gguf");
         RandomModel.write(ModelShape.TINY, GgmlType.Q8_0, 6, 128, file);
-        try (LoadedModel loaded = LoadedModel.open(file); Parallel parallel = new Parallel(2)) {
+        try (LoadedModel loaded = LoadedModel.open(file);
+                Parallel parallel = new Parallel(2)) {
             Transformer m = loaded.model();
             int layers = m.config().blockCount(), kvHeads = m.config().kvHeadCount();
             boolean[][] retrieval = new boolean[layers][kvHeads];
@@ -104,11 +108,15 @@ class ShiftTest {
             KvPolicy policy = KvPolicy.razor(retrieval, new WindowParams(4, 16, 5));
             Decoder decoder = loaded.decoder(parallel);
             KvCache cache = m.newCache(128, KvPrecision.F16, policy);
-            Conversation shifting = new Conversation(decoder, ChatTemplate.PLAIN, cache, new ConversationState(), 128, Conversation.Overflow.SHIFT, 0);
+            Conversation shifting = new Conversation(
+                    decoder, ChatTemplate.PLAIN, cache, new ConversationState(), 128, Conversation.Overflow.SHIFT, 0);
             int shiftedTurns = 0;
             for (int t = 0; t < 30; t++) {
-                Conversation.Turn turn = shifting.turn(Message.user("turn " + t + " of a long day"), true,
-                        Decoder.Request.of(SamplerConfig.GREEDY, 8), null);
+                Conversation.Turn turn = shifting.turn(
+                        Message.user("turn " + t + " of a long day"),
+                        true,
+                        Decoder.Request.of(SamplerConfig.GREEDY, 8),
+                        null);
                 assertThat(turn.reply()).isNotNull();
                 assertThat(turn.reply().tokens()).as("turn %d replied", t).isNotEmpty();
                 assertThat(cache.position()).isLessThanOrEqualTo(128);
@@ -117,7 +125,8 @@ class ShiftTest {
                     for (int h = 0; h < kvHeads; h++) {
                         HeadSpec spec = cache.policy().spec(l, h);
                         if (cache.compressed(l, h) instanceof WindowHead w) {
-                            assertThat((long) w.entries()).as("turn %d, head (%d, %d): entries against %s's formula", t, l, h, spec.label())
+                            assertThat((long) w.entries())
+                                    .as("turn %d, head (%d, %d): entries against %s's formula", t, l, h, spec.label())
                                     .isEqualTo(spec.entries(cache.size(), -1));
                             assertThat((long) w.tokens()).isEqualTo(cache.size());
                         }
@@ -126,17 +135,35 @@ class ShiftTest {
             }
             assertThat(cache.size()).as("the conversation outgrew the context").isGreaterThan(128 * 2);
             assertThat(shiftedTurns).isEqualTo(cache.shifts()).isGreaterThan(1);
-            for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) assertThat(cache.policy().isFull(l, h)).isFalse();
+            for (int l = 0; l < layers; l++)
+                for (int h = 0; h < kvHeads; h++)
+                    assertThat(cache.policy().isFull(l, h)).isFalse();
 
             KvCache refusing = m.newCache(128, KvPrecision.F16, policy);
-            Conversation refuse = new Conversation(decoder, ChatTemplate.PLAIN, refusing, new ConversationState(), 128, Conversation.Overflow.REFUSE, 0);
+            Conversation refuse = new Conversation(
+                    decoder,
+                    ChatTemplate.PLAIN,
+                    refusing,
+                    new ConversationState(),
+                    128,
+                    Conversation.Overflow.REFUSE,
+                    0);
             assertThatThrownBy(() -> {
-                for (int t = 0; t < 30; t++) refuse.turn(Message.user("turn " + t + " of a long day"), true, Decoder.Request.of(SamplerConfig.GREEDY, 8), null);
-            }).isInstanceOf(TurnRefused.class).hasMessageContaining("holds at most 128");
+                        for (int t = 0; t < 30; t++)
+                            refuse.turn(
+                                    Message.user("turn " + t + " of a long day"),
+                                    true,
+                                    Decoder.Request.of(SamplerConfig.GREEDY, 8),
+                                    null);
+                    })
+                    .isInstanceOf(TurnRefused.class)
+                    .hasMessageContaining("holds at most 128");
             assertThat(refusing.shifts()).isZero();
 
             cache.clear();
-            assertThat(cache.policy().isFull(0, 0)).as("a cleared cache gets its first policy back").isTrue();
+            assertThat(cache.policy().isFull(0, 0))
+                    .as("a cleared cache gets its first policy back")
+                    .isTrue();
             assertThat(cache.position()).isZero();
         }
     }

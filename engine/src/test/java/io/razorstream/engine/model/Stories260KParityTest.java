@@ -1,12 +1,12 @@
 package io.razorstream.engine.model;
 
-import io.razorstream.engine.attention.KvCache;
-import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.Generator;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,7 +45,10 @@ class Stories260KParityTest {
             StringBuilder text = null;
             for (String line : lines) {
                 if (line.startsWith("generated_tokens")) {
-                    ids = Arrays.stream(line.substring(line.indexOf(':') + 1).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+                    ids = Arrays.stream(
+                                    line.substring(line.indexOf(':') + 1).trim().split(" "))
+                            .mapToInt(Integer::parseInt)
+                            .toArray();
                 } else if (line.startsWith("text: ")) {
                     text = new StringBuilder(line.substring("text: ".length()));
                 } else if (text != null) {
@@ -64,7 +67,8 @@ class Stories260KParityTest {
     @Test
     void greedy64TokensMatchLlamaCppText() throws IOException {
         Reference ref = Reference.read(SharedModels.require("stories260K.greedy-once-upon-a-time-64.txt"));
-        Generator.Result r = new Generator(model, parallel).generate("Once upon a time", 64, SamplerConfig.GREEDY, null);
+        Generator.Result r =
+                new Generator(model, parallel).generate("Once upon a time", 64, SamplerConfig.GREEDY, null);
         assertThat(r.generatedTokens()).containsExactly(ref.generated());
         assertThat("Once upon a time" + r.text()).isEqualTo(ref.text());
     }
@@ -98,6 +102,7 @@ class Stories260KParityTest {
         float[] fromBos = m.forward(m.newCache(8, KvPrecision.F16), new int[] {1}, 0, 1, parallel);
         int[] bosIds = {403, 385, 410, 317, 407};
         float[] bosExpected = {17.023766f, 15.406727f, 13.108759f, 12.769675f, 12.417802f};
-        for (int i = 0; i < bosIds.length; i++) assertThat(fromBos[bosIds[i]]).isCloseTo(bosExpected[i], within(tolerance));
+        for (int i = 0; i < bosIds.length; i++)
+            assertThat(fromBos[bosIds[i]]).isCloseTo(bosExpected[i], within(tolerance));
     }
 }

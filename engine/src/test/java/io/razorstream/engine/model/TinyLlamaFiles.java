@@ -18,19 +18,19 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * Test utility: writes tiny {@code llama}-architecture GGUF files with random weights, so that model code
- * can be tested without any downloaded model.
+ * Test utility: writes tiny {@code llama}-architecture GGUF files with random weights, so that model code can be tested
+ * without any downloaded model.
  *
- * <p>Matrices are drawn from N(0, {@code weightStd}) (0.05 by default) and stored in {@code weightType}
- * (through {@link Quantizer#quantize}); norm weights are 1 + N(0, 0.05), always F32. The tokenizer is a
- * SentencePiece ("llama") vocabulary: {@code <unk>} (type 2), {@code <s>} and {@code </s>} (type 3), the 256
- * byte tokens {@code <0x00>}..{@code <0xFF>} (type 6), then normal tokens (type 1): U+2581 for space, the
- * printable ASCII characters, then two-character strings, until the vocabulary is full. Scores are 0 for
- * special and byte tokens and -i for normal token i. BOS is 1, EOS 2.
+ * <p>Matrices are drawn from N(0, {@code weightStd}) (0.05 by default) and stored in {@code weightType} (through
+ * {@link Quantizer#quantize}); norm weights are 1 + N(0, 0.05), always F32. The tokenizer is a SentencePiece ("llama")
+ * vocabulary: {@code <unk>} (type 2), {@code <s>} and {@code </s>} (type 3), the 256 byte tokens
+ * {@code <0x00>}..{@code <0xFF>} (type 6), then normal tokens (type 1): U+2581 for space, the printable ASCII
+ * characters, then two-character strings, until the vocabulary is full. Scores are 0 for special and byte tokens and -i
+ * for normal token i. BOS is 1, EOS 2.
  *
- * <p>Tensor shapes are in GGUF order (fastest dimension first), as llama.cpp writes them. All random
- * numbers come from one {@link Random} seeded with {@code seed} and are drawn in a fixed order, so the same
- * {@link Spec} always gives the same file, whatever optional keys are present.
+ * <p>Tensor shapes are in GGUF order (fastest dimension first), as llama.cpp writes them. All random numbers come from
+ * one {@link Random} seeded with {@code seed} and are drawn in a fixed order, so the same {@link Spec} always gives the
+ * same file, whatever optional keys are present.
  */
 public final class TinyLlamaFiles {
     private TinyLlamaFiles() {}
@@ -40,26 +40,62 @@ public final class TinyLlamaFiles {
     public static final int FIRST_NORMAL_TOKEN = 3 + 256;
 
     /**
-     * What to write. {@code ropeFreqBase} and {@code rmsEps} may be null: the key is then left out of the
-     * metadata. {@code omitTensors} names tensors to leave out of the file; {@code shapeOverrides} replaces the
-     * shape of named tensors (random data of the new shape is written), both for testing error handling.
+     * What to write. {@code ropeFreqBase} and {@code rmsEps} may be null: the key is then left out of the metadata.
+     * {@code omitTensors} names tensors to leave out of the file; {@code shapeOverrides} replaces the shape of named
+     * tensors (random data of the new shape is written), both for testing error handling.
      */
-    public record Spec(int embedding, int layers, int heads, int kvHeads, int feedForward, int vocab, int context,
-                       GgmlType weightType, boolean tiedOutput, long seed, Float ropeFreqBase, Float rmsEps,
-                       float weightStd, Set<String> omitTensors, Map<String, long[]> shapeOverrides, Map<String, Float> scales) {
+    public record Spec(
+            int embedding,
+            int layers,
+            int heads,
+            int kvHeads,
+            int feedForward,
+            int vocab,
+            int context,
+            GgmlType weightType,
+            boolean tiedOutput,
+            long seed,
+            Float ropeFreqBase,
+            Float rmsEps,
+            float weightStd,
+            Set<String> omitTensors,
+            Map<String, long[]> shapeOverrides,
+            Map<String, Float> scales) {
 
         public Spec {
-            if (embedding % heads != 0) throw new IllegalArgumentException("embedding " + embedding + " is not a multiple of heads " + heads);
-            if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " is not a multiple of kvHeads " + kvHeads);
-            if (vocab < FIRST_NORMAL_TOKEN) throw new IllegalArgumentException("vocab must be at least " + FIRST_NORMAL_TOKEN);
+            if (embedding % heads != 0)
+                throw new IllegalArgumentException("embedding " + embedding + " is not a multiple of heads " + heads);
+            if (heads % kvHeads != 0)
+                throw new IllegalArgumentException("heads " + heads + " is not a multiple of kvHeads " + kvHeads);
+            if (vocab < FIRST_NORMAL_TOKEN)
+                throw new IllegalArgumentException("vocab must be at least " + FIRST_NORMAL_TOKEN);
             omitTensors = Set.copyOf(omitTensors);
             shapeOverrides = Map.copyOf(shapeOverrides);
             scales = Map.copyOf(scales);
         }
 
-        /** d=64, 2 layers, 4 heads, 2 KV heads, ff=96, vocab 300, context 64, F32, untied, seed 42, base 10000, eps 1e-5. */
+        /**
+         * d=64, 2 layers, 4 heads, 2 KV heads, ff=96, vocab 300, context 64, F32, untied, seed 42, base 10000, eps
+         * 1e-5.
+         */
         public static Spec defaults() {
-            return new Spec(64, 2, 4, 2, 96, 300, 64, GgmlType.F32, false, 42L, 10000f, 1e-5f, 0.05f, Set.of(), Map.of(), Map.of());
+            return new Spec(
+                    64,
+                    2,
+                    4,
+                    2,
+                    96,
+                    300,
+                    64,
+                    GgmlType.F32,
+                    false,
+                    42L,
+                    10000f,
+                    1e-5f,
+                    0.05f,
+                    Set.of(),
+                    Map.of(),
+                    Map.of());
         }
 
         public int headSize() {
@@ -67,72 +103,255 @@ public final class TinyLlamaFiles {
         }
 
         public Spec withDims(int embedding, int layers, int heads, int kvHeads, int feedForward) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withVocab(int vocab) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withContext(int context) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withWeightType(GgmlType weightType) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withTiedOutput(boolean tiedOutput) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withSeed(long seed) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         /** null leaves {@code llama.rope.freq_base} out of the file. */
         public Spec withRopeFreqBase(Float ropeFreqBase) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         /** null leaves {@code llama.attention.layer_norm_rms_epsilon} out of the file. */
         public Spec withRmsEps(Float rmsEps) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withWeightStd(float weightStd) {
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    scales);
         }
 
         public Spec withoutTensor(String name) {
             Set<String> omit = new HashSet<>(omitTensors);
             omit.add(name);
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omit, shapeOverrides, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omit,
+                    shapeOverrides,
+                    scales);
         }
 
-        /** The named tensor's random values multiplied by {@code factor} (for equivalence tests: the same draws, scaled). */
+        /**
+         * The named tensor's random values multiplied by {@code factor} (for equivalence tests: the same draws,
+         * scaled).
+         */
         public Spec withTensorScaled(String name, float factor) {
             Map<String, Float> s = new HashMap<>(scales);
             s.put(name, factor);
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapeOverrides, s);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapeOverrides,
+                    s);
         }
 
         public Spec withTensorShape(String name, long... shape) {
             Map<String, long[]> shapes = new HashMap<>(shapeOverrides);
             shapes.put(name, shape.clone());
-            return new Spec(embedding, layers, heads, kvHeads, feedForward, vocab, context, weightType, tiedOutput, seed,
-                    ropeFreqBase, rmsEps, weightStd, omitTensors, shapes, scales);
+            return new Spec(
+                    embedding,
+                    layers,
+                    heads,
+                    kvHeads,
+                    feedForward,
+                    vocab,
+                    context,
+                    weightType,
+                    tiedOutput,
+                    seed,
+                    ropeFreqBase,
+                    rmsEps,
+                    weightStd,
+                    omitTensors,
+                    shapes,
+                    scales);
         }
     }
 
@@ -164,7 +383,8 @@ public final class TinyLlamaFiles {
                 tokens.add(a + b);
             }
         }
-        if (tokens.size() < size) throw new IllegalArgumentException("vocabulary of " + size + " is too large for this generator");
+        if (tokens.size() < size)
+            throw new IllegalArgumentException("vocabulary of " + size + " is too large for this generator");
         return tokens;
     }
 
@@ -237,7 +457,9 @@ public final class TinyLlamaFiles {
         if (s.omitTensors().contains(name)) return;
         long[] actual = s.shapeOverrides().getOrDefault(name, shape);
         long n = Arrays.stream(actual).reduce(1, Math::multiplyExact);
-        float[] data = values.length == n ? values.clone() : Arrays.copyOf(values, Math.toIntExact(n)); // zero-padded if larger
+        float[] data = values.length == n
+                ? values.clone()
+                : Arrays.copyOf(values, Math.toIntExact(n)); // zero-padded if larger
         float scale = s.scales().getOrDefault(name, 1f);
         for (int i = 0; i < data.length; i++) data[i] *= scale;
         w.addTensor(name, type, actual, Quantizer.quantize(type, data));

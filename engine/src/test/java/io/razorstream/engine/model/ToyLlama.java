@@ -12,15 +12,15 @@ import static io.razorstream.engine.model.arch.Architecture.Feature.GELU_FFN;
 import static io.razorstream.engine.model.arch.Architecture.Feature.QUERY_PRESCALE;
 
 /**
- * {@code toyllama}: a family that exists only in the tests, added as docs/ARCHITECTURE.md says (this one file):
- * llama's tensors with NeoX RoPE, GeGLU, the scaled embedding and the query scaled before the scores, by half of
- * the usual 1/sqrt(head size), and random stand-ins with a final logit softcap. {@link NewFamilyTest} runs it.
+ * {@code toyllama}: a family that exists only in the tests, added as docs/ARCHITECTURE.md says (this one file): llama's
+ * tensors with NeoX RoPE, GeGLU, the scaled embedding and the query scaled before the scores, by half of the usual
+ * 1/sqrt(head size), and random stand-ins with a final logit softcap. {@link NewFamilyTest} runs it.
  */
 @AutoService(Family.class)
 public final class ToyLlama implements Family {
     static final String NAME = "toyllama";
-    private static final Architecture ARCHITECTURE = new Architecture(NAME, Architecture.RopeStyle.NEOX,
-            Set.of(EMBEDDING_SCALE, GELU_FFN, QUERY_PRESCALE), 0, 0);
+    private static final Architecture ARCHITECTURE = new Architecture(
+            NAME, Architecture.RopeStyle.NEOX, Set.of(EMBEDDING_SCALE, GELU_FFN, QUERY_PRESCALE), 0, 0);
 
     @Override
     public Architecture architecture() {

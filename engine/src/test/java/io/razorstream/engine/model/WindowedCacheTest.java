@@ -1,13 +1,12 @@
 package io.razorstream.engine.model;
 
-import io.razorstream.engine.attention.KvCache;
-import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.attention.HeadSpec;
+import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
+import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowHead;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -18,9 +17,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -28,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WindowedCacheTest {
     @TempDir
     static Path dir;
+
     static GgufFile file;
     static Transformer model;
     static Parallel parallel;
@@ -90,7 +88,9 @@ class WindowedCacheTest {
     void prefillBatchesAndDecodeAgreeToTheBitUnderEviction() {
         float[][] decode = run(model.newCache(TOKENS, KvPrecision.F32, mixed()), ones());
         for (int[] batches : new int[][] {{TOKENS}, {37, 63, 100}, {5, 1, 194}}) {
-            assertThat(run(model.newCache(TOKENS, KvPrecision.F32, mixed()), batches)).as(Arrays.toString(batches)).isDeepEqualTo(decode);
+            assertThat(run(model.newCache(TOKENS, KvPrecision.F32, mixed()), batches))
+                    .as(Arrays.toString(batches))
+                    .isDeepEqualTo(decode);
         }
         // And eviction does change what the model sees (the test above would pass on a cache that ignores the policy).
         float[][] full = run(model.newCache(TOKENS, KvPrecision.F32), ones());
@@ -110,7 +110,9 @@ class WindowedCacheTest {
                     expected += (long) TOKENS * 16 * 2 * 2;
                 } else {
                     WindowParams w = ((HeadSpec.Window) cache.policy().spec(l, h)).params();
-                    assertThat((long) head.entries()).isLessThanOrEqualTo(w.maxEntries(TOKENS)).isEqualTo(2 + 8 + 1);
+                    assertThat((long) head.entries())
+                            .isLessThanOrEqualTo(w.maxEntries(TOKENS))
+                            .isEqualTo(2 + 8 + 1);
                     assertThat(head.evictedCount()).isEqualTo(TOKENS - 10);
                     expected += (2 + 8) * 16 * 2 * 2 + 16 * 2 * 4 + 8;
                 }

@@ -2,15 +2,15 @@ package io.razorstream.engine.profile;
 
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
-import io.razorstream.engine.model.ModelConfig;
+import io.razorstream.engine.attention.HeadSelection;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
-import io.razorstream.engine.attention.HeadSelection;
 
 class HeadProfilerTest {
 
@@ -19,8 +19,8 @@ class HeadProfilerTest {
         // Period 3, probe from position 1. Query index 4 has one earlier copy (index 1); index 7 has two (1, 4).
         ProbeScorer s = new ProbeScorer(1, 1, 3, 1);
         float[] p = new float[12];
-        p[1 + 1] = 0.3f;  // echo: the copy at index 1
-        p[1 + 2] = 0.5f;  // induction: the token after it
+        p[1 + 1] = 0.3f; // echo: the copy at index 1
+        p[1 + 2] = 0.5f; // induction: the token after it
         s.observe(0, 0, 1 + 4, p, 6, null);
         float[] q = new float[12];
         q[1 + 1] = 0.1f;
@@ -70,23 +70,33 @@ class HeadProfilerTest {
     }
 
     /**
-     * A structural check on a real model (context 512 as trained, so K = 127). stories260K's heads score
-     * low (~0.005: it is a 260K-parameter model); whether the ranking finds true retrieval heads needs the
-     * constructed model of issue 3, which this test does not have yet.
+     * A structural check on a real model (context 512 as trained, so K = 127). stories260K's heads score low (~0.005:
+     * it is a 260K-parameter model); whether the ranking finds true retrieval heads needs the constructed model of
+     * issue 3, which this test does not have yet.
      */
     @Test
     void profilesStories260K() {
-        try (LoadedModel m = LoadedModel.open(SharedModels.require("stories260K.gguf")); Parallel p = new Parallel(2)) {
-            HeadProfile a = HeadProfiler.profile(m.model(), m.tokenizer().vocabulary(), m.gguf().fingerprint(),
-                    new HeadProfiler.Options(1, 0.14, 0.01, 127), p, null);
+        try (LoadedModel m = LoadedModel.open(SharedModels.require("stories260K.gguf"));
+                Parallel p = new Parallel(2)) {
+            HeadProfile a = HeadProfiler.profile(
+                    m.model(),
+                    m.tokenizer().vocabulary(),
+                    m.gguf().fingerprint(),
+                    new HeadProfiler.Options(1, 0.14, 0.01, 127),
+                    p,
+                    null);
             assertThat(a.parameters().get("period")).isEqualTo(127);
-            assertThat(a.retrievalCount()).isBetween(3, 4); // ceil(0.14 x 20) = 3 by induction, 1 by echo, maybe the same
+            assertThat(a.retrievalCount())
+                    .isBetween(3, 4); // ceil(0.14 x 20) = 3 by induction, 1 by echo, maybe the same
             for (int l = 0; l < 5; l++) {
                 for (int h = 0; h < 8; h++) {
-                    assertThat(a.score("echo")[l][h] + a.score("induction")[l][h]).isBetween(0.0, 1.0 + 1e-6);
+                    assertThat(a.score("echo")[l][h] + a.score("induction")[l][h])
+                            .isBetween(0.0, 1.0 + 1e-6);
                 }
             }
-            assertThat(a.toJson()).contains("\"modelFingerprint\": \"" + m.gguf().fingerprint()).contains("\"retrievalHeads\": [{");
+            assertThat(a.toJson())
+                    .contains("\"modelFingerprint\": \"" + m.gguf().fingerprint())
+                    .contains("\"retrievalHeads\": [{");
         }
     }
 }

@@ -35,12 +35,13 @@ class SamplerTest {
     @Test
     void greedyIsArgmaxWithTheLowestIdOnTies() {
         Sampler s = new Sampler(SamplerConfig.GREEDY);
-        assertThat(s.sample(new float[]{1f, 5f, 5f, 2f})).isEqualTo(1);
-        assertThat(s.sample(new float[]{-3f, -1f, -2f})).isEqualTo(1);
-        assertThat(s.sample(new float[]{0f, 0f, 0f})).isZero();
+        assertThat(s.sample(new float[] {1f, 5f, 5f, 2f})).isEqualTo(1);
+        assertThat(s.sample(new float[] {-3f, -1f, -2f})).isEqualTo(1);
+        assertThat(s.sample(new float[] {0f, 0f, 0f})).isZero();
         // temperature <= 0 is greedy whatever the seed and the other settings
         Sampler negative = new Sampler(new SamplerConfig(-1f, 40, 0.9f, 0.1f, 1f, 0, 7));
-        for (int i = 0; i < 100; i++) assertThat(negative.sample(new float[]{1f, 2f, 2f, 1.99f})).isEqualTo(1);
+        for (int i = 0; i < 100; i++)
+            assertThat(negative.sample(new float[] {1f, 2f, 2f, 1.99f})).isEqualTo(1);
     }
 
     @Test
@@ -110,25 +111,27 @@ class SamplerTest {
         assertThat(f[2]).isZero();
         assertThat(f[1]).isCloseTo(0.375, within(0.02));
         Sampler strict = new Sampler(new SamplerConfig(1f, 0, 1f, 0.7f, 1f, 0, 17));
-        for (int i = 0; i < 2000; i++) assertThat(strict.sample(ln(0.5, 0.3, 0.2))).isZero();
+        for (int i = 0; i < 2000; i++)
+            assertThat(strict.sample(ln(0.5, 0.3, 0.2))).isZero();
     }
 
     @Test
     void repetitionPenaltyChangesTheGreedyChoice() {
         float[] logits = {2.0f, 1.9f, 0.5f};
-        assertThat(new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 64, 0)).sample(logits)).isZero();
+        assertThat(new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 64, 0)).sample(logits))
+                .isZero();
         Sampler penalised = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 64, 0));
         penalised.accept(0); // token 0 was seen: 2.0 / 1.5 = 1.33 < 1.9
         assertThat(penalised.sample(logits)).isEqualTo(1);
         // negative logits are multiplied (made more negative), not divided
         Sampler negative = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 64, 0));
         negative.accept(0);
-        assertThat(negative.sample(new float[]{-1.0f, -1.2f})).isEqualTo(1); // -1.5 < -1.2
+        assertThat(negative.sample(new float[] {-1.0f, -1.2f})).isEqualTo(1); // -1.5 < -1.2
         // a token seen several times is penalised once (as llama.cpp's repeat penalty)
         Sampler twice = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 64, 0));
         twice.accept(0);
         twice.accept(0);
-        assertThat(twice.sample(new float[]{2.0f, 1.2f})).isZero(); // 1.33 > 1.2; twice would be 0.89
+        assertThat(twice.sample(new float[] {2.0f, 1.2f})).isZero(); // 1.33 > 1.2; twice would be 0.89
     }
 
     @Test
@@ -137,10 +140,10 @@ class SamplerTest {
         s.accept(0);
         s.accept(2);
         s.accept(2); // token 0 has left the 2-token window
-        assertThat(s.sample(new float[]{2.0f, 1.9f, 0.5f})).isZero();
+        assertThat(s.sample(new float[] {2.0f, 1.9f, 0.5f})).isZero();
         Sampler none = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 1.5f, 0, 0));
         none.accept(0); // repeat-last-n 0: no window, no penalty
-        assertThat(none.sample(new float[]{2.0f, 1.9f, 0.5f})).isZero();
+        assertThat(none.sample(new float[] {2.0f, 1.9f, 0.5f})).isZero();
     }
 
     @Test
@@ -176,18 +179,18 @@ class SamplerTest {
     @ValueSource(ints = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
     void configRejectsInvalidValues(int which) {
         Runnable make = switch (which) {
-            case 0 -> () -> new SamplerConfig(1f, 0, 0f, 0f, 1f, 0, 0);          // top-p 0
-            case 1 -> () -> new SamplerConfig(1f, 0, -0.5f, 0f, 1f, 0, 0);       // top-p negative
-            case 2 -> () -> new SamplerConfig(1f, 0, 1.01f, 0f, 1f, 0, 0);       // top-p > 1
-            case 3 -> () -> new SamplerConfig(1f, 0, Float.NaN, 0f, 1f, 0, 0);   // top-p NaN
-            case 4 -> () -> new SamplerConfig(1f, 0, 1f, -0.01f, 1f, 0, 0);      // min-p negative
-            case 5 -> () -> new SamplerConfig(1f, 0, 1f, 1.5f, 1f, 0, 0);        // min-p > 1
-            case 6 -> () -> new SamplerConfig(1f, 0, 1f, Float.NaN, 1f, 0, 0);   // min-p NaN
-            case 7 -> () -> new SamplerConfig(1f, 0, 1f, 0f, 0f, 0, 0);          // penalty 0
-            case 8 -> () -> new SamplerConfig(1f, 0, 1f, 0f, -1f, 0, 0);         // penalty negative
-            case 9 -> () -> new SamplerConfig(1f, 0, 1f, 0f, Float.NaN, 0, 0);   // penalty NaN
-            case 10 -> () -> new SamplerConfig(1f, 0, 1f, 0f, 1f, -1, 0);        // repeat-last-n negative
-            case 11 -> () -> new SamplerConfig(Float.NaN, 0, 1f, 0f, 1f, 0, 0);  // temperature NaN
+            case 0 -> () -> new SamplerConfig(1f, 0, 0f, 0f, 1f, 0, 0); // top-p 0
+            case 1 -> () -> new SamplerConfig(1f, 0, -0.5f, 0f, 1f, 0, 0); // top-p negative
+            case 2 -> () -> new SamplerConfig(1f, 0, 1.01f, 0f, 1f, 0, 0); // top-p > 1
+            case 3 -> () -> new SamplerConfig(1f, 0, Float.NaN, 0f, 1f, 0, 0); // top-p NaN
+            case 4 -> () -> new SamplerConfig(1f, 0, 1f, -0.01f, 1f, 0, 0); // min-p negative
+            case 5 -> () -> new SamplerConfig(1f, 0, 1f, 1.5f, 1f, 0, 0); // min-p > 1
+            case 6 -> () -> new SamplerConfig(1f, 0, 1f, Float.NaN, 1f, 0, 0); // min-p NaN
+            case 7 -> () -> new SamplerConfig(1f, 0, 1f, 0f, 0f, 0, 0); // penalty 0
+            case 8 -> () -> new SamplerConfig(1f, 0, 1f, 0f, -1f, 0, 0); // penalty negative
+            case 9 -> () -> new SamplerConfig(1f, 0, 1f, 0f, Float.NaN, 0, 0); // penalty NaN
+            case 10 -> () -> new SamplerConfig(1f, 0, 1f, 0f, 1f, -1, 0); // repeat-last-n negative
+            case 11 -> () -> new SamplerConfig(Float.NaN, 0, 1f, 0f, 1f, 0, 0); // temperature NaN
             default -> () -> new SamplerConfig(1f, 0, 1f, 0f, 1f, Integer.MIN_VALUE, 0);
         };
         assertThatThrownBy(make::run).isInstanceOf(IllegalArgumentException.class);
@@ -196,10 +199,11 @@ class SamplerTest {
     @Test
     void configAcceptsTheBoundaries() {
         assertThatCode(() -> {
-            new SamplerConfig(0f, -1, 1f, 0f, 1f, 0, 0);   // greedy, top-k disabled by a negative value
-            new SamplerConfig(1f, 0, 1f, 1f, 1f, 0, 0);    // min-p 1
-            new SamplerConfig(1f, 0, Float.MIN_VALUE, 0f, 0.5f, 0, 0);
-        }).doesNotThrowAnyException();
+                    new SamplerConfig(0f, -1, 1f, 0f, 1f, 0, 0); // greedy, top-k disabled by a negative value
+                    new SamplerConfig(1f, 0, 1f, 1f, 1f, 0, 0); // min-p 1
+                    new SamplerConfig(1f, 0, Float.MIN_VALUE, 0f, 0.5f, 0, 0);
+                })
+                .doesNotThrowAnyException();
         assertThat(SamplerConfig.GREEDY.greedy()).isTrue();
         assertThat(SamplerConfig.DEFAULT.greedy()).isFalse();
     }

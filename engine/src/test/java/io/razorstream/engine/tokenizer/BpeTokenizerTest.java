@@ -2,13 +2,13 @@ package io.razorstream.engine.tokenizer;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import java.io.ByteArrayOutputStream;
 
 /** Byte-level BPE on hand-made vocabularies: each pre-tokenizer rule, merges by rank, special tokens. */
 class BpeTokenizerTest {
@@ -26,20 +26,30 @@ class BpeTokenizerTest {
     }
 
     /** As above, with {@code normal} tokens that no merge produces. */
-    static BpeTokenizer tokenizer(String pre, List<String> merges, List<String> userDefined, List<String> normal, String... extra) {
+    static BpeTokenizer tokenizer(
+            String pre, List<String> merges, List<String> userDefined, List<String> normal, String... extra) {
         List<String> texts = new ArrayList<>();
         List<Vocabulary.TokenType> types = new ArrayList<>();
         for (char c = '!'; c <= '~'; c++) add(texts, types, String.valueOf(c), Vocabulary.TokenType.NORMAL);
         add(texts, types, SP, Vocabulary.TokenType.NORMAL);
         add(texts, types, NL, Vocabulary.TokenType.NORMAL);
-        add(texts, types, "\u00C3", Vocabulary.TokenType.NORMAL);  // é's UTF-8 bytes C3 A9 as byte-characters
+        add(texts, types, "\u00C3", Vocabulary.TokenType.NORMAL); // é's UTF-8 bytes C3 A9 as byte-characters
         add(texts, types, "\u00A9", Vocabulary.TokenType.NORMAL);
         for (String m : merges) add(texts, types, m.replace(" ", ""), Vocabulary.TokenType.NORMAL);
         for (String n : normal) add(texts, types, n, Vocabulary.TokenType.NORMAL);
         for (String e : extra) add(texts, types, e, Vocabulary.TokenType.CONTROL);
         for (String u : userDefined) add(texts, types, u, Vocabulary.TokenType.USER_DEFINED);
-        Vocabulary v = new Vocabulary("gpt2", texts.toArray(String[]::new), new float[texts.size()], types.toArray(Vocabulary.TokenType[]::new),
-                -1, -1, -1, false, false, false);
+        Vocabulary v = new Vocabulary(
+                "gpt2",
+                texts.toArray(String[]::new),
+                new float[texts.size()],
+                types.toArray(Vocabulary.TokenType[]::new),
+                -1,
+                -1,
+                -1,
+                false,
+                false,
+                false);
         return new BpeTokenizer(v, merges, pre);
     }
 
@@ -60,9 +70,10 @@ class BpeTokenizerTest {
     void gpt2SplitsContractionsLettersDigitsAndWhitespaceRuns() {
         BpeTokenizer t = tokenizer("gpt-2", List.of());
         assertThat(t.words("I'll say it's 2025!")).containsExactly("I", "'ll", " say", " it", "'s", " 2025", "!");
-        assertThat(t.words("a   b")).containsExactly("a", "  ", " b");                    // the run gives its last space to the word
-        assertThat(t.words("one\n\ntwo\tthree")).containsExactly("one", "\n", "\n", "two", "\t", "three"); // unmatched text is a word
-        assertThat(t.words("héllo wörld")).containsExactly("héllo", " wörld");            // unicode letters stay in words
+        assertThat(t.words("a   b")).containsExactly("a", "  ", " b"); // the run gives its last space to the word
+        assertThat(t.words("one\n\ntwo\tthree"))
+                .containsExactly("one", "\n", "\n", "two", "\t", "three"); // unmatched text is a word
+        assertThat(t.words("héllo wörld")).containsExactly("héllo", " wörld"); // unicode letters stay in words
     }
 
     @Test
@@ -82,26 +93,33 @@ class BpeTokenizerTest {
 
     @Test
     void aMissingOrDefaultPreTokenizerUsesLlamaCppsDefaultRulesNotGpt2s() {
-        // punctuation runs first (so "$" leaves the number's space behind), GPT-2's rule, digit runs, then 3-digit groups
+        // punctuation runs first (so "$" leaves the number's space behind), GPT-2's rule, digit runs, then 3-digit
+        // groups
         List<String> expected = List.of("Hello", ",", " world", "!!!", " ", "123", "45", " ", "$", "x");
-        assertThat(tokenizer("default", List.of()).words("Hello, world!!! 12345 $x")).containsExactlyElementsOf(expected);
+        assertThat(tokenizer("default", List.of()).words("Hello, world!!! 12345 $x"))
+                .containsExactlyElementsOf(expected);
         assertThat(tokenizer(null, List.of()).words("Hello, world!!! 12345 $x")).containsExactlyElementsOf(expected);
-        assertThat(tokenizer("gpt-2", List.of()).words("Hello, world!!! 12345 $x")).containsExactly("Hello", ",", " world", "!!!", " 12345", " $", "x");
-        assertThat(tokenizer("default", List.of()).words("n \u0663\u0664\u0665")).containsExactly("n", " ", "\u0663\u0664\u0665"); // any digits
+        assertThat(tokenizer("gpt-2", List.of()).words("Hello, world!!! 12345 $x"))
+                .containsExactly("Hello", ",", " world", "!!!", " 12345", " $", "x");
+        assertThat(tokenizer("default", List.of()).words("n \u0663\u0664\u0665"))
+                .containsExactly("n", " ", "\u0663\u0664\u0665"); // any digits
     }
 
     @Test
     void falconSplitsPunctuationAndBackticksFirstAndGroupsAsciiDigitsByThree() {
         BpeTokenizer t = tokenizer("falcon", List.of());
         assertThat(t.words("x 1234 `y`")).containsExactly("x", " ", "123", "4", " ", "`", "y", "`");
-        assertThat(t.words("n \u0663\u0664\u0665")).containsExactly("n", " \u0663\u0664\u0665"); // only ASCII digits are grouped
+        assertThat(t.words("n \u0663\u0664\u0665"))
+                .containsExactly("n", " \u0663\u0664\u0665"); // only ASCII digits are grouped
     }
 
     @Test
     void deepseekCoderSplitsLettersPunctuationCjkAndSingleDigits() {
         BpeTokenizer t = tokenizer("deepseek-coder", List.of());
-        assertThat(t.words("print(\u4F60\u597D) 42\nok")).containsExactly("print", "(", "\u4F60\u597D", ")", " ", "4", "2", "\n", "ok");
-        assertThat(t.words("a  b")).containsExactly("a", " ", " b"); // one leading space joins the word, the rest stands alone
+        assertThat(t.words("print(\u4F60\u597D) 42\nok"))
+                .containsExactly("print", "(", "\u4F60\u597D", ")", " ", "4", "2", "\n", "ok");
+        assertThat(t.words("a  b"))
+                .containsExactly("a", " ", " b"); // one leading space joins the word, the rest stands alone
     }
 
     @Test
@@ -130,11 +148,20 @@ class BpeTokenizerTest {
         // as llama.cpp partitions text: user-defined tokens (here a run of three spaces and a word) whatever the
         // special-token flag, control tokens only with it; longest match first
         BpeTokenizer t = tokenizer("gpt-2", List.of(), List.of("   ", "  ", "<tool>"), "<|im_end|>");
-        int three = t.vocabulary().id("   "), two = t.vocabulary().id("  "), tool = t.vocabulary().id("<tool>"), end = t.vocabulary().id("<|im_end|>");
+        int three = t.vocabulary().id("   "),
+                two = t.vocabulary().id("  "),
+                tool = t.vocabulary().id("<tool>"),
+                end = t.vocabulary().id("<|im_end|>");
         for (boolean special : new boolean[] {false, true}) {
             int[] ids = t.encode("a   b<tool>c  d<|im_end|>", false, special);
-            assertThat(ids).as("special=%s", special).contains(three, tool, two).doesNotContain(t.vocabulary().id(SP));
-            assertThat(ids).as("special=%s", special).containsSubsequence(t.vocabulary().id("a"), three, t.vocabulary().id("b"), tool);
+            assertThat(ids)
+                    .as("special=%s", special)
+                    .contains(three, tool, two)
+                    .doesNotContain(t.vocabulary().id(SP));
+            assertThat(ids)
+                    .as("special=%s", special)
+                    .containsSubsequence(
+                            t.vocabulary().id("a"), three, t.vocabulary().id("b"), tool);
             if (special) assertThat(ids).contains(end);
             else assertThat(ids).doesNotContain(end);
         }
@@ -146,16 +173,20 @@ class BpeTokenizerTest {
         BpeTokenizer t = tokenizer("qwen2", List.of("< |"), "<|im_end|>");
         int special = t.vocabulary().id("<|im_end|>");
         assertThat(t.encode("hi<|im_end|>", false, true)).contains(special);
-        assertThat(t.encode("hi<|im_end|>", false, false)).doesNotContain(special); // user text cannot inject a control token
+        assertThat(t.encode("hi<|im_end|>", false, false))
+                .doesNotContain(special); // user text cannot inject a control token
         assertThat(t.piece(special)).isEmpty();
     }
 
     @Test
     void deepseekLlmSplitsNewlinesCasedLetterRunsPunctuationCjkAndDigitRuns() {
         BpeTokenizer t = tokenizer("deepseek-llm", List.of());
-        assertThat(t.words("Hello World\n  123 \u4F60\u597D!")).containsExactly("Hello", " World", "\n", "  ", "123", " ", "\u4F60\u597D", "!");
-        assertThat(t.words("\u0394\u03B5\u03B1 \u0394\u03B5")).containsExactly("\u0394\u03B5\u03B1", " \u0394\u03B5"); // Greek cased letters
-        // the punctuation rule's class !-/:-~ spans the ASCII letters too, so it cuts an accented word around them (as llama.cpp does)
+        assertThat(t.words("Hello World\n  123 \u4F60\u597D!"))
+                .containsExactly("Hello", " World", "\n", "  ", "123", " ", "\u4F60\u597D", "!");
+        assertThat(t.words("\u0394\u03B5\u03B1 \u0394\u03B5"))
+                .containsExactly("\u0394\u03B5\u03B1", " \u0394\u03B5"); // Greek cased letters
+        // the punctuation rule's class !-/:-~ spans the ASCII letters too, so it cuts an accented word around them (as
+        // llama.cpp does)
         assertThat(t.words("\u00C9t\u00E9")).containsExactly("\u00C9", "t", "\u00E9");
         assertThat(t.words("ok  ")).containsExactly("ok", "  "); // trailing spaces are one word
     }
@@ -163,9 +194,12 @@ class BpeTokenizerTest {
     @Test
     void deepseekV3GroupsDigitsByThreeSplitsCjkAndKeepsPunctuationBeforeAsciiWords() {
         BpeTokenizer t = tokenizer("deepseek-v3", List.of());
-        assertThat(t.words("Hello, 12345 \u4E16\u754C")).containsExactly("Hello", ",", " ", "123", "45", " ", "\u4E16\u754C");
-        assertThat(t.words("x.NET \u3072\u3089")).containsExactly("x", ".NET", " ", "\u3072\u3089"); // a punctuation mark leads an ASCII word; kana runs
-        // llama.cpp's regex classes leave '~' out of \p{S}: " ~t" is a space then "~tilde" (checked with llama-tokenize), " ^c" is " ^" then "c"
+        assertThat(t.words("Hello, 12345 \u4E16\u754C"))
+                .containsExactly("Hello", ",", " ", "123", "45", " ", "\u4E16\u754C");
+        assertThat(t.words("x.NET \u3072\u3089"))
+                .containsExactly("x", ".NET", " ", "\u3072\u3089"); // a punctuation mark leads an ASCII word; kana runs
+        // llama.cpp's regex classes leave '~' out of \p{S}: " ~t" is a space then "~tilde" (checked with
+        // llama-tokenize), " ^c" is " ^" then "c"
         assertThat(t.words("a ~tilde ^caret")).containsExactly("a", " ", "~tilde", " ^", "caret");
     }
 
@@ -174,7 +208,8 @@ class BpeTokenizerTest {
         BpeTokenizer t = tokenizer("tekken", List.of());
         assertThat(t.words("HelloWorld FOOBar 42")).containsExactly("Hello", "World", " FOOBar", " ", "4", "2");
         assertThat(t.words("I'm")).containsExactly("I", "'m");
-        assertThat(t.words("a/b//\n")).containsExactly("a", "/b", "//\n"); // punctuation runs may end in '/' and newlines
+        assertThat(t.words("a/b//\n"))
+                .containsExactly("a", "/b", "//\n"); // punctuation runs may end in '/' and newlines
     }
 
     @Test
@@ -182,13 +217,16 @@ class BpeTokenizerTest {
         BpeTokenizer t = tokenizer("gpt-4o", List.of());
         assertThat(t.words("I'm HAPPY 12345")).containsExactly("I'm", " HAPPY", " ", "123", "45");
         assertThat(t.words("HelloWorld")).containsExactly("Hello", "World");
-        assertThat(tokenizer("llama4", List.of()).words("you'RE")).containsExactly("you'RE"); // an alias; contractions in either case
+        assertThat(tokenizer("llama4", List.of()).words("you'RE"))
+                .containsExactly("you'RE"); // an alias; contractions in either case
     }
 
     @Test
     void commandRAndChatglmUseTheRulesLlamaCppGivesThem() {
-        assertThat(tokenizer("command-r", List.of()).words("in 2025 it's")).containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
-        assertThat(tokenizer("chatglm-bpe", List.of()).words("1234567 I'LL")).containsExactly("123", "456", "7", " I", "'LL");
+        assertThat(tokenizer("command-r", List.of()).words("in 2025 it's"))
+                .containsExactly("in", " ", "2", "0", "2", "5", " it", "'s");
+        assertThat(tokenizer("chatglm-bpe", List.of()).words("1234567 I'LL"))
+                .containsExactly("123", "456", "7", " I", "'LL");
     }
 
     @Test
@@ -198,13 +236,16 @@ class BpeTokenizerTest {
         BpeTokenizer withIgnoreMerges = tokenizer("llama-bpe", merges, List.of(), List.of("hello"));
         BpeTokenizer withoutIt = tokenizer("chatglm-bpe", merges, List.of(), List.of("hello"));
         assertThat(pieces(withIgnoreMerges, "hello", false)).containsExactly("hello");
-        assertThat(pieces(tokenizer("tekken", merges, List.of(), List.of("hello")), "hello", false)).containsExactly("hello");
+        assertThat(pieces(tokenizer("tekken", merges, List.of(), List.of("hello")), "hello", false))
+                .containsExactly("hello");
         assertThat(pieces(withoutIt, "hello", false)).containsExactly("he", "ll", "o");
     }
 
     @Test
     void unknownPreTokenizerIsRefusedByName() {
-        assertThatThrownBy(() -> tokenizer("viking", List.of())).hasMessageContaining("unsupported BPE pre-tokenizer 'viking'")
-                .hasMessageContaining("qwen2").hasMessageContaining("deepseek-llm");
+        assertThatThrownBy(() -> tokenizer("viking", List.of()))
+                .hasMessageContaining("unsupported BPE pre-tokenizer 'viking'")
+                .hasMessageContaining("qwen2")
+                .hasMessageContaining("deepseek-llm");
     }
 }

@@ -12,7 +12,10 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The byte-level BPE vocabularies random-model writes for the Llama 3 and Qwen shapes read back as those families' tokenizers. */
+/**
+ * The byte-level BPE vocabularies random-model writes for the Llama 3 and Qwen shapes read back as those families'
+ * tokenizers.
+ */
 class BpeVocabularyWriterTest {
     @TempDir
     Path dir;
@@ -43,7 +46,8 @@ class BpeVocabularyWriterTest {
             StringBuilder text = new StringBuilder();
             for (int id : ids) text.append(new String(t.piece(id), StandardCharsets.UTF_8));
             assertThat(text.toString()).isEqualTo("hello world");
-            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString())).isEqualTo(ChatTemplate.LLAMA3);
+            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString()))
+                    .isEqualTo(ChatTemplate.LLAMA3);
         }
     }
 
@@ -54,7 +58,8 @@ class BpeVocabularyWriterTest {
             assertThat(t.vocabulary().addBos()).isFalse();
             assertThat(t.vocabulary().id("<|im_start|>")).isEqualTo(151644);
             assertThat(t.vocabulary().eos()).isEqualTo(151645);
-            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString())).isEqualTo(ChatTemplate.QWEN3);
+            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString()))
+                    .isEqualTo(ChatTemplate.QWEN3);
         }
     }
 }

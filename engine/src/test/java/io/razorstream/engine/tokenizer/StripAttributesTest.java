@@ -38,7 +38,10 @@ class StripAttributesTest {
     private static List<String> pieces(Tokenizer t, List<Tokenizer.Segment> segments) {
         List<String> out = new ArrayList<>();
         for (int id : t.encode(segments, false)) {
-            out.add(t.vocabulary().type(id) == Vocabulary.TokenType.NORMAL ? new String(t.piece(id), StandardCharsets.UTF_8) : t.vocabulary().text(id));
+            out.add(
+                    t.vocabulary().type(id) == Vocabulary.TokenType.NORMAL
+                            ? new String(t.piece(id), StandardCharsets.UTF_8)
+                            : t.vocabulary().text(id));
         }
         return out;
     }
@@ -49,12 +52,16 @@ class StripAttributesTest {
 
     @Test
     void aPhi3NamedSpmVocabularyDropsTheWhitespaceAfterEndOfSentenceButNotAfterBosOrUnk() throws IOException {
-        for (String name : new String[] {"Phi-3-mini-4k-instruct", "random phi-3-mini F32", "PHI3 medium"}) { // llama.cpp lowercases general.name
+        for (String name : new String[] {"Phi-3-mini-4k-instruct", "random phi-3-mini F32", "PHI3 medium"
+        }) { // llama.cpp lowercases general.name
             Tokenizer t = spm(name);
             Vocabulary v = t.vocabulary();
             assertThat(v.rstrip(v.id("</s>"))).as(name).isTrue();
-            assertThat(v.rstrip(v.id("<s>")) || v.rstrip(v.id("<unk>"))).as(name).isFalse();
-            // the whitespace run after </s> (spaces, newline, tab) is gone: "b" starts a fragment and gets the space prefix
+            assertThat(v.rstrip(v.id("<s>")) || v.rstrip(v.id("<unk>")))
+                    .as(name)
+                    .isFalse();
+            // the whitespace run after </s> (spaces, newline, tab) is gone: "b" starts a fragment and gets the space
+            // prefix
             assertThat(pieces(t, "a</s>  b")).as(name).containsExactly(" a", "</s>", " b");
             assertThat(pieces(t, "a</s>\n\t b")).as(name).containsExactly(" a", "</s>", " b");
             assertThat(pieces(t, "a</s>   ")).as(name).containsExactly(" a", "</s>");
@@ -68,7 +75,9 @@ class StripAttributesTest {
     void theSameVocabularyWithoutThePhi3NameKeepsTheWhitespace() throws IOException {
         for (String name : new String[] {"TinyLlama-1.1B", "phimini-random-256x2", null}) {
             Tokenizer t = spm(name);
-            assertThat(t.vocabulary().rstrip(t.vocabulary().id("</s>"))).as(name).isFalse();
+            assertThat(t.vocabulary().rstrip(t.vocabulary().id("</s>")))
+                    .as(name)
+                    .isFalse();
             assertThat(pieces(t, "a</s>  b")).as(name).containsExactly(" a", "</s>", " ", " ", " b");
         }
     }
@@ -79,7 +88,8 @@ class StripAttributesTest {
         // ASCII space, \t \n \v \f \r are; U+3000 and U+00A0 are not (C isspace is false on their UTF-8 bytes), so
         // after the prefix space they fall back to bytes
         assertThat(pieces(t, "a</s> \t\n\u000B\f\rb")).containsExactly(" a", "</s>", " b");
-        assertThat(pieces(t, "a</s>\u3000\u00A0b")).containsExactly(" a", "</s>", " ", "<0xE3>", "<0x80>", "<0x80>", "<0xC2>", "<0xA0>", "b");
+        assertThat(pieces(t, "a</s>\u3000\u00A0b"))
+                .containsExactly(" a", "</s>", " ", "<0xE3>", "<0x80>", "<0x80>", "<0xC2>", "<0xA0>", "b");
         // unparsed, "</s>" is text (bytes here) and strips nothing
         assertThat(pieces(t, List.of(new Tokenizer.Segment("a</s>  b", false))))
                 .containsExactly(" a", "<0x3C>", "<0x2F>", "<0x73>", "<0x3E>", " ", " b");
@@ -88,12 +98,16 @@ class StripAttributesTest {
     @Test
     void theStripReachesIntoTheNextSegmentAsOnTheWholePrompt() throws IOException {
         Tokenizer t = spm("Phi-3-mini-4k-instruct");
-        List<Tokenizer.Segment> segments = List.of(new Tokenizer.Segment("a</s>\n", true), new Tokenizer.Segment("  ", false),
+        List<Tokenizer.Segment> segments = List.of(
+                new Tokenizer.Segment("a</s>\n", true),
+                new Tokenizer.Segment("  ", false),
                 new Tokenizer.Segment(" b", false));
         assertThat(pieces(t, segments)).containsExactly(" a", "</s>", " b");
     }
 
-    /** A byte-level BPE vocabulary: printable ASCII, the stand-ins for space and newline, and the given control tokens. */
+    /**
+     * A byte-level BPE vocabulary: printable ASCII, the stand-ins for space and newline, and the given control tokens.
+     */
     private static BpeTokenizer bpe(Vocabulary.ModelNames names, String... control) {
         List<String> texts = new ArrayList<>();
         List<Vocabulary.TokenType> types = new ArrayList<>();
@@ -109,15 +123,28 @@ class StripAttributesTest {
         }
         texts.add("<tool>");
         types.add(Vocabulary.TokenType.USER_DEFINED);
-        Vocabulary v = new Vocabulary("gpt2", texts.toArray(String[]::new), new float[texts.size()], types.toArray(Vocabulary.TokenType[]::new),
-                -1, -1, -1, false, false, false, names);
+        Vocabulary v = new Vocabulary(
+                "gpt2",
+                texts.toArray(String[]::new),
+                new float[texts.size()],
+                types.toArray(Vocabulary.TokenType[]::new),
+                -1,
+                -1,
+                -1,
+                false,
+                false,
+                false,
+                names);
         return new BpeTokenizer(v, List.of(), "gpt-2");
     }
 
     private static String decoded(Tokenizer t, String text) {
         StringBuilder out = new StringBuilder();
         for (int id : t.encode(text, false, true)) {
-            out.append(t.vocabulary().type(id) == Vocabulary.TokenType.NORMAL ? new String(t.piece(id), StandardCharsets.UTF_8) : t.vocabulary().text(id));
+            out.append(
+                    t.vocabulary().type(id) == Vocabulary.TokenType.NORMAL
+                            ? new String(t.piece(id), StandardCharsets.UTF_8)
+                            : t.vocabulary().text(id));
         }
         return out.toString();
     }
@@ -129,7 +156,8 @@ class StripAttributesTest {
         assertThat(decoded(t, "<|user|>\nhi<|end|>\n<tool> x</s> y")).isEqualTo("<|user|>hi<|end|><tool>x</s>y");
         assertThat(decoded(t, "<s> a<unk> b<|endoftext|> c")).isEqualTo("<s> a<unk> b<|endoftext|> c");
         // user-defined tokens are split out (and so strip) even when control tokens are not parsed
-        assertThat(new String(t.piece(t.encode("<tool>  x", false, false)[1]), StandardCharsets.UTF_8)).isEqualTo("x");
+        assertThat(new String(t.piece(t.encode("<tool>  x", false, false)[1]), StandardCharsets.UTF_8))
+                .isEqualTo("x");
 
         BpeTokenizer unnamed = bpe(Vocabulary.ModelNames.NONE, "<|end|>", "<|user|>");
         assertThat(decoded(unnamed, "<|user|>\nhi<|end|>\n")).isEqualTo("<|user|>\nhi<|end|>\n");
@@ -137,16 +165,22 @@ class StripAttributesTest {
 
     @Test
     void jinaV2AndModernBertStripTheWhitespaceBeforeTheirMaskToken() {
-        BpeTokenizer jina = bpe(new Vocabulary.ModelNames("jina-embeddings-v2-base-es", "jina-v2-es", "jina-bert-v2"), "<mask>", "</s>");
+        BpeTokenizer jina = bpe(
+                new Vocabulary.ModelNames("jina-embeddings-v2-base-es", "jina-v2-es", "jina-bert-v2"),
+                "<mask>",
+                "</s>");
         assertThat(decoded(jina, "a \n <mask> b")).isEqualTo("a<mask> b");
         assertThat(jina.vocabulary().rstrip(jina.vocabulary().id("</s>"))).isFalse();
         // the jina rule comes first: a phi-3 name does not add rstrip to it
         BpeTokenizer both = bpe(new Vocabulary.ModelNames("phi-3 jina", "jina-v2-code", null), "<mask>", "</s>");
         assertThat(decoded(both, "a <mask> </s> b")).isEqualTo("a<mask> </s> b");
-        assertThat(decoded(bpe(new Vocabulary.ModelNames("x", null, "nomic-bert-moe"), "<mask>"), "a  <mask>")).isEqualTo("a<mask>");
+        assertThat(decoded(bpe(new Vocabulary.ModelNames("x", null, "nomic-bert-moe"), "<mask>"), "a  <mask>"))
+                .isEqualTo("a<mask>");
 
-        BpeTokenizer modernBert = bpe(new Vocabulary.ModelNames("Modern-BERT-base", "modern-bert", "modern-bert"), "[MASK]", "<mask>");
+        BpeTokenizer modernBert =
+                bpe(new Vocabulary.ModelNames("Modern-BERT-base", "modern-bert", "modern-bert"), "[MASK]", "<mask>");
         assertThat(decoded(modernBert, "a [MASK] <mask>")).isEqualTo("a[MASK] <mask>");
-        assertThat(decoded(bpe(Vocabulary.ModelNames.NONE, "[MASK]"), "a [MASK]")).isEqualTo("a [MASK]");
+        assertThat(decoded(bpe(Vocabulary.ModelNames.NONE, "[MASK]"), "a [MASK]"))
+                .isEqualTo("a [MASK]");
     }
 }

@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Streaming decode of token bytes: characters split across tokens are held back until complete, so every
- * piece handed to the user is valid text; bytes that can never form a character become U+FFFD.
+ * Streaming decode of token bytes: characters split across tokens are held back until complete, so every piece handed
+ * to the user is valid text; bytes that can never form a character become U+FFFD.
  */
 class Utf8StreamDecoderTest {
     private static final String REPLACEMENT = "\uFFFD";
@@ -27,12 +27,14 @@ class Utf8StreamDecoderTest {
         StringBuilder out = new StringBuilder();
         List<String> chunks = new ArrayList<>();
         for (byte b : bytes) {
-            String chunk = d.feed(new byte[]{b});
+            String chunk = d.feed(new byte[] {b});
             assertThat(chunk).doesNotContain(REPLACEMENT);
             if (!chunk.isEmpty()) {
                 // a chunk is whole characters: it re-encodes to valid UTF-8 of the same length
-                assertThat(new String(chunk.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8)).isEqualTo(chunk);
-                assertThat(Character.isHighSurrogate(chunk.charAt(chunk.length() - 1))).isFalse();
+                assertThat(new String(chunk.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+                        .isEqualTo(chunk);
+                assertThat(Character.isHighSurrogate(chunk.charAt(chunk.length() - 1)))
+                        .isFalse();
                 chunks.add(chunk);
             }
             out.append(chunk);
@@ -47,9 +49,9 @@ class Utf8StreamDecoderTest {
     void incompleteCharacterIsHeldBack() {
         Utf8StreamDecoder d = new Utf8StreamDecoder();
         byte[] llama = "🦙".getBytes(StandardCharsets.UTF_8); // F0 9F A6 99
-        assertThat(d.feed(new byte[]{'a', llama[0], llama[1]})).isEqualTo("a");
-        assertThat(d.feed(new byte[]{llama[2]})).isEmpty();
-        assertThat(d.feed(new byte[]{llama[3], 'b'})).isEqualTo("🦙b");
+        assertThat(d.feed(new byte[] {'a', llama[0], llama[1]})).isEqualTo("a");
+        assertThat(d.feed(new byte[] {llama[2]})).isEmpty();
+        assertThat(d.feed(new byte[] {llama[3], 'b'})).isEqualTo("🦙b");
     }
 
     @ParameterizedTest
@@ -86,20 +88,20 @@ class Utf8StreamDecoderTest {
     @Test
     void invalidBytesBecomeReplacementCharacters() {
         Utf8StreamDecoder d = new Utf8StreamDecoder();
-        assertThat(d.feed(new byte[]{(byte) 0x80})).isEqualTo(REPLACEMENT);          // lone continuation byte
-        assertThat(d.feed(new byte[]{(byte) 0xFF})).isEqualTo(REPLACEMENT);          // never valid in UTF-8
-        assertThat(d.feed(new byte[]{'a', (byte) 0xC0, 'b'})).isEqualTo("a" + REPLACEMENT + "b"); // overlong lead
-        assertThat(d.feed(new byte[]{(byte) 0xF5})).isEqualTo(REPLACEMENT);          // beyond U+10FFFF
+        assertThat(d.feed(new byte[] {(byte) 0x80})).isEqualTo(REPLACEMENT); // lone continuation byte
+        assertThat(d.feed(new byte[] {(byte) 0xFF})).isEqualTo(REPLACEMENT); // never valid in UTF-8
+        assertThat(d.feed(new byte[] {'a', (byte) 0xC0, 'b'})).isEqualTo("a" + REPLACEMENT + "b"); // overlong lead
+        assertThat(d.feed(new byte[] {(byte) 0xF5})).isEqualTo(REPLACEMENT); // beyond U+10FFFF
         // a lead byte followed by a non-continuation: the lead is invalid, the next character is kept
-        assertThat(d.feed(new byte[]{(byte) 0xE4})).isEmpty();
-        assertThat(d.feed(new byte[]{'x'})).isEqualTo(REPLACEMENT + "x");
+        assertThat(d.feed(new byte[] {(byte) 0xE4})).isEmpty();
+        assertThat(d.feed(new byte[] {'x'})).isEqualTo(REPLACEMENT + "x");
         assertThat(d.flush()).isEmpty();
     }
 
     @Test
     void flushOfAnUnfinishedSequenceGivesAReplacementCharacter() {
         Utf8StreamDecoder d = new Utf8StreamDecoder();
-        assertThat(d.feed(new byte[]{'o', 'k', (byte) 0xE4, (byte) 0xBD})).isEqualTo("ok"); // first 2 of 3 bytes of 你
+        assertThat(d.feed(new byte[] {'o', 'k', (byte) 0xE4, (byte) 0xBD})).isEqualTo("ok"); // first 2 of 3 bytes of 你
         assertThat(d.flush()).isEqualTo(REPLACEMENT);
         assertThat(d.flush()).isEmpty(); // flushed: nothing held any more
         assertThat(d.feed("a".getBytes(StandardCharsets.UTF_8))).isEqualTo("a");
@@ -115,12 +117,13 @@ class Utf8StreamDecoderTest {
             byte[] bytes = new byte[rnd.nextInt(1, 40)];
             for (int i = 0; i < bytes.length; i++) {
                 // bias towards the interesting bytes: leads, continuations, ASCII
-                bytes[i] = (byte) switch (rnd.nextInt(4)) {
-                    case 0 -> rnd.nextInt(0x80, 0xC0);
-                    case 1 -> rnd.nextInt(0xC0, 0x100);
-                    case 2 -> rnd.nextInt(0x20, 0x80);
-                    default -> rnd.nextInt(256);
-                };
+                bytes[i] = (byte)
+                        switch (rnd.nextInt(4)) {
+                            case 0 -> rnd.nextInt(0x80, 0xC0);
+                            case 1 -> rnd.nextInt(0xC0, 0x100);
+                            case 2 -> rnd.nextInt(0x20, 0x80);
+                            default -> rnd.nextInt(256);
+                        };
             }
             Utf8StreamDecoder d = new Utf8StreamDecoder();
             StringBuilder out = new StringBuilder();
@@ -130,7 +133,9 @@ class Utf8StreamDecoderTest {
                 pos += len;
             }
             out.append(d.flush());
-            assertThat(out.toString()).as("bytes %s", Arrays.toString(bytes)).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
+            assertThat(out.toString())
+                    .as("bytes %s", Arrays.toString(bytes))
+                    .isEqualTo(new String(bytes, StandardCharsets.UTF_8));
         }
     }
 }

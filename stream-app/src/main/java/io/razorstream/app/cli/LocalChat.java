@@ -3,26 +3,37 @@ package io.razorstream.app.cli;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.Conversation;
-import io.razorstream.engine.sampling.SamplerConfig;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.TurnRefused;
 import io.razorstream.engine.kernel.Parallel;
+import io.razorstream.engine.sampling.SamplerConfig;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import io.razorstream.engine.chat.Message;
-import io.razorstream.engine.chat.TurnRefused;
 
 /** {@code chat --model FILE}: a terminal chat with a local model, its history kept in the KV cache. */
 final class LocalChat {
     private LocalChat() {}
 
-    static int run(Path modelPath, String templateName, String system, SamplerConfig sampling, int maxTokens, int threads,
-                   BufferedReader in, PrintWriter out) throws IOException {
-        try (LoadedModel model = LoadedModel.open(modelPath); Parallel parallel = new Parallel(threads)) {
-            ChatTemplate template = templateName != null ? ChatTemplate.named(templateName) : Conversation.templateOf(model);
+    static int run(
+            Path modelPath,
+            String templateName,
+            String system,
+            SamplerConfig sampling,
+            int maxTokens,
+            int threads,
+            BufferedReader in,
+            PrintWriter out)
+            throws IOException {
+        try (LoadedModel model = LoadedModel.open(modelPath);
+                Parallel parallel = new Parallel(threads)) {
+            ChatTemplate template =
+                    templateName != null ? ChatTemplate.named(templateName) : Conversation.templateOf(model);
             if (templateName == null && template == ChatTemplate.PLAIN) {
-                System.err.println("note: no known chat template in " + modelPath.getFileName() + "; turns are appended as plain text "
+                System.err.println("note: no known chat template in " + modelPath.getFileName()
+                        + "; turns are appended as plain text "
                         + "(choose one with --template chatml|llama3|llama2|mistral|phi3|zephyr)");
             }
             Conversation chat = Conversation.start(model, template, parallel);

@@ -1,14 +1,14 @@
 package io.razorstream.app.cli;
 
+import io.grpc.StatusRuntimeException;
 import io.razorstream.engine.cli.RazorCli;
 import io.razorstream.store.StoreFormatException;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
-import io.grpc.StatusRuntimeException;
 
 /**
- * The {@code razorstream} command line of the whole product: the engine's commands (generate, inspect,
- * bench, profile, eval, ...) plus the service's own.
+ * The {@code razorstream} command line of the whole product: the engine's commands (generate, inspect, bench, profile,
+ * eval, ...) plus the service's own.
  */
 public final class Main {
     private Main() {}
@@ -19,9 +19,8 @@ public final class Main {
     }
 
     /**
-     * gRPC (and the JDK) log through java.util.logging, everything else through SLF4J (slf4j-simple,
-     * configured by simplelogger.properties): JUL records go to SLF4J too, so there is one format and
-     * one set of levels.
+     * gRPC (and the JDK) log through java.util.logging, everything else through SLF4J (slf4j-simple, configured by
+     * simplelogger.properties): JUL records go to SLF4J too, so there is one format and one set of levels.
      */
     static void bridgeJavaUtilLogging() {
         if (SLF4JBridgeHandler.isInstalled()) return;
@@ -31,8 +30,10 @@ public final class Main {
 
     public static CommandLine commandLine() {
         CommandLine cl = RazorCli.commandLine();
-        cl.getCommandSpec().usageMessage().description("RazorStream: a Kafka-streaming memory service for long LLM conversations, "
-                + "with a pure-Java CPU inference engine for GGUF models.");
+        cl.getCommandSpec()
+                .usageMessage()
+                .description("RazorStream: a Kafka-streaming memory service for long LLM conversations, "
+                        + "with a pure-Java CPU inference engine for GGUF models.");
         CommandLine help = cl.getSubcommands().get("help");
         cl.getCommandSpec().removeSubcommand("help"); // listed last, after the service's commands
         cl.addSubcommand("serve", new ServeCommand());
@@ -51,7 +52,9 @@ public final class Main {
         CommandLine.IExecutionExceptionHandler engineHandler = cl.getExecutionExceptionHandler();
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof StatusRuntimeException s) {
-                cmd.getErr().println("error: " + s.getStatus().getCode() + ": " + s.getStatus().getDescription());
+                cmd.getErr()
+                        .println("error: " + s.getStatus().getCode() + ": "
+                                + s.getStatus().getDescription());
                 cmd.getErr().flush();
                 return 1;
             }

@@ -8,17 +8,23 @@ import io.razorstream.proto.v1.RollbackRequest;
 import io.razorstream.proto.v1.RollbackResponse;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-@Command(name = "rollback", mixinStandardHelpOptions = true,
-        description = {"Take back a session's last turns, exactly (a chat turn is its message and its reply); print the answer as JSON.",
-                "At most the service's session.undo-turns can be taken back. A script that retries with --turn-id ID takes nothing more back."})
+@Command(
+        name = "rollback",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Take back a session's last turns, exactly (a chat turn is "
+                    + "its message and its reply); print the answer as JSON.",
+            "At most the service's session.undo-turns can be taken back. "
+                    + "A script that retries with --turn-id ID takes nothing more " + "back."
+        })
 final class RollbackCommand implements Callable<Integer> {
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
@@ -31,7 +37,10 @@ final class RollbackCommand implements Callable<Integer> {
     @Option(names = "--session", required = true, description = "session id")
     String session;
 
-    @Option(names = "--turns", defaultValue = "1", description = "how many of the last turns (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--turns",
+            defaultValue = "1",
+            description = "how many of the last turns (default: ${DEFAULT-VALUE})")
     int turns;
 
     @Option(names = "--turn-id", paramLabel = "ID", description = "names the rollback (default: a random one)")
@@ -43,10 +52,17 @@ final class RollbackCommand implements Callable<Integer> {
         ManagedChannel channel = client.channel();
         Duration deadline = client.timeout(DEFAULT_TIMEOUT);
         try {
-            RollbackRequest.Builder req = RollbackRequest.newBuilder().setSessionId(session).setTurns(turns);
+            RollbackRequest.Builder req =
+                    RollbackRequest.newBuilder().setSessionId(session).setTurns(turns);
             if (turnId != null) req.setTurnId(turnId);
-            RollbackResponse r = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS).rollback(req.build());
-            spec.commandLine().getOut().println(JsonFormat.printer().alwaysPrintFieldsWithNoPresence().print(r));
+            RollbackResponse r = MemoryServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                    .rollback(req.build());
+            spec.commandLine()
+                    .getOut()
+                    .println(JsonFormat.printer()
+                            .alwaysPrintFieldsWithNoPresence()
+                            .print(r));
             spec.commandLine().getOut().flush();
             return 0;
         } catch (StatusRuntimeException e) {

@@ -8,15 +8,18 @@ import io.razorstream.proto.v1.MemoryServiceGrpc;
 import io.razorstream.proto.v1.SessionInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-@Command(name = "session", mixinStandardHelpOptions = true, description = "Print a session's GetSession answer as JSON (tokens, kvBytes, fullKvBytes, ...).")
+@Command(
+        name = "session",
+        mixinStandardHelpOptions = true,
+        description = "Print a session's GetSession answer as JSON (tokens, kvBytes, fullKvBytes, ...).")
 final class SessionCommand implements Callable<Integer> {
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -34,9 +37,15 @@ final class SessionCommand implements Callable<Integer> {
         ManagedChannel channel = client.channel();
         Duration deadline = client.timeout(DEFAULT_TIMEOUT);
         try {
-            SessionInfo info = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
-                    .getSession(GetSessionRequest.newBuilder().setSessionId(session).build());
-            spec.commandLine().getOut().println(JsonFormat.printer().alwaysPrintFieldsWithNoPresence().print(info));
+            SessionInfo info = MemoryServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                    .getSession(
+                            GetSessionRequest.newBuilder().setSessionId(session).build());
+            spec.commandLine()
+                    .getOut()
+                    .println(JsonFormat.printer()
+                            .alwaysPrintFieldsWithNoPresence()
+                            .print(info));
             spec.commandLine().getOut().flush();
             return 0;
         } catch (StatusRuntimeException e) {

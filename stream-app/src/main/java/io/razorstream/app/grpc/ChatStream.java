@@ -5,10 +5,10 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.razorstream.proto.v1.ChatResponse;
 
 /**
- * A chat call's outgoing messages under gRPC flow control. Deltas are produced by the decode loop, which must not
- * wait for a slow client: while the call is not ready they are merged, and sent as one delta when it is (its
- * on-ready handler); the final {@code done} follows the last of them. Messages are sent only while the call is
- * ready, so a slow client holds at most the text of one reply here, never a queue of messages in gRPC.
+ * A chat call's outgoing messages under gRPC flow control. Deltas are produced by the decode loop, which must not wait
+ * for a slow client: while the call is not ready they are merged, and sent as one delta when it is (its on-ready
+ * handler); the final {@code done} follows the last of them. Messages are sent only while the call is ready, so a slow
+ * client holds at most the text of one reply here, never a queue of messages in gRPC.
  */
 final class ChatStream {
     private final ServerCallStreamObserver<ChatResponse> call;

@@ -2,8 +2,8 @@ package io.razorstream.app.grpc;
 
 import io.grpc.Context;
 import io.grpc.Contexts;
-import io.grpc.ManagedChannel;
 import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -18,11 +18,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Calls between instances: a call about a session that another instance owns is sent on to it, marked
- * as forwarded so that the owner answers it itself (no forwarding loops while partitions move).
+ * Calls between instances: a call about a session that another instance owns is sent on to it, marked as forwarded so
+ * that the owner answers it itself (no forwarding loops while partitions move).
  */
 final class Forwarding implements AutoCloseable {
-    static final Metadata.Key<String> FORWARDED = Metadata.Key.of("razorstream-forwarded", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> FORWARDED =
+            Metadata.Key.of("razorstream-forwarded", Metadata.ASCII_STRING_MARSHALLER);
     static final Context.Key<Boolean> IS_FORWARDED = Context.key("razorstream-forwarded");
 
     private final ConcurrentHashMap<HostInfo, ManagedChannel> channels = new ConcurrentHashMap<>();
@@ -38,8 +39,10 @@ final class Forwarding implements AutoCloseable {
     static ServerInterceptor interceptor() {
         return new ServerInterceptor() {
             @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-                return Contexts.interceptCall(Context.current().withValue(IS_FORWARDED, headers.containsKey(FORWARDED)), call, headers, next);
+            public <Q, R> ServerCall.Listener<Q> interceptCall(
+                    ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+                return Contexts.interceptCall(
+                        Context.current().withValue(IS_FORWARDED, headers.containsKey(FORWARDED)), call, headers, next);
             }
         };
     }
@@ -49,18 +52,25 @@ final class Forwarding implements AutoCloseable {
     }
 
     MemoryServiceGrpc.MemoryServiceStub async(HostInfo host) {
-        return MemoryServiceGrpc.newStub(channel(host)).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(marker()));
+        return MemoryServiceGrpc.newStub(channel(host))
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(marker()));
     }
 
     MemoryServiceGrpc.MemoryServiceBlockingStub blocking(HostInfo host) {
-        return MemoryServiceGrpc.newBlockingStub(channel(host)).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(marker()));
+        return MemoryServiceGrpc.newBlockingStub(channel(host))
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(marker()));
     }
 
     private ManagedChannel channel(HostInfo host) {
-        return channels.computeIfAbsent(host, h -> Grpc.newChannelBuilderForAddress(h.host(), h.port(), Tls.grpcClient(tls)).build());
+        return channels.computeIfAbsent(
+                host,
+                h -> Grpc.newChannelBuilderForAddress(h.host(), h.port(), Tls.grpcClient(tls))
+                        .build());
     }
 
-    /** Marks the call forwarded and carries the caller's tenant (with the instances' shared secret when keys are on). */
+    /**
+     * Marks the call forwarded and carries the caller's tenant (with the instances' shared secret when keys are on).
+     */
     private Metadata marker() {
         Metadata m = new Metadata();
         m.put(FORWARDED, "1");

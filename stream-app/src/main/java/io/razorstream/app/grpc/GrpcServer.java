@@ -3,6 +3,7 @@ package io.razorstream.app.grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -16,31 +17,39 @@ import io.razorstream.proto.v1.MemoryServiceGrpc;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-import io.grpc.ServerServiceDefinition;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 
 /** The gRPC server: MemoryService, standard health checking and server reflection. */
 public final class GrpcServer implements AutoCloseable {
     private final Server server;
     /** The same services in process, for the HTTP port: its calls take the gRPC path without a socket. */
     private final Server inProcess;
+
     private final String inProcessName = "razorstream-" + UUID.randomUUID();
     private final HealthStatusManager health = new HealthStatusManager();
     private final Forwarding forwarding;
 
-    /** {@code tls}: null for plaintext; {@code tenants}: the API keys (every MemoryService call is authenticated first when they are on). */
+    /**
+     * {@code tls}: null for plaintext; {@code tenants}: the API keys (every MemoryService call is authenticated first
+     * when they are on).
+     */
     public GrpcServer(String bind, int port, ServiceContext ctx, Tls tls, Tenants tenants) {
         this.forwarding = new Forwarding(tenants, tls);
-        // the last interceptor runs first: authentication, then the forwarded mark, then status mapping around the service
-        ServerServiceDefinition memory = ServerInterceptors.intercept(new MemoryServiceImpl(ctx, forwarding), StatusMapping.interceptor(),
-                Forwarding.interceptor(), tenants.interceptor());
+        // the last interceptor runs first: authentication, then the forwarded mark, then status mapping around the
+        // service
+        ServerServiceDefinition memory = ServerInterceptors.intercept(
+                new MemoryServiceImpl(ctx, forwarding),
+                StatusMapping.interceptor(),
+                Forwarding.interceptor(),
+                tenants.interceptor());
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), Tls.grpcServer(tls))
                 .addService(memory)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .build();
-        this.inProcess = InProcessServerBuilder.forName(inProcessName).addService(memory).build();
+        this.inProcess =
+                InProcessServerBuilder.forName(inProcessName).addService(memory).build();
         setServing(false);
     }
 

@@ -8,10 +8,10 @@ import java.util.Arrays;
 import java.util.Base64;
 
 /**
- * ListSessions page tokens: opaque to clients, checked on the way back. A token is the last session id
- * of a page with a truncated SHA-256 over it and the application id, base64url: a token edited, cut or
- * made up is refused (INVALID_ARGUMENT) instead of silently listing from somewhere else. Any instance of
- * the application takes any instance's tokens.
+ * ListSessions page tokens: opaque to clients, checked on the way back. A token is the last session id of a page with a
+ * truncated SHA-256 over it and the application id, base64url: a token edited, cut or made up is refused
+ * (INVALID_ARGUMENT) instead of silently listing from somewhere else. Any instance of the application takes any
+ * instance's tokens.
  */
 final class PageTokens {
     private static final int MAC_BYTES = 8;
@@ -23,7 +23,12 @@ final class PageTokens {
 
     String encode(String lastSessionId) {
         byte[] id = lastSessionId.getBytes(StandardCharsets.UTF_8);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(ByteBuffer.allocate(MAC_BYTES + id.length).put(mac(id)).put(id).array());
+        return Base64.getUrlEncoder()
+                .withoutPadding()
+                .encodeToString(ByteBuffer.allocate(MAC_BYTES + id.length)
+                        .put(mac(id))
+                        .put(id)
+                        .array());
     }
 
     /** The session id a token continues after, or null if the token is not one this application gave out. */
@@ -36,7 +41,9 @@ final class PageTokens {
         }
         if (raw.length <= MAC_BYTES) return null;
         byte[] id = Arrays.copyOfRange(raw, MAC_BYTES, raw.length);
-        return MessageDigest.isEqual(mac(id), Arrays.copyOf(raw, MAC_BYTES)) ? new String(id, StandardCharsets.UTF_8) : null;
+        return MessageDigest.isEqual(mac(id), Arrays.copyOf(raw, MAC_BYTES))
+                ? new String(id, StandardCharsets.UTF_8)
+                : null;
     }
 
     private byte[] mac(byte[] id) {

@@ -11,6 +11,16 @@ import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
 
 /** What the gRPC front end needs of the running service. */
-public record ServiceContext(KafkaStreams streams, Producer<String, byte[]> producer, TokenRouter router, ServedModel model, HostInfo self,
-                             String turnsTopic, int maxTextBytes, int maxReplyTokens, Duration turnTimeout, ScheduledExecutorService timer,
-                             String applicationId, ServiceMetrics metrics) {}
+public record ServiceContext(
+        KafkaStreams streams,
+        Producer<String, byte[]> producer,
+        TokenRouter router,
+        ServedModel model,
+        HostInfo self,
+        String turnsTopic,
+        int maxTextBytes,
+        int maxReplyTokens,
+        Duration turnTimeout,
+        ScheduledExecutorService timer,
+        String applicationId,
+        ServiceMetrics metrics) {}

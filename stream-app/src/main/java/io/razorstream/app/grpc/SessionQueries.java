@@ -1,8 +1,9 @@
 package io.razorstream.app.grpc;
 
 import io.grpc.Status;
-import io.razorstream.app.stream.CacheFigures;
+import io.grpc.StatusRuntimeException;
 import io.razorstream.app.security.Tenants;
+import io.razorstream.app.stream.CacheFigures;
 import io.razorstream.app.stream.RazorTopology;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ListSessionsRequest;
@@ -29,13 +30,12 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
-import io.grpc.StatusRuntimeException;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * What the gRPC front end reads about sessions: which instance owns one, its metadata from the owner's store, and
- * pages of the sessions of every instance. A page reads at most one page of metadata records from each store.
+ * What the gRPC front end reads about sessions: which instance owns one, its metadata from the owner's store, and pages
+ * of the sessions of every instance. A page reads at most one page of metadata records from each store.
  */
 final class SessionQueries {
     static final int DEFAULT_PAGE = 50, MAX_PAGE = 1000;
@@ -50,12 +50,19 @@ final class SessionQueries {
         this.pageTokens = new PageTokens(ctx.applicationId());
     }
 
-    /** The owner of the session when that is another instance and this call was not forwarded; null to handle it here. */
+    /**
+     * The owner of the session when that is another instance and this call was not forwarded; null to handle it here.
+     */
     HostInfo ownerUnlessHere(String sessionId) {
         if (Forwarding.forwarded()) return null;
-        KeyQueryMetadata md = ctx.streams().queryMetadataForKey(RazorTopology.STORE, sessionId, Serdes.String().serializer());
+        KeyQueryMetadata md = ctx.streams()
+                .queryMetadataForKey(
+                        RazorTopology.STORE, sessionId, Serdes.String().serializer());
         if (md == null || md.equals(KeyQueryMetadata.NOT_AVAILABLE)) {
-            throw Status.UNAVAILABLE.withDescription("the owner of session '" + sessionId + "' is not known right now (starting or rebalancing); retry").asRuntimeException();
+            throw Status.UNAVAILABLE
+                    .withDescription("the owner of session '" + sessionId
+                            + "' is not known right now (starting or rebalancing); retry")
+                    .asRuntimeException();
         }
         return md.activeHost().equals(ctx.self()) ? null : md.activeHost();
     }
@@ -70,18 +77,33 @@ final class SessionQueries {
         SessionInfo.Builder b = info(m).toBuilder();
         SessionStore store = localStore();
         for (String turnId : m.recentTurnIds()) {
-            store.appliedTurn(m.sessionId(), turnId).filter(t -> !t.rolledBack()).ifPresent(t -> b.addRecentTurns(RecentTurn.newBuilder().setTurnId(turnId)
-                    .setReplied(t.finishReason() != FinishReason.FINISH_REASON_NO_REPLY_VALUE).setReply(t.reply())));
+            store.appliedTurn(m.sessionId(), turnId)
+                    .filter(t -> !t.rolledBack())
+                    .ifPresent(t -> b.addRecentTurns(RecentTurn.newBuilder()
+                            .setTurnId(turnId)
+                            .setReplied(t.finishReason() != FinishReason.FINISH_REASON_NO_REPLY_VALUE)
+                            .setReply(t.reply())));
         }
         return b.build();
     }
 
     SessionInfo info(SessionMeta m) {
         int hs = ctx.model().loaded().model().config().headSize();
-        return SessionInfo.newBuilder().setSessionId(m.sessionId())
-                .setCache(CacheFigures.of(m.tokens(), m.kvBytes(hs), m.fullKvBytes(hs), m.positionOffset(), m.shifts(), m.undoBytes(), m.undoableTurns()))
-                .setLastActivityMs(m.lastActivityMillis()).setTurnsRemembered((int) Math.min(Integer.MAX_VALUE, m.turnsApplied()))
-                .setModelFingerprint(m.modelFingerprint()).setProfileFingerprint(m.profileFingerprint()).build();
+        return SessionInfo.newBuilder()
+                .setSessionId(m.sessionId())
+                .setCache(CacheFigures.of(
+                        m.tokens(),
+                        m.kvBytes(hs),
+                        m.fullKvBytes(hs),
+                        m.positionOffset(),
+                        m.shifts(),
+                        m.undoBytes(),
+                        m.undoableTurns()))
+                .setLastActivityMs(m.lastActivityMillis())
+                .setTurnsRemembered((int) Math.min(Integer.MAX_VALUE, m.turnsApplied()))
+                .setModelFingerprint(m.modelFingerprint())
+                .setProfileFingerprint(m.profileFingerprint())
+                .build();
     }
 
     /**
@@ -92,24 +114,31 @@ final class SessionQueries {
     ListSessionsResponse page(ListSessionsRequest req) {
         if (req.getPageSize() < 0) throw invalid("page_size must be >= 0");
         String after = req.getPageToken().isEmpty() ? null : pageTokens.decode(req.getPageToken());
-        if (!req.getPageToken().isEmpty() && after == null) throw invalid("page_token is not one this service gave out");
+        if (!req.getPageToken().isEmpty() && after == null)
+            throw invalid("page_token is not one this service gave out");
         int size = req.getPageSize() == 0 ? DEFAULT_PAGE : Math.min(req.getPageSize(), MAX_PAGE);
         List<SessionInfo> all = new ArrayList<>();
         boolean more = false;
         // Each local partition's store in its own key order (the all-partitions view goes partition by partition)
-        for (SessionStore store : partitionStores()) for (SessionMeta m : tenantsSessions(store, after, size + 1)) all.add(info(m));
+        for (SessionStore store : partitionStores())
+            for (SessionMeta m : tenantsSessions(store, after, size + 1)) all.add(info(m));
         if (!Forwarding.forwarded()) {
             for (StreamsMetadata peer : ctx.streams().metadataForAllStreamsClients()) {
                 if (peer.hostInfo().equals(ctx.self())) continue;
-                ListSessionsResponse theirs = forwarding.blocking(peer.hostInfo()).listSessions(req.toBuilder().setPageSize(size).build());
+                ListSessionsResponse theirs = forwarding
+                        .blocking(peer.hostInfo())
+                        .listSessions(req.toBuilder().setPageSize(size).build());
                 all.addAll(theirs.getSessionsList());
                 more |= !theirs.getNextPageToken().isEmpty();
             }
         }
         all.sort(Comparator.comparing(SessionInfo::getSessionId, SessionQueries::keyOrder));
         more |= all.size() > size;
-        ListSessionsResponse.Builder b = ListSessionsResponse.newBuilder().addAllSessions(all.subList(0, Math.min(size, all.size())));
-        if (more && !all.isEmpty()) b.setNextPageToken(pageTokens.encode(all.get(Math.min(size, all.size()) - 1).getSessionId()));
+        ListSessionsResponse.Builder b =
+                ListSessionsResponse.newBuilder().addAllSessions(all.subList(0, Math.min(size, all.size())));
+        if (more && !all.isEmpty())
+            b.setNextPageToken(
+                    pageTokens.encode(all.get(Math.min(size, all.size()) - 1).getSessionId()));
         return b.build();
     }
 
@@ -139,20 +168,27 @@ final class SessionQueries {
     private List<SessionStore> partitionStores() {
         Set<Integer> partitions = new TreeSet<>();
         for (ThreadMetadata thread : ctx.streams().metadataForLocalThreads()) {
-            for (TaskMetadata task : thread.activeTasks()) partitions.add(task.taskId().partition());
+            for (TaskMetadata task : thread.activeTasks())
+                partitions.add(task.taskId().partition());
         }
         List<SessionStore> stores = new ArrayList<>();
         for (int p : partitions) {
-            stores.add(new SessionStore(new ReadOnlyStreamsBackend(ctx.streams().store(StoreQueryParameters.fromNameAndType(RazorTopology.STORE,
-                    QueryableStoreTypes.<Bytes, byte[]>keyValueStore()).withPartition(p)))));
+            stores.add(new SessionStore(new ReadOnlyStreamsBackend(ctx.streams()
+                    .store(StoreQueryParameters.fromNameAndType(
+                                    RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore())
+                            .withPartition(p)))));
         }
         return stores;
     }
 
-    /** This instance's sessions. Its failures (store not queryable, a damaged record) reach the client through {@link StatusMapping}. */
+    /**
+     * This instance's sessions. Its failures (store not queryable, a damaged record) reach the client through
+     * {@link StatusMapping}.
+     */
     private SessionStore localStore() {
-        ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams().store(
-                StoreQueryParameters.fromNameAndType(RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+        ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams()
+                .store(StoreQueryParameters.fromNameAndType(
+                        RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
         return new SessionStore(new ReadOnlyStreamsBackend(store));
     }
 

@@ -7,21 +7,21 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.store.StoreFormatException;
 import org.apache.kafka.clients.producer.BufferExhaustedException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.errors.ProcessorStateException;
 import org.apache.kafka.streams.errors.StreamsNotStartedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import io.razorstream.proto.v1.ReplyEvent;
-import org.apache.kafka.common.errors.TimeoutException;
 
 /**
- * Every failure of a call as a status a client can act on - never UNKNOWN, which is what gRPC answers
- * for an exception nobody mapped. {@link #interceptor} catches whatever a handler throws.
+ * Every failure of a call as a status a client can act on - never UNKNOWN, which is what gRPC answers for an exception
+ * nobody mapped. {@link #interceptor} catches whatever a handler throws.
  */
 final class StatusMapping {
     private static final Logger log = LoggerFactory.getLogger(StatusMapping.class);
@@ -42,14 +42,17 @@ final class StatusMapping {
     static Status of(Throwable t) {
         if (t instanceof StatusRuntimeException s) return s.getStatus();
         if (t instanceof InvalidStateStoreException || t instanceof StreamsNotStartedException) {
-            return Status.UNAVAILABLE.withDescription("the session store is not queryable right now (" + t.getMessage() + "; starting or rebalancing); retry");
+            return Status.UNAVAILABLE.withDescription("the session store is not queryable right now (" + t.getMessage()
+                    + "; starting or rebalancing); retry");
         }
-        if (t instanceof StoreFormatException || t instanceof ProcessorStateException) return Status.DATA_LOSS.withDescription(t.getMessage());
+        if (t instanceof StoreFormatException || t instanceof ProcessorStateException)
+            return Status.DATA_LOSS.withDescription(t.getMessage());
         if (t instanceof BufferExhaustedException || t instanceof RecordTooLargeException) {
             return Status.RESOURCE_EXHAUSTED.withDescription("Kafka refused the turn: " + t.getMessage());
         }
         if (t instanceof RetriableException || t instanceof TimeoutException) {
-            return Status.UNAVAILABLE.withDescription("Kafka is not reachable right now: " + t.getMessage() + "; retry");
+            return Status.UNAVAILABLE.withDescription(
+                    "Kafka is not reachable right now: " + t.getMessage() + "; retry");
         }
         if (t instanceof IllegalArgumentException) return Status.INVALID_ARGUMENT.withDescription(t.getMessage());
         log.error("a call failed unexpectedly", t);
@@ -60,7 +63,8 @@ final class StatusMapping {
     static ServerInterceptor interceptor() {
         return new ServerInterceptor() {
             @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            public <Q, R> ServerCall.Listener<Q> interceptCall(
+                    ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
                 ServerCall.Listener<Q> listener = next.startCall(call, headers);
                 return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
                     @Override

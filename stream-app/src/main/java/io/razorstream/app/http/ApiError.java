@@ -2,11 +2,13 @@ package io.razorstream.app.http;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+
 import java.util.Locale;
 
 /**
- * An error as the OpenAI protocol shapes it: an HTTP status and {@code {"error": {"message", "type", "param", "code"}}}.
- * Statuses from the gRPC service map to the HTTP status a client of llama.cpp's server or vLLM would get for the same thing.
+ * An error as the OpenAI protocol shapes it: an HTTP status and {@code {"error": {"message", "type", "param",
+ * "code"}}}. Statuses from the gRPC service map to the HTTP status a client of llama.cpp's server or vLLM would get for
+ * the same thing.
  */
 final class ApiError extends RuntimeException {
     final int status;
@@ -31,7 +33,8 @@ final class ApiError extends RuntimeException {
             case UNAUTHENTICATED -> new ApiError(401, "authentication_error", "invalid_api_key", message);
             case PERMISSION_DENIED -> new ApiError(403, "permission_error", null, message);
             case NOT_FOUND -> new ApiError(404, "not_found_error", null, message);
-            case ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED -> new ApiError(409, "invalid_request_error", "conflict", message);
+            case ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED ->
+                new ApiError(409, "invalid_request_error", "conflict", message);
             case RESOURCE_EXHAUSTED -> new ApiError(429, "rate_limit_error", null, message);
             case CANCELLED -> new ApiError(499, "invalid_request_error", "cancelled", message);
             case UNAVAILABLE -> new ApiError(503, "server_error", "unavailable", message);

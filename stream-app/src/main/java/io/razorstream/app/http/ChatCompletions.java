@@ -1,5 +1,6 @@
 package io.razorstream.app.http;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -17,11 +18,11 @@ import io.razorstream.proto.v1.DeleteSessionRequest;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.GetSessionRequest;
+import io.razorstream.proto.v1.HistoryCondition;
 import io.razorstream.proto.v1.MemoryServiceGrpc.MemoryServiceBlockingStub;
 import io.razorstream.proto.v1.RecentTurn;
 import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.RollbackRequest;
-import io.razorstream.proto.v1.HistoryCondition;
 import io.razorstream.proto.v1.SessionInfo;
 import io.razorstream.proto.v1.Turn;
 
@@ -33,7 +34,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
-import com.fasterxml.jackson.core.JsonProcessingException;
 
 /**
  * {@code POST /v1/chat/completions}: an OpenAI chat request becomes turns of a session, sent through the same gRPC
@@ -57,10 +57,21 @@ final class ChatCompletions {
     }
 
     /** A parsed request: what to send and how to answer. */
-    record Request(List<HistoryMatch.Message> messages, GenerationParams params, boolean stream, boolean includeUsage, String sessionId) {}
+    record Request(
+            List<HistoryMatch.Message> messages,
+            GenerationParams params,
+            boolean stream,
+            boolean includeUsage,
+            String sessionId) {}
 
     /** What a completed turn gives the client. */
-    record Answer(String turnId, String text, int promptTokens, int completionTokens, long cachedTokens, FinishReason finish) {}
+    record Answer(
+            String turnId,
+            String text,
+            int promptTokens,
+            int completionTokens,
+            long cachedTokens,
+            FinishReason finish) {}
 
     /** Receives the reply text as it is generated (streamed requests). */
     interface Deltas {
@@ -77,42 +88,59 @@ final class ChatCompletions {
         if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");
         JsonNode model = root.get("model");
         if (model != null && !model.isNull() && !servedName(model.asText())) {
-            throw new ApiError(404, "not_found_error", "model_not_found", "the model '" + model.asText() + "' does not exist; this server serves '" + modelName + "'");
+            throw new ApiError(
+                    404,
+                    "not_found_error",
+                    "model_not_found",
+                    "the model '" + model.asText() + "' does not exist; this server serves '" + modelName + "'");
         }
         if (root.path("n").asInt(1) != 1) throw ApiError.invalid("n must be 1: one answer per request");
         for (String unsupported : new String[] {"tools", "functions", "tool_choice"}) {
-            if (root.hasNonNull(unsupported) && !(root.get(unsupported).isArray() && root.get(unsupported).isEmpty())) {
+            if (root.hasNonNull(unsupported)
+                    && !(root.get(unsupported).isArray()
+                            && root.get(unsupported).isEmpty())) {
                 throw ApiError.invalid("'" + unsupported + "' is not supported: this server answers with text only");
             }
         }
         if (root.path("logprobs").asBoolean(false)) throw ApiError.invalid("logprobs are not supported");
         String format = root.path("response_format").path("type").asText("text");
-        if (!format.equals("text")) throw ApiError.invalid("response_format '" + format + "' is not supported: only text");
+        if (!format.equals("text"))
+            throw ApiError.invalid("response_format '" + format + "' is not supported: only text");
 
         JsonNode list = root.get("messages");
-        if (list == null || !list.isArray() || list.isEmpty()) throw ApiError.invalid("messages must be a non-empty array");
+        if (list == null || !list.isArray() || list.isEmpty())
+            throw ApiError.invalid("messages must be a non-empty array");
         List<HistoryMatch.Message> messages = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), i));
         if (messages.getLast().role().equals("assistant")) {
-            throw ApiError.invalid("the last message is the assistant's: there is nothing to answer (end the list with a user message)");
+            throw ApiError.invalid("the last message is the assistant's: there is nothing to "
+                    + "answer (end the list with a user message)");
         }
 
         GenerationParams.Builder p = GenerationParams.newBuilder();
-        JsonNode max = root.hasNonNull("max_completion_tokens") ? root.get("max_completion_tokens") : root.get("max_tokens");
+        JsonNode max =
+                root.hasNonNull("max_completion_tokens") ? root.get("max_completion_tokens") : root.get("max_tokens");
         if (max != null && !max.isNull()) p.setMaxTokens(positiveInt(max, "max_tokens"));
         if (root.hasNonNull("temperature")) p.setTemperature((float) number(root.get("temperature"), "temperature"));
         if (root.hasNonNull("top_p")) p.setTopP((float) number(root.get("top_p"), "top_p"));
         if (root.hasNonNull("top_k")) p.setTopK((int) number(root.get("top_k"), "top_k"));
         if (root.hasNonNull("min_p")) p.setMinP((float) number(root.get("min_p"), "min_p"));
-        if (root.hasNonNull("repeat_penalty")) p.setRepeatPenalty((float) number(root.get("repeat_penalty"), "repeat_penalty"));
+        if (root.hasNonNull("repeat_penalty"))
+            p.setRepeatPenalty((float) number(root.get("repeat_penalty"), "repeat_penalty"));
         if (root.hasNonNull("seed")) p.setSeed((long) number(root.get("seed"), "seed"));
         JsonNode stop = root.get("stop");
         if (stop != null && stop.isTextual()) p.addStop(stop.asText());
         else if (stop != null && stop.isArray()) stop.forEach(s -> p.addStop(s.asText()));
         else if (stop != null && !stop.isNull()) throw ApiError.invalid("stop must be a string or an array of strings");
 
-        String session = sessionHeader != null && !sessionHeader.isBlank() ? sessionHeader : root.path("session_id").asText("");
-        return new Request(messages, p.build(), root.path("stream").asBoolean(false), root.path("stream_options").path("include_usage").asBoolean(false),
+        String session = sessionHeader != null && !sessionHeader.isBlank()
+                ? sessionHeader
+                : root.path("session_id").asText("");
+        return new Request(
+                messages,
+                p.build(),
+                root.path("stream").asBoolean(false),
+                root.path("stream_options").path("include_usage").asBoolean(false),
                 session.isBlank() ? null : session);
     }
 
@@ -127,8 +155,11 @@ final class ChatCompletions {
         role = switch (role) {
             case "system", "developer" -> "system";
             case "user", "assistant" -> role;
-            case "tool", "function" -> throw ApiError.invalid(where + ": role '" + role + "' is not supported (no tool calls)");
-            default -> throw ApiError.invalid(where + ": role must be system, developer, user or assistant, got '" + role + "'");
+            case "tool", "function" ->
+                throw ApiError.invalid(where + ": role '" + role + "' is not supported (no tool calls)");
+            default ->
+                throw ApiError.invalid(
+                        where + ": role must be system, developer, user or assistant, got '" + role + "'");
         };
         JsonNode content = m.get("content");
         if (content != null && content.isTextual()) return new HistoryMatch.Message(role, content.asText());
@@ -136,7 +167,8 @@ final class ChatCompletions {
             StringBuilder text = new StringBuilder();
             for (JsonNode part : content) {
                 if (!part.path("type").asText().equals("text")) {
-                    throw ApiError.invalid(where + ": content part of type '" + part.path("type").asText() + "' is not supported (text only)");
+                    throw ApiError.invalid(where + ": content part of type '"
+                            + part.path("type").asText() + "' is not supported (text only)");
                 }
                 text.append(part.path("text").asText());
             }
@@ -151,16 +183,18 @@ final class ChatCompletions {
     }
 
     private static int positiveInt(JsonNode n, String name) {
-        if (!n.canConvertToInt() || n.asInt() < 1) throw ApiError.invalid(name + " must be a whole number >= 1, got " + n);
+        if (!n.canConvertToInt() || n.asInt() < 1)
+            throw ApiError.invalid(name + " must be a whole number >= 1, got " + n);
         return n.asInt();
     }
 
     /**
-     * Runs the request on its session; {@code deltas} (or null) gets the reply as it is generated. {@code authorization}:
-     * the request's header, passed on to the service, which authenticates every call.
+     * Runs the request on its session; {@code deltas} (or null) gets the reply as it is generated.
+     * {@code authorization}: the request's header, passed on to the service, which authenticates every call.
      */
     Answer run(Request req, Deltas deltas, String authorization) throws IOException {
-        MemoryServiceBlockingStub service = authorization == null ? base : base.withInterceptors(Tenants.sending(authorization));
+        MemoryServiceBlockingStub service =
+                authorization == null ? base : base.withInterceptors(Tenants.sending(authorization));
         boolean oneOff = req.sessionId() == null;
         String session = oneOff ? "oai-once-" + UUID.randomUUID() : req.sessionId();
         try {
@@ -168,20 +202,28 @@ final class ChatCompletions {
         } finally {
             if (oneOff) {
                 try {
-                    service.deleteSession(DeleteSessionRequest.newBuilder().setSessionId(session).build());
+                    service.deleteSession(DeleteSessionRequest.newBuilder()
+                            .setSessionId(session)
+                            .build());
                 } catch (StatusRuntimeException ignored) { // expiry deletes it later
                 }
             }
         }
     }
 
-    private Answer runOn(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
+    private Answer runOn(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas)
+            throws IOException {
         try {
             return planAndSend(service, session, oneOff, req, deltas);
         } catch (StatusRuntimeException e) {
-            // Another request changed the session between our read and one of our steps: the step was refused, unapplied.
+            // Another request changed the session between our read and one of our steps: the step was refused,
+            // unapplied.
             if (e.getStatus().getCode() == Status.Code.ABORTED) {
-                throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getStatus().getDescription());
+                throw new ApiError(
+                        409,
+                        "invalid_request_error",
+                        "session_history_conflict",
+                        e.getStatus().getDescription());
             }
             throw e;
         }
@@ -192,14 +234,21 @@ final class ChatCompletions {
      * before it left it (HistoryCondition), checked when the step is applied: a concurrent request for the same session
      * makes one of them fail with ABORTED, never a reply on a history mixed from both.
      */
-    private Answer planAndSend(MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas) throws IOException {
+    private Answer planAndSend(
+            MemoryServiceBlockingStub service, String session, boolean oneOff, Request req, Deltas deltas)
+            throws IOException {
         List<HistoryMatch.Message> messages = req.messages();
         SessionInfo info = oneOff ? null : sessionOrNull(service, session);
         List<String> hashes = HistoryMatch.prefixHashes(messages);
         List<HistoryMatch.Recent> recent = info == null ? List.of() : recent(info);
         HistoryMatch.Plan plan;
         try {
-            plan = HistoryMatch.plan(messages, hashes, info == null ? null : recent, info == null ? 0 : info.getCache().getUndoableTurns(), session);
+            plan = HistoryMatch.plan(
+                    messages,
+                    hashes,
+                    info == null ? null : recent,
+                    info == null ? 0 : info.getCache().getUndoableTurns(),
+                    session);
         } catch (HistoryMatch.Conflict e) {
             throw new ApiError(409, "invalid_request_error", "session_history_conflict", e.getMessage());
         }
@@ -207,28 +256,60 @@ final class ChatCompletions {
         HistoryMatch.Message last = messages.getLast();
         String lastTurn = recent.isEmpty() ? "" : recent.get(0).turnId();
         if (plan.rollback() > 0) {
-            cached = service.rollback(RollbackRequest.newBuilder().setSessionId(session).setTurns(plan.rollback())
-                    .setTurnId("oai-rollback-" + UUID.randomUUID()).setIfHistory(after(lastTurn)).build()).getCache().getTokens();
-            lastTurn = recent.size() > plan.rollback() ? recent.get(plan.rollback()).turnId() : "";
+            cached = service.rollback(RollbackRequest.newBuilder()
+                            .setSessionId(session)
+                            .setTurns(plan.rollback())
+                            .setTurnId("oai-rollback-" + UUID.randomUUID())
+                            .setIfHistory(after(lastTurn))
+                            .build())
+                    .getCache()
+                    .getTokens();
+            lastTurn = recent.size() > plan.rollback()
+                    ? recent.get(plan.rollback()).turnId()
+                    : "";
         }
-        if (plan.answeredTurnId() != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
+        if (plan.answeredTurnId()
+                != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
             ChatDone done = chat(service, session, plan.answeredTurnId(), last, req.params(), null, null);
             if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
-            return new Answer(done.getTurnId(), done.getText(), done.getPromptTokens(), done.getCompletionTokens(), 0, done.getFinishReason());
+            return new Answer(
+                    done.getTurnId(),
+                    done.getText(),
+                    done.getPromptTokens(),
+                    done.getCompletionTokens(),
+                    0,
+                    done.getFinishReason());
         }
         int prompt = 0;
         if (plan.sendFrom() < messages.size() - 1) {
-            AppendTurnsRequest.Builder append = AppendTurnsRequest.newBuilder().setSessionId(session).setIfHistory(after(lastTurn));
+            AppendTurnsRequest.Builder append =
+                    AppendTurnsRequest.newBuilder().setSessionId(session).setIfHistory(after(lastTurn));
             for (int i = plan.sendFrom(); i < messages.size() - 1; i++) {
                 HistoryMatch.Message m = messages.get(i);
-                append.addTurns(Turn.newBuilder().setRole(role(m.role())).setText(m.content()).setTurnId(HistoryMatch.turnId(hashes.get(i), unique())));
+                append.addTurns(Turn.newBuilder()
+                        .setRole(role(m.role()))
+                        .setText(m.content())
+                        .setTurnId(HistoryMatch.turnId(hashes.get(i), unique())));
             }
             AppendTurnsResponse r = service.appendTurns(append.build());
             prompt += r.getPromptTokens();
             lastTurn = append.getTurns(append.getTurnsCount() - 1).getTurnId();
         }
-        ChatDone done = chat(service, session, HistoryMatch.turnId(hashes.getLast(), unique()), last, req.params(), deltas, after(lastTurn));
-        return new Answer(done.getTurnId(), done.getText(), prompt + done.getPromptTokens(), done.getCompletionTokens(), cached, done.getFinishReason());
+        ChatDone done = chat(
+                service,
+                session,
+                HistoryMatch.turnId(hashes.getLast(), unique()),
+                last,
+                req.params(),
+                deltas,
+                after(lastTurn));
+        return new Answer(
+                done.getTurnId(),
+                done.getText(),
+                prompt + done.getPromptTokens(),
+                done.getCompletionTokens(),
+                cached,
+                done.getFinishReason());
     }
 
     /** The condition that the session's last turn is {@code turnId} ("": none). */
@@ -237,12 +318,24 @@ final class ChatCompletions {
     }
 
     /**
-     * One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call. {@code condition}
-     * (or null): the session's last turn it must follow.
+     * One Chat call; its deltas go to {@code deltas} (or nowhere); a client gone mid-reply cancels the call.
+     * {@code condition} (or null): the session's last turn it must follow.
      */
-    private ChatDone chat(MemoryServiceBlockingStub service, String session, String turnId, HistoryMatch.Message m, GenerationParams params, Deltas deltas,
-                          HistoryCondition condition) throws IOException {
-        ChatRequest.Builder b = ChatRequest.newBuilder().setSessionId(session).setTurnId(turnId).setRole(role(m.role())).setText(m.content()).setParams(params);
+    private ChatDone chat(
+            MemoryServiceBlockingStub service,
+            String session,
+            String turnId,
+            HistoryMatch.Message m,
+            GenerationParams params,
+            Deltas deltas,
+            HistoryCondition condition)
+            throws IOException {
+        ChatRequest.Builder b = ChatRequest.newBuilder()
+                .setSessionId(session)
+                .setTurnId(turnId)
+                .setRole(role(m.role()))
+                .setText(m.content())
+                .setParams(params);
         if (condition != null) b.setIfHistory(condition);
         ChatRequest req = b.build();
         Context.CancellableContext call = Context.current().withCancellation();
@@ -254,7 +347,9 @@ final class ChatCompletions {
                 if (r.hasDone()) return r.getDone();
                 if (deltas != null) deltas.delta(r.getDelta());
             }
-            throw Status.INTERNAL.withDescription("the reply ended without its final message").asRuntimeException();
+            throw Status.INTERNAL
+                    .withDescription("the reply ended without its final message")
+                    .asRuntimeException();
         } catch (IOException e) {
             call.cancel(e);
             throw e;
@@ -266,7 +361,10 @@ final class ChatCompletions {
 
     private SessionInfo sessionOrNull(MemoryServiceBlockingStub service, String session) {
         try {
-            return service.getSession(GetSessionRequest.newBuilder().setSessionId(session).setIncludeRecentTurns(true).build());
+            return service.getSession(GetSessionRequest.newBuilder()
+                    .setSessionId(session)
+                    .setIncludeRecentTurns(true)
+                    .build());
         } catch (StatusRuntimeException e) {
             if (e.getStatus().getCode() == Status.Code.NOT_FOUND) return null;
             throw e;
@@ -275,7 +373,8 @@ final class ChatCompletions {
 
     private static List<HistoryMatch.Recent> recent(SessionInfo info) {
         List<HistoryMatch.Recent> out = new ArrayList<>();
-        for (RecentTurn t : info.getRecentTurnsList()) out.add(new HistoryMatch.Recent(t.getTurnId(), t.getReplied(), t.getReply()));
+        for (RecentTurn t : info.getRecentTurnsList())
+            out.add(new HistoryMatch.Recent(t.getTurnId(), t.getReplied(), t.getReply()));
         return out;
     }
 
@@ -288,7 +387,8 @@ final class ChatCompletions {
     }
 
     private static String unique() {
-        return Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE).substring(0, 12);
+        return Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE)
+                .substring(0, 12);
     }
 
     // ---- the protocol's JSON ----
@@ -301,7 +401,11 @@ final class ChatCompletions {
     }
 
     ObjectNode completion(Answer a, String id, long created, String session) {
-        ObjectNode root = json.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created).put("model", modelName);
+        ObjectNode root = json.createObjectNode()
+                .put("id", id)
+                .put("object", "chat.completion")
+                .put("created", created)
+                .put("model", modelName);
         ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
         choice.putObject("message").put("role", "assistant").put("content", a.text());
         choice.putNull("logprobs");
@@ -312,7 +416,9 @@ final class ChatCompletions {
     }
 
     ObjectNode usage(Answer a) {
-        ObjectNode u = json.createObjectNode().put("prompt_tokens", a.promptTokens()).put("completion_tokens", a.completionTokens())
+        ObjectNode u = json.createObjectNode()
+                .put("prompt_tokens", a.promptTokens())
+                .put("completion_tokens", a.completionTokens())
                 .put("total_tokens", a.promptTokens() + a.completionTokens());
         u.putObject("prompt_tokens_details").put("cached_tokens", Math.max(0, a.cachedTokens()));
         return u;
@@ -320,7 +426,11 @@ final class ChatCompletions {
 
     /** One streamed chunk: a delta (role and/or content; both null for the final one), a finish reason or null. */
     ObjectNode chunk(String id, long created, String role, String content, String finish) {
-        ObjectNode root = json.createObjectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", modelName);
+        ObjectNode root = json.createObjectNode()
+                .put("id", id)
+                .put("object", "chat.completion.chunk")
+                .put("created", created)
+                .put("model", modelName);
         ArrayNode choices = root.putArray("choices");
         ObjectNode choice = choices.addObject().put("index", 0);
         ObjectNode delta = choice.putObject("delta");

@@ -10,9 +10,9 @@ import java.util.List;
 /**
  * Where a resent conversation and a session part. OpenAI clients send the whole message list every time; the session
  * already holds most of it. Each message the HTTP API sends to a session becomes a turn whose id starts with the hash
- * of the list up to and including that message (role and content, in order), so the session's recent turn ids say
- * which prefix of a new list it holds. A generated reply is not a turn of its own: it belongs to the turn it answers,
- * and the list must carry it unchanged for the prefix to count.
+ * of the list up to and including that message (role and content, in order), so the session's recent turn ids say which
+ * prefix of a new list it holds. A generated reply is not a turn of its own: it belongs to the turn it answers, and the
+ * list must carry it unchanged for the prefix to count.
  *
  * <p>The plan: take back the session's turns after the common prefix (they are undoable only so far), then send the
  * messages after it: all but the last as appended turns, the last as the turn to answer. When the list ends exactly
@@ -66,14 +66,19 @@ final class HistoryMatch {
         return out;
     }
 
-    /** A new turn id for the message with prefix hash {@code hash}: unique (a taken-back id is never applied again), and its hash readable. */
+    /**
+     * A new turn id for the message with prefix hash {@code hash}: unique (a taken-back id is never applied again), and
+     * its hash readable.
+     */
     static String turnId(String hash, String unique) {
         return PREFIX + hash + "-" + unique;
     }
 
     /** The prefix hash a turn id carries, or null for a turn that did not come through this API. */
     static String hashOf(String turnId) {
-        return turnId.startsWith(PREFIX) && turnId.length() >= PREFIX.length() + HASH_CHARS ? turnId.substring(PREFIX.length(), PREFIX.length() + HASH_CHARS) : null;
+        return turnId.startsWith(PREFIX) && turnId.length() >= PREFIX.length() + HASH_CHARS
+                ? turnId.substring(PREFIX.length(), PREFIX.length() + HASH_CHARS)
+                : null;
     }
 
     /**
@@ -81,7 +86,8 @@ final class HistoryMatch {
      * session with {@code recent} turns (newest first) of which {@code undoable} can be taken back; {@code recent ==
      * null}: no such session yet.
      */
-    static Plan plan(List<Message> messages, List<String> hashes, List<Recent> recent, int undoable, String sessionId) throws Conflict {
+    static Plan plan(List<Message> messages, List<String> hashes, List<Recent> recent, int undoable, String sessionId)
+            throws Conflict {
         if (recent == null) return new Plan(0, 0, null);
         int last = messages.size() - 1;
         for (int j = 0; j < recent.size() && j <= undoable; j++) {
@@ -91,17 +97,22 @@ final class HistoryMatch {
             if (r.replied()) {
                 if (i == last) return new Plan(j, -1, r.turnId());
                 Message next = messages.get(i + 1);
-                if (next.role().equals("assistant") && next.content().strip().equals(r.reply().strip())) return new Plan(j, i + 2, null);
+                if (next.role().equals("assistant")
+                        && next.content().strip().equals(r.reply().strip())) return new Plan(j, i + 2, null);
                 // the list carries another answer (edited, or none): this turn goes too
             } else if (i < last) {
                 return new Plan(j, i + 1, null);
             } // else: the same message, now to be answered: take it back and send it again
         }
         // The recent ids hold every live turn when there are fewer than they keep; all can go if all came through here.
-        if (recent.size() <= undoable && recent.stream().allMatch(r -> hashOf(r.turnId()) != null)) return new Plan(recent.size(), 0, null);
-        String kept = recent.isEmpty() ? "none of its turns came through this API"
-                : "it can take back its last " + undoable + " turn" + (undoable == 1 ? "" : "s") + " (setting session.undo-turns)";
-        throw new Conflict("the messages do not continue session '" + sessionId + "': they part from its history further back than it can"
-                + " go (" + kept + "). Send them under a new session id, or without one for a one-off answer");
+        if (recent.size() <= undoable && recent.stream().allMatch(r -> hashOf(r.turnId()) != null))
+            return new Plan(recent.size(), 0, null);
+        String kept = recent.isEmpty()
+                ? "none of its turns came through this API"
+                : "it can take back its last " + undoable + " turn" + (undoable == 1 ? "" : "s")
+                        + " (setting session.undo-turns)";
+        throw new Conflict("the messages do not continue session '" + sessionId
+                + "': they part from its history further back than it can" + " go (" + kept
+                + "). Send them under a new session id, or without one for a one-off answer");
     }
 }

@@ -6,6 +6,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
+import io.javalin.util.JavalinBindException;
 import io.razorstream.app.security.Tenants;
 import io.razorstream.app.security.Tls;
 import io.razorstream.proto.v1.MemoryServiceGrpc;
@@ -17,18 +18,17 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import io.javalin.util.JavalinBindException;
-import java.io.UncheckedIOException;
 
 /**
- * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} (JSON or server-sent events), {@code GET /v1/models},
- * {@code GET /health} and, when given, {@code GET /metrics} (Prometheus text). Every call goes to the gRPC service in
- * process, so turns take the one path into a session. Javalin (on Jetty) because it is small, embeds in a few lines,
- * streams a response with plain blocking writes, and is well kept; see docs/HTTP.md.
+ * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} (JSON or server-sent events), {@code GET
+ * /v1/models}, {@code GET /health} and, when given, {@code GET /metrics} (Prometheus text). Every call goes to the gRPC
+ * service in process, so turns take the one path into a session. Javalin (on Jetty) because it is small, embeds in a
+ * few lines, streams a response with plain blocking writes, and is well kept; see docs/HTTP.md.
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
@@ -45,8 +45,16 @@ public final class HttpApi implements AutoCloseable {
     private final long modelCreated;
     private final Supplier<String> metrics;
 
-    private HttpApi(ManagedChannel channel, String modelName, long modelCreated, Supplier<String> metrics, String host, int port, Tls tls, Tenants tenants,
-                    long maxRequestBytes) {
+    private HttpApi(
+            ManagedChannel channel,
+            String modelName,
+            long modelCreated,
+            Supplier<String> metrics,
+            String host,
+            int port,
+            Tls tls,
+            Tenants tenants,
+            long maxRequestBytes) {
         this.channel = channel;
         this.modelName = modelName;
         this.modelCreated = modelCreated;
@@ -57,25 +65,36 @@ public final class HttpApi implements AutoCloseable {
             // OpenAI clients resend the whole conversation each time: a long one outgrows Javalin's 1 MB default
             config.http.maxRequestSize = maxRequestBytes;
             config.jetty.addConnector((server, http) -> {
-                ServerConnector c = tls == null ? new ServerConnector(server, new HttpConnectionFactory(http))
+                ServerConnector c = tls == null
+                        ? new ServerConnector(server, new HttpConnectionFactory(http))
                         : new ServerConnector(server, tls.jetty(), new HttpConnectionFactory(http));
                 c.setHost(host);
                 c.setPort(port);
                 c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
                 return c;
             });
-            // With API keys on, the /v1 routes need one (the gRPC service checks it again on each call); /health and /metrics stay open.
+            // With API keys on, the /v1 routes need one (the gRPC service checks it again on each call); /health and
+            // /metrics stay open.
             config.routes.before("/v1/*", ctx -> {
                 if (tenants.tenantOfHeader(ctx.header("Authorization")).isEmpty()) {
-                    throw new ApiError(401, "authentication_error", "invalid_api_key", ctx.header("Authorization") == null
-                            ? "no API key: send the header 'Authorization: Bearer KEY'" : "the API key is not valid");
+                    throw new ApiError(
+                            401,
+                            "authentication_error",
+                            "invalid_api_key",
+                            ctx.header("Authorization") == null
+                                    ? "no API key: send the header 'Authorization: Bearer KEY'"
+                                    : "the API key is not valid");
                 }
             });
             config.routes.post("/v1/chat/completions", this::chatCompletions);
             config.routes.get("/v1/models", this::models);
             config.routes.get("/v1/models/{model}", this::model);
             config.routes.get("/health", ctx -> ctx.json(json.createObjectNode().put("status", "ok")));
-            if (metrics != null) config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.get()));
+            if (metrics != null)
+                config.routes.get(
+                        "/metrics",
+                        ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                                .result(metrics.get()));
             config.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
             config.routes.exception(StatusRuntimeException.class, (e, ctx) -> error(ctx, ApiError.of(e)));
             config.routes.exception(Exception.class, (e, ctx) -> {
@@ -83,25 +102,59 @@ public final class HttpApi implements AutoCloseable {
                 error(ctx, new ApiError(500, "server_error", null, e.toString()));
             });
             config.routes.error(404, ctx -> {
-                if (ctx.attribute(ANSWERED) == null) error(ctx, new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null)
+                    error(
+                            ctx,
+                            new ApiError(404, "not_found_error", null, "no route " + ctx.method() + " " + ctx.path()));
             });
-            config.routes.error(413, ctx -> error(ctx, new ApiError(413, "invalid_request_error", "request_too_large", "the request body is larger than "
-                    + maxRequestBytes + " bytes (setting http.max-request-bytes)")));
-            config.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", null, "method " + ctx.method() + " not allowed on " + ctx.path())));
+            config.routes.error(
+                    413,
+                    ctx -> error(
+                            ctx,
+                            new ApiError(
+                                    413,
+                                    "invalid_request_error",
+                                    "request_too_large",
+                                    "the request body is larger than " + maxRequestBytes
+                                            + " bytes (setting http.max-request-bytes)")));
+            config.routes.error(
+                    405,
+                    ctx -> error(
+                            ctx,
+                            new ApiError(
+                                    405,
+                                    "invalid_request_error",
+                                    null,
+                                    "method " + ctx.method() + " not allowed on " + ctx.path())));
         });
     }
 
     /** Starts listening on {@code host:port}; calls go to {@code channel} (closed with this). */
-    public static HttpApi start(ManagedChannel channel, String modelName, long modelCreatedSeconds, Supplier<String> metrics, String host, int port,
-                                Tls tls, Tenants tenants, long maxRequestBytes) {
-        HttpApi api = new HttpApi(channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
+    public static HttpApi start(
+            ManagedChannel channel,
+            String modelName,
+            long modelCreatedSeconds,
+            Supplier<String> metrics,
+            String host,
+            int port,
+            Tls tls,
+            Tenants tenants,
+            long maxRequestBytes) {
+        HttpApi api = new HttpApi(
+                channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
         try {
             api.app.start();
         } catch (JavalinBindException e) {
             api.close();
-            throw new IllegalArgumentException("HTTP port " + port + " on " + host + " is in use: pick another (--http-port, setting http.port) or 0 to turn HTTP off");
+            throw new IllegalArgumentException("HTTP port " + port + " on " + host
+                    + " is in use: pick another (--http-port, setting http.port) or 0 to turn HTTP off");
         }
-        log.info("OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, GET /v1/models{})", tls == null ? "" : "S", host, port, metrics == null ? "" : ", GET /metrics");
+        log.info(
+                "OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, GET /v1/models{})",
+                tls == null ? "" : "S",
+                host,
+                port,
+                metrics == null ? "" : ", GET /metrics");
         return api;
     }
 
@@ -112,20 +165,26 @@ public final class HttpApi implements AutoCloseable {
         long created = System.currentTimeMillis() / 1000;
         if (!req.stream()) {
             ChatCompletions.Answer a = chat.run(req, null, ctx.header("Authorization"));
-            ctx.contentType("application/json").result(json.writeValueAsString(chat.completion(a, id, created, req.sessionId())));
+            ctx.contentType("application/json")
+                    .result(json.writeValueAsString(chat.completion(a, id, created, req.sessionId())));
             return;
         }
-        // Server-sent events. The status and headers go with the first event, so an error before any text is still a plain error response.
+        // Server-sent events. The status and headers go with the first event, so an error before any text is still a
+        // plain error response.
         HttpServletResponse res = ctx.res();
         OutputStream[] out = {null};
         ChatCompletions.Deltas deltas = text -> {
             if (out[0] == null) out[0] = openEvents(res, id, created);
-            if (!text.isEmpty()) ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, text, null)));
+            if (!text.isEmpty())
+                ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, text, null)));
         };
         try {
             ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
             deltas.delta("");
-            ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()))));
+            ChatCompletions.event(
+                    out[0],
+                    json.writeValueAsString(
+                            chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()))));
             if (req.includeUsage()) {
                 ObjectNode usage = chat.chunk(id, created, null, null, null);
                 usage.putArray("choices");
@@ -136,7 +195,9 @@ public final class HttpApi implements AutoCloseable {
         } catch (ApiError | StatusRuntimeException e) {
             if (out[0] == null) throw e;
             ApiError err = e instanceof ApiError a ? a : ApiError.of((StatusRuntimeException) e);
-            ChatCompletions.event(out[0], json.writeValueAsString(errorBody(err))); // the stream is under way: the error is its last event
+            ChatCompletions.event(
+                    out[0],
+                    json.writeValueAsString(errorBody(err))); // the stream is under way: the error is its last event
         }
     }
 
@@ -158,13 +219,22 @@ public final class HttpApi implements AutoCloseable {
 
     private void model(Context ctx) throws IOException {
         if (!chat.servedName(ctx.pathParam("model"))) {
-            throw new ApiError(404, "not_found_error", "model_not_found", "the model '" + ctx.pathParam("model") + "' does not exist; this server serves '" + modelName + "'");
+            throw new ApiError(
+                    404,
+                    "not_found_error",
+                    "model_not_found",
+                    "the model '" + ctx.pathParam("model") + "' does not exist; this server serves '" + modelName
+                            + "'");
         }
         ctx.contentType("application/json").result(json.writeValueAsString(modelObject()));
     }
 
     private ObjectNode modelObject() {
-        return json.createObjectNode().put("id", modelName).put("object", "model").put("created", modelCreated).put("owned_by", "razorstream");
+        return json.createObjectNode()
+                .put("id", modelName)
+                .put("object", "model")
+                .put("created", modelCreated)
+                .put("owned_by", "razorstream");
     }
 
     private ObjectNode errorBody(ApiError e) {

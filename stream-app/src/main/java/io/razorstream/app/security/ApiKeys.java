@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 
 /**
  * The API keys file: one {@code KEY TENANT} pair per line ({@code #} starts a comment). Keys are held only as SHA-256
- * digests; a lookup digests the presented key, so the comparison does not depend on how much of a key matched. The
- * same file on every instance also gives them their shared secret for calls between instances ({@link #internalSecret}).
+ * digests; a lookup digests the presented key, so the comparison does not depend on how much of a key matched. The same
+ * file on every instance also gives them their shared secret for calls between instances ({@link #internalSecret}).
  */
 public final class ApiKeys {
     private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -45,10 +45,16 @@ public final class ApiKeys {
             if (line.isEmpty() || line.startsWith("#")) continue;
             String[] parts = line.split("\\s+");
             String where = file + " line " + (i + 1);
-            if (parts.length != 2) throw new IllegalArgumentException(where + ": expected 'KEY TENANT', got " + parts.length + " field(s)");
-            if (parts[0].length() < 16) throw new IllegalArgumentException(where + ": the key is shorter than 16 characters");
-            if (!TENANT.matcher(parts[1]).matches()) throw new IllegalArgumentException(where + ": the tenant must be 1-64 of A-Z a-z 0-9 . _ -, got '" + parts[1] + "'");
-            if (keys.put(digest(parts[0]), parts[1]) != null) throw new IllegalArgumentException(where + ": the key is listed twice");
+            if (parts.length != 2)
+                throw new IllegalArgumentException(
+                        where + ": expected 'KEY TENANT', got " + parts.length + " field(s)");
+            if (parts[0].length() < 16)
+                throw new IllegalArgumentException(where + ": the key is shorter than 16 characters");
+            if (!TENANT.matcher(parts[1]).matches())
+                throw new IllegalArgumentException(
+                        where + ": the tenant must be 1-64 of A-Z a-z 0-9 . _ -, got '" + parts[1] + "'");
+            if (keys.put(digest(parts[0]), parts[1]) != null)
+                throw new IllegalArgumentException(where + ": the key is listed twice");
         }
         if (keys.isEmpty()) throw new IllegalArgumentException("setting auth.keys-file: " + file + " lists no keys");
         return new ApiKeys(keys, "rs-internal-" + HexFormat.of().formatHex(sha256(content)));
@@ -65,7 +71,9 @@ public final class ApiKeys {
     }
 
     static boolean sameSecret(String a, String b) {
-        return a != null && b != null && MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
+        return a != null
+                && b != null
+                && MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
     }
 
     private static String digest(String key) {

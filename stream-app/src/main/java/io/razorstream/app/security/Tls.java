@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * (default: the certificate itself, for a self-signed one). With TLS on, the ports speak nothing else.
  */
 public final class Tls {
-    private static final Pattern PEM_KEY = Pattern.compile("-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
+    private static final Pattern PEM_KEY =
+            Pattern.compile("-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END PRIVATE KEY-----");
 
     private final Path cert, key, ca;
     private final PrivateKey privateKey;
@@ -46,13 +47,19 @@ public final class Tls {
         this.privateKey = privateKey(key);
     }
 
-    /** TLS from the given files (checked now, each problem naming its file), or null when {@code cert} and {@code key} are both unset. */
+    /**
+     * TLS from the given files (checked now, each problem naming its file), or null when {@code cert} and {@code key}
+     * are both unset.
+     */
     public static Tls of(Path cert, Path key, Path ca) {
         if (cert == null && key == null) {
-            if (ca != null) throw new IllegalArgumentException("setting tls.ca-file is set without tls.cert-file and tls.key-file");
+            if (ca != null)
+                throw new IllegalArgumentException("setting tls.ca-file is set without tls.cert-file and tls.key-file");
             return null;
         }
-        if (cert == null || key == null) throw new IllegalArgumentException("settings tls.cert-file and tls.key-file go together: set both or neither");
+        if (cert == null || key == null)
+            throw new IllegalArgumentException(
+                    "settings tls.cert-file and tls.key-file go together: set both or neither");
         return new Tls(cert, key, ca == null ? cert : ca);
     }
 
@@ -100,11 +107,14 @@ public final class Tls {
 
     private static List<? extends Certificate> certificates(Path file, String setting) {
         try (InputStream in = Files.newInputStream(file)) {
-            List<? extends Certificate> certs = List.copyOf(CertificateFactory.getInstance("X.509").generateCertificates(in));
-            if (certs.isEmpty()) throw new IllegalArgumentException("setting " + setting + ": " + file + " holds no PEM certificate");
+            List<? extends Certificate> certs =
+                    List.copyOf(CertificateFactory.getInstance("X.509").generateCertificates(in));
+            if (certs.isEmpty())
+                throw new IllegalArgumentException("setting " + setting + ": " + file + " holds no PEM certificate");
             return certs;
         } catch (IOException | GeneralSecurityException e) {
-            throw new IllegalArgumentException("setting " + setting + ": " + file + " is not a readable PEM certificate: " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "setting " + setting + ": " + file + " is not a readable PEM certificate: " + e.getMessage(), e);
         }
     }
 
@@ -117,7 +127,9 @@ public final class Tls {
         }
         Matcher m = PEM_KEY.matcher(pem);
         if (!m.find()) {
-            throw new IllegalArgumentException("setting tls.key-file: " + file + " holds no PKCS#8 'BEGIN PRIVATE KEY' block (convert with: openssl pkcs8 -topk8 -nocrypt -in KEY)");
+            throw new IllegalArgumentException(
+                    "setting tls.key-file: " + file + " holds no PKCS#8 'BEGIN PRIVATE KEY' block (convert with: "
+                            + "openssl pkcs8 -topk8 -nocrypt -in KEY)");
         }
         byte[] der = Base64.getMimeDecoder().decode(m.group(1));
         for (String algorithm : new String[] {"RSA", "EC", "Ed25519"}) {

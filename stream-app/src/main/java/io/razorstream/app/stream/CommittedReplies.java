@@ -16,10 +16,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Completes the calls waiting on this instance with the replies a {@code read_committed} consumer sees: it reads
- * the replies topic (every partition, from its end at start) at that isolation level, so a call's {@code done}
- * never comes before the turn's transaction has committed. (Were it sent earlier, a crash before the commit would
- * replay the turn after the caller was told it was done.) Streamed deltas still travel in process, live.
+ * Completes the calls waiting on this instance with the replies a {@code read_committed} consumer sees: it reads the
+ * replies topic (every partition, from its end at start) at that isolation level, so a call's {@code done} never comes
+ * before the turn's transaction has committed. (Were it sent earlier, a crash before the commit would replay the turn
+ * after the caller was told it was done.) Streamed deltas still travel in process, live.
  */
 public final class CommittedReplies implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CommittedReplies.class);
@@ -32,23 +32,40 @@ public final class CommittedReplies implements AutoCloseable {
     private CommittedReplies(KafkaConsumer<byte[], byte[]> consumer, TokenRouter router) {
         this.consumer = consumer;
         this.router = router;
-        this.thread = Thread.ofPlatform().daemon().name("razorstream-committed-replies").unstarted(this::run);
+        this.thread = Thread.ofPlatform()
+                .daemon()
+                .name("razorstream-committed-replies")
+                .unstarted(this::run);
     }
 
     /** Starts reading {@code topic} from its current end; returns once the reader's position is fixed. */
     public static CommittedReplies start(String bootstrap, String topic, TokenRouter router) {
-        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.CLIENT_ID_CONFIG, "razorstream-committed-replies",
-                // A committed transaction moves the partition's last stable offset without new data for a waiting fetch:
-                // the broker answers that fetch only at fetch.max.wait.ms (500 ms by default), which callers would wait too.
-                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                        false,
+                        ConsumerConfig.CLIENT_ID_CONFIG,
+                        "razorstream-committed-replies",
+                        // A committed transaction moves the partition's last stable offset without new data for a
+                        // waiting fetch:
+                        // the broker answers that fetch only at fetch.max.wait.ms (500 ms by default), which callers
+                        // would wait too.
+                        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG,
+                        10),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
         try {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+                    .map(p -> new TopicPartition(topic, p.partition()))
+                    .toList();
             consumer.assign(partitions);
             consumer.seekToEnd(partitions);
-            for (TopicPartition p : partitions) consumer.position(p, Duration.ofSeconds(30)); // fixes the start now, not at the first poll
+            for (TopicPartition p : partitions)
+                consumer.position(p, Duration.ofSeconds(30)); // fixes the start now, not at the first poll
         } catch (RuntimeException e) {
             consumer.close();
             throw e;

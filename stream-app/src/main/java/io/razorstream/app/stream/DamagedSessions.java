@@ -5,15 +5,16 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Sessions whose stored state failed its checks on this instance. The first time, the task that holds
- * the session is rebuilt from its changelog (its local store may be what is damaged); a session found
- * damaged again after that is broken: its changelog holds the damage too, so every turn is refused with
- * DATA_LOSS until the session is deleted. Kept in memory: after a restart a broken session is found
- * again by its next turn (one more rebuild, then broken again).
+ * Sessions whose stored state failed its checks on this instance. The first time, the task that holds the session is
+ * rebuilt from its changelog (its local store may be what is damaged); a session found damaged again after that is
+ * broken: its changelog holds the damage too, so every turn is refused with DATA_LOSS until the session is deleted.
+ * Kept in memory: after a restart a broken session is found again by its next turn (one more rebuild, then broken
+ * again).
  */
 public final class DamagedSessions {
-    private final Set<String> rebuilt = ConcurrentHashMap.newKeySet();    // sessions whose partition was rebuilt for their damage
-    private final Map<String, String> broken = new ConcurrentHashMap<>();  // session -> damage found after the rebuild
+    private final Set<String> rebuilt =
+            ConcurrentHashMap.newKeySet(); // sessions whose partition was rebuilt for their damage
+    private final Map<String, String> broken = new ConcurrentHashMap<>(); // session -> damage found after the rebuild
 
     /** Whether the session's partition was rebuilt from its changelog because of damage in it. */
     boolean wasRebuilt(String sessionId) {

@@ -7,11 +7,11 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 /**
- * Makes a session's owner independent of the producer's partitioner. The service (and Kafka's Java
- * producer) put a session's turns in the partition of murmur2(session id); librdkafka clients (kcat,
- * confluent-kafka) hash keys differently by default. A turn found in any other partition is moved to the
- * reroute topic, in the partition its key belongs to, before any state is touched; the task owning that
- * partition reads it from there. Both moves are in the task's exactly-once transaction.
+ * Makes a session's owner independent of the producer's partitioner. The service (and Kafka's Java producer) put a
+ * session's turns in the partition of murmur2(session id); librdkafka clients (kcat, confluent-kafka) hash keys
+ * differently by default. A turn found in any other partition is moved to the reroute topic, in the partition its key
+ * belongs to, before any state is touched; the task owning that partition reads it from there. Both moves are in the
+ * task's exactly-once transaction.
  */
 final class PartitionGuard implements Processor<byte[], byte[], byte[], byte[]> {
     private final int partitions;
@@ -35,7 +35,10 @@ final class PartitionGuard implements Processor<byte[], byte[], byte[], byte[]> 
     @Override
     public void process(Record<byte[], byte[]> record) {
         int partition = context.recordMetadata().map(RecordMetadata::partition).orElse(-1);
-        boolean misplaced = record.key() != null && partitions > 1 && partition >= 0 && partitionOf(record.key(), partitions) != partition;
+        boolean misplaced = record.key() != null
+                && partitions > 1
+                && partition >= 0
+                && partitionOf(record.key(), partitions) != partition;
         context.forward(record, misplaced ? RazorTopology.REROUTE_SINK : RazorTopology.SESSIONS);
     }
 }

@@ -1,13 +1,13 @@
 package io.razorstream.app.stream;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.razorstream.app.metrics.ServiceMetrics;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.app.turn.TurnRunner;
 import io.razorstream.app.turn.TurnValidation;
 import io.razorstream.proto.v1.ReplyEvent;
 import io.razorstream.proto.v1.TurnEvent;
 import io.razorstream.proto.v1.TurnStages;
-import io.razorstream.app.metrics.ServiceMetrics;
 import io.razorstream.store.HotSessions;
 import io.razorstream.store.SessionRepository;
 import io.razorstream.store.SessionStore;
@@ -37,8 +37,8 @@ import java.util.Set;
  * itself starts as soon as its session has no turn under way and a turn slot is free ({@link TurnSlots}), its engine
  * work on a turn thread, so that the turns of many sessions - wherever their partitions are - share the engine's
  * forward passes, and no session waits behind another's long turn. The stream thread takes the finished turns back
- * (here and in a punctuation every few milliseconds), writes the session to the store, emits the reply and removes
- * the inbox entry, in one Kafka transaction: each session's turns apply in order and exactly once.
+ * (here and in a punctuation every few milliseconds), writes the session to the store, emits the reply and removes the
+ * inbox entry, in one Kafka transaction: each session's turns apply in order and exactly once.
  *
  * <p>A session whose stored state fails its checks is quarantined (DATA_LOSS, see {@link DamagedSessions}); every other
  * session goes on. This class owns what is Kafka's: the stores, punctuations (idle expiry, rebuilds, taking finished
@@ -68,6 +68,7 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private TurnQueue queue;
     /** Set when the task closes: its turns under way stop at their next chunk or token. */
     private volatile boolean closing;
+
     private ProcessorContext<byte[], byte[]> context;
     private SessionRepository sessions;
     private TurnPipeline pipeline;
@@ -76,8 +77,15 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     /** Damaged sessions of this task found since the last rebuild (their next find before it is not "broken"). */
     private final Set<String> awaitingRebuild = new HashSet<>();
 
-    SessionProcessor(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, TurnSlots slots, HotSessions hot, TokenRouter router,
-                     DamagedSessions damaged, ServiceMetrics metrics) {
+    SessionProcessor(
+            RazorTopology.Settings settings,
+            ServedModel model,
+            TurnRunner runner,
+            TurnSlots slots,
+            HotSessions hot,
+            TokenRouter router,
+            DamagedSessions damaged,
+            ServiceMetrics metrics) {
         this.metrics = metrics;
         this.settings = settings;
         this.model = model;
@@ -94,13 +102,21 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         closing = false; // init runs again on the same processor when a corrupt task is revived
         queue = new TurnQueue();
         KeyValueStore<Bytes, byte[]> store = context.getStateStore(RazorTopology.STORE);
-        sessions = new SessionRepository(new SessionStore(new StreamsStoreBackend(store)), hot, model.loaded().model().config(), model.fingerprint());
+        sessions = new SessionRepository(
+                new SessionStore(new StreamsStoreBackend(store)),
+                hot,
+                model.loaded().model().config(),
+                model.fingerprint());
         pipeline = new TurnPipeline(settings, model, runner, sessions, damaged);
         inbox = new TurnInbox(context.getStateStore(TurnInbox.STORE));
         long now = System.nanoTime(), wall = context.currentSystemTimeMs();
         List<TurnInbox.Entry> left = inbox.recover();
         for (TurnInbox.Entry e : left) queue.add(new TurnQueue.Accepted(e, parse(e.record()), now, wall));
-        if (!left.isEmpty()) log.info("task {}: {} accepted turns had no reply yet (a restart or a moved partition); running them now", context.taskId(), left.size());
+        if (!left.isEmpty())
+            log.info(
+                    "task {}: {} accepted turns had no reply yet (a restart or a moved partition); running them now",
+                    context.taskId(),
+                    left.size());
         context.schedule(settings.expiryInterval(), PunctuationType.WALL_CLOCK_TIME, t -> {
             for (String id : sessions.expireIdle(t, settings.ttl(), queue::inUse)) {
                 log.info("session '{}' expired after {} idle", id, settings.ttl());
@@ -111,10 +127,9 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     }
 
     /**
-     * Damage was found in this task's store: once the DATA_LOSS reply has been committed, Kafka Streams is
-     * told the task is corrupt, and it wipes the task's local store and restores it from the changelog.
-     * Only from a punctuation, with no record in flight (thrown while processing a record, the revived task
-     * was seen to stop taking records).
+     * Damage was found in this task's store: once the DATA_LOSS reply has been committed, Kafka Streams is told the
+     * task is corrupt, and it wipes the task's local store and restores it from the changelog. Only from a punctuation,
+     * with no record in flight (thrown while processing a record, the revived task was seen to stop taking records).
      */
     private void maybeRebuild(long now) {
         if (rebuildAt < 0 || now < rebuildAt) return;
@@ -147,7 +162,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
             if (waiter != null) waiter.done(TurnPipeline.error(turn, "INVALID_ARGUMENT", problem, null));
             return;
         }
-        queue.add(new TurnQueue.Accepted(inbox.add(record, source()), turn, System.nanoTime(), context.currentSystemTimeMs()));
+        queue.add(new TurnQueue.Accepted(
+                inbox.add(record, source()), turn, System.nanoTime(), context.currentSystemTimeMs()));
         pump();
         try {
             // Back-pressure: past MAX_WAITING, wait for this task's own turns (another task's would need this thread).
@@ -179,7 +195,9 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         }
     }
 
-    /** Starts an accepted turn under a slot already taken: answered here, or its engine work handed to a turn thread. */
+    /**
+     * Starts an accepted turn under a slot already taken: answered here, or its engine work handed to a turn thread.
+     */
     private void start(TurnQueue.Accepted a) {
         TokenRouter.Waiter waiter = router.waiter(a.session(), a.turn().getTurnId());
         long started = System.nanoTime();
@@ -231,19 +249,29 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
     private void emit(TurnQueue.Accepted a, ReplyEvent reply, TurnQueue.Running r, long taken) {
         long now = System.nanoTime();
         TurnStages.Builder stages = TurnStages.newBuilder()
-                .setQueuedMicros(Math.max(0, a.receivedMillis() - a.entry().record().timestamp()) * 1000)
+                .setQueuedMicros(
+                        Math.max(0, a.receivedMillis() - a.entry().record().timestamp()) * 1000)
                 .setWaitedMicros(((r == null ? taken : r.startedNanos) - a.receivedNanos()) / 1000);
         if (r != null) {
-            stages.setLoadMicros(r.work.loadNanos / 1000).setPrefillMicros(r.work.prefillNanos() / 1000).setDecodeMicros(r.work.decodeNanos() / 1000)
-                    .setHandoffMicros((taken - r.engineDoneNanos) / 1000).setStoreMicros((now - taken) / 1000);
+            stages.setLoadMicros(r.work.loadNanos / 1000)
+                    .setPrefillMicros(r.work.prefillNanos() / 1000)
+                    .setDecodeMicros(r.work.decodeNanos() / 1000)
+                    .setHandoffMicros((taken - r.engineDoneNanos) / 1000)
+                    .setStoreMicros((now - taken) / 1000);
         }
-        reply = reply.toBuilder().setStages(stages).setCreatedAtMs(context.currentSystemTimeMs()).build();
+        reply = reply.toBuilder()
+                .setStages(stages)
+                .setCreatedAtMs(context.currentSystemTimeMs())
+                .build();
         long nanos = now - a.receivedNanos();
         metrics.turnProcessed(reply, nanos);
-        log.info("{}", settings.jsonTurnLog() ? TurnLog.json(a.turn(), reply, nanos) : TurnLog.text(a.turn(), reply, nanos));
+        log.info(
+                "{}",
+                settings.jsonTurnLog() ? TurnLog.json(a.turn(), reply, nanos) : TurnLog.text(a.turn(), reply, nanos));
         // A waiting call is completed by CommittedReplies once this reply is committed, not here.
         Record<byte[], byte[]> record = a.entry().record();
-        context.forward(new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
+        context.forward(
+                new Record<>(record.key(), reply.toByteArray(), record.timestamp()), RazorTopology.REPLIES_SINK);
         inbox.remove(a.entry());
         queue.answered(a.session());
     }
@@ -257,7 +285,8 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         if (!damage.contains("'" + id + "'")) damage = "session '" + id + "': " + damage;
         String reason;
         if (!damaged.wasRebuilt(id)) {
-            reason = damage + "; the session's partition is being rebuilt from its changelog, send the turn again shortly";
+            reason = damage
+                    + "; the session's partition is being rebuilt from its changelog, send the turn again shortly";
             if (awaitingRebuild.add(id) && rebuildAt < 0) {
                 rebuildAt = context.currentSystemTimeMs() + REBUILD_DELAY.toMillis();
                 context.commit();
@@ -273,14 +302,17 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
 
     /** Where the record being processed came from: topic/partition@offset. */
     private String source() {
-        return context.recordMetadata().map(m -> m.topic() + "/" + m.partition() + "@" + m.offset()).orElse("");
+        return context.recordMetadata()
+                .map(m -> m.topic() + "/" + m.partition() + "@" + m.offset())
+                .orElse("");
     }
 
     private static TurnEvent parse(Record<byte[], byte[]> record) {
         try {
             return TurnEvent.parseFrom(record.value());
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException("a turn in the inbox no longer parses: " + e.getMessage(), e); // it was checked when accepted
+            throw new IllegalStateException(
+                    "a turn in the inbox no longer parses: " + e.getMessage(), e); // it was checked when accepted
         }
     }
 
@@ -289,7 +321,9 @@ final class SessionProcessor implements Processor<byte[], byte[], byte[], byte[]
         RecordHeaders headers = new RecordHeaders(record.headers().toArray());
         headers.add(ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
         if (!source.isEmpty()) headers.add("razorstream.source", source.getBytes(StandardCharsets.UTF_8));
-        context.forward(new Record<>(record.key(), record.value(), record.timestamp(), headers), RazorTopology.DEAD_LETTER_SINK);
+        context.forward(
+                new Record<>(record.key(), record.value(), record.timestamp(), headers),
+                RazorTopology.DEAD_LETTER_SINK);
         log.warn("dead-lettered a record: {}", reason);
     }
 

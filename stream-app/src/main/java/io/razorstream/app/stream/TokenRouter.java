@@ -5,9 +5,9 @@ import io.razorstream.proto.v1.ReplyEvent;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Hands a turn's reply, token by token, from the decode loop to the gRPC call waiting for it on this
- * instance. Under exactly-once, records on the replies topic become visible only at commit, so live
- * tokens cannot ride Kafka; they travel in process, and only when a caller waits here.
+ * Hands a turn's reply, token by token, from the decode loop to the gRPC call waiting for it on this instance. Under
+ * exactly-once, records on the replies topic become visible only at commit, so live tokens cannot ride Kafka; they
+ * travel in process, and only when a caller waits here.
  */
 public final class TokenRouter {
     /** The waiting side of a turn. Called from the stream thread. */

@@ -19,21 +19,24 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Comparator;
 
 /**
  * A task's accepted turn records that have no reply yet, kept in a changelogged store. A record is added in the same
  * Kafka transaction that commits its offset, and removed in the one that emits its reply: so a turn whose offset is
  * committed but whose engine work was lost in a crash or a rebalance is found here and run again, and none is run
- * twice. This is what lets the processor return from a record before its turn has run (turns of a partition then run
- * at the same time). Entries are few and short-lived: an in-memory store, restored from its changelog.
+ * twice. This is what lets the processor return from a record before its turn has run (turns of a partition then run at
+ * the same time). Entries are few and short-lived: an in-memory store, restored from its changelog.
  */
 final class TurnInbox {
     static final String STORE = "turn-inbox";
 
-    /** An accepted record: its place in the task's order, the record as it came (key, value, timestamp, headers), and where from. */
+    /**
+     * An accepted record: its place in the task's order, the record as it came (key, value, timestamp, headers), and
+     * where from.
+     */
     record Entry(long seq, Record<byte[], byte[]> record, String source) {}
 
     private final KeyValueStore<Bytes, byte[]> store;
@@ -45,7 +48,8 @@ final class TurnInbox {
 
     static StoreBuilder<KeyValueStore<Bytes, byte[]>> builder() {
         return Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.Bytes(), Serdes.ByteArray())
-                .withCachingDisabled().withLoggingEnabled(Map.of());
+                .withCachingDisabled()
+                .withLoggingEnabled(Map.of());
     }
 
     /** The entries left from before (a crash, a rebalance), oldest first; later entries are numbered after them. */

@@ -7,6 +7,7 @@ import io.razorstream.engine.chat.TurnRefused;
 import io.razorstream.proto.v1.CacheStats;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.ReplyEvent;
+import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
 import io.razorstream.store.AppliedTurn;
@@ -23,16 +24,16 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
-import io.razorstream.proto.v1.Role;
 
 /**
- * The one turn pipeline of the service, between the Kafka record and the reply: a delete, a turn id seen before
- * (its stored reply again, nothing changes), a rollback (the last turns taken back), or new turns run on the session
- * (found, loaded or created) by the {@link TurnRunner} - after taking back the last one for a regenerate -, committed to
- * the store, and answered with the reply event. A batch is applied all or none; a refused turn leaves the session as it was.
+ * The one turn pipeline of the service, between the Kafka record and the reply: a delete, a turn id seen before (its
+ * stored reply again, nothing changes), a rollback (the last turns taken back), or new turns run on the session (found,
+ * loaded or created) by the {@link TurnRunner} - after taking back the last one for a regenerate -, committed to the
+ * store, and answered with the reply event. A batch is applied all or none; a refused turn leaves the session as it
+ * was.
  *
- * <p>Three steps, so that the engine work can run off the stream thread: {@link #begin} (stream thread: everything
- * but the engine; answers at once, or returns the {@link EngineTurn}), {@link #run} (a turn thread: the engine, on the
+ * <p>Three steps, so that the engine work can run off the stream thread: {@link #begin} (stream thread: everything but
+ * the engine; answers at once, or returns the {@link EngineTurn}), {@link #run} (a turn thread: the engine, on the
  * session's in-memory copy only) and {@link #finish} (stream thread: the store write and the reply).
  */
 final class TurnPipeline {
@@ -44,7 +45,12 @@ final class TurnPipeline {
     private final SessionRepository sessions;
     private final DamagedSessions damaged;
 
-    TurnPipeline(RazorTopology.Settings settings, ServedModel model, TurnRunner runner, SessionRepository sessions, DamagedSessions damaged) {
+    TurnPipeline(
+            RazorTopology.Settings settings,
+            ServedModel model,
+            TurnRunner runner,
+            SessionRepository sessions,
+            DamagedSessions damaged) {
         this.settings = settings;
         this.model = model;
         this.runner = runner;
@@ -57,7 +63,9 @@ final class TurnPipeline {
 
     record Answered(ReplyEvent reply) implements Step {}
 
-    /** Turns of one event for the engine: prepared by {@link #begin}, run by {@link #run}, answered by {@link #finish}. */
+    /**
+     * Turns of one event for the engine: prepared by {@link #begin}, run by {@link #run}, answered by {@link #finish}.
+     */
     static final class EngineTurn implements Step {
         final TurnEvent turn;
         final Session session;
@@ -73,7 +81,14 @@ final class TurnPipeline {
         private int prompt, shifted;
         private long prefill;
 
-        private EngineTurn(TurnEvent turn, Session session, List<Message> todo, List<String> takenBack, boolean batch, boolean wantsReply, long loadNanos) {
+        private EngineTurn(
+                TurnEvent turn,
+                Session session,
+                List<Message> todo,
+                List<String> takenBack,
+                boolean batch,
+                boolean wantsReply,
+                long loadNanos) {
             this.turn = turn;
             this.session = session;
             this.todo = todo;
@@ -95,8 +110,8 @@ final class TurnPipeline {
 
     /**
      * Applies one validated turn event up to its engine work: answers a delete, a duplicate, a rollback or a refusal at
-     * once; otherwise returns the turns to run. Throws {@link StoreFormatException} when the
-     * session's stored state fails its checks.
+     * once; otherwise returns the turns to run. Throws {@link StoreFormatException} when the session's stored state
+     * fails its checks.
      */
     Step begin(TurnEvent turn, TokenRouter.Waiter waiter, long now) {
         String id = turn.getSessionId();
@@ -104,10 +119,14 @@ final class TurnPipeline {
             boolean existed = sessions.exists(id);
             sessions.delete(id);
             damaged.cleared(id);
-            return new Answered(reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_DELETED).setDuplicate(!existed).build());
+            return new Answered(reply(turn, now)
+                    .setFinishReason(FinishReason.FINISH_REASON_DELETED)
+                    .setDuplicate(!existed)
+                    .build());
         }
         String broken = damaged.broken(id);
-        if (broken != null) throw new StoreFormatException(broken + " (found earlier; delete the session to start it again)");
+        if (broken != null)
+            throw new StoreFormatException(broken + " (found earlier; delete the session to start it again)");
         long t0 = System.nanoTime();
         Session session = sessions.find(id).orElse(null);
         long load = System.nanoTime() - t0;
@@ -126,16 +145,23 @@ final class TurnPipeline {
             if (problem != null) return new Answered(error(turn, "FAILED_PRECONDITION", problem, session));
             Session.TurnMark last = session.undoableTurns().get(0);
             takenBack = takeBack(session, 1);
-            todo.add(new Message(turn.getTurnId(), last.role(), turn.getText().isEmpty() ? last.text() : turn.getText()));
+            todo.add(new Message(
+                    turn.getTurnId(), last.role(), turn.getText().isEmpty() ? last.text() : turn.getText()));
         } else if (batch) {
             Set<String> seen = new HashSet<>();
             for (Turn t : turn.getTurnsList()) {
-                if (seen.add(t.getTurnId()) && (session == null || sessions.appliedTurn(session, t.getTurnId()).isEmpty())) {
+                if (seen.add(t.getTurnId())
+                        && (session == null
+                                || sessions.appliedTurn(session, t.getTurnId()).isEmpty())) {
                     todo.add(new Message(t.getTurnId(), role(t.getRole()), t.getText()));
                 }
             }
             if (todo.isEmpty()) {
-                return new Answered(reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_NO_REPLY).setDuplicate(true).setCache(stats(session)).build());
+                return new Answered(reply(turn, now)
+                        .setFinishReason(FinishReason.FINISH_REASON_NO_REPLY)
+                        .setDuplicate(true)
+                        .setCache(stats(session))
+                        .build());
             }
             conflict = historyConflict(turn, session);
             if (conflict != null) return new Answered(error(turn, "ABORTED", conflict, session));
@@ -143,15 +169,23 @@ final class TurnPipeline {
             todo.add(new Message(turn.getTurnId(), role(turn.getRole()), turn.getText()));
         }
         if (session == null) {
-            session = Session.create(id, model.loaded().model().config(), model.policy(), model.precision(), model.fingerprint(),
-                    model.profileFingerprint(), settings.blockTokens());
+            session = Session.create(
+                    id,
+                    model.loaded().model().config(),
+                    model.policy(),
+                    model.precision(),
+                    model.fingerprint(),
+                    model.profileFingerprint(),
+                    settings.blockTokens());
         }
-        return new EngineTurn(turn, session, todo, takenBack, batch, turn.getRegenerate() || (!batch && turn.getReply()), load);
+        return new EngineTurn(
+                turn, session, todo, takenBack, batch, turn.getRegenerate() || (!batch && turn.getReply()), load);
     }
 
     /**
      * Why the event's history condition fails on the session as it is now, or null (no condition, or it holds). A
-     * writer that read the session before another one changed it is refused instead of applied on a history it never saw.
+     * writer that read the session before another one changed it is refused instead of applied on a history it never
+     * saw.
      */
     static String historyConflict(TurnEvent turn, Session session) {
         if (!turn.hasIfHistory()) return null;
@@ -160,38 +194,65 @@ final class TurnPipeline {
         String actual = recent.isEmpty() ? "" : recent.get(0);
         if (actual.equals(expected)) return null;
         return "session '" + turn.getSessionId() + "' changed since the caller read it: its last turn is "
-                + (actual.isEmpty() ? "none" : "'" + actual + "'") + ", the caller expected " + (expected.isEmpty() ? "none" : "'" + expected + "'")
+                + (actual.isEmpty() ? "none" : "'" + actual + "'") + ", the caller expected "
+                + (expected.isEmpty() ? "none" : "'" + expected + "'")
                 + " (another request wrote to the session meanwhile); nothing was applied";
     }
 
     /**
-     * The engine part of an {@link EngineTurn}, on a turn thread: runs its turns on the session's in-memory copy,
-     * which nothing else touches meanwhile; text goes to {@code waiter} (or nowhere). Never throws: the outcome waits
-     * in the turn for {@link #finish}. Stops early once {@code cancelled} says so (the outcome is then an error).
+     * The engine part of an {@link EngineTurn}, on a turn thread: runs its turns on the session's in-memory copy, which
+     * nothing else touches meanwhile; text goes to {@code waiter} (or nowhere). Never throws: the outcome waits in the
+     * turn for {@link #finish}. Stops early once {@code cancelled} says so (the outcome is then an error).
      */
     void run(EngineTurn e, TokenRouter.Waiter waiter, BooleanSupplier cancelled) {
         TurnEvent turn = e.turn;
         for (int i = 0; i < e.todo.size(); i++) {
             Message t = e.todo.get(i);
             try {
-                e.last = runner.run(e.session, t.turnId(), t.role(), t.text(), e.wantsReply, turn.getParams(), settings.defaultReplyTokens(),
-                        waiter == null ? text -> {} : waiter::delta, cancelled);
+                e.last = runner.run(
+                        e.session,
+                        t.turnId(),
+                        t.role(),
+                        t.text(),
+                        e.wantsReply,
+                        turn.getParams(),
+                        settings.defaultReplyTokens(),
+                        waiter == null ? text -> {} : waiter::delta,
+                        cancelled);
             } catch (TurnRefused refused) { // this turn was refused before it changed anything
-                // all or none: the in-memory copy goes when earlier turns of the batch (or the regenerate's rollback) changed it
+                // all or none: the in-memory copy goes when earlier turns of the batch (or the regenerate's rollback)
+                // changed it
                 boolean changed = i > 0 || turn.getRegenerate();
-                String which = e.batch ? "turn " + (turn.getTurnsList().stream().map(Turn::getTurnId).toList().indexOf(t.turnId()) + 1) + " of "
-                        + turn.getTurnsCount() + " ('" + t.turnId() + "'): " : "";
+                String which = e.batch
+                        ? "turn "
+                                + (turn.getTurnsList().stream()
+                                                .map(Turn::getTurnId)
+                                                .toList()
+                                                .indexOf(t.turnId())
+                                        + 1) + " of " + turn.getTurnsCount() + " ('" + t.turnId() + "'): "
+                        : "";
                 e.evict = changed;
-                e.refused = error(turn, "INVALID_ARGUMENT", which + refused.getMessage() + (e.batch ? "; no turn of the batch was applied" : ""),
+                e.refused = error(
+                        turn,
+                        "INVALID_ARGUMENT",
+                        which + refused.getMessage() + (e.batch ? "; no turn of the batch was applied" : ""),
                         changed ? null : e.session);
                 return;
             } catch (CancellationException c) {
                 e.evict = true;
-                e.refused = error(turn, "UNAVAILABLE", "the turn was stopped: its partition moved or the service is shutting down; send it again "
-                        + "with the same turn id", null);
+                e.refused = error(
+                        turn,
+                        "UNAVAILABLE",
+                        "the turn was stopped: its partition moved or the service is shutting down; send it again "
+                                + "with the same turn id",
+                        null);
                 return;
             } catch (RuntimeException | Error failure) {
-                log.error("turn {} of session '{}' failed; the session is reloaded from the store", t.turnId(), turn.getSessionId(), failure);
+                log.error(
+                        "turn {} of session '{}' failed; the session is reloaded from the store",
+                        t.turnId(),
+                        turn.getSessionId(),
+                        failure);
                 e.evict = true;
                 e.refused = error(turn, "INTERNAL", "the turn failed: " + failure, null);
                 return;
@@ -199,11 +260,18 @@ final class TurnPipeline {
             e.prompt += e.last.promptTokens();
             e.prefill += e.last.prefillNanos();
             e.shifted += e.last.shiftedTokens();
-            e.applied.add(new AppliedTurn(t.turnId(), e.last.text(), e.last.finishReason().getNumber(), e.last.promptTokens(), e.last.completionTokens()));
+            e.applied.add(new AppliedTurn(
+                    t.turnId(),
+                    e.last.text(),
+                    e.last.finishReason().getNumber(),
+                    e.last.promptTokens(),
+                    e.last.completionTokens()));
         }
     }
 
-    /** Answers a run {@link EngineTurn} on the stream thread: commits the session's changes to the store, or drops them. */
+    /**
+     * Answers a run {@link EngineTurn} on the stream thread: commits the session's changes to the store, or drops them.
+     */
     ReplyEvent finish(EngineTurn e, long now) {
         String id = e.turn.getSessionId();
         if (e.refused != null) {
@@ -215,10 +283,18 @@ final class TurnPipeline {
         sessions.commit(session, now);
         damaged.cleared(id);
         TurnResult last = e.last;
-        return reply(e.turn, now).setText(last.text()).setPromptTokens(e.prompt).setCompletionTokens(last.completionTokens())
-                .setFinishReason(e.batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason()).setCache(stats(session))
-                .setTurnsApplied(e.applied.size()).setPrefillMicros(e.prefill / 1000).setDecodeMicros(last.decodeNanos() / 1000).setShiftedTokens(e.shifted)
-                .addAllRolledBackTurnIds(e.takenBack).build();
+        return reply(e.turn, now)
+                .setText(last.text())
+                .setPromptTokens(e.prompt)
+                .setCompletionTokens(last.completionTokens())
+                .setFinishReason(e.batch ? FinishReason.FINISH_REASON_NO_REPLY : last.finishReason())
+                .setCache(stats(session))
+                .setTurnsApplied(e.applied.size())
+                .setPrefillMicros(e.prefill / 1000)
+                .setDecodeMicros(last.decodeNanos() / 1000)
+                .setShiftedTokens(e.shifted)
+                .addAllRolledBackTurnIds(e.takenBack)
+                .build();
     }
 
     /** A message of the event to run: its turn id, chat role and text. */
@@ -228,9 +304,12 @@ final class TurnPipeline {
     private String regenerateProblem(TurnEvent turn, Session session) {
         if (session == null) return "no session '" + turn.getSessionId() + "' to regenerate a reply in";
         List<Session.TurnMark> undoable = session.undoableTurns();
-        if (undoable.isEmpty()) return "session '" + turn.getSessionId() + "' has no turn to take back" + whyNoUndo(session);
+        if (undoable.isEmpty())
+            return "session '" + turn.getSessionId() + "' has no turn to take back" + whyNoUndo(session);
         Session.TurnMark last = undoable.get(0);
-        if (!last.replied()) return "the last turn of session '" + turn.getSessionId() + "' ('" + last.turnId() + "') asked for no reply: nothing to regenerate";
+        if (!last.replied())
+            return "the last turn of session '" + turn.getSessionId() + "' ('" + last.turnId()
+                    + "') asked for no reply: nothing to regenerate";
         return null;
     }
 
@@ -240,16 +319,27 @@ final class TurnPipeline {
         if (session == null) return error(turn, "NOT_FOUND", "no session '" + id + "'", null);
         int want = turn.getRollbackTurns(), can = session.undoableTurns().size();
         if (want > can) {
-            return error(turn, "FAILED_PRECONDITION", "cannot take back " + want + " turn" + (want == 1 ? "" : "s") + " of session '" + id + "': "
-                    + can + " can be" + whyNoUndo(session), session);
+            return error(
+                    turn,
+                    "FAILED_PRECONDITION",
+                    "cannot take back " + want + " turn" + (want == 1 ? "" : "s") + " of session '" + id + "': " + can
+                            + " can be" + whyNoUndo(session),
+                    session);
         }
         List<String> taken = takeBack(session, want);
         session.recordTurn(new AppliedTurn(turn.getTurnId(), "", FinishReason.FINISH_REASON_ROLLED_BACK_VALUE, 0, 0));
         sessions.commit(session, now);
-        return reply(turn, now).setFinishReason(FinishReason.FINISH_REASON_ROLLED_BACK).setCache(stats(session)).addAllRolledBackTurnIds(taken).build();
+        return reply(turn, now)
+                .setFinishReason(FinishReason.FINISH_REASON_ROLLED_BACK)
+                .setCache(stats(session))
+                .addAllRolledBackTurnIds(taken)
+                .build();
     }
 
-    /** Takes back the session's last {@code turns} turns (which can be) and marks their turn ids taken back; returns them, newest first. */
+    /**
+     * Takes back the session's last {@code turns} turns (which can be) and marks their turn ids taken back; returns
+     * them, newest first.
+     */
     private List<String> takeBack(Session session, int turns) {
         List<String> ids = new ArrayList<>();
         for (Session.TurnMark m : session.rollback(turns)) {
@@ -266,19 +356,35 @@ final class TurnPipeline {
         return " (at most the last " + undo + " turns, session.undo-turns; a context shift or a rollback uses them up)";
     }
 
-    /** The stored outcome of a turn id applied before: the same text, finish reason and token counts; nothing changes. */
-    private static ReplyEvent duplicate(TurnEvent turn, AppliedTurn done, Session session, TokenRouter.Waiter waiter, long now) {
+    /**
+     * The stored outcome of a turn id applied before: the same text, finish reason and token counts; nothing changes.
+     */
+    private static ReplyEvent duplicate(
+            TurnEvent turn, AppliedTurn done, Session session, TokenRouter.Waiter waiter, long now) {
         if (done.rolledBack()) {
-            return error(turn, "FAILED_PRECONDITION", "turn '" + turn.getTurnId() + "' of session '" + turn.getSessionId() + "' was taken back by a "
-                    + "rollback; a turn id is applied at most once, so send the turn again under a new turn id", session);
+            return error(
+                    turn,
+                    "FAILED_PRECONDITION",
+                    "turn '" + turn.getTurnId() + "' of session '" + turn.getSessionId() + "' was taken back by a "
+                            + "rollback; a turn id is applied at most once, so send the turn again under a new turn id",
+                    session);
         }
         if (waiter != null && !done.reply().isEmpty()) waiter.delta(done.reply());
-        return reply(turn, now).setText(done.reply()).setDuplicate(true).setFinishReason(FinishReason.forNumber(done.finishReason()))
-                .setPromptTokens(done.promptTokens()).setCompletionTokens(done.completionTokens()).setCache(stats(session)).build();
+        return reply(turn, now)
+                .setText(done.reply())
+                .setDuplicate(true)
+                .setFinishReason(FinishReason.forNumber(done.finishReason()))
+                .setPromptTokens(done.promptTokens())
+                .setCompletionTokens(done.completionTokens())
+                .setCache(stats(session))
+                .build();
     }
 
     private static ReplyEvent.Builder reply(TurnEvent turn, long now) {
-        return ReplyEvent.newBuilder().setSessionId(turn.getSessionId()).setTurnId(turn.getTurnId()).setCreatedAtMs(now);
+        return ReplyEvent.newBuilder()
+                .setSessionId(turn.getSessionId())
+                .setTurnId(turn.getTurnId())
+                .setCreatedAtMs(now);
     }
 
     /** The chat role of a turn: documents are shown to the model as user messages. */
@@ -292,14 +398,27 @@ final class TurnPipeline {
 
     static CacheStats stats(Session s) {
         if (s == null) return CacheStats.getDefaultInstance();
-        return CacheFigures.of(s.tokens(), s.cache().bytesInUse(), s.cache().fullBytes(), s.cache().positionOffset(), s.cache().shifts(),
-                s.cache().undoBytes(), s.undoableTurns().size());
+        return CacheFigures.of(
+                s.tokens(),
+                s.cache().bytesInUse(),
+                s.cache().fullBytes(),
+                s.cache().positionOffset(),
+                s.cache().shifts(),
+                s.cache().undoBytes(),
+                s.undoableTurns().size());
     }
 
-    /** A reply refusing the turn with a gRPC status code name and a message; the cache figures when the session has any. */
+    /**
+     * A reply refusing the turn with a gRPC status code name and a message; the cache figures when the session has any.
+     */
     static ReplyEvent error(TurnEvent turn, String code, String message, Session session) {
-        ReplyEvent.Builder b = ReplyEvent.newBuilder().setSessionId(turn.getSessionId()).setTurnId(turn.getTurnId())
-                .setFinishReason(FinishReason.FINISH_REASON_ERROR).setError(message).setErrorCode(code).setCreatedAtMs(System.currentTimeMillis());
+        ReplyEvent.Builder b = ReplyEvent.newBuilder()
+                .setSessionId(turn.getSessionId())
+                .setTurnId(turn.getTurnId())
+                .setFinishReason(FinishReason.FINISH_REASON_ERROR)
+                .setError(message)
+                .setErrorCode(code)
+                .setCreatedAtMs(System.currentTimeMillis());
         if (session != null && session.tokens() > 0) b.setCache(stats(session));
         return b.build();
     }

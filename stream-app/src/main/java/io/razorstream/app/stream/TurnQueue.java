@@ -10,9 +10,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A task's accepted turns and the order they may start in: one at a time per session (a session has one writer),
- * any number of sessions at once, oldest first. Used by the stream thread, but for {@link #finished}, which a turn
- * thread calls when its engine work is over.
+ * A task's accepted turns and the order they may start in: one at a time per session (a session has one writer), any
+ * number of sessions at once, oldest first. Used by the stream thread, but for {@link #finished}, which a turn thread
+ * calls when its engine work is over.
  */
 final class TurnQueue {
     /** An accepted turn: its inbox entry, the parsed event, and when the processor received it (System.nanoTime()). */
@@ -39,6 +39,7 @@ final class TurnQueue {
     private final LinkedList<Accepted> waiting = new LinkedList<>();
     /** Sessions with a turn started and not answered yet. */
     private final Set<String> busy = new HashSet<>();
+
     private final LinkedBlockingQueue<Running> finished = new LinkedBlockingQueue<>();
     private int running;
 
@@ -46,7 +47,9 @@ final class TurnQueue {
         waiting.addLast(a);
     }
 
-    /** The oldest waiting turn whose session has none under way, taken out of the queue (its session now busy); or null. */
+    /**
+     * The oldest waiting turn whose session has none under way, taken out of the queue (its session now busy); or null.
+     */
     Accepted nextReady() {
         for (Iterator<Accepted> it = waiting.iterator(); it.hasNext(); ) {
             Accepted a = it.next();

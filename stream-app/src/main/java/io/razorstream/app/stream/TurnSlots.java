@@ -7,14 +7,15 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The turns this instance runs at once, over all its partitions: at most {@code turns.max-in-flight}, each on a
- * thread of its own (they spend their time waiting for the engine's shared forward passes, see the engine's
- * PassScheduler, so the limit is about filling those passes and bounding memory, not about cores).
+ * The turns this instance runs at once, over all its partitions: at most {@code turns.max-in-flight}, each on a thread
+ * of its own (they spend their time waiting for the engine's shared forward passes, see the engine's PassScheduler, so
+ * the limit is about filling those passes and bounding memory, not about cores).
  */
 public final class TurnSlots implements AutoCloseable {
     private final int max;
     private final Semaphore free;
-    private final ExecutorService threads = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("razorstream-turn-", 0).daemon().factory());
+    private final ExecutorService threads = Executors.newThreadPerTaskExecutor(
+            Thread.ofPlatform().name("razorstream-turn-", 0).daemon().factory());
 
     public TurnSlots(int max) {
         if (max < 1) throw new IllegalArgumentException("turns.max-in-flight must be >= 1, got " + max);

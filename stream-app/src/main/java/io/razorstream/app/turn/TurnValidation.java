@@ -4,9 +4,9 @@ import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.Turn;
 import io.razorstream.proto.v1.TurnEvent;
+import io.razorstream.store.Session;
 
 import java.nio.charset.StandardCharsets;
-import io.razorstream.store.Session;
 
 /** Checks a turn before anything is changed; returns the reason it is refused, or null. */
 public final class TurnValidation {
@@ -14,6 +14,7 @@ public final class TurnValidation {
     public static final int MAX_ID_BYTES = Session.MAX_ID_BYTES;
     /** Bounds that keep one request from costing the service more than a turn is worth. */
     public static final int MAX_STOP_STRINGS = 16, MAX_STOP_BYTES = 256, MAX_BATCH_TURNS = 1000;
+
     public static final float MAX_TEMPERATURE = 100f, MAX_REPEAT_PENALTY = 100f;
 
     private TurnValidation() {}
@@ -31,17 +32,22 @@ public final class TurnValidation {
         p = turnIdProblem(e.getTurnId());
         if (p != null) return p;
         if (e.getDeleteSession()) return null;
-        if (e.getRollbackTurns() < 0) return "rollback_turns must be >= 1 (0: not a rollback), got " + e.getRollbackTurns();
+        if (e.getRollbackTurns() < 0)
+            return "rollback_turns must be >= 1 (0: not a rollback), got " + e.getRollbackTurns();
         if (e.getRollbackTurns() > 0) {
             if (e.getReply() || !e.getText().isEmpty() || e.getTurnsCount() > 0 || e.getRegenerate()) {
-                return "a rollback carries only the session id, its turn id and rollback_turns (text, reply, turns and regenerate must be unset)";
+                return "a rollback carries only the session id, its turn id and "
+                        + "rollback_turns (text, reply, turns and regenerate must be " + "unset)";
             }
             return null;
         }
         if (e.getTurnsCount() > 0) {
-            if (e.getRegenerate()) return "regenerate takes back one turn and replies again: it cannot carry a batch of turns";
-            if (e.getReply() || !e.getText().isEmpty()) return "a batch of turns carries its text in 'turns' and gets no reply (text and reply must be unset)";
-            if (e.getTurnsCount() > MAX_BATCH_TURNS) return "a batch holds at most " + MAX_BATCH_TURNS + " turns, got " + e.getTurnsCount();
+            if (e.getRegenerate())
+                return "regenerate takes back one turn and replies again: it cannot carry a batch of turns";
+            if (e.getReply() || !e.getText().isEmpty())
+                return "a batch of turns carries its text in 'turns' and gets no reply (text and reply must be unset)";
+            if (e.getTurnsCount() > MAX_BATCH_TURNS)
+                return "a batch holds at most " + MAX_BATCH_TURNS + " turns, got " + e.getTurnsCount();
             for (int i = 0; i < e.getTurnsCount(); i++) {
                 Turn t = e.getTurns(i);
                 p = turnIdProblem(t.getTurnId());
@@ -58,14 +64,20 @@ public final class TurnValidation {
 
     private static String turnIdProblem(String id) {
         if (id.isEmpty()) return "turn id is empty";
-        if (id.getBytes(StandardCharsets.UTF_8).length > MAX_ID_BYTES) return "turn id is longer than " + MAX_ID_BYTES + " bytes";
+        if (id.getBytes(StandardCharsets.UTF_8).length > MAX_ID_BYTES)
+            return "turn id is longer than " + MAX_ID_BYTES + " bytes";
         return null;
     }
 
-    /** Unknown role numbers are refused rather than guessed at (a newer client's role would otherwise become a user turn). */
+    /**
+     * Unknown role numbers are refused rather than guessed at (a newer client's role would otherwise become a user
+     * turn).
+     */
     public static String roleProblem(int roleNumber) {
         Role r = Role.forNumber(roleNumber);
-        return r == null ? "role " + roleNumber + " is not a razorstream.v1.Role (0-" + (Role.values().length - 2) + ")" : null;
+        return r == null
+                ? "role " + roleNumber + " is not a razorstream.v1.Role (0-" + (Role.values().length - 2) + ")"
+                : null;
     }
 
     private static String textProblem(String text, int maxTextBytes) {
@@ -82,11 +94,13 @@ public final class TurnValidation {
         }
         if (p.hasTopK() && p.getTopK() < 0) return "top_k must be >= 0, got " + p.getTopK();
         if (p.hasTopP() && !(p.getTopP() > 0 && p.getTopP() <= 1)) return "top_p must be in (0, 1], got " + p.getTopP();
-        if (p.hasMinP() && !(p.getMinP() >= 0 && p.getMinP() <= 1)) return "min_p must be in [0, 1], got " + p.getMinP();
+        if (p.hasMinP() && !(p.getMinP() >= 0 && p.getMinP() <= 1))
+            return "min_p must be in [0, 1], got " + p.getMinP();
         if (p.hasRepeatPenalty() && !(p.getRepeatPenalty() > 0 && p.getRepeatPenalty() <= MAX_REPEAT_PENALTY)) {
             return "repeat_penalty must be in (0, " + MAX_REPEAT_PENALTY + "], got " + p.getRepeatPenalty();
         }
-        if (p.getStopCount() > MAX_STOP_STRINGS) return "at most " + MAX_STOP_STRINGS + " stop strings, got " + p.getStopCount();
+        if (p.getStopCount() > MAX_STOP_STRINGS)
+            return "at most " + MAX_STOP_STRINGS + " stop strings, got " + p.getStopCount();
         for (String s : p.getStopList()) {
             if (s.isEmpty()) return "stop strings must not be empty";
             int bytes = s.getBytes(StandardCharsets.UTF_8).length;

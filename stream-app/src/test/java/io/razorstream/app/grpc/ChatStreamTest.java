@@ -11,7 +11,10 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Deltas respect the call's readiness: nothing is sent while the client is not ready; held text goes out merged, done after it. */
+/**
+ * Deltas respect the call's readiness: nothing is sent while the client is not ready; held text goes out merged, done
+ * after it.
+ */
 class ChatStreamTest {
     /** A call whose readiness the test sets, recording what is sent (gRPC's own observer needs a transport). */
     static final class Call extends ServerCallStreamObserver<ChatResponse> {
@@ -25,25 +28,58 @@ class ChatStreamTest {
             onReady.run();
         }
 
-        @Override public boolean isReady() { return ready; }
-        @Override public void setOnReadyHandler(Runnable r) { onReady = r; }
-        @Override public boolean isCancelled() { return cancelled; }
-        @Override public void setOnCancelHandler(Runnable r) {}
-        @Override public void setCompression(String c) {}
-        @Override public void request(int n) {}
-        @Override public void setMessageCompression(boolean b) {}
-        @Override public void disableAutoInboundFlowControl() {}
-        @Override public void onNext(ChatResponse m) {
+        @Override
+        public boolean isReady() {
+            return ready;
+        }
+
+        @Override
+        public void setOnReadyHandler(Runnable r) {
+            onReady = r;
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled;
+        }
+
+        @Override
+        public void setOnCancelHandler(Runnable r) {}
+
+        @Override
+        public void setCompression(String c) {}
+
+        @Override
+        public void request(int n) {}
+
+        @Override
+        public void setMessageCompression(boolean b) {}
+
+        @Override
+        public void disableAutoInboundFlowControl() {}
+
+        @Override
+        public void onNext(ChatResponse m) {
             assertThat(ready).as("sent while the call was not ready").isTrue();
             assertThat(completed).isFalse();
             sent.add(m);
         }
-        @Override public void onError(Throwable t) { error = t; }
-        @Override public void onCompleted() { completed = true; }
+
+        @Override
+        public void onError(Throwable t) {
+            error = t;
+        }
+
+        @Override
+        public void onCompleted() {
+            completed = true;
+        }
     }
 
     private static ChatResponse done(String text) {
-        return ChatResponse.newBuilder().setDone(ChatDone.newBuilder().setText(text)).build();
+        return ChatResponse.newBuilder()
+                .setDone(ChatDone.newBuilder().setText(text))
+                .build();
     }
 
     @Test

@@ -4,16 +4,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One model family: its {@link Architecture} and the decisions of its own that a description cannot hold. A family
- * is one class implementing this, annotated {@code @AutoService(Family.class)}: the annotation processor lists it
- * in {@code META-INF/services}, where {@link #all()} finds it; nothing else names it (docs/ARCHITECTURE.md).
+ * One model family: its {@link Architecture} and the decisions of its own that a description cannot hold. A family is
+ * one class implementing this, annotated {@code @AutoService(Family.class)}: the annotation processor lists it in
+ * {@code META-INF/services}, where {@link #all()} finds it; nothing else names it (docs/ARCHITECTURE.md).
  */
 public interface Family {
     Architecture architecture();
 
     /**
-     * The factor on the query-key dot products: 1/sqrt(head size), as llama.cpp's graph has it for most families.
-     * The sizes are the file's (layers, embedding length, query heads, head size).
+     * The factor on the query-key dot products: 1/sqrt(head size), as llama.cpp's graph has it for most families. The
+     * sizes are the file's (layers, embedding length, query heads, head size).
      */
     default float attentionScale(int blocks, int embeddingLength, int heads, int headSize) {
         return (float) (1.0 / Math.sqrt(headSize));

@@ -9,7 +9,8 @@ import static io.razorstream.engine.model.arch.Architecture.Feature.ATTENTION_BI
 /** {@code qwen2}: Qwen 2 and 2.5; the llama block with Q/K/V projection biases and NeoX-style RoPE. */
 @AutoService(Family.class)
 public final class Qwen2 implements Family {
-    private static final Architecture ARCHITECTURE = new Architecture("qwen2", Architecture.RopeStyle.NEOX, Set.of(ATTENTION_BIASES), 0, 0);
+    private static final Architecture ARCHITECTURE =
+            new Architecture("qwen2", Architecture.RopeStyle.NEOX, Set.of(ATTENTION_BIASES), 0, 0);
 
     @Override
     public Architecture architecture() {
