@@ -148,12 +148,19 @@ class NativeKernelTest {
      */
     @Test
     void allVariantsAgreeBitForBit() {
+        Assumptions.assumeTrue(
+                NativeKernels.variants().size() > 1,
+                "only the "
+                        + NativeKernels.variants().stream()
+                                .map(NativeKernels.Variant::isa)
+                                .toList() + " variant runs on this host: nothing to compare it with");
         for (GgmlType type : TYPES) {
             int cols = type.blockSize() == 1 ? 257 : 768;
             WeightMatrix m = WeightMatrix.of(type, MemorySegment.ofArray(weights(type, 9, cols, 5)), 9, cols);
             Activation[] a = inputs(m, 3, 6);
             float[][] first = run(NativeKernels.variants().get(0), m, a, 0, 9);
-            for (NativeKernels.Variant v : NativeKernels.variants())
+            for (NativeKernels.Variant v :
+                    NativeKernels.variants().subList(1, NativeKernels.variants().size()))
                 assertThat(run(v, m, a, 0, 9)).as(type + " " + v.isa()).isDeepEqualTo(first);
         }
     }

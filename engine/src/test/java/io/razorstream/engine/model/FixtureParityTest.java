@@ -9,10 +9,12 @@ import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.kernel.Gemm;
 import io.razorstream.engine.kernel.Kernels;
+import io.razorstream.engine.kernel.NativeVariantUnderTest;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.sampling.SamplerConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -51,6 +53,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * Real bugs (a wrong rope pair, a wrong GQA mapping, a missing norm) move these logits (~2 in size) by 0.1 or more.
  */
+@ExtendWith(NativeVariantUnderTest.class)
 class FixtureParityTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static Parallel parallel;

@@ -9,8 +9,10 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufWriter;
 import io.razorstream.engine.kernel.GgmlType;
 import io.razorstream.engine.kernel.Kernels;
+import io.razorstream.engine.kernel.NativeVariantUnderTest;
 import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.ValueLayout;
@@ -27,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * move these logits by 0.1 to 1.1, so a wrong choice, a factor applied to the wrong pair or a missing attention factor
  * is far outside the F32 tolerance.
  */
+@ExtendWith(NativeVariantUnderTest.class)
 class LongRopeParityTest {
     static final int PAIRS = 16;
 

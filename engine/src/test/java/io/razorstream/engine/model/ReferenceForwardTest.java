@@ -7,6 +7,7 @@ import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufFormatException;
 import io.razorstream.engine.kernel.Gemm;
 import io.razorstream.engine.kernel.GgmlType;
+import io.razorstream.engine.kernel.NativeVariantUnderTest;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.ReferenceLlama.Rounding;
 import io.razorstream.engine.model.ReferenceLlama.Variant;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -74,6 +76,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * say, rounded F32 inputs to F16 fails it).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ExtendWith(NativeVariantUnderTest.class)
 class ReferenceForwardTest {
     static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0};
     static final Map<GgmlType, Double> LIKE_LLAMA_CPP_TOLERANCE = Map.of(

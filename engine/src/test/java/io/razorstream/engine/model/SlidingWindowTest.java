@@ -6,10 +6,12 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.kernel.NativeVariantUnderTest;
 import io.razorstream.engine.kernel.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.IOException;
 
@@ -19,6 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * gemma2's sliding window (16 tokens on layers 0 and 2 of the fixture) matters, and the window heads that carry it
  * compute what a FULL head computes while they still hold every token.
  */
+@ExtendWith(NativeVariantUnderTest.class)
 class SlidingWindowTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The window first cuts at step 5: 12 prompt tokens + 5 = position 16. */

@@ -5,11 +5,13 @@ import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.SharedModels;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.kernel.NativeVariantUnderTest;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.sampling.SamplerConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,6 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /** stories260K (a real trained model) against llama.cpp's reference outputs in ../shared/models. */
+@ExtendWith(NativeVariantUnderTest.class)
 class Stories260KParityTest {
     private static LoadedModel model;
     private static Parallel parallel;
