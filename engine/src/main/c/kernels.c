@@ -12,7 +12,9 @@
  * four products each, scaled per block, one fixed horizontal sum).
  *
  * Activation layouts (written by the Java side, NativeKernels):
- *   Q8_0 input (for Q8_0, Q4_0 weights): int8 q[cols], then float d[cols / 32]
+ *   Q8_0 input (for Q8_0 weights):       int8 q[cols], then float d[cols / 32]
+ *   Q4_0 input:                          the Q8_0 input, then per block eight int32: 8 x the sum of q over
+ *                                        elements 4k..4k+3 (lane k), the term the unsigned nibbles leave out
  *   Q8_K input (for Q4_K, Q5_K, Q6_K):   int8 q[cols], then float d[cols / 256], then int16 bsum[cols / 16]
  *   F16 / BF16 weights:                   float x[cols], already rounded to the weight's format
  * Outputs: out[t * out_stride + (r - r0)] for rows [r0, r1) and tokens [0, nt).
@@ -107,17 +109,23 @@ INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const
 
 /* ---------------------------------------------------------------- Q8_0 and Q4_0 (Q8_0 activations) */
 
-/* The 32 signed quants of a Q4_0 block: low nibbles are elements 0..15, high nibbles 16..31, minus 8. */
-INLINE __m256i q4_0_quants(const uint8_t *qs) {
+/* The 32 nibbles of a Q4_0 block, unsigned (0..15): low nibbles are elements 0..15, high nibbles 16..31. */
+INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
     __m128i b = _mm_loadu_si128((const __m128i *) qs);
-    __m128i m = _mm_set1_epi8(0x0F);
-    __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
+}
+
+/* The 32 signed quants of a Q4_0 block: the nibbles minus 8. */
+INLINE __m256i q4_0_quants(const uint8_t *qs) {
+    return _mm256_sub_epi8(q4_0_nibbles(qs), _mm256_set1_epi8(8));
 }
 
 /*
  * One tile of nr rows x nt tokens (constants after inlining, so the accumulators stay in registers).
- * is_q4: Q4_0 weights (18-byte blocks), else Q8_0 (34-byte blocks).
+ * is_q4: Q4_0 weights (18-byte blocks), else Q8_0 (34-byte blocks). Q8_0 takes llama.cpp's sign trick (|w| times
+ * y with w's sign). Q4_0 multiplies the unsigned nibbles by y and subtracts 8 x y's lane sums, which its input carries
+ * (see the layouts above): the same int32 lanes, exactly, in fewer instructions per block (no sign trick, no -8),
+ * which is what matrix-vector products of Q4_0 were short of (docs/PERFORMANCE.md).
  */
 INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
                     float *out, int64_t os, const int nr, const int nt, const int is_q4) {
@@ -126,7 +134,11 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
         for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
     const int bb = is_q4 ? Q4_0_BLOCK : Q8_0_BLOCK;
     const float *ad[MAX_RN];
-    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
+    const uint8_t *ys[MAX_RN]; /* Q4_0 input: 8 x y's lane sums, eight int32 per block */
+    for (int j = 0; j < nt; j++) {
+        ad[j] = (const float *) (act + j * as + cols);
+        ys[j] = act + j * as + cols + 4 * nb;
+    }
     for (int b = 0; b < nb; b++) {
         __m256i y[MAX_RN];
         __m256 dy[MAX_RN];
@@ -137,12 +149,19 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
         for (int i = 0; i < nr; i++) {
             const uint8_t *blk = w + i * rb + (int64_t) b * bb;
             if ((b & 1) == 0) prefetch_weights(blk, rb, nr, nr == 1 ? 2 * bb : 1);
-            __m256i q = is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2);
-            __m256i aq = _mm256_sign_epi8(q, q);
             __m256 dw = _mm256_set1_ps(f16(blk));
-            for (int j = 0; j < nt; j++) {
-                __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
-                acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, dy[j]), acc[i][j]);
+            if (is_q4) {
+                __m256i q = q4_0_nibbles(blk + 2);
+                for (int j = 0; j < nt; j++) {
+                    __m256i lanes = _mm256_sub_epi32(dot_u8s8(q, y[j]), load32(ys[j] + 32 * b));
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(dw, dy[j]), acc[i][j]);
+                }
+            } else {
+                __m256i q = load32(blk + 2), aq = _mm256_sign_epi8(q, q);
+                for (int j = 0; j < nt; j++) {
+                    __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
+                    acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, dy[j]), acc[i][j]);
+                }
             }
         }
     }

@@ -212,7 +212,9 @@ public final class NativeKernels {
     /** Bytes of one prepared input of {@code cols} elements for a weight type (see kernels.c). */
     static int inputBytes(GgmlType type, int cols) {
         return switch (type) {
-            case Q8_0, Q4_0 -> cols + 4 * (cols / Quantizer.QK);
+            case Q8_0 -> cols + 4 * (cols / Quantizer.QK);
+            // and per block eight int32 lane sums (kernels.c's Q4_0 input)
+            case Q4_0 -> cols + 4 * (cols / Quantizer.QK) + 32 * (cols / Quantizer.QK);
             case Q4_K, Q5_K, Q6_K -> cols + 4 * (cols / KQuants.QK_K) + 2 * (cols / 16);
             case F16, BF16 -> 4 * cols;
             default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
@@ -235,7 +237,7 @@ public final class NativeKernels {
                 byte[] out = fits && reuse.packed() != null && reuse.packed().length == inputBytes(type, cols)
                         ? reuse.packed()
                         : null;
-                byte[] packed = packQ8_0(x, cols, out);
+                byte[] packed = packQ8_0(type, x, cols, out);
                 yield packed == out ? reuse : Activation.packed(packed, Quantizer.QK, cols);
             }
             case Q4_K, Q5_K, Q6_K -> {
@@ -259,20 +261,30 @@ public final class NativeKernels {
 
     private static final VarHandle SHORT = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
 
+    private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.nativeOrder());
+
     /**
      * int8 q[cols], float d[cols / 32]: as {@link Quantizer#quantizeActivationQ8} (id = 127 / amax, ties to even,
-     * F16-rounded scale).
+     * F16-rounded scale); for Q4_0 weights then, per block, eight int32: 8 x the sum of q over elements 4k..4k+3.
      */
-    private static byte[] packQ8_0(float[] x, int cols, byte[] into) {
+    private static byte[] packQ8_0(GgmlType type, float[] x, int cols, byte[] into) {
         if (cols % Quantizer.QK != 0)
             throw new IllegalArgumentException(cols + " is not a multiple of " + Quantizer.QK);
-        byte[] out = into != null ? into : new byte[inputBytes(GgmlType.Q8_0, cols)];
+        byte[] out = into != null ? into : new byte[inputBytes(type, cols)];
+        int blocks = cols / Quantizer.QK;
         for (int b = 0; b < cols; b += Quantizer.QK) {
             float amax = 0;
             for (int j = 0; j < Quantizer.QK; j++) amax = Math.max(amax, Math.abs(x[b + j]));
             float id = amax != 0 ? 127f / amax : 0f;
             for (int j = 0; j < Quantizer.QK; j++) out[b + j] = (byte) Math.rint(x[b + j] * id);
             FLOAT.set(out, cols + 4 * (b / Quantizer.QK), Numerics.roundToF16(amax / 127f));
+            if (type == GgmlType.Q4_0) {
+                int sums = cols + 4 * blocks + 32 * (b / Quantizer.QK);
+                for (int k = 0; k < 8; k++) {
+                    int s = out[b + 4 * k] + out[b + 4 * k + 1] + out[b + 4 * k + 2] + out[b + 4 * k + 3];
+                    INT.set(out, sums + 4 * k, 8 * s);
+                }
+            }
         }
         return out;
     }
