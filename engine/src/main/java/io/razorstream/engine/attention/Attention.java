@@ -234,18 +234,16 @@ public final class Attention {
             boolean f16 = precision == KvPrecision.F16;
             Scores scores = scores(cache);
             CompressedHead head = cache.compressed(layer, kvh);
+            float[] groupQ = nativeKernel && head.attendsGroupNatively() ? scratch.groupQueries(group * hs) : null;
             for (int t = firstRow; t < firstRow + count; t++) {
                 precision.round(rows.k[t], kvh * hs, k, 0, hs);
                 precision.round(rows.v[t], kvh * hs, v, 0, hs);
                 head.append(k, 0, v, 0);
-                boolean attended = false;
-                if (nativeKernel) {
-                    float[] groupQ = scratch.groupQueries(group * hs);
+                if (groupQ != null) {
                     roundedCopy(rows.q[t], kvh * group * hs, groupQ, 0, groupQ.length, f16);
-                    attended = head.attendGroupNative(
+                    head.attendGroupNative(
                             scratch.groupQuerySegment(), group, scores, scratch, rows.outSegments[t], kvh * group * hs);
-                }
-                if (!attended) {
+                } else {
                     for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                         roundedCopy(rows.q[t], h * hs, q, 0, hs, f16);
                         head.attend(q, 0, scores, rows.out[t], h * hs);

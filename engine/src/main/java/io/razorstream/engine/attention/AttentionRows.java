@@ -19,7 +19,7 @@ public final class AttentionRows {
 
         boolean failed();
 
-        void fail(RuntimeException e);
+        void fail(Throwable t);
     }
 
     /** Rows of one sequence that share a FULL-head attention call: their keys are read once for all of them. */

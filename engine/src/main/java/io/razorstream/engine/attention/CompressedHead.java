@@ -18,14 +18,18 @@ public interface CompressedHead {
     /** Attention of one query over what the head keeps, into {@code out[outOff, outOff + headSize)}. */
     void attend(float[] q, int qOff, Scores scores, float[] out, int outOff);
 
+    /** Whether the head has {@link #attendGroupNative}; without it, {@link #attend} runs per query head. */
+    default boolean attendsGroupNatively() {
+        return false;
+    }
+
     /**
      * {@link #attend} for a whole GQA group on the native tier: the {@code group} queries side by side in {@code q}
-     * (rounded as the cache rounds), the outputs side by side into {@code out} from {@code outOff}. Returns false when
-     * the head has no native form; then {@link #attend} runs per query head.
+     * (rounded as the cache rounds), the outputs side by side into {@code out} from {@code outOff}.
      */
-    default boolean attendGroupNative(
+    default void attendGroupNative(
             MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
-        return false;
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no native group form");
     }
 
     /** The calling thread's scratch for a native kernel: at least {@code floats} floats. */

@@ -436,10 +436,14 @@ public final class WindowHead implements CompressedHead {
      * compensation token, in one kernel call that reads each kept row once for the whole group.
      */
     @Override
-    public boolean attendGroupNative(
+    public boolean attendsGroupNatively() {
+        return true;
+    }
+
+    @Override
+    public void attendGroupNative(
             MemorySegment q, int group, Scores scores, NativeScratch scratch, MemorySegment out, long outOff) {
         attendNative(q, group, scores, scratch.floats(NativeKernels.attentionScratch(group, entries())), out, outOff);
-        return true;
     }
 
     /** {@link #attendGroupNative} with the kernel's scratch given ({@code NativeKernels.attentionScratch} floats). */

@@ -83,7 +83,6 @@ public record ModelConfig(
                 SlidingWindow.NONE);
     }
 
-    /** This configuration with another sliding window (what-if runs: a model with its window removed or widened). */
     /** What the cache of a sequence of this model is made for. */
     public CacheShape cacheShape() {
         return new CacheShape(
@@ -94,6 +93,7 @@ public record ModelConfig(
                 slidingWindow().size());
     }
 
+    /** This configuration with another sliding window (what-if runs: a model with its window removed or widened). */
     public ModelConfig withSlidingWindow(SlidingWindow window) {
         return new ModelConfig(
                 embeddingLength,

@@ -54,8 +54,6 @@ final class PassScheduler {
         int from, count;
         float[][] logits;
         Parallel parallel;
-        /** Set by the pass: this part's first row in the batch. */
-        int row;
 
         private boolean done;
         private Throwable failure;
@@ -77,13 +75,9 @@ final class PassScheduler {
          * This part failed in the pass (the first failure counts): the pass skips the rest of its work, its caller gets
          * the failure.
          */
-        synchronized void fail(Throwable t) {
-            if (partFailure == null) partFailure = t;
-        }
-
         @Override
-        public void fail(RuntimeException e) {
-            fail((Throwable) e);
+        public synchronized void fail(Throwable t) {
+            if (partFailure == null) partFailure = t;
         }
 
         @Override

@@ -181,8 +181,8 @@ public final class Transformer {
         float[][] x = b.x, q = rows.queries(), k = rows.keys(), v = rows.values();
         for (int pi = 0; pi < parts.size(); pi++) {
             PassScheduler.Work p = parts.get(pi);
-            p.row = rows.firstRow(pi);
-            for (int t = 0; t < p.count; t++) weights.tokenEmbedding().embeddingRow(p.tokens[p.from + t], x[p.row + t]);
+            int first = rows.firstRow(pi);
+            for (int t = 0; t < p.count; t++) weights.tokenEmbedding().embeddingRow(p.tokens[p.from + t], x[first + t]);
         }
         if (config.arch().has(Architecture.Feature.EMBEDDING_SCALE)) {
             float scale = (float) Math.sqrt(d);
@@ -246,7 +246,7 @@ public final class Transformer {
             for (int i = 0; i < p.logits.length; i++, o++) {
                 Ops.rmsNorm(
                         finalNormed[o],
-                        b.x[p.row + p.count - p.logits.length + i],
+                        b.x[b.rows.firstRow(pi) + p.count - p.logits.length + i],
                         weights.outputNorm(),
                         config.rmsNormEps());
                 outRows[o] = p.logits[i];
