@@ -8,13 +8,14 @@
  *
  * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
  * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
- * split of rows across threads. Q8_0 and Q4_0 sum like llama.cpp's AVX2 kernels (eight int32 lanes of
- * four products each, scaled per block, one fixed horizontal sum).
+ * split of rows across threads. Q8_0 sums like llama.cpp's AVX2 kernel (eight int32 lanes of four products
+ * each, scaled per block, one fixed horizontal sum). Q4_0 runs on its weights repacked into 8-row panels (see
+ * "Q4_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order.
  *
  * Activation layouts (written by the Java side, NativeKernels):
  *   Q8_0 input (for Q8_0 weights):       int8 q[cols], then float d[cols / 32]
- *   Q4_0 input:                          the Q8_0 input, then per block eight int32: 8 x the sum of q over
- *                                        elements 4k..4k+3 (lane k), the term the unsigned nibbles leave out
+ *   Q4_0 input:                          the Q8_0 input, then per block one int32: 8 x the sum of its q, the
+ *                                        term the unsigned nibbles leave out
  *   Q8_K input (for Q4_K, Q5_K, Q6_K):   int8 q[cols], then float d[cols / 256], then int16 bsum[cols / 16]
  *   F16 / BF16 weights:                   float x[cols], already rounded to the weight's format
  * Outputs: out[t * out_stride + (r - r0)] for rows [r0, r1) and tokens [0, nt).
@@ -31,10 +32,12 @@
 
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+/* not a ggml type: Q4_0 weights repacked by rs_repack_q4_0 (repack.c), the only form of Q4_0 this tier multiplies */
+#define T_Q4_0_PANELS 1002
 
 /*
  * Register tiles (rows x tokens) per type, measured on one AVX2 core with 128 tokens from L2 (GMAC/s):
- * Q8_0 4x2 28.7 vs 2x4 24.8; Q4_0 2x4 23.6 vs 4x2 17.9 (its nibble decoding is shared by more tokens);
+ * Q8_0 4x2 28.7 vs 2x4 24.8;
  * Q6_K 2x4 29.5 vs 19.8; Q4_K even (25); F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest.
  */
 /* ggml's block layouts: bytes per block, and elements per block (QK) or super-block (QK_K). */
@@ -107,38 +110,19 @@ INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const
     else prefetch_lines(blk + nr * rb, bytes);
 }
 
-/* ---------------------------------------------------------------- Q8_0 and Q4_0 (Q8_0 activations) */
-
-/* The 32 nibbles of a Q4_0 block, unsigned (0..15): low nibbles are elements 0..15, high nibbles 16..31. */
-INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *) qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
-}
-
-/* The 32 signed quants of a Q4_0 block: the nibbles minus 8. */
-INLINE __m256i q4_0_quants(const uint8_t *qs) {
-    return _mm256_sub_epi8(q4_0_nibbles(qs), _mm256_set1_epi8(8));
-}
+/* ---------------------------------------------------------------- Q8_0 */
 
 /*
- * One tile of nr rows x nt tokens (constants after inlining, so the accumulators stay in registers).
- * is_q4: Q4_0 weights (18-byte blocks), else Q8_0 (34-byte blocks). Q8_0 takes llama.cpp's sign trick (|w| times
- * y with w's sign). Q4_0 multiplies the unsigned nibbles by y and subtracts 8 x y's lane sums, which its input carries
- * (see the layouts above): the same int32 lanes, exactly, in fewer instructions per block (no sign trick, no -8),
- * which is what matrix-vector products of Q4_0 were short of (docs/PERFORMANCE.md).
+ * One tile of nr rows x nt tokens (constants after inlining, so the accumulators stay in registers), with llama.cpp's
+ * sign trick (|w| times y with w's sign).
  */
 INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                    float *out, int64_t os, const int nr, const int nt, const int is_q4) {
+                    float *out, int64_t os, const int nr, const int nt) {
     __m256 acc[MAX_RM][MAX_RN];
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
-    const int bb = is_q4 ? Q4_0_BLOCK : Q8_0_BLOCK;
     const float *ad[MAX_RN];
-    const uint8_t *ys[MAX_RN]; /* Q4_0 input: 8 x y's lane sums, eight int32 per block */
-    for (int j = 0; j < nt; j++) {
-        ad[j] = (const float *) (act + j * as + cols);
-        ys[j] = act + j * as + cols + 4 * nb;
-    }
+    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
     for (int b = 0; b < nb; b++) {
         __m256i y[MAX_RN];
         __m256 dy[MAX_RN];
@@ -147,21 +131,13 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
             dy[j] = _mm256_broadcast_ss(ad[j] + b);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            if ((b & 1) == 0) prefetch_weights(blk, rb, nr, nr == 1 ? 2 * bb : 1);
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q8_0_BLOCK;
+            if ((b & 1) == 0) prefetch_weights(blk, rb, nr, nr == 1 ? 2 * Q8_0_BLOCK : 1);
             __m256 dw = _mm256_set1_ps(f16(blk));
-            if (is_q4) {
-                __m256i q = q4_0_nibbles(blk + 2);
-                for (int j = 0; j < nt; j++) {
-                    __m256i lanes = _mm256_sub_epi32(dot_u8s8(q, y[j]), load32(ys[j] + 32 * b));
-                    acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(dw, dy[j]), acc[i][j]);
-                }
-            } else {
-                __m256i q = load32(blk + 2), aq = _mm256_sign_epi8(q, q);
-                for (int j = 0; j < nt; j++) {
-                    __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
-                    acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, dy[j]), acc[i][j]);
-                }
+            __m256i q = load32(blk + 2), aq = _mm256_sign_epi8(q, q);
+            for (int j = 0; j < nt; j++) {
+                __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
+                acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, dy[j]), acc[i][j]);
             }
         }
     }
@@ -171,7 +147,7 @@ INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, in
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 /*
- * Q8_0 and Q4_0 (is_q4) on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
+ * Q8_0 on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
  * (row, token) pairs side by side: bytes 0..31 token j, bytes 32..63 token j + 1, against the row's quants in both
  * halves. Every lane goes through the same integer and float operations as in tile_q8 (a lane's four products
  * summed exactly, converted, scaled by dw * dy, fused into that lane's sum; the same horizontal sum at the end), so
@@ -201,7 +177,7 @@ INLINE __m512 halves_ps(float lo, float hi) {
 }
 
 INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                          float *out, int64_t os, const int nr, const int nt, const int is_q4) {
+                          float *out, int64_t os, const int nr, const int nt) {
     const int np = nt / 2;
     __m512 acc[MAX_RM][MAX_RN512 / 2];
     for (int i = 0; i < nr; i++)
@@ -218,9 +194,9 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
             dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * (is_q4 ? Q4_0_BLOCK : Q8_0_BLOCK);
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q8_0_BLOCK;
             if ((b & 1) == 0) prefetch_lines(blk + nr * rb, 1); /* the next tile's rows (prefetch_weights) */
-            __m512i q = both_halves(is_q4 ? q4_0_quants(blk + 2) : load32(blk + 2));
+            __m512i q = both_halves(load32(blk + 2));
             __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
             __m512 dw = _mm512_set1_ps(f16(blk));
             for (int p = 0; p < np; p++) {
@@ -595,12 +571,94 @@ typedef struct {
         }                                                                                            \
     }
 
+/* ---------------------------------------------------------------- Q4_0 in 8-row panels */
+
+/*
+ * Q4_0 weights repacked by rs_repack_q4_0 (repack.c): rows 8p..8p+7 form panel p, at w + p * 8 * rb (rb: the Q4_0 row's
+ * bytes, so a panel takes the space of its eight rows). Per block, 144 bytes: the eight rows' f16 scales, then four
+ * 32-byte chunks; chunk j holds, at bytes 4r..4r+3, row r's quant bytes 4j..4j+3 (low nibbles: elements 4j..4j+3, high
+ * nibbles: elements 16+4j..16+4j+3). The rows past the matrix's end are zeros.
+ *
+ * So one 32-bit broadcast of the input meets four elements of all eight rows: each int32 lane is one row, a row's block
+ * sum comes out whole and exact (no lanes to add across), and the f16 scales, the conversion and the fused multiply-add
+ * serve eight rows at once. Per row, every block adds float(sum) * (dw * dy) to one float in block order, whatever
+ * the tile or the thread's share of rows, so decode and prefill agree bit for bit. The nibbles are unsigned; the
+ * input's per-block 8 x sum(q) (see the Q4_0 input) takes the offset of 8 off.
+ */
+#define Q4_0_PANEL_BLOCK 144 /* 8 f16 scales, 4 chunks of 32 quant bytes */
+#define Q4_0_PANEL_TOKENS 4
+
+/* Panel pw times nt inputs: sums[t][r] for its 8 rows. */
+INLINE void panel_q4_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
+                       const int nt) {
+    __m256 acc[Q4_0_PANEL_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = pw + (int64_t) b * Q4_0_PANEL_BLOCK;
+        if (nt == 1) prefetch_ahead(blk, Q4_0_PANEL_BLOCK); /* decode: the panels are one stream */
+        __m256i s[Q4_0_PANEL_TOKENS];
+        for (int t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = load32(blk + 16 + 32 * j);
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *y = act + t * as + 32 * b;
+                int32_t y_lo, y_hi;
+                memcpy(&y_lo, y + 4 * j, 4);
+                memcpy(&y_hi, y + 16 + 4 * j, 4);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                s[t] = _mm256_dpbusd_epi32(s[t], lo, _mm256_set1_epi32(y_lo));
+                s[t] = _mm256_dpbusd_epi32(s[t], hi, _mm256_set1_epi32(y_hi));
+#else
+                /* int16 pairs: each at most 2 * 15 * 127, eight of them at most 30480, so the int16 sum is exact */
+                s[t] = _mm256_add_epi16(s[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(y_lo)),
+                                                               _mm256_maddubs_epi16(hi, _mm256_set1_epi32(y_hi))));
+#endif
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) blk));
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *in = act + t * as + cols;
+            float dy;
+            int32_t offset;
+            memcpy(&dy, in + 4 * b, 4);
+            memcpy(&offset, in + 4 * nb + 4 * b, 4);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            __m256i rows = s[t];
+#else
+            __m256i rows = _mm256_madd_epi16(s[t], _mm256_set1_epi16(1));
+#endif
+            rows = _mm256_sub_epi32(rows, _mm256_set1_epi32(offset));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows), _mm256_mul_ps(dw, _mm256_set1_ps(dy)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], acc[t]);
+}
+
+/* The panels that hold rows [r0, r1), in tiles of Q4_0_PANEL_TOKENS inputs; each panel's rows outside are dropped. */
+static void walk_q4_0_panels(const gemm_call *g) {
+    const int nb = g->cols / QK;
+    float sums[Q4_0_PANEL_TOKENS][8];
+    for (int p = g->r0 / 8; 8 * p < g->r1; p++) {
+        const uint8_t *pw = g->w + (int64_t) p * 8 * g->rb;
+        const int lo = 8 * p < g->r0 ? g->r0 - 8 * p : 0, hi = g->r1 - 8 * p < 8 ? g->r1 - 8 * p : 8;
+        for (int t = 0; t < g->nt;) {
+            const int n = g->nt - t >= Q4_0_PANEL_TOKENS ? Q4_0_PANEL_TOKENS : 1;
+            if (n == Q4_0_PANEL_TOKENS) panel_q4_0(pw, nb, g->act + t * g->as, g->as, g->cols, sums, Q4_0_PANEL_TOKENS);
+            else panel_q4_0(pw, nb, g->act + t * g->as, g->as, g->cols, sums, 1);
+            for (int k = 0; k < n; k++)
+                for (int r = lo; r < hi; r++) g->out[(t + k) * g->os + (8 * p + r - g->r0)] = sums[k][r];
+            t += n;
+        }
+    }
+}
+
 /*
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
-#define Q8_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
-#define Q4_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q8_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q4_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
 #define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
 #define Q6_K_ZMM(g, W, A, O, NR, NT) tile_q6k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
@@ -624,8 +682,7 @@ typedef struct {
         for (; r < (g)->r1; r++) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 1);        \
     } while (0)
 
-#define Q8_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
-#define Q4_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q8_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q4_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
 #define Q5_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
 #define Q6_K_TILE(g, W, A, O, NR, NT) tile_q6k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
@@ -649,14 +706,7 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
         }
 #endif
         WALK(g, 4, 2, Q8_0_TILE) return 0;
-    case T_Q4_0:
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-        if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(g, Q4_0_ZMM, Q4_0_TILE);
-            return 0;
-        }
-#endif
-        WALK(g, 2, 4, Q4_0_TILE) return 0;
+    case T_Q4_0_PANELS: walk_q4_0_panels(g); return 0;
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
     case T_Q4_K:
         if (nt >= MIN_TILE_TOKENS) {

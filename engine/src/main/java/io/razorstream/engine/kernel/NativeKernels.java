@@ -83,7 +83,17 @@ public final class NativeKernels {
     /** One instruction-set variant of the kernels. */
     public record Variant(String isa, MethodHandle gemm, MethodHandle attend, MethodHandle attendCausal) {}
 
-    private record Library(List<Variant> variants, String error) {}
+    /** The library's variants, its one repacking function (variant-independent), or why it did not load. */
+    private record Library(List<Variant> variants, MethodHandle repackQ4_0, String error) {}
+
+    /**
+     * A matrix as the C code reads it: a ggml type code and the matrix's own bytes, or a repacked copy whose rows come
+     * in panels of {@code panelRows} (kernels.c: Q4_0 in 8-row panels, type code {@value #Q4_0_PANELS}).
+     */
+    record Layout(int code, MemorySegment data, int panelRows) {}
+
+    /** kernels.c's T_Q4_0_PANELS (not a ggml type). */
+    private static final int Q4_0_PANELS = 1002;
 
     private static final Library LIBRARY = load();
     /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
@@ -131,7 +141,7 @@ public final class NativeKernels {
             Linker linker = Linker.nativeLinker();
             MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
             int level = (int) cpu.invokeExact();
-            if (level == 0) return new Library(List.of(), "this CPU lacks AVX2, FMA or F16C");
+            if (level == 0) return new Library(List.of(), null, "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
             // attention is 256-bit code compiled once: every variant calls the same functions
@@ -149,10 +159,14 @@ public final class NativeKernels {
                     linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical),
                     attend,
                     attendCausal));
-            return new Library(List.copyOf(variants), null);
+            MethodHandle repackQ4_0 = linker.downcallHandle(
+                    lib.findOrThrow("rs_repack_q4_0"),
+                    FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS),
+                    critical);
+            return new Library(List.copyOf(variants), repackQ4_0, null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
-            return new Library(List.of(), why);
+            return new Library(List.of(), null, why);
         }
     }
 
@@ -213,8 +227,8 @@ public final class NativeKernels {
     static int inputBytes(GgmlType type, int cols) {
         return switch (type) {
             case Q8_0 -> cols + 4 * (cols / Quantizer.QK);
-            // and per block eight int32 lane sums (kernels.c's Q4_0 input)
-            case Q4_0 -> cols + 4 * (cols / Quantizer.QK) + 32 * (cols / Quantizer.QK);
+            // and per block one int32, 8 x the sum of its quants (kernels.c's Q4_0 input)
+            case Q4_0 -> cols + 8 * (cols / Quantizer.QK);
             case Q4_K, Q5_K, Q6_K -> cols + 4 * (cols / KQuants.QK_K) + 2 * (cols / 16);
             case F16, BF16 -> 4 * cols;
             default -> throw new IllegalArgumentException(type + " is not covered by the native tier");
@@ -265,7 +279,7 @@ public final class NativeKernels {
 
     /**
      * int8 q[cols], float d[cols / 32]: as {@link Quantizer#quantizeActivationQ8} (id = 127 / amax, ties to even,
-     * F16-rounded scale); for Q4_0 weights then, per block, eight int32: 8 x the sum of q over elements 4k..4k+3.
+     * F16-rounded scale); for Q4_0 weights then, per block, one int32: 8 x the sum of its q.
      */
     private static byte[] packQ8_0(GgmlType type, float[] x, int cols, byte[] into) {
         if (cols % Quantizer.QK != 0)
@@ -279,11 +293,9 @@ public final class NativeKernels {
             for (int j = 0; j < Quantizer.QK; j++) out[b + j] = (byte) Math.rint(x[b + j] * id);
             FLOAT.set(out, cols + 4 * (b / Quantizer.QK), Numerics.roundToF16(amax / 127f));
             if (type == GgmlType.Q4_0) {
-                int sums = cols + 4 * blocks + 32 * (b / Quantizer.QK);
-                for (int k = 0; k < 8; k++) {
-                    int s = out[b + 4 * k] + out[b + 4 * k + 1] + out[b + 4 * k + 2] + out[b + 4 * k + 3];
-                    INT.set(out, sums + 4 * k, 8 * s);
-                }
+                int sum = 0;
+                for (int j = 0; j < Quantizer.QK; j++) sum += out[b + j];
+                INT.set(out, cols + 4 * blocks + 4 * (b / Quantizer.QK), 8 * sum);
             }
         }
         return out;
@@ -328,6 +340,27 @@ public final class NativeKernels {
         return seg;
     }
 
+    // ------------------------------------------------------------------ weights in the C layouts
+
+    /**
+     * {@code w} as the C code reads it. Q4_0 is repacked into 8-row panels (rs_repack_q4_0): a copy the size of the
+     * matrix, rounded up to whole panels, in memory the garbage collector frees with the layout; the matrix's own bytes
+     * (the file mapping) stay for the Java tier and the embedding lookup, and the native tier never reads them again.
+     * Every other type is read where it lies.
+     */
+    static Layout layout(WeightMatrix w) {
+        if (w.type != GgmlType.Q4_0) return new Layout(w.type.code(), w.data, 1);
+        if (LIBRARY.repackQ4_0 == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
+        long bytes = Math.multiplyExact((w.rows + 7L) / 8 * 8, w.rowBytes);
+        MemorySegment panels = Arena.ofAuto().allocate(bytes, 64);
+        try {
+            LIBRARY.repackQ4_0.invokeExact(w.data, w.rowBytes, w.rows, w.cols, panels);
+        } catch (Throwable t) {
+            throw new IllegalStateException("native Q4_0 repacking failed", t);
+        }
+        return new Layout(Q4_0_PANELS, panels, 8);
+    }
+
     // ------------------------------------------------------------------ the call
 
     /**
@@ -363,7 +396,9 @@ public final class NativeKernels {
         if (r0 < 0 || r1 > w.rows || r0 > r1 || n < 0)
             throw new IndexOutOfBoundsException("rows [" + r0 + ", " + r1 + ") of " + w.rows + ", " + n + " inputs");
         if (r0 == r1 || n == 0) return;
-        if (w.data.byteSize() < (long) r1 * w.rowBytes)
+        Layout layout = w.nativeLayout();
+        long rowsRead = (r1 + layout.panelRows() - 1L) / layout.panelRows() * layout.panelRows();
+        if (layout.data().byteSize() < rowsRead * w.rowBytes)
             throw new IndexOutOfBoundsException("weights end before row " + r1);
         if (in.byteSize() < stride * n)
             throw new IndexOutOfBoundsException(n + " inputs need " + stride * n + " bytes, got " + in.byteSize());
@@ -374,7 +409,7 @@ public final class NativeKernels {
         int rc;
         try {
             rc = (int) v.gemm.invokeExact(
-                    w.type.code(), w.data, w.rowBytes, r0, r1, w.cols, in, stride, n, out, outOffset, outStride);
+                    layout.code(), layout.data(), w.rowBytes, r0, r1, w.cols, in, stride, n, out, outOffset, outStride);
         } catch (Throwable t) {
             throw new IllegalStateException("native kernel call failed", t);
         }

@@ -13,6 +13,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
     protected final int rows;
     protected final int cols;
     protected final long rowBytes;
+    /** This matrix as the native tier reads it, built on first use ({@link NativeKernels#layout}). */
+    private volatile NativeKernels.Layout nativeLayout;
 
     protected WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
         if (cols % type.blockSize() != 0)
@@ -44,6 +46,18 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         if (first < 0 || count < 1 || first + count > rows)
             throw new IndexOutOfBoundsException("rows " + first + "+" + count + " of " + rows);
         return of(type, data.asSlice(first * rowBytes, count * rowBytes), count, cols);
+    }
+
+    /** The native tier's form of this matrix: its own bytes, or a repacked copy made once on the first call. */
+    final NativeKernels.Layout nativeLayout() {
+        NativeKernels.Layout l = nativeLayout;
+        if (l == null) {
+            synchronized (this) {
+                l = nativeLayout;
+                if (l == null) nativeLayout = l = NativeKernels.layout(this);
+            }
+        }
+        return l;
     }
 
     public GgmlType type() {
