@@ -9,8 +9,8 @@
  * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
  * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
  * split of rows across threads. Q8_0 sums like llama.cpp's AVX2 kernel (eight int32 lanes of four products
- * each, scaled per block, one fixed horizontal sum). Q4_0 runs on its weights repacked into 8-row panels (see
- * "Q4_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order.
+ * each, scaled per block, one fixed horizontal sum). Q4_0 and Q4_K run on their weights repacked into 8-row panels
+ * (repack.c; see "Q4_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order.
  *
  * Activation layouts (written by the Java side, NativeKernels):
  *   Q8_0 input (for Q8_0 weights):       int8 q[cols], then float d[cols / 32]
@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "simd.h"
 
 #ifndef RS_ISA
@@ -32,22 +33,14 @@
 
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
-/* not a ggml type: Q4_0 weights repacked by rs_repack_q4_0 (repack.c), the only form of Q4_0 this tier multiplies */
+/* not ggml types: Q4_0 and Q4_K weights repacked by repack.c, the only forms of them this tier multiplies */
 #define T_Q4_0_PANELS 1002
+#define T_Q4_K_PANELS 1012
 
 /*
  * Register tiles (rows x tokens) per type, measured on one AVX2 core with 128 tokens from L2 (GMAC/s):
- * Q8_0 4x2 28.7 vs 2x4 24.8;
- * Q6_K 2x4 29.5 vs 19.8; Q4_K even (25); F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest.
+ * Q8_0 4x2 28.7 vs 2x4 24.8; Q6_K 2x4 29.5 vs 19.8; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest.
  */
-/* ggml's block layouts: bytes per block, and elements per block (QK) or super-block (QK_K). */
-#define QK 32
-#define QK_K 256
-#define Q8_0_BLOCK 34  /* f16 d, 32 int8 quants */
-#define Q4_0_BLOCK 18  /* f16 d, 32 4-bit quants */
-#define Q4_K_BLOCK 144 /* f16 d, f16 dmin, 12 scale bytes, 128 quant bytes */
-#define Q5_K_BLOCK 176 /* Q4_K's, and 32 bytes of fifth bits before the quants */
-#define Q6_K_BLOCK 210 /* 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d */
 
 #define MAX_RM 4
 #define MAX_RN 4
@@ -216,48 +209,30 @@ INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
 /* ---------------------------------------------------------------- K-quants (Q8_K activations) */
 
 /*
- * Q4_K / Q5_K: the eight 6-bit scales (bytes 0..7 of out) and mins (bytes 8..15) of a super-block, unpacked
- * from ggml's 12 bytes with 32-bit word operations: scales 0..3 and mins 0..3 are the low six bits of bytes
- * 0..3 and 4..7; scales and mins 4..7 take a nibble of bytes 8..11 and the top two bits of bytes 0..7.
+ * Q5_K: the quants of sub-blocks 2c (lo: low nibbles) and 2c + 1 (hi: high nibbles) of a super-block, with the fifth
+ * bits (bits 2c and 2c + 1 of hbits) on top.
  */
-INLINE void scales_mins(const uint8_t *s, uint8_t out[16]) {
-    uint32_t u[3], r[4];
-    memcpy(u, s, 12);
-    r[0] = u[0] & 0x3f3f3f3f;
-    r[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    r[2] = u[1] & 0x3f3f3f3f;
-    r[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    memcpy(out, r, 16);
-}
-
-/*
- * Q4_K / Q5_K: the quants of sub-blocks 2c (lo: low nibbles) and 2c + 1 (hi: high nibbles) of a super-block, with
- * Q5_K's fifth bits (bits 2c and 2c + 1 of hbits) on top.
- */
-INLINE void q45k_quants(const uint8_t *qs, __m256i hbits, const int c, const int five, __m256i *lo, __m256i *hi) {
+INLINE void q5k_quants(const uint8_t *qs, __m256i hbits, const int c, __m256i *lo, __m256i *hi) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     __m256i q = load32(qs + 32 * c);
     *lo = _mm256_and_si256(q, m4);
     *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-    if (five) {
-        __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
-        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
-        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
-    }
+    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
+    *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
+    *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
 }
 
 /*
- * Q4_K (144-byte blocks: f16 d, f16 dmin, 12 scale bytes, 128 quant bytes) and Q5_K (176 bytes: the same
- * with 32 bytes of fifth bits before the quants). Per super-block: sum_j scale_j * (q . y over
- * sub-block j) in int32 lanes, times d * dy; the mins come off through the activation's 16-sums.
+ * Q5_K (176-byte blocks: f16 d, f16 dmin, 12 scale bytes, 32 bytes of fifth bits, 128 quant bytes). Per super-block:
+ * sum_j scale_j * (q . y over sub-block j) in int32 lanes, times d * dy; the mins come off through the activation's
+ * 16-sums. (Q4_K runs in 8-row panels, below.)
  */
-INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                      float *out, int64_t os, const int nr, const int nt, const int five) {
+INLINE void tile_q5k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                     float *out, int64_t os, const int nr, const int nt) {
     __m256 acc[MAX_RM][MAX_RN];
     __m128 accm[MAX_RM][MAX_RN]; /* the mins' term, four lanes, scaled by dmin * dy */
     for (int i = 0; i < nr; i++)
         for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = _mm_setzero_ps(); }
-    const int bb = five ? Q5_K_BLOCK : Q4_K_BLOCK;
     for (int b = 0; b < nb; b++) {
         const float *dy[MAX_RN];
         __m128i ysum[MAX_RN]; /* the eight 32-element sums of y: pairs of the 16-element sums */
@@ -267,20 +242,20 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
             ysum[j] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs), _mm_loadu_si128((const __m128i *) (bs + 8)));
         }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            prefetch_weights(blk, rb, nr, bb);
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q5_K_BLOCK;
+            prefetch_weights(blk, rb, nr, Q5_K_BLOCK);
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
             const uint8_t *sc = sm;
             const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
-            const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
-            __m256i hbits = five ? load32(qh) : _mm256_setzero_si256();
+            const uint8_t *qs = blk + 48;
+            __m256i hbits = load32(blk + 16);
             __m256i sum[MAX_RN];
             for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
                 __m256i lo, hi;
-                q45k_quants(qs, hbits, c, five, &lo, &hi);
+                q5k_quants(qs, hbits, c, &lo, &hi);
                 int slo = sc[2 * c], shi = sc[2 * c + 1];
                 for (int j = 0; j < nt; j++) {
                     const uint8_t *y = act + j * as + 256 * b + 64 * c;
@@ -308,12 +283,12 @@ INLINE void tile_q45k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, 
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 /*
- * Q4_K / Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q45k with two tokens per
- * register, the row's quants in both halves. Every lane's integers and float operations are tile_q45k's, in the same
+ * Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q5k with two tokens per
+ * register, the row's quants in both halves. Every lane's integers and float operations are tile_q5k's, in the same
  * order, so the results are the same bits (see tile_q8_0_zmm). The mins' term stays per token, on 128 bits.
  */
-INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                          float *out, int64_t os, const int nr, const int nt, const int five) {
+INLINE void tile_q5k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
+                         float *out, int64_t os, const int nr, const int nt) {
     const int np = nt / 2;
     __m512 acc[MAX_RM][MAX_RN512 / 2];
     __m128 accm[MAX_RM][MAX_RN512];
@@ -321,7 +296,6 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
         for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
         for (int j = 0; j < nt; j++) accm[i][j] = _mm_setzero_ps();
     }
-    const int bb = five ? Q5_K_BLOCK : Q4_K_BLOCK;
     for (int b = 0; b < nb; b++) {
         float dy[MAX_RN512];
         __m128i ysum[MAX_RN512];
@@ -338,19 +312,19 @@ INLINE void tile_q45k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *a
                 y[p][k] = pair_of(y0, y1);
             }
         for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * bb;
-            prefetch_lines(blk + nr * rb, bb); /* the next tile's rows (prefetch_weights) */
+            const uint8_t *blk = w + i * rb + (int64_t) b * Q5_K_BLOCK;
+            prefetch_lines(blk + nr * rb, Q5_K_BLOCK); /* the next tile's rows (prefetch_weights) */
             float d = f16(blk), dmin = f16(blk + 2);
             uint8_t sm[16];
             scales_mins(blk + 4, sm);
             const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
-            const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
-            __m256i hbits = five ? load32(qh) : _mm256_setzero_si256();
+            const uint8_t *qs = blk + 48;
+            __m256i hbits = load32(blk + 16);
             __m512i sum[MAX_RN512 / 2];
             for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
                 __m256i lo, hi;
-                q45k_quants(qs, hbits, c, five, &lo, &hi);
+                q5k_quants(qs, hbits, c, &lo, &hi);
                 const __m512i lo2 = both_halves(lo), hi2 = both_halves(hi);
                 /* pairs of products fit int16 (quants <= 31, |y| <= 127), and vpmaddwd applies the scale: the same integers as
                    dpbusd then a 32-bit multiply, in two single-uop instructions */
@@ -585,7 +559,6 @@ typedef struct {
  * the tile or the thread's share of rows, so decode and prefill agree bit for bit. The nibbles are unsigned; the
  * input's per-block 8 x sum(q) (see the Q4_0 input) takes the offset of 8 off.
  */
-#define Q4_0_PANEL_BLOCK 144 /* 8 f16 scales, 4 chunks of 32 quant bytes */
 #define Q4_0_PANEL_TOKENS 4
 
 /* Panel pw times nt inputs: sums[t][r] for its 8 rows. */
@@ -636,31 +609,128 @@ INLINE void panel_q4_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], acc[t]);
 }
 
-/* The panels that hold rows [r0, r1), in tiles of Q4_0_PANEL_TOKENS inputs; each panel's rows outside are dropped. */
-static void walk_q4_0_panels(const gemm_call *g) {
-    const int nb = g->cols / QK;
-    float sums[Q4_0_PANEL_TOKENS][8];
-    for (int p = g->r0 / 8; 8 * p < g->r1; p++) {
-        const uint8_t *pw = g->w + (int64_t) p * 8 * g->rb;
-        const int lo = 8 * p < g->r0 ? g->r0 - 8 * p : 0, hi = g->r1 - 8 * p < 8 ? g->r1 - 8 * p : 8;
-        for (int t = 0; t < g->nt;) {
-            const int n = g->nt - t >= Q4_0_PANEL_TOKENS ? Q4_0_PANEL_TOKENS : 1;
-            if (n == Q4_0_PANEL_TOKENS) panel_q4_0(pw, nb, g->act + t * g->as, g->as, g->cols, sums, Q4_0_PANEL_TOKENS);
-            else panel_q4_0(pw, nb, g->act + t * g->as, g->as, g->cols, sums, 1);
-            for (int k = 0; k < n; k++)
-                for (int r = lo; r < hi; r++) g->out[(t + k) * g->os + (8 * p + r - g->r0)] = sums[k][r];
-            t += n;
+/* ---------------------------------------------------------------- Q4_K in 8-row panels */
+
+/*
+ * Q4_K weights repacked by rs_repack_q4_k (repack.c): panel p holds rows 8p..8p+7, Q4_K_PANEL_BLOCK bytes per
+ * super-block, at w + p * (cols / 256) * Q4_K_PANEL_BLOCK. Per super-block: the eight rows' f16 d (bytes 0..15) and
+ * dmin (16..31); the 6-bit scales unpacked, sub-block j's at 32 + 8j + r; the mins unpacked and paired, sub-blocks 2p
+ * and 2p + 1 at 96 + 16p + 2r and + 1; then 32 chunks of 32 quant bytes, chunk 8c + k holding row r's quant bytes
+ * 32c + 4k .. 32c + 4k + 3 at 4r (low nibbles: sub-block 2c, elements 4k..4k+3; high nibbles: sub-block 2c + 1).
+ *
+ * As with Q4_0, each int32 lane is one row: a sub-block's 32 products stay exact in int16 on AVX2 (eight pairs of at
+ * most 2 * 15 * 127), are scaled by the row's 6-bit scale into the super-block's int32 sum, and the mins' term
+ * (min_j * the input's sub-block sums) is another exact int32; per row, per super-block, float(sum) * (d * dy) and
+ * float(mins) * (dmin * dy) go into two floats, subtracted at the end.
+ */
+#define Q4_K_PANEL_TOKENS 4
+
+/* The eight rows' scale of one sub-block as int16 pairs (s, s), the vpmaddwd operand that multiplies a row's pair sum. */
+INLINE __m256i panel_scales(const uint8_t *p) {
+    __m128i s = _mm_loadl_epi64((const __m128i *) p);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s, s));
+}
+
+/* Panel pw times nt Q8_K inputs: sums[t][r] for its 8 rows. */
+INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
+                       const int nt) {
+    __m256 acc[Q4_K_PANEL_TOKENS], accm[Q4_K_PANEL_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = accm[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = pw + (int64_t) b * Q4_K_PANEL_BLOCK;
+        __m256i sum[Q4_K_PANEL_TOKENS];
+        for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i s_lo[Q4_K_PANEL_TOKENS], s_hi[Q4_K_PANEL_TOKENS];
+            for (int t = 0; t < nt; t++) s_lo[t] = s_hi[t] = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                const uint8_t *chunk = blk + 160 + 32 * (8 * c + k);
+                if (nt == 1) prefetch_ahead(chunk, 32); /* decode: the panels are one stream */
+                __m256i q = load32(chunk);
+                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *y = act + t * as + 256 * b + 64 * c + 4 * k;
+                    int32_t y_lo, y_hi;
+                    memcpy(&y_lo, y, 4);
+                    memcpy(&y_hi, y + 32, 4);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                    s_lo[t] = _mm256_dpbusd_epi32(s_lo[t], lo, _mm256_set1_epi32(y_lo));
+                    s_hi[t] = _mm256_dpbusd_epi32(s_hi[t], hi, _mm256_set1_epi32(y_hi));
+#else
+                    s_lo[t] = _mm256_add_epi16(s_lo[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(y_lo)));
+                    s_hi[t] = _mm256_add_epi16(s_hi[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(y_hi)));
+#endif
+                }
+            }
+            const uint8_t *sc = blk + 32 + 8 * (2 * c);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            const __m256i sc_lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) sc));
+            const __m256i sc_hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (sc + 8)));
+            for (int t = 0; t < nt; t++)
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_mullo_epi32(s_lo[t], sc_lo),
+                                                                   _mm256_mullo_epi32(s_hi[t], sc_hi)));
+#else
+            const __m256i sc_lo = panel_scales(sc), sc_hi = panel_scales(sc + 8);
+            for (int t = 0; t < nt; t++)
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(s_lo[t], sc_lo),
+                                                                   _mm256_madd_epi16(s_hi[t], sc_hi)));
+#endif
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) blk));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (blk + 16)));
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *in = act + t * as + cols;
+            float dy;
+            memcpy(&dy, in + 4 * b, 4);
+            /* the input's eight sub-block sums (pairs of its 16-element sums), as four (2p, 2p + 1) int16 pairs */
+            const int16_t *bs = (const int16_t *) (in + 4 * nb) + 16 * b;
+            int32_t ysum[4];
+            _mm_storeu_si128((__m128i *) ysum, _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs),
+                                                                _mm_loadu_si128((const __m128i *) (bs + 8))));
+            __m256i mins = _mm256_setzero_si256();
+            for (int p = 0; p < 4; p++) {
+                __m256i m = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (blk + 96 + 16 * p)));
+                mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, _mm256_set1_epi32(ysum[p])));
+            }
+            const __m256 dyv = _mm256_set1_ps(dy);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, dyv), acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(dmin, dyv), accm[t]);
         }
     }
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], _mm256_sub_ps(acc[t], accm[t]));
 }
+
+/*
+ * The panels that hold rows [r0, r1), panel_bytes apart, in tiles of TOKENS inputs and then one at a time; each
+ * panel's rows outside [r0, r1) are dropped. PANEL(pw, act, sums, nt) multiplies one panel.
+ */
+#define WALK_PANELS(g, panel_bytes, TOKENS, PANEL)                                                   \
+    do {                                                                                             \
+        float sums[TOKENS][8];                                                                       \
+        for (int p = (g)->r0 / 8; 8 * p < (g)->r1; p++) {                                            \
+            const uint8_t *pw = (g)->w + (int64_t) p * (panel_bytes);                                \
+            const int lo = 8 * p < (g)->r0 ? (g)->r0 - 8 * p : 0;                                     \
+            const int hi = (g)->r1 - 8 * p < 8 ? (g)->r1 - 8 * p : 8;                                \
+            for (int t = 0; t < (g)->nt;) {                                                          \
+                const int n = (g)->nt - t >= (TOKENS) ? (TOKENS) : 1;                                \
+                if (n == (TOKENS)) PANEL(pw, (g)->act + t * (g)->as, sums, TOKENS);                 \
+                else PANEL(pw, (g)->act + t * (g)->as, sums, 1);                                     \
+                for (int k = 0; k < n; k++)                                                          \
+                    for (int r = lo; r < hi; r++) (g)->out[(t + k) * (g)->os + (8 * p + r - (g)->r0)] = sums[k][r]; \
+                t += n;                                                                              \
+            }                                                                                        \
+        }                                                                                            \
+    } while (0)
+#define Q4_0_PANEL(pw, act, sums, nt) panel_q4_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
+#define Q4_K_PANEL(pw, act, sums, nt) panel_q4_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
 
 /*
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
 #define Q8_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
-#define Q4_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
-#define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q45k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q5k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q6_K_ZMM(g, W, A, O, NR, NT) tile_q6k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define ZMM_ROWS(g, ZMM, TILE, WR, O, NR)                                                            \
     do {                                                                                             \
@@ -683,8 +753,7 @@ static void walk_q4_0_panels(const gemm_call *g) {
     } while (0)
 
 #define Q8_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
-#define Q4_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 0)
-#define Q5_K_TILE(g, W, A, O, NR, NT) tile_q45k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT, 1)
+#define Q5_K_TILE(g, W, A, O, NR, NT) tile_q5k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q6_K_TILE(g, W, A, O, NR, NT) tile_q6k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
 #define BF16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 1)
@@ -706,14 +775,10 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
         }
 #endif
         WALK(g, 4, 2, Q8_0_TILE) return 0;
-    case T_Q4_0_PANELS: walk_q4_0_panels(g); return 0;
+    case T_Q4_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q4_0_PANEL_TOKENS, Q4_0_PANEL); return 0;
+    case T_Q4_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q4_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q4_K_PANEL);
+        return 0;
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
-    case T_Q4_K:
-        if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(g, Q4_K_ZMM, Q4_K_TILE);
-            return 0;
-        }
-        WALK(g, 4, 2, Q4_K_TILE) return 0;
     case T_Q5_K:
         if (nt >= MIN_TILE_TOKENS) {
             WALK_ZMM(g, Q5_K_ZMM, Q5_K_TILE);
@@ -721,7 +786,6 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
         }
         WALK(g, 4, 2, Q5_K_TILE) return 0;
 #else
-    case T_Q4_K: WALK(g, 4, 2, Q4_K_TILE) return 0;
     case T_Q5_K: WALK(g, 4, 2, Q5_K_TILE) return 0;
 #endif
     case T_Q6_K:

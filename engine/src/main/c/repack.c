@@ -4,10 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RS_EXPORT __attribute__((visibility("default")))
+#include "blocks.h"
 
-#define Q4_0_BLOCK 18        /* f16 d, 16 bytes of nibbles */
-#define Q4_0_PANEL_BLOCK 144 /* kernels.c: 8 f16 scales, 4 chunks of 32 quant bytes */
+#define RS_EXPORT __attribute__((visibility("default")))
 
 /*
  * Q4_0 rows [0, rows) of cols columns (rb = cols / 32 * 18 bytes apart) into kernels.c's 8-row panels at dst, which
@@ -26,6 +25,36 @@ RS_EXPORT void rs_repack_q4_0(const uint8_t *src, int64_t rb, int rows, int cols
                 uint8_t *out = panel + (int64_t) b * Q4_0_PANEL_BLOCK;
                 memcpy(out + 2 * r, blk, 2);
                 for (int j = 0; j < 4; j++) memcpy(out + 16 + 32 * j + 4 * r, blk + 2 + 4 * j, 4);
+            }
+        }
+}
+
+/*
+ * Q4_K rows [0, rows) of cols columns (rb = cols / 256 * 144 bytes apart) into kernels.c's 8-row panels at dst, which
+ * holds ceil(rows / 8) * (cols / 256) * 1184 bytes; rows past the end are zeros. Per panel and super-block: d at 2r,
+ * dmin at 16 + 2r, sub-block j's scale at 32 + 8j + r, the mins of sub-blocks 2p and 2p + 1 at 96 + 16p + 2r and + 1,
+ * quant bytes 32c + 4k .. + 3 at 160 + 32 (8c + k) + 4r.
+ */
+RS_EXPORT void rs_repack_q4_k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst) {
+    const int nb = cols / 256, panels = (rows + 7) / 8;
+    memset(dst, 0, (size_t) panels * (size_t) nb * Q4_K_PANEL_BLOCK);
+    for (int p = 0; p < panels; p++)
+        for (int r = 0; r < 8 && 8 * p + r < rows; r++) {
+            const uint8_t *row = src + (int64_t) (8 * p + r) * rb;
+            uint8_t *panel = dst + (int64_t) p * nb * Q4_K_PANEL_BLOCK;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = row + (int64_t) b * Q4_K_BLOCK;
+                uint8_t *out = panel + (int64_t) b * Q4_K_PANEL_BLOCK;
+                memcpy(out + 2 * r, blk, 2);
+                memcpy(out + 16 + 2 * r, blk + 2, 2);
+                uint8_t sm[16];
+                scales_mins(blk + 4, sm);
+                for (int j = 0; j < 8; j++) {
+                    out[32 + 8 * j + r] = sm[j];
+                    out[96 + 16 * (j / 2) + 2 * r + (j % 2)] = sm[8 + j];
+                }
+                for (int c = 0; c < 4; c++)
+                    for (int k = 0; k < 8; k++) memcpy(out + 160 + 32 * (8 * c + k) + 4 * r, blk + 16 + 32 * c + 4 * k, 4);
             }
         }
 }

@@ -83,17 +83,25 @@ public final class NativeKernels {
     /** One instruction-set variant of the kernels. */
     public record Variant(String isa, MethodHandle gemm, MethodHandle attend, MethodHandle attendCausal) {}
 
-    /** The library's variants, its one repacking function (variant-independent), or why it did not load. */
-    private record Library(List<Variant> variants, MethodHandle repackQ4_0, String error) {}
+    /** The library's variants, its repacking functions (the same for every variant), or why it did not load. */
+    private record Library(List<Variant> variants, MethodHandle repackQ4_0, MethodHandle repackQ4_K, String error) {}
 
     /**
-     * A matrix as the C code reads it: a ggml type code and the matrix's own bytes, or a repacked copy whose rows come
-     * in panels of {@code panelRows} (kernels.c: Q4_0 in 8-row panels, type code {@value #Q4_0_PANELS}).
+     * A matrix as the C code reads it: a type code and either the matrix's own bytes (a ggml type; rows of
+     * {@code panelBytes}, {@code panelRows} 1) or a repacked copy whose rows come in panels of {@code panelRows}, each
+     * {@code panelBytes} long (kernels.c: Q4_0 and Q4_K in 8-row panels).
      */
-    record Layout(int code, MemorySegment data, int panelRows) {}
+    record Layout(int code, MemorySegment data, int panelRows, long panelBytes) {
+        /** Bytes the C code reads for rows [0, rows). */
+        long bytesThrough(int rows) {
+            return (rows + panelRows - 1L) / panelRows * panelBytes;
+        }
+    }
 
-    /** kernels.c's T_Q4_0_PANELS (not a ggml type). */
-    private static final int Q4_0_PANELS = 1002;
+    /**
+     * kernels.c's T_Q4_0_PANELS and T_Q4_K_PANELS (not ggml types), and the bytes per panel and super-block of Q4_K.
+     */
+    private static final int Q4_0_PANELS = 1002, Q4_K_PANELS = 1012, Q4_K_PANEL_BLOCK = 1184;
 
     private static final Library LIBRARY = load();
     /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
@@ -141,7 +149,7 @@ public final class NativeKernels {
             Linker linker = Linker.nativeLinker();
             MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
             int level = (int) cpu.invokeExact();
-            if (level == 0) return new Library(List.of(), null, "this CPU lacks AVX2, FMA or F16C");
+            if (level == 0) return new Library(List.of(), null, null, "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
             // attention is 256-bit code compiled once: every variant calls the same functions
@@ -159,14 +167,16 @@ public final class NativeKernels {
                     linker.downcallHandle(lib.findOrThrow("rs_gemm_avx2"), GEMM, critical),
                     attend,
                     attendCausal));
-            MethodHandle repackQ4_0 = linker.downcallHandle(
-                    lib.findOrThrow("rs_repack_q4_0"),
-                    FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS),
-                    critical);
-            return new Library(List.copyOf(variants), repackQ4_0, null);
+            // once per matrix: critical for the heap segments of the kernel tests, a short pause of the GC at load
+            FunctionDescriptor repack = FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS);
+            return new Library(
+                    List.copyOf(variants),
+                    linker.downcallHandle(lib.findOrThrow("rs_repack_q4_0"), repack, critical),
+                    linker.downcallHandle(lib.findOrThrow("rs_repack_q4_k"), repack, critical),
+                    null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
-            return new Library(List.of(), null, why);
+            return new Library(List.of(), null, null, why);
         }
     }
 
@@ -343,22 +353,30 @@ public final class NativeKernels {
     // ------------------------------------------------------------------ weights in the C layouts
 
     /**
-     * {@code w} as the C code reads it. Q4_0 is repacked into 8-row panels (rs_repack_q4_0): a copy the size of the
-     * matrix, rounded up to whole panels, in memory the garbage collector frees with the layout; the matrix's own bytes
-     * (the file mapping) stay for the Java tier and the embedding lookup, and the native tier never reads them again.
-     * Every other type is read where it lies.
+     * {@code w} as the C code reads it. Q4_0 and Q4_K are repacked into 8-row panels (repack.c): a copy the size of the
+     * matrix (Q4_K: 1184 bytes per 8 x 144, 2.8% more), rounded up to whole panels, in memory the garbage collector
+     * frees with the layout. The matrix's own bytes (the file mapping) stay for the Java tier and the embedding lookup;
+     * the native tier does not read them again, so their pages are clean page cache the kernel can drop. Every other
+     * type is read where it lies.
      */
     static Layout layout(WeightMatrix w) {
-        if (w.type != GgmlType.Q4_0) return new Layout(w.type.code(), w.data, 1);
-        if (LIBRARY.repackQ4_0 == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
-        long bytes = Math.multiplyExact((w.rows + 7L) / 8 * 8, w.rowBytes);
-        MemorySegment panels = Arena.ofAuto().allocate(bytes, 64);
+        return switch (w.type) {
+            case Q4_0 -> repacked(w, LIBRARY.repackQ4_0, Q4_0_PANELS, 8 * w.rowBytes);
+            case Q4_K -> repacked(w, LIBRARY.repackQ4_K, Q4_K_PANELS, (long) w.cols / KQuants.QK_K * Q4_K_PANEL_BLOCK);
+            default -> new Layout(w.type.code(), w.data, 1, w.rowBytes);
+        };
+    }
+
+    private static Layout repacked(WeightMatrix w, MethodHandle repack, int code, long panelBytes) {
+        if (repack == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
+        Layout layout = new Layout(code, null, 8, panelBytes);
+        MemorySegment panels = Arena.ofAuto().allocate(layout.bytesThrough(w.rows), 64);
         try {
-            LIBRARY.repackQ4_0.invokeExact(w.data, w.rowBytes, w.rows, w.cols, panels);
+            repack.invokeExact(w.data, w.rowBytes, w.rows, w.cols, panels);
         } catch (Throwable t) {
-            throw new IllegalStateException("native Q4_0 repacking failed", t);
+            throw new IllegalStateException("native " + w.type + " repacking failed", t);
         }
-        return new Layout(Q4_0_PANELS, panels, 8);
+        return new Layout(code, panels, 8, panelBytes);
     }
 
     // ------------------------------------------------------------------ the call
@@ -397,8 +415,7 @@ public final class NativeKernels {
             throw new IndexOutOfBoundsException("rows [" + r0 + ", " + r1 + ") of " + w.rows + ", " + n + " inputs");
         if (r0 == r1 || n == 0) return;
         Layout layout = w.nativeLayout();
-        long rowsRead = (r1 + layout.panelRows() - 1L) / layout.panelRows() * layout.panelRows();
-        if (layout.data().byteSize() < rowsRead * w.rowBytes)
+        if (layout.data().byteSize() < layout.bytesThrough(r1))
             throw new IndexOutOfBoundsException("weights end before row " + r1);
         if (in.byteSize() < stride * n)
             throw new IndexOutOfBoundsException(n + " inputs need " + stride * n + " bytes, got " + in.byteSize());
