@@ -16,6 +16,7 @@
 #define Q5_K_BLOCK 176 /* Q4_K's, and 32 bytes of fifth bits before the quants */
 #define Q6_K_BLOCK 210 /* 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d */
 
+#define Q8_0_PANEL_BLOCK 272  /* 8 f16 scales, 8 chunks of 32 quant bytes */
 #define Q4_0_PANEL_BLOCK 144  /* 8 f16 scales, 4 chunks of 32 quant bytes */
 #define Q4_K_PANEL_BLOCK 1184 /* 16 d + 16 dmin + 64 scales + 64 mins + 1024 quants */
 

@@ -8,9 +8,9 @@
  *
  * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
  * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
- * split of rows across threads. Q8_0 sums like llama.cpp's AVX2 kernel (eight int32 lanes of four products
- * each, scaled per block, one fixed horizontal sum). Q4_0 and Q4_K run on their weights repacked into 8-row panels
- * (repack.c; see "Q4_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order.
+ * split of rows across threads. Q8_0, Q4_0 and Q4_K run on their weights repacked into 8-row panels (repack.c; see
+ * "Q8_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order. The other
+ * types sum in eight int32 or float lanes per row, scaled per block, with one fixed horizontal sum.
  *
  * Activation layouts (written by the Java side, NativeKernels):
  *   Q8_0 input (for Q8_0 weights):       int8 q[cols], then float d[cols / 32]
@@ -33,18 +33,20 @@
 
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
-/* not ggml types: Q4_0 and Q4_K weights repacked by repack.c, the only forms of them this tier multiplies */
+/* not ggml types: Q8_0, Q4_0 and Q4_K weights repacked by repack.c, the only forms of them this tier multiplies */
+#define T_Q8_0_PANELS 1008
 #define T_Q4_0_PANELS 1002
 #define T_Q4_K_PANELS 1012
 
 /*
  * Register tiles (rows x tokens) per type, measured on one AVX2 core with 128 tokens from L2 (GMAC/s):
- * Q8_0 4x2 28.7 vs 2x4 24.8; Q6_K 2x4 29.5 vs 19.8; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest.
+ * Q6_K 2x4 29.5 vs 19.8; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest. (Q8_0, Q4_0 and Q4_K run in
+ * 8-row panels of 4 tokens.)
  */
 
 #define MAX_RM 4
 #define MAX_RN 4
-#define MAX_RN512 8 /* tokens of the avx512 variant's Q8_0 tiles (four zmm pairs) */
+#define MAX_RN512 8 /* tokens of the avx512 variant's K-quant tiles (four zmm pairs) */
 /*
  * Decode (fewer than MIN_TILE_TOKENS inputs) is bound by memory bandwidth: rows are streamed one at a time
  * with a software prefetch PREFETCH bytes ahead, which took one core from ~0.6 to ~0.95 of its plain
@@ -103,52 +105,13 @@ INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const
     else prefetch_lines(blk + nr * rb, bytes);
 }
 
-/* ---------------------------------------------------------------- Q8_0 */
-
-/*
- * One tile of nr rows x nt tokens (constants after inlining, so the accumulators stay in registers), with llama.cpp's
- * sign trick (|w| times y with w's sign).
- */
-INLINE void tile_q8(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                    float *out, int64_t os, const int nr, const int nt) {
-    __m256 acc[MAX_RM][MAX_RN];
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
-    const float *ad[MAX_RN];
-    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
-    for (int b = 0; b < nb; b++) {
-        __m256i y[MAX_RN];
-        __m256 dy[MAX_RN];
-        for (int j = 0; j < nt; j++) {
-            y[j] = load32(act + j * as + 32 * b);
-            dy[j] = _mm256_broadcast_ss(ad[j] + b);
-        }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q8_0_BLOCK;
-            if ((b & 1) == 0) prefetch_weights(blk, rb, nr, nr == 1 ? 2 * Q8_0_BLOCK : 1);
-            __m256 dw = _mm256_set1_ps(f16(blk));
-            __m256i q = load32(blk + 2), aq = _mm256_sign_epi8(q, q);
-            for (int j = 0; j < nt; j++) {
-                __m256 p = _mm256_cvtepi32_ps(dot_u8s8(aq, _mm256_sign_epi8(y[j], q)));
-                acc[i][j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, dy[j]), acc[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
-}
-
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 /*
- * Q8_0 on 512-bit registers, for the avx512 variant's tiles of nr rows x nt tokens (nt even). Each zmm holds two
- * (row, token) pairs side by side: bytes 0..31 token j, bytes 32..63 token j + 1, against the row's quants in both
- * halves. Every lane goes through the same integer and float operations as in tile_q8 (a lane's four products
- * summed exactly, converted, scaled by dw * dy, fused into that lane's sum; the same horizontal sum at the end), so
- * the results are bit for bit those of the 256-bit tiles and of the one-row decode path.
- *
- * VNNI multiplies unsigned by signed bytes; instead of tile_q8's sign trick (two operations per pair), the
- * activations are offset to unsigned once (y ^ 0x80 = y + 128) and each lane starts from -128 * (its four quants'
- * sum), once per row: dpbusd then yields exactly the signed dot product.
+ * The avx512 variant's K-quant tiles (Q5_K, Q6_K) hold two (row, token) pairs per zmm side by side: bytes 0..31 token
+ * j, bytes 32..63 token j + 1, against the row's quants in both halves. Every lane goes through the same integer and
+ * float operations as in the 256-bit tiles (a lane's products summed exactly, converted, scaled, fused into that lane's
+ * sum; the same horizontal sum at the end), so the results are bit for bit those of the 256-bit tiles and of the
+ * one-row decode path.
  */
 INLINE __m512i both_halves(__m256i v) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
@@ -169,41 +132,6 @@ INLINE __m512 halves_ps(float lo, float hi) {
                                                _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
 }
 
-INLINE void tile_q8_0_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                          float *out, int64_t os, const int nr, const int nt) {
-    const int np = nt / 2;
-    __m512 acc[MAX_RM][MAX_RN512 / 2];
-    for (int i = 0; i < nr; i++)
-        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
-    const float *ad[MAX_RN512];
-    for (int j = 0; j < nt; j++) ad[j] = (const float *) (act + j * as + cols);
-    const __m512i offset = _mm512_set1_epi8((char) 0x80);
-    for (int b = 0; b < nb; b++) {
-        __m512i u[MAX_RN512 / 2];
-        __m512 dy[MAX_RN512 / 2];
-        for (int p = 0; p < np; p++) {
-            const uint8_t *y0 = act + (2 * p) * as + 32 * b, *y1 = act + (2 * p + 1) * as + 32 * b;
-            u[p] = _mm512_xor_si512(pair_of(y0, y1), offset);
-            dy[p] = halves_ps(ad[2 * p][b], ad[2 * p + 1][b]);
-        }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q8_0_BLOCK;
-            if ((b & 1) == 0) prefetch_lines(blk + nr * rb, 1); /* the next tile's rows (prefetch_weights) */
-            __m512i q = both_halves(load32(blk + 2));
-            __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, q));
-            __m512 dw = _mm512_set1_ps(f16(blk));
-            for (int p = 0; p < np; p++) {
-                __m512 prod = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, u[p], q));
-                acc[i][p] = _mm512_fmadd_ps(prod, _mm512_mul_ps(dw, dy[p]), acc[i][p]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int p = 0; p < np; p++) {
-            out[(2 * p) * os + i] = hsum_pair(acc[i][p], 0);
-            out[(2 * p + 1) * os + i] = hsum_pair(acc[i][p], 1);
-        }
-}
 #endif
 
 /* ---------------------------------------------------------------- K-quants (Q8_K activations) */
@@ -285,7 +213,7 @@ INLINE void tile_q5k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
 /*
  * Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q5k with two tokens per
  * register, the row's quants in both halves. Every lane's integers and float operations are tile_q5k's, in the same
- * order, so the results are the same bits (see tile_q8_0_zmm). The mins' term stays per token, on 128 bits.
+ * order, so the results are the same bits (see both_halves). The mins' term stays per token, on 128 bits.
  */
 INLINE void tile_q5k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
                          float *out, int64_t os, const int nr, const int nt) {
@@ -413,7 +341,7 @@ INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, i
 }
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
-/* Q6_K on 512-bit registers (avx512 variant): tile_q6k with two tokens per register, the same bits (see tile_q8_0_zmm). */
+/* Q6_K on 512-bit registers (avx512 variant): tile_q6k with two tokens per register, the same bits (see both_halves). */
 INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
                          float *out, int64_t os, const int nr, const int nt) {
     const int np = nt / 2;
@@ -544,6 +472,45 @@ typedef struct {
             r += 1;                                                                                  \
         }                                                                                            \
     }
+
+/* ---------------------------------------------------------------- Q8_0 in 8-row panels */
+
+/*
+ * Q8_0 weights repacked by rs_repack_q8_0 (repack.c): rows 8p..8p+7 form panel p, at w + p * 8 * rb (rb: the Q8_0 row's
+ * bytes). Per block, 272 bytes: the eight rows' f16 scales, then eight 32-byte chunks; chunk j holds, at bytes 4r..4r+3,
+ * row r's quants 4j..4j+3. As in the Q4_0 panels below, each int32 lane is one row and a row's block sum comes out
+ * whole and exact (llama.cpp's sign trick: |w| times y with w's sign), then float(sum) * (dw * dy) is added per row in
+ * block order. The Java tier keeps llama.cpp's own order (eight lanes per row); the two agree to float rounding.
+ */
+#define Q8_0_PANEL_TOKENS 4
+
+/* Panel pw times nt inputs: sums[t][r] for its 8 rows. */
+INLINE void panel_q8_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
+                       const int nt) {
+    __m256 acc[Q8_0_PANEL_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = pw + (int64_t) b * Q8_0_PANEL_BLOCK;
+        if (nt == 1) prefetch_ahead(blk, Q8_0_PANEL_BLOCK); /* decode: the panels are one stream */
+        __m256i s[Q8_0_PANEL_TOKENS];
+        for (int t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            __m256i q = load32(blk + 16 + 32 * j), aq = _mm256_sign_epi8(q, q);
+            for (int t = 0; t < nt; t++) {
+                int32_t y;
+                memcpy(&y, act + t * as + 32 * b + 4 * j, 4);
+                s[t] = _mm256_add_epi32(s[t], dot_u8s8(aq, _mm256_sign_epi8(_mm256_set1_epi32(y), q)));
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) blk));
+        for (int t = 0; t < nt; t++) {
+            float dy;
+            memcpy(&dy, act + t * as + cols + 4 * b, 4);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(dy)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], acc[t]);
+}
 
 /* ---------------------------------------------------------------- Q4_0 in 8-row panels */
 
@@ -722,6 +689,7 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
             }                                                                                        \
         }                                                                                            \
     } while (0)
+#define Q8_0_PANEL(pw, act, sums, nt) panel_q8_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
 #define Q4_0_PANEL(pw, act, sums, nt) panel_q4_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
 #define Q4_K_PANEL(pw, act, sums, nt) panel_q4_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
 
@@ -729,7 +697,6 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
-#define Q8_0_ZMM(g, W, A, O, NR, NT) tile_q8_0_zmm(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q5k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q6_K_ZMM(g, W, A, O, NR, NT) tile_q6k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define ZMM_ROWS(g, ZMM, TILE, WR, O, NR)                                                            \
@@ -752,7 +719,6 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
         for (; r < (g)->r1; r++) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 1);        \
     } while (0)
 
-#define Q8_0_TILE(g, W, A, O, NR, NT) tile_q8(W, (g)->rb, (g)->cols / QK, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q5_K_TILE(g, W, A, O, NR, NT) tile_q5k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define Q6_K_TILE(g, W, A, O, NR, NT) tile_q6k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
@@ -767,14 +733,7 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
                        const uint8_t *act, int64_t as, int nt, float *out, int64_t out_off, int64_t os) {
     const gemm_call call = {w, rb, r0, r1, cols, act, as, nt, out + out_off, os}, *g = &call;
     switch (type) {
-    case T_Q8_0:
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-        if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(g, Q8_0_ZMM, Q8_0_TILE);
-            return 0;
-        }
-#endif
-        WALK(g, 4, 2, Q8_0_TILE) return 0;
+    case T_Q8_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q8_0_PANEL_TOKENS, Q8_0_PANEL); return 0;
     case T_Q4_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q4_0_PANEL_TOKENS, Q4_0_PANEL); return 0;
     case T_Q4_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q4_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q4_K_PANEL);
         return 0;

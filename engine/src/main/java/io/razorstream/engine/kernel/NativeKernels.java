@@ -84,12 +84,17 @@ public final class NativeKernels {
     public record Variant(String isa, MethodHandle gemm, MethodHandle attend, MethodHandle attendCausal) {}
 
     /** The library's variants, its repacking functions (the same for every variant), or why it did not load. */
-    private record Library(List<Variant> variants, MethodHandle repackQ4_0, MethodHandle repackQ4_K, String error) {}
+    private record Library(
+            List<Variant> variants,
+            MethodHandle repackQ8_0,
+            MethodHandle repackQ4_0,
+            MethodHandle repackQ4_K,
+            String error) {}
 
     /**
      * A matrix as the C code reads it: a type code and either the matrix's own bytes (a ggml type; rows of
      * {@code panelBytes}, {@code panelRows} 1) or a repacked copy whose rows come in panels of {@code panelRows}, each
-     * {@code panelBytes} long (kernels.c: Q4_0 and Q4_K in 8-row panels).
+     * {@code panelBytes} long (kernels.c: Q8_0, Q4_0 and Q4_K in 8-row panels).
      */
     record Layout(int code, MemorySegment data, int panelRows, long panelBytes) {
         /** Bytes the C code reads for rows [0, rows). */
@@ -98,10 +103,8 @@ public final class NativeKernels {
         }
     }
 
-    /**
-     * kernels.c's T_Q4_0_PANELS and T_Q4_K_PANELS (not ggml types), and the bytes per panel and super-block of Q4_K.
-     */
-    private static final int Q4_0_PANELS = 1002, Q4_K_PANELS = 1012, Q4_K_PANEL_BLOCK = 1184;
+    /** kernels.c's T_Q8_0_PANELS, T_Q4_0_PANELS, T_Q4_K_PANELS (not ggml types); Q4_K's bytes per panel super-block. */
+    private static final int Q8_0_PANELS = 1008, Q4_0_PANELS = 1002, Q4_K_PANELS = 1012, Q4_K_PANEL_BLOCK = 1184;
 
     private static final Library LIBRARY = load();
     /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
@@ -149,7 +152,7 @@ public final class NativeKernels {
             Linker linker = Linker.nativeLinker();
             MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
             int level = (int) cpu.invokeExact();
-            if (level == 0) return new Library(List.of(), null, null, "this CPU lacks AVX2, FMA or F16C");
+            if (level == 0) return new Library(List.of(), null, null, null, "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
             // attention is 256-bit code compiled once: every variant calls the same functions
@@ -171,12 +174,13 @@ public final class NativeKernels {
             FunctionDescriptor repack = FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS);
             return new Library(
                     List.copyOf(variants),
+                    linker.downcallHandle(lib.findOrThrow("rs_repack_q8_0"), repack, critical),
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q4_0"), repack, critical),
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q4_k"), repack, critical),
                     null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
-            return new Library(List.of(), null, null, why);
+            return new Library(List.of(), null, null, null, why);
         }
     }
 
@@ -353,14 +357,15 @@ public final class NativeKernels {
     // ------------------------------------------------------------------ weights in the C layouts
 
     /**
-     * {@code w} as the C code reads it. Q4_0 and Q4_K are repacked into 8-row panels (repack.c): a copy the size of the
-     * matrix (Q4_K: 1184 bytes per 8 x 144, 2.8% more), rounded up to whole panels, in memory the garbage collector
-     * frees with the layout. The matrix's own bytes (the file mapping) stay for the Java tier and the embedding lookup;
-     * the native tier does not read them again, so their pages are clean page cache the kernel can drop. Every other
-     * type is read where it lies.
+     * {@code w} as the C code reads it. Q8_0, Q4_0 and Q4_K are repacked into 8-row panels (repack.c): a copy the size
+     * of the matrix (Q4_K: 1184 bytes per 8 x 144, 2.8% more), rounded up to whole panels, in memory the garbage
+     * collector frees with the layout. The matrix's own bytes (the file mapping) stay for the Java tier and the
+     * embedding lookup; the native tier does not read them again, so their pages are clean page cache the kernel can
+     * drop. Every other type is read where it lies.
      */
     static Layout layout(WeightMatrix w) {
         return switch (w.type) {
+            case Q8_0 -> repacked(w, LIBRARY.repackQ8_0, Q8_0_PANELS, 8 * w.rowBytes);
             case Q4_0 -> repacked(w, LIBRARY.repackQ4_0, Q4_0_PANELS, 8 * w.rowBytes);
             case Q4_K -> repacked(w, LIBRARY.repackQ4_K, Q4_K_PANELS, (long) w.cols / KQuants.QK_K * Q4_K_PANEL_BLOCK);
             default -> new Layout(w.type.code(), w.data, 1, w.rowBytes);
