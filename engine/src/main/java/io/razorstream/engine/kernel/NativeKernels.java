@@ -360,8 +360,8 @@ public final class NativeKernels {
      * {@code w} as the C code reads it. Q8_0, Q4_0 and Q4_K are repacked into 8-row panels (repack.c): a copy the size
      * of the matrix (Q4_K: 1184 bytes per 8 x 144, 2.8% more), rounded up to whole panels, in memory the garbage
      * collector frees with the layout. The matrix's own bytes (the file mapping) stay for the Java tier and the
-     * embedding lookup; the native tier does not read them again, so their pages are clean page cache the kernel can
-     * drop. Every other type is read where it lies.
+     * embedding lookup; the native tier does not read them again, so once copied their pages leave this process's
+     * resident set. Every other type is read where it lies.
      */
     static Layout layout(WeightMatrix w) {
         return switch (w.type) {
@@ -381,6 +381,9 @@ public final class NativeKernels {
         } catch (Throwable t) {
             throw new IllegalStateException("native " + w.type + " repacking failed", t);
         }
+        // The file's pages were read once for the copy; out of this process's resident set they are page cache the
+        // kernel may drop, instead of a second copy of the weights in its RSS (a later read faults them back in).
+        if (w.data.isMapped()) w.data.unload();
         return new Layout(code, panels, 8, panelBytes);
     }
 

@@ -60,6 +60,14 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfMatrix, Q8_0Mat
         return l;
     }
 
+    /**
+     * Builds now what the selected kernel tier would otherwise build on the first product (the native tier's repacked
+     * copy, about a second per GB), so that a model's first turn does not wait for it.
+     */
+    public final void prepareForKernels() {
+        if (Kernels.nativeFor(type)) nativeLayout();
+    }
+
     public GgmlType type() {
         return type;
     }

@@ -11,8 +11,9 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The weights of a llama model, as views over the mapped GGUF file (nothing is copied but the norms), and the rope's
- * scaling: per-pair frequency factors (null: none) and the factor on every cos and sin (1: none).
+ * The weights of a llama model, as views over the mapped GGUF file (nothing is copied but the norms; the native kernel
+ * tier makes its own copies of some types, see {@code WeightMatrix.prepareForKernels}), and the rope's scaling:
+ * per-pair frequency factors (null: none) and the factor on every cos and sin (1: none).
  */
 public record ModelWeights(
         WeightMatrix tokenEmbedding,

@@ -61,6 +61,10 @@ public final class Transformer {
             };
         }
         this.outputGroup = new WeightMatrix[] {weights.output()};
+        // The native tier's copies of the matrices, made at load (~1 s per GB here) and not on the first turn.
+        for (WeightMatrix[][] layer : groups)
+            for (WeightMatrix[] group : layer) for (WeightMatrix m : group) m.prepareForKernels();
+        weights.output().prepareForKernels();
     }
 
     public static Transformer load(GgufFile gguf) {
