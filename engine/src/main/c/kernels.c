@@ -8,7 +8,7 @@
  *
  * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
  * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
- * split of rows across threads. Q8_0, Q4_0 and Q4_K run on their weights repacked into 8-row panels (repack.c; see
+ * split of rows across threads. Q8_0, Q4_0, Q4_K and Q6_K run on their weights repacked into 8-row panels (repack.c; see
  * "Q8_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order. The other
  * types sum in eight int32 or float lanes per row, scaled per block, with one fixed horizontal sum.
  *
@@ -33,20 +33,21 @@
 
 /* ggml type codes */
 enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
-/* not ggml types: Q8_0, Q4_0 and Q4_K weights repacked by repack.c, the only forms of them this tier multiplies */
+/* not ggml types: Q8_0, Q4_0, Q4_K and Q6_K weights repacked by repack.c, the only forms of them this tier multiplies */
 #define T_Q8_0_PANELS 1008
 #define T_Q4_0_PANELS 1002
 #define T_Q4_K_PANELS 1012
+#define T_Q6_K_PANELS 1014
 
 /*
  * Register tiles (rows x tokens) per type, measured on one AVX2 core with 128 tokens from L2 (GMAC/s):
- * Q6_K 2x4 29.5 vs 19.8; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest. (Q8_0, Q4_0 and Q4_K run in
- * 8-row panels of 4 tokens.)
+ * Q5_K 4x2; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest. (Q8_0, Q4_0, Q4_K and Q6_K run in 8-row
+ * panels of 4 tokens.)
  */
 
 #define MAX_RM 4
 #define MAX_RN 4
-#define MAX_RN512 8 /* tokens of the avx512 variant's K-quant tiles (four zmm pairs) */
+#define MAX_RN512 8 /* tokens of the avx512 variant's Q5_K tiles (four zmm pairs) */
 /*
  * Decode (fewer than MIN_TILE_TOKENS inputs) is bound by memory bandwidth: rows are streamed one at a time
  * with a software prefetch PREFETCH bytes ahead, which took one core from ~0.6 to ~0.95 of its plain
@@ -107,7 +108,7 @@ INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 /*
- * The avx512 variant's K-quant tiles (Q5_K, Q6_K) hold two (row, token) pairs per zmm side by side: bytes 0..31 token
+ * The avx512 variant's Q5_K tiles hold two (row, token) pairs per zmm side by side: bytes 0..31 token
  * j, bytes 32..63 token j + 1, against the row's quants in both halves. Every lane goes through the same integer and
  * float operations as in the 256-bit tiles (a lane's products summed exactly, converted, scaled, fused into that lane's
  * sum; the same horizontal sum at the end), so the results are bit for bit those of the 256-bit tiles and of the
@@ -278,117 +279,6 @@ INLINE void tile_q5k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *ac
             m = _mm_add_ps(m, _mm_movehl_ps(m, m));
             m = _mm_add_ss(m, _mm_movehdup_ps(m));
             out[j * os + i] = hsum_pair(acc[i][j / 2], j & 1) - _mm_cvtss_f32(m);
-        }
-}
-#endif
-
-/* Q6_K: the four 32-quant groups (0..63) of half h of a super-block, from the low nibbles and the high 2-bit pairs. */
-INLINE void q6k_quants(const uint8_t *blk, const int h, __m256i q[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
-    __m256i l0 = load32(ql), l1 = load32(ql + 32), hb = load32(qh);
-    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-}
-
-/*
- * Q6_K (210-byte blocks: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d).
- * Quants are 0..63 offset by 32: sum sc * q * y in int32 lanes, minus 32 * sum sc * (16-sums of y).
- */
-INLINE void tile_q6k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                     float *out, int64_t os, const int nr, const int nt) {
-    __m256 acc[MAX_RM][MAX_RN];
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) acc[i][j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const float *dy[MAX_RN];
-        __m256i bs[MAX_RN]; /* the sixteen 16-element sums of y */
-        for (int j = 0; j < nt; j++) {
-            dy[j] = (const float *) (act + j * as + cols) + b;
-            bs[j] = load32((const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b);
-        }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q6_K_BLOCK;
-            prefetch_weights(blk, rb, nr, Q6_K_BLOCK);
-            const int8_t *sc = (const int8_t *) (blk + 192);
-            /* the offset 32: 32 * sum_k sc_k * (16-sum k of y), folded into the int32 lanes exactly */
-            const __m256i sc32 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5);
-            float d = f16(blk + 208);
-            __m256i sum[MAX_RN];
-            for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
-            for (int h = 0; h < 2; h++) {
-                const int8_t *s = sc + 8 * h;
-                __m256i q[4];
-                q6k_quants(blk, h, q);
-                for (int k = 0; k < 4; k++) {
-                    /* lanes 0..3 cover elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]) */
-                    for (int j = 0; j < nt; j++) {
-                        const uint8_t *y = act + j * as + 256 * b + 128 * h + 32 * k;
-                        sum[j] = _mm256_add_epi32(sum[j], dot_u8s8_scaled(q[k], load32(y), s[2 * k], s[2 * k + 1]));
-                    }
-                }
-            }
-            for (int j = 0; j < nt; j++) {
-                __m256i total = _mm256_sub_epi32(sum[j], _mm256_madd_epi16(sc32, bs[j]));
-                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) out[j * os + i] = hsum(acc[i][j]);
-}
-
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-/* Q6_K on 512-bit registers (avx512 variant): tile_q6k with two tokens per register, the same bits (see both_halves). */
-INLINE void tile_q6k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                         float *out, int64_t os, const int nr, const int nt) {
-    const int np = nt / 2;
-    __m512 acc[MAX_RM][MAX_RN512 / 2];
-    for (int i = 0; i < nr; i++)
-        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        float dy[MAX_RN512];
-        __m512i bs[MAX_RN512 / 2];        /* the sixteen 16-element sums of y, token pairs side by side */
-        __m512i y[MAX_RN512 / 2][8];      /* the super-block's activations, token pairs side by side */
-        for (int j = 0; j < nt; j++) dy[j] = ((const float *) (act + j * as + cols))[b];
-        for (int p = 0; p < np; p++) {
-            const uint8_t *a0 = act + (2 * p) * as, *a1 = act + (2 * p + 1) * as;
-            const int64_t sums = cols + 4 * (cols / 256) + 32 * (int64_t) b;
-            bs[p] = pair_of(a0 + sums, a1 + sums);
-            for (int k = 0; k < 8; k++) y[p][k] = pair_of(a0 + 256 * b + 32 * k, a1 + 256 * b + 32 * k);
-        }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q6_K_BLOCK;
-            prefetch_lines(blk + nr * rb, Q6_K_BLOCK); /* the next tile's rows (prefetch_weights) */
-            const int8_t *sc = (const int8_t *) (blk + 192);
-            const __m512i sc32 = both_halves(_mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) sc)), 5));
-            float d = f16(blk + 208);
-            __m512i sum[MAX_RN512 / 2];
-            for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
-            for (int h = 0; h < 2; h++) {
-                const int8_t *s = sc + 8 * h;
-                __m256i q[4];
-                q6k_quants(blk, h, q);
-                for (int k = 0; k < 4; k++) {
-                    /* per 256-bit half: lanes 0..3 elements 0..15 (scale s[2k]), lanes 4..7 elements 16..31 (s[2k+1]);
-                       pairs of products fit int16 (quants <= 63, |y| <= 127) */
-                    const __m512i q2 = both_halves(q[k]);
-                    const __m512i s16 = both_halves(_mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k])));
-                    for (int p = 0; p < np; p++) sum[p] = _mm512_add_epi32(sum[p], _mm512_madd_epi16(_mm512_maddubs_epi16(q2, y[p][4 * h + k]), s16));
-                }
-            }
-            for (int p = 0; p < np; p++) {
-                __m512i total = _mm512_sub_epi32(sum[p], _mm512_madd_epi16(sc32, bs[p]));
-                acc[i][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), halves_ps(d * dy[2 * p], d * dy[2 * p + 1]), acc[i][p]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int p = 0; p < np; p++) {
-            out[(2 * p) * os + i] = hsum_pair(acc[i][p], 0);
-            out[(2 * p + 1) * os + i] = hsum_pair(acc[i][p], 1);
         }
 }
 #endif
@@ -668,6 +558,88 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], _mm256_sub_ps(acc[t], accm[t]));
 }
 
+/* ---------------------------------------------------------------- Q6_K in 8-row panels */
+
+/*
+ * Q6_K weights repacked by rs_repack_q6_k (repack.c), 1680 bytes per panel and super-block (8 x 210): the eight rows'
+ * f16 d (bytes 0..15); the int8 scales, sub-block s's (elements 16s..16s+15) at 16 + 8s + r; 32 nibble chunks, chunk
+ * m holding at 4r + i the low four bits of row r's elements 8m + i (low nibble) and 8m + 4 + i (high nibble); then 16
+ * chunks of high bit pairs, chunk n holding at 4r + i those of elements 16n + 4a + i at bits 2a..2a+1 (a = 0..3).
+ *
+ * Per sub-block, two pairs of quads (elements 0..7 and 8..15) stay exact in int16 on AVX2 (2 * 2 * 63 * 127), and
+ * vpmaddwd applies the row's scale to each; the offset of 32 is 32 * sum_s scale_s * (the input's 16-sum s), an exact
+ * int32 per row. Per row and super-block, float(sum) * (d * dy) is added in order.
+ */
+#define Q6_K_PANEL_TOKENS 4
+
+/* Sub-block s's 6-bit quants (0..63), one quad of 4 elements per vector, each int32 lane a row. */
+INLINE void panel_q6k_quants(const uint8_t *blk, const int s, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    const __m256i n0 = load32(blk + 144 + 32 * (2 * s)), n1 = load32(blk + 144 + 32 * (2 * s + 1));
+    const __m256i h = load32(blk + 144 + 1024 + 32 * s);
+    q[0] = _mm256_or_si256(_mm256_and_si256(n0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(n0, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(n1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(n1, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+}
+
+/* Panel pw times nt Q8_K inputs: sums[t][r] for its 8 rows. */
+INLINE void panel_q6_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
+                       const int nt) {
+    __m256 acc[Q6_K_PANEL_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = pw + (int64_t) b * Q6_K_PANEL_BLOCK;
+        __m256i sum[Q6_K_PANEL_TOKENS];
+        for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
+        for (int s = 0; s < 16; s++) {
+            if (nt == 1) prefetch_ahead(blk + 105 * s, 105); /* decode: the panels are one stream */
+            __m256i q[4];
+            panel_q6k_quants(blk, s, q);
+            const __m128i sc8 = _mm_loadl_epi64((const __m128i *) (blk + 16 + 8 * s));
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *y = act + t * as + 256 * b + 16 * s;
+                int32_t yq[4];
+                memcpy(yq, y, 16);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                __m256i p = _mm256_setzero_si256();
+                for (int a = 0; a < 4; a++) p = _mm256_dpbusd_epi32(p, q[a], _mm256_set1_epi32(yq[a]));
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_mullo_epi32(p, _mm256_cvtepi8_epi32(sc8)));
+#else
+                const __m256i scale = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc8, sc8)); /* (s, s) per row */
+                __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(q[0], _mm256_set1_epi32(yq[0])),
+                                               _mm256_maddubs_epi16(q[1], _mm256_set1_epi32(yq[1])));
+                __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(q[2], _mm256_set1_epi32(yq[2])),
+                                               _mm256_maddubs_epi16(q[3], _mm256_set1_epi32(yq[3])));
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, scale),
+                                                                   _mm256_madd_epi16(p23, scale)));
+#endif
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) blk));
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *in = act + t * as + cols;
+            float dy;
+            memcpy(&dy, in + 4 * b, 4);
+            /* 32 * sum_s scale_s * (16-sum s of y), sub-blocks in pairs (2p, 2p + 1) through vpmaddwd */
+            const uint8_t *bs = in + 4 * nb + 32 * b;
+            __m256i offset = _mm256_setzero_si256();
+            for (int p = 0; p < 8; p++) {
+                __m128i pair = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *) (blk + 16 + 16 * p)),
+                                                 _mm_loadl_epi64((const __m128i *) (blk + 24 + 16 * p)));
+                int32_t ys;
+                memcpy(&ys, bs + 4 * p, 4);
+                offset = _mm256_add_epi32(offset, _mm256_madd_epi16(_mm256_cvtepi8_epi16(pair), _mm256_set1_epi32(ys)));
+            }
+            __m256i rows = _mm256_sub_epi32(sum[t], _mm256_slli_epi32(offset, 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows), _mm256_mul_ps(d, _mm256_set1_ps(dy)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], acc[t]);
+}
+
 /*
  * The panels that hold rows [r0, r1), panel_bytes apart, in tiles of TOKENS inputs and then one at a time; each
  * panel's rows outside [r0, r1) are dropped. PANEL(pw, act, sums, nt) multiplies one panel.
@@ -692,13 +664,13 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
 #define Q8_0_PANEL(pw, act, sums, nt) panel_q8_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
 #define Q4_0_PANEL(pw, act, sums, nt) panel_q4_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
 #define Q4_K_PANEL(pw, act, sums, nt) panel_q4_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
+#define Q6_K_PANEL(pw, act, sums, nt) panel_q6_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
 
 /*
  * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
  * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
  */
 #define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q5k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
-#define Q6_K_ZMM(g, W, A, O, NR, NT) tile_q6k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define ZMM_ROWS(g, ZMM, TILE, WR, O, NR)                                                            \
     do {                                                                                             \
         int t = 0;                                                                                   \
@@ -720,7 +692,6 @@ INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
     } while (0)
 
 #define Q5_K_TILE(g, W, A, O, NR, NT) tile_q5k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
-#define Q6_K_TILE(g, W, A, O, NR, NT) tile_q6k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
 #define BF16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 1)
 
@@ -737,6 +708,7 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
     case T_Q4_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q4_0_PANEL_TOKENS, Q4_0_PANEL); return 0;
     case T_Q4_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q4_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q4_K_PANEL);
         return 0;
+    case T_Q6_K_PANELS: WALK_PANELS(g, 8 * g->rb, Q6_K_PANEL_TOKENS, Q6_K_PANEL); return 0;
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
     case T_Q5_K:
         if (nt >= MIN_TILE_TOKENS) {
@@ -747,14 +719,6 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
 #else
     case T_Q5_K: WALK(g, 4, 2, Q5_K_TILE) return 0;
 #endif
-    case T_Q6_K:
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-        if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(g, Q6_K_ZMM, Q6_K_TILE);
-            return 0;
-        }
-#endif
-        WALK(g, 2, 4, Q6_K_TILE) return 0;
     case T_F16: WALK(g, 4, 3, F16_TILE) return 0;
     case T_BF16: WALK(g, 4, 3, BF16_TILE) return 0;
     default: return -1;

@@ -79,3 +79,42 @@ RS_EXPORT void rs_repack_q4_k(const uint8_t *src, int64_t rb, int rows, int cols
             }
         }
 }
+
+/* Element e (0..255) of a Q6_K super-block, unsigned (0..63): ggml's low nibbles (ql) and high bit pairs (qh). */
+static int q6k_value(const uint8_t *blk, int e) {
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    const uint8_t low = blk[64 * h + l + (k & 1) * 32];
+    return ((k < 2 ? low : low >> 4) & 0x0F) | (((blk[128 + 32 * h + l] >> (2 * k)) & 3) << 4);
+}
+
+/*
+ * Q6_K rows [0, rows) of cols columns (rb = cols / 256 * 210 bytes apart) into kernels.c's 8-row panels at dst, which
+ * holds ceil(rows / 8) * 8 * rb bytes; rows past the end are zeros. Per panel and super-block: d at 2r, sub-block s's
+ * scale at 16 + 8s + r, the low nibbles of elements 8m + i and 8m + 4 + i at 144 + 32m + 4r + i, the high bit pairs
+ * of elements 16n + 4a + i (a = 0..3) at 1168 + 32n + 4r + i.
+ */
+RS_EXPORT void rs_repack_q6_k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst) {
+    const int nb = cols / 256, panels = (rows + 7) / 8;
+    memset(dst, 0, (size_t) panels * 8 * (size_t) rb);
+    for (int p = 0; p < panels; p++)
+        for (int r = 0; r < 8 && 8 * p + r < rows; r++) {
+            const uint8_t *row = src + (int64_t) (8 * p + r) * rb;
+            uint8_t *panel = dst + (int64_t) p * 8 * rb;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = row + (int64_t) b * Q6_K_BLOCK;
+                uint8_t *out = panel + (int64_t) b * Q6_K_PANEL_BLOCK;
+                memcpy(out + 2 * r, blk + 208, 2);
+                for (int s = 0; s < 16; s++) out[16 + 8 * s + r] = blk[192 + s];
+                for (int m = 0; m < 32; m++)
+                    for (int i = 0; i < 4; i++)
+                        out[144 + 32 * m + 4 * r + i] =
+                                (uint8_t) ((q6k_value(blk, 8 * m + i) & 0x0F) | ((q6k_value(blk, 8 * m + 4 + i) & 0x0F) << 4));
+                for (int n = 0; n < 16; n++)
+                    for (int i = 0; i < 4; i++) {
+                        int pairs = 0;
+                        for (int a = 0; a < 4; a++) pairs |= (q6k_value(blk, 16 * n + 4 * a + i) >> 4) << (2 * a);
+                        out[144 + 1024 + 32 * n + 4 * r + i] = (uint8_t) pairs;
+                    }
+            }
+        }
+}
