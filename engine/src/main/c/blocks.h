@@ -19,6 +19,7 @@
 #define Q8_0_PANEL_BLOCK 272  /* 8 f16 scales, 8 chunks of 32 quant bytes */
 #define Q4_0_PANEL_BLOCK 144  /* 8 f16 scales, 4 chunks of 32 quant bytes */
 #define Q4_K_PANEL_BLOCK 1184 /* 16 d + 16 dmin + 64 scales + 64 mins + 1024 quants */
+#define Q5_K_PANEL_BLOCK 1440 /* Q4_K's panel, then 256 bytes of fifth bits */
 #define Q6_K_PANEL_BLOCK 1680 /* 16 d + 128 scales + 1024 low-nibble bytes + 512 high-pair bytes */
 
 /*

@@ -8,9 +8,9 @@
  *
  * Numerics: every (row, token) pair is computed by the same instruction sequence whatever tile it falls
  * in, so matrix-vector (decode) and matrix-matrix (prefill) results are identical, and identical for any
- * split of rows across threads. Q8_0, Q4_0, Q4_K and Q6_K run on their weights repacked into 8-row panels (repack.c; see
- * "Q8_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order. The other
- * types sum in eight int32 or float lanes per row, scaled per block, with one fixed horizontal sum.
+ * split of rows across threads. The quantised types run on their weights repacked into 8-row panels (repack.c;
+ * see "Q8_0 in 8-row panels"): each row's block sum is one exact integer, scaled and added in block order. F16 and
+ * BF16 sum in eight float lanes per row with one fixed horizontal sum.
  *
  * Activation layouts (written by the Java side, NativeKernels):
  *   Q8_0 input (for Q8_0 weights):       int8 q[cols], then float d[cols / 32]
@@ -31,26 +31,24 @@
 #error "RS_ISA must name the variant (avx2, avx512)"
 #endif
 
-/* ggml type codes */
-enum { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
-/* not ggml types: Q8_0, Q4_0, Q4_K and Q6_K weights repacked by repack.c, the only forms of them this tier multiplies */
+/* ggml type codes of the types read where they lie */
+enum { T_F16 = 1, T_BF16 = 30 };
+/* not ggml types: the quantised types' weights repacked by repack.c, the only forms of them this tier multiplies */
 #define T_Q8_0_PANELS 1008
 #define T_Q4_0_PANELS 1002
 #define T_Q4_K_PANELS 1012
+#define T_Q5_K_PANELS 1013
 #define T_Q6_K_PANELS 1014
 
 /*
- * Register tiles (rows x tokens) per type, measured on one AVX2 core with 128 tokens from L2 (GMAC/s):
- * Q5_K 4x2; F16 4x3 34.7 vs 2x3 20.7. Arrays are sized for the largest. (Q8_0, Q4_0, Q4_K and Q6_K run in 8-row
- * panels of 4 tokens.)
+ * F16 / BF16 register tiles (rows x tokens), measured on one AVX2 core with 128 tokens from L2 (GMAC/s): 4x3 34.7 vs
+ * 2x3 20.7. (The quantised types run in 8-row panels of 4 tokens.)
  */
-
 #define MAX_RM 4
 #define MAX_RN 4
-#define MAX_RN512 8 /* tokens of the avx512 variant's Q5_K tiles (four zmm pairs) */
 /*
- * Decode (fewer than MIN_TILE_TOKENS inputs) is bound by memory bandwidth: rows are streamed one at a time
- * with a software prefetch PREFETCH bytes ahead, which took one core from ~0.6 to ~0.95 of its plain
+ * Decode (fewer than MIN_TILE_TOKENS inputs) is bound by memory bandwidth: F16 rows, and the quantised types' panels,
+ * are streamed with a software prefetch PREFETCH bytes ahead, which took one core from ~0.6 to ~0.95 of its plain
  * read bandwidth (four interleaved rows did not reach it with or without prefetching).
  */
 #define MIN_TILE_TOKENS 4
@@ -69,19 +67,6 @@ INLINE __m256i dot_u8s8(__m256i a, __m256i b) {
 #else
     /* pairs of products fit int16 here: |a| <= 128 (sign trick) or <= 63 (K-quants), |b| <= 127 */
     return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
-#endif
-}
-
-/*
- * As dot_u8s8, times an int scale per 128-bit half (s_lo for bytes 0..15, s_hi for bytes 16..31). On AVX2
- * the scale goes into vpmaddwd in place of the ones: the same integers, one instruction fewer.
- */
-INLINE __m256i dot_u8s8_scaled(__m256i a, __m256i b, int s_lo, int s_hi) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b),
-                              _mm256_set_m128i(_mm_set1_epi32(s_hi), _mm_set1_epi32(s_lo)));
-#else
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set_m128i(_mm_set1_epi16(s_hi), _mm_set1_epi16(s_lo)));
 #endif
 }
 
@@ -105,183 +90,6 @@ INLINE void prefetch_weights(const uint8_t *blk, int64_t rb, const int nr, const
     if (nr == 1) prefetch_ahead(blk, bytes);
     else prefetch_lines(blk + nr * rb, bytes);
 }
-
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-/*
- * The avx512 variant's Q5_K tiles hold two (row, token) pairs per zmm side by side: bytes 0..31 token
- * j, bytes 32..63 token j + 1, against the row's quants in both halves. Every lane goes through the same integer and
- * float operations as in the 256-bit tiles (a lane's products summed exactly, converted, scaled, fused into that lane's
- * sum; the same horizontal sum at the end), so the results are bit for bit those of the 256-bit tiles and of the
- * one-row decode path.
- */
-INLINE __m512i both_halves(__m256i v) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
-}
-
-/* Token j's 32 bytes in the low half, token j + 1's in the high half. */
-INLINE __m512i pair_of(const uint8_t *a, const uint8_t *b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(load32(a)), load32(b), 1);
-}
-
-/* The fixed-order sum of one pair's eight lanes: the first token's (low half) or the second's. */
-INLINE float hsum_pair(__m512 acc, const int second) {
-    return hsum(second ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)) : _mm512_castps512_ps256(acc));
-}
-
-INLINE __m512 halves_ps(float lo, float hi) {
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(lo))),
-                                               _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
-}
-
-#endif
-
-/* ---------------------------------------------------------------- K-quants (Q8_K activations) */
-
-/*
- * Q5_K: the quants of sub-blocks 2c (lo: low nibbles) and 2c + 1 (hi: high nibbles) of a super-block, with the fifth
- * bits (bits 2c and 2c + 1 of hbits) on top.
- */
-INLINE void q5k_quants(const uint8_t *qs, __m256i hbits, const int c, __m256i *lo, __m256i *hi) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256i q = load32(qs + 32 * c);
-    *lo = _mm256_and_si256(q, m4);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-    __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
-    *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s0), one), 4));
-    *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hbits, s1), one), 4));
-}
-
-/*
- * Q5_K (176-byte blocks: f16 d, f16 dmin, 12 scale bytes, 32 bytes of fifth bits, 128 quant bytes). Per super-block:
- * sum_j scale_j * (q . y over sub-block j) in int32 lanes, times d * dy; the mins come off through the activation's
- * 16-sums. (Q4_K runs in 8-row panels, below.)
- */
-INLINE void tile_q5k(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                     float *out, int64_t os, const int nr, const int nt) {
-    __m256 acc[MAX_RM][MAX_RN];
-    __m128 accm[MAX_RM][MAX_RN]; /* the mins' term, four lanes, scaled by dmin * dy */
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = _mm_setzero_ps(); }
-    for (int b = 0; b < nb; b++) {
-        const float *dy[MAX_RN];
-        __m128i ysum[MAX_RN]; /* the eight 32-element sums of y: pairs of the 16-element sums */
-        for (int j = 0; j < nt; j++) {
-            dy[j] = (const float *) (act + j * as + cols) + b;
-            const int16_t *bs = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
-            ysum[j] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs), _mm_loadu_si128((const __m128i *) (bs + 8)));
-        }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q5_K_BLOCK;
-            prefetch_weights(blk, rb, nr, Q5_K_BLOCK);
-            float d = f16(blk), dmin = f16(blk + 2);
-            uint8_t sm[16];
-            scales_mins(blk + 4, sm);
-            const uint8_t *sc = sm;
-            const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
-            const uint8_t *qs = blk + 48;
-            __m256i hbits = load32(blk + 16);
-            __m256i sum[MAX_RN];
-            for (int j = 0; j < nt; j++) sum[j] = _mm256_setzero_si256();
-            for (int c = 0; c < 4; c++) {
-                __m256i lo, hi;
-                q5k_quants(qs, hbits, c, &lo, &hi);
-                int slo = sc[2 * c], shi = sc[2 * c + 1];
-                for (int j = 0; j < nt; j++) {
-                    const uint8_t *y = act + j * as + 256 * b + 64 * c;
-                    __m256i plo = dot_u8s8_scaled(lo, load32(y), slo, slo);
-                    __m256i phi = dot_u8s8_scaled(hi, load32(y + 32), shi, shi);
-                    sum[j] = _mm256_add_epi32(sum[j], _mm256_add_epi32(plo, phi));
-                }
-            }
-            for (int j = 0; j < nt; j++) {
-                /* min_k * (sum of y over sub-block k), k = 0..7, in four int32 lanes (exact) */
-                __m128i m = _mm_madd_epi16(mins, ysum[j]);
-                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[j]), _mm256_set1_ps(d * dy[j][0]), acc[i][j]);
-                accm[i][j] = _mm_fmadd_ps(_mm_cvtepi32_ps(m), _mm_set1_ps(dmin * dy[j][0]), accm[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) {
-            __m128 m = accm[i][j];
-            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            out[j * os + i] = hsum(acc[i][j]) - _mm_cvtss_f32(m);
-        }
-}
-
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-/*
- * Q5_K on 512-bit registers (avx512 variant, nt even, at most MAX_RN512): as tile_q5k with two tokens per
- * register, the row's quants in both halves. Every lane's integers and float operations are tile_q5k's, in the same
- * order, so the results are the same bits (see both_halves). The mins' term stays per token, on 128 bits.
- */
-INLINE void tile_q5k_zmm(const uint8_t *w, int64_t rb, int nb, const uint8_t *act, int64_t as, int cols,
-                         float *out, int64_t os, const int nr, const int nt) {
-    const int np = nt / 2;
-    __m512 acc[MAX_RM][MAX_RN512 / 2];
-    __m128 accm[MAX_RM][MAX_RN512];
-    for (int i = 0; i < nr; i++) {
-        for (int p = 0; p < np; p++) acc[i][p] = _mm512_setzero_ps();
-        for (int j = 0; j < nt; j++) accm[i][j] = _mm_setzero_ps();
-    }
-    for (int b = 0; b < nb; b++) {
-        float dy[MAX_RN512];
-        __m128i ysum[MAX_RN512];
-        for (int j = 0; j < nt; j++) {
-            dy[j] = ((const float *) (act + j * as + cols))[b];
-            const int16_t *bs = (const int16_t *) (act + j * as + cols + 4 * (cols / 256)) + 16 * b;
-            ysum[j] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *) bs), _mm_loadu_si128((const __m128i *) (bs + 8)));
-        }
-        /* the activations of this super-block, token pairs side by side: [pair][sub-block half 0..7] */
-        __m512i y[MAX_RN512 / 2][8];
-        for (int p = 0; p < np; p++)
-            for (int k = 0; k < 8; k++) {
-                const uint8_t *y0 = act + (2 * p) * as + 256 * b + 32 * k, *y1 = act + (2 * p + 1) * as + 256 * b + 32 * k;
-                y[p][k] = pair_of(y0, y1);
-            }
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *blk = w + i * rb + (int64_t) b * Q5_K_BLOCK;
-            prefetch_lines(blk + nr * rb, Q5_K_BLOCK); /* the next tile's rows (prefetch_weights) */
-            float d = f16(blk), dmin = f16(blk + 2);
-            uint8_t sm[16];
-            scales_mins(blk + 4, sm);
-            const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *) (sm + 8)));
-            const uint8_t *qs = blk + 48;
-            __m256i hbits = load32(blk + 16);
-            __m512i sum[MAX_RN512 / 2];
-            for (int p = 0; p < np; p++) sum[p] = _mm512_setzero_si512();
-            for (int c = 0; c < 4; c++) {
-                __m256i lo, hi;
-                q5k_quants(qs, hbits, c, &lo, &hi);
-                const __m512i lo2 = both_halves(lo), hi2 = both_halves(hi);
-                /* pairs of products fit int16 (quants <= 31, |y| <= 127), and vpmaddwd applies the scale: the same integers as
-                   dpbusd then a 32-bit multiply, in two single-uop instructions */
-                const __m512i slo = _mm512_set1_epi16(sm[2 * c]), shi = _mm512_set1_epi16(sm[2 * c + 1]);
-                for (int p = 0; p < np; p++) {
-                    __m512i plo = _mm512_madd_epi16(_mm512_maddubs_epi16(lo2, y[p][2 * c]), slo);
-                    __m512i phi = _mm512_madd_epi16(_mm512_maddubs_epi16(hi2, y[p][2 * c + 1]), shi);
-                    sum[p] = _mm512_add_epi32(sum[p], _mm512_add_epi32(plo, phi));
-                }
-            }
-            for (int p = 0; p < np; p++) {
-                acc[i][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[p]), halves_ps(d * dy[2 * p], d * dy[2 * p + 1]), acc[i][p]);
-            }
-            for (int j = 0; j < nt; j++) {
-                __m128i m = _mm_madd_epi16(mins, ysum[j]);
-                accm[i][j] = _mm_fmadd_ps(_mm_cvtepi32_ps(m), _mm_set1_ps(dmin * dy[j]), accm[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) {
-            __m128 m = accm[i][j];
-            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            out[j * os + i] = hsum_pair(acc[i][j / 2], j & 1) - _mm_cvtss_f32(m);
-        }
-}
-#endif
 
 /* ---------------------------------------------------------------- F16 and BF16 (float activations) */
 
@@ -466,7 +274,7 @@ INLINE void panel_q4_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(sums[t], acc[t]);
 }
 
-/* ---------------------------------------------------------------- Q4_K in 8-row panels */
+/* ---------------------------------------------------------------- Q4_K and Q5_K in 8-row panels */
 
 /*
  * Q4_K weights repacked by rs_repack_q4_k (repack.c): panel p holds rows 8p..8p+7, Q4_K_PANEL_BLOCK bytes per
@@ -488,24 +296,37 @@ INLINE __m256i panel_scales(const uint8_t *p) {
     return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s, s));
 }
 
-/* Panel pw times nt Q8_K inputs: sums[t][r] for its 8 rows. */
-INLINE void panel_q4_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
-                       const int nt) {
+/*
+ * Panel pw times nt Q8_K inputs: sums[t][r] for its 8 rows. five: Q5_K, whose panel appends each sub-block's fifth
+ * bits (Q5_K_PANEL_BLOCK: chunk j at 1184 + 32j holds at 4r + i, bit a, the fifth bit of row r's element 32j + 4a + i);
+ * its quants reach 31, so its int16 sums take four products' pairs (at most 4 * 2 * 31 * 127) before widening.
+ */
+INLINE void panel_q45k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
+                       const int nt, const int five) {
     __m256 acc[Q4_K_PANEL_TOKENS], accm[Q4_K_PANEL_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = accm[t] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const int quads = five ? 4 : 8; /* quads summed in int16 before widening */
     for (int b = 0; b < nb; b++) {
-        const uint8_t *blk = pw + (int64_t) b * Q4_K_PANEL_BLOCK;
+        const uint8_t *blk = pw + (int64_t) b * (five ? Q5_K_PANEL_BLOCK : Q4_K_PANEL_BLOCK);
         __m256i sum[Q4_K_PANEL_TOKENS];
         for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
+        for (int part = 0; part < 8 / quads * 4; part++) {
+            const int c = part / (8 / quads), k0 = part % (8 / quads) * quads;
+            const __m256i h_lo = five ? load32(blk + 1184 + 32 * (2 * c)) : _mm256_setzero_si256();
+            const __m256i h_hi = five ? load32(blk + 1184 + 32 * (2 * c + 1)) : _mm256_setzero_si256();
             __m256i s_lo[Q4_K_PANEL_TOKENS], s_hi[Q4_K_PANEL_TOKENS];
             for (int t = 0; t < nt; t++) s_lo[t] = s_hi[t] = _mm256_setzero_si256();
-            for (int k = 0; k < 8; k++) {
+            for (int k = k0; k < k0 + quads; k++) {
                 const uint8_t *chunk = blk + 160 + 32 * (8 * c + k);
                 if (nt == 1) prefetch_ahead(chunk, 32); /* decode: the panels are one stream */
                 __m256i q = load32(chunk);
                 __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (five) {
+                    /* bit k of each byte to bit 4: 16-bit shifts, but the mask keeps each byte's own bit */
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h_lo, k), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h_hi, k), one), 4));
+                }
                 for (int t = 0; t < nt; t++) {
                     const uint8_t *y = act + t * as + 256 * b + 64 * c + 4 * k;
                     int32_t y_lo, y_hi;
@@ -663,35 +484,10 @@ INLINE void panel_q6_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
     } while (0)
 #define Q8_0_PANEL(pw, act, sums, nt) panel_q8_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
 #define Q4_0_PANEL(pw, act, sums, nt) panel_q4_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
-#define Q4_K_PANEL(pw, act, sums, nt) panel_q4_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
+#define Q4_K_PANEL(pw, act, sums, nt) panel_q45k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt, 0)
+#define Q5_K_PANEL(pw, act, sums, nt) panel_q45k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt, 1)
 #define Q6_K_PANEL(pw, act, sums, nt) panel_q6_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
 
-/*
- * The avx512 variant's Q8_0 walk: 4-row tiles of 8 tokens, then one tile of the even rest, then a lone token on the
- * 256-bit tile; rows left over go one at a time the same way. All give the same bits (see tile_q8_0_zmm).
- */
-#define Q5_K_ZMM(g, W, A, O, NR, NT) tile_q5k_zmm(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
-#define ZMM_ROWS(g, ZMM, TILE, WR, O, NR)                                                            \
-    do {                                                                                             \
-        int t = 0;                                                                                   \
-        for (; t + 8 <= (g)->nt; t += 8) ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 8); \
-        switch ((g)->nt - t) {                                                                       \
-        case 7: case 6: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 6); t += 6; break;  \
-        case 5: case 4: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 4); t += 4; break;  \
-        case 3: case 2: ZMM(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 2); t += 2; break;  \
-        default: break;                                                                              \
-        }                                                                                            \
-        if (t < (g)->nt) TILE(g, WR, (g)->act + t * (g)->as, O + t * (g)->os, NR, 1);                \
-    } while (0)
-/* 4-row tiles, then the rows left over one at a time */
-#define WALK_ZMM(g, ZMM, TILE)                                                                       \
-    do {                                                                                             \
-        int r = (g)->r0;                                                                             \
-        for (; r + 4 <= (g)->r1; r += 4) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 4); \
-        for (; r < (g)->r1; r++) ZMM_ROWS(g, ZMM, TILE, (g)->w + (int64_t) r * (g)->rb, (g)->out + (r - (g)->r0), 1);        \
-    } while (0)
-
-#define Q5_K_TILE(g, W, A, O, NR, NT) tile_q5k(W, (g)->rb, (g)->cols / QK_K, A, (g)->as, (g)->cols, O, (g)->os, NR, NT)
 #define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
 #define BF16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 1)
 
@@ -708,17 +504,9 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
     case T_Q4_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q4_0_PANEL_TOKENS, Q4_0_PANEL); return 0;
     case T_Q4_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q4_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q4_K_PANEL);
         return 0;
+    case T_Q5_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q5_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q5_K_PANEL);
+        return 0;
     case T_Q6_K_PANELS: WALK_PANELS(g, 8 * g->rb, Q6_K_PANEL_TOKENS, Q6_K_PANEL); return 0;
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-    case T_Q5_K:
-        if (nt >= MIN_TILE_TOKENS) {
-            WALK_ZMM(g, Q5_K_ZMM, Q5_K_TILE);
-            return 0;
-        }
-        WALK(g, 4, 2, Q5_K_TILE) return 0;
-#else
-    case T_Q5_K: WALK(g, 4, 2, Q5_K_TILE) return 0;
-#endif
     case T_F16: WALK(g, 4, 3, F16_TILE) return 0;
     case T_BF16: WALK(g, 4, 3, BF16_TILE) return 0;
     default: return -1;

@@ -51,21 +51,23 @@ RS_EXPORT void rs_repack_q4_0(const uint8_t *src, int64_t rb, int rows, int cols
 }
 
 /*
- * Q4_K rows [0, rows) of cols columns (rb = cols / 256 * 144 bytes apart) into kernels.c's 8-row panels at dst, which
- * holds ceil(rows / 8) * (cols / 256) * 1184 bytes; rows past the end are zeros. Per panel and super-block: d at 2r,
- * dmin at 16 + 2r, sub-block j's scale at 32 + 8j + r, the mins of sub-blocks 2p and 2p + 1 at 96 + 16p + 2r and + 1,
- * quant bytes 32c + 4k .. + 3 at 160 + 32 (8c + k) + 4r.
+ * Q4_K (five = 0) or Q5_K rows [0, rows) of cols columns (rb = cols / 256 * 144 or 176 bytes apart) into kernels.c's
+ * 8-row panels at dst, which holds ceil(rows / 8) * (cols / 256) * 1184 or 1440 bytes; rows past the end are zeros.
+ * Per panel and super-block: d at 2r, dmin at 16 + 2r, sub-block j's scale at 32 + 8j + r, the mins of sub-blocks 2p
+ * and 2p + 1 at 96 + 16p + 2r and + 1, quant bytes 32c + 4k .. + 3 at 160 + 32 (8c + k) + 4r; for Q5_K then the fifth
+ * bit of element 32j + 4a + i at 1184 + 32j + 4r + i, bit a.
  */
-RS_EXPORT void rs_repack_q4_k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst) {
+static void repack_q45k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst, int five) {
     const int nb = cols / 256, panels = (rows + 7) / 8;
-    memset(dst, 0, (size_t) panels * (size_t) nb * Q4_K_PANEL_BLOCK);
+    const int block = five ? Q5_K_BLOCK : Q4_K_BLOCK, panel_block = five ? Q5_K_PANEL_BLOCK : Q4_K_PANEL_BLOCK;
+    memset(dst, 0, (size_t) panels * (size_t) nb * (size_t) panel_block);
     for (int p = 0; p < panels; p++)
         for (int r = 0; r < 8 && 8 * p + r < rows; r++) {
             const uint8_t *row = src + (int64_t) (8 * p + r) * rb;
-            uint8_t *panel = dst + (int64_t) p * nb * Q4_K_PANEL_BLOCK;
+            uint8_t *panel = dst + (int64_t) p * nb * panel_block;
             for (int b = 0; b < nb; b++) {
-                const uint8_t *blk = row + (int64_t) b * Q4_K_BLOCK;
-                uint8_t *out = panel + (int64_t) b * Q4_K_PANEL_BLOCK;
+                const uint8_t *blk = row + (int64_t) b * block, *qh = blk + 16, *qs = blk + (five ? 48 : 16);
+                uint8_t *out = panel + (int64_t) b * panel_block;
                 memcpy(out + 2 * r, blk, 2);
                 memcpy(out + 16 + 2 * r, blk + 2, 2);
                 uint8_t sm[16];
@@ -75,9 +77,24 @@ RS_EXPORT void rs_repack_q4_k(const uint8_t *src, int64_t rb, int rows, int cols
                     out[96 + 16 * (j / 2) + 2 * r + (j % 2)] = sm[8 + j];
                 }
                 for (int c = 0; c < 4; c++)
-                    for (int k = 0; k < 8; k++) memcpy(out + 160 + 32 * (8 * c + k) + 4 * r, blk + 16 + 32 * c + 4 * k, 4);
+                    for (int k = 0; k < 8; k++) memcpy(out + 160 + 32 * (8 * c + k) + 4 * r, qs + 32 * c + 4 * k, 4);
+                if (five)
+                    for (int j = 0; j < 8; j++)
+                        for (int i = 0; i < 4; i++) {
+                            int bits = 0;
+                            for (int a = 0; a < 8; a++) bits |= ((qh[4 * a + i] >> j) & 1) << a;
+                            out[1184 + 32 * j + 4 * r + i] = (uint8_t) bits;
+                        }
             }
         }
+}
+
+RS_EXPORT void rs_repack_q4_k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst) {
+    repack_q45k(src, rb, rows, cols, dst, 0);
+}
+
+RS_EXPORT void rs_repack_q5_k(const uint8_t *src, int64_t rb, int rows, int cols, uint8_t *dst) {
+    repack_q45k(src, rb, rows, cols, dst, 1);
 }
 
 /* Element e (0..255) of a Q6_K super-block, unsigned (0..63): ggml's low nibbles (ql) and high bit pairs (qh). */

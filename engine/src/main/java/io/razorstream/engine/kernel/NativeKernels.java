@@ -89,13 +89,14 @@ public final class NativeKernels {
             MethodHandle repackQ8_0,
             MethodHandle repackQ4_0,
             MethodHandle repackQ4_K,
+            MethodHandle repackQ5_K,
             MethodHandle repackQ6_K,
             String error) {}
 
     /**
      * A matrix as the C code reads it: a type code and either the matrix's own bytes (a ggml type; rows of
      * {@code panelBytes}, {@code panelRows} 1) or a repacked copy whose rows come in panels of {@code panelRows}, each
-     * {@code panelBytes} long (kernels.c: Q8_0, Q4_0, Q4_K and Q6_K in 8-row panels).
+     * {@code panelBytes} long (kernels.c: the quantised types in 8-row panels).
      */
     record Layout(int code, MemorySegment data, int panelRows, long panelBytes) {
         /** Bytes the C code reads for rows [0, rows). */
@@ -104,12 +105,14 @@ public final class NativeKernels {
         }
     }
 
-    /** kernels.c's codes of the panel layouts (not ggml types); Q4_K's bytes per panel super-block. */
+    /** kernels.c's codes of the panel layouts (not ggml types); Q4_K's and Q5_K's bytes per panel super-block. */
     private static final int Q8_0_PANELS = 1008,
             Q4_0_PANELS = 1002,
             Q4_K_PANELS = 1012,
+            Q5_K_PANELS = 1013,
             Q6_K_PANELS = 1014,
-            Q4_K_PANEL_BLOCK = 1184;
+            Q4_K_PANEL_BLOCK = 1184,
+            Q5_K_PANEL_BLOCK = 1440;
 
     private static final Library LIBRARY = load();
     /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
@@ -157,7 +160,8 @@ public final class NativeKernels {
             Linker linker = Linker.nativeLinker();
             MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
             int level = (int) cpu.invokeExact();
-            if (level == 0) return new Library(List.of(), null, null, null, null, "this CPU lacks AVX2, FMA or F16C");
+            if (level == 0)
+                return new Library(List.of(), null, null, null, null, null, "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
             // attention is 256-bit code compiled once: every variant calls the same functions
@@ -182,11 +186,12 @@ public final class NativeKernels {
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q8_0"), repack, critical),
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q4_0"), repack, critical),
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q4_k"), repack, critical),
+                    linker.downcallHandle(lib.findOrThrow("rs_repack_q5_k"), repack, critical),
                     linker.downcallHandle(lib.findOrThrow("rs_repack_q6_k"), repack, critical),
                     null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
-            return new Library(List.of(), null, null, null, null, why);
+            return new Library(List.of(), null, null, null, null, null, why);
         }
     }
 
@@ -363,17 +368,18 @@ public final class NativeKernels {
     // ------------------------------------------------------------------ weights in the C layouts
 
     /**
-     * {@code w} as the C code reads it. Q8_0, Q4_0, Q4_K and Q6_K are repacked into 8-row panels (repack.c): a copy the
-     * size of the matrix (Q4_K: 1184 bytes per 8 x 144, 2.8% more), rounded up to whole panels, in memory the garbage
-     * collector frees with the layout. The matrix's own bytes (the file mapping) stay for the Java tier and the
-     * embedding lookup; the native tier does not read them again, so once copied their pages leave this process's
-     * resident set. Every other type is read where it lies.
+     * {@code w} as the C code reads it. Every quantised type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) is repacked into 8-row
+     * panels (repack.c): a copy the size of the matrix (Q4_K and Q5_K: 2.8% and 2.3% more, their scales unpacked),
+     * rounded up to whole panels, in memory the garbage collector frees with the layout. The matrix's own bytes (the
+     * file mapping) stay for the Java tier and the embedding lookup; the native tier does not read them again, so once
+     * copied their pages leave this process's resident set. F16 and BF16 are read where they lie.
      */
     static Layout layout(WeightMatrix w) {
         return switch (w.type) {
             case Q8_0 -> repacked(w, LIBRARY.repackQ8_0, Q8_0_PANELS, 8 * w.rowBytes);
             case Q4_0 -> repacked(w, LIBRARY.repackQ4_0, Q4_0_PANELS, 8 * w.rowBytes);
             case Q4_K -> repacked(w, LIBRARY.repackQ4_K, Q4_K_PANELS, (long) w.cols / KQuants.QK_K * Q4_K_PANEL_BLOCK);
+            case Q5_K -> repacked(w, LIBRARY.repackQ5_K, Q5_K_PANELS, (long) w.cols / KQuants.QK_K * Q5_K_PANEL_BLOCK);
             case Q6_K -> repacked(w, LIBRARY.repackQ6_K, Q6_K_PANELS, 8 * w.rowBytes);
             default -> new Layout(w.type.code(), w.data, 1, w.rowBytes);
         };
