@@ -33,12 +33,16 @@
 
 /* ggml type codes of the types read where they lie */
 enum { T_F16 = 1, T_BF16 = 30 };
-/* not ggml types: the quantised types' weights repacked by repack.c, the only forms of them this tier multiplies */
+/*
+ * Not ggml types: the quantised types' weights repacked by repack.c, the only forms of them this tier multiplies;
+ * 1000 + the ggml code (NativeKernels.PANEL_CODE). Tiles of the panels: one panel x PANEL_TOKENS inputs.
+ */
 #define T_Q8_0_PANELS 1008
 #define T_Q4_0_PANELS 1002
 #define T_Q4_K_PANELS 1012
 #define T_Q5_K_PANELS 1013
 #define T_Q6_K_PANELS 1014
+#define PANEL_TOKENS 4
 
 /*
  * F16 / BF16 register tiles (rows x tokens), measured on one AVX2 core with 128 tokens from L2 (GMAC/s): 4x3 34.7 vs
@@ -180,17 +184,16 @@ typedef struct {
  * whole and exact (llama.cpp's sign trick: |w| times y with w's sign), then float(sum) * (dw * dy) is added per row in
  * block order. The Java tier keeps llama.cpp's own order (eight lanes per row); the two agree to float rounding.
  */
-#define Q8_0_PANEL_TOKENS 4
 
 /* Panel pw times nt inputs: sums[t][r] for its 8 rows. */
 INLINE void panel_q8_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
                        const int nt) {
-    __m256 acc[Q8_0_PANEL_TOKENS];
+    __m256 acc[PANEL_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = pw + (int64_t) b * Q8_0_PANEL_BLOCK;
         if (nt == 1) prefetch_ahead(blk, Q8_0_PANEL_BLOCK); /* decode: the panels are one stream */
-        __m256i s[Q8_0_PANEL_TOKENS];
+        __m256i s[PANEL_TOKENS];
         for (int t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
         for (int j = 0; j < 8; j++) {
             __m256i q = load32(blk + 16 + 32 * j), aq = _mm256_sign_epi8(q, q);
@@ -224,18 +227,17 @@ INLINE void panel_q8_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
  * the tile or the thread's share of rows, so decode and prefill agree bit for bit. The nibbles are unsigned; the
  * input's per-block 8 x sum(q) (see the Q4_0 input) takes the offset of 8 off.
  */
-#define Q4_0_PANEL_TOKENS 4
 
 /* Panel pw times nt inputs: sums[t][r] for its 8 rows. */
 INLINE void panel_q4_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
                        const int nt) {
-    __m256 acc[Q4_0_PANEL_TOKENS];
+    __m256 acc[PANEL_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = pw + (int64_t) b * Q4_0_PANEL_BLOCK;
         if (nt == 1) prefetch_ahead(blk, Q4_0_PANEL_BLOCK); /* decode: the panels are one stream */
-        __m256i s[Q4_0_PANEL_TOKENS];
+        __m256i s[PANEL_TOKENS];
         for (int t = 0; t < nt; t++) s[t] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             __m256i q = load32(blk + 16 + 32 * j);
@@ -288,7 +290,6 @@ INLINE void panel_q4_0(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
  * (min_j * the input's sub-block sums) is another exact int32; per row, per super-block, float(sum) * (d * dy) and
  * float(mins) * (dmin * dy) go into two floats, subtracted at the end.
  */
-#define Q4_K_PANEL_TOKENS 4
 
 /* The eight rows' scale of one sub-block as int16 pairs (s, s), the vpmaddwd operand that multiplies a row's pair sum. */
 INLINE __m256i panel_scales(const uint8_t *p) {
@@ -303,19 +304,19 @@ INLINE __m256i panel_scales(const uint8_t *p) {
  */
 INLINE void panel_q45k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
                        const int nt, const int five) {
-    __m256 acc[Q4_K_PANEL_TOKENS], accm[Q4_K_PANEL_TOKENS];
+    __m256 acc[PANEL_TOKENS], accm[PANEL_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = accm[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     const int quads = five ? 4 : 8; /* quads summed in int16 before widening */
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = pw + (int64_t) b * (five ? Q5_K_PANEL_BLOCK : Q4_K_PANEL_BLOCK);
-        __m256i sum[Q4_K_PANEL_TOKENS];
+        __m256i sum[PANEL_TOKENS];
         for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
         for (int part = 0; part < 8 / quads * 4; part++) {
             const int c = part / (8 / quads), k0 = part % (8 / quads) * quads;
             const __m256i h_lo = five ? load32(blk + 1184 + 32 * (2 * c)) : _mm256_setzero_si256();
             const __m256i h_hi = five ? load32(blk + 1184 + 32 * (2 * c + 1)) : _mm256_setzero_si256();
-            __m256i s_lo[Q4_K_PANEL_TOKENS], s_hi[Q4_K_PANEL_TOKENS];
+            __m256i s_lo[PANEL_TOKENS], s_hi[PANEL_TOKENS];
             for (int t = 0; t < nt; t++) s_lo[t] = s_hi[t] = _mm256_setzero_si256();
             for (int k = k0; k < k0 + quads; k++) {
                 const uint8_t *chunk = blk + 160 + 32 * (8 * c + k);
@@ -391,7 +392,6 @@ INLINE void panel_q45k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
  * vpmaddwd applies the row's scale to each; the offset of 32 is 32 * sum_s scale_s * (the input's 16-sum s), an exact
  * int32 per row. Per row and super-block, float(sum) * (d * dy) is added in order.
  */
-#define Q6_K_PANEL_TOKENS 4
 
 /* Sub-block s's 6-bit quants (0..63), one quad of 4 elements per vector, each int32 lane a row. */
 INLINE void panel_q6k_quants(const uint8_t *blk, const int s, __m256i q[4]) {
@@ -409,11 +409,11 @@ INLINE void panel_q6k_quants(const uint8_t *blk, const int s, __m256i q[4]) {
 /* Panel pw times nt Q8_K inputs: sums[t][r] for its 8 rows. */
 INLINE void panel_q6_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as, int cols, float sums[][8],
                        const int nt) {
-    __m256 acc[Q6_K_PANEL_TOKENS];
+    __m256 acc[PANEL_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = pw + (int64_t) b * Q6_K_PANEL_BLOCK;
-        __m256i sum[Q6_K_PANEL_TOKENS];
+        __m256i sum[PANEL_TOKENS];
         for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
         for (int s = 0; s < 16; s++) {
             if (nt == 1) prefetch_ahead(blk + 105 * s, 105); /* decode: the panels are one stream */
@@ -462,31 +462,32 @@ INLINE void panel_q6_k(const uint8_t *pw, int nb, const uint8_t *act, int64_t as
 }
 
 /*
- * The panels that hold rows [r0, r1), panel_bytes apart, in tiles of TOKENS inputs and then one at a time; each
- * panel's rows outside [r0, r1) are dropped. PANEL(pw, act, sums, nt) multiplies one panel.
+ * The panels that hold rows [r0, r1), (cols / qk) blocks of panel_block bytes each, in tiles of PANEL_TOKENS inputs
+ * and then one at a time; each panel's rows outside [r0, r1) are dropped. PANEL(g, pw, act, sums, nt) multiplies one
+ * panel.
  */
-#define WALK_PANELS(g, panel_bytes, TOKENS, PANEL)                                                   \
+#define WALK_PANELS(g, qk, panel_block, PANEL)                                                       \
     do {                                                                                             \
-        float sums[TOKENS][8];                                                                       \
+        float sums[PANEL_TOKENS][8];                                                                 \
         for (int p = (g)->r0 / 8; 8 * p < (g)->r1; p++) {                                            \
-            const uint8_t *pw = (g)->w + (int64_t) p * (panel_bytes);                                \
+            const uint8_t *pw = (g)->w + (int64_t) p * ((g)->cols / (qk)) * (panel_block);           \
             const int lo = 8 * p < (g)->r0 ? (g)->r0 - 8 * p : 0;                                     \
             const int hi = (g)->r1 - 8 * p < 8 ? (g)->r1 - 8 * p : 8;                                \
             for (int t = 0; t < (g)->nt;) {                                                          \
-                const int n = (g)->nt - t >= (TOKENS) ? (TOKENS) : 1;                                \
-                if (n == (TOKENS)) PANEL(pw, (g)->act + t * (g)->as, sums, TOKENS);                 \
-                else PANEL(pw, (g)->act + t * (g)->as, sums, 1);                                     \
+                const int n = (g)->nt - t >= PANEL_TOKENS ? PANEL_TOKENS : 1;                        \
+                if (n == PANEL_TOKENS) PANEL(g, pw, (g)->act + t * (g)->as, sums, PANEL_TOKENS);    \
+                else PANEL(g, pw, (g)->act + t * (g)->as, sums, 1);                                  \
                 for (int k = 0; k < n; k++)                                                          \
                     for (int r = lo; r < hi; r++) (g)->out[(t + k) * (g)->os + (8 * p + r - (g)->r0)] = sums[k][r]; \
                 t += n;                                                                              \
             }                                                                                        \
         }                                                                                            \
     } while (0)
-#define Q8_0_PANEL(pw, act, sums, nt) panel_q8_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
-#define Q4_0_PANEL(pw, act, sums, nt) panel_q4_0(pw, g->cols / QK, act, g->as, g->cols, sums, nt)
-#define Q4_K_PANEL(pw, act, sums, nt) panel_q45k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt, 0)
-#define Q5_K_PANEL(pw, act, sums, nt) panel_q45k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt, 1)
-#define Q6_K_PANEL(pw, act, sums, nt) panel_q6_k(pw, g->cols / QK_K, act, g->as, g->cols, sums, nt)
+#define Q8_0_PANEL(g, pw, act, sums, nt) panel_q8_0(pw, (g)->cols / QK, act, (g)->as, (g)->cols, sums, nt)
+#define Q4_0_PANEL(g, pw, act, sums, nt) panel_q4_0(pw, (g)->cols / QK, act, (g)->as, (g)->cols, sums, nt)
+#define Q4_K_PANEL(g, pw, act, sums, nt) panel_q45k(pw, (g)->cols / QK_K, act, (g)->as, (g)->cols, sums, nt, 0)
+#define Q5_K_PANEL(g, pw, act, sums, nt) panel_q45k(pw, (g)->cols / QK_K, act, (g)->as, (g)->cols, sums, nt, 1)
+#define Q6_K_PANEL(g, pw, act, sums, nt) panel_q6_k(pw, (g)->cols / QK_K, act, (g)->as, (g)->cols, sums, nt)
 
 #define F16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 0)
 #define BF16_TILE(g, W, A, O, NR, NT) tile_half(W, (g)->rb, (g)->cols, A, (g)->as, O, (g)->os, NR, NT, 1)
@@ -500,13 +501,11 @@ int RS_EXPORT(rs_gemm)(int type, const uint8_t *w, int64_t rb, int r0, int r1, i
                        const uint8_t *act, int64_t as, int nt, float *out, int64_t out_off, int64_t os) {
     const gemm_call call = {w, rb, r0, r1, cols, act, as, nt, out + out_off, os}, *g = &call;
     switch (type) {
-    case T_Q8_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q8_0_PANEL_TOKENS, Q8_0_PANEL); return 0;
-    case T_Q4_0_PANELS: WALK_PANELS(g, 8 * g->rb, Q4_0_PANEL_TOKENS, Q4_0_PANEL); return 0;
-    case T_Q4_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q4_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q4_K_PANEL);
-        return 0;
-    case T_Q5_K_PANELS: WALK_PANELS(g, (int64_t) (g->cols / QK_K) * Q5_K_PANEL_BLOCK, Q4_K_PANEL_TOKENS, Q5_K_PANEL);
-        return 0;
-    case T_Q6_K_PANELS: WALK_PANELS(g, 8 * g->rb, Q6_K_PANEL_TOKENS, Q6_K_PANEL); return 0;
+    case T_Q8_0_PANELS: WALK_PANELS(g, QK, Q8_0_PANEL_BLOCK, Q8_0_PANEL); return 0;
+    case T_Q4_0_PANELS: WALK_PANELS(g, QK, Q4_0_PANEL_BLOCK, Q4_0_PANEL); return 0;
+    case T_Q4_K_PANELS: WALK_PANELS(g, QK_K, Q4_K_PANEL_BLOCK, Q4_K_PANEL); return 0;
+    case T_Q5_K_PANELS: WALK_PANELS(g, QK_K, Q5_K_PANEL_BLOCK, Q5_K_PANEL); return 0;
+    case T_Q6_K_PANELS: WALK_PANELS(g, QK_K, Q6_K_PANEL_BLOCK, Q6_K_PANEL); return 0;
     case T_F16: WALK(g, 4, 3, F16_TILE) return 0;
     case T_BF16: WALK(g, 4, 3, BF16_TILE) return 0;
     default: return -1;

@@ -19,7 +19,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -83,15 +88,8 @@ public final class NativeKernels {
     /** One instruction-set variant of the kernels. */
     public record Variant(String isa, MethodHandle gemm, MethodHandle attend, MethodHandle attendCausal) {}
 
-    /** The library's variants, its repacking functions (the same for every variant), or why it did not load. */
-    private record Library(
-            List<Variant> variants,
-            MethodHandle repackQ8_0,
-            MethodHandle repackQ4_0,
-            MethodHandle repackQ4_K,
-            MethodHandle repackQ5_K,
-            MethodHandle repackQ6_K,
-            String error) {}
+    /** The library's variants, its repacking function per panel type (the same for every variant), or why not. */
+    private record Library(List<Variant> variants, Map<GgmlType, MethodHandle> repack, String error) {}
 
     /**
      * A matrix as the C code reads it: a type code and either the matrix's own bytes (a ggml type; rows of
@@ -105,14 +103,14 @@ public final class NativeKernels {
         }
     }
 
-    /** kernels.c's codes of the panel layouts (not ggml types); Q4_K's and Q5_K's bytes per panel super-block. */
-    private static final int Q8_0_PANELS = 1008,
-            Q4_0_PANELS = 1002,
-            Q4_K_PANELS = 1012,
-            Q5_K_PANELS = 1013,
-            Q6_K_PANELS = 1014,
-            Q4_K_PANEL_BLOCK = 1184,
-            Q5_K_PANEL_BLOCK = 1440;
+    /** The types the native tier multiplies in 8-row panels; a panel layout's code is PANEL_CODE + the ggml code. */
+    private static final Set<GgmlType> PANEL_TYPES =
+            EnumSet.of(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+
+    private static final int PANEL_CODE = 1000;
+
+    private static final FunctionDescriptor REPACK =
+            FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS);
 
     private static final Library LIBRARY = load();
     /** The variant the engine uses (the best one the CPU runs, or the one asked for); null when unavailable. */
@@ -160,8 +158,7 @@ public final class NativeKernels {
             Linker linker = Linker.nativeLinker();
             MethodHandle cpu = linker.downcallHandle(lib.findOrThrow("rs_cpu_isa"), FunctionDescriptor.of(JAVA_INT));
             int level = (int) cpu.invokeExact();
-            if (level == 0)
-                return new Library(List.of(), null, null, null, null, null, "this CPU lacks AVX2, FMA or F16C");
+            if (level == 0) return new Library(List.of(), Map.of(), "this CPU lacks AVX2, FMA or F16C");
             List<Variant> variants = new ArrayList<>();
             Linker.Option critical = Linker.Option.critical(true);
             // attention is 256-bit code compiled once: every variant calls the same functions
@@ -180,18 +177,15 @@ public final class NativeKernels {
                     attend,
                     attendCausal));
             // once per matrix: critical for the heap segments of the kernel tests, a short pause of the GC at load
-            FunctionDescriptor repack = FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS);
-            return new Library(
-                    List.copyOf(variants),
-                    linker.downcallHandle(lib.findOrThrow("rs_repack_q8_0"), repack, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_repack_q4_0"), repack, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_repack_q4_k"), repack, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_repack_q5_k"), repack, critical),
-                    linker.downcallHandle(lib.findOrThrow("rs_repack_q6_k"), repack, critical),
-                    null);
+            Map<GgmlType, MethodHandle> repack = new EnumMap<>(GgmlType.class);
+            for (GgmlType t : PANEL_TYPES) {
+                String name = "rs_repack_" + t.name().toLowerCase(Locale.ROOT);
+                repack.put(t, linker.downcallHandle(lib.findOrThrow(name), REPACK, critical));
+            }
+            return new Library(List.copyOf(variants), repack, null);
         } catch (Throwable t) {
             String why = t.getMessage() == null ? t.toString() : t.getMessage();
-            return new Library(List.of(), null, null, null, null, null, why);
+            return new Library(List.of(), Map.of(), why);
         }
     }
 
@@ -375,20 +369,18 @@ public final class NativeKernels {
      * copied their pages leave this process's resident set. F16 and BF16 are read where they lie.
      */
     static Layout layout(WeightMatrix w) {
-        return switch (w.type) {
-            case Q8_0 -> repacked(w, LIBRARY.repackQ8_0, Q8_0_PANELS, 8 * w.rowBytes);
-            case Q4_0 -> repacked(w, LIBRARY.repackQ4_0, Q4_0_PANELS, 8 * w.rowBytes);
-            case Q4_K -> repacked(w, LIBRARY.repackQ4_K, Q4_K_PANELS, (long) w.cols / KQuants.QK_K * Q4_K_PANEL_BLOCK);
-            case Q5_K -> repacked(w, LIBRARY.repackQ5_K, Q5_K_PANELS, (long) w.cols / KQuants.QK_K * Q5_K_PANEL_BLOCK);
-            case Q6_K -> repacked(w, LIBRARY.repackQ6_K, Q6_K_PANELS, 8 * w.rowBytes);
-            default -> new Layout(w.type.code(), w.data, 1, w.rowBytes);
-        };
-    }
-
-    private static Layout repacked(WeightMatrix w, MethodHandle repack, int code, long panelBytes) {
+        if (!PANEL_TYPES.contains(w.type)) return new Layout(w.type.code(), w.data, 1, w.rowBytes);
+        MethodHandle repack = LIBRARY.repack.get(w.type);
         if (repack == null) throw new IllegalStateException("native kernels unavailable: " + UNAVAILABLE);
-        Layout layout = new Layout(code, null, 8, panelBytes);
-        MemorySegment panels = Arena.ofAuto().allocate(layout.bytesThrough(w.rows), 64);
+        // blocks.h's *_PANEL_BLOCK: eight rows' block (super-block), laid out as kernels.c reads it
+        int panelBlock = switch (w.type) {
+            case Q4_K -> 1184;
+            case Q5_K -> 1440;
+            default -> 8 * w.type.blockBytes(); // Q8_0, Q4_0, Q6_K: the same bytes, rearranged
+        };
+        long panelBytes = (long) w.cols / w.type.blockSize() * panelBlock;
+        long bytes = (w.rows + 7L) / 8 * panelBytes;
+        MemorySegment panels = Arena.ofAuto().allocate(bytes, 64);
         try {
             repack.invokeExact(w.data, w.rowBytes, w.rows, w.cols, panels);
         } catch (Throwable t) {
@@ -397,7 +389,7 @@ public final class NativeKernels {
         // The file's pages were read once for the copy; out of this process's resident set they are page cache the
         // kernel may drop, instead of a second copy of the weights in its RSS (a later read faults them back in).
         if (w.data.isMapped()) w.data.unload();
-        return new Layout(code, panels, 8, panelBytes);
+        return new Layout(PANEL_CODE + w.type.code(), panels, 8, panelBytes);
     }
 
     // ------------------------------------------------------------------ the call
