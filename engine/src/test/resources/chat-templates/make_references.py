@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Renders every template in this directory on every conversation of conversations.json the way Hugging Face's
+"""Renders the language snippets of snippets.json and every template in this directory on every conversation of conversations.json the way Hugging Face's
 transformers renders chat templates (apply_chat_template: Jinja2's ImmutableSandboxedEnvironment with trim_blocks,
 lstrip_blocks and loop controls; tojson without HTML escaping; raise_exception; strftime_now), and writes
 references.json. The date is fixed (strftime_now) so that the references do not change with the day.
@@ -73,6 +73,16 @@ def main():
                 out[name][case] = {"raised": str(e)}
             except Exception as e:  # the template fails on this input (e.g. iterates tools=None)
                 out[name][case] = {"failed": type(e).__name__ + ": " + str(e)}
+    snippets = {}
+    with open(os.path.join(HERE, "snippets.json"), encoding="utf-8") as f:
+        for source in json.load(f):
+            try:
+                snippets[source] = {"text": env.from_string(source).render()}
+            except jinja2.exceptions.UndefinedError as e:
+                snippets[source] = {"failed": type(e).__name__ + ": " + str(e)}
+            except jinja2.exceptions.TemplateError as e:
+                snippets[source] = {"raised": str(e)}
+    out["snippets"] = snippets
     with open(os.path.join(HERE, "references.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=1, sort_keys=True)
         f.write("\n")

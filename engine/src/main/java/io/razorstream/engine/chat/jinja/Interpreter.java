@@ -213,6 +213,15 @@ final class Interpreter {
             }
             case Node.Unary u -> unary(u, scope);
             case Node.Binary b -> binary(b, scope);
+            case Node.Compare c -> {
+                Object left = eval(c.operands().get(0), scope);
+                for (int i = 0; i < c.ops().size(); i++) {
+                    Object right = eval(c.operands().get(i + 1), scope);
+                    if (!Values.truthy(compare(c.ops().get(i), left, right, c))) yield false;
+                    left = right;
+                }
+                yield true;
+            }
             case Node.Conditional c ->
                 Values.truthy(eval(c.condition(), scope))
                         ? eval(c.then(), scope)
@@ -322,8 +331,12 @@ final class Interpreter {
         if (op.equals("and")) return Values.truthy(l) ? eval(b.right(), scope) : l;
         if (op.equals("or")) return Values.truthy(l) ? l : eval(b.right(), scope);
         Object r = eval(b.right(), scope);
+        return op.equals("~") ? Values.str(l) + Values.str(r) : compare(op, l, r, b);
+    }
+
+    /** A comparison, {@code in}, or arithmetic. */
+    private static Object compare(String op, Object l, Object r, Node b) {
         return switch (op) {
-            case "~" -> Values.str(l) + Values.str(r);
             case "==" -> Values.eq(l, r);
             case "!=" -> !Values.eq(l, r);
             case "<" -> Values.compare(defined(l, b), defined(r, b), b.line()) < 0;
@@ -385,7 +398,8 @@ final class Interpreter {
                     if (c == 0) throw new JinjaException("integer division or modulo by zero", line);
                     yield Math.floorMod(a, c);
                 }
-                case "**" -> c >= 0 ? (long) Math.pow(a, c) : Math.pow(a, c);
+                case "**" ->
+                    c >= 0 ? (Object) (long) Math.pow(a, c) : (Object) Math.pow(a, c); // not promoted to double
                 default -> throw new JinjaException("unknown operator " + op, line);
             };
         }

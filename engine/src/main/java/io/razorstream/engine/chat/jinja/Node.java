@@ -59,6 +59,9 @@ sealed interface Node {
 
     record Binary(String op, Node left, Node right, int line) implements Node {}
 
+    /** A chain of two or more comparisons, {@code operands.size() == ops.size() + 1}. */
+    record Compare(List<String> ops, List<Node> operands, int line) implements Node {}
+
     /** {@code then if condition else otherwise}; otherwise null when left out (undefined). */
     record Conditional(Node condition, Node then, Node otherwise, int line) implements Node {}
 }

@@ -244,24 +244,31 @@ final class Parser {
         return comparison();
     }
 
+    /** Comparisons chain as in Python: {@code a < b < c} is {@code a < b and b < c}, b evaluated once. */
     private Node comparison() {
-        Node left = sum();
+        Node first = sum();
+        List<String> ops = new ArrayList<>();
+        List<Node> operands = new ArrayList<>(List.of(first));
         while (true) {
             Token t = peek();
             if (t.kind() == Kind.OP && COMPARISONS.contains(t.text())) {
                 next();
-                left = new Node.Binary(t.text(), left, sum(), t.line());
+                ops.add(t.text());
             } else if (t.isName("in")) {
                 next();
-                left = new Node.Binary("in", left, sum(), t.line());
+                ops.add("in");
             } else if (t.isName("not") && tokens.get(at + 1).isName("in")) {
                 next();
                 next();
-                left = new Node.Binary("not in", left, sum(), t.line());
+                ops.add("not in");
             } else {
-                return left;
+                break;
             }
+            operands.add(sum());
         }
+        if (ops.isEmpty()) return first;
+        if (ops.size() == 1) return new Node.Binary(ops.get(0), first, operands.get(1), first.line());
+        return new Node.Compare(ops, operands, first.line());
     }
 
     private Node sum() {

@@ -33,8 +33,22 @@ class JinjaReferenceTest {
     static Stream<Arguments> cases() throws IOException {
         Map<String, Map<String, Map<String, String>>> refs = read("references.json", new TypeReference<>() {});
         List<Arguments> out = new ArrayList<>();
+        refs.remove("snippets");
         refs.forEach((template, cases) -> cases.forEach((c, expected) -> out.add(Arguments.of(template, c, expected))));
         return out.stream();
+    }
+
+    static Stream<Arguments> snippets() throws IOException {
+        Map<String, Map<String, Map<String, String>>> refs = read("references.json", new TypeReference<>() {});
+        return refs.get("snippets").entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+    }
+
+    /** The language itself: whitespace control, scoping, Python's arithmetic and string methods, filters, tests. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("snippets")
+    void snippetRendersAsJinja2(String source, Map<String, String> expected) {
+        JinjaTemplate template = JinjaTemplate.compile(source).withClock(() -> FIXED_NOW);
+        check(template, Map.of(), expected);
     }
 
     @ParameterizedTest(name = "{0} / {1}")
@@ -48,8 +62,10 @@ class JinjaReferenceTest {
         vars.put("messages", c.get("messages"));
         vars.put("tools", Boolean.TRUE.equals(c.get("with_tools")) ? spec.get("tools") : null);
         vars.put("add_generation_prompt", c.get("generation_prompt"));
-        JinjaTemplate template = JinjaTemplate.compile(text(templateFile)).withClock(() -> FIXED_NOW);
+        check(JinjaTemplate.compile(text(templateFile)).withClock(() -> FIXED_NOW), vars, expected);
+    }
 
+    private static void check(JinjaTemplate template, Map<String, Object> vars, Map<String, String> expected) {
         if (expected.containsKey("text")) {
             assertThat(template.render(vars)).isEqualTo(expected.get("text"));
         } else if (expected.containsKey("raised")) {
