@@ -3,7 +3,6 @@ package io.razorstream.store;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
 import io.razorstream.engine.model.ModelConfig;
 
@@ -231,7 +230,7 @@ public final class Session {
     }
 
     SessionMeta meta() {
-        ChatTemplate template = conversation.template();
+        String template = conversation.template();
         return new SessionMeta(
                 id,
                 modelFingerprint,
@@ -241,7 +240,7 @@ public final class Session {
                 blockSize,
                 cache.size(),
                 cache.promptEnd(),
-                template == null ? "" : template.label(),
+                template == null ? "" : template,
                 conversation.pendingTokens(),
                 conversation.lastRole(),
                 conversation.afterReply(),
@@ -251,15 +250,13 @@ public final class Session {
                 cache.shifts(),
                 cache.undoBytes(),
                 undoableTurns().size(),
-                recentTurnIds());
+                recentTurnIds(),
+                conversation.history());
     }
 
     void restoreBookkeeping(SessionMeta meta) {
         conversation = new ConversationState(
-                meta.chatTemplate().isEmpty() ? null : ChatTemplate.named(meta.chatTemplate()),
-                meta.lastRole(),
-                meta.afterReply(),
-                meta.pendingTokens());
+                meta.chatTemplate(), meta.lastRole(), meta.afterReply(), meta.pendingTokens(), meta.history());
         turnsApplied = meta.turnsApplied();
         lastActivityMillis = meta.lastActivityMillis();
         recentTurnIds.clear();

@@ -2,6 +2,7 @@ package io.razorstream.store;
 
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.chat.Message;
 
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -19,7 +20,8 @@ import java.util.List;
  * own), the last activity time, the context shifts (positions given back, how many shifts) and the bytes of the undo
  * records of the turns that can be taken back and their count, and the ids of the last turns run on it, newest first
  * (these written after the rest; absent from older records: read as none). The recent ids let a client that resends a
- * whole conversation (the OpenAI protocol does) find where it and the session part.
+ * whole conversation (the OpenAI protocol does) find where it and the session part. Last, the conversation's messages
+ * when its chat format renders from them (the model's own template; absent from older records: none).
  *
  * <p>The policy is {@link HeadSpecCodec}'s: in store format 4 a table of the distinct specs and an index per head; a
  * record of format 3 has its per-head kind tags there instead (read, never written).
@@ -43,9 +45,11 @@ public record SessionMeta(
         int shifts,
         long undoBytes,
         int undoableTurns,
-        List<String> recentTurnIds) {
+        List<String> recentTurnIds,
+        List<Message> history) {
     public SessionMeta {
         recentTurnIds = List.copyOf(recentTurnIds);
+        history = List.copyOf(history);
     }
 
     /**
@@ -80,6 +84,7 @@ public record SessionMeta(
         b.putInt(positionOffset).putInt(shifts).putLong(undoBytes).putInt(undoableTurns);
         b.putInt(recentTurnIds.size());
         for (String t : recentTurnIds) putString(b, t);
+        putHistory(b, history);
         return RecordCodec.wrap(RecordCodec.KIND_META, b.flip());
     }
 
@@ -92,7 +97,7 @@ public record SessionMeta(
                 + 4 * profileFingerprint.length()
                 + 4 * pendingTokens.length;
         for (String t : recentTurnIds) n += 4 + 4 * t.length();
-        return n;
+        return n + historyBytes(history);
     }
 
     static SessionMeta decode(byte[] value, String where) {
@@ -120,6 +125,7 @@ public record SessionMeta(
             int undoable = b.hasRemaining() ? b.getInt() : 0;
             List<String> recent = new ArrayList<>();
             for (int i = 0, n = b.hasRemaining() ? b.getInt() : 0; i < n; i++) recent.add(getString(b));
+            List<Message> history = b.hasRemaining() ? getHistory(b) : List.of();
             return new SessionMeta(
                     id,
                     model,
@@ -139,7 +145,8 @@ public record SessionMeta(
                     shifts,
                     undoBytes,
                     undoable,
-                    recent);
+                    recent,
+                    history);
         } catch (StoreFormatException e) {
             throw e;
         } catch (
@@ -147,6 +154,29 @@ public record SessionMeta(
                         e) { // a record that passed its checksum but does not parse: a writer bug, say so plainly
             throw new StoreFormatException(where + ": malformed metadata record (" + e + ")");
         }
+    }
+
+    /** Upper bound of {@link #putHistory}'s bytes. */
+    static int historyBytes(List<Message> history) {
+        int n = 4;
+        for (Message m : history)
+            n += 8 + 4 * m.role().length() + 4 * m.content().length();
+        return n;
+    }
+
+    /** A conversation's messages (kept for the model's own template): count, then role and content of each. */
+    static void putHistory(ByteBuffer b, List<Message> history) {
+        b.putInt(history.size());
+        for (Message m : history) {
+            putString(b, m.role());
+            putString(b, m.content());
+        }
+    }
+
+    static List<Message> getHistory(ByteBuffer b) {
+        List<Message> out = new ArrayList<>();
+        for (int i = 0, n = b.getInt(); i < n; i++) out.add(new Message(getString(b), getString(b)));
+        return out;
     }
 
     static void putString(ByteBuffer b, String s) {

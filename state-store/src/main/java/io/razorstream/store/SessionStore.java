@@ -394,7 +394,8 @@ public final class SessionStore {
                         m.shifts(),
                         m.undoBytes(),
                         m.undoableTurns(),
-                        List.of())
+                        List.of(),
+                        m.history())
                 .encode());
         byte[] data = SessionKeys.dataPrefix(sessionId), undo = SessionKeys.undoPrefix(sessionId);
         backend.scan(data, SessionKeys.after(data), (k, v) -> {

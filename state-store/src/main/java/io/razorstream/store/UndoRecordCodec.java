@@ -3,8 +3,8 @@ package io.razorstream.store;
 import io.razorstream.engine.attention.CompressedHead;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
-import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.chat.Message;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -58,7 +58,7 @@ final class UndoRecordCodec {
         SessionMeta.putString(b, turn.role());
         SessionMeta.putString(b, turn.text());
         b.put((byte) (turn.replied() ? 1 : 0));
-        SessionMeta.putString(b, c.template() == null ? "" : c.template().label());
+        SessionMeta.putString(b, c.template() == null ? "" : c.template());
         SessionMeta.putString(b, c.lastRole());
         b.put((byte) (c.afterReply() ? 1 : 0));
         int[] pending = c.pendingTokens();
@@ -71,6 +71,8 @@ final class UndoRecordCodec {
                 if (head != null) head.writeUndo(index, out);
             }
         }
+        if (!c.history().isEmpty())
+            SessionMeta.putHistory(out.room(SessionMeta.historyBytes(c.history())), c.history());
         b = out.buffer.flip();
         int count = Math.max(1, (b.remaining() + PART_BYTES - 1) / PART_BYTES);
         List<byte[]> parts = new ArrayList<>(count);
@@ -115,8 +117,6 @@ final class UndoRecordCodec {
             boolean afterReply = b.get() == 1;
             int[] pending = new int[b.getInt()];
             for (int i = 0; i < pending.length; i++) pending[i] = b.getInt();
-            ConversationState before = new ConversationState(
-                    template.isEmpty() ? null : ChatTemplate.named(template), lastRole, afterReply, pending);
             KvCache.Mark mark = new KvCache.Mark(b.getInt(), b.getLong());
             HeadRecordCodec.In in = new HeadRecordCodec.In(b, cache.precision(), cache.headSize());
             for (int l = 0; l < cache.layers(); l++) {
@@ -125,6 +125,10 @@ final class UndoRecordCodec {
                     if (head != null) head.readUndo(in);
                 }
             }
+            // The messages before the turn (the model's own template keeps them) follow the heads; older records end
+            // here.
+            List<Message> history = b.hasRemaining() ? SessionMeta.getHistory(b) : List.of();
+            ConversationState before = new ConversationState(template, lastRole, afterReply, pending, history);
             if (b.hasRemaining())
                 throw new IllegalArgumentException(
                         b.remaining() + " bytes after the last head (the session's heads changed?)");

@@ -3,8 +3,9 @@ package io.razorstream.store;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.RandomContext;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.ModelChatTemplate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -59,6 +60,8 @@ class SessionRollbackTest {
                 Caches.assertSameContents(reference.cache(), live.cache());
                 assertThat(live.conversation().pendingTokens())
                         .isEqualTo(reference.conversation().pendingTokens());
+                assertThat(live.conversation().history())
+                        .isEqualTo(reference.conversation().history());
                 Session back = store.load("s", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(reference.cache(), back.cache());
                 assertThat(back.undoableTurns())
@@ -99,7 +102,11 @@ class SessionRollbackTest {
         ConversationState before = s.conversation().copy();
         s.cache().mark(KEEP);
         RandomContext.append(s.cache(), step.tokens(), step.seed());
-        s.setConversation(new ConversationState(ChatTemplate.CHATML, "assistant", true, new int[] {step.tokens()}));
+        List<Message> history = new ArrayList<>(before.history()); // as the model's own template keeps it
+        history.add(Message.user("turn " + step.seed()));
+        history.add(Message.assistant("reply to " + step.seed()));
+        s.setConversation(
+                new ConversationState(ModelChatTemplate.LABEL, "assistant", true, new int[] {step.tokens()}, history));
         s.turnMarked(turnId, "user", "text of " + turnId, true, before);
     }
 

@@ -5,8 +5,9 @@ import io.razorstream.engine.attention.KeyRotation;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.RandomContext;
 import io.razorstream.engine.attention.WindowParams;
-import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.ConversationState;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.ModelChatTemplate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -42,13 +43,17 @@ class SessionStoreTest {
                 Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
                 Caches.assertSameContents(s.cache(), back.cache());
             }
-            s.setConversation(new ConversationState(ChatTemplate.CHATML, "assistant", true, new int[] {42}));
+            List<Message> history =
+                    List.of(Message.system("Be brief."), Message.user("Hi"), Message.assistant("Hello ü"));
+            s.setConversation(
+                    new ConversationState(ModelChatTemplate.LABEL, "assistant", true, new int[] {42}, history));
             store.save(s, 5000);
             Session back = store.load("s1", SMALL, "model-fp").orElseThrow();
             assertThat(back.conversation().pendingTokens()).containsExactly(42);
             assertThat(back.conversation().lastRole()).isEqualTo("assistant");
             assertThat(back.conversation().afterReply()).isTrue();
-            assertThat(back.conversation().template()).isEqualTo(ChatTemplate.CHATML);
+            assertThat(back.conversation().template()).isEqualTo(ModelChatTemplate.LABEL);
+            assertThat(back.conversation().history()).isEqualTo(history);
             assertThat(store.appliedTurn("s1", "t3")).contains(new AppliedTurn("t3", "reply 3", 2, 13, 3));
             assertThat(store.appliedTurn("s1", "t0"))
                     .as("every turn is remembered, not only recent ones")

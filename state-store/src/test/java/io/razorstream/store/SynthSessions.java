@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** The constructed model with known retrieval heads, written once per test JVM, and turns run on it. */
 final class SynthSessions {
@@ -63,7 +64,7 @@ final class SynthSessions {
             logits = m.model().forward(s.cache(), new int[] {next}, 0, 1, parallel);
             next = Ops.argmax(logits);
         }
-        s.setConversation(new ConversationState(null, "", false, reply > 0 ? new int[] {next} : new int[0]));
+        s.setConversation(new ConversationState(null, "", false, reply > 0 ? new int[] {next} : new int[0], List.of()));
         return logits;
     }
 }

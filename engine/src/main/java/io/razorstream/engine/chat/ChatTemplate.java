@@ -17,7 +17,7 @@ import java.util.Locale;
  * <p>The families are recognised from the GGUF's {@code tokenizer.chat_template} (a Jinja text) by their marker tokens
  * ({@link #detect}); the rendering is this code's, not a Jinja interpreter's.
  */
-public enum ChatTemplate {
+public enum ChatTemplate implements ChatFormat {
     /** Qwen, and many others: {@code <|im_start|>role\ncontent<|im_end|>\n}. */
     CHATML,
     /**
@@ -197,6 +197,13 @@ public enum ChatTemplate {
                 new Tokenizer.Segment(after.toString(), true));
     }
 
+    @Override
+    public List<Tokenizer.Segment> turnSegments(ConversationState state, Message next, boolean generationPrompt) {
+        if (this == PLAIN) return List.of(new Tokenizer.Segment(next.content(), false));
+        String previous = state.lastRole().isEmpty() ? null : state.lastRole();
+        return appendSegments(previous, state.afterReply(), next, generationPrompt);
+    }
+
     /** The family of a GGUF {@code tokenizer.chat_template}, or PLAIN when none is recognised (or there is none). */
     public static ChatTemplate detect(String jinja) {
         if (jinja == null || jinja.isBlank()) return PLAIN;
@@ -212,6 +219,7 @@ public enum ChatTemplate {
     }
 
     /** The name {@link #named} takes: chatml, qwen3, qwen3-no-think, gemma, llama3, ... */
+    @Override
     public String label() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }

@@ -27,7 +27,7 @@ public final class Conversation {
     }
 
     private final Decoder decoder;
-    private final ChatTemplate template;
+    private final ChatFormat template;
     private final KvCache cache;
     private final ConversationState state;
     private final int tokenLimit;
@@ -43,7 +43,7 @@ public final class Conversation {
      */
     public Conversation(
             Decoder decoder,
-            ChatTemplate template,
+            ChatFormat template,
             KvCache cache,
             ConversationState state,
             int tokenLimit,
@@ -61,7 +61,7 @@ public final class Conversation {
     }
 
     /** A fresh conversation with a cache of the model's whole context (the terminal chat). */
-    public static Conversation start(LoadedModel model, ChatTemplate template, Parallel parallel) {
+    public static Conversation start(LoadedModel model, ChatFormat template, Parallel parallel) {
         KvCache cache = model.model().newCache(model.model().config().contextLength(), KvPrecision.F16);
         return new Conversation(
                 model.decoder(parallel),
@@ -73,15 +73,60 @@ public final class Conversation {
                 0);
     }
 
-    /** The template the model's GGUF names ({@code tokenizer.chat_template}), PLAIN when none is recognised. */
-    public static ChatTemplate templateOf(LoadedModel model) {
+    /**
+     * The model's own chat template ({@code tokenizer.chat_template}, rendered by the Jinja interpreter), or, for a
+     * GGUF without one or with one the interpreter cannot parse, the family its markers name (PLAIN when none):
+     * {@code fallbackReason} (may be null) is told why the model's template is not used.
+     */
+    public static ChatFormat templateOf(LoadedModel model, java.util.function.Consumer<String> fallbackReason) {
         var t = model.gguf().get("tokenizer.chat_template");
-        return ChatTemplate.detect(t == null ? null : t.asString());
+        String source = t == null ? null : t.asString();
+        if (source == null || source.isBlank()) return ChatTemplate.PLAIN;
+        try {
+            var v = model.tokenizer().vocabulary();
+            String bos = v.bos() >= 0 && v.bos() < v.size() ? v.text(v.bos()) : null;
+            String eos = v.eos() >= 0 && v.eos() < v.size() ? v.text(v.eos()) : null;
+            return new ModelChatTemplate(source, bos, eos, java.util.Map.of());
+        } catch (io.razorstream.engine.chat.jinja.JinjaException e) {
+            ChatTemplate family = ChatTemplate.detect(source);
+            if (fallbackReason != null) {
+                fallbackReason.accept("the model's chat template does not parse (" + e.getMessage() + "); using the "
+                        + family.label() + " family's format instead");
+            }
+            return family;
+        }
     }
 
-    /** The template this conversation's turns are rendered with. */
-    public ChatTemplate template() {
-        return state.template() != null ? state.template() : template;
+    /**
+     * A format by name, for {@code chat.template} or {@code --template}: {@code jinja} is the model's own template
+     * (refused, with the reason, when the model has none that parses), any other name a family
+     * ({@link ChatTemplate#named}).
+     */
+    public static ChatFormat templateNamed(String name, LoadedModel model) {
+        if (!name.equalsIgnoreCase(ModelChatTemplate.LABEL)) return ChatTemplate.named(name);
+        String[] why = {"the model has no tokenizer.chat_template"};
+        ChatFormat f = templateOf(model, reason -> why[0] = reason);
+        if (!(f instanceof ModelChatTemplate)) throw new IllegalArgumentException("chat template 'jinja': " + why[0]);
+        return f;
+    }
+
+    /** As {@link #templateOf(LoadedModel, java.util.function.Consumer)}, quietly. */
+    public static ChatFormat templateOf(LoadedModel model) {
+        return templateOf(model, null);
+    }
+
+    /**
+     * The format this conversation's turns are rendered with: the one its first turn used (by label), else the
+     * configured one.
+     */
+    public ChatFormat template() {
+        String label = state.template();
+        if (label == null || label.equals(template.label())) return template;
+        if (label.equals(ModelChatTemplate.LABEL)) {
+            throw new TurnRefused("this conversation was started with the model's own chat template, and this service"
+                    + " now renders with '" + template.label() + "' (chat.template): it cannot go on consistently");
+        }
+        return ChatTemplate.named(label);
     }
 
     public ConversationState state() {
@@ -124,7 +169,7 @@ public final class Conversation {
             Decoder.Request request,
             Decoder.TokenListener listener,
             PrefillProgress prefillProgress) {
-        ChatTemplate rendering = template();
+        ChatFormat rendering = template();
         int[] tokens = state.turnTokens(decoder.tokenizer(), rendering, cache.size(), message, reply);
         if (tokens.length == 0 && reply) throw new TurnRefused("nothing to reply to: the turn adds no tokens");
         int need = tokens.length + (reply ? Math.min(request.maxTokens(), replyReserve()) : 0), shifted = 0;
@@ -137,7 +182,7 @@ public final class Conversation {
         // After a shift (which drops the marks) and every refusal: a mark is made only for a turn that is applied.
         if (undoTurns > 0) cache.mark(undoTurns);
         if (tokens.length == 0) {
-            state.prefilled(rendering, message.role());
+            state.prefilled(rendering, message);
             return new Turn(0, null, 0, shifted);
         }
         long t0 = System.nanoTime();
@@ -147,11 +192,11 @@ public final class Conversation {
                 0,
                 tokens.length,
                 prefillProgress == null ? null : done -> prefillProgress.done(done, tokens.length));
-        state.prefilled(rendering, message.role());
+        state.prefilled(rendering, message);
         long prefill = System.nanoTime() - t0;
         if (!reply) return new Turn(tokens.length, null, prefill, shifted);
         Decoder.Reply r = decoder.generate(cache, tokenLimit, logits, request.withHistory(tokens), listener);
-        state.replied(r);
+        state.replied(rendering, decoder.tokenizer(), r);
         return new Turn(tokens.length, r, prefill, shifted);
     }
 

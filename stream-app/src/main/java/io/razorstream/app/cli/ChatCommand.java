@@ -62,7 +62,7 @@ final class ChatCommand implements Callable<Integer> {
     @Option(
             names = "--template",
             description =
-                    "with --model: chatml, llama3, llama2, mistral, phi3, zephyr or plain (default: from the model)")
+                    "with --model: jinja (the model's own template), chatml, qwen3, gemma, llama3, llama2, mistral, phi3, zephyr or plain (default: the model's own template, else its family)")
     String template;
 
     @Option(names = "--system", description = "with --model: a system message to start with")

@@ -1,6 +1,7 @@
 package io.razorstream.app.cli;
 
 import io.razorstream.engine.LoadedModel;
+import io.razorstream.engine.chat.ChatFormat;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.chat.Message;
@@ -29,12 +30,13 @@ final class LocalChat {
             throws IOException {
         try (LoadedModel model = LoadedModel.open(modelPath);
                 Parallel parallel = new Parallel(threads)) {
-            ChatTemplate template =
-                    templateName != null ? ChatTemplate.named(templateName) : Conversation.templateOf(model);
+            ChatFormat template = templateName != null
+                    ? Conversation.templateNamed(templateName, model)
+                    : Conversation.templateOf(model, reason -> System.err.println("note: " + reason));
             if (templateName == null && template == ChatTemplate.PLAIN) {
                 System.err.println("note: no known chat template in " + modelPath.getFileName()
                         + "; turns are appended as plain text "
-                        + "(choose one with --template chatml|llama3|llama2|mistral|phi3|zephyr)");
+                        + "(choose one with --template chatml|qwen3|gemma|llama3|llama2|mistral|phi3|zephyr)");
             }
             Conversation chat = Conversation.start(model, template, parallel);
             if (system != null) chat.add(Message.system(system));

@@ -128,8 +128,9 @@ public final class ServiceConfig {
         key(
                 "chat.template",
                 "",
-                "chat template: chatml, llama3, llama2, mistral, phi3, "
-                        + "zephyr or plain; empty: recognised from the model (plain " + "for the synthetic model)");
+                "chat template: jinja (the model's own tokenizer.chat_template), or a built-in family: chatml, qwen3, "
+                        + "qwen3-no-think, gemma, llama3, llama2, mistral, phi3, zephyr or plain; empty: the model's own "
+                        + "template, else the family its markers name (plain for the synthetic model)");
         key("kv.precision", "F16", "KV cache storage precision: F32, F16 or Q8");
         key("window.sinks", "4", "window heads: sink tokens (N0)");
         key(

@@ -6,6 +6,7 @@ import io.razorstream.engine.attention.Compensation;
 import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.WindowParams;
+import io.razorstream.engine.chat.ChatFormat;
 import io.razorstream.engine.chat.ChatTemplate;
 import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.kernel.GgmlType;
@@ -43,7 +44,7 @@ public record ServedModel(
         WindowParams window,
         KvPrecision precision,
         boolean synthetic,
-        ChatTemplate template)
+        ChatFormat template)
         implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServedModel.class);
     public static final String SYNTH_FILE = "synth-retrieval.gguf";
@@ -118,9 +119,9 @@ public record ServedModel(
             int min = settings.windowMin() != null ? settings.windowMin() : synthetic ? 64 : 4000;
             int compression =
                     settings.windowCompression() != null ? settings.windowCompression() : synthetic ? 1_000_000 : 5;
-            ChatTemplate template = settings.chatTemplate() != null
-                    ? ChatTemplate.named(settings.chatTemplate())
-                    : synthetic ? ChatTemplate.PLAIN : Conversation.templateOf(loaded);
+            ChatFormat template = settings.chatTemplate() != null
+                    ? Conversation.templateNamed(settings.chatTemplate(), loaded)
+                    : synthetic ? ChatTemplate.PLAIN : Conversation.templateOf(loaded, log::warn);
             if (!synthetic && template == ChatTemplate.PLAIN && settings.chatTemplate() == null) {
                 log.warn(
                         "no known chat template in {}: turns are appended as plain "
