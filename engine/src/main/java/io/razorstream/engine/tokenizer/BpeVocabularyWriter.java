@@ -30,8 +30,9 @@ public final class BpeVocabularyWriter {
             "<|begin_of_text|>",
             "<|eot_id|>",
             true,
-            "{% for m in messages %}<|start_header_id|>{{ m.role "
-                    + "}}<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}");
+            "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n"
+                    + "{{ m.content | trim }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}"
+                    + "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}");
     /** Qwen 2/3: specials from 151643 (end of text, im_start/im_end, think), no BOS added, eos = im_end. */
     public static final Specials QWEN_SPECIALS = new Specials(
             151643,
@@ -39,8 +40,9 @@ public final class BpeVocabularyWriter {
             null,
             "<|im_end|>",
             false,
-            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ "
-                    + "m.content }}<|im_end|>\n{% endfor %}<think>\n\n</think>");
+            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                    + "{% if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is defined and "
+                    + "enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}{% endif %}");
 
     private BpeVocabularyWriter() {}
 

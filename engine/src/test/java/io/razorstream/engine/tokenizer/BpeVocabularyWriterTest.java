@@ -1,6 +1,8 @@
 package io.razorstream.engine.tokenizer;
 
 import io.razorstream.engine.chat.ChatTemplate;
+import io.razorstream.engine.chat.Message;
+import io.razorstream.engine.chat.ModelChatTemplate;
 import io.razorstream.engine.gguf.GgufFile;
 import io.razorstream.engine.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
@@ -9,6 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -46,8 +50,13 @@ class BpeVocabularyWriterTest {
             StringBuilder text = new StringBuilder();
             for (int id : ids) text.append(new String(t.piece(id), StandardCharsets.UTF_8));
             assertThat(text.toString()).isEqualTo("hello world");
-            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString()))
-                    .isEqualTo(ChatTemplate.LLAMA3);
+            String template = f.get("tokenizer.chat_template").asString();
+            assertThat(ChatTemplate.detect(template)).isEqualTo(ChatTemplate.LLAMA3);
+            // the model's own template (Jinja) renders what the built-in family does, after its BOS
+            List<Message> chat = List.of(Message.system("Be brief."), Message.user("Hi"));
+            assertThat(new ModelChatTemplate(template, "<|begin_of_text|>", "<|eot_id|>", Map.of())
+                            .render(chat, true, null))
+                    .isEqualTo("<|begin_of_text|>" + ChatTemplate.LLAMA3.render(chat, true));
         }
     }
 
@@ -58,8 +67,14 @@ class BpeVocabularyWriterTest {
             assertThat(t.vocabulary().addBos()).isFalse();
             assertThat(t.vocabulary().id("<|im_start|>")).isEqualTo(151644);
             assertThat(t.vocabulary().eos()).isEqualTo(151645);
-            assertThat(ChatTemplate.detect(f.get("tokenizer.chat_template").asString()))
-                    .isEqualTo(ChatTemplate.QWEN3);
+            String template = f.get("tokenizer.chat_template").asString();
+            assertThat(ChatTemplate.detect(template)).isEqualTo(ChatTemplate.QWEN3);
+            List<Message> chat = List.of(Message.system("Be brief."), Message.user("Hi"));
+            assertThat(new ModelChatTemplate(template, null, "<|im_end|>", Map.of()).render(chat, true, null))
+                    .isEqualTo(ChatTemplate.QWEN3.render(chat, true));
+            assertThat(new ModelChatTemplate(template, null, "<|im_end|>", Map.of("enable_thinking", false))
+                            .render(chat, true, null))
+                    .isEqualTo(ChatTemplate.QWEN3_NO_THINK.render(chat, true));
         }
     }
 }
