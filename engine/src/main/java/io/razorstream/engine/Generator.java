@@ -54,6 +54,16 @@ public final class Generator {
 
     public Result generate(
             int[] promptTokens, int maxTokens, SamplerConfig samplerConfig, Decoder.TokenListener listener) {
+        return generate(promptTokens, maxTokens, samplerConfig, false, listener);
+    }
+
+    /** As above; with {@code ignoreEndOfGeneration}, past end-of-generation tokens up to {@code maxTokens}. */
+    public Result generate(
+            int[] promptTokens,
+            int maxTokens,
+            SamplerConfig samplerConfig,
+            boolean ignoreEndOfGeneration,
+            Decoder.TokenListener listener) {
         if (promptTokens.length == 0)
             throw new IllegalArgumentException(
                     "the prompt is empty and the model adds no BOS token: nothing to continue from");
@@ -68,12 +78,9 @@ public final class Generator {
         long t0 = System.nanoTime();
         float[] logits = decoder.prefill(cache, promptTokens);
         long t1 = System.nanoTime();
-        Decoder.Reply reply = decoder.generate(
-                cache,
-                cache.maxTokens(),
-                logits,
-                Decoder.Request.of(samplerConfig, maxTokens).withHistory(promptTokens),
-                listener);
+        Decoder.Request request = Decoder.Request.of(samplerConfig, maxTokens).withHistory(promptTokens);
+        if (ignoreEndOfGeneration) request = request.ignoringEndOfGeneration();
+        Decoder.Reply reply = decoder.generate(cache, cache.maxTokens(), logits, request, listener);
         return new Result(promptTokens, reply.tokens(), reply.text(), t1 - t0, reply.nanos(), reply.finish());
     }
 }

@@ -190,6 +190,7 @@ public final class RazorService implements AutoCloseable {
                 http = HttpApi.start(
                         grpc.inProcessChannel(),
                         model.path().getFileName().toString(),
+                        s.httpModelAliases(),
                         Files.getLastModifiedTime(model.path()).toMillis() / 1000,
                         metrics::scrape,
                         s.bind(),

@@ -65,7 +65,9 @@ class OpenAiHttpTest {
                         "http.port",
                         String.valueOf(EmbeddedBroker.freePort()),
                         "http.max-request-bytes",
-                        String.valueOf(MAX_BODY)));
+                        String.valueOf(MAX_BODY),
+                        "http.model-aliases",
+                        "default, gpt-4o-mini"));
         channel = Services.channel(service);
         stub = MemoryServiceGrpc.newBlockingStub(channel);
     }
@@ -158,11 +160,15 @@ class OpenAiHttpTest {
                 .isEqualTo(session("ref-2").getCache().getTokens());
 
         // Errors in the protocol's shape, as the package's typed errors.
-        assertThat(out.at("/unknownModel/status").asInt()).isEqualTo(404);
-        assertThat(out.at("/unknownModel/code").asText()).isEqualTo("model_not_found");
+        // Any model name is answered, as llama.cpp's server answers it: one model is served.
+        assertThat(out.at("/unknownModel/status").asInt()).isEqualTo(200);
+        assertThat(out.at("/unknownModel/content").isTextual()).isTrue();
         assertThat(out.at("/noMessages/status").asInt()).isEqualTo(400);
         assertThat(out.at("/noMessages/type").asText()).isEqualTo("invalid_request_error");
-        assertThat(out.at("/models").toString()).contains(MODEL);
+        assertThat(out.at("/models").toString())
+                .contains(MODEL)
+                .contains("\"default\"")
+                .contains("gpt-4o-mini");
     }
 
     /**

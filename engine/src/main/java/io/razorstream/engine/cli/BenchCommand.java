@@ -45,7 +45,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--gen-tokens",
             defaultValue = "32",
-            description = "tokens decoded per run (default: ${DEFAULT-VALUE})")
+            description = "tokens decoded per run, always all of them: end-of-generation tokens are ignored, as "
+                    + "llama-bench does (default: ${DEFAULT-VALUE})")
     int genTokens;
 
     @Mixin

@@ -81,6 +81,12 @@ final class GenerateCommand implements Callable<Integer> {
     boolean json;
 
     @Option(
+            names = "--ignore-eos",
+            description = "generate past end-of-generation tokens, up to --max-tokens (as llama.cpp's --ignore-eos; "
+                    + "llama.cpp's reference outputs are made so)")
+    boolean ignoreEos;
+
+    @Option(
             names = "--kv-precision",
             defaultValue = "F16",
             description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
@@ -98,9 +104,10 @@ final class GenerateCommand implements Callable<Integer> {
                 Parallel parallel = new Parallel(n)) {
             Generator generator = new Generator(loaded, parallel, kvPrecision, Decoder.PREFILL_BATCH);
             Generator.Result r = generator.generate(
-                    prompt,
+                    loaded.tokenizer().encode(prompt, true, true),
                     maxTokens,
                     sampling,
+                    ignoreEos,
                     json
                             ? null
                             : (token, text) -> {

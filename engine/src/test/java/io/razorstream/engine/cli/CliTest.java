@@ -103,6 +103,28 @@ class CliTest {
         assertThat(o.get("decodeTokensPerSecond").asDouble()).isPositive();
     }
 
+    /** (Past end-of-generation itself: DecoderTest; stories260K never ends a story with EOS.) */
+    @Test
+    void ignoreEosIsAcceptedAndRunsToTheBudget() throws Exception {
+        Run r = run(
+                "generate",
+                "--prompt",
+                "Once upon a time",
+                "--temperature",
+                "0",
+                "--max-tokens",
+                "40",
+                "--threads",
+                "1",
+                "--json",
+                "--ignore-eos");
+        assertThat(r.exit()).as(r.err()).isZero();
+        var o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("finishReason").asText()).isEqualTo("LENGTH");
+        assertThat(o.get("generatedTokenIds").size()).isEqualTo(40);
+        assertThat(o.get("text").asText()).startsWith(", there was a little girl named Lily.");
+    }
+
     @Test
     void generateGreedyWithTheEmbeddedModelContinuesThePromptWithoutEchoingIt() {
         Run r = run(

@@ -49,6 +49,11 @@ public final class ServiceConfig {
                 String.valueOf(32L << 20),
                 "largest HTTP request body (OpenAI clients resend the whole conversation each time)");
         key(
+                "http.model-aliases",
+                "",
+                "further names GET /v1/models lists for the served model (comma-separated); a request may name any "
+                        + "model, as with llama.cpp's server: one model is served");
+        key(
                 "bind",
                 "",
                 "address the gRPC and HTTP ports listen on; empty: 127.0.0.1 "

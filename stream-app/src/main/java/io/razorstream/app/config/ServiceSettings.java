@@ -9,6 +9,7 @@ import io.razorstream.engine.kernel.Kernels;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -25,6 +26,7 @@ public record ServiceSettings(
         int grpcPort,
         int httpPort,
         long httpMaxRequestBytes,
+        List<String> httpModelAliases,
         String bind,
         String advertisedHost,
         String instanceId,
@@ -114,6 +116,10 @@ public record ServiceSettings(
                 c.getInt("grpc.port"),
                 c.getInt("http.port"),
                 c.getLong("http.max-request-bytes"),
+                java.util.Arrays.stream(c.get("http.model-aliases").split(","))
+                        .map(String::trim)
+                        .filter(a -> !a.isEmpty())
+                        .toList(),
                 bind,
                 c.get("advertised.host"),
                 c.get("instance.id"),

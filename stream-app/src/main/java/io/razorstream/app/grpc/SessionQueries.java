@@ -55,6 +55,7 @@ final class SessionQueries {
      */
     HostInfo ownerUnlessHere(String sessionId) {
         if (Forwarding.forwarded()) return null;
+        StartupWait.awaitRunning(ctx.streams()::state, StartupWait.BOUND);
         KeyQueryMetadata md = ctx.streams()
                 .queryMetadataForKey(
                         RazorTopology.STORE, sessionId, Serdes.String().serializer());
@@ -166,6 +167,7 @@ final class SessionQueries {
 
     /** This instance's active partitions' stores, one by one. */
     private List<SessionStore> partitionStores() {
+        StartupWait.awaitRunning(ctx.streams()::state, StartupWait.BOUND);
         Set<Integer> partitions = new TreeSet<>();
         for (ThreadMetadata thread : ctx.streams().metadataForLocalThreads()) {
             for (TaskMetadata task : thread.activeTasks())
@@ -186,6 +188,7 @@ final class SessionQueries {
      * {@link StatusMapping}.
      */
     private SessionStore localStore() {
+        StartupWait.awaitRunning(ctx.streams()::state, StartupWait.BOUND);
         ReadOnlyKeyValueStore<Bytes, byte[]> store = ctx.streams()
                 .store(StoreQueryParameters.fromNameAndType(
                         RazorTopology.STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));

@@ -86,14 +86,7 @@ final class ChatCompletions {
             throw ApiError.invalid("the request body is not JSON: " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");
-        JsonNode model = root.get("model");
-        if (model != null && !model.isNull() && !servedName(model.asText())) {
-            throw new ApiError(
-                    404,
-                    "not_found_error",
-                    "model_not_found",
-                    "the model '" + model.asText() + "' does not exist; this server serves '" + modelName + "'");
-        }
+        // Any model name is accepted, as llama.cpp's server does: one model is served (GET /v1/models lists it).
         if (root.path("n").asInt(1) != 1) throw ApiError.invalid("n must be 1: one answer per request");
         for (String unsupported : new String[] {"tools", "functions", "tool_choice"}) {
             if (root.hasNonNull(unsupported)
@@ -142,10 +135,6 @@ final class ChatCompletions {
                 root.path("stream").asBoolean(false),
                 root.path("stream_options").path("include_usage").asBoolean(false),
                 session.isBlank() ? null : session);
-    }
-
-    boolean servedName(String name) {
-        return name.equals(modelName) || name.equals(modelName.replaceFirst("\\.gguf$", ""));
     }
 
     private static HistoryMatch.Message message(JsonNode m, int index) {

@@ -20,6 +20,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -42,12 +45,16 @@ public final class HttpApi implements AutoCloseable {
     private final ObjectMapper json = new ObjectMapper();
     private final ChatCompletions chat;
     private final String modelName;
+    /** The names GET /v1/models lists: the file's name, without .gguf, and the configured aliases. */
+    private final List<String> modelNames;
+
     private final long modelCreated;
     private final Supplier<String> metrics;
 
     private HttpApi(
             ManagedChannel channel,
             String modelName,
+            List<String> aliases,
             long modelCreated,
             Supplier<String> metrics,
             String host,
@@ -57,6 +64,9 @@ public final class HttpApi implements AutoCloseable {
             long maxRequestBytes) {
         this.channel = channel;
         this.modelName = modelName;
+        Set<String> names = new LinkedHashSet<>(List.of(modelName, modelName.replaceFirst("\\.gguf$", "")));
+        names.addAll(aliases);
+        this.modelNames = List.copyOf(names);
         this.modelCreated = modelCreated;
         this.metrics = metrics;
         this.chat = new ChatCompletions(MemoryServiceGrpc.newBlockingStub(channel), json, modelName);
@@ -133,6 +143,7 @@ public final class HttpApi implements AutoCloseable {
     public static HttpApi start(
             ManagedChannel channel,
             String modelName,
+            List<String> aliases,
             long modelCreatedSeconds,
             Supplier<String> metrics,
             String host,
@@ -141,7 +152,7 @@ public final class HttpApi implements AutoCloseable {
             Tenants tenants,
             long maxRequestBytes) {
         HttpApi api = new HttpApi(
-                channel, modelName, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
+                channel, modelName, aliases, modelCreatedSeconds, metrics, host, port, tls, tenants, maxRequestBytes);
         try {
             api.app.start();
         } catch (JavalinBindException e) {
@@ -213,25 +224,26 @@ public final class HttpApi implements AutoCloseable {
 
     private void models(Context ctx) throws IOException {
         ObjectNode root = json.createObjectNode().put("object", "list");
-        root.putArray("data").add(modelObject());
+        var data = root.putArray("data");
+        for (String name : modelNames) data.add(modelObject(name));
         ctx.contentType("application/json").result(json.writeValueAsString(root));
     }
 
     private void model(Context ctx) throws IOException {
-        if (!chat.servedName(ctx.pathParam("model"))) {
+        if (!modelNames.contains(ctx.pathParam("model"))) {
             throw new ApiError(
                     404,
                     "not_found_error",
                     "model_not_found",
-                    "the model '" + ctx.pathParam("model") + "' does not exist; this server serves '" + modelName
-                            + "'");
+                    "the model '" + ctx.pathParam("model") + "' is not listed; this server serves '" + modelName
+                            + "' as " + String.join(", ", modelNames));
         }
-        ctx.contentType("application/json").result(json.writeValueAsString(modelObject()));
+        ctx.contentType("application/json").result(json.writeValueAsString(modelObject(ctx.pathParam("model"))));
     }
 
-    private ObjectNode modelObject() {
+    private ObjectNode modelObject(String name) {
         return json.createObjectNode()
-                .put("id", modelName)
+                .put("id", name)
                 .put("object", "model")
                 .put("created", modelCreated)
                 .put("owned_by", "razorstream");
