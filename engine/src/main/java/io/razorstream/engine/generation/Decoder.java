@@ -1,6 +1,8 @@
 package io.razorstream.engine.generation;
 
 import io.razorstream.engine.attention.KvCache;
+import io.razorstream.engine.grammar.Grammar;
+import io.razorstream.engine.grammar.GrammarConstraint;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.model.Transformer;
 import io.razorstream.engine.sampling.Sampler;
@@ -47,10 +49,16 @@ public final class Decoder {
 
     /**
      * What to generate: sampling, at most {@code maxTokens} tokens, {@code stop} strings, the {@code history} the
-     * repetition penalty starts from, and (bench) whether to run past end-of-generation tokens.
+     * repetition penalty starts from, (bench) whether to run past end-of-generation tokens, and the grammar the reply
+     * must stay inside (null: none).
      */
     public record Request(
-            SamplerConfig sampler, int maxTokens, List<String> stop, int[] history, boolean ignoreEndOfGeneration) {
+            SamplerConfig sampler,
+            int maxTokens,
+            List<String> stop,
+            int[] history,
+            boolean ignoreEndOfGeneration,
+            Grammar grammar) {
         public Request {
             if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
             stop = List.copyOf(stop);
@@ -58,19 +66,31 @@ public final class Decoder {
         }
 
         public static Request of(SamplerConfig sampler, int maxTokens) {
-            return new Request(sampler, maxTokens, List.of(), new int[0], false);
+            return new Request(sampler, maxTokens, List.of(), new int[0], false, null);
         }
 
         public Request withStop(List<String> strings) {
-            return new Request(sampler, maxTokens, strings, history, ignoreEndOfGeneration);
+            return new Request(sampler, maxTokens, strings, history, ignoreEndOfGeneration, grammar);
         }
 
         public Request withHistory(int[] tokens) {
-            return new Request(sampler, maxTokens, stop, tokens, ignoreEndOfGeneration);
+            return new Request(sampler, maxTokens, stop, tokens, ignoreEndOfGeneration, grammar);
         }
 
         public Request ignoringEndOfGeneration() {
-            return new Request(sampler, maxTokens, stop, history, true);
+            return new Request(sampler, maxTokens, stop, history, true, grammar);
+        }
+
+        /**
+         * The reply kept inside {@code g} (every token; end-of-generation only where the grammar is complete). Refused
+         * when even the shortest reply of the grammar does not fit the budget.
+         */
+        public Request withGrammar(Grammar g) {
+            if (g != null && g.minLength() > maxTokens) {
+                throw new IllegalArgumentException("max_tokens " + maxTokens + " is too small for the required format:"
+                        + " its shortest reply takes " + g.minLength() + " tokens at worst");
+            }
+            return new Request(sampler, maxTokens, stop, history, ignoreEndOfGeneration, g);
         }
     }
 
@@ -173,8 +193,16 @@ public final class Decoder {
         int n = 0, streamed = 0, pending = -1;
         FinishReason finish = FinishReason.LENGTH;
         float[] step = stepLogits.get(); // decode's logits: one array per thread for every reply
+        GrammarConstraint grammar =
+                request.grammar() == null ? null : new GrammarConstraint(request.grammar(), tokenizer);
         while (n < request.maxTokens()) {
             int token = sampler.sample(logits);
+            if (grammar != null) {
+                // the sampled token usually fits; only when it does not is the vocabulary masked and sampled again
+                int budget = Math.min(request.maxTokens() - n, limit - cache.position());
+                if (!grammar.allows(token, budget)) token = sampler.sample(grammar.mask(logits, budget));
+                grammar.accept(token);
+            }
             if (!request.ignoreEndOfGeneration() && tokenizer.vocabulary().isEndOfGeneration(token)) {
                 finish = FinishReason.END_OF_GENERATION;
                 break;
