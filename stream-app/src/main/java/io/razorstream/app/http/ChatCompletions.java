@@ -9,6 +9,7 @@ import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.razorstream.app.security.Tenants;
+import io.razorstream.engine.grammar.JsonGrammar;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
 import io.razorstream.proto.v1.ChatDone;
@@ -64,6 +65,33 @@ final class ChatCompletions {
             boolean includeUsage,
             String sessionId) {}
 
+    /**
+     * OpenAI's {@code response_format}: {@code text}, {@code json_object}, or {@code json_schema} (its
+     * {@code json_schema.schema}), the last two kept by grammar-constrained sampling.
+     */
+    static void responseFormat(JsonNode rf, GenerationParams.Builder p) {
+        if (rf == null || rf.isNull()) return;
+        String type = rf.path("type").asText("");
+        switch (type) {
+            case "text" -> {}
+            case "json_object" -> p.setJsonObject(true);
+            case "json_schema" -> {
+                JsonNode schema = rf.path("json_schema").get("schema");
+                if (schema == null || schema.isNull())
+                    throw ApiError.invalid("response_format.json_schema.schema is required for type json_schema");
+                try {
+                    JsonGrammar.of(schema);
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.invalid("response_format.json_schema.schema: " + e.getMessage());
+                }
+                p.setJsonSchema(schema.toString());
+            }
+            default ->
+                throw ApiError.invalid(
+                        "response_format.type must be text, json_object or json_schema, got '" + type + "'");
+        }
+    }
+
     /** What a completed turn gives the client. */
     record Answer(
             String turnId,
@@ -96,9 +124,6 @@ final class ChatCompletions {
             }
         }
         if (root.path("logprobs").asBoolean(false)) throw ApiError.invalid("logprobs are not supported");
-        String format = root.path("response_format").path("type").asText("text");
-        if (!format.equals("text"))
-            throw ApiError.invalid("response_format '" + format + "' is not supported: only text");
 
         JsonNode list = root.get("messages");
         if (list == null || !list.isArray() || list.isEmpty())
@@ -121,6 +146,7 @@ final class ChatCompletions {
         if (root.hasNonNull("repeat_penalty"))
             p.setRepeatPenalty((float) number(root.get("repeat_penalty"), "repeat_penalty"));
         if (root.hasNonNull("seed")) p.setSeed((long) number(root.get("seed"), "seed"));
+        responseFormat(root.get("response_format"), p);
         JsonNode stop = root.get("stop");
         if (stop != null && stop.isTextual()) p.addStop(stop.asText());
         else if (stop != null && stop.isArray()) stop.forEach(s -> p.addStop(s.asText()));

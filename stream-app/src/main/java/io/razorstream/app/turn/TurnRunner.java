@@ -76,8 +76,14 @@ public final class TurnRunner {
         Conversation conversation = new Conversation(
                 decoder, model.template(), session.cache(), session.conversation(), maxSessionTokens, overflow, undo);
         int maxTokens = params.hasMaxTokens() ? params.getMaxTokens() : defaultTokens;
-        Decoder.Request request =
-                Decoder.Request.of(samplerConfig(params), maxTokens).withStop(params.getStopList());
+        Decoder.Request request;
+        try {
+            request = Decoder.Request.of(samplerConfig(params), maxTokens)
+                    .withStop(params.getStopList())
+                    .withGrammar(ResponseFormats.grammar(params));
+        } catch (IllegalArgumentException e) { // a schema or budget the request should not have had
+            throw new TurnRefused(e.getMessage());
+        }
         Conversation.PrefillProgress progress = progressLog(session.id(), turnId);
         Conversation.Turn turn = conversation.turn(
                 new Message(role, text),

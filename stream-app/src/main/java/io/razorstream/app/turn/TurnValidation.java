@@ -106,6 +106,13 @@ public final class TurnValidation {
             int bytes = s.getBytes(StandardCharsets.UTF_8).length;
             if (bytes > MAX_STOP_BYTES) return "a stop string is " + bytes + " bytes; at most " + MAX_STOP_BYTES;
         }
+        if (p.hasJsonSchema()) {
+            try {
+                ResponseFormats.grammar(p);
+            } catch (IllegalArgumentException e) {
+                return "json_schema: " + e.getMessage();
+            }
+        }
         return null;
     }
 }
