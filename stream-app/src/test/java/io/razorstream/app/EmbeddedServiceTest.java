@@ -165,7 +165,31 @@ class EmbeddedServiceTest {
                         .setParams(GenerationParams.newBuilder().setMaxTokens(4))
                         .build()
                         .toByteArray());
-        ReplyEvent reply = null;
+        produce(
+                tmp,
+                "agent",
+                TurnEvent.newBuilder()
+                        .setSessionId("agent")
+                        .setTurnId("bad-schema")
+                        .setText("answer in JSON")
+                        .setReply(true)
+                        .setParams(GenerationParams.newBuilder()
+                                .setJsonSchema("{\"type\":\"string\",\"format\":\"email\"}"))
+                        .build()
+                        .toByteArray());
+        produce(
+                tmp,
+                "agent-json",
+                TurnEvent.newBuilder()
+                        .setSessionId("agent-json")
+                        .setTurnId("j1")
+                        .setText("answer in JSON")
+                        .setReply(true)
+                        .setParams(
+                                GenerationParams.newBuilder().setMaxTokens(24).setJsonObject(true))
+                        .build()
+                        .toByteArray());
+        ReplyEvent reply = null, jsonReply = null;
         List<String> reasons = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
                 Map.of(
@@ -181,13 +205,15 @@ class EmbeddedServiceTest {
                 new ByteArrayDeserializer())) {
             consumer.subscribe(List.of("razorstream.replies", "razorstream.dead-letters"));
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while ((reply == null || reasons.size() < 3) && System.nanoTime() < deadline) {
+            while ((reply == null || jsonReply == null || reasons.size() < 4) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
                     if (rec.topic().equals("razorstream.dead-letters")) {
                         reasons.add(new String(
                                 rec.headers().lastHeader("razorstream.error").value(), StandardCharsets.UTF_8));
                     } else if (rec.key().equals("agent")) {
                         reply = ReplyEvent.parseFrom(rec.value());
+                    } else if (rec.key().equals("agent-json")) {
+                        jsonReply = ReplyEvent.parseFrom(rec.value());
                     }
                 }
             }
@@ -195,7 +221,15 @@ class EmbeddedServiceTest {
         assertThat(reasons)
                 .anyMatch(s -> s.startsWith("not a razorstream.v1.TurnEvent"))
                 .anyMatch(s -> s.contains("must be the session id"))
-                .anyMatch(s -> s.contains("the limit is 262144"));
+                .anyMatch(s -> s.contains("the limit is 262144"))
+                .anyMatch(s -> s.contains("json_schema") && s.contains("'format'"));
+        // a Kafka-only agent asks for JSON and gets an object, whatever the model
+        assertThat(jsonReply).isNotNull();
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(jsonReply.getText())
+                        .isObject())
+                .as(jsonReply.getText())
+                .isTrue();
         assertThat(reply).isNotNull();
         assertThat(reply.getTurnId()).isEqualTo("k1");
         assertThat(reply.getText()).startsWith(KEY);
