@@ -7,6 +7,7 @@ import io.razorstream.engine.attention.KvPolicy;
 import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.RandomContext;
 import io.razorstream.engine.generation.Decoder;
+import io.razorstream.engine.grammar.Grammar;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.kernel.WeightMatrix;
 import io.razorstream.engine.model.ModelWeights;
@@ -54,14 +55,27 @@ public final class Benchmark {
 
     public static Result run(
             LoadedModel loaded, int promptTokens, int genTokens, int repeats, int warmups, Parallel parallel) {
+        return run(loaded, promptTokens, genTokens, repeats, warmups, parallel, null);
+    }
+
+    /** As above, every reply kept inside {@code grammar} (null: free), to price grammar-constrained decoding. */
+    public static Result run(
+            LoadedModel loaded,
+            int promptTokens,
+            int genTokens,
+            int repeats,
+            int warmups,
+            Parallel parallel,
+            Grammar grammar) {
         Transformer model = loaded.model();
         checkLengths(promptTokens, genTokens, model.config().contextLength());
         int[] prompt = randomTokens(promptTokens, model.config().vocabularySize());
         Decoder decoder = loaded.decoder(parallel);
         // Greedy, past end-of-generation tokens: exactly genTokens - 1 decode steps per run (the last token is not
         // fed).
-        Decoder.Request request =
-                Decoder.Request.of(SamplerConfig.GREEDY, genTokens).ignoringEndOfGeneration();
+        Decoder.Request request = Decoder.Request.of(SamplerConfig.GREEDY, genTokens)
+                .ignoringEndOfGeneration()
+                .withGrammar(grammar);
         double[] prefill = new double[repeats], decode = new double[repeats];
         long allocated = 0;
         for (int run = -warmups; run < repeats; run++) {

@@ -8,6 +8,8 @@ import io.razorstream.engine.attention.KvPrecision;
 import io.razorstream.engine.attention.PolicyNames;
 import io.razorstream.engine.attention.WindowParams;
 import io.razorstream.engine.bench.Benchmark;
+import io.razorstream.engine.grammar.Grammar;
+import io.razorstream.engine.grammar.JsonGrammar;
 import io.razorstream.engine.kernel.Kernels;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.profile.HeadProfileFile;
@@ -57,6 +59,15 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--warmups", defaultValue = "1", description = "unmeasured runs first (default: ${DEFAULT-VALUE})")
     int warmups;
+
+    @Option(
+            names = "--json-schema",
+            description = "keep every reply inside this JSON Schema (a file), by grammar-constrained sampling: prices "
+                    + "structured output against a run without it")
+    Path jsonSchema;
+
+    @Option(names = "--json-object", description = "keep every reply a JSON object (grammar-constrained sampling)")
+    boolean jsonObject;
 
     @Option(names = "--json", description = "print one JSON object instead of text")
     boolean json;
@@ -125,6 +136,14 @@ final class BenchCommand implements Callable<Integer> {
                     + "round by round; prefill + decode mode only (default: " + "${DEFAULT-VALUE})")
     int sessions;
 
+    private static String readSchema(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the JSON schema " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public Integer call() {
         if (repeats < 1 || warmups < 0) throw new IllegalArgumentException("--repeats must be >= 1 and --warmups >= 0");
@@ -155,7 +174,10 @@ final class BenchCommand implements Callable<Integer> {
                 out.flush();
                 return 0;
             }
-            Benchmark.Result r = Benchmark.run(loaded, promptTokens, genTokens, repeats, warmups, parallel);
+            Grammar grammar = jsonSchema != null
+                    ? JsonGrammar.of(readSchema(jsonSchema))
+                    : jsonObject ? JsonGrammar.anyObject() : null;
+            Benchmark.Result r = Benchmark.run(loaded, promptTokens, genTokens, repeats, warmups, parallel, grammar);
             if (json) {
                 out.println(String.format(
                         Locale.ROOT,
@@ -164,7 +186,7 @@ final class BenchCommand implements Callable<Integer> {
                                 + "\"prefillRuns\":%s,\"decodeRuns\":%s,\"modelBytes\":%d,\"bytesPerDecodedToken\":%d,"
                                 + "\"bandwidthBytesPerSecond\":%.0f,\"ceilingTokensPerSecond\":%.3f,"
                                 + "\"kernels\":\"%s\",\"isa\":\"%s\"," + "\"decodeFractionOfCeiling\":%.3f,"
-                                + "\"decodeAllocatedBytesPerToken\":%d}",
+                                + "\"decodeAllocatedBytesPerToken\":%d,\"grammar\":\"%s\"}",
                         jsonText(r.model()),
                         r.threads(),
                         r.promptTokens(),
@@ -181,7 +203,8 @@ final class BenchCommand implements Callable<Integer> {
                         Kernels.tier(),
                         Kernels.isa(),
                         r.decodeTokensPerSecond() / r.ceilingTokensPerSecond(),
-                        r.decodeAllocatedBytesPerToken()));
+                        r.decodeAllocatedBytesPerToken(),
+                        jsonSchema != null ? "json_schema" : jsonObject ? "json_object" : "none"));
             } else {
                 out.printf(
                         Locale.ROOT,
