@@ -28,6 +28,24 @@ for await (const chunk of stream) {
 }
 out.streamed = { content: text, finish, usage, chunks };
 
+// /v1/completions: the prompt as it is, continued; one-off, then streamed, then on a named session.
+const completion = await client.completions.create({ model, prompt: question, max_tokens: 8 });
+out.completion = { text: completion.choices[0].text, finish: completion.choices[0].finish_reason,
+  usage: completion.usage, object: completion.object };
+let ctext = "", cfinish = null;
+for await (const chunk of await client.completions.create({ model, prompt: question, max_tokens: 8, stream: true })) {
+  for (const c of chunk.choices) {
+    ctext += c.text ?? "";
+    if (c.finish_reason) cfinish = c.finish_reason;
+  }
+}
+out.completionStreamed = { text: ctext, finish: cfinish };
+const first = await client.completions.create(
+  { model, prompt: "Note this. The code is #ZX81. ", max_tokens: 1 }, { headers: { "X-Session-Id": "cmpl-session" } });
+const second = await client.completions.create(
+  { model, prompt: "the quick brown fox. Remember the code #", max_tokens: 6 }, { headers: { "X-Session-Id": "cmpl-session" } });
+out.completionSession = { first: first.choices[0].text, second: second.choices[0].text };
+
 // Three turns the stateless way: the whole list every time, the session named by a header.
 const turns = ["My name is Ada. Remember the code #", " Tell me the code again #", " Once more, the code is #"];
 const messages = [];

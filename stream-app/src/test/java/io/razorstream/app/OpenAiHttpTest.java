@@ -160,6 +160,17 @@ class OpenAiHttpTest {
                 .isEqualTo(session("ref-2").getCache().getTokens());
 
         // Errors in the protocol's shape, as the package's typed errors.
+        // /v1/completions continues the prompt as it is: the synthetic model (no chat template) recalls the code the
+        // same way, streamed or not; on a named session the second prompt continues the first.
+        assertThat(out.at("/completion/object").asText()).isEqualTo("text_completion");
+        assertThat(out.at("/completion/text").asText()).startsWith("K7Q2");
+        assertThat(out.at("/completion/finish").asText()).isEqualTo("length");
+        assertThat(out.at("/completion/usage/completion_tokens").asInt()).isEqualTo(8);
+        assertThat(out.at("/completionStreamed/text").asText())
+                .isEqualTo(out.at("/completion/text").asText());
+        assertThat(out.at("/completionSession/second").asText()).startsWith("ZX81");
+        assertThat(session("cmpl-session").getCache().getTokens()).isPositive();
+
         // Any model name is answered, as llama.cpp's server answers it: one model is served.
         assertThat(out.at("/unknownModel/status").asInt()).isEqualTo(200);
         assertThat(out.at("/unknownModel/content").isTextual()).isTrue();

@@ -74,7 +74,10 @@ public final class ConversationState {
      */
     int[] turnTokens(Tokenizer tokenizer, ChatFormat format, int cachedTokens, Message message, boolean reply) {
         boolean first = cachedTokens == 0 && pendingTokens.length == 0;
-        int[] text = tokenizer.encode(format.turnSegments(this, message, reply), false);
+        // a raw message is the client's own rendering: as it is, after the reply it follows (no closing markup)
+        int[] text = message.isRaw()
+                ? tokenizer.encode(message.content(), false, true)
+                : tokenizer.encode(format.turnSegments(this, message, reply), false);
         boolean bos = first && tokenizer.vocabulary().addBos();
         if (bos && text.length > 0 && text[0] == tokenizer.vocabulary().bos())
             text = Arrays.copyOfRange(text, 1, text.length);
@@ -89,23 +92,28 @@ public final class ConversationState {
     /** The turn's tokens, rendered with {@code used}, are in the cache. */
     void prefilled(ChatFormat used, Message message) {
         if (template == null) template = used.label();
-        if (used.keepsHistory()) history.add(message);
+        // the template does not see raw text (nor the reply to it): it renders the conversation it was given
+        if (used.keepsHistory() && !message.isRaw()) history.add(message);
         pendingTokens = new int[0];
         lastRole = message.role();
         afterReply = false;
     }
 
-    /** A reply was generated after the turn; {@code used} keeps it as the model wrote it (all its tokens). */
+    /**
+     * A reply was generated after the turn; {@code used} keeps it as the model wrote it (all its tokens). A reply to
+     * raw text belongs to the client's own rendering: the template neither sees it nor closes it.
+     */
     void replied(ChatFormat used, Tokenizer tokenizer, Decoder.Reply reply) {
-        if (used.keepsHistory()) {
+        boolean raw = lastRole.equals(Message.RAW);
+        if (used.keepsHistory() && !raw) {
             Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
             StringBuilder text = new StringBuilder();
             for (int t : reply.tokens()) text.append(utf8.feed(tokenizer.piece(t)));
             history.add(Message.assistant(text.toString()));
         }
         pendingTokens = reply.hasPending() ? new int[] {reply.pendingToken()} : new int[0];
-        lastRole = "assistant";
-        afterReply = true;
+        lastRole = raw ? Message.RAW : "assistant";
+        afterReply = !raw;
     }
 
     /** Back to an empty conversation. */

@@ -152,6 +152,22 @@ class ModelChatTemplateTest {
         assertThat(Arrays.stream(tokens).filter(x -> x == imEnd).count()).isEqualTo(markup);
     }
 
+    /** Raw text (a prompt the client rendered, /v1/completions) goes in as it is, and the template never sees it. */
+    @Test
+    void rawTextGoesInAsItIsOutsideTheTemplatesView() throws IOException {
+        ModelChatTemplate t =
+                new ModelChatTemplate(resource("Qwen-Qwen2.5-7B-Instruct.jinja"), null, "<|im_end|>", Map.of());
+        ConversationState state = new ConversationState();
+        Message raw = Message.raw("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(state.turnTokens(qwen, t, 0, raw, true)).containsExactly(qwen.encode(raw.content(), false, true));
+        state.prefilled(t, raw);
+        int[] reply = qwen.encode("hello", false, false);
+        state.replied(t, qwen, new Decoder.Reply(reply, "hello", FinishReason.END_OF_GENERATION, -1, 0));
+        assertThat(state.history()).isEmpty();
+        assertThat(state.afterReply()).as("the client closes its own rendering").isFalse();
+        assertThat(state.template()).isEqualTo(ModelChatTemplate.LABEL);
+    }
+
     @Test
     void aTemplateRefusingTheConversationRefusesTheTurnWithItsWords() throws IOException {
         ModelChatTemplate gemma2 =

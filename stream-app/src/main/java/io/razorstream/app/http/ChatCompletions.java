@@ -9,6 +9,7 @@ import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.razorstream.app.security.Tenants;
+import io.razorstream.engine.chat.Message;
 import io.razorstream.engine.grammar.JsonGrammar;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
@@ -63,7 +64,8 @@ final class ChatCompletions {
             GenerationParams params,
             boolean stream,
             boolean includeUsage,
-            String sessionId) {}
+            String sessionId,
+            boolean raw) {}
 
     /**
      * OpenAI's {@code response_format}: {@code text}, {@code json_object}, or {@code json_schema} (its
@@ -107,13 +109,7 @@ final class ChatCompletions {
     }
 
     Request parse(String body, String sessionHeader) {
-        JsonNode root;
-        try {
-            root = json.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw ApiError.invalid("the request body is not JSON: " + e.getOriginalMessage());
-        }
-        if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");
+        JsonNode root = object(body);
         // Any model name is accepted, as llama.cpp's server does: one model is served (GET /v1/models lists it).
         if (root.path("n").asInt(1) != 1) throw ApiError.invalid("n must be 1: one answer per request");
         for (String unsupported : new String[] {"tools", "functions", "tool_choice"}) {
@@ -135,6 +131,61 @@ final class ChatCompletions {
                     + "answer (end the list with a user message)");
         }
 
+        return new Request(
+                messages,
+                params(root),
+                root.path("stream").asBoolean(false),
+                root.path("stream_options").path("include_usage").asBoolean(false),
+                session(root, sessionHeader),
+                false);
+    }
+
+    /**
+     * {@code POST /v1/completions}: the prompt goes to the session as it is (a raw turn: no chat template) and the
+     * model continues it. One-off without a session id; with one, the prompt is appended to that session.
+     */
+    Request parseCompletion(String body, String sessionHeader) {
+        JsonNode root = object(body);
+        if (root.path("n").asInt(1) != 1 || root.path("best_of").asInt(1) != 1)
+            throw ApiError.invalid("n and best_of must be 1: one answer per request");
+        if (root.path("echo").asBoolean(false)) throw ApiError.invalid("echo is not supported");
+        if (root.hasNonNull("logprobs")) throw ApiError.invalid("logprobs are not supported");
+        if (root.hasNonNull("suffix") && !root.get("suffix").asText().isEmpty())
+            throw ApiError.invalid("suffix is not supported");
+        JsonNode prompt = root.get("prompt");
+        if (prompt != null && prompt.isArray() && prompt.size() == 1) prompt = prompt.get(0);
+        if (prompt == null || !prompt.isTextual() || prompt.asText().isEmpty()) {
+            throw ApiError.invalid("prompt must be a non-empty string (or a list of one)");
+        }
+        return new Request(
+                List.of(new HistoryMatch.Message(Message.RAW, prompt.asText())),
+                params(root),
+                root.path("stream").asBoolean(false),
+                root.path("stream_options").path("include_usage").asBoolean(false),
+                session(root, sessionHeader),
+                true);
+    }
+
+    private JsonNode object(String body) {
+        JsonNode root;
+        try {
+            root = json.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiError.invalid("the request body is not JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) throw ApiError.invalid("the request body must be a JSON object");
+        return root;
+    }
+
+    private static String session(JsonNode root, String sessionHeader) {
+        String session = sessionHeader != null && !sessionHeader.isBlank()
+                ? sessionHeader
+                : root.path("session_id").asText("");
+        return session.isBlank() ? null : session;
+    }
+
+    /** The generation fields both endpoints share. */
+    private static GenerationParams params(JsonNode root) {
         GenerationParams.Builder p = GenerationParams.newBuilder();
         JsonNode max =
                 root.hasNonNull("max_completion_tokens") ? root.get("max_completion_tokens") : root.get("max_tokens");
@@ -152,15 +203,7 @@ final class ChatCompletions {
         else if (stop != null && stop.isArray()) stop.forEach(s -> p.addStop(s.asText()));
         else if (stop != null && !stop.isNull()) throw ApiError.invalid("stop must be a string or an array of strings");
 
-        String session = sessionHeader != null && !sessionHeader.isBlank()
-                ? sessionHeader
-                : root.path("session_id").asText("");
-        return new Request(
-                messages,
-                p.build(),
-                root.path("stream").asBoolean(false),
-                root.path("stream_options").path("include_usage").asBoolean(false),
-                session.isBlank() ? null : session);
+        return p.build();
     }
 
     private static HistoryMatch.Message message(JsonNode m, int index) {
@@ -213,6 +256,17 @@ final class ChatCompletions {
         boolean oneOff = req.sessionId() == null;
         String session = oneOff ? "oai-once-" + UUID.randomUUID() : req.sessionId();
         try {
+            if (req.raw()) { // appended as it is: no history to match
+                ChatDone done = chat(
+                        service, session, "cmpl-" + unique(), req.messages().getLast(), req.params(), deltas, null);
+                return new Answer(
+                        done.getTurnId(),
+                        done.getText(),
+                        done.getPromptTokens(),
+                        done.getCompletionTokens(),
+                        0,
+                        done.getFinishReason());
+            }
             return runOn(service, session, oneOff, req, deltas);
         } finally {
             if (oneOff) {
@@ -397,6 +451,7 @@ final class ChatCompletions {
         return switch (role) {
             case "system" -> Role.ROLE_SYSTEM;
             case "assistant" -> Role.ROLE_ASSISTANT;
+            case Message.RAW -> Role.ROLE_RAW;
             default -> Role.ROLE_USER;
         };
     }
@@ -427,6 +482,35 @@ final class ChatCompletions {
         choice.put("finish_reason", finishReason(a.finish()));
         root.set("usage", usage(a));
         if (session != null) root.put("session_id", session);
+        return root;
+    }
+
+    /** {@code /v1/completions}' answer. */
+    ObjectNode textCompletion(Answer a, String id, long created, String session) {
+        ObjectNode root = json.createObjectNode()
+                .put("id", id)
+                .put("object", "text_completion")
+                .put("created", created)
+                .put("model", modelName);
+        ObjectNode choice = root.putArray("choices").addObject().put("index", 0).put("text", a.text());
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason(a.finish()));
+        root.set("usage", usage(a));
+        if (session != null) root.put("session_id", session);
+        return root;
+    }
+
+    /** One streamed {@code /v1/completions} chunk: text, and the finish reason on the last. */
+    ObjectNode textChunk(String id, long created, String text, String finish) {
+        ObjectNode root = json.createObjectNode()
+                .put("id", id)
+                .put("object", "text_completion")
+                .put("created", created)
+                .put("model", modelName);
+        ObjectNode choice = root.putArray("choices").addObject().put("index", 0).put("text", text);
+        choice.putNull("logprobs");
+        if (finish == null) choice.putNull("finish_reason");
+        else choice.put("finish_reason", finish);
         return root;
     }
 

@@ -28,10 +28,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} (JSON or server-sent events), {@code GET
- * /v1/models}, {@code GET /health} and, when given, {@code GET /metrics} (Prometheus text). Every call goes to the gRPC
- * service in process, so turns take the one path into a session. Javalin (on Jetty) because it is small, embeds in a
- * few lines, streams a response with plain blocking writes, and is well kept; see docs/HTTP.md.
+ * The OpenAI-compatible HTTP port: {@code POST /v1/chat/completions} and {@code POST /v1/completions} (JSON or
+ * server-sent events), {@code GET /v1/models}, {@code GET /health} and, when given, {@code GET /metrics} (Prometheus
+ * text). Every call goes to the gRPC service in process, so turns take the one path into a session. Javalin (on Jetty)
+ * because it is small, embeds in a few lines, streams a response with plain blocking writes, and is well kept; see
+ * docs/HTTP.md.
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
@@ -97,6 +98,7 @@ public final class HttpApi implements AutoCloseable {
                 }
             });
             config.routes.post("/v1/chat/completions", this::chatCompletions);
+            config.routes.post("/v1/completions", this::completions);
             config.routes.get("/v1/models", this::models);
             config.routes.get("/v1/models/{model}", this::model);
             config.routes.get("/health", ctx -> ctx.json(json.createObjectNode().put("status", "ok")));
@@ -161,7 +163,7 @@ public final class HttpApi implements AutoCloseable {
                     + " is in use: pick another (--http-port, setting http.port) or 0 to turn HTTP off");
         }
         log.info(
-                "OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, GET /v1/models{})",
+                "OpenAI-compatible HTTP{} on {}:{} (POST /v1/chat/completions, POST /v1/completions, GET /v1/models{})",
                 tls == null ? "" : "S",
                 host,
                 port,
@@ -212,12 +214,49 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private OutputStream openEvents(HttpServletResponse res, String id, long created) throws IOException {
+    /** {@code POST /v1/completions}: a prompt continued as it is (no chat template), one-off or on a named session. */
+    private void completions(Context ctx) throws IOException {
+        ChatCompletions.Request req = chat.parseCompletion(ctx.body(), ctx.header(ChatCompletions.SESSION_HEADER));
+        if (req.sessionId() != null) ctx.header(ChatCompletions.SESSION_HEADER, req.sessionId());
+        String id = "cmpl-" + UUID.randomUUID();
+        long created = System.currentTimeMillis() / 1000;
+        if (!req.stream()) {
+            ChatCompletions.Answer a = chat.run(req, null, ctx.header("Authorization"));
+            ctx.contentType("application/json")
+                    .result(json.writeValueAsString(chat.textCompletion(a, id, created, req.sessionId())));
+            return;
+        }
+        HttpServletResponse res = ctx.res();
+        OutputStream[] out = {null};
+        ChatCompletions.Deltas deltas = text -> {
+            if (out[0] == null) out[0] = startEvents(res);
+            if (!text.isEmpty())
+                ChatCompletions.event(out[0], json.writeValueAsString(chat.textChunk(id, created, text, null)));
+        };
+        try {
+            ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
+            deltas.delta("");
+            ObjectNode last = chat.textChunk(id, created, "", ChatCompletions.finishReason(a.finish()));
+            if (req.includeUsage()) last.set("usage", chat.usage(a));
+            ChatCompletions.event(out[0], json.writeValueAsString(last));
+            ChatCompletions.event(out[0], "[DONE]");
+        } catch (ApiError | StatusRuntimeException e) {
+            if (out[0] == null) throw e;
+            ApiError err = e instanceof ApiError a ? a : ApiError.of((StatusRuntimeException) e);
+            ChatCompletions.event(out[0], json.writeValueAsString(errorBody(err)));
+        }
+    }
+
+    private static OutputStream startEvents(HttpServletResponse res) throws IOException {
         res.setStatus(200);
         res.setContentType("text/event-stream");
         res.setCharacterEncoding("utf-8");
         res.setHeader("Cache-Control", "no-cache");
-        OutputStream out = res.getOutputStream();
+        return res.getOutputStream();
+    }
+
+    private OutputStream openEvents(HttpServletResponse res, String id, long created) throws IOException {
+        OutputStream out = startEvents(res);
         ChatCompletions.event(out, json.writeValueAsString(chat.chunk(id, created, "assistant", "", null)));
         return out;
     }

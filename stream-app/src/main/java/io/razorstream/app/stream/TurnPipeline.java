@@ -392,6 +392,7 @@ final class TurnPipeline {
         return switch (r) {
             case ROLE_SYSTEM -> "system";
             case ROLE_ASSISTANT -> "assistant";
+            case ROLE_RAW -> io.razorstream.engine.chat.Message.RAW;
             default -> "user";
         };
     }
