@@ -28,6 +28,19 @@ for await (const chunk of stream) {
 }
 out.streamed = { content: text, finish, usage, chunks };
 
+// Log probabilities of a greedy reply: one entry per token, each its step's most likely, streamed too (last chunk).
+const lp = await client.chat.completions.create({
+  model, messages: [{ role: "user", content: question }], max_tokens: 6, logprobs: true, top_logprobs: 2,
+});
+out.logprobs = { content: lp.choices[0].message.content, entries: lp.choices[0].logprobs.content };
+let lpStreamed = [];
+for await (const chunk of await client.chat.completions.create({
+  model, messages: [{ role: "user", content: question }], max_tokens: 6, logprobs: true, stream: true,
+})) {
+  for (const c of chunk.choices) if (c.logprobs?.content) lpStreamed = lpStreamed.concat(c.logprobs.content);
+}
+out.logprobsStreamed = lpStreamed;
+
 // /v1/completions: the prompt as it is, continued; one-off, then streamed, then on a named session.
 const completion = await client.completions.create({ model, prompt: question, max_tokens: 8 });
 out.completion = { text: completion.choices[0].text, finish: completion.choices[0].finish_reason,

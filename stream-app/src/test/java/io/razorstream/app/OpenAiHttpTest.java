@@ -160,6 +160,25 @@ class OpenAiHttpTest {
                 .isEqualTo(session("ref-2").getCache().getTokens());
 
         // Errors in the protocol's shape, as the package's typed errors.
+        // Log probabilities: one entry per reply token, spelling the reply; greedy took each step's most likely token.
+        JsonNode entries = out.at("/logprobs/entries");
+        assertThat(entries.size()).isEqualTo(6);
+        StringBuilder spelled = new StringBuilder();
+        for (JsonNode e : entries) {
+            spelled.append(e.get("token").asText());
+            assertThat(e.get("logprob").asDouble()).isLessThanOrEqualTo(0);
+            assertThat(e.get("top_logprobs")).hasSize(2);
+            assertThat(e.at("/top_logprobs/0/token").asText())
+                    .isEqualTo(e.get("token").asText());
+            assertThat(e.at("/top_logprobs/0/logprob").asDouble())
+                    .isEqualTo(e.get("logprob").asDouble());
+            assertThat(e.at("/top_logprobs/1/logprob").asDouble())
+                    .isLessThanOrEqualTo(e.get("logprob").asDouble());
+        }
+        assertThat(spelled.toString()).isEqualTo(out.at("/logprobs/content").asText());
+        assertThat(out.get("logprobsStreamed")).hasSize(6);
+        assertThat(out.at("/logprobsStreamed/0/token")).isEqualTo(entries.get(0).get("token"));
+
         // /v1/completions continues the prompt as it is: the synthetic model (no chat template) recalls the code the
         // same way, streamed or not; on a named session the second prompt continues the first.
         assertThat(out.at("/completion/object").asText()).isEqualTo("text_completion");

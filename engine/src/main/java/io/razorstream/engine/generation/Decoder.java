@@ -49,8 +49,9 @@ public final class Decoder {
 
     /**
      * What to generate: sampling, at most {@code maxTokens} tokens, {@code stop} strings, the {@code history} the
-     * repetition penalty starts from, (bench) whether to run past end-of-generation tokens, and the grammar the reply
-     * must stay inside (null: none).
+     * repetition penalty starts from, (bench) whether to run past end-of-generation tokens, the grammar the reply must
+     * stay inside (null: none), and whether to report each token's log probability with how many top tokens
+     * ({@code topLogprobs}: -1 none, else 0 to {@link TokenLogprob#MAX_TOP}).
      */
     public record Request(
             SamplerConfig sampler,
@@ -58,27 +59,37 @@ public final class Decoder {
             List<String> stop,
             int[] history,
             boolean ignoreEndOfGeneration,
-            Grammar grammar) {
+            Grammar grammar,
+            int topLogprobs) {
         public Request {
             if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
+            if (topLogprobs < -1 || topLogprobs > TokenLogprob.MAX_TOP) {
+                throw new IllegalArgumentException(
+                        "top_logprobs must be in [0, " + TokenLogprob.MAX_TOP + "], got " + topLogprobs);
+            }
             stop = List.copyOf(stop);
             history = history.clone();
         }
 
         public static Request of(SamplerConfig sampler, int maxTokens) {
-            return new Request(sampler, maxTokens, List.of(), new int[0], false, null);
+            return new Request(sampler, maxTokens, List.of(), new int[0], false, null, -1);
         }
 
         public Request withStop(List<String> strings) {
-            return new Request(sampler, maxTokens, strings, history, ignoreEndOfGeneration, grammar);
+            return new Request(sampler, maxTokens, strings, history, ignoreEndOfGeneration, grammar, topLogprobs);
         }
 
         public Request withHistory(int[] tokens) {
-            return new Request(sampler, maxTokens, stop, tokens, ignoreEndOfGeneration, grammar);
+            return new Request(sampler, maxTokens, stop, tokens, ignoreEndOfGeneration, grammar, topLogprobs);
         }
 
         public Request ignoringEndOfGeneration() {
-            return new Request(sampler, maxTokens, stop, history, true, grammar);
+            return new Request(sampler, maxTokens, stop, history, true, grammar, topLogprobs);
+        }
+
+        /** Each reply token's log probability, with the {@code top} (0-20) most likely tokens at its step. */
+        public Request withLogprobs(int top) {
+            return new Request(sampler, maxTokens, stop, history, ignoreEndOfGeneration, grammar, top);
         }
 
         /**
@@ -90,14 +101,20 @@ public final class Decoder {
                 throw new IllegalArgumentException("max_tokens " + maxTokens + " is too small for the required format:"
                         + " its shortest reply takes " + g.minLength() + " tokens at worst");
             }
-            return new Request(sampler, maxTokens, stop, history, ignoreEndOfGeneration, g);
+            return new Request(sampler, maxTokens, stop, history, ignoreEndOfGeneration, g, topLogprobs);
         }
     }
 
     /**
      * A generated reply: its tokens (the pending one included), text, why it ended, the token not fed yet (-1: none).
      */
-    public record Reply(int[] tokens, String text, FinishReason finish, int pendingToken, long nanos) {
+    public record Reply(
+            int[] tokens, String text, FinishReason finish, int pendingToken, long nanos, List<TokenLogprob> logprobs) {
+        /** A reply without log probabilities. */
+        public Reply(int[] tokens, String text, FinishReason finish, int pendingToken, long nanos) {
+            this(tokens, text, finish, pendingToken, nanos, List.of());
+        }
+
         public boolean hasPending() {
             return pendingToken >= 0;
         }
@@ -195,6 +212,7 @@ public final class Decoder {
         float[] step = stepLogits.get(); // decode's logits: one array per thread for every reply
         GrammarConstraint grammar =
                 request.grammar() == null ? null : new GrammarConstraint(request.grammar(), tokenizer);
+        List<TokenLogprob> logprobs = request.topLogprobs() >= 0 ? new java.util.ArrayList<>() : List.of();
         while (n < request.maxTokens()) {
             int token = sampler.sample(logits);
             if (grammar != null) {
@@ -207,6 +225,7 @@ public final class Decoder {
                 finish = FinishReason.END_OF_GENERATION;
                 break;
             }
+            if (request.topLogprobs() >= 0) logprobs.add(TokenLogprob.of(logits, token, request.topLogprobs()));
             if (n == tokens.length) tokens = Arrays.copyOf(tokens, 2 * n);
             tokens[n++] = token;
             sampler.accept(token);
@@ -234,7 +253,7 @@ public final class Decoder {
         }
         if (finish != FinishReason.STOP) text.append(utf8.flush()); // after a stop string, what is held belongs to it
         stream(text, streamed, text.length(), -1, listener);
-        return new Reply(Arrays.copyOf(tokens, n), text.toString(), finish, pending, System.nanoTime() - t0);
+        return new Reply(Arrays.copyOf(tokens, n), text.toString(), finish, pending, System.nanoTime() - t0, logprobs);
     }
 
     /** Hands text[from, to) to the listener when non-empty; returns the new streamed length. */

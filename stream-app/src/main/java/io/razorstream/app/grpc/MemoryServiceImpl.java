@@ -114,7 +114,8 @@ final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
                                     .setDecodeMicros(reply.getDecodeMicros())
                                     .setShiftedTokens(reply.getShiftedTokens())
                                     .addAllRolledBackTurnIds(reply.getRolledBackTurnIdsList())
-                                    .setStages(reply.getStages()))
+                                    .setStages(reply.getStages())
+                                    .addAllLogprobs(reply.getLogprobsList()))
                             .build());
                 }
             });

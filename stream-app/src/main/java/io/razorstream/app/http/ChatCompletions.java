@@ -26,6 +26,8 @@ import io.razorstream.proto.v1.RecentTurn;
 import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.RollbackRequest;
 import io.razorstream.proto.v1.SessionInfo;
+import io.razorstream.proto.v1.TokenLogprob;
+import io.razorstream.proto.v1.TopLogprob;
 import io.razorstream.proto.v1.Turn;
 
 import java.io.IOException;
@@ -101,7 +103,8 @@ final class ChatCompletions {
             int promptTokens,
             int completionTokens,
             long cachedTokens,
-            FinishReason finish) {}
+            FinishReason finish,
+            List<TokenLogprob> logprobs) {}
 
     /** Receives the reply text as it is generated (streamed requests). */
     interface Deltas {
@@ -119,7 +122,6 @@ final class ChatCompletions {
                 throw ApiError.invalid("'" + unsupported + "' is not supported: this server answers with text only");
             }
         }
-        if (root.path("logprobs").asBoolean(false)) throw ApiError.invalid("logprobs are not supported");
 
         JsonNode list = root.get("messages");
         if (list == null || !list.isArray() || list.isEmpty())
@@ -198,6 +200,15 @@ final class ChatCompletions {
             p.setRepeatPenalty((float) number(root.get("repeat_penalty"), "repeat_penalty"));
         if (root.hasNonNull("seed")) p.setSeed((long) number(root.get("seed"), "seed"));
         responseFormat(root.get("response_format"), p);
+        if (root.hasNonNull("logprobs") && root.get("logprobs").isBoolean())
+            p.setLogprobs(root.get("logprobs").asBoolean());
+        if (root.hasNonNull("top_logprobs")) {
+            JsonNode top = root.get("top_logprobs");
+            if (!top.canConvertToInt() || top.asInt() < 0 || top.asInt() > 20)
+                throw ApiError.invalid("top_logprobs must be a whole number in [0, 20], got " + top);
+            if (!p.getLogprobs()) throw ApiError.invalid("top_logprobs needs logprobs: true");
+            p.setTopLogprobs(top.asInt());
+        }
         JsonNode stop = root.get("stop");
         if (stop != null && stop.isTextual()) p.addStop(stop.asText());
         else if (stop != null && stop.isArray()) stop.forEach(s -> p.addStop(s.asText()));
@@ -265,7 +276,8 @@ final class ChatCompletions {
                         done.getPromptTokens(),
                         done.getCompletionTokens(),
                         0,
-                        done.getFinishReason());
+                        done.getFinishReason(),
+                        done.getLogprobsList());
             }
             return runOn(service, session, oneOff, req, deltas);
         } finally {
@@ -347,7 +359,8 @@ final class ChatCompletions {
                     done.getPromptTokens(),
                     done.getCompletionTokens(),
                     0,
-                    done.getFinishReason());
+                    done.getFinishReason(),
+                    done.getLogprobsList());
         }
         int prompt = 0;
         if (plan.sendFrom() < messages.size() - 1) {
@@ -378,7 +391,8 @@ final class ChatCompletions {
                 prompt + done.getPromptTokens(),
                 done.getCompletionTokens(),
                 cached,
-                done.getFinishReason());
+                done.getFinishReason(),
+                done.getLogprobsList());
     }
 
     /** The condition that the session's last turn is {@code turnId} ("": none). */
@@ -478,11 +492,32 @@ final class ChatCompletions {
                 .put("model", modelName);
         ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
         choice.putObject("message").put("role", "assistant").put("content", a.text());
-        choice.putNull("logprobs");
+        putLogprobs(choice, a.logprobs());
         choice.put("finish_reason", finishReason(a.finish()));
         root.set("usage", usage(a));
         if (session != null) root.put("session_id", session);
         return root;
+    }
+
+    /** OpenAI's {@code logprobs} of a choice: {@code {"content": [...]}} with one entry per token, or null. */
+    void putLogprobs(ObjectNode choice, List<TokenLogprob> logprobs) {
+        if (logprobs.isEmpty()) {
+            choice.putNull("logprobs");
+            return;
+        }
+        ArrayNode content = choice.putObject("logprobs").putArray("content");
+        for (TokenLogprob lp : logprobs) {
+            ObjectNode e = logprobEntry(content.addObject(), lp.getToken(), lp.getLogprob());
+            ArrayNode top = e.putArray("top_logprobs");
+            for (TopLogprob t : lp.getTopList()) logprobEntry(top.addObject(), t.getToken(), t.getLogprob());
+        }
+    }
+
+    private static ObjectNode logprobEntry(ObjectNode e, com.google.protobuf.ByteString token, float logprob) {
+        e.put("token", token.toStringUtf8()).put("logprob", logprob);
+        ArrayNode bytes = e.putArray("bytes");
+        for (byte b : token.toByteArray()) bytes.add(b & 0xff);
+        return e;
     }
 
     /** {@code /v1/completions}' answer. */

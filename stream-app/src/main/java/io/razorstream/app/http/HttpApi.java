@@ -194,10 +194,10 @@ public final class HttpApi implements AutoCloseable {
         try {
             ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
             deltas.delta("");
-            ChatCompletions.event(
-                    out[0],
-                    json.writeValueAsString(
-                            chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()))));
+            // the log probabilities, when asked for, come whole with the last chunk (the deltas are text, not tokens)
+            ObjectNode last = chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()));
+            chat.putLogprobs((ObjectNode) last.get("choices").get(0), a.logprobs());
+            ChatCompletions.event(out[0], json.writeValueAsString(last));
             if (req.includeUsage()) {
                 ObjectNode usage = chat.chunk(id, created, null, null, null);
                 usage.putArray("choices");

@@ -294,6 +294,7 @@ final class TurnPipeline {
                 .setDecodeMicros(last.decodeNanos() / 1000)
                 .setShiftedTokens(e.shifted)
                 .addAllRolledBackTurnIds(e.takenBack)
+                .addAllLogprobs(last.logprobs())
                 .build();
     }
 

@@ -1,8 +1,14 @@
 package io.razorstream.app.turn;
 
 import io.razorstream.proto.v1.FinishReason;
+import io.razorstream.proto.v1.TokenLogprob;
 
-/** What applying one turn produced; {@code shiftedTokens}: positions a context shift gave back before it (0: none). */
+import java.util.List;
+
+/**
+ * What applying one turn produced; {@code shiftedTokens}: positions a context shift gave back before it (0: none);
+ * {@code logprobs}: one per reply token when the turn asked for them (else empty).
+ */
 public record TurnResult(
         String text,
         int promptTokens,
@@ -10,4 +16,5 @@ public record TurnResult(
         FinishReason finishReason,
         long prefillNanos,
         long decodeNanos,
-        int shiftedTokens) {}
+        int shiftedTokens,
+        List<TokenLogprob> logprobs) {}

@@ -1,5 +1,6 @@
 package io.razorstream.app.turn;
 
+import com.google.protobuf.ByteString;
 import io.razorstream.app.model.ServedModel;
 import io.razorstream.engine.chat.Conversation;
 import io.razorstream.engine.chat.ConversationState;
@@ -10,10 +11,14 @@ import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.sampling.SamplerConfig;
 import io.razorstream.proto.v1.FinishReason;
 import io.razorstream.proto.v1.GenerationParams;
+import io.razorstream.proto.v1.TokenLogprob;
+import io.razorstream.proto.v1.TopLogprob;
 import io.razorstream.store.Session;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
 
@@ -81,6 +86,8 @@ public final class TurnRunner {
             request = Decoder.Request.of(samplerConfig(params), maxTokens)
                     .withStop(params.getStopList())
                     .withGrammar(ResponseFormats.grammar(params));
+            if (params.getLogprobs() || params.hasTopLogprobs())
+                request = request.withLogprobs(params.hasTopLogprobs() ? params.getTopLogprobs() : 0);
         } catch (IllegalArgumentException e) { // a schema or budget the request should not have had
             throw new TurnRefused(e.getMessage());
         }
@@ -108,7 +115,8 @@ public final class TurnRunner {
                     FinishReason.FINISH_REASON_NO_REPLY,
                     turn.prefillNanos(),
                     0,
-                    turn.shiftedTokens());
+                    turn.shiftedTokens(),
+                    List.of());
         return new TurnResult(
                 r.text(),
                 turn.promptTokens(),
@@ -116,7 +124,25 @@ public final class TurnRunner {
                 finishReason(r.finish()),
                 turn.prefillNanos(),
                 r.nanos(),
-                turn.shiftedTokens());
+                turn.shiftedTokens(),
+                logprobs(r));
+    }
+
+    /** The reply's log probabilities as the protocol carries them (tokens as their bytes). */
+    private List<TokenLogprob> logprobs(Decoder.Reply r) {
+        List<TokenLogprob> out = new ArrayList<>(r.logprobs().size());
+        for (var lp : r.logprobs()) {
+            TokenLogprob.Builder b = TokenLogprob.newBuilder()
+                    .setToken(ByteString.copyFrom(decoder.tokenizer().piece(lp.token())))
+                    .setLogprob(lp.logprob());
+            for (int i = 0; i < lp.top().length; i++) {
+                b.addTop(TopLogprob.newBuilder()
+                        .setToken(ByteString.copyFrom(decoder.tokenizer().piece(lp.top()[i])))
+                        .setLogprob(lp.topLogprobs()[i]));
+            }
+            out.add(b.build());
+        }
+        return out;
     }
 
     private static void stopIf(BooleanSupplier cancelled) {

@@ -1,5 +1,6 @@
 package io.razorstream.app.turn;
 
+import io.razorstream.engine.generation.TokenLogprob;
 import io.razorstream.proto.v1.GenerationParams;
 import io.razorstream.proto.v1.Role;
 import io.razorstream.proto.v1.Turn;
@@ -106,6 +107,8 @@ public final class TurnValidation {
             int bytes = s.getBytes(StandardCharsets.UTF_8).length;
             if (bytes > MAX_STOP_BYTES) return "a stop string is " + bytes + " bytes; at most " + MAX_STOP_BYTES;
         }
+        if (p.hasTopLogprobs() && (p.getTopLogprobs() < 0 || p.getTopLogprobs() > TokenLogprob.MAX_TOP))
+            return "top_logprobs must be in [0, " + TokenLogprob.MAX_TOP + "], got " + p.getTopLogprobs();
         if (p.hasJsonSchema()) {
             try {
                 ResponseFormats.grammar(p);
