@@ -103,11 +103,15 @@ class ReliabilityTest {
         stub = MemoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
     }
 
+    /**
+     * Calls made while the stores are not queryable yet wait for them (bounded) and are answered (NOT_FOUND: the
+     * session does not exist), or reach their own 2 s deadline first; never UNKNOWN or INTERNAL.
+     */
     @Test
-    void callsWhileTheServiceStartsAreUnavailableNeverUnknown() {
+    void callsWhileTheServiceStartsWaitForItNeverUnknown() {
         assertThat(codesWhileStarting)
                 .as("codes seen while starting")
-                .contains(Status.Code.UNAVAILABLE)
+                .contains(Status.Code.NOT_FOUND)
                 .doesNotContain(Status.Code.UNKNOWN, Status.Code.INTERNAL);
     }
 

@@ -28,7 +28,10 @@ final class StartupWait {
             KafkaStreams.State s = state.get();
             if (s == KafkaStreams.State.RUNNING) return true;
             boolean underWay = s == KafkaStreams.State.CREATED || s == KafkaStreams.State.REBALANCING;
-            if (!underWay || System.nanoTime() >= deadline) return false;
+            // a caller that gave up (its deadline, a cancel) is not waited for either
+            if (!underWay
+                    || System.nanoTime() >= deadline
+                    || io.grpc.Context.current().isCancelled()) return false;
             try {
                 Thread.sleep(POLL_MILLIS);
             } catch (InterruptedException e) {
