@@ -520,16 +520,9 @@ final class ChatCompletions {
         return e;
     }
 
-    /** {@code /v1/completions}' answer. */
+    /** {@code /v1/completions}' answer: its one chunk, whole, with the usage. */
     ObjectNode textCompletion(Answer a, String id, long created, String session) {
-        ObjectNode root = json.createObjectNode()
-                .put("id", id)
-                .put("object", "text_completion")
-                .put("created", created)
-                .put("model", modelName);
-        ObjectNode choice = root.putArray("choices").addObject().put("index", 0).put("text", a.text());
-        choice.putNull("logprobs");
-        choice.put("finish_reason", finishReason(a.finish()));
+        ObjectNode root = textChunk(id, created, a.text(), finishReason(a.finish()));
         root.set("usage", usage(a));
         if (session != null) root.put("session_id", session);
         return root;

@@ -173,76 +173,109 @@ public final class HttpApi implements AutoCloseable {
 
     private void chatCompletions(Context ctx) throws IOException {
         ChatCompletions.Request req = chat.parse(ctx.body(), ctx.header(ChatCompletions.SESSION_HEADER));
-        if (req.sessionId() != null) ctx.header(ChatCompletions.SESSION_HEADER, req.sessionId());
         String id = "chatcmpl-" + UUID.randomUUID();
         long created = System.currentTimeMillis() / 1000;
-        if (!req.stream()) {
-            ChatCompletions.Answer a = chat.run(req, null, ctx.header("Authorization"));
-            ctx.contentType("application/json")
-                    .result(json.writeValueAsString(chat.completion(a, id, created, req.sessionId())));
-            return;
-        }
-        // Server-sent events. The status and headers go with the first event, so an error before any text is still a
-        // plain error response.
-        HttpServletResponse res = ctx.res();
-        OutputStream[] out = {null};
-        ChatCompletions.Deltas deltas = text -> {
-            if (out[0] == null) out[0] = openEvents(res, id, created);
-            if (!text.isEmpty())
-                ChatCompletions.event(out[0], json.writeValueAsString(chat.chunk(id, created, null, text, null)));
-        };
-        try {
-            ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
-            deltas.delta("");
-            // the log probabilities, when asked for, come whole with the last chunk (the deltas are text, not tokens)
-            ObjectNode last = chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()));
-            chat.putLogprobs((ObjectNode) last.get("choices").get(0), a.logprobs());
-            ChatCompletions.event(out[0], json.writeValueAsString(last));
-            if (req.includeUsage()) {
+        answer(ctx, req, new Shapes() {
+            @Override
+            public ObjectNode whole(ChatCompletions.Answer a) {
+                return chat.completion(a, id, created, req.sessionId());
+            }
+
+            @Override
+            public ObjectNode first() {
+                return chat.chunk(id, created, "assistant", "", null);
+            }
+
+            @Override
+            public ObjectNode delta(String text) {
+                return chat.chunk(id, created, null, text, null);
+            }
+
+            @Override
+            public List<ObjectNode> last(ChatCompletions.Answer a) {
+                // the log probabilities, when asked for, come whole with the last chunk (the deltas are text, not
+                // tokens)
+                ObjectNode end = chat.chunk(id, created, null, null, ChatCompletions.finishReason(a.finish()));
+                chat.putLogprobs((ObjectNode) end.get("choices").get(0), a.logprobs());
+                if (!req.includeUsage()) return List.of(end);
                 ObjectNode usage = chat.chunk(id, created, null, null, null);
                 usage.putArray("choices");
                 usage.set("usage", chat.usage(a));
-                ChatCompletions.event(out[0], json.writeValueAsString(usage));
+                return List.of(end, usage);
             }
-            ChatCompletions.event(out[0], "[DONE]");
-        } catch (ApiError | StatusRuntimeException e) {
-            if (out[0] == null) throw e;
-            ApiError err = e instanceof ApiError a ? a : ApiError.of((StatusRuntimeException) e);
-            ChatCompletions.event(
-                    out[0],
-                    json.writeValueAsString(errorBody(err))); // the stream is under way: the error is its last event
-        }
+        });
     }
 
     /** {@code POST /v1/completions}: a prompt continued as it is (no chat template), one-off or on a named session. */
     private void completions(Context ctx) throws IOException {
         ChatCompletions.Request req = chat.parseCompletion(ctx.body(), ctx.header(ChatCompletions.SESSION_HEADER));
-        if (req.sessionId() != null) ctx.header(ChatCompletions.SESSION_HEADER, req.sessionId());
         String id = "cmpl-" + UUID.randomUUID();
         long created = System.currentTimeMillis() / 1000;
+        answer(ctx, req, new Shapes() {
+            @Override
+            public ObjectNode whole(ChatCompletions.Answer a) {
+                return chat.textCompletion(a, id, created, req.sessionId());
+            }
+
+            @Override
+            public ObjectNode first() {
+                return null;
+            }
+
+            @Override
+            public ObjectNode delta(String text) {
+                return chat.textChunk(id, created, text, null);
+            }
+
+            @Override
+            public List<ObjectNode> last(ChatCompletions.Answer a) {
+                ObjectNode end = chat.textChunk(id, created, "", ChatCompletions.finishReason(a.finish()));
+                if (req.includeUsage()) end.set("usage", chat.usage(a));
+                return List.of(end);
+            }
+        });
+    }
+
+    /** How an endpoint's answer looks: whole, or as server-sent events (an opening event or null, deltas, the end). */
+    private interface Shapes {
+        ObjectNode whole(ChatCompletions.Answer a);
+
+        ObjectNode first();
+
+        ObjectNode delta(String text);
+
+        List<ObjectNode> last(ChatCompletions.Answer a);
+    }
+
+    /**
+     * Runs {@code req} and answers in its endpoint's {@code shapes}. Streamed, the status and headers go with the first
+     * event, so an error before any text is still a plain error response; an error after it is the stream's last event.
+     */
+    private void answer(Context ctx, ChatCompletions.Request req, Shapes shapes) throws IOException {
+        if (req.sessionId() != null) ctx.header(ChatCompletions.SESSION_HEADER, req.sessionId());
         if (!req.stream()) {
             ChatCompletions.Answer a = chat.run(req, null, ctx.header("Authorization"));
-            ctx.contentType("application/json")
-                    .result(json.writeValueAsString(chat.textCompletion(a, id, created, req.sessionId())));
+            ctx.contentType("application/json").result(json.writeValueAsString(shapes.whole(a)));
             return;
         }
         HttpServletResponse res = ctx.res();
         OutputStream[] out = {null};
         ChatCompletions.Deltas deltas = text -> {
-            if (out[0] == null) out[0] = startEvents(res);
-            if (!text.isEmpty())
-                ChatCompletions.event(out[0], json.writeValueAsString(chat.textChunk(id, created, text, null)));
+            if (out[0] == null) {
+                out[0] = startEvents(res);
+                ObjectNode first = shapes.first();
+                if (first != null) ChatCompletions.event(out[0], json.writeValueAsString(first));
+            }
+            if (!text.isEmpty()) ChatCompletions.event(out[0], json.writeValueAsString(shapes.delta(text)));
         };
         try {
             ChatCompletions.Answer a = chat.run(req, deltas, ctx.header("Authorization"));
             deltas.delta("");
-            ObjectNode last = chat.textChunk(id, created, "", ChatCompletions.finishReason(a.finish()));
-            if (req.includeUsage()) last.set("usage", chat.usage(a));
-            ChatCompletions.event(out[0], json.writeValueAsString(last));
+            for (ObjectNode end : shapes.last(a)) ChatCompletions.event(out[0], json.writeValueAsString(end));
             ChatCompletions.event(out[0], "[DONE]");
         } catch (ApiError | StatusRuntimeException e) {
             if (out[0] == null) throw e;
-            ApiError err = e instanceof ApiError a ? a : ApiError.of((StatusRuntimeException) e);
+            ApiError err = e instanceof ApiError x ? x : ApiError.of((StatusRuntimeException) e);
             ChatCompletions.event(out[0], json.writeValueAsString(errorBody(err)));
         }
     }
@@ -253,12 +286,6 @@ public final class HttpApi implements AutoCloseable {
         res.setCharacterEncoding("utf-8");
         res.setHeader("Cache-Control", "no-cache");
         return res.getOutputStream();
-    }
-
-    private OutputStream openEvents(HttpServletResponse res, String id, long created) throws IOException {
-        OutputStream out = startEvents(res);
-        ChatCompletions.event(out, json.writeValueAsString(chat.chunk(id, created, "assistant", "", null)));
-        return out;
     }
 
     private void models(Context ctx) throws IOException {
