@@ -94,6 +94,9 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--temperature", description = "0 = greedy (the default)")
     Float temperature;
 
+    @picocli.CommandLine.Mixin
+    ReplyFormatOptions format = new ReplyFormatOptions();
+
     @Option(
             names = "--regenerate",
             description = "take back the last turn and reply again: to its message, or to --message instead")
@@ -203,6 +206,7 @@ final class ChatCommand implements Callable<Integer> {
         GenerationParams.Builder params = GenerationParams.newBuilder();
         if (maxTokens != null) params.setMaxTokens(maxTokens);
         if (temperature != null) params.setTemperature(temperature);
+        format.apply(params);
         ChatRequest req = ChatRequest.newBuilder()
                 .setSessionId(session)
                 .setTurnId(id)

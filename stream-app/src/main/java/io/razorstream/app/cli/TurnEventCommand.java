@@ -67,6 +67,14 @@ final class TurnEventCommand {
         @Option(names = "--max-tokens", description = "reply length")
         Integer maxTokens;
 
+        @Option(
+                names = "--raw",
+                description = "the text goes in as it is, without the chat template (ROLE_RAW: a prompt you rendered)")
+        boolean raw;
+
+        @picocli.CommandLine.Mixin
+        ReplyFormatOptions format = new ReplyFormatOptions();
+
         @Option(names = "--out", required = true, description = "file to write")
         Path out;
 
@@ -74,6 +82,7 @@ final class TurnEventCommand {
         public Integer call() throws Exception {
             GenerationParams.Builder params = GenerationParams.newBuilder();
             if (maxTokens != null) params.setMaxTokens(maxTokens);
+            format.apply(params);
             if (turnId != null && turnId.isBlank()) throw new IllegalArgumentException("--turn-id is empty");
             String id = turnId != null ? turnId : UUID.randomUUID().toString();
             TurnEvent.Builder b = TurnEvent.newBuilder()
@@ -88,6 +97,7 @@ final class TurnEventCommand {
             } else {
                 if (text.isEmpty() && !regenerate)
                     throw new IllegalArgumentException("--text is required (or --rollback N, or --regenerate)");
+                if (raw) b.setRole(io.razorstream.proto.v1.Role.ROLE_RAW);
                 b.setText(text)
                         .setReply(reply || regenerate)
                         .setRegenerate(regenerate)

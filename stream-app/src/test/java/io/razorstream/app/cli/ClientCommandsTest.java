@@ -273,6 +273,47 @@ public class ClientCommandsTest {
         assertThat(both.err()).contains("--rollback takes no --text");
     }
 
+    /** An agent speaking Kafka from the shell: a raw prompt, a JSON reply by schema, log probabilities. */
+    @Test
+    void turnEventCarriesTheReplysFormat(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("turn.bin"), schema = dir.resolve("schema.json");
+        Files.writeString(schema, "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}");
+        Run r = run(
+                "turn-event",
+                "--session",
+                "demo",
+                "--text",
+                "<s>[INST] hi [/INST]",
+                "--raw",
+                "--reply",
+                "--json-schema",
+                schema.toString(),
+                "--logprobs",
+                "3",
+                "--out",
+                file.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        TurnEvent e = TurnEvent.parseFrom(Files.readAllBytes(file));
+        assertThat(e.getRole()).isEqualTo(io.razorstream.proto.v1.Role.ROLE_RAW);
+        assertThat(e.getParams().getJsonSchema()).isEqualTo(Files.readString(schema));
+        assertThat(e.getParams().getLogprobs()).isTrue();
+        assertThat(e.getParams().getTopLogprobs()).isEqualTo(3);
+        Files.writeString(schema, "{\"type\":\"string\",\"pattern\":\"a+\"}");
+        Run bad = run(
+                "turn-event",
+                "--session",
+                "demo",
+                "--text",
+                "x",
+                "--reply",
+                "--json-schema",
+                schema.toString(),
+                "--out",
+                file.toString());
+        assertThat(bad.exit()).isNotZero();
+        assertThat(bad.err()).contains("'pattern'");
+    }
+
     /**
      * The service's commands' help at 80 columns and at 100 (the width without a terminal): no word broken over two
      * lines. (picocli wraps where the JDK's line BreakIterator allows, which includes after '.' and ':', e.g. turn.|bin
