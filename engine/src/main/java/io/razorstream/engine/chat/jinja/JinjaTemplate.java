@@ -40,7 +40,14 @@ public final class JinjaTemplate {
         Interpreter interpreter = new Interpreter(new Builtins(clock));
         Interpreter.Scope root = new Interpreter.Scope(null);
         variables.forEach((k, v) -> root.set(k, normalize(v)));
-        return interpreter.render(nodes, root);
+        try {
+            return interpreter.render(nodes, root);
+        } catch (JinjaException e) {
+            throw e;
+        } catch (RuntimeException | StackOverflowError e) {
+            // an operand of a type the operation does not take (Python's TypeError), a runaway macro recursion
+            throw new JinjaException("the template failed: " + e, 0);
+        }
     }
 
     /** Java's ints and floats as the template's Long and Double, collections copied as lists and maps. */

@@ -65,6 +65,19 @@ class JinjaReferenceTest {
         check(JinjaTemplate.compile(text(templateFile)).withClock(() -> FIXED_NOW), vars, expected);
     }
 
+    /** Wrong operand types and runaway recursion fail as template errors, never as stray Java exceptions. */
+    @org.junit.jupiter.api.Test
+    void failuresAreTemplateErrors() {
+        for (String source : new String[] {
+            "{{ 'a'|round }}", "{{ range('x') }}", "{{ 'abc'.replace('a') }}",
+            "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "{{ 1 + 'a' }}", "{{ none.x.y }}"
+        }) {
+            assertThatThrownBy(() -> JinjaTemplate.compile(source).render(Map.of()))
+                    .as(source)
+                    .isInstanceOf(JinjaException.class);
+        }
+    }
+
     private static void check(JinjaTemplate template, Map<String, Object> vars, Map<String, String> expected) {
         if (expected.containsKey("text")) {
             assertThat(template.render(vars)).isEqualTo(expected.get("text"));
