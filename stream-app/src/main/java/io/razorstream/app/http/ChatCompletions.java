@@ -104,7 +104,19 @@ final class ChatCompletions {
             int completionTokens,
             long cachedTokens,
             FinishReason finish,
-            List<TokenLogprob> logprobs) {}
+            List<TokenLogprob> logprobs) {
+        /** The reply {@code done} gave, after {@code earlierPrompt} tokens appended before it, on {@code cached}. */
+        static Answer of(ChatDone done, int earlierPrompt, long cached) {
+            return new Answer(
+                    done.getTurnId(),
+                    done.getText(),
+                    earlierPrompt + done.getPromptTokens(),
+                    done.getCompletionTokens(),
+                    cached,
+                    done.getFinishReason(),
+                    done.getLogprobsList());
+        }
+    }
 
     /** Receives the reply text as it is generated (streamed requests). */
     interface Deltas {
@@ -270,14 +282,7 @@ final class ChatCompletions {
             if (req.raw()) { // appended as it is: no history to match
                 ChatDone done = chat(
                         service, session, "cmpl-" + unique(), req.messages().getLast(), req.params(), deltas, null);
-                return new Answer(
-                        done.getTurnId(),
-                        done.getText(),
-                        done.getPromptTokens(),
-                        done.getCompletionTokens(),
-                        0,
-                        done.getFinishReason(),
-                        done.getLogprobsList());
+                return Answer.of(done, 0, 0);
             }
             return runOn(service, session, oneOff, req, deltas);
         } finally {
@@ -353,14 +358,7 @@ final class ChatCompletions {
                 != null) { // a request already answered (a retry): its stored answer and usage again, nothing prefilled
             ChatDone done = chat(service, session, plan.answeredTurnId(), last, req.params(), null, null);
             if (deltas != null && !done.getText().isEmpty()) deltas.delta(done.getText());
-            return new Answer(
-                    done.getTurnId(),
-                    done.getText(),
-                    done.getPromptTokens(),
-                    done.getCompletionTokens(),
-                    0,
-                    done.getFinishReason(),
-                    done.getLogprobsList());
+            return Answer.of(done, 0, 0);
         }
         int prompt = 0;
         if (plan.sendFrom() < messages.size() - 1) {
@@ -385,14 +383,7 @@ final class ChatCompletions {
                 req.params(),
                 deltas,
                 after(lastTurn));
-        return new Answer(
-                done.getTurnId(),
-                done.getText(),
-                prompt + done.getPromptTokens(),
-                done.getCompletionTokens(),
-                cached,
-                done.getFinishReason(),
-                done.getLogprobsList());
+        return Answer.of(done, prompt, cached);
     }
 
     /** The condition that the session's last turn is {@code turnId} ("": none). */
