@@ -3,9 +3,13 @@ package io.razorstream.engine.chat;
 import io.razorstream.engine.LoadedModel;
 import io.razorstream.engine.attention.KvCache;
 import io.razorstream.engine.attention.KvPrecision;
+import io.razorstream.engine.chat.jinja.JinjaException;
 import io.razorstream.engine.generation.Decoder;
 import io.razorstream.engine.kernel.Parallel;
 import io.razorstream.engine.sampling.SamplerConfig;
+
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A chat whose history lives in one KV cache: each turn renders only what it adds (the pending token, the closing of
@@ -78,7 +82,7 @@ public final class Conversation {
      * GGUF without one or with one the interpreter cannot parse, the family its markers name (PLAIN when none):
      * {@code fallbackReason} (may be null) is told why the model's template is not used.
      */
-    public static ChatFormat templateOf(LoadedModel model, java.util.function.Consumer<String> fallbackReason) {
+    public static ChatFormat templateOf(LoadedModel model, Consumer<String> fallbackReason) {
         var t = model.gguf().get("tokenizer.chat_template");
         String source = t == null ? null : t.asString();
         if (source == null || source.isBlank()) return ChatTemplate.PLAIN;
@@ -86,8 +90,8 @@ public final class Conversation {
             var v = model.tokenizer().vocabulary();
             String bos = v.bos() >= 0 && v.bos() < v.size() ? v.text(v.bos()) : null;
             String eos = v.eos() >= 0 && v.eos() < v.size() ? v.text(v.eos()) : null;
-            return new ModelChatTemplate(source, bos, eos, java.util.Map.of());
-        } catch (io.razorstream.engine.chat.jinja.JinjaException e) {
+            return new ModelChatTemplate(source, bos, eos, Map.of());
+        } catch (JinjaException e) {
             ChatTemplate family = ChatTemplate.detect(source);
             if (fallbackReason != null) {
                 fallbackReason.accept("the model's chat template does not parse (" + e.getMessage() + "); using the "
@@ -110,7 +114,7 @@ public final class Conversation {
         return f;
     }
 
-    /** As {@link #templateOf(LoadedModel, java.util.function.Consumer)}, quietly. */
+    /** As {@link #templateOf(LoadedModel, Consumer)}, quietly. */
     public static ChatFormat templateOf(LoadedModel model) {
         return templateOf(model, null);
     }

@@ -139,10 +139,7 @@ public final class Grammar {
         /** Defines rule {@code name} as these alternatives (each a sequence). */
         @SafeVarargs
         public final int define(String name, List<Element>... alternatives) {
-            int id = rule(name);
-            if (rules.get(id) != null) throw new IllegalStateException("rule '" + name + "' defined twice");
-            rules.set(id, List.of(alternatives));
-            return id;
+            return define(name, List.of(alternatives));
         }
 
         public int define(String name, List<List<Element>> alternatives) {

@@ -72,10 +72,8 @@ public final class GrammarConstraint {
             }
         }
         if (state.accepting()) {
-            Vocabulary v = tokenizer.vocabulary();
             for (int t : trie.endTokens) out[t] = logits[t];
             any |= trie.endTokens.length > 0;
-            if (trie.endTokens.length == 0 && v.eos() >= 0) out[v.eos()] = logits[v.eos()];
         }
         if (!any) {
             throw new IllegalStateException("no token continues the constrained reply within its budget of " + budget

@@ -63,6 +63,9 @@ public final class JsonGrammar {
 
     private final Grammar.Builder b = new Grammar.Builder();
     private final JsonNode rootSchema;
+    /** The $refs being compiled: a recursive reference meets its own rule, not a second copy. */
+    private final Set<String> pending = new java.util.HashSet<>();
+
     private int next;
 
     private JsonGrammar(JsonNode rootSchema) {
@@ -335,8 +338,6 @@ public final class JsonGrammar {
         pending.remove(rule);
         return id;
     }
-
-    private final Set<String> pending = new java.util.HashSet<>();
 
     private int literals(List<JsonNode> values) {
         List<List<Element>> alts = new ArrayList<>();

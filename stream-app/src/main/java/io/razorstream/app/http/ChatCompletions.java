@@ -9,8 +9,8 @@ import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.razorstream.app.security.Tenants;
+import io.razorstream.app.turn.ResponseFormats;
 import io.razorstream.engine.chat.Message;
-import io.razorstream.engine.grammar.JsonGrammar;
 import io.razorstream.proto.v1.AppendTurnsRequest;
 import io.razorstream.proto.v1.AppendTurnsResponse;
 import io.razorstream.proto.v1.ChatDone;
@@ -83,12 +83,12 @@ final class ChatCompletions {
                 JsonNode schema = rf.path("json_schema").get("schema");
                 if (schema == null || schema.isNull())
                     throw ApiError.invalid("response_format.json_schema.schema is required for type json_schema");
-                try {
-                    JsonGrammar.of(schema);
+                p.setJsonSchema(schema.toString());
+                try { // compiled once here, into the cache the turn then takes it from
+                    ResponseFormats.grammar(p.build());
                 } catch (IllegalArgumentException e) {
                     throw ApiError.invalid("response_format.json_schema.schema: " + e.getMessage());
                 }
-                p.setJsonSchema(schema.toString());
             }
             default ->
                 throw ApiError.invalid(
@@ -476,11 +476,7 @@ final class ChatCompletions {
     }
 
     ObjectNode completion(Answer a, String id, long created, String session) {
-        ObjectNode root = json.createObjectNode()
-                .put("id", id)
-                .put("object", "chat.completion")
-                .put("created", created)
-                .put("model", modelName);
+        ObjectNode root = header("chat.completion", id, created);
         ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
         choice.putObject("message").put("role", "assistant").put("content", a.text());
         putLogprobs(choice, a.logprobs());
@@ -521,16 +517,21 @@ final class ChatCompletions {
 
     /** One streamed {@code /v1/completions} chunk: text, and the finish reason on the last. */
     ObjectNode textChunk(String id, long created, String text, String finish) {
-        ObjectNode root = json.createObjectNode()
-                .put("id", id)
-                .put("object", "text_completion")
-                .put("created", created)
-                .put("model", modelName);
+        ObjectNode root = header("text_completion", id, created);
         ObjectNode choice = root.putArray("choices").addObject().put("index", 0).put("text", text);
         choice.putNull("logprobs");
         if (finish == null) choice.putNull("finish_reason");
         else choice.put("finish_reason", finish);
         return root;
+    }
+
+    /** What every answer and chunk opens with. */
+    private ObjectNode header(String object, String id, long created) {
+        return json.createObjectNode()
+                .put("id", id)
+                .put("object", object)
+                .put("created", created)
+                .put("model", modelName);
     }
 
     ObjectNode usage(Answer a) {
@@ -544,11 +545,7 @@ final class ChatCompletions {
 
     /** One streamed chunk: a delta (role and/or content; both null for the final one), a finish reason or null. */
     ObjectNode chunk(String id, long created, String role, String content, String finish) {
-        ObjectNode root = json.createObjectNode()
-                .put("id", id)
-                .put("object", "chat.completion.chunk")
-                .put("created", created)
-                .put("model", modelName);
+        ObjectNode root = header("chat.completion.chunk", id, created);
         ArrayNode choices = root.putArray("choices");
         ObjectNode choice = choices.addObject().put("index", 0);
         ObjectNode delta = choice.putObject("delta");

@@ -37,6 +37,8 @@ final class Builtins {
             "discard");
 
     private final Supplier<ZonedDateTime> clock;
+    /** For the filters that look up attributes and items (map, selectattr, sort by attribute, ...). */
+    private final Interpreter lookups = new Interpreter(this);
 
     Builtins(Supplier<ZonedDateTime> clock) {
         this.clock = clock;
@@ -44,13 +46,7 @@ final class Builtins {
 
     // ---------------------------------------------------------------- globals
 
-    boolean hasGlobal(String name) {
-        return switch (name) {
-            case "range", "namespace", "dict", "raise_exception", "strftime_now" -> true;
-            default -> false;
-        };
-    }
-
+    /** The global {@code name} (range, namespace, dict, raise_exception, strftime_now), else undefined. */
     Object global(String name) {
         return switch (name) {
             case "range" -> (Callable) (args, kw) -> range(args);
@@ -482,13 +478,12 @@ final class Builtins {
 
     /** {@code attribute} of {@code o}, where a dotted name walks ("a.b") and a number indexes. */
     private Object get(Object o, Object attribute, int line) {
-        Interpreter items = new Interpreter(this);
-        if (attribute instanceof Long) return items.item(o, attribute, line);
+        if (attribute instanceof Long) return lookups.item(o, attribute, line);
         Object x = o;
         for (String part : Values.str(attribute).split("\\.")) {
             x = part.chars().allMatch(Character::isDigit) && !part.isEmpty()
-                    ? items.item(x, Long.parseLong(part), line)
-                    : items.item(x, part, line);
+                    ? lookups.item(x, Long.parseLong(part), line)
+                    : lookups.item(x, part, line);
         }
         return x;
     }

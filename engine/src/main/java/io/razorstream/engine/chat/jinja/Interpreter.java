@@ -187,7 +187,7 @@ final class Interpreter {
             case Node.Literal l -> l.value();
             case Node.Name n -> {
                 Object v = scope.get(n.name());
-                yield v instanceof Undefined && builtins.hasGlobal(n.name()) ? builtins.global(n.name()) : v;
+                yield v instanceof Undefined ? builtins.global(n.name()) : v;
             }
             case Node.ListExpr l -> {
                 List<Object> items = new ArrayList<>();
